@@ -1,0 +1,3 @@
+from enxs.cli.main import run
+
+run()

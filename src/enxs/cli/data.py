@@ -1,0 +1,100 @@
+"""``enxs data``: look at and validate the measured cross sections."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from enxs.cli.common import CLIError, DataDir, console, fmt_range
+
+app = typer.Typer(help="Inspect and validate the QES archive files.", no_args_is_help=True)
+
+
+@app.command()
+def summary(data_dir: DataDir = None) -> None:
+    """One row per nucleus file: raw and selected points, datasets, kinematic ranges."""
+    from enxs import archive
+    from enxs.selection import Selection
+
+    selection = Selection()
+    table = Table(title=f"QES archive in {archive.resolve_data_dir(data_dir)}")
+    for col in ("nucleus", "Z", "A", "raw", "selected", "datasets", "E [GeV]", "θ [deg]",
+                "ω [GeV]", "Q² [GeV²]"):
+        table.add_column(col, justify="left" if col == "nucleus" else "right")
+    notes = []
+    for name, path in archive.nucleus_files(data_dir).items():
+        data, report = archive.read_file(path)
+        selected = selection.mask(data).sum()
+        table.add_row(name, str(data.Z[0]), str(data.A[0]), str(report.raw_points), str(selected),
+                      str(data.dataset.nunique()), fmt_range(data.E.min(), data.E.max()),
+                      fmt_range(data.theta.min(), data.theta.max()),
+                      fmt_range(data.omega.min(), data.omega.max()),
+                      fmt_range(data.Q2.min(), data.Q2.max()))
+        notes += [f"{path.name}: {n}" for n in report.notes()]
+    console.print(table)
+    console.print(f"selection: ω ≥ {selection.omega_min} GeV, 0 < ω < E, 0° < θ < 180°, Δσ > 0, "
+                  f"excluding {', '.join(selection.exclude_datasets)}")
+    for note in notes:
+        console.print(f"  [dim]{note}[/dim]")
+
+
+@app.command()
+def show(
+    nucleus: Annotated[str, typer.Argument(help="Nucleus, e.g. 12C, or a file in the archive format.")],
+    data_dir: DataDir = None,
+) -> None:
+    """One row per dataset: points, (E, θ) settings, normalization uncertainty, reference."""
+    from enxs import archive
+    from enxs.datasets import dataset_info
+    from enxs.selection import Selection
+
+    path = Path(nucleus) if Path(nucleus).is_file() else archive.find_nucleus_file(nucleus, data_dir)
+    data, report = archive.read_file(path)
+    kept = Selection().mask(data)
+    try:
+        refs = archive.read_citations(data_dir)
+    except archive.ArchiveError:
+        refs = {}
+    table = Table(title=f"{data.nucleus[0]} ({path})", show_lines=True)
+    for col in ("dataset", "points raw/sel", "(E [GeV], θ [deg]) settings", "Δλ", "Δλ source",
+                "reference"):
+        table.add_column(col, overflow="fold")
+    for label, group in data.groupby("dataset", sort=False):
+        info = dataset_info(label)
+        settings = group.groupby(["E", "theta"]).size().index
+        text = ", ".join(f"({e:g}, {t:g})" for e, t in settings)
+        table.add_row(label, f"{len(group)}/{int(kept[group.index].sum())}",
+                      f"{len(settings)}: {text}", f"{info.norm_unc:.1%}", info.norm_source,
+                      refs.get(label, "—"))
+    console.print(table)
+    for note in report.notes():
+        console.print(f"  [dim]{path.name}: {note}[/dim]")
+
+
+@app.command()
+def check(
+    files: Annotated[list[Path] | None, typer.Argument(help="Files to check (default: every nucleus file).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Validate archive files: one line FILE:LINE: what is wrong, per bad line; exit 1 if any."""
+    from enxs import archive
+
+    paths = files or list(archive.nucleus_files(data_dir).values())
+    if not paths:
+        raise CLIError("no files to check")
+    bad, points = 0, 0
+    for path in paths:
+        if not Path(path).is_file():
+            raise CLIError(f"{path}: no such file")
+        _, report = archive.parse_file(path)
+        for error in report.errors:
+            print(error)
+        bad += len(report.errors)
+        points += report.raw_points
+    if bad:
+        print(f"{bad} bad line(s) in {len(paths)} file(s)")
+        raise typer.Exit(1)
+    print(f"OK: {len(paths)} file(s), {points} data lines, no malformed line")

@@ -1,0 +1,74 @@
+"""The ``enxs`` command: parse, call the library, print. Heavy imports live inside commands."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from enxs import __version__
+from enxs.cli import data
+from enxs.cli.common import CLIError, err_console
+
+app = typer.Typer(
+    name="enxs",
+    help="Electron–nucleus inclusive cross sections from deep-neural-network ensembles.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+app.add_typer(data.app, name="data")
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"enxs {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """enxs: train, fine-tune, evaluate and use cross-section ensembles."""
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    """Error types that mean bad input: printed as one line, no traceback."""
+    from enxs.archive import ArchiveError
+    from enxs.kinematics import KinematicsError
+    from enxs.nuclei import UnknownNucleusError
+
+    errors: list[type[BaseException]] = [CLIError, ArchiveError, KinematicsError, UnknownNucleusError]
+    if "enxs.artifacts" in sys.modules:
+        errors.append(sys.modules["enxs.artifacts"].ModelFileError)
+    if "enxs.config" in sys.modules:
+        errors.append(sys.modules["enxs.config"].ConfigError)
+    return tuple(errors)
+
+
+def run() -> None:
+    """Console-script entry point: one-line errors, non-zero exit."""
+    try:
+        code = app(standalone_mode=False)  # click returns typer.Exit's code in this mode
+        sys.exit(code if isinstance(code, int) else 0)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, _expected_errors()):
+            err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            sys.exit(2)
+        raise

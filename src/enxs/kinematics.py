@@ -1,0 +1,110 @@
+"""Kinematics of inclusive electron scattering A(e, e')X, vectorized over numpy arrays.
+
+Conventions: beam energy E and energy transfer ω in GeV, scattering angle θ in degrees,
+electron mass neglected (ultra-relativistic electrons, E ≫ mₑ).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Fine-structure constant as used by the published carbon ensemble and NuWro (1/137, not
+#: CODATA's 1/137.036): S(E, θ) must match theirs bit for bit for interoperability.
+ALPHA = 1.0 / 137.0
+#: Average nucleon mass (m_p + m_n)/2 in GeV (PDG 2024), used for x and W.
+NUCLEON_MASS = 0.938_918_75
+
+
+class KinematicsError(ValueError):
+    """Kinematics outside the physical region (0 < ω < E, 0° < θ < 180°)."""
+
+
+def check_kinematics(energy, theta, omega, *, where: str = "input") -> None:
+    """Raise :class:`KinematicsError` naming the first impossible point.
+
+    Physical region: E > 0, 0 < ω < E (GeV) and 0 < θ < 180 (degrees).
+    """
+    energy, theta, omega = np.broadcast_arrays(
+        np.asarray(energy, float), np.asarray(theta, float), np.asarray(omega, float)
+    )
+    tests = [
+        (~np.isfinite(energy) | ~np.isfinite(theta) | ~np.isfinite(omega), "non-finite value"),
+        (energy <= 0, "beam energy E must be > 0 GeV"),
+        (omega <= 0, "energy transfer ω must be > 0 GeV"),
+        (omega >= energy, "energy transfer ω must be < beam energy E"),
+        ((theta <= 0) | (theta >= 180), "scattering angle θ must lie in (0, 180) degrees"),
+    ]
+    for bad, message in tests:
+        if np.any(bad):
+            i = int(np.flatnonzero(bad.ravel())[0])
+            e, t, w = energy.ravel()[i], theta.ravel()[i], omega.ravel()[i]
+            raise KinematicsError(
+                f"{where}: {message} (point {i}: E={e:g} GeV, θ={t:g}°, ω={w:g} GeV)"
+            )
+
+
+def is_physical(energy, theta, omega) -> np.ndarray:
+    """Boolean mask of points with E > 0, 0 < ω < E and 0 < θ < 180°."""
+    energy, theta, omega = (np.asarray(a, float) for a in (energy, theta, omega))
+    return (energy > 0) & (omega > 0) & (omega < energy) & (theta > 0) & (theta < 180)
+
+
+def q2(energy, theta, omega) -> np.ndarray:
+    """Four-momentum transfer squared Q² = 2E(E − ω)(1 − cos θ) in GeV²."""
+    energy, theta, omega = (np.asarray(a, float) for a in (energy, theta, omega))
+    return 2.0 * energy * (energy - omega) * (1.0 - np.cos(np.radians(theta)))
+
+
+def three_momentum_transfer(energy, theta, omega) -> np.ndarray:
+    """|q| = sqrt(Q² + ω²) in GeV."""
+    return np.sqrt(q2(energy, theta, omega) + np.square(omega))
+
+
+def bjorken_x(energy, theta, omega, mass: float = NUCLEON_MASS) -> np.ndarray:
+    """Bjorken x = Q² / (2 M ω) per nucleon (dimensionless; ranges up to A in a nucleus)."""
+    return q2(energy, theta, omega) / (2.0 * mass * np.asarray(omega, float))
+
+
+def invariant_mass_squared(energy, theta, omega, mass: float = NUCLEON_MASS) -> np.ndarray:
+    """W² = M² + 2Mω − Q² in GeV², for scattering on a free nucleon at rest (may be < 0)."""
+    return mass**2 + 2.0 * mass * np.asarray(omega, float) - q2(energy, theta, omega)
+
+
+def invariant_mass(energy, theta, omega, mass: float = NUCLEON_MASS) -> np.ndarray:
+    """W = sqrt(W²) in GeV; NaN where W² < 0 (below the free-nucleon threshold, x > 1)."""
+    w2 = invariant_mass_squared(energy, theta, omega, mass)
+    return np.sqrt(np.where(w2 >= 0, w2, np.nan))
+
+
+def output_scale(energy, theta) -> np.ndarray:
+    """Mott-like output scale S(E, θ) = 1e9 · α² cos(θ/2) / (4 E³ sin⁴(θ/2)).
+
+    The network predicts y = σ / S with σ in nb/sr/GeV (method.md §1; Kowal et al.,
+    Phys. Rev. C 110, 025501 (2024)); S is the Mott cross section divided by E cos(θ/2),
+    times 1e9, so that y lies in about 1e-4 … 2e-2 on the data. Written as NuWro writes it,
+    1e9 · cos²(θ/2) / (137² · E · cos(θ/2) · 4E² · sin⁴(θ/2)), for bitwise agreement.
+    """
+    energy = np.asarray(energy, float)
+    half = np.radians(np.asarray(theta, float)) / 2.0
+    c, s = np.cos(half), np.sin(half)
+    return 1e9 * c * c * ALPHA**2 / (energy * c * 4.0 * energy * energy * s**4)
+
+
+def network_features(energy, theta, omega) -> np.ndarray:
+    """The published network inputs [E/20, ω/20, θ/180, cos θ, Q²/100], shape (N, 5), float64.
+
+    This is the scaling of the 2025 re-optimization and of the ONNX files NuWro reads.
+    """
+    energy, theta, omega = np.broadcast_arrays(
+        np.asarray(energy, float), np.asarray(theta, float), np.asarray(omega, float)
+    )
+    return np.stack(
+        [
+            energy / 20.0,
+            omega / 20.0,
+            theta / 180.0,
+            np.cos(np.radians(theta)),
+            q2(energy, theta, omega) / 100.0,
+        ],
+        axis=-1,
+    )

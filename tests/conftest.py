@@ -1,0 +1,23 @@
+"""Shared fixtures: the QES archive beside the repository (as in CI), and toy data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+ARCHIVE = Path(os.environ.get("ENXS_DATA_DIR", REPO.parent / "shared" / "data" / "qes-archive"))
+
+
+@pytest.fixture(scope="session")
+def archive_dir() -> Path:
+    if not (ARCHIVE / "12C.dat").is_file():
+        pytest.fail(f"QES archive not found at {ARCHIVE}; set ENXS_DATA_DIR")
+    return ARCHIVE
+
+
+@pytest.fixture(autouse=True)
+def _data_dir_env(monkeypatch, archive_dir):
+    monkeypatch.setenv("ENXS_DATA_DIR", str(archive_dir))

@@ -1,0 +1,62 @@
+import subprocess
+import sys
+import time
+
+from typer.testing import CliRunner
+
+from enxs.cli.main import app
+
+runner = CliRunner()
+
+
+def test_summary_lists_every_nucleus_with_raw_counts(archive_dir):
+    result = runner.invoke(app, ["data", "summary", "--data-dir", str(archive_dir)])
+    assert result.exit_code == 0, result.output
+    for name, count in [("12C", 2883), ("16O", 126), ("56Fe", 2429), ("2H", 2135)]:
+        assert any(name in line and str(count) in line for line in result.output.splitlines())
+
+
+def test_show_lists_datasets_with_norm_and_reference():
+    result = runner.invoke(app, ["data", "show", "12C"])
+    assert result.exit_code == 0, result.output
+    assert "Barreau:1983ht" in result.output and "2.0%" in result.output
+    assert "Phys. Rev." in result.output
+
+
+def test_check_names_every_bad_line(archive_dir, tmp_path):
+    lines = (archive_dir / "16O.dat").read_text().splitlines()
+    lines[4] = "  8  16   0.537  37.100 banana 1.0e+03 1.0e+01 Anghinolfi:1996vm"
+    lines[8] = "  8  16   0.537"
+    bad = tmp_path / "16O.dat"
+    bad.write_text("\n".join(lines) + "\n")
+    result = runner.invoke(app, ["data", "check", str(bad)])
+    assert result.exit_code == 1
+    assert f"{bad}:5:" in result.output and f"{bad}:9:" in result.output
+
+
+def test_check_good_files_exits_zero():
+    result = runner.invoke(app, ["data", "check"])
+    assert result.exit_code == 0 and "OK: 10 file(s)" in result.output
+
+
+def test_errors_are_one_line_and_nonzero(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "enxs", "data", "show", "99Zz"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "Zz" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "enxs", "data", "summary", "--data-dir",
+                           str(tmp_path / "nowhere")], capture_output=True, text=True)
+    assert proc.returncode == 2 and "does not exist" in proc.stderr
+
+
+def test_version_is_fast_and_does_not_import_torch():
+    start = time.perf_counter()
+    script = (
+        "import sys; from enxs.cli.main import run; sys.argv=['enxs','--version']\n"
+        "try: run()\nexcept SystemExit: pass\n"
+        "print('torch' in sys.modules, 'pandas' in sys.modules)"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.stdout.split()[-2:] == ["False", "False"], proc.stdout + proc.stderr
+    assert "enxs 0.1.0" in proc.stdout
+    assert time.perf_counter() - start < 5  # generous: a cold interpreter on a loaded CI box
