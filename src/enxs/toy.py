@@ -4,7 +4,9 @@ The truth is a smooth caricature of the measured spectra: a quasielastic Gaussia
 free-nucleon elastic position ω_QE = E²(1−cos θ)/(M + E(1−cos θ)), with a width growing
 with |q|, plus a Δ-resonance bump and a rising inelastic tail, all times S(E, θ). Each
 dataset gets a true normalization λ_k drawn around 1 with spread Δλ_k, and every point
-Gaussian noise of relative size ``noise``.
+Gaussian noise of relative size ``noise``. All datasets measure the same (E, θ) settings on
+shifted ω grids, so that their relative normalizations are identifiable, as for the
+overlapping carbon experiments.
 """
 
 from __future__ import annotations
@@ -55,13 +57,13 @@ def make_toy_table(
     """
     rng = np.random.default_rng(seed)
     nuc = Nucleus.parse(nucleus)
+    settings = [(rng.uniform(0.3, 2.0), rng.uniform(20, 120)) for _ in range(settings_per_dataset)]
     rows = []
     for k in range(n_datasets):
         lam = 1 + norm_unc * rng.standard_normal()
-        for _ in range(settings_per_dataset):
-            energy = rng.uniform(0.3, 2.0)
-            theta = rng.uniform(20, 120)
-            omega = np.linspace(0.03, 0.85 * energy, points_per_setting)
+        for energy, theta in settings:
+            step = 0.85 * energy / points_per_setting
+            omega = np.linspace(0.03, 0.85 * energy, points_per_setting) + step * k / n_datasets
             truth = true_ratio(energy, theta, omega, strength, shift) * kinematics.output_scale(energy, theta)
             err = noise * truth
             measured = lam * truth + err * rng.standard_normal(points_per_setting)

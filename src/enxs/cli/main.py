@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from enxs import __version__
-from enxs.cli import data
+from enxs.cli import data, train
 from enxs.cli.common import CLIError, err_console
 
 app = typer.Typer(
@@ -19,6 +19,10 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 app.add_typer(data.app, name="data")
+app.command()(train.pretrain)
+app.command()(train.finetune)
+app.command()(train.evaluate)
+app.add_typer(train.models_app, name="models")
 
 
 def _version(value: bool) -> None:
@@ -42,10 +46,10 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     from enxs.nuclei import UnknownNucleusError
 
     errors: list[type[BaseException]] = [CLIError, ArchiveError, KinematicsError, UnknownNucleusError]
-    if "enxs.artifacts" in sys.modules:
-        errors.append(sys.modules["enxs.artifacts"].ModelFileError)
-    if "enxs.config" in sys.modules:
-        errors.append(sys.modules["enxs.config"].ConfigError)
+    for module, name in (("enxs.artifacts", "ModelFileError"), ("enxs.config", "ConfigError"),
+                         ("enxs.runs", "RunError")):
+        if module in sys.modules:
+            errors.append(getattr(sys.modules[module], name))
     return tuple(errors)
 
 

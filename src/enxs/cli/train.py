@@ -1,0 +1,171 @@
+"""``enxs pretrain``, ``enxs finetune``, ``enxs evaluate``, ``enxs models``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from enxs.cli.common import CLIError, DataDir, console
+
+Members = Annotated[int | None, typer.Option(help="Ensemble members K (default: the preset's).")]
+Epochs = Annotated[int | None, typer.Option(help="Training epochs (default: the preset's).")]
+Seed = Annotated[int | None, typer.Option(help="Base seed; member seeds derive from it.")]
+Device = Annotated[str, typer.Option(help="cpu or cuda.")]
+ConfigFile = Annotated[Path | None, typer.Option("--config", help="JSON config file (sections model/train/selection).")]
+Sets = Annotated[list[str] | None, typer.Option("--set", help="Override: SECTION.KEY=VALUE (repeatable).")]
+Out = Annotated[Path | None, typer.Option("--out", help="Model directory to write.")]
+Resume = Annotated[Path | None, typer.Option("--resume", help="Continue an interrupted run in this directory.")]
+
+
+def _progress_run(spec, out: Path, resume: bool) -> dict:
+    """Run with a rich progress bar: epoch, train/validation χ²/N, ETA."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from enxs import runs
+
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("epoch {task.completed}/{task.total}"),
+               TextColumn("χ²/N train {task.fields[train]} val {task.fields[val]}"),
+               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task(f"{spec.kind} {spec.nucleus}", total=spec.config["train"]["epochs"],
+                                 train="…", val="…")
+
+        def on_epoch(report) -> None:
+            fields = {"train": f"{report.train_chi2:.3g}"}
+            if report.val_chi2 is not None:
+                fields["val"] = f"{report.val_chi2:.3g}"
+            progress.update(task, completed=report.epoch, **fields)
+
+        return runs.execute(spec, out, resume=resume, on_epoch=on_epoch)
+
+
+def _print_metrics(manifest: dict, out: Path) -> None:
+    m = manifest["metrics"]
+    table = Table(title=f"{manifest['nucleus']} model written to {out}")
+    for col in ("points", "n", "χ²/N", "median |rel dev|", "pull mean", "pull width", "1σ coverage"):
+        table.add_column(col, justify="right")
+    for part in ("train", "test"):
+        r = m[part]
+        table.add_row(part, str(r["n"]), f"{r['chi2_per_point']:.2f}", f"{r['median_abs_rel_dev']:.2%}",
+                      f"{r['pull_mean']:+.2f}", f"{r['pull_width']:.2f}", f"{r['coverage_1sigma']:.1%}")
+    console.print(table)
+
+
+def _config(preset: str, config_file, sets, members, epochs, seed, extra_sets=()):
+    from enxs.config import load_config
+
+    return load_config(preset, config_file, [*extra_sets, *(sets or [])], members=members, epochs=epochs, seed=seed)
+
+
+def pretrain(
+    nucleus: Annotated[str, typer.Option(help="Nucleus to train on, e.g. 12C.")] = "12C",
+    preset: Annotated[str, typer.Option(help="paper | fast | smoke")] = "fast",
+    members: Members = None, epochs: Epochs = None, seed: Seed = None, device: Device = "cpu",
+    config: ConfigFile = None, set_: Sets = None, out: Out = None, resume: Resume = None,
+    data_file: Annotated[Path | None, typer.Option(help="Archive-format file instead of <A><Sym>.dat.")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Train an ensemble from scratch (method.md §1) and write a model directory."""
+    from enxs import archive, runs
+
+    if resume is not None:
+        _print_metrics(_progress_run(runs.resume_spec(resume), resume, True), resume)
+        return
+    if out is None:
+        raise CLIError("give --out DIR (or --resume DIR)")
+    cfg = _config(preset, config, set_, members, epochs, seed)
+    path = data_file or archive.find_nucleus_file(nucleus, data_dir)
+    spec = runs.RunSpec("pretrain", nucleus, str(Path(path).resolve()), cfg.to_dict(), device=device)
+    _print_metrics(_progress_run(spec, out, False), out)
+
+
+def finetune(
+    from_: Annotated[str, typer.Option("--from", help="Pre-trained model: directory or shipped name.")],
+    nucleus: Annotated[str, typer.Option(help="Target nucleus, e.g. 56Fe.")],
+    scenario: Annotated[str, typer.Option(help="all | last2 (README: what last2 trains).")] = "all",
+    train_fraction: Annotated[float, typer.Option(help="Fraction of the nucleus' points to train on.")] = 0.7,
+    members: Members = None, epochs: Epochs = None, seed: Annotated[int, typer.Option(help="Seed of the split.")] = 0,
+    device: Device = "cpu", config: ConfigFile = None, set_: Sets = None, out: Out = None, resume: Resume = None,
+    norm: Annotated[list[str] | None, typer.Option(help="Normalization uncertainty LABEL=0.03 (repeatable).")] = None,
+    data_file: Annotated[Path | None, typer.Option(help="The target's data in the archive format.")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Fine-tune every member of a pre-trained ensemble to another nucleus (method.md §2)."""
+    from enxs import archive, artifacts, runs
+    from enxs.datasets import parse_norm_overrides
+    from enxs.nuclei import Nucleus
+
+    if resume is not None:
+        _print_metrics(_progress_run(runs.resume_spec(resume), resume, True), resume)
+        return
+    if out is None:
+        raise CLIError("give --out DIR (or --resume DIR)")
+    Nucleus.parse(nucleus)
+    parent = artifacts.read_manifest(artifacts.resolve_model(from_))
+    preset = parent["config"].get("preset", "fast")
+    preset = preset if preset in ("paper", "fast", "smoke") else "fast"
+    from enxs.config import finetune_config
+
+    cfg = finetune_config(parent["config"], preset, scenario, train_fraction, config, set_ or [],
+                          members=members, epochs=epochs, seed=seed)
+    path = data_file or archive.find_nucleus_file(nucleus, data_dir)
+    spec = runs.RunSpec("finetune", nucleus, str(Path(path).resolve()), cfg.to_dict(),
+                        norm_overrides=parse_norm_overrides(norm), parent=str(artifacts.resolve_model(from_)),
+                        device=device)
+    _print_metrics(_progress_run(spec, out, False), out)
+
+
+def evaluate(
+    model: Annotated[str, typer.Argument(help="Model directory or shipped model name.")],
+    nucleus: Annotated[str | None, typer.Option(help="Evaluate on all selected points of this nucleus.")] = None,
+    data_file: Annotated[Path | None, typer.Option(help="Evaluate on this archive-format file.")] = None,
+    scale_a: Annotated[bool, typer.Option("--scale-a", help="Scale by A_target/A_model (A/12 baseline).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Accuracy and calibration per dataset and in total: stored train/test split, or a nucleus."""
+    from enxs.evaluation import evaluate_model
+
+    result = evaluate_model(model, nucleus, data_dir, data_file, scale_a)
+    if as_json:
+        print(json.dumps(result, indent=1))
+        return
+    for part in ("train", "test", "all"):
+        if part not in result:
+            continue
+        r = result[part]
+        table = Table(title=f"{result['model']} on {result['nucleus']} — {part} points")
+        for col in ("dataset", "n", "χ²/N", "χ²/N (stat)", "median |rel dev|", "pull mean", "pull width",
+                    "1σ coverage", "λ"):
+            table.add_column(col, justify="left" if col == "dataset" else "right")
+        rows = [*r["datasets"].items(), ("total", {**r, "lambda": None})]
+        for label, d in rows:
+            table.add_row(label, str(d["n"]), f"{d['chi2_per_point']:.2f}", f"{d['chi2_per_point_stat']:.2f}",
+                          f"{d['median_abs_rel_dev']:.2%}", f"{d['pull_mean']:+.2f}", f"{d['pull_width']:.2f}",
+                          f"{d['coverage_1sigma']:.1%}", "" if d["lambda"] is None else f"{d['lambda']:.3f}")
+        console.print(table)
+
+
+models_app = typer.Typer(help="Shipped pre-trained models.", no_args_is_help=True)
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """The models shipped with enxs: name, nucleus, members, architecture, test metrics."""
+    from enxs import artifacts
+
+    table = Table(title="shipped models")
+    for col in ("name", "nucleus", "members", "architecture", "test median |rel dev|", "test χ²/N",
+                "test 1σ coverage"):
+        table.add_column(col)
+    for name, path in artifacts.shipped_models().items():
+        m = artifacts.read_manifest(path)
+        a, t = m["architecture"], m["metrics"]["test"]
+        arch = f"{a['depth']}×{a['width']} {a['activation']}, norm={a['norm']}, {a['output']}"
+        table.add_row(name, m["nucleus"], str(a["members"]), arch, f"{t['median_abs_rel_dev']:.2%}",
+                      f"{t['chi2_per_point']:.2f}", f"{t['coverage_1sigma']:.1%}")
+    console.print(table)

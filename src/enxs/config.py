@@ -1,0 +1,283 @@
+"""Frozen, validated configurations and the named presets (``paper``, ``fast``, ``smoke``).
+
+Unknown keys are errors; every field has a real default. ``--set key=value`` overrides
+use dotted paths (``model.width=128``, ``train.lr=3e-3``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from enxs.selection import Selection
+
+
+class ConfigError(ValueError):
+    """An invalid configuration: unknown key, bad value or type."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Network architecture; the published one is ``depth=10, width=300, norm='batch'``.
+
+    - ``inputs``: ``nuwro`` feeds [E/20, ω/20, θ/180, cos θ, Q²/100] as published;
+      ``standardized`` additionally shifts and scales each to zero mean and unit variance
+      on the training points (statistics saved with the weights, folded into the first
+      layer on ONNX export).
+    - ``output``: ``sigmoid`` gives y = sigmoid(z) ∈ (0, 1) as published; the output bias
+      starts at logit(median y of the data) when ``output_bias_init='data'`` (then, since
+      y ≪ 1, z ≈ log y and the network effectively fits log σ/S). ``exp`` gives y = exp(z).
+    """
+
+    depth: int = 10
+    width: int = 300
+    activation: str = "relu"  # relu | silu | tanh
+    norm: str = "batch"  # batch | none
+    bn_momentum: float = 0.01  # PyTorch convention: running = 0.99·running + 0.01·batch
+    bn_eps: float = 1e-5
+    dropout: float = 0.0  # > 0 with train.mc_dropout_samples gives model B (MC dropout)
+    inputs: str = "nuwro"  # nuwro | standardized
+    output: str = "sigmoid"  # sigmoid | exp
+    output_bias_init: str = "zero"  # zero | data
+    init: str = "lecun"  # lecun | he
+
+    def check(self) -> None:
+        _choice("model.activation", self.activation, ("relu", "silu", "tanh"))
+        _choice("model.norm", self.norm, ("batch", "none"))
+        _choice("model.inputs", self.inputs, ("nuwro", "standardized"))
+        _choice("model.output", self.output, ("sigmoid", "exp"))
+        _choice("model.output_bias_init", self.output_bias_init, ("zero", "data"))
+        _choice("model.init", self.init, ("lecun", "he"))
+        if self.depth < 1 or self.width < 1:
+            raise ConfigError("model.depth and model.width must be ≥ 1")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError("model.dropout must be in [0, 1)")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimization, replicas, splits, early stopping, checkpoints.
+
+    λ_k (README "Method choices"): always profiled analytically (closed-form minimum of the
+    χ² in λ, ``loss.profile_lambda``), never trained by gradient. By default λ = 1 while the
+    network trains, each replica fluctuating its datasets' normalizations by Δλ_k, and the
+    λ_k of each member are profiled once on its training points after training. With
+    ``lambda_in_training`` they are profiled every epoch instead: measured to random-walk
+    (±20% within 100 epochs on carbon), because wherever a dataset is alone in its
+    kinematic region the χ² is flat along (f → f/c, λ_k → cλ_k) but for the weak penalty.
+    """
+
+    members: int = 50
+    epochs: int = 2000
+    batch_size: int = 256
+    lr: float = 1e-3
+    lr_schedule: str = "cosine"  # cosine | constant
+    warmup_epochs: int = 0
+    weight_decay: float = 0.0
+    relative_warmup_epochs: int = 0  # epochs of a relative (log-ratio) loss before the χ²
+    loss: str = "chi2"  # chi2 | log_chi2 (the same χ² in log space, loss.log_data_chi2)
+    lambda_in_training: bool = False  # profile λ_k every epoch (after the warm-up); see below
+    test_fraction: float = 0.1
+    val_fraction: float = 0.15  # of each member's training part
+    replicas: bool = True  # NNPDF Gaussian pseudo-data per member
+    fluctuate_norm: bool = True  # also draw each dataset's normalization per replica
+    p2p_sys: float | None = None  # override the table's point-to-point systematic
+    eval_every: int = 10
+    patience: int = 0  # evaluations without improvement of any member before stopping; 0: off
+    checkpoint_every: int = 50
+    seed: int = 0
+    mc_dropout_samples: int = 50
+
+    def check(self) -> None:
+        _choice("train.lr_schedule", self.lr_schedule, ("cosine", "constant"))
+        _choice("train.loss", self.loss, ("chi2", "log_chi2"))
+        if self.members < 1 or self.epochs < 1 or self.batch_size < 2:
+            raise ConfigError("train.members, train.epochs ≥ 1 and train.batch_size ≥ 2")
+        if not 0 < self.test_fraction < 1 or not 0 < self.val_fraction < 1:
+            raise ConfigError("train.test_fraction and train.val_fraction must be in (0, 1)")
+        if self.lr <= 0:
+            raise ConfigError("train.lr must be > 0")
+
+
+@dataclass(frozen=True)
+class TransferConfig:
+    """Fine-tuning start mode (method.md §2); inactive for pre-training."""
+
+    scenario: str = "all"  # all | last2
+    train_fraction: float = 0.7
+    scale_by_a: bool = True
+
+    def check(self) -> None:
+        _choice("transfer.scenario", self.scenario, ("all", "last2"))
+        if not 0 < self.train_fraction < 1:
+            raise ConfigError("transfer.train_fraction must be in (0, 1)")
+
+
+@dataclass(frozen=True)
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    selection: Selection = field(default_factory=Selection)
+    transfer: TransferConfig = field(default_factory=TransferConfig)
+    preset: str = "paper"
+
+    def check(self) -> Config:
+        self.model.check()
+        self.train.check()
+        self.transfer.check()
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "preset": self.preset,
+            "model": dataclasses.asdict(self.model),
+            "train": dataclasses.asdict(self.train),
+            "selection": self.selection.to_dict(),
+            "transfer": dataclasses.asdict(self.transfer),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Config:
+        unknown = set(d) - {"preset", "model", "train", "selection", "transfer"}
+        if unknown:
+            raise ConfigError(f"unknown config section(s): {', '.join(sorted(unknown))}")
+        try:
+            return cls(
+                model=_build(ModelConfig, d.get("model", {}), "model"),
+                train=_build(TrainConfig, d.get("train", {}), "train"),
+                selection=Selection.from_dict(d.get("selection", {})),
+                transfer=_build(TransferConfig, d.get("transfer", {}), "transfer"),
+                preset=d.get("preset", "custom"),
+            ).check()
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(str(exc)) from exc
+
+    def override(self, assignments: list[str]) -> Config:
+        """Apply ``section.key=value`` strings (values parsed as JSON, else kept as text)."""
+        d = self.to_dict()
+        for item in assignments:
+            key, sep, text = item.partition("=")
+            section, dot, name = key.partition(".")
+            if not sep or not dot or section not in d or not isinstance(d[section], dict):
+                raise ConfigError(f"--set {item!r}: write SECTION.KEY=VALUE, e.g. train.lr=3e-3")
+            if name not in d[section]:
+                raise ConfigError(f"--set {item!r}: unknown key {key!r}; known: "
+                                  f"{', '.join(section + '.' + k for k in d[section])}")
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError:
+                value = text
+            d[section][name] = value
+        return Config.from_dict(d)
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{name}={value!r}: choose one of {', '.join(allowed)}")
+
+
+def _build(cls, values: dict[str, Any], section: str):
+    known = {f.name: f for f in fields(cls)}
+    unknown = set(values) - set(known)
+    if unknown:
+        raise ConfigError(f"unknown key(s) in [{section}]: {', '.join(sorted(unknown))}")
+    for name, value in values.items():
+        default = getattr(cls(), name)
+        if isinstance(default, bool) and not isinstance(value, bool):
+            raise ConfigError(f"{section}.{name} must be true or false, got {value!r}")
+        if isinstance(default, int | float) and not isinstance(default, bool):
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise ConfigError(f"{section}.{name} must be a number, got {value!r}")
+        if isinstance(default, str) and not isinstance(value, str):
+            raise ConfigError(f"{section}.{name} must be text, got {value!r}")
+    return cls(**values)
+
+
+PRESETS: dict[str, Config] = {
+    # The published network and (open) optimizer choices made concrete; long training.
+    "paper": Config(preset="paper"),
+    # Tuned for 50 members on 2 CPU cores in about 2 minutes (README "Method choices").
+    "fast": Config(
+        preset="fast",
+        model=ModelConfig(depth=4, width=64, norm="none", inputs="standardized", output_bias_init="data",
+                          init="he"),
+        train=TrainConfig(epochs=300, batch_size=128, lr=3e-3, warmup_epochs=5, relative_warmup_epochs=50,
+                          loss="log_chi2", eval_every=5, checkpoint_every=25),
+    ),
+    # Seconds, for tests and trying the pipeline.
+    "smoke": Config(
+        preset="smoke",
+        model=ModelConfig(depth=2, width=16, norm="none", inputs="standardized", output_bias_init="data",
+                          init="he"),
+        train=TrainConfig(members=4, epochs=6, batch_size=256, lr=3e-3, relative_warmup_epochs=2,
+                          loss="log_chi2", eval_every=2, checkpoint_every=2),
+    ),
+}
+
+
+def load_config(preset: str = "paper", config_file: str | Path | None = None,
+                assignments: list[str] | None = None, **train_overrides: Any) -> Config:
+    """A preset, updated by a JSON config file, then ``--set`` items, then keyword overrides
+    of the ``train`` section (``members=…``, ``epochs=…``, ``seed=…``; None is ignored)."""
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
+    config = PRESETS[preset]
+    if config_file is not None:
+        try:
+            user = json.loads(Path(config_file).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"{config_file}: cannot read config: {exc}") from exc
+        merged = config.to_dict()
+        for section, values in user.items():
+            if isinstance(values, dict) and isinstance(merged.get(section), dict):
+                merged[section].update(values)
+            else:
+                merged[section] = values
+        config = Config.from_dict(merged)
+    if assignments:
+        config = config.override(assignments)
+    train = {k: v for k, v in train_overrides.items() if v is not None}
+    if train:
+        config = replace(config, train=_build(TrainConfig, {**dataclasses.asdict(config.train), **train}, "train"))
+    return config.check()
+
+
+#: Fine-tuning schedules per preset (method.md §2: "450–1200 epochs" vs > 40,000 to pre-train).
+#: No log-ratio warm-up: the A/12-scaled parent already has the right shape and scale.
+FINETUNE_TRAIN: dict[str, dict[str, Any]] = {
+    "paper": {"epochs": 1000, "lr": 1e-4, "batch_size": 256, "relative_warmup_epochs": 0, "warmup_epochs": 0,
+              "eval_every": 10, "checkpoint_every": 50},
+    "fast": {"epochs": 300, "lr": 1e-3, "batch_size": 128, "relative_warmup_epochs": 0, "warmup_epochs": 0,
+             "eval_every": 5, "checkpoint_every": 25},
+    "smoke": {"epochs": 4, "lr": 1e-3, "batch_size": 64, "relative_warmup_epochs": 0, "warmup_epochs": 0,
+              "eval_every": 2, "checkpoint_every": 2},
+}
+
+
+def finetune_config(parent: dict[str, Any], preset: str, scenario: str, train_fraction: float,
+                    config_file: str | Path | None = None, assignments: list[str] | None = None,
+                    **train_overrides: Any) -> Config:
+    """The parent's architecture, selection and loss with the preset's fine-tuning schedule,
+    then a config file, ``--set`` items and keyword overrides, as for :func:`load_config`."""
+    d = Config.from_dict(parent).to_dict()
+    d["train"].update(FINETUNE_TRAIN[preset])
+    d["train"]["members"] = parent["train"]["members"]
+    d["transfer"] = {"scenario": scenario, "train_fraction": train_fraction, "scale_by_a": True}
+    d["preset"] = preset
+    if config_file is not None:
+        try:
+            user = json.loads(Path(config_file).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"{config_file}: cannot read config: {exc}") from exc
+        for section, values in user.items():
+            d.setdefault(section, {}).update(values)
+    config = Config.from_dict(d)
+    if assignments:
+        config = config.override(assignments)
+    train = {k: v for k, v in train_overrides.items() if v is not None}
+    if train:
+        config = replace(config, train=_build(TrainConfig, {**dataclasses.asdict(config.train), **train}, "train"))
+    return config.check()

@@ -1,0 +1,154 @@
+"""The ensemble as one module: K members' weights stacked, run by batched matrix products.
+
+Shapes: K members, B points, H hidden units. A layer holds weight [K, in, out] and bias
+[K, 1, out]; activations are [K, B, H]. Member k of the stack computes exactly what the
+same weights compute alone (``member(k)`` slices it out), and gradients never mix members.
+
+Published architecture (Kowal et al., Phys. Rev. C 110, 025501 (2024)): 10 blocks of
+[Linear 300 → BatchNorm → ReLU], Linear 1, sigmoid; σ = y · S(E, θ).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from enxs.config import ModelConfig
+
+N_FEATURES = 5  # [E/20, ω/20, θ/180, cos θ, Q²/100]
+
+
+class StackedLinear(nn.Module):
+    """K independent affine maps ``x[k] @ weight[k] + bias[k]`` in one ``baddbmm``."""
+
+    def __init__(self, members: int, fan_in: int, fan_out: int, init: str = "lecun"):
+        super().__init__()
+        gain = 2.0 if init == "he" else 1.0  # He for ReLU; LeCun-normal as published (Flax default)
+        self.weight = nn.Parameter(torch.randn(members, fan_in, fan_out) * math.sqrt(gain / fan_in))
+        self.bias = nn.Parameter(torch.zeros(members, 1, fan_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias, x, self.weight)
+
+
+class StackedBatchNorm(nn.Module):
+    """Batch normalization with per-member statistics over the batch axis of [K, B, H].
+
+    Running statistics follow PyTorch's convention: running = (1 − m)·running + m·batch
+    (the published Flax momentum 0.99 is m = 0.01); the running variance is unbiased.
+    """
+
+    def __init__(self, members: int, width: int, momentum: float = 0.01, eps: float = 1e-5):
+        super().__init__()
+        self.momentum, self.eps = momentum, eps
+        self.weight = nn.Parameter(torch.ones(members, 1, width))
+        self.bias = nn.Parameter(torch.zeros(members, 1, width))
+        self.register_buffer("running_mean", torch.zeros(members, 1, width))
+        self.register_buffer("running_var", torch.ones(members, 1, width))
+        self.track_running_stats = True  # False freezes the statistics (transfer 'last2')
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            var, mean = torch.var_mean(x, dim=1, keepdim=True, correction=0)
+            if self.track_running_stats:
+                n = x.shape[1]
+                with torch.no_grad():
+                    self.running_mean.lerp_(mean, self.momentum)
+                    self.running_var.lerp_(var * n / max(n - 1, 1), self.momentum)
+        else:
+            mean, var = self.running_mean, self.running_var
+        scale = self.weight * torch.rsqrt(var + self.eps)
+        return x * scale + (self.bias - mean * scale)
+
+
+_ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU, "tanh": nn.Tanh}
+
+
+class Block(nn.Module):
+    """[Linear → (BatchNorm) → activation (→ Dropout)] for K members."""
+
+    def __init__(self, members: int, fan_in: int, config: ModelConfig):
+        super().__init__()
+        self.linear = StackedLinear(members, fan_in, config.width, config.init)
+        self.norm = (StackedBatchNorm(members, config.width, config.bn_momentum, config.bn_eps)
+                     if config.norm == "batch" else nn.Identity())
+        self.activation = _ACTIVATIONS[config.activation]()
+        self.dropout = nn.Dropout(config.dropout) if config.dropout > 0 else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.activation(self.norm(self.linear(x))))
+
+
+class EnsembleNet(nn.Module):
+    """K stacked networks mapping features [N, 5] (shared) or [K, N, 5] to y = σ/S, shape [K, N].
+
+    Buffers ``feature_mean``/``feature_std`` hold the input standardization ([5] each;
+    zeros/ones for ``inputs='nuwro'``), set from the training points by
+    :meth:`set_standardization` and stored with the weights; ``output_factor`` multiplies
+    y (1, or A/12 for a model transferred from carbon).
+    """
+
+    def __init__(self, config: ModelConfig, members: int):
+        super().__init__()
+        self.config, self.members = config, members
+        widths = [N_FEATURES] + [config.width] * config.depth
+        self.blocks = nn.ModuleList(Block(members, w, config) for w in widths[:-1])
+        self.head = StackedLinear(members, config.width, 1, "lecun")
+        self.register_buffer("feature_mean", torch.zeros(N_FEATURES))
+        self.register_buffer("feature_std", torch.ones(N_FEATURES))
+        self.register_buffer("output_factor", torch.ones(()))  # A/12 after transfer (transfer.py)
+
+    def set_standardization(self, features: torch.Tensor) -> None:
+        """Standardize inputs with these training features' mean and std (if configured)."""
+        if self.config.inputs == "standardized":
+            self.feature_mean.copy_(features.mean(0))
+            self.feature_std.copy_(features.std(0).clamp_min(1e-6))
+
+    def set_output_bias(self, y_typical: float) -> None:
+        """Start the output at y_typical (logit or log of it), so early steps learn shape."""
+        if self.config.output_bias_init == "data":
+            z = math.log(y_typical / (1 - y_typical)) if self.config.output == "sigmoid" else math.log(y_typical)
+            with torch.no_grad():
+                self.head.bias.fill_(z)
+
+    def logits(self, features: torch.Tensor) -> torch.Tensor:
+        """The pre-activation output z, [K, N]."""
+        x = (features - self.feature_mean) / self.feature_std
+        if x.dim() == 2:
+            x = x.unsqueeze(0).expand(self.members, -1, -1)
+        for block in self.blocks:
+            x = block(x)
+        return self.head(x).squeeze(-1)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """y = σ/S, [K, N]."""
+        return self.forward_with_log(features)[0]
+
+    def forward_with_log(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(y, log y), log y computed from the logits (``logsigmoid``), so it never underflows."""
+        z = self.logits(features)
+        log_y = (torch.nn.functional.logsigmoid(z) if self.config.output == "sigmoid" else z)
+        log_y = log_y + torch.log(self.output_factor)
+        return torch.exp(log_y), log_y
+
+    def is_stacked(self, name: str) -> bool:
+        """Whether state entry ``name`` has a leading member axis (all but the shared buffers)."""
+        return name not in ("feature_mean", "feature_std", "output_factor")
+
+    def member(self, k: int) -> EnsembleNet:
+        """A one-member ensemble holding a copy of member k (same outputs as in the stack)."""
+        return self.select([k])
+
+    def select(self, members: list[int]) -> EnsembleNet:
+        """A sub-ensemble of copies of the given members, in that order."""
+        sub = EnsembleNet(self.config, len(members))
+        index = torch.as_tensor(members)
+        sub.load_state_dict({name: (t[index].clone() if self.is_stacked(name) else t.clone())
+                             for name, t in self.state_dict().items()})
+        return sub
+
+    def parameter_count(self) -> int:
+        """Parameters per member."""
+        return sum(p.numel() for p in self.parameters()) // self.members

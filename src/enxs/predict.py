@@ -1,0 +1,131 @@
+"""Predictions of a trained ensemble at any kinematics: mean, spread and quantiles.
+
+``Ensemble.load(path_or_name).predict(E, theta, omega)`` with E, ω in GeV and θ in degrees
+returns σ = d²σ/dΩdω in nb/sr/GeV for every member, summarized as mean, standard deviation
+(the uncertainty of model A) and the 16%/84% quantiles over members.
+
+Coverage: a point is *inside* the model's coverage when some training setting (E_k, θ_k)
+has |ln(E/E_k)| ≤ 0.25 and |θ − θ_k| ≤ 10°, and ω lies within that setting's measured
+ω range widened by 10% of E. Outside, the network extrapolates: the flag says so and
+``predict`` warns.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from enxs import kinematics
+from enxs.artifacts import load_model
+from enxs.network import EnsembleNet
+
+E_TOLERANCE_LOG = 0.25
+THETA_TOLERANCE_DEG = 10.0
+OMEGA_MARGIN_OF_E = 0.10
+
+
+class ExtrapolationWarning(UserWarning):
+    """Points outside the kinematic coverage of the training data."""
+
+
+@dataclass
+class Prediction:
+    """Per-point ensemble summary, all cross sections in nb/sr/GeV; ``members`` is [K, N]."""
+
+    energy: np.ndarray
+    theta: np.ndarray
+    omega: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    q16: np.ndarray
+    q84: np.ndarray
+    outside_coverage: np.ndarray
+    members: np.ndarray
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame({
+            "E_GeV": self.energy, "theta_deg": self.theta, "omega_GeV": self.omega,
+            "mean_nb_sr_GeV": self.mean, "std_nb_sr_GeV": self.std,
+            "q16_nb_sr_GeV": self.q16, "q84_nb_sr_GeV": self.q84,
+            "outside_coverage": self.outside_coverage,
+        })
+
+
+def coverage_settings(table: pd.DataFrame) -> list[list[float]]:
+    """Training settings [E, θ, ω_min, ω_max] (GeV, deg, GeV, GeV) for the manifest."""
+    g = table.groupby(["E", "theta"]).omega.agg(["min", "max"]).reset_index()
+    return g[["E", "theta", "min", "max"]].round(6).to_numpy().tolist()
+
+
+def outside_coverage(energy, theta, omega, settings: list[list[float]] | None) -> np.ndarray:
+    """True where no training setting covers the point (module docstring); False if unknown."""
+    energy, theta, omega = (np.atleast_1d(np.asarray(a, float)) for a in (energy, theta, omega))
+    if not settings:
+        return np.zeros(len(energy), bool)
+    s = np.asarray(settings)
+    near = ((np.abs(np.log(energy[:, None] / s[None, :, 0])) <= E_TOLERANCE_LOG)
+            & (np.abs(theta[:, None] - s[None, :, 1]) <= THETA_TOLERANCE_DEG)
+            & (omega[:, None] >= s[None, :, 2] - OMEGA_MARGIN_OF_E * energy[:, None])
+            & (omega[:, None] <= s[None, :, 3] + OMEGA_MARGIN_OF_E * energy[:, None]))
+    return ~near.any(axis=1)
+
+
+def member_predictions(model: EnsembleNet, energy, theta, omega, chunk: int = 65536) -> np.ndarray:
+    """σ for every member, [K, N] in nb/sr/GeV (float64 from float32 networks)."""
+    features = kinematics.network_features(energy, theta, omega).reshape(-1, 5)
+    scale = kinematics.output_scale(energy, theta).reshape(-1)
+    model.eval()
+    out = []
+    with torch.inference_mode():
+        for start in range(0, len(features), chunk):
+            x = torch.as_tensor(features[start : start + chunk], dtype=torch.float32)
+            out.append(model(x).double().numpy())
+    return np.concatenate(out, axis=1) * scale
+
+
+class Ensemble:
+    """A trained ensemble with its manifest; see :meth:`predict`."""
+
+    def __init__(self, model: EnsembleNet, manifest: dict[str, Any]):
+        self.model, self.manifest = model, manifest
+
+    @classmethod
+    def load(cls, path_or_name: str | os.PathLike) -> Ensemble:
+        """Load a model directory or a shipped model by name (``enxs models list``)."""
+        return cls(*load_model(path_or_name))
+
+    @property
+    def nucleus(self) -> str:
+        return self.manifest["nucleus"]
+
+    @property
+    def members(self) -> int:
+        return self.model.members
+
+    def predict(self, energy, theta, omega, *, check: bool = True) -> Prediction:
+        """Cross sections at (E [GeV], θ [deg], ω [GeV]) (broadcast), in nb/sr/GeV.
+
+        Raises :class:`enxs.kinematics.KinematicsError` for impossible kinematics and warns
+        (:class:`ExtrapolationWarning`) for points outside the training coverage.
+        """
+        energy, theta, omega = (np.ravel(a).astype(float) for a in
+                                np.broadcast_arrays(np.asarray(energy, float), np.asarray(theta, float),
+                                                    np.asarray(omega, float)))
+        if check:
+            kinematics.check_kinematics(energy, theta, omega)
+        sigma = member_predictions(self.model, energy, theta, omega)
+        if not np.all(np.isfinite(sigma)):
+            raise FloatingPointError("the network returned a non-finite cross section")
+        outside = outside_coverage(energy, theta, omega, self.manifest.get("coverage"))
+        if outside.any():
+            warnings.warn(f"{int(outside.sum())} of {len(outside)} point(s) lie outside the kinematic coverage "
+                          f"of the {self.nucleus} training data: extrapolation", ExtrapolationWarning, stacklevel=2)
+        q16, q84 = np.quantile(sigma, [0.16, 0.84], axis=0)
+        return Prediction(energy, theta, omega, sigma.mean(0), sigma.std(0, ddof=1) if self.members > 1
+                          else np.zeros(len(energy)), q16, q84, outside, sigma)

@@ -1,0 +1,286 @@
+"""Training an ensemble: one loop for all K members (pre-training and fine-tuning alike).
+
+Per member k (method.md §1, NNPDF: Forte et al., JHEP 05 (2002) 062):
+- its own replica of the training data, σ^(k)_i = σ_i (1 + Δλ_d r_d) + Δσ_i r_i, r ~ N(0, 1)
+  (the normalization draw r_d only with ``fluctuate_norm``);
+- its own train/validation split of the training part;
+- λ_k profiled in closed form (``loss.profile_lambda``) from the previous epoch's predictions;
+- the weights of its best validation χ² kept (early stopping per member).
+
+Member batches are drawn independently ([K, B] index tensors) and run through the stacked
+network together, so one optimizer step updates all K members at once. Computation only:
+files are written by the caller through :meth:`Trainer.state` / :meth:`Trainer.load_state`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from enxs import kinematics
+from enxs.config import Config
+from enxs.datasets import dataset_info, total_error
+from enxs.loss import data_chi2, fix_common_scale, lambda_sums, log_data_chi2, profile_lambda, relative_loss
+from enxs.network import EnsembleNet
+
+
+@dataclass
+class PointSet:
+    """Measured points as tensors: features [N, 5] (NuWro scaling), σ, Δσ, S [N] in
+    nb/sr/GeV, dataset index [N] into ``labels``, and Δλ per dataset [D]."""
+
+    features: torch.Tensor
+    sigma: torch.Tensor
+    error: torch.Tensor
+    scale: torch.Tensor
+    dataset: torch.Tensor
+    norm_unc: torch.Tensor
+    labels: list[str]
+
+    @classmethod
+    def from_table(cls, table: pd.DataFrame, norm_overrides: dict[str, float] | None = None,
+                   p2p_sys: float | None = None) -> PointSet:
+        labels = list(dict.fromkeys(table.dataset))
+        codes = table.dataset.map({k: i for i, k in enumerate(labels)}).to_numpy()
+        f32 = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float32))  # noqa: E731
+        return cls(
+            features=f32(kinematics.network_features(table.E, table.theta, table.omega)),
+            sigma=f32(table.sigma), error=f32(total_error(table, p2p_sys)), scale=f32(table.scale),
+            dataset=torch.as_tensor(codes.copy(), dtype=torch.long),
+            norm_unc=f32([dataset_info(k, norm_overrides).norm_unc for k in labels]),
+            labels=labels,
+        )
+
+    def __len__(self) -> int:
+        return len(self.sigma)
+
+    def to(self, device: torch.device | str) -> PointSet:
+        moved = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in self.__dict__.items()}
+        return PointSet(**moved)
+
+
+def split_points(n: int, holdout_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Deterministic point-by-point split: (kept, held-out) sorted index arrays.
+
+    The held-out part has round(holdout_fraction · n) points (at least 1), drawn by ``seed``.
+    """
+    perm = np.random.default_rng(seed).permutation(n)
+    n_out = min(max(1, round(holdout_fraction * n)), n - 1)
+    return np.sort(perm[n_out:]), np.sort(perm[:n_out])
+
+
+def member_seeds(seed: int, members: int) -> list[int]:
+    """Independent member seeds derived from one base seed (numpy SeedSequence.spawn)."""
+    return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(members)]
+
+
+@dataclass
+class EpochReport:
+    epoch: int
+    epochs: int
+    train_chi2: float  # mean over members of χ²/N on their training replicas
+    val_chi2: float | None  # mean over members of validation χ²/N (when evaluated)
+    improved: int  # members whose best validation improved at this evaluation
+
+
+class Trainer:
+    """Trains ``model`` on ``points[train_index]``; the test points never enter here.
+
+    ``trainable``: parameter names to optimize (None: all). ``frozen_modules``: modules kept
+    in eval mode during training (frozen batch-norm statistics, see transfer.py).
+    """
+
+    def __init__(self, model: EnsembleNet, points: PointSet, train_index: np.ndarray, config: Config,
+                 *, trainable: set[str] | None = None, frozen_modules: list[torch.nn.Module] | None = None,
+                 fresh: bool = True):
+        self.model, self.points, self.config = model, points, config
+        tc = config.train
+        self.K, self.D = model.members, len(points.labels)
+        self.seeds = member_seeds(tc.seed, self.K)
+        pool = np.asarray(train_index)
+        train_rows, val_rows, replicas = [], [], []
+        for seed in self.seeds:
+            rng = np.random.default_rng(seed)
+            tr, va = split_points(len(pool), tc.val_fraction, int(rng.integers(2**31)))
+            train_rows.append(pool[tr])
+            val_rows.append(pool[va])
+            replicas.append(self._replica(rng))
+        device = self.device = points.sigma.device
+        self.train_index = torch.as_tensor(np.stack(train_rows), device=device)  # [K, n_train]
+        self.val_index = torch.as_tensor(np.stack(val_rows), device=device)  # [K, n_val]
+        self.sigma_rep = torch.stack(replicas).to(device)  # [K, N]
+        self.frozen_modules = frozen_modules or []
+        names = dict(model.named_parameters())
+        chosen = set(names) if trainable is None else trainable
+        for name, p in names.items():
+            p.requires_grad_(name in chosen)
+        self.optimizer = torch.optim.Adam([names[n] for n in sorted(chosen)], lr=tc.lr,
+                                          weight_decay=tc.weight_decay)
+        self.generator = torch.Generator().manual_seed(tc.seed)
+        self.lam = torch.ones(self.K, self.D, device=device)
+        self.epoch = 0
+        self.best_val = torch.full((self.K,), math.inf, device=device)
+        self.best_epoch = torch.zeros(self.K, dtype=torch.long, device=device)
+        self.best_lam = self.lam.clone()
+        self.history: list[dict] = []
+        if fresh:
+            train_all = torch.unique(self.train_index)
+            model.set_standardization(points.features[train_all])
+            ratio = (points.sigma[train_all] / points.scale[train_all]).clamp_min(1e-8)
+            model.set_output_bias(float(ratio.median()))
+        self.best_state = {k: v.clone() for k, v in model.state_dict().items()}
+
+    def _replica(self, rng: np.random.Generator) -> torch.Tensor:
+        p, tc = self.points, self.config.train
+        sigma = p.sigma.cpu().numpy().astype(np.float64)
+        if not tc.replicas:
+            return p.sigma.cpu().clone()
+        if tc.fluctuate_norm:
+            shift = 1 + p.norm_unc.cpu().numpy() * rng.standard_normal(self.D)
+            sigma = sigma * shift[p.dataset.cpu().numpy()]
+        sigma = sigma + p.error.cpu().numpy() * rng.standard_normal(len(sigma))
+        return torch.as_tensor(sigma, dtype=torch.float32)
+
+    def _lr(self, epoch: int) -> float:
+        tc = self.config.train
+        if epoch < tc.warmup_epochs:
+            return tc.lr * (epoch + 1) / tc.warmup_epochs
+        if tc.lr_schedule == "cosine":
+            t = (epoch - tc.warmup_epochs) / max(1, tc.epochs - tc.warmup_epochs)
+            return tc.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * t)))
+        return tc.lr
+
+    def _set_mode(self, training: bool) -> None:
+        self.model.train(training)
+        for module in self.frozen_modules:
+            module.eval()
+
+    def run_epoch(self) -> EpochReport:
+        """One pass over each member's training points in mini-batches of [K, B]."""
+        tc, p = self.config.train, self.points
+        for group in self.optimizer.param_groups:
+            group["lr"] = self._lr(self.epoch)
+        self._set_mode(True)
+        n_train = self.train_index.shape[1]
+        batch = min(tc.batch_size, n_train)
+        order = torch.argsort(torch.rand(self.K, n_train, generator=self.generator), dim=1).to(self.device)
+        shuffled = self.train_index.gather(1, order)
+        fs = torch.zeros(self.K, self.D, device=self.device)
+        ff = torch.zeros(self.K, self.D, device=self.device)
+        total, count = torch.zeros(self.K, device=self.device), 0
+        relative = self.epoch < tc.relative_warmup_epochs
+        if self.epoch and self.epoch == tc.relative_warmup_epochs:
+            # The χ² gradients are ~(σ/Δσ)² larger than the warm-up's: Adam's moment
+            # estimates of the old loss would make huge steps, so the new phase starts fresh.
+            self.optimizer.state.clear()
+        for start in range(0, n_train - batch + 1, batch):
+            idx = shuffled[:, start : start + batch]
+            sigma, error, data = self.sigma_rep.gather(1, idx), p.error[idx], p.dataset[idx]
+            y, log_y = self.model.forward_with_log(p.features[idx])
+            prediction, log_prediction = y * p.scale[idx], log_y + torch.log(p.scale[idx])
+            lam = self.lam.gather(1, data)
+            if relative:
+                loss = relative_loss(sigma, error, log_prediction)
+            elif tc.loss == "log_chi2":
+                loss = log_data_chi2(sigma, error, prediction, lam, log_prediction) / batch
+            else:
+                loss = data_chi2(sigma, error, prediction, lam) / batch
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.sum().backward()
+            self.optimizer.step()
+            with torch.no_grad():
+                a, b = lambda_sums(sigma, error, prediction.detach(), data, self.D)
+                fs += a
+                ff += b
+                total += data_chi2(sigma, error, prediction, lam) * 2
+                count += batch
+        if tc.lambda_in_training and not relative:
+            self.lam = fix_common_scale(profile_lambda(fs, ff, p.norm_unc), p.norm_unc)
+        self.epoch += 1
+        report = EpochReport(self.epoch, tc.epochs, float((total / count).mean()), None, 0)
+        if self.epoch % tc.eval_every == 0 or self.epoch == tc.epochs:
+            report.val_chi2, report.improved = self._validate()
+        self.history.append({"epoch": self.epoch, "train_chi2": report.train_chi2, "val_chi2": report.val_chi2})
+        return report
+
+    @torch.no_grad()
+    def _validate(self) -> tuple[float, int]:
+        """Validation χ²/N per member (on its replica, with its λ), keeping the best weights."""
+        self._set_mode(False)
+        p = self.points
+        prediction = self.model(p.features[self.val_index]) * p.scale[self.val_index]
+        sigma = self.sigma_rep.gather(1, self.val_index)
+        lam = self.lam.gather(1, p.dataset[self.val_index])
+        val = 2 * data_chi2(sigma, p.error[self.val_index], prediction, lam) / self.val_index.shape[1]
+        improved = val < self.best_val
+        if improved.any():
+            self.best_val = torch.where(improved, val, self.best_val)
+            self.best_epoch[improved] = self.epoch
+            self.best_lam[improved] = self.lam[improved]
+            for name, tensor in self.model.state_dict().items():
+                if self.model.is_stacked(name):
+                    self.best_state[name][improved] = tensor[improved]
+                else:
+                    self.best_state[name] = tensor.clone()
+        return float(val.mean()), int(improved.sum())
+
+    def fit(self, on_epoch: Callable[[EpochReport], None] | None = None,
+            on_checkpoint: Callable[[Trainer], None] | None = None) -> None:
+        """Run to ``train.epochs`` (or early stop), calling the hooks; then load the best weights."""
+        tc = self.config.train
+        stale = 0
+        while self.epoch < tc.epochs:
+            report = self.run_epoch()
+            if on_epoch:
+                on_epoch(report)
+            if report.val_chi2 is not None:
+                stale = 0 if report.improved else stale + 1
+            if on_checkpoint and (self.epoch % tc.checkpoint_every == 0):
+                on_checkpoint(self)
+            if tc.patience and stale >= tc.patience:
+                break
+        self.model.load_state_dict(self.best_state)
+        self.lam = self.best_lam if tc.lambda_in_training else self.profile_final_lambda()
+
+    @torch.no_grad()
+    def profile_final_lambda(self) -> torch.Tensor:
+        """λ_k [K, D] of each member's final weights on its own training replica (closed form)."""
+        self._set_mode(False)
+        p, idx = self.points, self.train_index
+        prediction = self.model(p.features[idx]) * p.scale[idx]
+        fs, ff = lambda_sums(self.sigma_rep.gather(1, idx), p.error[idx], prediction, p.dataset[idx], self.D)
+        return profile_lambda(fs, ff, p.norm_unc)
+
+    # -- checkpoint state (tensors only; written by enxs.artifacts) -----------------------
+    def state(self) -> tuple[dict[str, torch.Tensor], dict]:
+        """Everything needed to resume: tensors and JSON-able metadata."""
+        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        tensors |= {f"best.{k}": v for k, v in self.best_state.items()}
+        opt = self.optimizer.state_dict()
+        for i, s in opt["state"].items():
+            for key, value in s.items():
+                tensors[f"opt.{i}.{key}"] = torch.as_tensor(value)
+        tensors |= {"lam": self.lam, "best_lam": self.best_lam, "best_val": self.best_val,
+                    "best_epoch": self.best_epoch, "rng": self.generator.get_state()}
+        meta = {"epoch": self.epoch, "history": self.history, "opt_param_groups": opt["param_groups"]}
+        return {k: v.contiguous() for k, v in tensors.items()}, meta
+
+    def load_state(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+        self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        self.best_state = {k[5:]: v.clone() for k, v in tensors.items() if k.startswith("best.")}
+        state: dict[int, dict] = {}
+        for key, value in tensors.items():
+            if key.startswith("opt."):
+                _, i, name = key.split(".", 2)
+                state.setdefault(int(i), {})[name] = value
+        self.optimizer.load_state_dict({"state": state, "param_groups": meta["opt_param_groups"]})
+        self.best_state = {k: v.to(self.device) for k, v in self.best_state.items()}
+        self.lam, self.best_lam = tensors["lam"].to(self.device), tensors["best_lam"].to(self.device)
+        self.best_val, self.best_epoch = tensors["best_val"].to(self.device), tensors["best_epoch"].to(self.device)
+        self.generator.set_state(tensors["rng"])
+        self.epoch, self.history = meta["epoch"], meta["history"]

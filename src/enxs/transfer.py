@@ -1,0 +1,37 @@
+"""Transfer learning from a pre-trained (carbon) ensemble (method.md §2; Graczyk et al.,
+Phys. Rev. Lett. 135, 052502 (2025)).
+
+- Every member k starts from parent member k; the output is multiplied by A/12 exactly
+  once, through the model's ``output_factor`` buffer (A_target / A_parent in general).
+- Scenario ``all``: every parameter is trained.
+- Scenario ``last2`` (the project's reading of "the last two layers"): the last two hidden
+  blocks [Linear → (BatchNorm) → activation] *and* the output layer are trained; the
+  output layer is not counted as a block, since training it alone is the scenario the
+  paper reports as failing. Frozen blocks are a fixed function: their parameters are not
+  optimized and their batch-norm layers stay in evaluation mode, so their running
+  statistics never update (every frozen parameter and buffer stays bit-identical).
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from enxs.network import EnsembleNet
+
+
+def scale_to_nucleus(model: EnsembleNet, a_target: int, a_parent: int) -> None:
+    """Multiply the model's output by A_target/A_parent (A/12 from carbon)."""
+    model.output_factor.mul_(a_target / a_parent)
+
+
+def trainable_parts(model: EnsembleNet, scenario: str) -> tuple[set[str] | None, list[nn.Module]]:
+    """(parameter names to train or None for all, modules to keep frozen in eval mode)."""
+    if scenario == "all":
+        return None, []
+    if scenario != "last2":
+        raise ValueError(f"unknown transfer scenario {scenario!r}: choose all or last2")
+    n = len(model.blocks)
+    trained = {f"blocks.{i}." for i in range(max(0, n - 2), n)} | {"head."}
+    names = {name for name, _ in model.named_parameters() if any(name.startswith(t) for t in trained)}
+    frozen = [model.blocks[i] for i in range(max(0, n - 2))]
+    return names, frozen

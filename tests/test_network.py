@@ -1,0 +1,77 @@
+import torch
+from torch import nn
+
+from enxs.config import ModelConfig
+from enxs.network import EnsembleNet, StackedBatchNorm
+
+CFG = ModelConfig(depth=3, width=8, norm="batch", inputs="standardized")
+
+
+def _net(members=4, seed=0, config=CFG):
+    torch.manual_seed(seed)
+    return EnsembleNet(config, members)
+
+
+def test_member_alone_equals_member_in_stack():
+    net = _net()
+    x = torch.rand(2, 16, 5)
+    net.train()
+    stacked = net(torch.rand(4, 16, 5))  # update running stats a little
+    net.eval()
+    x = torch.rand(32, 5)
+    stacked = net(x)
+    for k in range(4):
+        alone = net.member(k)
+        alone.eval()
+        assert torch.equal(alone(x)[0], stacked[k])
+
+
+def test_member_alone_equals_in_training_mode():
+    net = _net()
+    x = torch.rand(4, 16, 5)
+    stacked = net(x)
+    for k in range(4):
+        assert torch.allclose(net.member(k)(x[k : k + 1])[0], stacked[k], atol=1e-6)
+
+
+def test_gradients_reach_every_member_independently():
+    net = _net()
+    x = torch.rand(4, 16, 5)
+    y = net(x)
+    y[2].sum().backward()
+    for name, p in net.named_parameters():
+        assert p.grad is not None, name
+        others = torch.cat([p.grad[k].flatten() for k in (0, 1, 3)])
+        assert torch.all(others == 0), name
+        assert torch.any(p.grad[2] != 0), name
+
+
+def test_stacked_batchnorm_matches_torch_per_member():
+    torch.manual_seed(1)
+    ours = StackedBatchNorm(3, 6, momentum=0.01, eps=1e-5)
+    x = torch.randn(3, 20, 6) * 3 + 1
+    out = ours(x)
+    for k in range(3):
+        ref = nn.BatchNorm1d(6, momentum=0.01, eps=1e-5)
+        expected = ref(x[k])
+        assert torch.allclose(out[k], expected, atol=1e-5)
+        assert torch.allclose(ours.running_mean[k, 0], ref.running_mean, atol=1e-6)
+        assert torch.allclose(ours.running_var[k, 0], ref.running_var, atol=1e-6)
+
+
+def test_paper_architecture_parameter_count():
+    # The peer's ONNX members hold 820,801 parameters with batch norm folded into a Mul/Add
+    # per block (2 × 300 each); here BatchNorm keeps its own scale and shift instead.
+    net = EnsembleNet(ModelConfig(), 1)
+    linear = 5 * 300 + 300 + 9 * (300 * 300 + 300) + 300 + 1
+    assert net.parameter_count() == linear + 10 * 2 * 300 == 820_801
+
+
+def test_output_is_in_unit_interval_and_scaled_by_factor():
+    net = _net(config=ModelConfig(depth=2, width=8))
+    net.eval()
+    x = torch.rand(10, 5)
+    y = net(x)
+    assert torch.all((y > 0) & (y < 1))
+    net.output_factor.fill_(56 / 12)
+    assert torch.allclose(net(x), y * 56 / 12)

@@ -1,0 +1,138 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from enxs import archive, runs
+from enxs.config import load_config
+from enxs.evaluation import evaluate_model
+from enxs.predict import Ensemble
+from enxs.toy import make_toy_table
+
+
+@pytest.fixture(scope="module")
+def toy_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("toy") / "12C.dat"
+    archive.write_file(make_toy_table(seed=7, n_datasets=3, settings_per_dataset=5, points_per_setting=30), path)
+    return path
+
+
+def _spec(path, *sets, preset="fast"):
+    cfg = load_config(preset, assignments=["train.p2p_sys=0.0", *sets])
+    return runs.RunSpec("pretrain", "12C", str(path), cfg.to_dict())
+
+
+def test_toy_truth_is_recovered_with_chi2_near_one(toy_file, tmp_path):
+    spec = _spec(toy_file, "train.members=8", "train.epochs=250", "train.batch_size=64", "model.width=32")
+    manifest = runs.execute(spec, tmp_path / "toy")
+    test = manifest["metrics"]["test"]
+    assert 0.6 < test["chi2_per_point"] < 1.6, test
+    truth = make_toy_table(seed=7, n_datasets=3, settings_per_dataset=5, points_per_setting=30)
+    mean = Ensemble.load(tmp_path / "toy").predict(truth.E, truth.theta, truth.omega).mean
+    assert np.median(np.abs(mean / truth.sigma_true - 1)) < 0.02  # the data scatter by 3%
+    # relative normalizations are identifiable (shared settings); the common scale is not
+    lam_true = truth.groupby("dataset").lambda_true.first()
+    fitted = manifest["metrics"]["train"]["lambda"]
+    for a, b in (("Toy0:2026", "Toy2:2026"), ("Toy1:2026", "Toy2:2026")):
+        assert fitted[a] / fitted[b] == pytest.approx(lam_true[a] / lam_true[b], abs=0.015)
+
+
+def _interrupt_at(epoch):
+    def hook(report):
+        if report.epoch == epoch:
+            raise KeyboardInterrupt
+    return hook
+
+
+def test_resume_continues_bit_identically(toy_file, tmp_path):
+    sets = ("train.members=3", "train.epochs=12", "train.checkpoint_every=4", "train.eval_every=2", "model.width=16")
+    runs.execute(_spec(toy_file, *sets), tmp_path / "full")
+    with pytest.raises(KeyboardInterrupt):
+        runs.execute(_spec(toy_file, *sets), tmp_path / "cut", on_epoch=_interrupt_at(6))
+    assert not (tmp_path / "cut" / "manifest.json").exists()  # nothing half-written
+    assert json.loads((tmp_path / "cut" / "checkpoint.json").read_text())["epoch"] == 4
+    runs.execute(runs.resume_spec(tmp_path / "cut"), tmp_path / "cut", resume=True)
+    full = load_file(tmp_path / "full" / "weights.safetensors")
+    cut = load_file(tmp_path / "cut" / "weights.safetensors")
+    for name in full:
+        assert torch.equal(full[name], cut[name]), name
+    assert not (tmp_path / "cut" / "checkpoint.safetensors").exists()
+
+
+def test_kill_9_loses_at_most_one_checkpoint_interval(archive_dir, tmp_path):
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "enxs", "pretrain", "--preset", "smoke", "--epochs", "400",
+           "--set", "train.checkpoint_every=5", "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    meta = out / "checkpoint.json"
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if meta.exists() and json.loads(meta.read_text())["epoch"] >= 10:
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, "training ended before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    saved = json.loads(meta.read_text())["epoch"]
+    assert saved >= 10 and not (out / "manifest.json").exists()
+    resumed = subprocess.run([sys.executable, "-m", "enxs", "pretrain", "--resume", str(out)],
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["epochs_run"] == 400
+    first_resumed = json.loads((out / "run.json").read_text())
+    assert first_resumed["kind"] == "pretrain"
+
+
+def test_splits_are_deterministic_disjoint_and_stored(toy_file, tmp_path):
+    spec = _spec(toy_file, "train.members=2", "train.epochs=2", "model.width=8")
+    m1 = runs.execute(spec, tmp_path / "a")
+    m2 = runs.execute(spec, tmp_path / "b")
+    assert m1["split"] == m2["split"]
+    train, test = set(m1["split"]["train_lines"]), set(m1["split"]["test_lines"])
+    assert not train & test and len(test) == round(0.1 * (len(train) + len(test)))
+
+
+def test_evaluate_refuses_changed_data(toy_file, tmp_path):
+    spec = _spec(toy_file, "train.members=2", "train.epochs=2", "model.width=8")
+    runs.execute(spec, tmp_path / "m")
+    changed = tmp_path / "data"
+    changed.mkdir()
+    text = toy_file.read_text().splitlines()
+    (changed / "12C.dat").write_text("\n".join(text[:-1]) + "\n")
+    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    manifest["data"]["file"] = str(changed / "12C.dat")
+    (tmp_path / "m" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(archive.ArchiveError, match="not the data this model was trained on"):
+        evaluate_model(tmp_path / "m", data_dir=changed)
+
+
+def test_existing_output_is_refused(toy_file, tmp_path):
+    spec = _spec(toy_file, "train.members=2", "train.epochs=2", "model.width=8")
+    runs.execute(spec, tmp_path / "m")
+    with pytest.raises(runs.RunError, match="already holds"):
+        runs.execute(spec, tmp_path / "m")
+
+
+def test_too_few_points_is_a_clear_error(tmp_path):
+    table = make_toy_table(seed=1, n_datasets=1, settings_per_dataset=1, points_per_setting=5)
+    archive.write_file(table, tmp_path / "12C.dat")
+    with pytest.raises(runs.RunError, match="only 5 point"):
+        runs.execute(_spec(tmp_path / "12C.dat"), tmp_path / "m")
+
+
+def test_unknown_config_keys_are_errors():
+    from enxs.config import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_config("fast", assignments=["train.learning_rate=1"])
+    with pytest.raises(ConfigError, match="must be a number"):
+        load_config("fast", assignments=["train.lr=fast"])
+    assert np.isclose(load_config("fast", assignments=["train.lr=0.01"]).train.lr, 0.01)
