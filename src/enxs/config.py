@@ -83,7 +83,7 @@ class TrainConfig:
     test_fraction: float = 0.1
     val_fraction: float = 0.15  # of each member's training part
     replicas: bool = True  # NNPDF Gaussian pseudo-data per member
-    fluctuate_norm: bool = True  # also draw each dataset's normalization per replica
+    fluctuate_norm: bool = False  # also draw each dataset's normalization per replica
     p2p_sys: float | None = None  # override the table's point-to-point systematic
     eval_every: int = 10
     patience: int = 0  # evaluations without improvement of any member before stopping; 0: off

@@ -120,7 +120,7 @@ class Trainer:
         for name, p in names.items():
             p.requires_grad_(name in chosen)
         self.optimizer = torch.optim.Adam([names[n] for n in sorted(chosen)], lr=tc.lr,
-                                          weight_decay=tc.weight_decay)
+                                          weight_decay=tc.weight_decay, fused=True)
         self.generator = torch.Generator().manual_seed(tc.seed)
         self.lam = torch.ones(self.K, self.D, device=device)
         self.epoch = 0

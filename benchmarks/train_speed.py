@@ -1,0 +1,116 @@
+"""Training speed of the stacked ensemble against a loop over K separate models.
+
+Prints, from one run on this machine: member-epochs per second of the stacked ensemble and
+of a Python loop over K ``nn.Sequential`` networks of the same architecture (each with its
+own Adam), their ratio, and the stacked ensemble's achieved GFLOP/s against a float32
+matrix-multiply peak measured in the same run.
+
+    python benchmarks/train_speed.py                     # paper architecture, K = 50
+    python benchmarks/train_speed.py --width 64 --depth 4 --no-norm   # the fast preset
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+from torch import nn
+
+from enxs.config import ModelConfig
+from enxs.network import EnsembleNet
+
+N_TRAIN = 2310  # carbon training points with the default selection and split
+
+
+def matmul_peak(size: int = 2048, seconds: float = 2.0) -> float:
+    """float32 GFLOP/s of square matrix products on this machine (best of repeated runs)."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    torch.mm(a, b)
+    best, end = 0.0, time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        t = time.perf_counter()
+        torch.mm(a, b)
+        best = max(best, 2 * size**3 / (time.perf_counter() - t) / 1e9)
+    return best
+
+
+def flops_per_member_step(depth: int, width: int, batch: int) -> float:
+    """Matrix-multiply FLOPs of one forward + backward step for one member (≈ 3 × forward)."""
+    macs = 5 * width + (depth - 1) * width * width + width
+    return 3 * 2 * batch * macs
+
+
+def time_steps(step, steps: int) -> float:
+    step()  # warm-up
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return (time.perf_counter() - start) / steps
+
+
+def stacked_step(config: ModelConfig, members: int, batch: int):
+    model = EnsembleNet(config, members).train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4, fused=True)
+    x, target = torch.rand(members, batch, 5), torch.rand(members, batch)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        ((model(x) - target) ** 2).mean(1).sum().backward()
+        opt.step()
+
+    return step
+
+
+def loop_step(config: ModelConfig, members: int, batch: int):
+    def make():
+        layers, fan_in = [], 5
+        for _ in range(config.depth):
+            layers += [nn.Linear(fan_in, config.width)]
+            layers += [nn.BatchNorm1d(config.width, momentum=0.01)] if config.norm == "batch" else []
+            layers += [nn.ReLU()]
+            fan_in = config.width
+        return nn.Sequential(*layers, nn.Linear(fan_in, 1), nn.Sigmoid()).train()
+
+    models = [make() for _ in range(members)]
+    opts = [torch.optim.Adam(m.parameters(), lr=1e-4, fused=True) for m in models]
+    x, target = torch.rand(members, batch, 5), torch.rand(members, batch)
+
+    def step():
+        for k, (m, o) in enumerate(zip(models, opts, strict=True)):
+            o.zero_grad(set_to_none=True)
+            ((m(x[k]).squeeze(-1) - target[k]) ** 2).mean().backward()
+            o.step()
+
+    return step
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--members", type=int, default=50)
+    parser.add_argument("--depth", type=int, default=10)
+    parser.add_argument("--width", type=int, default=300)
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--no-norm", action="store_true")
+    args = parser.parse_args()
+    config = ModelConfig(depth=args.depth, width=args.width, norm="none" if args.no_norm else "batch")
+    torch.manual_seed(0)
+    peak = matmul_peak()
+    t_stacked = time_steps(stacked_step(config, args.members, args.batch), args.steps)
+    t_loop = time_steps(loop_step(config, args.members, args.batch), args.steps)
+    per_epoch = N_TRAIN / args.batch  # optimizer steps per member-epoch
+    me_stacked = args.members / (t_stacked * per_epoch)
+    me_loop = args.members / (t_loop * per_epoch)
+    gflops = args.members * flops_per_member_step(args.depth, args.width, args.batch) / t_stacked / 1e9
+    print(f"machine: {torch.get_num_threads()} threads, torch {torch.__version__}")
+    print(f"architecture: {args.depth}×{args.width}, norm={config.norm}, K={args.members}, batch {args.batch}")
+    print(f"float32 matmul peak:       {peak:8.1f} GFLOP/s")
+    print(f"stacked ensemble:          {me_stacked:8.2f} member-epochs/s  ({t_stacked * 1e3:.1f} ms/step)")
+    print(f"loop over K nn.Sequential: {me_loop:8.2f} member-epochs/s  ({t_loop * 1e3:.1f} ms/step)")
+    print(f"speed-up stacked/loop:     {t_loop / t_stacked:8.2f}×")
+    print(f"stacked achieved:          {gflops:8.1f} GFLOP/s = {gflops / peak:.0%} of the matmul peak")
+
+
+if __name__ == "__main__":
+    main()
