@@ -18,7 +18,8 @@ from enxs.nuclei import Nucleus
 from enxs.predict import member_predictions
 
 
-def _metrics(model: EnsembleNet, table: pd.DataFrame, manifest: dict[str, Any], factor: float = 1.0) -> dict:
+def metrics_on(model: EnsembleNet, table: pd.DataFrame, manifest: dict[str, Any], factor: float = 1.0) -> dict:
+    """Metrics (enxs.metrics) of the model's prediction × factor on these points."""
     sigma = member_predictions(model, table.E.to_numpy(), table.theta.to_numpy(), table.omega.to_numpy()) * factor
     p2p = manifest.get("config", {}).get("train", {}).get("p2p_sys")
     overrides = manifest.get("norm_overrides") or {}
@@ -30,8 +31,8 @@ def _metrics(model: EnsembleNet, table: pd.DataFrame, manifest: dict[str, Any], 
 
 def evaluate_split(model: EnsembleNet, selected: pd.DataFrame, train_idx, test_idx, manifest) -> dict:
     """Metrics on the training and the held-out test points."""
-    return {"train": _metrics(model, selected.iloc[train_idx], manifest),
-            "test": _metrics(model, selected.iloc[test_idx], manifest)}
+    return {"train": metrics_on(model, selected.iloc[train_idx], manifest),
+            "test": metrics_on(model, selected.iloc[test_idx], manifest)}
 
 
 def evaluate_model(model_ref: str | os.PathLike, nucleus: str | None = None,
@@ -67,7 +68,7 @@ def evaluate_model(model_ref: str | os.PathLike, nucleus: str | None = None,
         lines = table.line.to_numpy()
         for part in ("train", "test"):
             rows = np.flatnonzero(np.isin(lines, manifest["split"][f"{part}_lines"]))
-            result[part] = _metrics(model, table.iloc[rows], manifest)
+            result[part] = metrics_on(model, table.iloc[rows], manifest)
         result["nucleus"] = manifest["nucleus"]
         return result
     path = Path(data_file) if data_file else archive.find_nucleus_file(nucleus or manifest["nucleus"], data_dir)
@@ -76,5 +77,5 @@ def evaluate_model(model_ref: str | os.PathLike, nucleus: str | None = None,
         raise archive.ArchiveError(f"{path}: no point passes the selection")
     target = Nucleus.from_za(int(table.Z.iloc[0]), int(table.A.iloc[0]))
     factor = target.A / int(manifest["A"]) if scale_by_a else 1.0
-    result |= {"nucleus": target.name, "scale_factor": factor, "all": _metrics(model, table, manifest, factor)}
+    result |= {"nucleus": target.name, "scale_factor": factor, "all": metrics_on(model, table, manifest, factor)}
     return result

@@ -62,3 +62,23 @@ def evaluate(sigma, error, stat_error, mean, spread, datasets, norm_unc: dict[st
         per[label] = part
     total["datasets"] = per
     return total
+
+
+#: Kinematic regions by Bjorken x and invariant mass W (GeV), in this order of precedence.
+REGIONS = ("below QE peak", "QE peak", "dip", "Δ", "higher W")
+
+
+def kinematic_region(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Region name per point: x > 1.25 below the quasielastic peak; 0.75 < x ≤ 1.25 the peak;
+    then by W: < 1.15 GeV the dip, 1.15–1.35 GeV the Δ(1232), above that higher W."""
+    x, w = np.asarray(x, float), np.asarray(w, float)
+    return np.select([x > 1.25, x > 0.75, w < 1.15, w < 1.35], list(REGIONS[:4]), REGIONS[4])
+
+
+def median_by_region(sigma, mean, x, w) -> dict[str, dict]:
+    """Median |mean/σ − 1| and point count per kinematic region."""
+    region = kinematic_region(x, w)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.abs(np.asarray(mean) / np.asarray(sigma) - 1)
+    return {r: {"n": int((region == r).sum()), "median_abs_rel_dev": float(np.median(rel[region == r]))}
+            for r in REGIONS if (region == r).any()}

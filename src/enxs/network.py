@@ -61,6 +61,19 @@ class StackedBatchNorm(nn.Module):
         return out.view(b, k, h).transpose(0, 1)
 
 
+class StackedAffine(nn.Module):
+    """Per-unit scale and shift, x·γ + β, per member: a batch norm folded for inference, as in
+    the published ONNX members (their Mul/Add after each MatMul); no batch statistics."""
+
+    def __init__(self, members: int, width: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(members, 1, width))
+        self.bias = nn.Parameter(torch.zeros(members, 1, width))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.addcmul(self.bias, x, self.weight)
+
+
 _ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU, "tanh": nn.Tanh}
 
 
@@ -70,8 +83,9 @@ class Block(nn.Module):
     def __init__(self, members: int, fan_in: int, config: ModelConfig):
         super().__init__()
         self.linear = StackedLinear(members, fan_in, config.width, config.init)
-        self.norm = (StackedBatchNorm(members, config.width, config.bn_momentum, config.bn_eps)
-                     if config.norm == "batch" else nn.Identity())
+        norms = {"batch": lambda: StackedBatchNorm(members, config.width, config.bn_momentum, config.bn_eps),
+                 "affine": lambda: StackedAffine(members, config.width), "none": nn.Identity}
+        self.norm = norms[config.norm]()
         self.activation = _ACTIVATIONS[config.activation]()
         self.dropout = nn.Dropout(config.dropout) if config.dropout > 0 else nn.Identity()
 

@@ -38,7 +38,7 @@ class RunError(ValueError):
 class RunSpec:
     """What a run is: enough to start it again or resume it (stored as run.json)."""
 
-    kind: str  # pretrain | finetune
+    kind: str  # pretrain | finetune | scratch (fresh network on a transfer split: the baseline)
     nucleus: str
     data_file: str
     config: dict[str, Any]
@@ -65,15 +65,14 @@ def load_points(spec: RunSpec, config: Config) -> tuple[pd.DataFrame, dict[str, 
 
 def split_for(spec: RunSpec, config: Config, n: int) -> tuple[np.ndarray, np.ndarray]:
     """(train, test) row indices: test_fraction held out for pre-training, 1 − F for transfer."""
-    holdout = config.transfer.train_fraction if spec.kind == "finetune" else None
-    if holdout is not None:
-        return split_points(n, 1 - holdout, config.train.seed)
+    if spec.kind in ("finetune", "scratch"):
+        return split_points(n, 1 - config.transfer.train_fraction, config.train.seed)
     return split_points(n, config.train.test_fraction, config.train.seed)
 
 
 def build_model(spec: RunSpec, config: Config) -> tuple[EnsembleNet, set[str] | None, list, dict | None]:
     """Fresh seeded model for pre-training; parent members scaled by A/A_parent for transfer."""
-    if spec.kind == "pretrain":
+    if spec.kind in ("pretrain", "scratch"):
         with torch.random.fork_rng():
             torch.manual_seed(config.train.seed)
             return EnsembleNet(config.model, config.train.members), None, [], None
@@ -102,7 +101,7 @@ def execute(spec: RunSpec, out_dir: str | os.PathLike, *, resume: bool = False,
     points = PointSet.from_table(selected, spec.norm_overrides, config.train.p2p_sys)
     device = torch.device(spec.device)
     trainer = Trainer(model.to(device), points.to(device), train_idx, config, trainable=trainable,
-                      frozen_modules=frozen, fresh=spec.kind == "pretrain")
+                      frozen_modules=frozen, fresh=spec.kind != "finetune")
     if resume:
         trainer.load_state(*artifacts.load_checkpoint(out))
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from enxs import __version__
-from enxs.cli import data, train
+from enxs.cli import data, train, use
 from enxs.cli.common import CLIError, err_console
 
 app = typer.Typer(
@@ -22,6 +22,12 @@ app.add_typer(data.app, name="data")
 app.command()(train.pretrain)
 app.command()(train.finetune)
 app.command()(train.evaluate)
+app.command()(train.reproduce)
+app.command()(use.predict)
+app.command()(use.plot)
+app.command()(use.tabulate)
+app.add_typer(use.export_app, name="export")
+app.add_typer(use.import_app, name="import")
 app.add_typer(train.models_app, name="models")
 
 
@@ -47,7 +53,7 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
 
     errors: list[type[BaseException]] = [CLIError, ArchiveError, KinematicsError, UnknownNucleusError]
     for module, name in (("enxs.artifacts", "ModelFileError"), ("enxs.config", "ConfigError"),
-                         ("enxs.runs", "RunError")):
+                         ("enxs.runs", "RunError"), ("enxs.onnx_io", "OnnxFormatError")):
         if module in sys.modules:
             errors.append(getattr(sys.modules[module], name))
     return tuple(errors)

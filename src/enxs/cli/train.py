@@ -169,3 +169,25 @@ def models_list() -> None:
         table.add_row(name, m["nucleus"], str(a["members"]), arch, f"{t['median_abs_rel_dev']:.2%}",
                       f"{t['chi2_per_point']:.2f}", f"{t['coverage_1sigma']:.1%}")
     console.print(table)
+
+
+def reproduce(
+    preset: Annotated[str, typer.Option(help="fast | paper | smoke")] = "fast",
+    out: Annotated[Path, typer.Option(help="Report directory (runs are kept under OUT/runs).")] = Path("report"),
+    base: Annotated[str, typer.Option(help="Pre-trained carbon model (directory or shipped name).")] = "enxs-12C-fast",
+    members: Members = None,
+    seed: Annotated[int, typer.Option(help="Seed of the splits and the training.")] = 0,
+    nuclei: Annotated[list[str] | None,
+                      typer.Option("--nucleus", help="Targets (default: 6Li 16O 27Al 40Ca 56Fe).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """The transfer-learning study (targets × {all, last2} × {7:3, 1:9}) with baselines, as a report."""
+    from enxs import study
+
+    def on_run(title, spec):
+        console.print(f"[bold]{title}[/bold]: {spec.kind}, {spec.config['train']['epochs']} epochs")
+        return None
+
+    path = study.reproduce(base, preset, out, data_dir, members, seed, tuple(nuclei or study.TARGETS),
+                           study.FRACTIONS, on_run)
+    console.print(f"report written to {path}")

@@ -1,0 +1,312 @@
+"""``enxs predict``, ``plot``, ``export``, ``import``, ``tabulate``: using trained models."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from enxs.cli.common import CLIError, DataDir, console, err_console
+
+ModelArg = Annotated[str, typer.Argument(help="Model directory or shipped model name.")]
+Energy = Annotated[float | None, typer.Option("--energy", help="Beam energy E [GeV].")]
+Angle = Annotated[float | None, typer.Option("--angle", help="Scattering angle θ [deg].")]
+Omega = Annotated[str | None, typer.Option("--omega", help="ω [GeV]: start:stop:count or a comma list.")]
+
+_ALIASES = {"E": ("e", "e_gev", "energy"), "theta": ("theta", "theta_deg", "angle"),
+            "omega": ("omega", "omega_gev", "nu")}
+
+
+def parse_values(text: str, what: str = "--omega") -> list[float]:
+    """'0.01:0.6:200' → 200 evenly spaced values; '0.1,0.2' → a list."""
+    import numpy as np
+
+    try:
+        if ":" in text:
+            start, stop, count = text.split(":")
+            if int(count) < 1:
+                raise ValueError
+            return np.linspace(float(start), float(stop), int(count)).tolist()
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise CLIError(f"{what} {text!r}: write start:stop:count (e.g. 0.01:0.6:200) or a list 0.1,0.2") from None
+
+
+def read_points(path: Path):
+    """E, θ, ω columns of a CSV file; a clear error naming a missing column or a bad cell."""
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(path, comment="#", skipinitialspace=True)
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise CLIError(f"{path}: cannot read CSV ({exc})") from exc
+    lower = {c.strip().lower(): c for c in table.columns}
+    out = {}
+    for name, aliases in _ALIASES.items():
+        column = next((lower[a] for a in aliases if a in lower), None)
+        if column is None:
+            raise CLIError(f"{path}: missing column {name!r} (accepted names: {', '.join(aliases)})")
+        values = pd.to_numeric(table[column], errors="coerce")
+        bad = values.isna()
+        if bad.any():
+            row = int(bad.idxmax())
+            raise CLIError(f"{path}:{row + 2}: column {column!r} is not a number: {table[column][row]!r}")
+        out[name] = values.to_numpy(float)
+    return out["E"], out["theta"], out["omega"]
+
+
+def _predict(model: str, energy, theta, omega):
+    from enxs.predict import Ensemble, ExtrapolationWarning
+
+    ensemble = Ensemble.load(model)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ExtrapolationWarning)
+        prediction = ensemble.predict(energy, theta, omega)
+    for w in caught:
+        err_console.print(f"[yellow]warning:[/yellow] {w.message}", highlight=False)
+    return ensemble, prediction
+
+
+def predict(
+    model: ModelArg, energy: Energy = None, angle: Angle = None, omega: Omega = None,
+    input_: Annotated[Path | None, typer.Option("--input", help="CSV with E, theta, omega columns.")] = None,
+    output: Annotated[Path | None, typer.Option(help="Write .csv, .parquet or .json (by extension).")] = None,
+) -> None:
+    """Cross sections (mean, std, 16%/84% quantiles) in nb/sr/GeV at given kinematics."""
+    import numpy as np
+
+    if input_ is not None:
+        e, t, w = read_points(input_)
+    elif energy is not None and angle is not None and omega is not None:
+        w = np.asarray(parse_values(omega))
+        e, t = np.full(len(w), energy), np.full(len(w), angle)
+    else:
+        raise CLIError("give --energy, --angle and --omega, or --input points.csv")
+    if output is not None and output.suffix.lower() not in (".csv", ".parquet", ".json"):
+        raise CLIError(f"--output {output}: the extension must be .csv, .parquet or .json")
+    ensemble, prediction = _predict(model, e, t, w)
+    frame = prediction.to_frame()
+    frame["outside_coverage"] = frame.outside_coverage.astype(int)
+    if output is None:
+        table = Table(title=f"{ensemble.nucleus} — {model} — d²σ/dΩdω [nb/sr/GeV]")
+        for col in ("E [GeV]", "θ [deg]", "ω [GeV]", "mean", "std", "16%", "84%", "outside"):
+            table.add_column(col, justify="right")
+        for r in frame.itertuples(index=False):
+            table.add_row(*(f"{v:.5g}" for v in r[:7]), "yes" if r[7] else "")
+        console.print(table)
+        return
+    from enxs import __version__
+
+    header = {"model": str(model), "nucleus": ensemble.nucleus, "members": ensemble.members,
+              "enxs_version": __version__, "units": "E_GeV [GeV], theta_deg [deg], omega_GeV [GeV], "
+              "cross sections d2sigma/dOmega/domega [nb/sr/GeV]",
+              "outside_coverage": "1 where no training setting lies within |ln E/E_k| <= 0.25, "
+              "|theta - theta_k| <= 10 deg, omega in the setting's range +- 0.1 E"}
+    tmp = output.with_name(f".{output.name}.tmp")
+    suffix = output.suffix.lower()
+    if suffix == ".csv":
+        with tmp.open("w", encoding="utf-8") as f:
+            f.writelines(f"# {k}: {v}\n" for k, v in header.items())
+            frame.to_csv(f, index=False, float_format="%.8g")
+    elif suffix == ".parquet":
+        frame.attrs = header
+        frame.to_parquet(tmp, index=False)
+    else:
+        tmp.write_text(json.dumps({"metadata": header, "points": frame.to_dict(orient="records")}, indent=1),
+                       encoding="utf-8")
+    tmp.replace(output)
+    console.print(f"{len(frame)} point(s) written to {output}")
+
+
+def plot(
+    model: ModelArg, energy: Energy = None, angle: Angle = None, omega: Omega = None,
+    scan: Annotated[str, typer.Option(help="omega (σ vs ω at E, θ) | angle or q2 (σ vs θ or Q² at E, ω).")] = "omega",
+    with_data: Annotated[bool, typer.Option("--with-data", help="Overlay measured points of this setting.")] = False,
+    output: Annotated[Path, typer.Option(help="Figure file (.png, .pdf, .svg).")] = Path("enxs-plot.png"),
+    data_dir: DataDir = None,
+) -> None:
+    """Plot the ensemble mean ± 1σ: a spectrum in ω, or a scan in angle or Q² at fixed E."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from enxs import kinematics, plots
+
+    if energy is None:
+        raise CLIError("give --energy")
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    if scan == "omega":
+        if angle is None:
+            raise CLIError("a spectrum in ω needs --angle")
+        w = np.asarray(parse_values(omega)) if omega else np.linspace(0.01 * energy, 0.95 * energy, 200)
+        ensemble, p = _predict(model, energy, angle, w)
+        plots.band(ax, w, p.mean, p.std, f"{model} (mean ± 1σ)")
+        if with_data:
+            _overlay_data(ax, ensemble.nucleus, energy, angle, data_dir)
+        plots.label_spectrum(ax, ensemble.nucleus, energy, angle)
+    elif scan in ("angle", "q2"):
+        if omega is None or len(parse_values(omega)) != 1:
+            raise CLIError("a scan in angle or Q² needs one --omega value")
+        w = parse_values(omega)[0]
+        th = np.linspace(5, 175, 200)
+        ensemble, p = _predict(model, energy, th, w)
+        x = th if scan == "angle" else kinematics.q2(energy, th, w)
+        plots.band(ax, x, p.mean, p.std, f"{model} (mean ± 1σ)")
+        ax.set_xlabel("θ [deg]" if scan == "angle" else "Q² [GeV²]")
+        ax.set_ylabel("d²σ/dΩdω [nb/sr/GeV]")
+        ax.set_yscale("log")
+        ax.set_title(f"{ensemble.nucleus}: E = {energy:g} GeV, ω = {w:g} GeV", fontsize=10)
+    else:
+        raise CLIError(f"--scan {scan!r}: choose omega, angle or q2")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    try:
+        fig.savefig(output, dpi=130)
+    except (ValueError, OSError) as exc:
+        raise CLIError(f"{output}: cannot write figure ({exc})") from exc
+    plt.close(fig)
+    console.print(f"figure written to {output}")
+
+
+def _overlay_data(ax, nucleus: str, energy: float, angle: float, data_dir) -> None:
+    from enxs import archive, plots
+    from enxs.datasets import total_error
+
+    try:
+        table = archive.read_file(archive.find_nucleus_file(nucleus, data_dir))[0]
+    except archive.ArchiveError as exc:
+        err_console.print(f"[yellow]warning:[/yellow] no data overlay: {exc}")
+        return
+    pts = table[(abs(table.E - energy) <= 1e-3 * energy) & (abs(table.theta - angle) <= 0.05)]
+    if pts.empty:
+        err_console.print(f"[yellow]warning:[/yellow] the archive has no {nucleus} data at E={energy:g}, θ={angle:g}")
+        return
+    plots.data_points(ax, pts, total_error(pts))
+
+
+export_app = typer.Typer(help="Write a model in other formats.", no_args_is_help=True)
+import_app = typer.Typer(help="Turn other formats into enxs models.", no_args_is_help=True)
+
+
+@export_app.command("onnx")
+def export_onnx(model: ModelArg, out: Annotated[Path, typer.Option(help="Output directory.")]) -> None:
+    """One float32 ONNX file per member with NuWro's interface, in OUT/<Symbol><A>/."""
+    from enxs import onnx_io
+    from enxs.artifacts import load_model
+    from enxs.nuclei import Nucleus
+
+    net, manifest = load_model(model)
+    summary = onnx_io.export(net, manifest, out)
+    directory = out / Nucleus(int(manifest["Z"]), int(manifest["A"])).nuwro_dir
+    console.print(f"{summary['members']} members written to {directory} "
+                  f"(max |onnxruntime/enxs − 1| = {summary['max_rel_diff_onnxruntime_vs_enxs']:.1e})")
+
+
+@export_app.command("hepdata")
+def export_hepdata(
+    model: ModelArg, energy: Annotated[float, typer.Option(help="E [GeV].")],
+    angle: Annotated[float, typer.Option(help="θ [deg].")],
+    omega: Annotated[str, typer.Option(help="start:stop:count")],
+    out: Annotated[Path, typer.Option(help="Output directory for the HEPData submission.")],
+) -> None:
+    """A HEPData submission (hepdata_lib) of the prediction at one (E, θ) over ω."""
+    import numpy as np
+
+    try:
+        from hepdata_lib import Submission, Table, Uncertainty, Variable
+    except ImportError as exc:
+        raise CLIError("hepdata export needs hepdata_lib: pip install 'enxs[hepdata]'") from exc
+    w = np.asarray(parse_values(omega))
+    ensemble, p = _predict(model, energy, angle, w)
+    table = Table(f"{ensemble.nucleus} E={energy:g} GeV theta={angle:g} deg")
+    table.description = (f"enxs ensemble prediction ({ensemble.members} members, model {model}) of the inclusive "
+                          f"electron-{ensemble.nucleus} cross section; uncertainty: ensemble standard deviation.")
+    table.keywords["reactions"] = [f"E {ensemble.nucleus} --> E X"]
+    x = Variable("$\\omega$", is_independent=True, is_binned=False, units="GeV")
+    x.values = w.round(6).tolist()
+    y = Variable("$d^2\\sigma/d\\Omega d\\omega$", is_independent=False, is_binned=False, units="nb/sr/GeV")
+    y.values = p.mean.round(6).tolist()
+    y.add_qualifier("E", energy, "GeV")
+    y.add_qualifier("THETA", angle, "DEG")
+    unc = Uncertainty("ensemble spread", is_symmetric=True)
+    unc.values = p.std.round(6).tolist()
+    y.add_uncertainty(unc)
+    table.add_variable(x)
+    table.add_variable(y)
+    submission = Submission()
+    submission.add_table(table)
+    out.mkdir(parents=True, exist_ok=True)
+    submission.create_files(str(out), remove_old=True)
+    console.print(f"HEPData submission written to {out}")
+
+
+@import_app.command("onnx")
+def import_onnx(
+    directory: Annotated[Path, typer.Argument(help="Directory of model_electron_*_<i>.onnx members.")],
+    out: Annotated[Path, typer.Option(help="enxs model directory to write.")],
+    nucleus: Annotated[str | None, typer.Option(help="Nucleus (default: from the directory or file names).")] = None,
+) -> None:
+    """Turn a NuWro-style ONNX ensemble into an enxs model (evaluate, plot, fine-tune it)."""
+    from enxs import archive, artifacts, onnx_io
+    from enxs.config import Config
+    from enxs.nuclei import Nucleus, UnknownNucleusError
+
+    if (out / artifacts.MANIFEST).exists():
+        raise CLIError(f"{out} already holds a model")
+    model, paths = onnx_io.import_members(directory)
+    if nucleus is None:
+        try:
+            nuc = Nucleus.parse(directory.name)
+        except UnknownNucleusError:
+            a = int(paths[0].stem.split("_")[-2]) if paths[0].stem.split("_")[-2].isdigit() else None
+            known = {12: "12C", 56: "56Fe", 16: "16O", 40: "40Ar"}
+            if a not in known:
+                raise CLIError(f"cannot tell the nucleus of {directory}; give --nucleus") from None
+            nuc = Nucleus.parse(known[a])
+    else:
+        nuc = Nucleus.parse(nucleus)
+    config = Config.from_dict({"preset": "imported", "model": model.config.__dict__,
+                               "train": {"members": model.members}})
+    manifest = {"kind": "imported", "nucleus": nuc.name, "Z": nuc.Z, "A": nuc.A, "config": config.to_dict(),
+                "source": {"directory": str(directory.resolve()),
+                           "files": [{"name": p.name, "sha256": archive.file_checksum(p)} for p in paths]},
+                "lambda": None, "coverage": None}
+    artifacts.save_model(out, model, manifest)
+    console.print(f"imported {model.members} members ({model.config.depth}×{model.config.width}, "
+                  f"{model.parameter_count():,} parameters each) as {nuc.name} into {out}")
+
+
+def tabulate(
+    model: ModelArg, out: Annotated[Path, typer.Option(help="Grid file: .h5 or .npz.")],
+    e_min: Annotated[float, typer.Option(help="Lowest E [GeV].")] = 0.1,
+    e_max: Annotated[float, typer.Option(help="Highest E [GeV].")] = 6.0,
+    shape: Annotated[str, typer.Option(help="Grid points in E,θ,ω/E.")] = "48,69,240",
+) -> None:
+    """Precompute mean and std on an (E, θ, ω/E) grid and report the interpolation error."""
+    from enxs import grid
+    from enxs.artifacts import load_model
+
+    if out.suffix not in (".h5", ".hdf5", ".npz"):
+        raise CLIError(f"--out {out}: grid files end in .h5 or .npz")
+    try:
+        dims = tuple(int(v) for v in shape.split(","))
+        assert len(dims) == 3 and min(dims) >= 2
+    except (ValueError, AssertionError):
+        raise CLIError(f"--shape {shape!r}: three integers ≥ 2, e.g. 48,69,240") from None
+    net, manifest = load_model(model)
+    g = grid.build(net, (e_min, e_max), shape=dims, meta={"model": str(model), "nucleus": manifest["nucleus"],
+                                                             "units": "E GeV, theta deg, sigma nb/sr/GeV"})
+    err = grid.interpolation_error(g, net)
+    g.meta.update(err)
+    tmp = out.with_name(f".tmp.{out.name}")
+    g.save(tmp)
+    tmp.replace(out)
+    console.print(f"grid {dims} written to {out}; interpolation error of the mean on {err['points']} random points: "
+                  f"median {err['median_rel_error']:.2%}, 95% {err['p95_rel_error']:.2%} "
+                  f"(ensemble spread: median {err['median_rel_spread']:.2%})")

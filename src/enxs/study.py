@@ -1,0 +1,206 @@
+"""The transfer-learning study of Graczyk et al. (PRL 135, 052502) as numbers: every target
+× scenario {all, last2} × train fraction {0.7, 0.1}, with two baselines on the same test
+points — the A/12-scaled carbon ensemble and the same network trained from scratch on the
+same training points with the same epoch budget.
+
+Runs are keyed by a hash of what they are (config, data checksum, parent weights), so a
+re-run reuses finished fine-tunes and resumes interrupted ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from enxs import archive, artifacts, runs
+from enxs.config import FINETUNE_TRAIN, PRESETS, Config, finetune_config
+from enxs.datasets import total_error
+from enxs.evaluation import metrics_on
+from enxs.metrics import REGIONS, median_by_region
+from enxs.nuclei import Nucleus
+from enxs.predict import member_predictions
+
+TARGETS = ("6Li", "16O", "27Al", "40Ca", "56Fe")
+FRACTIONS = (0.7, 0.1)
+METHODS = ("A/12 carbon", "from scratch", "fine-tuned all", "fine-tuned last2")
+
+
+@dataclass
+class Cell:
+    """One nucleus × train fraction: its test points and every method's results on them."""
+
+    nucleus: str
+    fraction: float
+    table: pd.DataFrame  # selected points of the nucleus
+    train_lines: list[int]
+    results: dict[str, dict[str, Any]]  # method → {"metrics", "regions", "model_dir", "members"}
+
+
+def run_key(spec: runs.RunSpec) -> str:
+    """Stable hash of a run: its config, data file checksum and parent weights."""
+    parent_sha = artifacts.read_manifest(spec.parent)["weights"]["sha256"] if spec.parent else None
+    blob = json.dumps({"kind": spec.kind, "config": spec.config, "data": archive.file_checksum(spec.data_file),
+                       "norm": spec.norm_overrides, "parent": parent_sha}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:10]
+
+
+def study_specs(base: str, preset: str, nucleus: str, fraction: float, data_dir, members: int | None,
+                seed: int) -> dict[str, runs.RunSpec]:
+    """The three trained methods for one cell."""
+    base_dir = artifacts.resolve_model(base)
+    parent = artifacts.read_manifest(base_dir)
+    path = str(archive.find_nucleus_file(nucleus, data_dir).resolve())
+    overrides = {"members": members, "seed": seed}
+    specs = {}
+    for scenario in ("all", "last2"):
+        cfg = finetune_config(parent["config"], preset, scenario, fraction, **overrides)
+        specs[f"fine-tuned {scenario}"] = runs.RunSpec("finetune", nucleus, path, cfg.to_dict(), parent=str(base_dir))
+    scratch = Config.from_dict(parent["config"]).to_dict()
+    scratch["train"] = {**PRESETS[preset].to_dict()["train"], "epochs": FINETUNE_TRAIN[preset]["epochs"],
+                        "members": members or parent["config"]["train"]["members"], "seed": seed}
+    scratch["transfer"] = {"scenario": "all", "train_fraction": fraction, "scale_by_a": False}
+    specs["from scratch"] = runs.RunSpec("scratch", nucleus, path, Config.from_dict(scratch).to_dict())
+    return specs
+
+
+def _ensure(spec: runs.RunSpec, root: Path, on_epoch) -> Path:
+    out = root / f"{spec.nucleus}-{spec.kind}-{run_key(spec)}"
+    if (out / artifacts.MANIFEST).is_file():
+        return out
+    runs.execute(spec, out, resume=(out / runs.RUN_FILE).is_file(), on_epoch=on_epoch)
+    return out
+
+
+def run_study(base: str, preset: str, out: Path, data_dir=None, targets=TARGETS, fractions=FRACTIONS,
+              members: int | None = None, seed: int = 0,
+              on_run: Callable[[str, runs.RunSpec], Callable | None] | None = None) -> list[Cell]:
+    """Train (or reuse) every run of the study and evaluate all methods on each cell's test points."""
+    base_model, base_manifest = artifacts.load_model(base)
+    cells = []
+    for nucleus in targets:
+        for fraction in fractions:
+            specs = study_specs(base, preset, nucleus, fraction, data_dir, members, seed)
+            dirs = {m: _ensure(s, out / "runs", on_run(f"{nucleus} {fraction:g} {m}", s) if on_run else None)
+                    for m, s in specs.items()}
+            first = artifacts.read_manifest(dirs["fine-tuned all"])
+            table = Config.from_dict(first["config"]).selection.apply(archive.read_file(first["data"]["file"])[0])
+            test = table[table.line.isin(first["split"]["test_lines"])]
+            results = {}
+            factor = Nucleus.parse(nucleus).A / int(base_manifest["A"])
+            results["A/12 carbon"] = _evaluate(base_model, base_manifest, test, factor, None)
+            for method, directory in dirs.items():
+                model, manifest = artifacts.load_model(directory)
+                results[method] = _evaluate(model, manifest, test, 1.0, directory)
+            cells.append(Cell(nucleus, fraction, table, first["split"]["train_lines"], results))
+    return cells
+
+
+def _evaluate(model, manifest, test: pd.DataFrame, factor: float, directory) -> dict[str, Any]:
+    sigma = member_predictions(model, test.E.to_numpy(), test.theta.to_numpy(), test.omega.to_numpy()) * factor
+    lam = manifest.get("lambda") if directory else None  # the baseline's λ_k are carbon's
+    mean_lambda = ({k: float(v) for k, v in zip(lam["labels"], np.mean(lam["per_member"], 0), strict=True)}
+                   if lam else {})
+    return {"metrics": metrics_on(model, test, manifest, factor), "model": model, "manifest": manifest,
+            "regions": median_by_region(test.sigma, sigma.mean(0), test.x, test.W),
+            "train_lambda": mean_lambda, "model_dir": str(directory) if directory else None, "factor": factor}
+
+
+# -- the report ---------------------------------------------------------------------------
+
+def write_report(cells: list[Cell], out: Path, header: dict[str, Any]) -> Path:
+    """Markdown report with PNG figures in ``out``; returns the Markdown path."""
+    out.mkdir(parents=True, exist_ok=True)
+    lines = ["# enxs transfer-learning study", ""]
+    lines += [f"- {k}: {v}" for k, v in header.items()] + [""]
+    lines += ["All numbers on each cell's **test points** (never used in training or model selection). "
+              "Median |rel dev| = median |σ_model/σ_data − 1| with no normalization applied; χ²/N with λ_k "
+              "profiled on the test points; coverage = fraction of points with |σ_data − σ_model| ≤ "
+              "√(spread² + Δσ²).", ""]
+    lines += ["## Summary: test median |rel dev|", "",
+              "| nucleus | train:test | " + " | ".join(METHODS) + " |", "|---|---|" + "---|" * len(METHODS)]
+    for c in cells:
+        row = [f"{c.results[m]['metrics']['median_abs_rel_dev']:.1%}" for m in METHODS]
+        lines.append(f"| {c.nucleus} | {_ratio(c.fraction)} | " + " | ".join(row) + " |")
+    lines += ["", "## Per configuration", "",
+              "| nucleus | train:test | method | n test | χ²/N | median \\|rel dev\\| | 1σ coverage | pull width "
+              "| λ_k (training, mean over members) |", "|---|---|---|---|---|---|---|---|---|"]
+    for c in cells:
+        for m in METHODS:
+            r = c.results[m]
+            t = r["metrics"]
+            lam = ", ".join(f"{k} {v:.3f}" for k, v in r["train_lambda"].items()) or "—"
+            lines.append(f"| {c.nucleus} | {_ratio(c.fraction)} | {m} | {t['n']} | {t['chi2_per_point']:.2f} | "
+                         f"{t['median_abs_rel_dev']:.1%} | {t['coverage_1sigma']:.0%} | {t['pull_width']:.2f} "
+                         f"| {lam} |")
+    lines += ["", "## By kinematic region (test median |rel dev|, points in brackets)", "",
+              "Regions: x > 1.25 below the QE peak; 0.75 < x ≤ 1.25 QE peak; then W < 1.15 GeV dip, "
+              "1.15–1.35 GeV Δ, above: higher W.", ""]
+    lines += ["| nucleus | train:test | method | " + " | ".join(REGIONS) + " |",
+              "|---|---|---|" + "---|" * len(REGIONS)]
+    for c in cells:
+        for m in METHODS:
+            reg = c.results[m]["regions"]
+            cols = [f"{reg[r]['median_abs_rel_dev']:.1%} ({reg[r]['n']})" if r in reg else "—" for r in REGIONS]
+            lines.append(f"| {c.nucleus} | {_ratio(c.fraction)} | {m} | " + " | ".join(cols) + " |")
+    lines += ["", "## Figures", ""]
+    for c in cells:
+        name = f"{c.nucleus}-{round(c.fraction * 100)}.png"
+        _figure(c, out / name)
+        lines += [f"### {c.nucleus}, train:test {_ratio(c.fraction)}", "", f"![{c.nucleus}]({name})", ""]
+    path = out / "report.md"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _ratio(fraction: float) -> str:
+    return f"{round(fraction * 10)}:{round((1 - fraction) * 10)}"
+
+
+def _figure(cell: Cell, path: Path, panels: int = 3) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from enxs import plots
+
+    settings = cell.table.groupby(["E", "theta"]).size().sort_values(ascending=False).index[:panels]
+    fig, axes = plt.subplots(1, len(settings), figsize=(4.6 * len(settings), 3.8), squeeze=False)
+    colors = {"fine-tuned all": "C0", "fine-tuned last2": "C1", "from scratch": "C2"}
+    for ax, (energy, theta) in zip(axes[0], settings, strict=False):
+        pts = cell.table[(cell.table.E == energy) & (cell.table.theta == theta)].sort_values("omega")
+        omega = np.linspace(pts.omega.min(), min(pts.omega.max(), 0.999 * energy), 150)
+        for method, result in cell.results.items():
+            sigma = member_predictions(result["model"], energy, theta, omega) * result["factor"]
+            if method == "A/12 carbon":
+                plots.curve(ax, omega, sigma.mean(0), "carbon × A/12")
+            else:
+                plots.band(ax, omega, sigma.mean(0), sigma.std(0), method, colors[method])
+        plots.data_points(ax, pts, total_error(pts), pts.line.isin(cell.train_lines).to_numpy())
+        plots.label_spectrum(ax, cell.nucleus, energy, theta)
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def reproduce(base: str, preset: str, out: Path, data_dir=None, members: int | None = None, seed: int = 0,
+              targets=TARGETS, fractions=FRACTIONS, on_run=None) -> Path:
+    """Run the whole study and write ``out/report.md``."""
+    from enxs import __version__
+
+    start = time.time()
+    cells = run_study(base, preset, out, data_dir, targets, fractions, members, seed, on_run)
+    header = {"enxs": __version__, "preset": preset, "base model": base, "seed": seed,
+              "members": cells[0].results["fine-tuned all"]["model"].members if cells else members,
+              "wall time of this invocation (runs reused from earlier invocations are not retrained)":
+              f"{time.time() - start:.0f} s"}
+    return write_report(cells, out, header)
