@@ -1,0 +1,99 @@
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from enxs import archive, artifacts, runs
+from enxs.config import finetune_config, load_config
+from enxs.nuclei import UnknownNucleusError
+from enxs.predict import member_predictions
+from enxs.toy import make_toy_table
+
+TOY = {"n_datasets": 3, "settings_per_dataset": 6, "points_per_setting": 30}
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    """A toy carbon ensemble and a toy 16O related to it by a known transformation."""
+    root = tmp_path_factory.mktemp("transfer")
+    archive.write_file(make_toy_table(seed=11, **TOY), root / "12C.dat")
+    archive.write_file(make_toy_table(seed=12, nucleus="16O", strength=16 / 12 * 1.25, shift=0.4, **TOY),
+                       root / "16O.dat")
+    cfg = load_config("fast", assignments=["train.p2p_sys=0.0", "train.members=4", "train.epochs=300",
+                                           "train.batch_size=64", "model.width=32", "model.norm=batch"])
+    runs.execute(runs.RunSpec("pretrain", "12C", str(root / "12C.dat"), cfg.to_dict()), root / "c12")
+    return root
+
+
+def _finetune(toy, scenario, fraction, out, epochs=150):
+    parent = artifacts.read_manifest(toy / "c12")
+    cfg = finetune_config(parent["config"], "fast", scenario, fraction, epochs=epochs, seed=3)
+    spec = runs.RunSpec("finetune", "16O", str(toy / "16O.dat"), cfg.to_dict(), parent=str(toy / "c12"))
+    return runs.execute(spec, out)
+
+
+def test_last2_leaves_every_other_parameter_bit_identical(toy, tmp_path):
+    _finetune(toy, "last2", 0.5, tmp_path / "l2", epochs=20)
+    before = load_file(toy / "c12" / "weights.safetensors")
+    after = load_file(tmp_path / "l2" / "weights.safetensors")
+    depth = artifacts.read_manifest(toy / "c12")["architecture"]["depth"]
+    trained = (f"blocks.{depth - 2}.", f"blocks.{depth - 1}.", "head.")
+    for name, tensor in before.items():
+        if name == "output_factor":
+            continue
+        if name.startswith(trained):
+            if not name.endswith(("running_mean", "running_var")):
+                assert not torch.equal(tensor, after[name]), f"{name} did not train"
+        else:
+            assert torch.equal(tensor, after[name]), f"{name} changed"  # incl. frozen batch-norm statistics
+
+
+def test_a_over_12_is_applied_exactly_once(toy, tmp_path):
+    manifest = _finetune(toy, "all", 0.5, tmp_path / "f", epochs=1)
+    weights = load_file(tmp_path / "f" / "weights.safetensors")
+    assert float(weights["output_factor"]) == pytest.approx(16 / 12)
+    assert manifest["parent"]["A"] == 12
+    parent, _ = artifacts.load_model(toy / "c12")
+    start, _, _, _ = runs.build_model(runs.RunSpec("finetune", "16O", str(toy / "16O.dat"),
+                                                   artifacts.read_manifest(tmp_path / "f")["config"],
+                                                   parent=str(toy / "c12")),
+                                      artifacts.config_of(artifacts.read_manifest(tmp_path / "f")))
+    omega = [0.2, 0.3, 0.4]
+    assert np.allclose(member_predictions(start, 1.0, 40.0, omega),
+                       member_predictions(parent, 1.0, 40.0, omega) * 16 / 12, rtol=1e-6)
+
+
+def test_transfer_split_is_deterministic_disjoint_and_stored(toy, tmp_path):
+    a = _finetune(toy, "all", 0.1, tmp_path / "a", epochs=1)
+    b = _finetune(toy, "last2", 0.1, tmp_path / "b", epochs=1)
+    assert a["split"] == b["split"]  # same seed and fraction: same points for every method
+    train, test = set(a["split"]["train_lines"]), set(a["split"]["test_lines"])
+    assert not train & test
+    assert len(train) == round(0.1 * (len(train) + len(test)))
+    assert a["metrics"]["test"]["n"] == len(test)
+
+
+def test_fine_tuning_beats_training_from_scratch_on_few_points(toy, tmp_path):
+    fine = _finetune(toy, "all", 0.1, tmp_path / "ft")
+    parent = artifacts.read_manifest(toy / "c12")
+    cfg = load_config("fast", assignments=["train.p2p_sys=0.0", "train.members=4", "train.epochs=150",
+                                           "train.batch_size=64", "model.width=32", "model.norm=batch",
+                                           "train.seed=3", "transfer.train_fraction=0.1"])
+    assert cfg.model == artifacts.config_of(parent).model
+    scratch = runs.execute(runs.RunSpec("scratch", "16O", str(toy / "16O.dat"), cfg.to_dict()), tmp_path / "s")
+    assert fine["split"] == scratch["split"]
+    ft, sc = fine["metrics"]["test"]["median_abs_rel_dev"], scratch["metrics"]["test"]["median_abs_rel_dev"]
+    assert ft < 0.5 * sc, (ft, sc)
+
+
+def test_unknown_nucleus_and_empty_data_are_clear_errors(toy, tmp_path):
+    with pytest.raises(UnknownNucleusError):
+        archive.find_nucleus_file("16Xx", toy)
+    empty = tmp_path / "16O.dat"
+    archive.write_file(make_toy_table(seed=1, nucleus="16O", n_datasets=1, settings_per_dataset=1,
+                                      points_per_setting=3), empty)
+    parent = artifacts.read_manifest(toy / "c12")
+    cfg = finetune_config(parent["config"], "fast", "all", 0.5)
+    with pytest.raises(runs.RunError, match="only 3 point"):
+        runs.execute(runs.RunSpec("finetune", "16O", str(empty), cfg.to_dict(), parent=str(toy / "c12")),
+                     tmp_path / "m")
