@@ -136,3 +136,22 @@ def test_unknown_config_keys_are_errors():
     with pytest.raises(ConfigError, match="must be a number"):
         load_config("fast", assignments=["train.lr=fast"])
     assert np.isclose(load_config("fast", assignments=["train.lr=0.01"]).train.lr, 0.01)
+
+
+def test_model_b_mc_dropout_gives_a_spread_from_one_network(toy_file, tmp_path):
+    spec = _spec(toy_file, "train.members=1", "train.epochs=20", "model.width=16", "model.dropout=0.05",
+                 "model.mc_samples=30")
+    runs.execute(spec, tmp_path / "b")
+    ensemble = Ensemble.load(tmp_path / "b")
+    table = archive.read_file(toy_file)[0].iloc[:20]
+    p = ensemble.predict(table.E, table.theta, table.omega)
+    assert p.members.shape == (30, 20) and np.all(p.std > 0)
+    again = ensemble.predict(table.E, table.theta, table.omega)
+    assert np.array_equal(p.members, again.members)  # seeded: reproducible
+
+
+def test_mc_samples_need_dropout():
+    from enxs.config import ConfigError
+
+    with pytest.raises(ConfigError, match="needs model.dropout"):
+        load_config("fast", assignments=["model.mc_samples=10"])

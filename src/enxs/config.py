@@ -27,6 +27,8 @@ class ModelConfig:
       ``standardized`` additionally shifts and scales each to zero mean and unit variance
       on the training points (statistics saved with the weights, folded into the first
       layer on ONNX export).
+    - Model B of the paper (one network, MC dropout, uncertainty from 50 dropout samples):
+      ``members=1, dropout=0.01, mc_samples=50``.
     - ``output``: ``sigmoid`` gives y = sigmoid(z) ∈ (0, 1) as published; the output bias
       starts at logit(median y of the data) when ``output_bias_init='data'`` (then, since
       y ≪ 1, z ≈ log y and the network effectively fits log σ/S). ``exp`` gives y = exp(z).
@@ -38,7 +40,8 @@ class ModelConfig:
     norm: str = "batch"  # batch | affine (a folded batch norm, as imported from ONNX) | none
     bn_momentum: float = 0.01  # PyTorch convention: running = 0.99·running + 0.01·batch
     bn_eps: float = 1e-5
-    dropout: float = 0.0  # > 0 with train.mc_dropout_samples gives model B (MC dropout)
+    dropout: float = 0.0  # after every block; with mc_samples > 0: model B (MC dropout)
+    mc_samples: int = 0  # dropout kept on at prediction, this many samples per member
     inputs: str = "nuwro"  # nuwro | standardized
     output: str = "sigmoid"  # sigmoid | exp
     output_bias_init: str = "zero"  # zero | data
@@ -55,6 +58,8 @@ class ModelConfig:
             raise ConfigError("model.depth and model.width must be ≥ 1")
         if not 0 <= self.dropout < 1:
             raise ConfigError("model.dropout must be in [0, 1)")
+        if self.mc_samples < 0 or (self.mc_samples and not self.dropout):
+            raise ConfigError("model.mc_samples > 0 needs model.dropout > 0 (MC dropout)")
 
 
 @dataclass(frozen=True)
@@ -89,7 +94,6 @@ class TrainConfig:
     patience: int = 0  # evaluations without improvement of any member before stopping; 0: off
     checkpoint_every: int = 50
     seed: int = 0
-    mc_dropout_samples: int = 50
 
     def check(self) -> None:
         _choice("train.lr_schedule", self.lr_schedule, ("cosine", "constant"))

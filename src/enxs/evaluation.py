@@ -24,7 +24,7 @@ def metrics_on(model: EnsembleNet, table: pd.DataFrame, manifest: dict[str, Any]
     p2p = manifest.get("config", {}).get("train", {}).get("p2p_sys")
     overrides = manifest.get("norm_overrides") or {}
     norm = {k: dataset_info(k, overrides).norm_unc for k in table.dataset.unique()}
-    spread = sigma.std(0, ddof=1) if len(sigma) > 1 else np.zeros(len(table))
+    spread = sigma.std(0, ddof=1) if len(sigma) > 1 else np.zeros(len(table))  # members or MC samples
     return metrics.evaluate(table.sigma, total_error(table, p2p), table.stat_err, sigma.mean(0), spread,
                             table.dataset, norm)
 

@@ -76,16 +76,27 @@ def outside_coverage(energy, theta, omega, settings: list[list[float]] | None) -
     return ~near.any(axis=1)
 
 
-def member_predictions(model: EnsembleNet, energy, theta, omega, chunk: int = 65536) -> np.ndarray:
-    """σ for every member, [K, N] in nb/sr/GeV (float64 from float32 networks)."""
+def member_predictions(model: EnsembleNet, energy, theta, omega, chunk: int = 65536, seed: int = 0) -> np.ndarray:
+    """σ for every member, [K, N] in nb/sr/GeV (float64 from float32 networks).
+
+    With ``model.config.mc_samples`` = S > 0 (model B), dropout stays on and each member is
+    sampled S times (seeded, so repeated calls agree): [K·S, N].
+    """
     features = kinematics.network_features(energy, theta, omega).reshape(-1, 5)
     scale = kinematics.output_scale(energy, theta).reshape(-1)
+    samples = model.config.mc_samples
     model.eval()
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.train(samples > 0)
     out = []
-    with torch.inference_mode():
+    with torch.inference_mode(), torch.random.fork_rng():
+        torch.manual_seed(seed)
         for start in range(0, len(features), chunk):
             x = torch.as_tensor(features[start : start + chunk], dtype=torch.float32)
-            out.append(model(x).double().numpy())
+            draws = [model(x) for _ in range(max(samples, 1))]
+            out.append(torch.cat(draws).double().numpy())
+    model.eval()
     return np.concatenate(out, axis=1) * scale
 
 
@@ -127,5 +138,5 @@ class Ensemble:
             warnings.warn(f"{int(outside.sum())} of {len(outside)} point(s) lie outside the kinematic coverage "
                           f"of the {self.nucleus} training data: extrapolation", ExtrapolationWarning, stacklevel=2)
         q16, q84 = np.quantile(sigma, [0.16, 0.84], axis=0)
-        return Prediction(energy, theta, omega, sigma.mean(0), sigma.std(0, ddof=1) if self.members > 1
-                          else np.zeros(len(energy)), q16, q84, outside, sigma)
+        spread = sigma.std(0, ddof=1) if len(sigma) > 1 else np.zeros(len(energy))
+        return Prediction(energy, theta, omega, sigma.mean(0), spread, q16, q84, outside, sigma)

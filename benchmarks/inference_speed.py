@@ -1,0 +1,84 @@
+"""Inference speed, side by side in one run on the same points:
+
+- onnxruntime running 50 paper-size members (10 × 300) one after another, as NuWro does
+  (the 5 published members, each run 10 times);
+- the same 50 members as one stacked enxs ensemble (imported from those ONNX files);
+- the shipped fast ensemble;
+- lookups in a tabulated grid of the shipped ensemble, with its interpolation error.
+
+    python benchmarks/inference_speed.py [--points 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from enxs import artifacts, kinematics, onnx_io
+from enxs.grid import build, interpolation_error
+from enxs.predict import member_predictions
+
+PEER = Path(__file__).resolve().parents[2] / "shared" / "peers" / "kowal-c12-onnx"
+
+
+def points(n: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    energy = rng.uniform(0.3, 4.0, n)
+    theta = rng.uniform(15, 140, n)
+    return energy, theta, energy * rng.uniform(0.02, 0.9, n)
+
+
+def rate(n: int, fn, repeat: int = 3) -> float:
+    fn()
+    best = min(_timed(fn) for _ in range(repeat))
+    return n / best
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", type=int, default=20000)
+    parser.add_argument("--peer", type=Path, default=PEER)
+    args = parser.parse_args()
+    e, t, w = points(args.points)
+    x = kinematics.network_features(e, t, w).astype(np.float32)
+    sessions = [ort.InferenceSession(str(p), providers=["CPUExecutionProvider"])
+                for p in onnx_io.member_files(args.peer)]
+    runs_50 = [sessions[i % len(sessions)] for i in range(50)]
+
+    def onnx_loop():
+        return np.mean([s.run(None, {"input": x})[0] for s in runs_50], axis=0)
+
+    peer, _ = onnx_io.import_members(args.peer)
+    stacked = peer.select([i % peer.members for i in range(50)])
+    shipped, _ = artifacts.load_model("enxs-12C-fast")
+    r_onnx = rate(args.points, onnx_loop)
+    r_stacked = rate(args.points, lambda: member_predictions(stacked, e, t, w))
+    r_fast = rate(args.points, lambda: member_predictions(shipped, e, t, w))
+    grid = build(shipped, (0.1, 6.0))
+    n_lookup = 1_000_000
+    ge, gt, gw = points(n_lookup, seed=1)
+    r_grid = rate(n_lookup, lambda: grid(ge, gt, gw))
+    err = interpolation_error(grid, shipped)
+    print(f"{args.points} random points, 50 members each; best of 3")
+    print(f"onnxruntime, 50 × (10×300) members one after another: {r_onnx:10.0f} points/s")
+    print(f"enxs stacked, the same 50 members:                    {r_stacked:10.0f} points/s  "
+          f"({r_stacked / r_onnx:.2f}× onnxruntime)")
+    print(f"enxs shipped fast ensemble (50 × 4×64):               {r_fast:10.0f} points/s")
+    print(f"tabulated grid {grid.log_mean.shape} lookups (mean, std):   {r_grid:10.0f} points/s")
+    print(f"grid interpolation error of the mean on {err['points']} random points: median "
+          f"{err['median_rel_error']:.3%}, 95% {err['p95_rel_error']:.3%}, max {err['max_rel_error']:.2%}; "
+          f"ensemble spread median {err['median_rel_spread']:.2%}")
+
+
+if __name__ == "__main__":
+    main()
