@@ -153,5 +153,5 @@ def test_model_b_mc_dropout_gives_a_spread_from_one_network(toy_file, tmp_path):
 def test_mc_samples_need_dropout():
     from enxs.config import ConfigError
 
-    with pytest.raises(ConfigError, match="needs model.dropout"):
+    with pytest.raises(ConfigError, match=r"needs model\.dropout"):
         load_config("fast", assignments=["model.mc_samples=10"])

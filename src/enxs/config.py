@@ -228,19 +228,24 @@ def load_config(preset: str = "paper", config_file: str | Path | None = None,
     of the ``train`` section (``members=…``, ``epochs=…``, ``seed=…``; None is ignored)."""
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
-    config = PRESETS[preset]
+    return _customize(PRESETS[preset].to_dict(), config_file, assignments, train_overrides)
+
+
+def _customize(base: dict[str, Any], config_file: str | Path | None, assignments: list[str] | None,
+               train_overrides: dict[str, Any]) -> Config:
+    """Layer a JSON config file, then ``--set`` items, then keyword overrides of ``train`` on ``base``."""
+    merged = json.loads(json.dumps(base))
     if config_file is not None:
         try:
             user = json.loads(Path(config_file).read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
             raise ConfigError(f"{config_file}: cannot read config: {exc}") from exc
-        merged = config.to_dict()
         for section, values in user.items():
             if isinstance(values, dict) and isinstance(merged.get(section), dict):
                 merged[section].update(values)
             else:
                 merged[section] = values
-        config = Config.from_dict(merged)
+    config = Config.from_dict(merged)
     if assignments:
         config = config.override(assignments)
     train = {k: v for k, v in train_overrides.items() if v is not None}
@@ -273,17 +278,4 @@ def finetune_config(parent: dict[str, Any], preset: str, scenario: str, train_fr
     d["train"]["members"] = parent["train"]["members"]
     d["transfer"] = {"scenario": scenario, "train_fraction": train_fraction, "scale_by_a": True}
     d["preset"] = preset
-    if config_file is not None:
-        try:
-            user = json.loads(Path(config_file).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"{config_file}: cannot read config: {exc}") from exc
-        for section, values in user.items():
-            d.setdefault(section, {}).update(values)
-    config = Config.from_dict(d)
-    if assignments:
-        config = config.override(assignments)
-    train = {k: v for k, v in train_overrides.items() if v is not None}
-    if train:
-        config = replace(config, train=_build(TrainConfig, {**dataclasses.asdict(config.train), **train}, "train"))
-    return config.check()
+    return _customize(d, config_file, assignments, train_overrides)

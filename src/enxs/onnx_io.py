@@ -9,12 +9,18 @@ Export folds everything enxs adds into that interface: the input standardization
 first layer's weights and bias, batch norm (evaluation mode) or the affine layer into the
 preceding linear layer, and the A/12 factor of a transferred model as a final ``Mul``
 (so y = (A/12)·sigmoid(z) stays below 1 on the data but is not bounded by 1 in principle).
-An ``exp`` output is exported as ``Exp``. The sigmoid is written as 1/(1 + exp(−z)) with
-``Neg``/``Exp``/``Add``/``Reciprocal`` nodes rather than one ``Sigmoid`` node: onnxruntime's
-CPU ``Sigmoid`` kernel is a fast approximation, measured here at up to 9e-4 relative error
-for y ∈ [1e-4, 1) and exactly 0 for z < −16, while the composed form is within 2e-7
-everywhere. Same interface, same numbers, only accurate. Import reads graphs of the form — [MatMul → Add
-(→ Mul → Add) → Relu]×n → MatMul → Add → Sigmoid — into an enxs model with ``norm='affine'``.
+An ``exp`` output is exported as ``Exp``. A model-B network (MC dropout) is exported
+deterministically, dropout off: NuWro's ONNX inference has no dropout sampling, so a fixed
+file cannot carry its spread; export an ensemble (model A) for that.
+
+The sigmoid is written as 1/(1 + exp(−z)) with ``Neg``/``Exp``/``Add``/``Reciprocal``
+nodes rather than one ``Sigmoid`` node: onnxruntime's CPU ``Sigmoid`` kernel is a fast
+approximation, measured here at up to 9e-4 relative error for y ∈ [1e-4, 1) and exactly 0
+for z < −16, while the composed form is within 2e-7 everywhere. Same interface, same
+numbers, only accurate.
+
+Import reads graphs of the form [MatMul → Add (→ Mul → Add) → Relu]×n → MatMul → Add →
+Sigmoid (or the composed form, and a final Mul) into an enxs model with ``norm='affine'``.
 """
 
 from __future__ import annotations

@@ -55,10 +55,16 @@ def _print_metrics(manifest: dict, out: Path) -> None:
     console.print(table)
 
 
-def _config(preset: str, config_file, sets, members, epochs, seed, extra_sets=()):
-    from enxs.config import load_config
+def _start_or_resume(out: Path | None, resume: Path | None, make_spec) -> None:
+    """Resume the run in ``resume``, or start ``make_spec()`` writing to ``out``."""
+    from enxs import runs
 
-    return load_config(preset, config_file, [*extra_sets, *(sets or [])], members=members, epochs=epochs, seed=seed)
+    if resume is not None:
+        _print_metrics(_progress_run(runs.resume_spec(resume), resume, True), resume)
+    elif out is None:
+        raise CLIError("give --out DIR (or --resume DIR)")
+    else:
+        _print_metrics(_progress_run(make_spec(), out, False), out)
 
 
 def pretrain(
@@ -71,16 +77,14 @@ def pretrain(
 ) -> None:
     """Train an ensemble from scratch (method.md §1) and write a model directory."""
     from enxs import archive, runs
+    from enxs.config import load_config
 
-    if resume is not None:
-        _print_metrics(_progress_run(runs.resume_spec(resume), resume, True), resume)
-        return
-    if out is None:
-        raise CLIError("give --out DIR (or --resume DIR)")
-    cfg = _config(preset, config, set_, members, epochs, seed)
-    path = data_file or archive.find_nucleus_file(nucleus, data_dir)
-    spec = runs.RunSpec("pretrain", nucleus, str(Path(path).resolve()), cfg.to_dict(), device=device)
-    _print_metrics(_progress_run(spec, out, False), out)
+    def spec():
+        cfg = load_config(preset, config, set_, members=members, epochs=epochs, seed=seed)
+        path = data_file or archive.find_nucleus_file(nucleus, data_dir)
+        return runs.RunSpec("pretrain", nucleus, str(Path(path).resolve()), cfg.to_dict(), device=device)
+
+    _start_or_resume(out, resume, spec)
 
 
 def finetune(
@@ -96,27 +100,22 @@ def finetune(
 ) -> None:
     """Fine-tune every member of a pre-trained ensemble to another nucleus (method.md §2)."""
     from enxs import archive, artifacts, runs
+    from enxs.config import finetune_config
     from enxs.datasets import parse_norm_overrides
     from enxs.nuclei import Nucleus
 
-    if resume is not None:
-        _print_metrics(_progress_run(runs.resume_spec(resume), resume, True), resume)
-        return
-    if out is None:
-        raise CLIError("give --out DIR (or --resume DIR)")
-    Nucleus.parse(nucleus)
-    parent = artifacts.read_manifest(artifacts.resolve_model(from_))
-    preset = parent["config"].get("preset", "fast")
-    preset = preset if preset in ("paper", "fast", "smoke") else "fast"
-    from enxs.config import finetune_config
+    def spec():
+        Nucleus.parse(nucleus)
+        parent_dir = artifacts.resolve_model(from_)
+        parent = artifacts.read_manifest(parent_dir)
+        preset = parent["config"].get("preset")
+        cfg = finetune_config(parent["config"], preset if preset in ("paper", "fast", "smoke") else "fast",
+                              scenario, train_fraction, config, set_, members=members, epochs=epochs, seed=seed)
+        path = data_file or archive.find_nucleus_file(nucleus, data_dir)
+        return runs.RunSpec("finetune", nucleus, str(Path(path).resolve()), cfg.to_dict(),
+                            norm_overrides=parse_norm_overrides(norm), parent=str(parent_dir), device=device)
 
-    cfg = finetune_config(parent["config"], preset, scenario, train_fraction, config, set_ or [],
-                          members=members, epochs=epochs, seed=seed)
-    path = data_file or archive.find_nucleus_file(nucleus, data_dir)
-    spec = runs.RunSpec("finetune", nucleus, str(Path(path).resolve()), cfg.to_dict(),
-                        norm_overrides=parse_norm_overrides(norm), parent=str(artifacts.resolve_model(from_)),
-                        device=device)
-    _print_metrics(_progress_run(spec, out, False), out)
+    _start_or_resume(out, resume, spec)
 
 
 def evaluate(
