@@ -60,3 +60,8 @@ def test_version_is_fast_and_does_not_import_torch():
     assert proc.stdout.split()[-2:] == ["False", "False"], proc.stdout + proc.stderr
     assert "enxs 0.1.0" in proc.stdout
     assert time.perf_counter() - start < 5  # generous: a cold interpreter on a loaded CI box
+
+
+def test_table_headers_keep_their_units():
+    result = runner.invoke(app, ["data", "summary"])
+    assert "θ [deg]" in result.output and "Q² [GeV²]" in result.output

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from enxs.cli.common import CLIError, DataDir, console, fmt_range
@@ -23,7 +24,7 @@ def summary(data_dir: DataDir = None) -> None:
     table = Table(title=f"QES archive in {archive.resolve_data_dir(data_dir)}")
     for col in ("nucleus", "Z", "A", "raw", "selected", "datasets", "E [GeV]", "θ [deg]",
                 "ω [GeV]", "Q² [GeV²]"):
-        table.add_column(col, justify="left" if col == "nucleus" else "right")
+        table.add_column(escape(col), justify="left" if col == "nucleus" else "right")
     notes = []
     for name, path in archive.nucleus_files(data_dir).items():
         data, report = archive.read_file(path)
@@ -61,7 +62,7 @@ def show(
     table = Table(title=f"{data.nucleus[0]} ({path})", show_lines=True)
     for col in ("dataset", "points raw/sel", "(E [GeV], θ [deg]) settings", "Δλ", "Δλ source",
                 "reference"):
-        table.add_column(col, overflow="fold")
+        table.add_column(escape(col), overflow="fold")
     for label, group in data.groupby("dataset", sort=False):
         info = dataset_info(label)
         settings = group.groupby(["E", "theta"]).size().index

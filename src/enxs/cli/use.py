@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from enxs.cli.common import CLIError, DataDir, console, err_console
@@ -92,9 +93,9 @@ def predict(
     frame = prediction.to_frame()
     frame["outside_coverage"] = frame.outside_coverage.astype(int)
     if output is None:
-        table = Table(title=f"{ensemble.nucleus} — {model} — d²σ/dΩdω [nb/sr/GeV]")
+        table = Table(title=escape(f"{ensemble.nucleus} — {model} — d²σ/dΩdω [nb/sr/GeV]"))
         for col in ("E [GeV]", "θ [deg]", "ω [GeV]", "mean", "std", "16%", "84%", "outside"):
-            table.add_column(col, justify="right")
+            table.add_column(escape(col), justify="right")
         for r in frame.itertuples(index=False):
             table.add_row(*(f"{v:.5g}" for v in r[:7]), "yes" if r[7] else "")
         console.print(table)
