@@ -91,6 +91,17 @@ def test_kill_9_loses_at_most_one_checkpoint_interval(archive_dir, tmp_path):
     assert first_resumed["kind"] == "pretrain"
 
 
+def test_resume_refuses_changed_data(toy_file, tmp_path):
+    data = tmp_path / "12C.dat"
+    data.write_text(toy_file.read_text())
+    sets = ("train.members=2", "train.epochs=8", "train.checkpoint_every=2", "model.width=8")
+    with pytest.raises(KeyboardInterrupt):
+        runs.execute(_spec(data, *sets), tmp_path / "cut", on_epoch=_interrupt_at(3))
+    data.write_text("\n".join(toy_file.read_text().splitlines()[:-1]) + "\n")
+    with pytest.raises(runs.RunError, match="changed since this run started"):
+        runs.execute(runs.resume_spec(tmp_path / "cut"), tmp_path / "cut", resume=True)
+
+
 def test_splits_are_deterministic_disjoint_and_stored(toy_file, tmp_path):
     spec = _spec(toy_file, "train.members=2", "train.epochs=2", "model.width=8")
     m1 = runs.execute(spec, tmp_path / "a")
@@ -126,6 +137,7 @@ def test_too_few_points_is_a_clear_error(tmp_path):
     archive.write_file(table, tmp_path / "12C.dat")
     with pytest.raises(runs.RunError, match="only 5 point"):
         runs.execute(_spec(tmp_path / "12C.dat"), tmp_path / "m")
+    assert not (tmp_path / "m").exists()  # nothing half-written
 
 
 def test_unknown_config_keys_are_errors():

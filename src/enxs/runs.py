@@ -45,6 +45,7 @@ class RunSpec:
     norm_overrides: dict[str, float] = field(default_factory=dict)
     parent: str | None = None
     device: str = "cpu"
+    data_sha256: str | None = None  # recorded when the run starts, checked on resume
 
     def to_json(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -89,13 +90,10 @@ def execute(spec: RunSpec, out_dir: str | os.PathLike, *, resume: bool = False,
             on_epoch: Callable[[EpochReport], None] | None = None) -> dict[str, Any]:
     """Run (or resume) training and write the model directory; returns its manifest."""
     out = Path(out_dir)
-    if not resume:
-        if (out / artifacts.MANIFEST).exists() or (out / RUN_FILE).exists():
-            raise RunError(f"{out} already holds a model or a run; use --resume or another --out")
-        out.mkdir(parents=True, exist_ok=True)
-        artifacts.write_json(out / RUN_FILE, spec.to_json())
+    if not resume and ((out / artifacts.MANIFEST).exists() or (out / RUN_FILE).exists()):
+        raise RunError(f"{out} already holds a model or a run; use --resume or another --out")
     config = Config.from_dict(spec.config)
-    selected, data_record = load_points(spec, config)
+    selected, data_record = load_points(spec, config)  # all validation before anything is written
     train_idx, test_idx = split_for(spec, config, len(selected))
     model, trainable, frozen, parent = build_model(spec, config)
     points = PointSet.from_table(selected, spec.norm_overrides, config.train.p2p_sys)
@@ -103,7 +101,13 @@ def execute(spec: RunSpec, out_dir: str | os.PathLike, *, resume: bool = False,
     trainer = Trainer(model.to(device), points.to(device), train_idx, config, trainable=trainable,
                       frozen_modules=frozen, fresh=spec.kind != "finetune")
     if resume:
+        if spec.data_sha256 not in (None, data_record["sha256"]):
+            raise RunError(f"{spec.data_file} changed since this run started (sha256 differs); "
+                           f"start a new run instead of resuming")
         trainer.load_state(*artifacts.load_checkpoint(out))
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        artifacts.write_json(out / RUN_FILE, {**spec.to_json(), "data_sha256": data_record["sha256"]})
 
     def checkpoint(t: Trainer) -> None:
         tensors, meta = t.state()
