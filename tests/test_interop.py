@@ -189,6 +189,7 @@ def test_grid_round_trip_and_accuracy(tmp_path, suffix):
     assert err["median_rel_error"] < 0.3 * err["median_rel_spread"]
     mean, std = loaded(1.0, 50.0, 0.3)
     assert mean > 0 and std > 0
+    assert np.all(np.isfinite(build(model, (0.1, 6.0), (5, 175), shape=(4, 6, 30)).log_mean))  # tails underflow
     assert np.isnan(loaded(10.0, 50.0, 0.3)[0])  # outside the grid: NaN, never extrapolated
 
 

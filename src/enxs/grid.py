@@ -3,7 +3,9 @@ need millions of evaluations.
 
 Axes are uniform in ln E, θ and u = ω/E ∈ (0, 1), so a lookup is arithmetic, not a search;
 ln σ̄ and the relative spread s/σ̄ are interpolated trilinearly (σ spans decades, and its
-logarithm is smooth). Stored as ``.npz`` or ``.h5`` with the axes, units and provenance.
+logarithm is smooth). In the far tails the float32 networks underflow to exactly 0; the
+grid stores those nodes at ``FLOOR`` = 1e-30 nb/sr/GeV (zero for any generator) so that
+the logarithm stays finite. Stored as ``.npz`` or ``.h5`` with the axes, units and provenance.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import numpy as np
 
 from enxs.network import EnsembleNet
 from enxs.predict import member_predictions
+
+FLOOR = 1e-30  # nb/sr/GeV
 
 
 @dataclass
@@ -93,7 +97,7 @@ def build(model: EnsembleNet, energy=(0.1, 6.0), theta=(5.0, 175.0), u=(0.002, 0
     uu = np.linspace(u[0], u[1], shape[2])
     e3, t3, u3 = np.meshgrid(np.exp(log_e), th, uu, indexing="ij")
     sigma = member_predictions(model, e3.ravel(), t3.ravel(), (e3 * u3).ravel())
-    mean = sigma.mean(0)
+    mean = np.maximum(sigma.mean(0), FLOOR)
     std = sigma.std(0, ddof=1) if len(sigma) > 1 else np.zeros_like(mean)
     return Grid(log_e, th, uu, np.log(mean).reshape(shape), (std / mean).reshape(shape), dict(meta or {}))
 
@@ -105,8 +109,9 @@ def interpolation_error(grid: Grid, model: EnsembleNet, n: int = 20000, seed: in
     theta = rng.uniform(grid.theta[0], grid.theta[-1], n)
     omega = energy * rng.uniform(grid.u[0], grid.u[-1], n)
     sigma = member_predictions(model, energy, theta, omega)
-    net_mean = sigma.mean(0)
+    net_mean = np.maximum(sigma.mean(0), FLOOR)
     rel = np.abs(grid(energy, theta, omega)[0] / net_mean - 1)
     spread = sigma.std(0, ddof=1) / net_mean if len(sigma) > 1 else np.zeros(n)
     return {"points": n, "median_rel_error": float(np.median(rel)), "p95_rel_error": float(np.quantile(rel, 0.95)),
-            "max_rel_error": float(rel.max()), "median_rel_spread": float(np.median(spread))}
+            "max_rel_error": float(rel.max()), "median_rel_spread": float(np.median(spread)),
+            "share_below_tenth_of_spread": float(np.mean(rel < 0.1 * spread))}

@@ -310,4 +310,5 @@ def tabulate(
     tmp.replace(out)
     console.print(f"grid {dims} written to {out}; interpolation error of the mean on {err['points']} random points: "
                   f"median {err['median_rel_error']:.2%}, 95% {err['p95_rel_error']:.2%} "
-                  f"(ensemble spread: median {err['median_rel_spread']:.2%})")
+                  f"(ensemble spread: median {err['median_rel_spread']:.2%}; error below a tenth of the "
+                  f"spread at {err['share_below_tenth_of_spread']:.1%} of the points)")
