@@ -97,3 +97,11 @@ def test_unknown_nucleus_and_empty_data_are_clear_errors(toy, tmp_path):
     with pytest.raises(runs.RunError, match="only 3 point"):
         runs.execute(runs.RunSpec("finetune", "16O", str(empty), cfg.to_dict(), parent=str(toy / "c12")),
                      tmp_path / "m")
+
+
+def test_scaling_by_a_can_be_switched_off(toy, tmp_path):
+    parent = artifacts.read_manifest(toy / "c12")
+    cfg = finetune_config(parent["config"], "fast", "all", 0.5, assignments=["transfer.scale_by_a=false"])
+    spec = runs.RunSpec("finetune", "16O", str(toy / "16O.dat"), cfg.to_dict(), parent=str(toy / "c12"))
+    model, _, _, _ = runs.build_model(spec, cfg)
+    assert float(model.output_factor) == 1.0

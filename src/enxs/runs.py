@@ -81,7 +81,8 @@ def build_model(spec: RunSpec, config: Config) -> tuple[EnsembleNet, set[str] | 
     if config.train.members > parent.members:
         raise RunError(f"{spec.parent} has {parent.members} members; cannot fine-tune {config.train.members}")
     model = parent.select(list(range(config.train.members)))
-    scale_to_nucleus(model, Nucleus.parse(spec.nucleus).A, int(parent_manifest["A"]))
+    if config.transfer.scale_by_a:
+        scale_to_nucleus(model, Nucleus.parse(spec.nucleus).A, int(parent_manifest["A"]))
     trainable, frozen = trainable_parts(model, config.transfer.scenario)
     return model, trainable, frozen, parent_manifest
 
