@@ -14,6 +14,15 @@ def band(ax, x, mean, std, label: str, color: str | None = None) -> dict:
     return {"line": line, "band": fill}
 
 
+def mark_extrapolation(ax, x, y, outside) -> dict:
+    """Overlay the part of a prediction outside the training coverage (dotted, labelled)."""
+    if not np.any(outside):
+        return {}
+    shown = np.where(outside, y, np.nan)
+    (line,) = ax.plot(x, shown, ls=":", lw=2.2, color="crimson", label="outside training coverage")
+    return {"extrapolated": line}
+
+
 def curve(ax, x, y, label: str, **style) -> dict:
     (line,) = ax.plot(x, y, label=label, **{"ls": "--", "lw": 1.2, "color": "0.35", **style})
     return {"line": line}

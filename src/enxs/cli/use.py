@@ -148,6 +148,7 @@ def plot(
         w = np.asarray(parse_values(omega)) if omega else np.linspace(0.01 * energy, 0.95 * energy, 200)
         ensemble, p = _predict(model, energy, angle, w)
         plots.band(ax, w, p.mean, p.std, f"{model} (mean ± 1σ)")
+        plots.mark_extrapolation(ax, w, p.mean, p.outside_coverage)
         if with_data:
             _overlay_data(ax, ensemble.nucleus, energy, angle, data_dir)
         plots.label_spectrum(ax, ensemble.nucleus, energy, angle)
@@ -159,6 +160,7 @@ def plot(
         ensemble, p = _predict(model, energy, th, w)
         x = th if scan == "angle" else kinematics.q2(energy, th, w)
         plots.band(ax, x, p.mean, p.std, f"{model} (mean ± 1σ)")
+        plots.mark_extrapolation(ax, x, p.mean, p.outside_coverage)
         ax.set_xlabel("θ [deg]" if scan == "angle" else "Q² [GeV²]")
         ax.set_ylabel("d²σ/dΩdω [nb/sr/GeV]")
         ax.set_yscale("log")
