@@ -164,6 +164,14 @@ def _ratio(fraction: float) -> str:
     return f"{round(fraction * 10)}:{round((1 - fraction) * 10)}"
 
 
+def _showcase_settings(table: pd.DataFrame, panels: int) -> list[tuple[float, float]]:
+    """The best-measured (E, θ) setting in each of ``panels`` beam-energy ranges (equal
+    counts of settings), so the figures span quasielastic to inelastic kinematics."""
+    sizes = table.groupby(["E", "theta"]).size().reset_index(name="n").sort_values("E")
+    groups = np.array_split(np.arange(len(sizes)), min(panels, len(sizes)))
+    return [tuple(sizes.iloc[g].sort_values("n").iloc[-1][["E", "theta"]]) for g in groups]
+
+
 def _figure(cell: Cell, path: Path, panels: int = 3) -> None:
     import matplotlib
 
@@ -172,7 +180,7 @@ def _figure(cell: Cell, path: Path, panels: int = 3) -> None:
 
     from enxs import plots
 
-    settings = cell.table.groupby(["E", "theta"]).size().sort_values(ascending=False).index[:panels]
+    settings = _showcase_settings(cell.table, panels)
     fig, axes = plt.subplots(1, len(settings), figsize=(4.6 * len(settings), 3.8), squeeze=False)
     colors = {"fine-tuned all": "C0", "fine-tuned last2": "C1", "from scratch": "C2"}
     for ax, (energy, theta) in zip(axes[0], settings, strict=False):

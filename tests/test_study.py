@@ -1,0 +1,19 @@
+import os
+
+from enxs import study
+
+
+def test_reproduce_writes_a_report_and_reuses_finished_runs(tmp_path, archive_dir):
+    out = tmp_path / "report"
+    path = study.reproduce("enxs-12C-fast", "smoke", out, archive_dir, members=2, targets=("16O",))
+    text = path.read_text()
+    for method in study.METHODS:
+        assert method in text
+    assert "| 16O | 7:3 |" in text and "| 16O | 1:9 |" in text and "QE peak" in text
+    assert (out / "16O-10.png").read_bytes()[:4] == b"\x89PNG"
+    runs_dir = out / "runs"
+    first = {p.name: os.path.getmtime(p / "manifest.json") for p in runs_dir.iterdir()}
+    assert len(first) == 6  # 2 fractions × (all, last2, scratch)
+    study.reproduce("enxs-12C-fast", "smoke", out, archive_dir, members=2, targets=("16O",))
+    again = {p.name: os.path.getmtime(p / "manifest.json") for p in runs_dir.iterdir()}
+    assert again == first  # nothing retrained
