@@ -20,7 +20,13 @@ from enxs.predict import member_predictions
 
 def metrics_on(model: EnsembleNet, table: pd.DataFrame, manifest: dict[str, Any], factor: float = 1.0) -> dict:
     """Metrics (enxs.metrics) of the model's prediction × factor on these points."""
-    sigma = member_predictions(model, table.E.to_numpy(), table.theta.to_numpy(), table.omega.to_numpy()) * factor
+    sigma = member_predictions(model, table.E.to_numpy(), table.theta.to_numpy(), table.omega.to_numpy())
+    return metrics_of_members(sigma * factor, table, manifest)
+
+
+def metrics_of_members(sigma: np.ndarray, table: pd.DataFrame, manifest: dict[str, Any]) -> dict:
+    """Metrics of member predictions σ [K, N] (nb/sr/GeV) at the table's points; the
+    manifest supplies the point-to-point systematic and normalization overrides."""
     p2p = manifest.get("config", {}).get("train", {}).get("p2p_sys")
     overrides = manifest.get("norm_overrides") or {}
     norm = {k: dataset_info(k, overrides).norm_unc for k in table.dataset.unique()}

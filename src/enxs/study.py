@@ -23,7 +23,7 @@ import pandas as pd
 from enxs import archive, artifacts, runs
 from enxs.config import FINETUNE_TRAIN, PRESETS, Config, finetune_config
 from enxs.datasets import total_error
-from enxs.evaluation import metrics_on
+from enxs.evaluation import metrics_of_members
 from enxs.metrics import REGIONS, median_by_region
 from enxs.nuclei import Nucleus
 from enxs.predict import member_predictions
@@ -108,7 +108,7 @@ def _evaluate(model, manifest, test: pd.DataFrame, factor: float, directory) -> 
     lam = manifest.get("lambda") if directory else None  # the baseline's λ_k are carbon's
     mean_lambda = ({k: float(v) for k, v in zip(lam["labels"], np.mean(lam["per_member"], 0), strict=True)}
                    if lam else {})
-    return {"metrics": metrics_on(model, test, manifest, factor), "model": model, "manifest": manifest,
+    return {"metrics": metrics_of_members(sigma, test, manifest), "model": model, "manifest": manifest,
             "regions": median_by_region(test.sigma, sigma.mean(0), test.x, test.W),
             "train_lambda": mean_lambda, "model_dir": str(directory) if directory else None, "factor": factor}
 
