@@ -15,14 +15,16 @@ Definitions (per dataset and in total):
 from __future__ import annotations
 
 import numpy as np
+import torch
+
+from enxs.loss import lambda_sums, profile_lambda
 
 
 def profile_lambda_np(sigma, error, fit, codes, norm_unc) -> np.ndarray:
-    """λ̂_k = (Σ fσ/Δ² + 1/Δλ_k²)/(Σ f²/Δ² + 1/Δλ_k²) per dataset code (method.md §1)."""
-    d = len(norm_unc)
-    w = fit / error**2
-    prior = 1 / np.asarray(norm_unc) ** 2
-    return (np.bincount(codes, w * sigma, d) + prior) / (np.bincount(codes, w * fit, d) + prior)
+    """λ̂_k per dataset code, in float64: the closed form of ``loss.profile_lambda``."""
+    t = lambda a: torch.from_numpy(np.array(a, dtype=np.float64))  # noqa: E731  (a copy: pandas' may be read-only)
+    fs, ff = lambda_sums(t(sigma), t(error), t(fit), torch.from_numpy(np.array(codes, dtype=np.int64)), len(norm_unc))
+    return profile_lambda(fs, ff, t(norm_unc)).numpy()
 
 
 def _summary(sigma, error, stat, fit, spread, codes, norm_unc) -> dict:
