@@ -267,11 +267,12 @@ def import_onnx(
         try:
             nuc = Nucleus.parse(directory.name)
         except UnknownNucleusError:
-            a = int(paths[0].stem.split("_")[-2]) if paths[0].stem.split("_")[-2].isdigit() else None
-            known = {12: "12C", 56: "56Fe", 16: "16O", 40: "40Ar"}
-            if a not in known:
-                raise CLIError(f"cannot tell the nucleus of {directory}; give --nucleus") from None
-            nuc = Nucleus.parse(known[a])
+            # NuWro's own mapping (A = 12 → C12, 56 → Fe56); any other A is ambiguous (40: Ar or Ca)
+            a_field = paths[0].stem.split("_")[-2]
+            by_a = {"12": "12C", "56": "56Fe"}
+            if a_field not in by_a:
+                raise CLIError(f"cannot tell the nucleus of {directory} (A={a_field}); give --nucleus") from None
+            nuc = Nucleus.parse(by_a[a_field])
     else:
         nuc = Nucleus.parse(nucleus)
     config = Config.from_dict({"preset": "imported", "model": model.config.__dict__,
