@@ -105,3 +105,15 @@ def test_scaling_by_a_can_be_switched_off(toy, tmp_path):
     spec = runs.RunSpec("finetune", "16O", str(toy / "16O.dat"), cfg.to_dict(), parent=str(toy / "c12"))
     model, _, _, _ = runs.build_model(spec, cfg)
     assert float(model.output_factor) == 1.0
+
+
+def test_cli_refuses_a_malformed_norm_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "fe"
+    result = subprocess.run([sys.executable, "-m", "enxs", "finetune", "--from", "enxs-12C-fast", "--nucleus", "56Fe",
+                             "--norm", "Day:1993md", "--out", str(out)], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "LABEL=VALUE" in result.stderr
+    assert not out.exists()

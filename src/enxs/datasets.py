@@ -24,6 +24,8 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
+from enxs.config import ConfigError
+
 DEFAULT_NORM_UNC = 0.05
 DEFAULT_P2P_SYS = 0.01
 
@@ -69,7 +71,7 @@ def parse_norm_overrides(items: list[str] | None) -> dict[str, float]:
         except ValueError:
             number = float("nan")
         if not sep or not label or not (0 < number < 1):
-            raise ValueError(f"--norm {item!r}: write LABEL=VALUE with 0 < VALUE < 1, e.g. Day:1993md=0.03")
+            raise ConfigError(f"--norm {item!r}: write LABEL=VALUE with 0 < VALUE < 1, e.g. Day:1993md=0.03")
         out[label] = number
     return out
 
