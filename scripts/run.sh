@@ -11,3 +11,6 @@ if [ -f "$OUT/manifest.json" ]; then echo "reusing $OUT"
 elif [ -f "$OUT/run.json" ]; then $ENXS pretrain --resume "$OUT"
 else $ENXS pretrain --nucleus 12C --preset fast --out "$OUT"; fi
 $ENXS evaluate "$OUT"
+# the 12C spectrum at E = 0.68 GeV, θ = 60° (a measured setting), as a table and a figure
+$ENXS predict "$OUT" --energy 0.68 --angle 60 --omega 0.03:0.6:20
+$ENXS plot "$OUT" --energy 0.68 --angle 60 --with-data --output runs/c12-spectrum.png --overwrite

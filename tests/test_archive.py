@@ -99,7 +99,7 @@ def test_each_kind_of_malformed_line(tmp_path, fault):
 def test_mixed_nuclei_are_refused(tmp_path):
     path = tmp_path / "16O.dat"
     path.write_text(f"{GOOD}\n{GOOD.replace('  8  16', '  6  12')}\n")
-    with pytest.raises(archive.ArchiveError, match="mixes nuclei"):
+    with pytest.raises(archive.ArchiveError, match=r"16O.dat:2: Z=6, A=12 differs"):
         archive.read_file(path)
 
 

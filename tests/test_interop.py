@@ -14,7 +14,7 @@ from enxs import archive, artifacts, kinematics, onnx_io
 from enxs.config import ModelConfig
 from enxs.grid import Grid, build, interpolation_error
 from enxs.network import EnsembleNet
-from enxs.predict import Ensemble
+from enxs.predict import Ensemble, ExtrapolationWarning
 
 PEER = Path(__file__).resolve().parents[2] / "shared" / "peers" / "kowal-c12-onnx"
 SHIPPED = "enxs-12C-fast"
@@ -45,7 +45,7 @@ def test_exported_members_reproduce_enxs(tmp_path):
     net.eval()
     net.output_factor.fill_(56 / 12)
     summary = onnx_io.export(net, {"Z": 26, "A": 56, "weights": {"sha256": "x"}}, tmp_path)
-    assert summary["max_rel_diff_onnxruntime_vs_enxs"] <= 1e-5
+    assert summary["max_rel_diff"] <= 1e-5
     files = sorted((tmp_path / "Fe56").glob("model_electron_A_56_*.onnx"))
     assert len(files) == 3
     x = _features(seed=1)
@@ -122,7 +122,9 @@ def test_predict_writes_files(tmp_path, suffix):
     else:
         frame = pd.DataFrame(json.loads(out.read_text())["points"])
     assert len(frame) == 20 and (frame.mean_nb_sr_GeV > 0).all()
-    assert (frame.q16_nb_sr_GeV <= frame.q84_nb_sr_GeV).all()
+    expected = Ensemble.load(SHIPPED).predict(0.68, 60, np.linspace(0.05, 0.6, 20)).to_frame()
+    for column in ("mean_nb_sr_GeV", "std_nb_sr_GeV", "q16_nb_sr_GeV", "q84_nb_sr_GeV", "outside_coverage"):
+        assert np.allclose(frame[column].astype(float), expected[column].astype(float), rtol=1e-6), column
 
 
 def test_python_api_matches_cli(tmp_path):
@@ -153,7 +155,7 @@ def test_cli_bad_input(tmp_path, args, message):
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [("E,theta,omega\n1.0,30,0.1\n1.0,thirty,0.2\n", "p.csv:3: column 'theta' is not a number"),
+    [("E,theta,omega\n1.0,30,0.1\n1.0,thirty,0.2\n", "p.csv:3: column 'theta' is not a finite number: 'thirty'"),
      ("E,angle\n1.0,30\n", "missing column 'omega'")],
 )
 def test_cli_bad_csv(tmp_path, content, message):
@@ -199,3 +201,108 @@ def test_hepdata_export(tmp_path):
                    "--out", tmp_path / "hd")
     assert result.returncode == 0, result.stderr
     assert any(p.suffix == ".yaml" for p in (tmp_path / "hd").rglob("*"))
+
+
+def test_onnx_check_fails_on_a_wrong_member(tmp_path):
+    torch.manual_seed(0)
+    net = EnsembleNet(ModelConfig(depth=2, width=8, norm="none"), 2)
+    x = onnx_io.check_points(500)
+    with torch.inference_mode():
+        ref = net.eval()(torch.as_tensor(x)).numpy()
+    good = tmp_path / "good.onnx"
+    good.write_bytes(onnx_io.member_graph(net, 0, "m0").SerializeToString())
+    assert onnx_io.check_member(good, x, ref[0])[1] < 1e-5
+    wrong = tmp_path / "wrong.onnx"  # member 1's graph checked against member 0's outputs
+    wrong.write_bytes(onnx_io.member_graph(net, 1, "m1").SerializeToString())
+    with pytest.raises(onnx_io.OnnxFormatError, match=r"wrong\.onnx: onnxruntime gives"):
+        onnx_io.check_member(wrong, x, ref[0])
+    # where enxs's output is 0, a relative check is 0/0: the absolute floor must still catch it
+    with pytest.raises(onnx_io.OnnxFormatError):
+        onnx_io.check_member(good, x, np.where(np.arange(len(x)) == 3, 0.0, ref[0]))
+
+
+def test_export_refuses_a_directory_holding_files(tmp_path):
+    net, manifest = artifacts.load_model(SHIPPED)
+    (tmp_path / "C12").mkdir()
+    (tmp_path / "C12" / "mine.txt").write_text("keep")
+    with pytest.raises(onnx_io.OnnxFormatError, match="not empty"):
+        onnx_io.export(net.select([0]), manifest, tmp_path)
+    assert (tmp_path / "C12" / "mine.txt").read_text() == "keep"
+    assert sorted(p.name for p in (tmp_path / "C12").iterdir()) == ["mine.txt"]
+
+
+def test_below_the_data_and_the_elastic_line_is_flagged():
+    ensemble = Ensemble.load(SHIPPED)
+    with pytest.warns(ExtrapolationWarning) as caught:
+        p = ensemble.predict(1.0, 30.0, [0.001, 0.3])
+    assert any("below the elastic line" in str(w.message) for w in caught)
+    assert p.outside_coverage.tolist() == [True, False]
+    # above the elastic line (ω_el = 0.0118 GeV here) but below every measured ω of the region
+    assert kinematics.omega_elastic(1.0, 30.0, 12) == pytest.approx(0.011844, abs=1e-6)
+    with pytest.warns(ExtrapolationWarning, match="outside the kinematic coverage"):
+        assert ensemble.predict(1.0, 30.0, 0.02).outside_coverage.all()
+
+
+def test_imported_model_flags_extrapolation(tmp_path, monkeypatch):
+    if not PEER.is_dir():
+        pytest.skip("peer ONNX files not available")
+    result = _enxs("import", "onnx", PEER, "--out", tmp_path / "peer")
+    assert result.returncode == 0, result.stderr
+    p = _enxs("predict", tmp_path / "peer", "--energy", 20, "--angle", 170, "--omega", 0.1,
+              "--output", tmp_path / "p.csv")
+    assert "outside the kinematic coverage" in p.stderr
+    assert (pd.read_csv(tmp_path / "p.csv", comment="#").outside_coverage == 1).all()
+    # without the nucleus' data the coverage is unknown, and says so
+    empty = tmp_path / "empty-archive"
+    empty.mkdir()
+    monkeypatch.setenv("ENXS_DATA_DIR", str(empty))
+    result = _enxs("import", "onnx", PEER, "--out", tmp_path / "peer2")
+    assert result.returncode == 0 and "coverage is unknown" in result.stderr
+    p = _enxs("predict", tmp_path / "peer2", "--energy", 1, "--angle", 37.5, "--omega", 0.3)
+    assert "coverage of" in p.stderr and "unknown" in p.stderr
+
+
+def test_quantile_band_stays_positive_where_the_spread_exceeds_the_mean():
+    with pytest.warns(UserWarning):  # back angles at 3 GeV lie outside the carbon data
+        p = Ensemble.load(SHIPPED).predict(3.0, np.linspace(5, 175, 60), 0.3)
+    assert (p.std > p.mean).any()  # mean − std would go below zero here
+    assert (p.q16 >= 0).all() and (p.q84 >= p.q16).all()
+
+
+def test_plot_range_keeps_the_data_readable():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from enxs import plots
+
+    fig, ax = plt.subplots()
+    omega = np.linspace(0.01, 1.0, 100)
+    mean = np.where(omega > 0.6, 3500.0, 200.0)  # an extrapolated band far above the data
+    data = pd.DataFrame({"omega": [0.1, 0.3, 0.5], "sigma": [100.0, 330.0, 150.0]})
+    plots.fit_to_data(ax, omega, mean, data, np.array([10.0, 20.0, 10.0]))
+    assert ax.get_ylim() == (0, pytest.approx(1.25 * 350))
+    plt.close(fig)
+
+
+def test_hepdata_keeps_significant_figures_and_metadata(tmp_path):
+    pytest.importorskip("hepdata_lib")
+    import yaml
+
+    out = tmp_path / "hd"
+    result = _enxs("export", "hepdata", SHIPPED, "--energy", 3.0, "--angle", 120, "--omega", "0.1:2.9:8",
+                   "--out", out, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (out / "submission.tar.gz").is_file() and not (tmp_path / "submission.tar.gz").exists()
+    table_file = next(p for p in out.glob("*.yaml") if p.name != "submission.yaml")
+    table = yaml.safe_load(table_file.read_text())
+    values = [v["value"] for v in table["dependent_variables"][0]["values"]]
+    with pytest.warns(UserWarning):
+        expected = Ensemble.load(SHIPPED).predict(3.0, 120, np.linspace(0.1, 2.9, 8)).mean
+    assert min(values) < 1e-3  # deep tail: 6 decimals would keep 2 figures or none
+    assert np.allclose(values, expected, rtol=1e-5, atol=0)
+    flags = [v["value"] for v in table["dependent_variables"][1]["values"]]
+    assert set(flags) <= {0, 1} and "coverage" in table["dependent_variables"][1]["header"]["name"]
+    submission = next(yaml.safe_load_all((out / "submission.yaml").read_text().split("---")[-1]))
+    assert "Example" not in json.dumps(submission) and "enxs" in submission["location"]

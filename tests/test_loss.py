@@ -20,16 +20,17 @@ def test_norm_penalty_by_hand():
     assert abs(loss.norm_penalty(lam, unc).item() - 0.5 * (1 + 4)) < 1e-5
 
 
-def test_total_is_sum_of_terms():
+def test_total_chi2_by_hand():
     sigma = torch.tensor([[5.0, 6.0, 7.0]])
     err = torch.tensor([0.5, 0.5, 1.0])
     fit = torch.tensor([[5.5, 5.0, 7.5]])
     data = torch.tensor([0, 1, 1])
     lam = torch.tensor([[1.1, 0.95]])
     unc = torch.tensor([0.05, 0.1])
+    # data: ½[((5 − 1.1·5.5)/0.5)² + ((6 − 0.95·5)/0.5)² + ((7 − 0.95·7.5)/1)²] = ½[4.41 + 6.25 + 0.015625]
+    # penalty: ½[((1 − 1.1)/0.05)² + ((1 − 0.95)/0.1)²] = ½[4 + 0.25]
     total = loss.chi2(sigma, err, fit, data, lam, unc)
-    expected = loss.data_chi2(sigma, err, fit, lam[:, data]) + loss.norm_penalty(lam, unc)
-    assert torch.allclose(total, expected)
+    assert abs(total.item() - (5.3378125 + 2.125)) < 1e-5
 
 
 @settings(max_examples=30, deadline=None)

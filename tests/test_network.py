@@ -14,9 +14,8 @@ def _net(members=4, seed=0, config=CFG):
 
 def test_member_alone_equals_member_in_stack():
     net = _net()
-    x = torch.rand(2, 16, 5)
     net.train()
-    stacked = net(torch.rand(4, 16, 5))  # update running stats a little
+    net(torch.rand(4, 16, 5))  # update the running statistics a little
     net.eval()
     x = torch.rand(32, 5)
     stacked = net(x)
@@ -67,11 +66,12 @@ def test_paper_architecture_parameter_count():
     assert net.parameter_count() == linear + 10 * 2 * 300 == 820_801
 
 
-def test_output_is_in_unit_interval_and_scaled_by_factor():
+def test_log_output_matches_output_and_factor_scales_both():
     net = _net(config=ModelConfig(depth=2, width=8))
     net.eval()
     x = torch.rand(10, 5)
-    y = net(x)
-    assert torch.all((y > 0) & (y < 1))
+    y, log_y = net.forward_with_log(x)
+    assert torch.allclose(torch.log(y), log_y, atol=1e-6)
     net.output_factor.fill_(56 / 12)
-    assert torch.allclose(net(x), y * 56 / 12)
+    y56, log_y56 = net.forward_with_log(x)
+    assert torch.allclose(y56, y * 56 / 12) and torch.allclose(log_y56, log_y + torch.log(torch.tensor(56 / 12)))

@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from safetensors.torch import load_file
 from enxs import archive, runs
 from enxs.config import load_config
 from enxs.evaluation import evaluate_model
-from enxs.predict import Ensemble
+from enxs.predict import Ensemble, ExtrapolationWarning
 from enxs.toy import make_toy_table
 
 
@@ -35,7 +36,9 @@ def test_toy_truth_is_recovered_with_chi2_near_one(toy_file, tmp_path):
     test = manifest["metrics"]["test"]
     assert 0.6 < test["chi2_per_point"] < 1.6, test
     truth = make_toy_table(seed=7, n_datasets=3, settings_per_dataset=5, points_per_setting=30)
-    mean = Ensemble.load(tmp_path / "toy").predict(truth.E, truth.theta, truth.omega).mean
+    with warnings.catch_warnings():  # test points below a setting's lowest training ω are flagged
+        warnings.simplefilter("ignore", ExtrapolationWarning)
+        mean = Ensemble.load(tmp_path / "toy").predict(truth.E, truth.theta, truth.omega).mean
     assert np.median(np.abs(mean / truth.sigma_true - 1)) < 0.02  # the data scatter by 3%
     # relative normalizations are identifiable (shared settings); the common scale is not
     lam_true = truth.groupby("dataset").lambda_true.first()
@@ -66,6 +69,7 @@ def test_resume_continues_bit_identically(toy_file, tmp_path):
     assert not (tmp_path / "cut" / "checkpoint.safetensors").exists()
 
 
+@pytest.mark.slow
 def test_kill_9_loses_at_most_one_checkpoint_interval(archive_dir, tmp_path):
     out = tmp_path / "killed"
     cmd = [sys.executable, "-m", "enxs", "pretrain", "--preset", "smoke", "--epochs", "400",
@@ -87,8 +91,7 @@ def test_kill_9_loses_at_most_one_checkpoint_interval(archive_dir, tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["epochs_run"] == 400
-    first_resumed = json.loads((out / "run.json").read_text())
-    assert first_resumed["kind"] == "pretrain"
+    assert not (out / "checkpoint.json").exists() and not (out / "checkpoint.safetensors").exists()
 
 
 def test_resume_refuses_changed_data(toy_file, tmp_path):
@@ -156,6 +159,7 @@ def test_model_b_mc_dropout_gives_a_spread_from_one_network(toy_file, tmp_path):
     runs.execute(spec, tmp_path / "b")
     ensemble = Ensemble.load(tmp_path / "b")
     table = archive.read_file(toy_file)[0].iloc[:20]
+    warnings.simplefilter("ignore", ExtrapolationWarning)  # held-out points below a setting's lowest ω
     p = ensemble.predict(table.E, table.theta, table.omega)
     assert p.members.shape == (30, 20) and np.all(p.std > 0)
     again = ensemble.predict(table.E, table.theta, table.omega)

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from enxs import kinematics
-from enxs.nuclei import Nucleus
+from enxs.nuclei import Nucleus, UnknownNucleusError
 
 #: Table columns with units (the ``load_archive`` schema).
 COLUMNS = {
@@ -47,7 +47,7 @@ COLUMNS = {
     "q": "|q| = sqrt(Q² + ω²) [GeV]",
     "x": "Bjorken x = Q²/(2Mω), M the nucleon mass",
     "W": "invariant mass W [GeV], NaN where W² < 0",
-    "scale": "output scale S(E, θ) of method.md §1 [nb/sr/GeV]",
+    "scale": "output scale S(E, θ) = σ/y of the network output y [nb/sr/GeV]",
 }
 
 ENV_DATA_DIR = "ENXS_DATA_DIR"
@@ -66,7 +66,7 @@ class LineError:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.message}"
+        return f"{self.file}:{self.line}: {self.message}" if self.line else f"{self.file}: {self.message}"
 
 
 @dataclass
@@ -131,10 +131,27 @@ def parse_file(path: str | os.PathLike) -> tuple[pd.DataFrame, ReadReport]:
     columns = ["Z", "A", "E", "theta", "omega", "sigma", "stat_err", "sys_err", "dataset", "line"]
     table = pd.DataFrame(rows, columns=columns)
     table["file"] = path.name
+    report.errors += _file_errors(table, path, report)
     if len(table):
         report.zero_error = table.loc[table.stat_err == 0, "line"].tolist()
         report.nonpositive_sigma = table.loc[table.sigma <= 0, "line"].tolist()
     return table, report
+
+
+def _file_errors(table: pd.DataFrame, path: Path, report: ReadReport) -> list[LineError]:
+    """Errors of the file as a whole: no data line, or lines of another nucleus than the
+    file's (named by the file, ``16O.dat``, else by the first line)."""
+    if table.empty:
+        return [] if report.errors else [LineError(str(path), 0, "no data lines")]
+    try:
+        expected = Nucleus.parse(path.stem)
+        source = f"the file name's {expected.name}"
+    except UnknownNucleusError:
+        expected = Nucleus(int(table.Z.iloc[0]), int(table.A.iloc[0]))
+        source = f"line {int(table.line.iloc[0])}'s Z={expected.Z}, A={expected.A}"
+    other = table[(table.Z != expected.Z) | (table.A != expected.A)]
+    return [LineError(str(path), int(r.line), f"Z={r.Z}, A={r.A} differs from {source}: one nucleus per file")
+            for r in other.itertuples()]
 
 
 _NUMERIC = ("Z", "A", "E", "theta", "omega", "sigma", "stat_err")
@@ -160,6 +177,8 @@ def _parse_line(line: str) -> tuple[dict, str | None]:
     for name in ("Z", "A"):
         if row[name] != int(row[name]) or row[name] < 1:
             return {}, f"column '{name}' must be a positive integer, found {row[name]:g}"
+    if row["Z"] > 118:
+        return {}, f"Z={row['Z']:g} is not an element"
     if row["A"] < row["Z"]:
         return {}, f"A={row['A']:g} is smaller than Z={row['Z']:g}"
     if row["stat_err"] < 0 or (len(fields) == 9 and row["sys_err"] < 0):
@@ -189,12 +208,7 @@ def read_file(path: str | os.PathLike, nucleus: Nucleus | None = None) -> tuple[
         more = len(report.errors) - 1
         suffix = f" (and {more} more bad line(s); run 'enxs data check')" if more else ""
         raise ArchiveError(f"{report.errors[0]}{suffix}")
-    if table.empty:
-        raise ArchiveError(f"{path}: no data lines")
-    zs, as_ = table.Z.unique(), table.A.unique()
-    if len(zs) != 1 or len(as_) != 1:
-        raise ArchiveError(f"{path}: mixes nuclei (Z in {sorted(zs)}, A in {sorted(as_)})")
-    found = Nucleus.from_za(int(zs[0]), int(as_[0]))
+    found = Nucleus.from_za(int(table.Z.iloc[0]), int(table.A.iloc[0]))
     if nucleus is not None and (nucleus.Z, nucleus.A) != (found.Z, found.A):
         raise ArchiveError(f"{path}: holds {found.name} (Z={found.Z}, A={found.A}), not {nucleus.name}")
     return with_kinematics(table, found.name), report

@@ -24,8 +24,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from enxs import __version__
-from enxs.config import Config, ModelConfig
+from enxs.config import Config, ConfigError
 from enxs.network import EnsembleNet
+from enxs.nuclei import Nucleus, UnknownNucleusError
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
@@ -78,8 +79,35 @@ def save_model(directory: str | os.PathLike, model: EnsembleNet, manifest: dict[
     return directory
 
 
+def _schema() -> dict[str, Any]:
+    return json.loads((resources.files("enxs") / "data" / "manifest.schema.json").read_text(encoding="utf-8"))
+
+
+def validate_manifest(manifest: Any, path: Path) -> Config:
+    """Check a manifest against the shipped JSON Schema and its configuration against
+    :class:`enxs.config.Config`; raise :class:`ModelFileError` naming the file and the field."""
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(_schema()).iter_errors(manifest))
+    if error is not None:
+        field = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise ModelFileError(f"{path}: field {field}: {error.message}")
+    try:
+        config = Config.from_dict(manifest["config"])
+    except ConfigError as exc:
+        raise ModelFileError(f"{path}: field config: {exc}") from None
+    try:
+        nucleus = Nucleus.parse(manifest["nucleus"])
+    except UnknownNucleusError as exc:
+        raise ModelFileError(f"{path}: field nucleus: {exc}") from None
+    if (nucleus.Z, nucleus.A) != (manifest["Z"], manifest["A"]):
+        raise ModelFileError(f"{path}: fields Z, A ({manifest['Z']}, {manifest['A']}) contradict nucleus "
+                             f"{manifest['nucleus']!r}")
+    return config
+
+
 def read_manifest(directory: str | os.PathLike) -> dict[str, Any]:
-    """The manifest of a model directory, its schema version checked."""
+    """The manifest of a model directory, its schema version and fields checked."""
     path = Path(directory) / MANIFEST
     if not path.is_file():
         raise ModelFileError(f"{directory}: not an enxs model directory (no {MANIFEST})")
@@ -91,6 +119,7 @@ def read_manifest(directory: str | os.PathLike) -> dict[str, Any]:
     if version != SCHEMA_VERSION:
         raise ModelFileError(f"{path}: schema version {version!r} is not supported "
                              f"(this enxs {__version__} reads version {SCHEMA_VERSION})")
+    validate_manifest(manifest, path)
     return manifest
 
 
@@ -107,8 +136,7 @@ def load_model(directory: str | os.PathLike) -> tuple[EnsembleNet, dict[str, Any
         state = load_file(str(weights))
     except (SafetensorError, OSError) as exc:
         raise ModelFileError(f"{weights}: unreadable weights ({exc})") from exc
-    model_config = ModelConfig(**manifest["config"]["model"])
-    model = EnsembleNet(model_config, manifest["architecture"]["members"])
+    model = EnsembleNet(Config.from_dict(manifest["config"]).model, manifest["architecture"]["members"])
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
@@ -150,9 +178,14 @@ def save_checkpoint(directory: Path, tensors: dict[str, torch.Tensor], meta: dic
     write_json(directory / CHECKPOINT_META, {**meta, "sha256": sha256(directory / CHECKPOINT)})
 
 
+def has_checkpoint(directory: Path) -> bool:
+    """Whether a run directory holds a checkpoint (both of its files)."""
+    return (directory / CHECKPOINT_META).is_file() and (directory / CHECKPOINT).is_file()
+
+
 def load_checkpoint(directory: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     meta_path, path = directory / CHECKPOINT_META, directory / CHECKPOINT
-    if not meta_path.is_file() or not path.is_file():
+    if not has_checkpoint(directory):
         raise ModelFileError(f"{directory}: no checkpoint to resume from")
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     if sha256(path) != meta.get("sha256"):

@@ -66,7 +66,7 @@ class ModelConfig:
 class TrainConfig:
     """Optimization, replicas, splits, early stopping, checkpoints.
 
-    λ_k (README "Method choices"): always profiled analytically (closed-form minimum of the
+    λ_k (the project's choice): always profiled analytically (closed-form minimum of the
     χ² in λ, ``loss.profile_lambda``), never trained by gradient. By default λ = 1 while the
     network trains, each replica fluctuating its datasets' normalizations by Δλ_k, and the
     λ_k of each member are profiled once on its training points after training. With
@@ -108,7 +108,7 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class TransferConfig:
-    """Fine-tuning start mode (method.md §2); inactive for pre-training."""
+    """Fine-tuning start mode (Graczyk et al., Phys. Rev. Lett. 135, 052502 (2025)); inactive for pre-training."""
 
     scenario: str = "all"  # all | last2
     train_fraction: float = 0.7
@@ -211,7 +211,7 @@ PRESETS: dict[str, Config] = {
         train=TrainConfig(epochs=4000, warmup_epochs=5, relative_warmup_epochs=200, loss="log_chi2",
                           eval_every=10, checkpoint_every=100),
     ),
-    # Tuned for 50 members on 2 CPU cores in about 2 minutes (README "Method choices").
+    # Tuned for 50 members on 2 CPU cores in about a minute (the method document of the repository).
     "fast": Config(
         preset="fast",
         model=ModelConfig(depth=4, width=64, norm="none", inputs="standardized", output_bias_init="data",
@@ -262,7 +262,7 @@ def _customize(base: dict[str, Any], config_file: str | Path | None, assignments
     return config.check()
 
 
-#: Fine-tuning schedules per preset (method.md §2: "450–1200 epochs" vs > 40,000 to pre-train).
+#: Fine-tuning schedules per preset (Graczyk et al. 2025: "450–1200 epochs" vs > 40,000 to pre-train).
 #: No log-ratio warm-up: the A/12-scaled parent already has the right shape and scale.
 FINETUNE_TRAIN: dict[str, dict[str, Any]] = {
     "paper": {"epochs": 1000, "lr": 1e-4, "batch_size": 256, "relative_warmup_epochs": 0, "warmup_epochs": 0,

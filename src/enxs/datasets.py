@@ -1,9 +1,9 @@
 """Per-dataset uncertainties the archive does not carry: normalization Δλ_k and the
 point-to-point relative systematic uncertainty, from the table shipped with enxs.
 
-Choices (the project's own, see README "Method choices"):
+Choices (the project's own; the method document of the enxs repository explains each):
 
-- Δλ_k: the carbon values of the source talk (method.md §1) for every dataset label that
+- Δλ_k: the carbon values of the source talk (Graczyk, NuInt 2024) for every dataset label that
   measured carbon; the same label on another nucleus (Day:1993md on 56Fe, …) is the same
   experiment and keeps that value. Other datasets: 5%, the upper end of what the archive's
   older experiments quote. Override per label with ``--norm LABEL=0.03``.

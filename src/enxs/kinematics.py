@@ -15,6 +15,23 @@ ALPHA = 1.0 / 137.0
 NUCLEON_MASS = 0.938_918_75
 
 
+#: Atomic mass unit in GeV (CODATA 2018); M_A ≈ A·u for the elastic line (binding and
+#: electron masses shift it by < 1%).
+ATOMIC_MASS_UNIT = 0.931_494_10
+
+
+def omega_elastic(energy, theta, mass_number) -> np.ndarray:
+    """Energy transfer of elastic scattering off the whole nucleus, ω_el = E − E′_el in GeV,
+    E′_el = E / (1 + (2E/M_A) sin²(θ/2)), M_A = A·u (≈ Q²/2M_A).
+
+    No inclusive cross section exists below it: the lowest final state is the recoiling
+    nucleus in its ground state.
+    """
+    energy, theta = np.asarray(energy, float), np.asarray(theta, float)
+    mass = np.asarray(mass_number, float) * ATOMIC_MASS_UNIT
+    return energy - energy / (1.0 + 2.0 * energy / mass * np.sin(np.radians(theta) / 2) ** 2)
+
+
 class KinematicsError(ValueError):
     """Kinematics outside the physical region (0 < ω < E, 0° < θ < 180°)."""
 
@@ -79,7 +96,7 @@ def invariant_mass(energy, theta, omega, mass: float = NUCLEON_MASS) -> np.ndarr
 def output_scale(energy, theta) -> np.ndarray:
     """Mott-like output scale S(E, θ) = 1e9 · α² cos(θ/2) / (4 E³ sin⁴(θ/2)).
 
-    The network predicts y = σ / S with σ in nb/sr/GeV (method.md §1; Kowal et al.,
+    The network predicts y = σ / S with σ in nb/sr/GeV (Kowal et al.,
     Phys. Rev. C 110, 025501 (2024)); S is the Mott cross section divided by E cos(θ/2),
     times 1e9, so that y lies in about 1e-4 … 2e-2 on the data. Written as NuWro writes it,
     1e9 · cos²(θ/2) / (137² · E · cos(θ/2) · 4E² · sin⁴(θ/2)), for bitwise agreement.

@@ -1,4 +1,4 @@
-"""The χ² of method.md §1 as a sum of named terms, batched over ensemble members.
+"""The χ² of Kowal et al., Phys. Rev. C 110, 025501 (2024), as a sum of named terms, batched over ensemble members.
 
 χ²_tot = Σ_k [ ½ Σ_{i∈k} ((σ_i − λ_k σ_i^fit)/Δσ_i)² + ½ ((1 − λ_k)/Δλ_k)² ]
 

@@ -7,11 +7,21 @@ import numpy as np
 import pandas as pd
 
 
-def band(ax, x, mean, std, label: str, color: str | None = None) -> dict:
-    """Mean line and mean ± 1σ band of an ensemble."""
+def band(ax, x, mean, low, high, label: str, color: str | None = None) -> dict:
+    """Mean line and a band from ``low`` to ``high`` (the members' 16% and 84% quantiles:
+    never below zero, unlike mean ± std where the spread exceeds the mean)."""
     (line,) = ax.plot(x, mean, color=color, label=label, lw=1.6)
-    fill = ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.25, lw=0)
+    fill = ax.fill_between(x, low, high, color=line.get_color(), alpha=0.25, lw=0)
     return {"line": line, "band": fill}
+
+
+def fit_to_data(ax, x, mean, points: pd.DataFrame, error: np.ndarray) -> None:
+    """Linear y range that keeps the measured points readable: up to the data's highest
+    point (σ + Δσ) and the prediction within the data's ω range, plus 25%; an
+    extrapolated band outside that range is clipped rather than squashing the data."""
+    inside = (x >= points.omega.min()) & (x <= points.omega.max())
+    top = max(float(np.max(points.sigma + error)), float(np.max(mean[inside], initial=0.0)))
+    ax.set_ylim(0, 1.25 * top)
 
 
 def mark_extrapolation(ax, x, y, outside) -> dict:

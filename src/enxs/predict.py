@@ -5,9 +5,14 @@ returns σ = d²σ/dΩdω in nb/sr/GeV for every member, summarized as mean, sta
 (the uncertainty of model A) and the 16%/84% quantiles over members.
 
 Coverage: a point is *inside* the model's coverage when some training setting (E_k, θ_k)
-has |ln(E/E_k)| ≤ 0.25 and |θ − θ_k| ≤ 10°, and ω lies within that setting's measured
-ω range widened by 10% of E. Outside, the network extrapolates: the flag says so and
-``predict`` warns.
+has |ln(E/E_k)| ≤ 0.25 and |θ − θ_k| ≤ 10°, and ω lies between the lowest ω measured in
+that setting and its highest ω plus 10% of E. Below the lowest measured ω there is no
+margin: the spectrum rises from zero there (elastic line, nuclear excitations, the onset of
+the quasielastic peak), and a network that never saw it returns whatever its smooth
+continuation gives. Points below the elastic line ω_el (``kinematics.omega_elastic``),
+where the true cross section is zero, are always outside. Outside, the network
+extrapolates: the flag says so and ``predict`` warns. A model whose training data are
+unknown (imported from ONNX without data) flags every point.
 """
 
 from __future__ import annotations
@@ -64,14 +69,15 @@ def coverage_settings(table: pd.DataFrame) -> list[list[float]]:
 
 
 def outside_coverage(energy, theta, omega, settings: list[list[float]] | None) -> np.ndarray:
-    """True where no training setting covers the point (module docstring); False if unknown."""
+    """True where no training setting covers the point (module docstring); True everywhere
+    when the coverage is unknown (``settings`` None or empty)."""
     energy, theta, omega = (np.atleast_1d(np.asarray(a, float)) for a in (energy, theta, omega))
     if not settings:
-        return np.zeros(len(energy), bool)
+        return np.ones(len(energy), bool)
     s = np.asarray(settings)
     near = ((np.abs(np.log(energy[:, None] / s[None, :, 0])) <= E_TOLERANCE_LOG)
             & (np.abs(theta[:, None] - s[None, :, 1]) <= THETA_TOLERANCE_DEG)
-            & (omega[:, None] >= s[None, :, 2] - OMEGA_MARGIN_OF_E * energy[:, None])
+            & (omega[:, None] >= s[None, :, 2])
             & (omega[:, None] <= s[None, :, 3] + OMEGA_MARGIN_OF_E * energy[:, None]))
     return ~near.any(axis=1)
 
@@ -110,13 +116,13 @@ def member_predictions(model: EnsembleNet, energy, theta, omega, chunk: int | No
 class Ensemble:
     """A trained ensemble with its manifest; see :meth:`predict`."""
 
-    def __init__(self, model: EnsembleNet, manifest: dict[str, Any]):
-        self.model, self.manifest = model, manifest
+    def __init__(self, model: EnsembleNet, manifest: dict[str, Any], name: str = "model"):
+        self.model, self.manifest, self.name = model, manifest, name
 
     @classmethod
     def load(cls, path_or_name: str | os.PathLike) -> Ensemble:
         """Load a model directory or a shipped model by name (``enxs models list``)."""
-        return cls(*load_model(path_or_name))
+        return cls(*load_model(path_or_name), name=str(path_or_name))
 
     @property
     def nucleus(self) -> str:
@@ -140,10 +146,19 @@ class Ensemble:
         sigma = member_predictions(self.model, energy, theta, omega)
         if not np.all(np.isfinite(sigma)):
             raise FloatingPointError("the network returned a non-finite cross section")
-        outside = outside_coverage(energy, theta, omega, self.manifest.get("coverage"))
-        if outside.any():
+        coverage = self.manifest.get("coverage")
+        below_elastic = omega < kinematics.omega_elastic(energy, theta, self.manifest["A"])
+        outside = outside_coverage(energy, theta, omega, coverage) | below_elastic
+        if not coverage:
+            warnings.warn(f"the kinematic coverage of {self.name} is unknown (no training data recorded): every "
+                          f"point is flagged as a possible extrapolation", ExtrapolationWarning, stacklevel=2)
+        elif outside.any():
             warnings.warn(f"{int(outside.sum())} of {len(outside)} point(s) lie outside the kinematic coverage "
                           f"of the {self.nucleus} training data: extrapolation", ExtrapolationWarning, stacklevel=2)
+        if below_elastic.any():
+            warnings.warn(f"{int(below_elastic.sum())} point(s) lie below the elastic line ω_el ≈ Q²/2M_A of "
+                          f"{self.nucleus}, where the cross section is zero: the network's value there is "
+                          f"meaningless", ExtrapolationWarning, stacklevel=2)
         q16, q84 = np.quantile(sigma, [0.16, 0.84], axis=0)
         spread = sigma.std(0, ddof=1) if len(sigma) > 1 else np.zeros(len(energy))
         return Prediction(energy, theta, omega, sigma.mean(0), spread, q16, q84, outside, sigma)

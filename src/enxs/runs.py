@@ -87,6 +87,28 @@ def build_model(spec: RunSpec, config: Config) -> tuple[EnsembleNet, set[str] | 
     return model, trainable, frozen, parent_manifest
 
 
+def resolve_device(name: str) -> torch.device:
+    """The torch device called ``name``, refused in one line when this machine or build lacks it."""
+    available = ["cpu"] + (["cuda"] if torch.cuda.is_available() else []) + (
+        ["mps"] if torch.backends.mps.is_available() else [])
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise RunError(f"device {name!r} is not a device name; available here: {', '.join(available)}") from None
+    if device.type not in available:
+        raise RunError(f"device {name!r} is not available (torch {torch.__version__} on this machine); "
+                       f"available here: {', '.join(available)}")
+    return device
+
+
+def check_norm_overrides(overrides: dict[str, float], labels: list[str], data_file: str) -> None:
+    """Refuse a normalization override for a dataset label the data do not hold."""
+    unknown = sorted(set(overrides) - set(labels))
+    if unknown:
+        raise RunError(f"--norm {', '.join(unknown)}: no such dataset in {Path(data_file).name}; "
+                       f"its datasets: {', '.join(labels)}")
+
+
 def execute(spec: RunSpec, out_dir: str | os.PathLike, *, resume: bool = False,
             on_epoch: Callable[[EpochReport], None] | None = None) -> dict[str, Any]:
     """Run (or resume) training and write the model directory; returns its manifest."""
@@ -94,18 +116,20 @@ def execute(spec: RunSpec, out_dir: str | os.PathLike, *, resume: bool = False,
     if not resume and ((out / artifacts.MANIFEST).exists() or (out / RUN_FILE).exists()):
         raise RunError(f"{out} already holds a model or a run; use --resume or another --out")
     config = Config.from_dict(spec.config)
+    device = resolve_device(spec.device)
     selected, data_record = load_points(spec, config)  # all validation before anything is written
+    check_norm_overrides(spec.norm_overrides, list(dict.fromkeys(selected.dataset)), spec.data_file)
     train_idx, test_idx = split_for(spec, config, len(selected))
     model, trainable, frozen, parent = build_model(spec, config)
     points = PointSet.from_table(selected, spec.norm_overrides, config.train.p2p_sys)
-    device = torch.device(spec.device)
     trainer = Trainer(model.to(device), points.to(device), train_idx, config, trainable=trainable,
                       frozen_modules=frozen, fresh=spec.kind != "finetune")
     if resume:
         if spec.data_sha256 not in (None, data_record["sha256"]):
             raise RunError(f"{spec.data_file} changed since this run started (sha256 differs); "
                            f"start a new run instead of resuming")
-        trainer.load_state(*artifacts.load_checkpoint(out))
+        if artifacts.has_checkpoint(out):  # killed before its first checkpoint: start at epoch 0
+            trainer.load_state(*artifacts.load_checkpoint(out))
     else:
         out.mkdir(parents=True, exist_ok=True)
         artifacts.write_json(out / RUN_FILE, {**spec.to_json(), "data_sha256": data_record["sha256"]})

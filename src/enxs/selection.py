@@ -1,6 +1,6 @@
 """The selection of training points: named, documented cuts with defaults.
 
-Defaults and why (the project's own choices, measured in the README):
+Defaults and why (the project's own choices):
 
 - ``omega_min = 0.03`` GeV: the published carbon ensemble describes the data down to
   ω ≈ 0.03 GeV and fails below (elastic/giant-resonance tails the smooth network cannot

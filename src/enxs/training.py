@@ -1,6 +1,6 @@
 """Training an ensemble: one loop for all K members (pre-training and fine-tuning alike).
 
-Per member k (method.md §1, NNPDF: Forte et al., JHEP 05 (2002) 062):
+Per member k (Kowal et al., Phys. Rev. C 110, 025501 (2024); NNPDF: Forte et al., JHEP 05 (2002) 062):
 - its own replica of the training data, σ^(k)_i = σ_i (1 + Δλ_d r_d) + Δσ_i r_i, r ~ N(0, 1)
   (the normalization draw r_d only with ``fluctuate_norm``);
 - its own train/validation split of the training part;

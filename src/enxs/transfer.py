@@ -1,4 +1,4 @@
-"""Transfer learning from a pre-trained (carbon) ensemble (method.md §2; Graczyk et al.,
+"""Transfer learning from a pre-trained (carbon) ensemble (Graczyk et al.,
 Phys. Rev. Lett. 135, 052502 (2025)).
 
 - Every member k starts from parent member k; the output is multiplied by A/12 exactly

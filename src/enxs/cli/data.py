@@ -9,9 +9,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from enxs.cli.common import CLIError, DataDir, console, fmt_range
+from enxs.cli.common import CLIError, DataDir, console, fmt_range, make_app
 
-app = typer.Typer(help="Inspect and validate the QES archive files.", no_args_is_help=True)
+app = make_app("Inspect and validate the QES archive files.")
 
 
 @app.command()
@@ -21,7 +21,7 @@ def summary(data_dir: DataDir = None) -> None:
     from enxs.selection import Selection
 
     selection = Selection()
-    table = Table(title=f"QES archive in {archive.resolve_data_dir(data_dir)}")
+    table = Table(title=escape(f"QES archive in {archive.resolve_data_dir(data_dir)}"))
     for col in ("nucleus", "Z", "A", "raw", "selected", "datasets", "E [GeV]", "θ [deg]",
                 "ω [GeV]", "Q² [GeV²]"):
         table.add_column(escape(col), justify="left" if col == "nucleus" else "right")
@@ -39,7 +39,7 @@ def summary(data_dir: DataDir = None) -> None:
     console.print(f"selection: ω ≥ {selection.omega_min} GeV, 0 < ω < E, 0° < θ < 180°, Δσ > 0, "
                   f"excluding {', '.join(selection.exclude_datasets)}")
     for note in notes:
-        console.print(f"  [dim]{note}[/dim]")
+        console.print(f"  {note}", style="dim", markup=False)
 
 
 @app.command()
@@ -59,7 +59,7 @@ def show(
         refs = archive.read_citations(data_dir)
     except archive.ArchiveError:
         refs = {}
-    table = Table(title=f"{data.nucleus[0]} ({path})", show_lines=True)
+    table = Table(title=escape(f"{data.nucleus[0]} ({path})"), show_lines=True)
     for col in ("dataset", "points raw/sel", "(E [GeV], θ [deg]) settings", "Δλ", "Δλ source",
                 "reference"):
         table.add_column(escape(col), overflow="fold")
@@ -72,7 +72,7 @@ def show(
                       refs.get(label, "—"))
     console.print(table)
     for note in report.notes():
-        console.print(f"  [dim]{path.name}: {note}[/dim]")
+        console.print(f"  {path.name}: {note}", style="dim", markup=False)
 
 
 @app.command()

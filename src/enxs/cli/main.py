@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -9,14 +10,14 @@ import typer
 
 from enxs import __version__
 from enxs.cli import data, train, use
-from enxs.cli.common import CLIError, err_console
+from enxs.cli.common import CLIError, err_console, error
 
 app = typer.Typer(
     name="enxs",
     help="Electron–nucleus inclusive cross sections from deep-neural-network ensembles.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,  # help is plain text: "[deg]" stays "[deg]"
 )
 app.add_typer(data.app, name="data")
 app.command()(train.pretrain)
@@ -53,14 +54,21 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
 
     errors: list[type[BaseException]] = [CLIError, ArchiveError, KinematicsError, UnknownNucleusError]
     for module, name in (("enxs.artifacts", "ModelFileError"), ("enxs.config", "ConfigError"),
-                         ("enxs.runs", "RunError"), ("enxs.onnx_io", "OnnxFormatError")):
+                         ("enxs.runs", "RunError"), ("enxs.onnx_io", "OnnxFormatError"),
+                         ("enxs.hepdata", "HepDataError")):
         if module in sys.modules:
             errors.append(getattr(sys.modules[module], name))
     return tuple(errors)
 
 
 def run() -> None:
-    """Console-script entry point: one-line errors, non-zero exit."""
+    """Console-script entry point: one-line errors, non-zero exit.
+
+    OpenMP threads that wait sleep instead of spinning (``OMP_WAIT_POLICY=PASSIVE``, set
+    before torch loads unless the user set it): with spinning threads two jobs on one
+    machine slow each other down several-fold (benchmarks/shared_machine.py).
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         code = app(standalone_mode=False)  # click returns typer.Exit's code in this mode
         sys.exit(code if isinstance(code, int) else 0)
@@ -72,13 +80,15 @@ def run() -> None:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
+    except typer.TyperException as exc:  # usage errors (typer ≥ 0.29 carries its own click)
+        show = getattr(exc, "show", None)
+        if show is None:
+            error(exc.format_message())
+        else:
+            show()
+        sys.exit(exc.exit_code)
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
         if isinstance(exc, _expected_errors()):
-            err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            error(str(exc))
             sys.exit(2)
         raise

@@ -7,14 +7,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from enxs.cli.common import CLIError, DataDir, console
+from enxs.cli.common import CLIError, DataDir, Threads, console, make_app, say, use_threads
 
 Members = Annotated[int | None, typer.Option(help="Ensemble members K (default: the preset's).")]
 Epochs = Annotated[int | None, typer.Option(help="Training epochs (default: the preset's).")]
-Seed = Annotated[int | None, typer.Option(help="Base seed; member seeds derive from it.")]
-Device = Annotated[str, typer.Option(help="cpu or cuda.")]
+Seed = Annotated[int | None, typer.Option(
+    help="Seed of everything random: the test split, then each member's seed (its replica, validation "
+         "split, initial weights and batch order), derived from it.")]
+Device = Annotated[str, typer.Option(help="Torch device: cpu, or cuda where this machine and torch build have it.")]
 ConfigFile = Annotated[Path | None, typer.Option("--config", help="JSON config file (sections model/train/selection).")]
 Sets = Annotated[list[str] | None, typer.Option("--set", help="Override: SECTION.KEY=VALUE (repeatable).")]
 Out = Annotated[Path | None, typer.Option("--out", help="Model directory to write.")]
@@ -45,7 +48,7 @@ def _progress_run(spec, out: Path, resume: bool) -> dict:
 
 def _print_metrics(manifest: dict, out: Path) -> None:
     m = manifest["metrics"]
-    table = Table(title=f"{manifest['nucleus']} model written to {out}")
+    table = Table(title=escape(f"{manifest['nucleus']} model written to {out}"))
     for col in ("points", "n", "χ²/N", "median |rel dev|", "pull mean", "pull width", "1σ coverage"):
         table.add_column(col, justify="right")
     for part in ("train", "test"):
@@ -73,11 +76,13 @@ def pretrain(
     members: Members = None, epochs: Epochs = None, seed: Seed = None, device: Device = "cpu",
     config: ConfigFile = None, set_: Sets = None, out: Out = None, resume: Resume = None,
     data_file: Annotated[Path | None, typer.Option(help="Archive-format file instead of <A><Sym>.dat.")] = None,
-    data_dir: DataDir = None,
+    data_dir: DataDir = None, threads: Threads = None,
 ) -> None:
-    """Train an ensemble from scratch (method.md §1) and write a model directory."""
+    """Train an ensemble from scratch (Kowal et al., Phys. Rev. C 110, 025501 (2024)) and write a model directory."""
     from enxs import archive, runs
     from enxs.config import load_config
+
+    use_threads(threads)
 
     def spec():
         cfg = load_config(preset, config, set_, members=members, epochs=epochs, seed=seed)
@@ -90,19 +95,25 @@ def pretrain(
 def finetune(
     from_: Annotated[str, typer.Option("--from", help="Pre-trained model: directory or shipped name.")],
     nucleus: Annotated[str, typer.Option(help="Target nucleus, e.g. 56Fe.")],
-    scenario: Annotated[str, typer.Option(help="all | last2 (README: what last2 trains).")] = "all",
+    scenario: Annotated[str, typer.Option(
+        help="all: every layer trains; last2: only the last two hidden blocks and the output layer.")] = "all",
     train_fraction: Annotated[float, typer.Option(help="Fraction of the nucleus' points to train on.")] = 0.7,
-    members: Members = None, epochs: Epochs = None, seed: Annotated[int, typer.Option(help="Seed of the split.")] = 0,
+    members: Members = None, epochs: Epochs = None,
+    seed: Annotated[int, typer.Option(
+        help="Seed of everything random: the split of the target's points into train and test, then each "
+             "member's seed (replica, validation split, batch order), derived from it.")] = 0,
     device: Device = "cpu", config: ConfigFile = None, set_: Sets = None, out: Out = None, resume: Resume = None,
     norm: Annotated[list[str] | None, typer.Option(help="Normalization uncertainty LABEL=0.03 (repeatable).")] = None,
     data_file: Annotated[Path | None, typer.Option(help="The target's data in the archive format.")] = None,
-    data_dir: DataDir = None,
+    data_dir: DataDir = None, threads: Threads = None,
 ) -> None:
-    """Fine-tune every member of a pre-trained ensemble to another nucleus (method.md §2)."""
+    """Fine-tune every member of a pre-trained ensemble to another nucleus (Graczyk et al., PRL 135, 052502 (2025))."""
     from enxs import archive, artifacts, runs
     from enxs.config import finetune_config
     from enxs.datasets import parse_norm_overrides
     from enxs.nuclei import Nucleus
+
+    use_threads(threads)
 
     def spec():
         Nucleus.parse(nucleus)
@@ -124,11 +135,12 @@ def evaluate(
     data_file: Annotated[Path | None, typer.Option(help="Evaluate on this archive-format file.")] = None,
     scale_a: Annotated[bool, typer.Option("--scale-a", help="Scale by A_target/A_model (A/12 baseline).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    data_dir: DataDir = None,
+    data_dir: DataDir = None, threads: Threads = None,
 ) -> None:
     """Accuracy and calibration per dataset and in total: stored train/test split, or a nucleus."""
     from enxs.evaluation import evaluate_model
 
+    use_threads(threads)
     result = evaluate_model(model, nucleus, data_dir, data_file, scale_a)
     if as_json:
         print(json.dumps(result, indent=1))
@@ -137,7 +149,7 @@ def evaluate(
         if part not in result:
             continue
         r = result[part]
-        table = Table(title=f"{result['model']} on {result['nucleus']} — {part} points")
+        table = Table(title=escape(f"{result['model']} on {result['nucleus']} — {part} points"))
         for col in ("dataset", "n", "χ²/N", "χ²/N (stat)", "median |rel dev|", "pull mean", "pull width",
                     "1σ coverage", "λ"):
             table.add_column(col, justify="left" if col == "dataset" else "right")
@@ -149,7 +161,7 @@ def evaluate(
         console.print(table)
 
 
-models_app = typer.Typer(help="Shipped pre-trained models.", no_args_is_help=True)
+models_app = make_app("Shipped pre-trained models.")
 
 
 @models_app.command("list")
@@ -178,15 +190,17 @@ def reproduce(
     seed: Annotated[int, typer.Option(help="Seed of the splits and the training.")] = 0,
     nuclei: Annotated[list[str] | None,
                       typer.Option("--nucleus", help="Targets (default: 6Li 16O 27Al 40Ca 56Fe).")] = None,
-    data_dir: DataDir = None,
+    data_dir: DataDir = None, threads: Threads = None,
 ) -> None:
     """The transfer-learning study (targets × {all, last2} × {7:3, 1:9}) with baselines, as a report."""
     from enxs import study
 
+    use_threads(threads)
+
     def on_run(title, spec):
-        console.print(f"[bold]{title}[/bold]: {spec.kind}, {spec.config['train']['epochs']} epochs")
+        say(f"{title}: {spec.kind}, {spec.config['train']['epochs']} epochs")
         return None
 
     path = study.reproduce(base, preset, out, data_dir, members, seed, tuple(nuclei or study.TARGETS),
                            study.FRACTIONS, on_run)
-    console.print(f"report written to {path}")
+    say(f"report written to {path}")

@@ -11,7 +11,18 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from enxs.cli.common import CLIError, DataDir, console, err_console
+from enxs.cli.common import (
+    CLIError,
+    DataDir,
+    Overwrite,
+    Threads,
+    check_output_file,
+    console,
+    make_app,
+    say,
+    use_threads,
+    warn,
+)
 
 ModelArg = Annotated[str, typer.Argument(help="Model directory or shipped model name.")]
 Energy = Annotated[float | None, typer.Option("--energy", help="Beam energy E [GeV].")]
@@ -39,10 +50,11 @@ def parse_values(text: str, what: str = "--omega") -> list[float]:
 
 def read_points(path: Path):
     """E, θ, ω columns of a CSV file; a clear error naming a missing column or a bad cell."""
+    import numpy as np
     import pandas as pd
 
-    try:
-        table = pd.read_csv(path, comment="#", skipinitialspace=True)
+    try:  # as text: a bad cell is reported as the user wrote it
+        table = pd.read_csv(path, comment="#", skipinitialspace=True, dtype=str, keep_default_na=False)
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise CLIError(f"{path}: cannot read CSV ({exc})") from exc
     lower = {c.strip().lower(): c for c in table.columns}
@@ -51,11 +63,11 @@ def read_points(path: Path):
         column = next((lower[a] for a in aliases if a in lower), None)
         if column is None:
             raise CLIError(f"{path}: missing column {name!r} (accepted names: {', '.join(aliases)})")
-        values = pd.to_numeric(table[column], errors="coerce")
-        bad = values.isna()
+        values = pd.to_numeric(table[column].str.strip(), errors="coerce")
+        bad = ~np.isfinite(values.to_numpy(float))
         if bad.any():
-            row = int(bad.idxmax())
-            raise CLIError(f"{path}:{row + 2}: column {column!r} is not a number: {table[column][row]!r}")
+            row = int(np.flatnonzero(bad)[0])
+            raise CLIError(f"{path}:{row + 2}: column {column!r} is not a finite number: '{table[column][row]}'")
         out[name] = values.to_numpy(float)
     return out["E"], out["theta"], out["omega"]
 
@@ -68,7 +80,7 @@ def _predict(model: str, energy, theta, omega):
         warnings.simplefilter("always", ExtrapolationWarning)
         prediction = ensemble.predict(energy, theta, omega)
     for w in caught:
-        err_console.print(f"[yellow]warning:[/yellow] {w.message}", highlight=False)
+        warn(str(w.message))
     return ensemble, prediction
 
 
@@ -76,10 +88,16 @@ def predict(
     model: ModelArg, energy: Energy = None, angle: Angle = None, omega: Omega = None,
     input_: Annotated[Path | None, typer.Option("--input", help="CSV with E, theta, omega columns.")] = None,
     output: Annotated[Path | None, typer.Option(help="Write .csv, .parquet or .json (by extension).")] = None,
+    overwrite: Overwrite = False, threads: Threads = None,
 ) -> None:
     """Cross sections (mean, std, 16%/84% quantiles) in nb/sr/GeV at given kinematics."""
     import numpy as np
 
+    if output is not None:
+        if output.suffix.lower() not in (".csv", ".parquet", ".json"):
+            raise CLIError(f"--output {output}: the extension must be .csv, .parquet or .json")
+        check_output_file(output, overwrite=overwrite)
+    use_threads(threads)
     if input_ is not None:
         e, t, w = read_points(input_)
     elif energy is not None and angle is not None and omega is not None:
@@ -87,8 +105,6 @@ def predict(
         e, t = np.full(len(w), energy), np.full(len(w), angle)
     else:
         raise CLIError("give --energy, --angle and --omega, or --input points.csv")
-    if output is not None and output.suffix.lower() not in (".csv", ".parquet", ".json"):
-        raise CLIError(f"--output {output}: the extension must be .csv, .parquet or .json")
     ensemble, prediction = _predict(model, e, t, w)
     frame = prediction.to_frame()
     frame["outside_coverage"] = frame.outside_coverage.astype(int)
@@ -106,7 +122,8 @@ def predict(
               "enxs_version": __version__, "units": "E_GeV [GeV], theta_deg [deg], omega_GeV [GeV], "
               "cross sections d2sigma/dOmega/domega [nb/sr/GeV]",
               "outside_coverage": "1 where no training setting lies within |ln E/E_k| <= 0.25, "
-              "|theta - theta_k| <= 10 deg, omega in the setting's range +- 0.1 E"}
+              "|theta - theta_k| <= 10 deg, omega from the setting's lowest measured omega to its highest + 0.1 E, "
+              "or below the elastic line; 1 everywhere when the model's training data are unknown"}
     tmp = output.with_name(f".{output.name}.tmp")
     suffix = output.suffix.lower()
     if suffix == ".csv":
@@ -120,7 +137,7 @@ def predict(
         tmp.write_text(json.dumps({"metadata": header, "points": frame.to_dict(orient="records")}, indent=1),
                        encoding="utf-8")
     tmp.replace(output)
-    console.print(f"{len(frame)} point(s) written to {output}")
+    say(f"{len(frame)} point(s) written to {output}")
 
 
 def plot(
@@ -128,9 +145,9 @@ def plot(
     scan: Annotated[str, typer.Option(help="omega (σ vs ω at E, θ) | angle or q2 (σ vs θ or Q² at E, ω).")] = "omega",
     with_data: Annotated[bool, typer.Option("--with-data", help="Overlay measured points of this setting.")] = False,
     output: Annotated[Path, typer.Option(help="Figure file (.png, .pdf, .svg).")] = Path("enxs-plot.png"),
-    data_dir: DataDir = None,
+    overwrite: Overwrite = False, data_dir: DataDir = None,
 ) -> None:
-    """Plot the ensemble mean ± 1σ: a spectrum in ω, or a scan in angle or Q² at fixed E."""
+    """Plot the ensemble mean and its 16–84% band: a spectrum in ω, or a scan in angle or Q² at fixed E."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -141,32 +158,34 @@ def plot(
 
     if energy is None:
         raise CLIError("give --energy")
+    if scan not in ("omega", "angle", "q2"):
+        raise CLIError(f"--scan {scan!r}: choose omega, angle or q2")
+    check_output_file(output, overwrite=overwrite)
     fig, ax = plt.subplots(figsize=(6, 4.2))
+    label = f"{model} (mean, 16–84%)"
     if scan == "omega":
         if angle is None:
             raise CLIError("a spectrum in ω needs --angle")
         w = np.asarray(parse_values(omega)) if omega else np.linspace(0.01 * energy, 0.95 * energy, 200)
         ensemble, p = _predict(model, energy, angle, w)
-        plots.band(ax, w, p.mean, p.std, f"{model} (mean ± 1σ)")
+        plots.band(ax, w, p.mean, p.q16, p.q84, label)
         plots.mark_extrapolation(ax, w, p.mean, p.outside_coverage)
-        if with_data:
-            _overlay_data(ax, ensemble.nucleus, energy, angle, data_dir)
         plots.label_spectrum(ax, ensemble.nucleus, energy, angle)
-    elif scan in ("angle", "q2"):
+        if with_data:
+            _overlay_data(ax, ensemble.nucleus, energy, angle, data_dir, w, p.mean)
+    else:
         if omega is None or len(parse_values(omega)) != 1:
             raise CLIError("a scan in angle or Q² needs one --omega value")
         w = parse_values(omega)[0]
         th = np.linspace(5, 175, 200)
         ensemble, p = _predict(model, energy, th, w)
         x = th if scan == "angle" else kinematics.q2(energy, th, w)
-        plots.band(ax, x, p.mean, p.std, f"{model} (mean ± 1σ)")
+        plots.band(ax, x, p.mean, p.q16, p.q84, label)
         plots.mark_extrapolation(ax, x, p.mean, p.outside_coverage)
         ax.set_xlabel("θ [deg]" if scan == "angle" else "Q² [GeV²]")
         ax.set_ylabel("d²σ/dΩdω [nb/sr/GeV]")
         ax.set_yscale("log")
         ax.set_title(f"{ensemble.nucleus}: E = {energy:g} GeV, ω = {w:g} GeV", fontsize=10)
-    else:
-        raise CLIError(f"--scan {scan!r}: choose omega, angle or q2")
     ax.legend(fontsize=8)
     fig.tight_layout()
     try:
@@ -174,27 +193,29 @@ def plot(
     except (ValueError, OSError) as exc:
         raise CLIError(f"{output}: cannot write figure ({exc})") from exc
     plt.close(fig)
-    console.print(f"figure written to {output}")
+    say(f"figure written to {output}")
 
 
-def _overlay_data(ax, nucleus: str, energy: float, angle: float, data_dir) -> None:
+def _overlay_data(ax, nucleus: str, energy: float, angle: float, data_dir, omega, mean) -> None:
     from enxs import archive, plots
     from enxs.datasets import total_error
 
     try:
         table = archive.read_file(archive.find_nucleus_file(nucleus, data_dir))[0]
     except archive.ArchiveError as exc:
-        err_console.print(f"[yellow]warning:[/yellow] no data overlay: {exc}")
+        warn(f"no data overlay: {exc}")
         return
     pts = table[(abs(table.E - energy) <= 1e-3 * energy) & (abs(table.theta - angle) <= 0.05)]
     if pts.empty:
-        err_console.print(f"[yellow]warning:[/yellow] the archive has no {nucleus} data at E={energy:g}, θ={angle:g}")
+        warn(f"the archive has no {nucleus} data at E={energy:g}, θ={angle:g}")
         return
-    plots.data_points(ax, pts, total_error(pts))
+    error = total_error(pts)
+    plots.data_points(ax, pts, error)
+    plots.fit_to_data(ax, omega, mean, pts, error)
 
 
-export_app = typer.Typer(help="Write a model in other formats.", no_args_is_help=True)
-import_app = typer.Typer(help="Turn other formats into enxs models.", no_args_is_help=True)
+export_app = make_app("Write a model in other formats.")
+import_app = make_app("Turn other formats into enxs models.")
 
 
 @export_app.command("onnx")
@@ -202,13 +223,12 @@ def export_onnx(model: ModelArg, out: Annotated[Path, typer.Option(help="Output 
     """One float32 ONNX file per member with NuWro's interface, in OUT/<Symbol><A>/."""
     from enxs import onnx_io
     from enxs.artifacts import load_model
-    from enxs.nuclei import Nucleus
 
     net, manifest = load_model(model)
     summary = onnx_io.export(net, manifest, out)
-    directory = out / Nucleus(int(manifest["Z"]), int(manifest["A"])).nuwro_dir
-    console.print(f"{summary['members']} members written to {directory} "
-                  f"(max |onnxruntime/enxs − 1| = {summary['max_rel_diff_onnxruntime_vs_enxs']:.1e})")
+    say(f"{summary['members']} members written to {summary['directory']} (onnxruntime vs enxs: max |Δy| = "
+        f"{summary['max_abs_diff']:.1e}, max relative difference where y > {onnx_io.CHECK_FLOOR:g}: "
+        f"{summary['max_rel_diff']:.1e})")
 
 
 @export_app.command("hepdata")
@@ -216,37 +236,22 @@ def export_hepdata(
     model: ModelArg, energy: Annotated[float, typer.Option(help="E [GeV].")],
     angle: Annotated[float, typer.Option(help="θ [deg].")],
     omega: Annotated[str, typer.Option(help="start:stop:count")],
-    out: Annotated[Path, typer.Option(help="Output directory for the HEPData submission.")],
+    out: Annotated[Path, typer.Option(help="New (or empty) directory for the HEPData submission.")],
 ) -> None:
-    """A HEPData submission (hepdata_lib) of the prediction at one (E, θ) over ω."""
+    """A HEPData submission (hepdata_lib) of the prediction at one (E, θ) over ω, with its archive, in OUT."""
+    import importlib.util
+
     import numpy as np
 
-    try:
-        from hepdata_lib import Submission, Table, Uncertainty, Variable
-    except ImportError as exc:
-        raise CLIError("hepdata export needs hepdata_lib: pip install 'enxs[hepdata]'") from exc
+    from enxs import hepdata
+
+    if importlib.util.find_spec("hepdata_lib") is None:
+        raise CLIError(hepdata.INSTALL_HINT)
+    hepdata.check_target(out)
     w = np.asarray(parse_values(omega))
     ensemble, p = _predict(model, energy, angle, w)
-    table = Table(f"{ensemble.nucleus} E={energy:g} GeV theta={angle:g} deg")
-    table.description = (f"enxs ensemble prediction ({ensemble.members} members, model {model}) of the inclusive "
-                          f"electron-{ensemble.nucleus} cross section; uncertainty: ensemble standard deviation.")
-    table.keywords["reactions"] = [f"E {ensemble.nucleus} --> E X"]
-    x = Variable("$\\omega$", is_independent=True, is_binned=False, units="GeV")
-    x.values = w.round(6).tolist()
-    y = Variable("$d^2\\sigma/d\\Omega d\\omega$", is_independent=False, is_binned=False, units="nb/sr/GeV")
-    y.values = p.mean.round(6).tolist()
-    y.add_qualifier("E", energy, "GeV")
-    y.add_qualifier("THETA", angle, "DEG")
-    unc = Uncertainty("ensemble spread", is_symmetric=True)
-    unc.values = p.std.round(6).tolist()
-    y.add_uncertainty(unc)
-    table.add_variable(x)
-    table.add_variable(y)
-    submission = Submission()
-    submission.add_table(table)
-    out.mkdir(parents=True, exist_ok=True)
-    submission.create_files(str(out), remove_old=True)
-    console.print(f"HEPData submission written to {out}")
+    hepdata.write_submission(ensemble, str(model), p, out)
+    say(f"HEPData submission written to {out} (with submission.tar.gz)")
 
 
 @import_app.command("onnx")
@@ -254,11 +259,18 @@ def import_onnx(
     directory: Annotated[Path, typer.Argument(help="Directory of model_electron_*_<i>.onnx members.")],
     out: Annotated[Path, typer.Option(help="enxs model directory to write.")],
     nucleus: Annotated[str | None, typer.Option(help="Nucleus (default: from the directory or file names).")] = None,
+    data_dir: DataDir = None,
 ) -> None:
-    """Turn a NuWro-style ONNX ensemble into an enxs model (evaluate, plot, fine-tune it)."""
+    """Turn a NuWro-style ONNX ensemble into an enxs model (evaluate, plot, fine-tune it).
+
+    The members' training data are unknown: the model's kinematic coverage is taken from all
+    selected points of the nucleus' file in the data directory, where there is one (else
+    every prediction is flagged as a possible extrapolation).
+    """
     from enxs import archive, artifacts, onnx_io
     from enxs.config import Config
     from enxs.nuclei import Nucleus, UnknownNucleusError
+    from enxs.predict import coverage_settings
 
     if (out / artifacts.MANIFEST).exists():
         raise CLIError(f"{out} already holds a model")
@@ -277,13 +289,21 @@ def import_onnx(
         nuc = Nucleus.parse(nucleus)
     config = Config.from_dict({"preset": "imported", "model": model.config.__dict__,
                                "train": {"members": model.members}})
+    coverage, coverage_source = None, "unknown: no data file for this nucleus in the data directory"
+    try:
+        data_file = archive.find_nucleus_file(nuc.name, data_dir)
+        coverage = coverage_settings(config.selection.apply(archive.read_file(data_file, nuc)[0]))
+        coverage_source = f"all selected points of {data_file.name} (the members' own training data are unknown)"
+    except archive.ArchiveError:
+        warn(f"no {nuc.name} data in the data directory: the imported model's coverage is unknown, and every "
+             f"prediction will be flagged as a possible extrapolation")
     manifest = {"kind": "imported", "nucleus": nuc.name, "Z": nuc.Z, "A": nuc.A, "config": config.to_dict(),
-                "source": {"directory": str(directory.resolve()),
+                "source": {"directory": directory.resolve().name,
                            "files": [{"name": p.name, "sha256": archive.file_checksum(p)} for p in paths]},
-                "lambda": None, "coverage": None}
+                "lambda": None, "coverage": coverage, "coverage_source": coverage_source}
     artifacts.save_model(out, model, manifest)
-    console.print(f"imported {model.members} members ({model.config.depth}×{model.config.width}, "
-                  f"{model.parameter_count():,} parameters each) as {nuc.name} into {out}")
+    say(f"imported {model.members} members ({model.config.depth}×{model.config.width}, "
+        f"{model.parameter_count():,} parameters each) as {nuc.name} into {out}")
 
 
 def tabulate(
@@ -291,6 +311,7 @@ def tabulate(
     e_min: Annotated[float, typer.Option(help="Lowest E [GeV].")] = 0.1,
     e_max: Annotated[float, typer.Option(help="Highest E [GeV].")] = 6.0,
     shape: Annotated[str, typer.Option(help="Grid points in E,θ,ω/E.")] = "48,69,240",
+    overwrite: Overwrite = False, threads: Threads = None,
 ) -> None:
     """Precompute mean and std on an (E, θ, ω/E) grid and report the interpolation error."""
     from enxs import grid
@@ -298,11 +319,16 @@ def tabulate(
 
     if out.suffix not in (".h5", ".hdf5", ".npz"):
         raise CLIError(f"--out {out}: grid files end in .h5 or .npz")
+    check_output_file(out, "--out", overwrite)
     try:
         dims = tuple(int(v) for v in shape.split(","))
-        assert len(dims) == 3 and min(dims) >= 2
-    except (ValueError, AssertionError):
-        raise CLIError(f"--shape {shape!r}: three integers ≥ 2, e.g. 48,69,240") from None
+    except ValueError:
+        dims = ()
+    if len(dims) != 3 or min(dims) < 2:
+        raise CLIError(f"--shape {shape!r}: three integers ≥ 2, e.g. 48,69,240")
+    if not 0 < e_min < e_max:
+        raise CLIError(f"--e-min {e_min:g} and --e-max {e_max:g}: need 0 < e-min < e-max (GeV)")
+    use_threads(threads)
     net, manifest = load_model(model)
     g = grid.build(net, (e_min, e_max), shape=dims, meta={"model": str(model), "nucleus": manifest["nucleus"],
                                                              "units": "E GeV, theta deg, sigma nb/sr/GeV"})
@@ -311,7 +337,7 @@ def tabulate(
     tmp = out.with_name(f".tmp.{out.name}")
     g.save(tmp)
     tmp.replace(out)
-    console.print(f"grid {dims} written to {out}; interpolation error of the mean on {err['points']} random points: "
-                  f"median {err['median_rel_error']:.2%}, 95% {err['p95_rel_error']:.2%} "
-                  f"(ensemble spread: median {err['median_rel_spread']:.2%}; error below a tenth of the "
-                  f"spread at {err['share_below_tenth_of_spread']:.1%} of the points)")
+    say(f"grid {dims} written to {out}; interpolation error of the mean on {err['points']} random points: "
+        f"median {err['median_rel_error']:.2%}, 95% {err['p95_rel_error']:.2%} "
+        f"(ensemble spread: median {err['median_rel_spread']:.2%}; error below a tenth of the "
+        f"spread at {err['share_below_tenth_of_spread']:.1%} of the points)")

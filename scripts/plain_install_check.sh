@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# A user's install has no extras: install enxs plainly (`pip install -e .`) into .venv-plain and
+# check that user errors are one line (never a traceback) and that the HEPData export names the
+# extra it needs. Run by CI after the test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export ENXS_DATA_DIR="${ENXS_DATA_DIR:-$(cd .. && pwd)/shared/data/qes-archive}"
+PY=${PYTHON:-python3}
+[ -x .venv-plain/bin/python ] || "$PY" -m venv .venv-plain
+.venv-plain/bin/python -m pip install -q --disable-pip-version-check "torch==2.13.0" 2>&1 | grep -v "^WARNING: Location" || true
+.venv-plain/bin/python -m pip install -q --disable-pip-version-check -e . 2>&1 | grep -v "^WARNING: Location" || true
+ENXS=$PWD/.venv-plain/bin/enxs
+WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
+fails=0
+expect_clean_error() {  # expect_clean_error FRAGMENT ARGS...: non-zero exit, no traceback, FRAGMENT said
+  local fragment=$1; shift
+  if (cd "$WORK" && "$ENXS" "$@" >"$WORK/out" 2>"$WORK/err"); then
+    echo "FAIL: enxs $* succeeded"; fails=$((fails + 1))
+  elif grep -q Traceback "$WORK/err" "$WORK/out" || ! grep -qF -- "$fragment" "$WORK/err"; then
+    echo "FAIL: enxs $*:"; cat "$WORK/err"; fails=$((fails + 1))
+  else
+    echo "ok: enxs $* -> $(grep -v '^\s*$' "$WORK/err" | head -1)"
+  fi
+}
+expect_clean_error "beam energy" predict enxs-12C-fast --energy 0.5 --angle 60 --omega 0.6
+expect_clean_error "40Ar" evaluate enxs-12C-fast --nucleus 40Ar
+expect_clean_error "Invalid value" predict enxs-12C-fast --energy x --angle 60 --omega 0.3
+expect_clean_error "does not exist" predict enxs-12C-fast --energy 1 --angle 30 --omega 0.3 --output nodir/x.csv
+expect_clean_error "available here" pretrain --preset smoke --device cuda --out dev
+if .venv-plain/bin/python -c "import hepdata_lib" 2>/dev/null; then
+  echo "FAIL: a plain install pulled in hepdata_lib"; fails=$((fails + 1))
+else
+  expect_clean_error "pip install 'enxs[hepdata]'" export hepdata enxs-12C-fast --energy 0.68 --angle 60 --omega 0.1:0.5:5 --out fresh
+fi
+[ "$fails" -eq 0 ] && echo "plain install: every user error is one line"
+exit "$fails"

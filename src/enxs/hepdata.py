@@ -1,0 +1,83 @@
+"""HEPData submissions (hepdata_lib, an optional extra) of ensemble predictions.
+
+A submission is written into a directory that did not exist before (or was empty): its
+YAML files and the ``submission.tar.gz`` that HEPData uploads, nothing anywhere else.
+Values keep 6 significant figures (hepdata_lib rounds relatively); the table's metadata
+come from the model's manifest, and a dependent variable flags the points outside the
+training coverage (extrapolation).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from pathlib import Path
+
+from enxs import __version__
+from enxs.predict import Ensemble, Prediction
+
+SIGNIFICANT_DIGITS = 6
+INSTALL_HINT = "HEPData export needs hepdata_lib: pip install 'enxs[hepdata]'"
+
+
+class HepDataError(ValueError):
+    """A HEPData export that cannot be written (missing extra, non-empty output directory)."""
+
+
+def check_target(out: Path) -> None:
+    """Refuse an output directory that holds anything, or whose parent is missing."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise HepDataError(f"--out {out}: exists and is not an empty directory; give a new directory "
+                           f"(enxs never writes over files it did not create)")
+    if not out.parent.is_dir():
+        raise HepDataError(f"--out {out}: directory {out.parent} does not exist")
+
+
+def write_submission(ensemble: Ensemble, model_name: str, prediction: Prediction, out: Path) -> Path:
+    """Write the prediction at one (E, θ) over ω as a HEPData submission into ``out``."""
+    try:
+        from hepdata_lib import Submission, Table, Uncertainty, Variable
+    except ImportError:
+        raise HepDataError(INSTALL_HINT) from None
+    check_target(out)
+    m = ensemble.manifest
+    energy, theta = float(prediction.energy[0]), float(prediction.theta[0])
+    table = Table(f"{ensemble.nucleus} E={energy:g} GeV theta={theta:g} deg")
+    data = m.get("data") or {}
+    trained = f"trained on {data['name']} (sha256 {data['sha256'][:12]}...)" if data else "training data unknown"
+    table.description = (
+        f"enxs prediction, not a measurement: mean and standard deviation over the {ensemble.members} members "
+        f"of the ensemble '{model_name}' ({m.get('kind', 'model')} for {ensemble.nucleus}, {trained}) of the "
+        f"inclusive electron-{ensemble.nucleus} cross section d2sigma/dOmega/domega.")
+    table.location = (f"enxs {m.get('enxs_version', '?')} model '{model_name}', weights sha256 "
+                      f"{m['weights']['sha256'][:12]}..., exported by enxs {__version__}")
+    table.keywords["reactions"] = [f"E {ensemble.nucleus} --> E X"]
+    table.keywords["observables"] = ["D2SIG/DOMEGA/DE"]
+    x = Variable("$\\omega$", is_independent=True, is_binned=False, units="GeV")
+    x.values = prediction.omega.tolist()
+    y = Variable("$d^2\\sigma/d\\Omega d\\omega$", is_independent=False, is_binned=False, units="nb/sr/GeV")
+    y.values = prediction.mean.tolist()
+    y.add_qualifier("E", energy, "GeV")
+    y.add_qualifier("THETA", theta, "DEG")
+    unc = Uncertainty("ensemble standard deviation", is_symmetric=True)
+    unc.values = prediction.std.tolist()
+    y.add_uncertainty(unc)
+    flag = Variable("outside training coverage (1: extrapolation)", is_independent=False, is_binned=False)
+    flag.values = prediction.outside_coverage.astype(int).tolist()
+    for variable in (x, y, flag):
+        variable.digits = SIGNIFICANT_DIGITS
+        table.add_variable(variable)
+    submission = Submission()
+    submission.comment = table.description
+    submission.add_table(table)
+    out = out.resolve()
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
+        staging = Path(tmp) / "submission"
+        with contextlib.chdir(tmp):  # hepdata_lib writes its tar ball into the working directory
+            submission.create_files(str(staging), remove_old=False)
+        shutil.move(Path(tmp) / "submission.tar.gz", staging / "submission.tar.gz")
+        if out.exists():
+            out.rmdir()  # empty (checked above)
+        staging.rename(out)
+    return out

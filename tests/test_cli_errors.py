@@ -1,0 +1,194 @@
+"""Bad input and faults through the command line: one line naming what and where, a
+non-zero exit, no traceback, and nothing of the user's touched."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from enxs import artifacts, runs
+from enxs.archive import parse_file
+from enxs.config import load_config
+
+SHIPPED = "enxs-12C-fast"
+
+
+def _enxs(*args, cwd=None, python_flags=()):
+    return subprocess.run([sys.executable, *python_flags, "-m", "enxs", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd)
+
+
+def _one_line_error(result, *fragments):
+    assert result.returncode != 0, result.stdout
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines and all(f in result.stderr for f in fragments), result.stderr
+    return lines
+
+
+def test_errors_need_nothing_but_the_declared_dependencies(tmp_path):
+    # a plain install has no click (typer ≥ 0.29 carries its own): the error path must not import it
+    code = ("import sys; sys.modules['click'] = None; sys.argv = ['enxs'] + sys.argv[1:]; "
+            "from enxs.cli.main import run; run()")
+    for args in (["predict", SHIPPED, "--energy", "0.5", "--angle", "60", "--omega", "0.6"],
+                 ["predict", SHIPPED, "--energy", "x"]):
+        result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=tmp_path)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json", ".parquet"])
+def test_output_into_a_missing_directory(tmp_path, suffix):
+    result = _enxs("predict", SHIPPED, "--energy", 1, "--angle", 30, "--omega", "0.2:0.4:3",
+                   "--output", f"nodir/x{suffix}", cwd=tmp_path)
+    _one_line_error(result, "nodir", "does not exist")
+
+
+def test_tabulate_checks_its_output_before_working(tmp_path):
+    result = _enxs("tabulate", SHIPPED, "--out", "nodir/x.h5", cwd=tmp_path)
+    _one_line_error(result, "nodir", "does not exist")
+
+
+def test_hepdata_export_keeps_the_users_files(tmp_path):
+    pytest.importorskip("hepdata_lib")
+    (tmp_path / "hep").mkdir()
+    (tmp_path / "hep" / "notes.txt").write_text("keep")
+    args = ("export", "hepdata", SHIPPED, "--energy", 0.68, "--angle", 60, "--omega", "0.1:0.5:5")
+    _one_line_error(_enxs(*args, "--out", "hep", cwd=tmp_path), "not an empty directory")
+    assert (tmp_path / "hep" / "notes.txt").read_text() == "keep"
+    _one_line_error(_enxs(*args, "--out", ".", cwd=tmp_path), "not an empty directory")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hep"]
+    assert _enxs(*args, "--out", "fresh", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "fresh" / "submission.tar.gz").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fresh", "hep"]
+
+
+@pytest.fixture()
+def small_model(tmp_path, archive_dir):
+    out = tmp_path / "model"
+    runs.execute(runs.RunSpec("pretrain", "12C", str(archive_dir / "12C.dat"),
+                              load_config("smoke", members=2, epochs=2).to_dict()), out)
+    return out
+
+
+def _edit_manifest(source, target, edit):
+    shutil.copytree(source, target)
+    manifest = json.loads((target / "manifest.json").read_text())
+    edit(manifest)
+    (target / "manifest.json").write_text(json.dumps(manifest))
+    return target
+
+
+@pytest.mark.parametrize(
+    ("edit", "fragments"),
+    [
+        (lambda m: m["config"]["model"].update(activation="tanhh"), ["config", "activation", "tanhh"]),
+        (lambda m: m["config"]["model"].update(bogus_key=1), ["config", "bogus_key", "[model]"]),
+        (lambda m: m.pop("weights"), ["weights", "required"]),
+        (lambda m: m.update(A="fifty-six"), ["field A", "fifty-six"]),
+        (lambda m: m.update(A=13), ["Z, A", "12C"]),
+    ],
+)
+def test_a_wrong_manifest_is_one_line_naming_the_field(small_model, tmp_path, edit, fragments):
+    bad = _edit_manifest(small_model, tmp_path / "bad", edit)
+    with pytest.raises(artifacts.ModelFileError, match=r"manifest\.json: field"):
+        artifacts.load_model(bad)
+    command = (["export", "onnx", bad, "--out", tmp_path / "onnx"] if "field A" in fragments
+               else ["predict", bad, "--energy", 1, "--angle", 30, "--omega", 0.3])
+    _one_line_error(_enxs(*command), "manifest.json", *fragments)
+    assert not (tmp_path / "onnx").exists()
+
+
+def test_a_device_this_build_lacks(tmp_path):
+    for device in ("cuda", "gpu"):
+        lines = _one_line_error(_enxs("pretrain", "--preset", "smoke", "--device", device, "--out", "run",
+                                      cwd=tmp_path), "available here: cpu")
+        assert len(lines) == 1
+    assert not (tmp_path / "run").exists()
+
+
+def test_norm_override_for_a_label_not_in_the_data(tmp_path, archive_dir):
+    result = _enxs("finetune", "--from", SHIPPED, "--nucleus", "56Fe", "--norm",
+                   "Typo:2026=0.03", "--out", "ft", cwd=tmp_path)
+    _one_line_error(result, "Typo:2026", "Day:1993md")
+    assert not (tmp_path / "ft").exists()
+
+
+def test_resume_after_a_kill_before_the_first_checkpoint(tmp_path, archive_dir):
+    spec = runs.RunSpec("pretrain", "12C", str(archive_dir / "12C.dat"),
+                        load_config("smoke", members=2, epochs=4).to_dict())
+
+    def killed(report):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        runs.execute(spec, tmp_path / "run", on_epoch=killed)
+    assert (tmp_path / "run" / "run.json").is_file() and not artifacts.has_checkpoint(tmp_path / "run")
+    result = _enxs("pretrain", "--resume", tmp_path / "run")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "run" / "manifest.json").read_text())["epochs_run"] == 4
+
+
+def test_data_check_reports_what_loading_refuses(tmp_path):
+    (tmp_path / "16O.dat").write_text("8 16 1.0 30 0.1 5.0 0.1 Exp:2026\n8 17 1.0 30 0.2 5.0 0.1 Exp:2026\n")
+    (tmp_path / "empty.dat").write_text("# nothing\n")
+    errors = [str(e) for e in parse_file(tmp_path / "16O.dat")[1].errors]
+    assert errors == [f"{tmp_path / '16O.dat'}:2: Z=8, A=17 differs from the file name's 16O: one nucleus per file"]
+    result = _enxs("data", "check", tmp_path / "16O.dat", tmp_path / "empty.dat")
+    assert result.returncode == 1
+    assert "16O.dat:2: Z=8, A=17" in result.stdout and "empty.dat: no data lines" in result.stdout
+    _one_line_error(_enxs("data", "show", tmp_path / "16O.dat"), "16O.dat:2")
+
+
+def test_brackets_survive_in_help_and_errors(tmp_path):
+    help_text = _enxs("predict", "--help").stdout
+    assert "θ [deg]" in help_text and "[GeV]" in help_text
+    bad = tmp_path / "c.json"
+    bad.write_text(json.dumps({"model": {"bogus_key": 1}}))
+    result = _enxs("pretrain", "--preset", "smoke", "--config", bad, "--out", tmp_path / "x")
+    _one_line_error(result, "unknown key(s) in [model]: bogus_key")
+
+
+def test_a_bad_csv_cell_is_shown_as_written(tmp_path):
+    (tmp_path / "p.csv").write_text("E,theta,omega\n1.0,30,0.1\n1.0,30,NaN\n")
+    _one_line_error(_enxs("predict", SHIPPED, "--input", tmp_path / "p.csv"), "p.csv:3", "'NaN'")
+
+
+def test_help_cites_nothing_a_user_lacks():
+    for command in ("pretrain", "finetune", "evaluate", "reproduce", "predict", "plot", "tabulate"):
+        text = _enxs(command, "--help").stdout
+        assert "method.md" not in text and "README" not in text, command
+        if command in ("pretrain", "finetune", "evaluate", "predict", "tabulate", "reproduce"):
+            assert "--threads" in text, command
+
+
+@pytest.mark.slow
+def test_cli_run_killed_before_its_first_checkpoint_resumes(tmp_path, archive_dir):
+    import os
+    import signal
+    import time
+
+    command = [sys.executable, "-m", "enxs", "pretrain", "--preset", "fast", "--members", "4", "--epochs", "60",
+               "--out", "run"]
+    proc = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while not (tmp_path / "run" / "run.json").exists() and time.time() < deadline:
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert (tmp_path / "run" / "run.json").exists() and not artifacts.has_checkpoint(tmp_path / "run")
+    again = _enxs("pretrain", "--out", "run", cwd=tmp_path)
+    _one_line_error(again, "--resume")
+    resumed = _enxs("pretrain", "--resume", "run", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((tmp_path / "run" / "manifest.json").read_text())["epochs_run"] == 60
+
+
+def test_an_existing_output_file_is_kept_unless_told(tmp_path):
+    (tmp_path / "mine.csv").write_text("keep")
+    args = ("predict", SHIPPED, "--energy", 1, "--angle", 30, "--omega", 0.3, "--output", "mine.csv")
+    _one_line_error(_enxs(*args, cwd=tmp_path), "exists", "--overwrite")
+    assert (tmp_path / "mine.csv").read_text() == "keep"
+    assert _enxs(*args, "--overwrite", cwd=tmp_path).returncode == 0
+    assert "mean_nb_sr_GeV" in (tmp_path / "mine.csv").read_text()
