@@ -166,7 +166,13 @@ def plot(
     if scan == "omega":
         if angle is None:
             raise CLIError("a spectrum in ω needs --angle")
-        w = np.asarray(parse_values(omega)) if omega else np.linspace(0.01 * energy, 0.95 * energy, 200)
+        if omega:
+            w = np.asarray(parse_values(omega))
+        else:  # from just above the elastic line, below which σ = 0
+            from enxs.artifacts import read_manifest, resolve_model
+
+            w_el = float(kinematics.omega_elastic(energy, angle, read_manifest(resolve_model(model))["A"]))
+            w = np.linspace(max(0.01 * energy, 1.05 * w_el), 0.95 * energy, 200)
         ensemble, p = _predict(model, energy, angle, w)
         plots.band(ax, w, p.mean, p.q16, p.q84, label)
         plots.mark_extrapolation(ax, w, p.mean, p.outside_coverage)
