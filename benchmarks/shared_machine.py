@@ -37,7 +37,7 @@ def worker(policy: str, threads: int, epochs: int) -> None:
     from enxs.config import load_config
 
     config = load_config("fast", members=50, epochs=epochs)
-    spec = runs.RunSpec("pretrain", "12C", str(archive.find_nucleus_file("12C")), config.to_dict())
+    spec = runs.RunSpec("12C", str(archive.find_nucleus_file("12C")), config)
     with tempfile.TemporaryDirectory() as tmp:
         runs.execute(spec, os.path.join(tmp, "run"))
 

@@ -6,6 +6,7 @@ import torch
 from enxs import artifacts
 from enxs.config import PRESETS
 from enxs.network import EnsembleNet
+from enxs.nuclei import Nucleus
 
 
 def _saved(tmp_path):
@@ -13,7 +14,7 @@ def _saved(tmp_path):
     torch.manual_seed(0)
     model = EnsembleNet(cfg.model, 3)
     model.output_factor.fill_(4.5)
-    manifest = {"kind": "pretrain", "nucleus": "12C", "Z": 6, "A": 12, "config": cfg.to_dict()}
+    manifest = artifacts.Manifest(kind="pretrain", nucleus=Nucleus(6, 12), config=cfg, members=3)
     artifacts.save_model(tmp_path / "m", model, manifest)
     return model, tmp_path / "m"
 
@@ -23,8 +24,8 @@ def test_round_trip_is_exact(tmp_path):
     loaded, manifest = artifacts.load_model(path)
     for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items(), strict=True):
         assert torch.equal(a, b), name
-    assert manifest["schema_version"] == artifacts.SCHEMA_VERSION
-    assert manifest["architecture"]["members"] == 3
+    assert json.loads((path / "manifest.json").read_text())["schema_version"] == artifacts.SCHEMA_VERSION
+    assert manifest.members == 3 and manifest.nucleus.name == "12C"
 
 
 def test_corrupted_weights_are_refused(tmp_path):
@@ -60,4 +61,36 @@ def test_mismatched_architecture_is_refused(tmp_path):
     manifest["config"]["model"]["width"] = 32
     (path / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(artifacts.ModelFileError, match="do not match"):
+        artifacts.load_model(path)
+
+
+def test_shipped_manifest_of_schema_1_is_migrated(tmp_path):
+    """A version-1 manifest (train.test_fraction, a transfer section, a machine path) loads as version 2."""
+    _, path = _saved(tmp_path)
+    d = json.loads((path / "manifest.json").read_text())
+    config = d["config"]
+    config["train"]["test_fraction"] = 0.1
+    config.pop("split")
+    config.pop("start")
+    config["transfer"] = {"scenario": "all", "train_fraction": 0.7, "scale_by_a": True}
+    d |= {"schema_version": 1, "data": {"file": "/home/someone/12C.dat", "name": "12C.dat", "sha256": "0" * 64},
+          "member_seeds": [1, 2, 3], "epochs_run": 6}
+    d.pop("training")
+    (path / "manifest.json").write_text(json.dumps(d))
+    manifest = artifacts.read_manifest(path)
+    assert manifest.config.split.train_fraction == pytest.approx(0.9)
+    assert manifest.config.start.kind == "scratch" and "file" not in manifest.data
+    assert manifest.training == {"member_seeds": [1, 2, 3], "epochs_run": 6}
+
+
+def test_changed_training_data_is_warned_about(tmp_path, monkeypatch):
+    _, path = _saved(tmp_path)
+    d = json.loads((path / "manifest.json").read_text())
+    d["data"] = {"name": "12C.dat", "size": 3, "sha256": "0" * 64}
+    (path / "manifest.json").write_text(json.dumps(d))
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "12C.dat").write_text("other")
+    monkeypatch.setenv("ENXS_DATA_DIR", str(data_dir))
+    with pytest.warns(artifacts.DataChangedWarning, match="differs from the 12C.dat"):
         artifacts.load_model(path)

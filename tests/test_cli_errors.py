@@ -67,8 +67,7 @@ def test_hepdata_export_keeps_the_users_files(tmp_path):
 @pytest.fixture()
 def small_model(tmp_path, archive_dir):
     out = tmp_path / "model"
-    runs.execute(runs.RunSpec("pretrain", "12C", str(archive_dir / "12C.dat"),
-                              load_config("smoke", members=2, epochs=2).to_dict()), out)
+    runs.execute(runs.RunSpec("12C", str(archive_dir / "12C.dat"), load_config("smoke", members=2, epochs=2)), out)
     return out
 
 
@@ -116,8 +115,7 @@ def test_norm_override_for_a_label_not_in_the_data(tmp_path, archive_dir):
 
 
 def test_resume_after_a_kill_before_the_first_checkpoint(tmp_path, archive_dir):
-    spec = runs.RunSpec("pretrain", "12C", str(archive_dir / "12C.dat"),
-                        load_config("smoke", members=2, epochs=4).to_dict())
+    spec = runs.RunSpec("12C", str(archive_dir / "12C.dat"), load_config("smoke", members=2, epochs=4))
 
     def killed(report):
         raise KeyboardInterrupt
@@ -127,7 +125,7 @@ def test_resume_after_a_kill_before_the_first_checkpoint(tmp_path, archive_dir):
     assert (tmp_path / "run" / "run.json").is_file() and not artifacts.has_checkpoint(tmp_path / "run")
     result = _enxs("pretrain", "--resume", tmp_path / "run")
     assert result.returncode == 0, result.stderr
-    assert json.loads((tmp_path / "run" / "manifest.json").read_text())["epochs_run"] == 4
+    assert json.loads((tmp_path / "run" / "manifest.json").read_text())["training"]["epochs_run"] == 4
 
 
 def test_data_check_reports_what_loading_refuses(tmp_path):
@@ -182,7 +180,7 @@ def test_cli_run_killed_before_its_first_checkpoint_resumes(tmp_path, archive_di
     _one_line_error(again, "--resume")
     resumed = _enxs("pretrain", "--resume", "run", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
-    assert json.loads((tmp_path / "run" / "manifest.json").read_text())["epochs_run"] == 60
+    assert json.loads((tmp_path / "run" / "manifest.json").read_text())["training"]["epochs_run"] == 60
 
 
 def test_an_existing_output_file_is_kept_unless_told(tmp_path):

@@ -14,6 +14,7 @@ from enxs import archive, artifacts, kinematics, onnx_io
 from enxs.config import ModelConfig
 from enxs.grid import Grid, build, interpolation_error
 from enxs.network import EnsembleNet
+from enxs.nuclei import Nucleus
 from enxs.predict import Ensemble, ExtrapolationWarning
 
 PEER = Path(__file__).resolve().parents[2] / "shared" / "peers" / "kowal-c12-onnx"
@@ -44,7 +45,7 @@ def test_exported_members_reproduce_enxs(tmp_path):
     net(torch.rand(3, 64, 5))  # non-trivial running statistics
     net.eval()
     net.output_factor.fill_(56 / 12)
-    summary = onnx_io.export(net, {"Z": 26, "A": 56, "weights": {"sha256": "x"}}, tmp_path)
+    summary = onnx_io.export(net, Nucleus(26, 56), tmp_path)
     assert summary["max_rel_diff"] <= 1e-5
     files = sorted((tmp_path / "Fe56").glob("model_electron_A_56_*.onnx"))
     assert len(files) == 3
@@ -226,7 +227,7 @@ def test_export_refuses_a_directory_holding_files(tmp_path):
     (tmp_path / "C12").mkdir()
     (tmp_path / "C12" / "mine.txt").write_text("keep")
     with pytest.raises(onnx_io.OnnxFormatError, match="not empty"):
-        onnx_io.export(net.select([0]), manifest, tmp_path)
+        onnx_io.export(net.select([0]), manifest.nucleus, tmp_path)
     assert (tmp_path / "C12" / "mine.txt").read_text() == "keep"
     assert sorted(p.name for p in (tmp_path / "C12").iterdir()) == ["mine.txt"]
 

@@ -20,7 +20,7 @@ def test_member_alone_equals_member_in_stack():
     x = torch.rand(32, 5)
     stacked = net(x)
     for k in range(4):
-        alone = net.member(k)
+        alone = net.select([k])
         alone.eval()
         assert torch.equal(alone(x)[0], stacked[k])
 
@@ -30,7 +30,7 @@ def test_member_alone_equals_in_training_mode():
     x = torch.rand(4, 16, 5)
     stacked = net(x)
     for k in range(4):
-        assert torch.allclose(net.member(k)(x[k : k + 1])[0], stacked[k], atol=1e-6)
+        assert torch.allclose(net.select([k])(x[k : k + 1])[0], stacked[k], atol=1e-6)
 
 
 def test_gradients_reach_every_member_independently():

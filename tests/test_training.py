@@ -27,13 +27,13 @@ def toy_file(tmp_path_factory):
 
 def _spec(path, *sets, preset="fast"):
     cfg = load_config(preset, assignments=["train.p2p_sys=0.0", *sets])
-    return runs.RunSpec("pretrain", "12C", str(path), cfg.to_dict())
+    return runs.RunSpec("12C", str(path), cfg)
 
 
 def test_toy_truth_is_recovered_with_chi2_near_one(toy_file, tmp_path):
     spec = _spec(toy_file, "train.members=8", "train.epochs=250", "train.batch_size=64", "model.width=32")
     manifest = runs.execute(spec, tmp_path / "toy")
-    test = manifest["metrics"]["test"]
+    test = manifest.metrics["test"]
     assert 0.6 < test["chi2_per_point"] < 1.6, test
     truth = make_toy_table(seed=7, n_datasets=3, settings_per_dataset=5, points_per_setting=30)
     with warnings.catch_warnings():  # test points below a setting's lowest training ω are flagged
@@ -42,7 +42,7 @@ def test_toy_truth_is_recovered_with_chi2_near_one(toy_file, tmp_path):
     assert np.median(np.abs(mean / truth.sigma_true - 1)) < 0.02  # the data scatter by 3%
     # relative normalizations are identifiable (shared settings); the common scale is not
     lam_true = truth.groupby("dataset").lambda_true.first()
-    fitted = manifest["metrics"]["train"]["lambda"]
+    fitted = manifest.metrics["train"]["lambda"]
     for a, b in (("Toy0:2026", "Toy2:2026"), ("Toy1:2026", "Toy2:2026")):
         assert fitted[a] / fitted[b] == pytest.approx(lam_true[a] / lam_true[b], abs=0.015)
 
@@ -90,7 +90,7 @@ def test_kill_9_loses_at_most_one_checkpoint_interval(archive_dir, tmp_path):
                              capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["epochs_run"] == 400
+    assert manifest["training"]["epochs_run"] == 400
     assert not (out / "checkpoint.json").exists() and not (out / "checkpoint.safetensors").exists()
 
 
@@ -109,8 +109,8 @@ def test_splits_are_deterministic_disjoint_and_stored(toy_file, tmp_path):
     spec = _spec(toy_file, "train.members=2", "train.epochs=2", "model.width=8")
     m1 = runs.execute(spec, tmp_path / "a")
     m2 = runs.execute(spec, tmp_path / "b")
-    assert m1["split"] == m2["split"]
-    train, test = set(m1["split"]["train_lines"]), set(m1["split"]["test_lines"])
+    assert m1.split == m2.split
+    train, test = set(m1.split["train_lines"]), set(m1.split["test_lines"])
     assert not train & test and len(test) == round(0.1 * (len(train) + len(test)))
 
 
@@ -121,9 +121,6 @@ def test_evaluate_refuses_changed_data(toy_file, tmp_path):
     changed.mkdir()
     text = toy_file.read_text().splitlines()
     (changed / "12C.dat").write_text("\n".join(text[:-1]) + "\n")
-    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
-    manifest["data"]["file"] = str(changed / "12C.dat")
-    (tmp_path / "m" / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(archive.ArchiveError, match="not the data this model was trained on"):
         evaluate_model(tmp_path / "m", data_dir=changed)
 

@@ -4,7 +4,7 @@ import torch
 from safetensors.torch import load_file
 
 from enxs import archive, artifacts, runs
-from enxs.config import finetune_config, load_config
+from enxs.config import Finetune, finetune_config, load_config, scratch_baseline_config
 from enxs.nuclei import UnknownNucleusError
 from enxs.predict import member_predictions
 from enxs.toy import make_toy_table
@@ -21,14 +21,13 @@ def toy(tmp_path_factory):
                        root / "16O.dat")
     cfg = load_config("fast", assignments=["train.p2p_sys=0.0", "train.members=4", "train.epochs=300",
                                            "train.batch_size=64", "model.width=32", "model.norm=batch"])
-    runs.execute(runs.RunSpec("pretrain", "12C", str(root / "12C.dat"), cfg.to_dict()), root / "c12")
+    runs.execute(runs.RunSpec("12C", str(root / "12C.dat"), cfg), root / "c12")
     return root
 
 
 def _finetune(toy, scenario, fraction, out, epochs=150):
-    parent = artifacts.read_manifest(toy / "c12")
-    cfg = finetune_config(parent["config"], "fast", scenario, fraction, epochs=epochs, seed=3)
-    spec = runs.RunSpec("finetune", "16O", str(toy / "16O.dat"), cfg.to_dict(), parent=str(toy / "c12"))
+    spec = runs.finetune_spec(str(toy / "c12"), "16O", scenario, fraction, data_file=toy / "16O.dat", epochs=epochs,
+                              seed=3)
     return runs.execute(spec, out)
 
 
@@ -36,7 +35,7 @@ def test_last2_leaves_every_other_parameter_bit_identical(toy, tmp_path):
     _finetune(toy, "last2", 0.5, tmp_path / "l2", epochs=20)
     before = load_file(toy / "c12" / "weights.safetensors")
     after = load_file(tmp_path / "l2" / "weights.safetensors")
-    depth = artifacts.read_manifest(toy / "c12")["architecture"]["depth"]
+    depth = artifacts.read_manifest(toy / "c12").config.model.depth
     trained = (f"blocks.{depth - 2}.", f"blocks.{depth - 1}.", "head.")
     for name, tensor in before.items():
         if name == "output_factor":
@@ -52,12 +51,10 @@ def test_a_over_12_is_applied_exactly_once(toy, tmp_path):
     manifest = _finetune(toy, "all", 0.5, tmp_path / "f", epochs=1)
     weights = load_file(tmp_path / "f" / "weights.safetensors")
     assert float(weights["output_factor"]) == pytest.approx(16 / 12)
-    assert manifest["parent"]["A"] == 12
+    assert manifest.parent["A"] == 12
     parent, _ = artifacts.load_model(toy / "c12")
-    start, _, _, _ = runs.build_model(runs.RunSpec("finetune", "16O", str(toy / "16O.dat"),
-                                                   artifacts.read_manifest(tmp_path / "f")["config"],
-                                                   parent=str(toy / "c12")),
-                                      artifacts.config_of(artifacts.read_manifest(tmp_path / "f")))
+    stored = artifacts.read_manifest(tmp_path / "f").config
+    start, _, _, _ = runs.build_model(runs.RunSpec("16O", str(toy / "16O.dat"), stored))
     omega = [0.2, 0.3, 0.4]
     assert np.allclose(member_predictions(start, 1.0, 40.0, omega),
                        member_predictions(parent, 1.0, 40.0, omega) * 16 / 12, rtol=1e-6)
@@ -66,23 +63,21 @@ def test_a_over_12_is_applied_exactly_once(toy, tmp_path):
 def test_transfer_split_is_deterministic_disjoint_and_stored(toy, tmp_path):
     a = _finetune(toy, "all", 0.1, tmp_path / "a", epochs=1)
     b = _finetune(toy, "last2", 0.1, tmp_path / "b", epochs=1)
-    assert a["split"] == b["split"]  # same seed and fraction: same points for every method
-    train, test = set(a["split"]["train_lines"]), set(a["split"]["test_lines"])
+    assert a.split == b.split  # same seed and fraction: same points for every method
+    train, test = set(a.split["train_lines"]), set(a.split["test_lines"])
     assert not train & test
-    assert len(train) == round(0.1 * (len(train) + len(test)))
-    assert a["metrics"]["test"]["n"] == len(test)
+    assert len(test) == round(0.9 * (len(train) + len(test)))
+    assert a.metrics["test"]["n"] == len(test)
 
 
 def test_fine_tuning_beats_training_from_scratch_on_few_points(toy, tmp_path):
     fine = _finetune(toy, "all", 0.1, tmp_path / "ft")
-    parent = artifacts.read_manifest(toy / "c12")
-    cfg = load_config("fast", assignments=["train.p2p_sys=0.0", "train.members=4", "train.epochs=150",
-                                           "train.batch_size=64", "model.width=32", "model.norm=batch",
-                                           "train.seed=3", "transfer.train_fraction=0.1"])
-    assert cfg.model == artifacts.config_of(parent).model
-    scratch = runs.execute(runs.RunSpec("scratch", "16O", str(toy / "16O.dat"), cfg.to_dict()), tmp_path / "s")
-    assert fine["split"] == scratch["split"]
-    ft, sc = fine["metrics"]["test"]["median_abs_rel_dev"], scratch["metrics"]["test"]["median_abs_rel_dev"]
+    parent = artifacts.read_manifest(toy / "c12").config
+    cfg = scratch_baseline_config(parent, "fast", 0.1, epochs=150, seed=3)
+    assert cfg.model == parent.model and cfg.split == fine.config.split
+    scratch = runs.execute(runs.RunSpec("16O", str(toy / "16O.dat"), cfg), tmp_path / "s")
+    assert fine.split == scratch.split
+    ft, sc = fine.metrics["test"]["median_abs_rel_dev"], scratch.metrics["test"]["median_abs_rel_dev"]
     assert ft < 0.5 * sc, (ft, sc)
 
 
@@ -92,18 +87,15 @@ def test_unknown_nucleus_and_empty_data_are_clear_errors(toy, tmp_path):
     empty = tmp_path / "16O.dat"
     archive.write_file(make_toy_table(seed=1, nucleus="16O", n_datasets=1, settings_per_dataset=1,
                                       points_per_setting=3), empty)
-    parent = artifacts.read_manifest(toy / "c12")
-    cfg = finetune_config(parent["config"], "fast", "all", 0.5)
     with pytest.raises(runs.RunError, match="only 3 point"):
-        runs.execute(runs.RunSpec("finetune", "16O", str(empty), cfg.to_dict(), parent=str(toy / "c12")),
-                     tmp_path / "m")
+        runs.execute(runs.finetune_spec(str(toy / "c12"), "16O", "all", 0.5, data_file=empty), tmp_path / "m")
 
 
 def test_scaling_by_a_can_be_switched_off(toy, tmp_path):
-    parent = artifacts.read_manifest(toy / "c12")
-    cfg = finetune_config(parent["config"], "fast", "all", 0.5, assignments=["transfer.scale_by_a=false"])
-    spec = runs.RunSpec("finetune", "16O", str(toy / "16O.dat"), cfg.to_dict(), parent=str(toy / "c12"))
-    model, _, _, _ = runs.build_model(spec, cfg)
+    parent = artifacts.read_manifest(toy / "c12").config
+    start = Finetune(parent=str(toy / "c12"))
+    cfg = finetune_config(parent, "fast", start, 0.5, assignments=["start.scale_by_a=false"])
+    model, _, _, _ = runs.build_model(runs.RunSpec("16O", str(toy / "16O.dat"), cfg))
     assert float(model.output_factor) == 1.0
 
 

@@ -16,7 +16,6 @@ archive's quirks, reported in :class:`ReadReport`:
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from dataclasses import dataclass, field
@@ -261,6 +260,18 @@ def nucleus_files(data_dir: str | os.PathLike | None = None) -> dict[str, Path]:
     return dict(sorted(found.items(), key=lambda kv: (int(_FILE_NAME.match(kv[1].name)[1]), kv[0])))
 
 
+def data_path(nucleus: str, data_file: str | os.PathLike | None = None,
+              data_dir: str | os.PathLike | None = None) -> Path:
+    """The data of a run or an evaluation: ``data_file`` when given (any file in the archive
+    format), else the nucleus' file in the data directory."""
+    if data_file is not None:
+        path = Path(data_file)
+        if not path.is_file():
+            raise ArchiveError(f"{path}: no such data file")
+        return path
+    return find_nucleus_file(nucleus, data_dir)
+
+
 def find_nucleus_file(nucleus: str, data_dir: str | os.PathLike | None = None) -> Path:
     """The file ``<A><Symbol>.dat`` for a nucleus name such as ``12C`` or ``197Au``."""
     name = Nucleus.parse(nucleus).name
@@ -298,10 +309,6 @@ def load_archive(
         raise ArchiveError(f"no data files found in {resolve_data_dir(data_dir)}")
     return pd.concat(tables, ignore_index=True)
 
-
-def file_checksum(path: str | os.PathLike) -> str:
-    """SHA-256 of a file's bytes, hex."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def read_citations(data_dir: str | os.PathLike | None = None) -> dict[str, str]:

@@ -1,9 +1,13 @@
-"""The model directory: ``manifest.json`` (versioned schema) + ``weights.safetensors``.
+"""The model directory: ``manifest.json`` (a :class:`Manifest`, versioned JSON Schema
+shipped in the package) + ``weights.safetensors``.
 
 No pickle anywhere: tensors go to safetensors, everything else to JSON. Loading checks the
-schema version and the SHA-256 of the weights recorded in the manifest and refuses an
-unknown version or a corrupt file. Writes are atomic (temporary file, then rename), and
-the manifest is written last, so an interrupted save leaves no loadable half-model.
+manifest against the schema and its configuration field by field, the SHA-256 of the
+weights, and the data the model was trained on (by file name, size and SHA-256, never by
+a machine path: a different file of that name in the data directory is warned about).
+Manifests of schema version 1 are migrated on load; newer versions are refused. Writes are
+atomic (temporary file, then rename), and the manifest is written last, so an interrupted
+save leaves no loadable half-model.
 
 Training checkpoints live in the same directory (``checkpoint.safetensors`` +
 ``checkpoint.json``) until the run finishes.
@@ -11,10 +15,11 @@ Training checkpoints live in the same directory (``checkpoint.safetensors`` +
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import tempfile
+import warnings
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -25,10 +30,11 @@ from safetensors.torch import load_file, save_file
 
 from enxs import __version__
 from enxs.config import Config, ConfigError
+from enxs.files import atomic_write, sha256, write_json
 from enxs.network import EnsembleNet
 from enxs.nuclei import Nucleus, UnknownNucleusError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MANIFEST = "manifest.json"
 WEIGHTS = "weights.safetensors"
 CHECKPOINT = "checkpoint.safetensors"
@@ -39,110 +45,195 @@ class ModelFileError(ValueError):
     """A model directory that is missing, corrupt, or of another schema version."""
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+class DataChangedWarning(UserWarning):
+    """The data directory's file differs from the one the model was trained on."""
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` and rename the result onto ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+@dataclass
+class Manifest:
+    """What a model directory holds. ``kind``: pretrain | finetune | scratch (the baseline) |
+    imported. ``data``: the training data by name, size and SHA-256. ``split``: the train and
+    test points by line number. ``coverage``: the training settings [E, θ, ω_min, ω_max]
+    (GeV, deg, GeV, GeV) for the extrapolation flag, None when unknown. ``training``: member
+    seeds, best epochs and validation χ²/N. ``metrics``: train/test metrics at the end."""
+
+    kind: str
+    nucleus: Nucleus
+    config: Config
+    members: int
+    data: dict[str, Any] | None = None
+    split: dict[str, list[int]] | None = None
+    coverage: list[list[float]] | None = None
+    coverage_source: str = "training points"
+    lam: dict[str, Any] | None = None
+    datasets: dict[str, Any] = field(default_factory=dict)
+    norm_overrides: dict[str, float] = field(default_factory=dict)
+    parent: dict[str, Any] | None = None
+    source: dict[str, Any] | None = None
+    training: dict[str, Any] | None = None
+    metrics: dict[str, Any] | None = None
+    created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    enxs_version: str = __version__
+    weights_sha256: str = ""
+    parameters_per_member: int = 0
+
+    @property
+    def A(self) -> int:
+        return self.nucleus.A
+
+    def to_json(self) -> dict[str, Any]:
+        config = self.config.to_dict()
+        return {
+            "schema_version": SCHEMA_VERSION, "enxs_version": self.enxs_version, "kind": self.kind,
+            "nucleus": self.nucleus.name, "Z": self.nucleus.Z, "A": self.nucleus.A, "created": self.created,
+            "config": config,
+            "architecture": {**config["model"], "members": self.members,
+                             "parameters_per_member": self.parameters_per_member},
+            "weights": {"file": WEIGHTS, "sha256": self.weights_sha256},
+            "data": self.data, "split": self.split, "datasets": self.datasets, "lambda": self.lam,
+            "training": self.training, "coverage": self.coverage, "coverage_source": self.coverage_source,
+            "norm_overrides": self.norm_overrides, "parent": self.parent, "source": self.source,
+            "metrics": self.metrics,
+        }
+
+    @classmethod
+    def from_json(cls, d: Any, path: Path) -> Manifest:
+        """Validate (schema, configuration, nucleus) and build; errors name the file and field."""
+        d = _migrate(d, path)
+        _check_schema(d, path)
+        try:
+            config = Config.from_dict(d["config"])
+        except ConfigError as exc:
+            raise ModelFileError(f"{path}: field config: {exc}") from None
+        try:
+            nucleus = Nucleus.parse(d["nucleus"])
+        except UnknownNucleusError as exc:
+            raise ModelFileError(f"{path}: field nucleus: {exc}") from None
+        if (nucleus.Z, nucleus.A) != (d["Z"], d["A"]):
+            raise ModelFileError(f"{path}: fields Z, A ({d['Z']}, {d['A']}) contradict nucleus {d['nucleus']!r}")
+        return cls(kind=d["kind"], nucleus=nucleus, config=config, members=d["architecture"]["members"],
+                   data=d.get("data"), split=d.get("split"), coverage=d.get("coverage"),
+                   coverage_source=d.get("coverage_source", "training points"), lam=d.get("lambda"),
+                   datasets=d.get("datasets") or {}, norm_overrides=d.get("norm_overrides") or {},
+                   parent=d.get("parent"), source=d.get("source"), training=d.get("training"),
+                   metrics=d.get("metrics"), created=d.get("created", ""), enxs_version=d["enxs_version"],
+                   weights_sha256=d["weights"]["sha256"],
+                   parameters_per_member=d["architecture"].get("parameters_per_member", 0))
 
 
-def write_json(path: Path, data: Any) -> None:
-    _atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8"))
-
-
-def save_model(directory: str | os.PathLike, model: EnsembleNet, manifest: dict[str, Any]) -> Path:
-    """Write weights, then the manifest (with schema/enxs versions and the weights' SHA-256)."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    weights = directory / WEIGHTS
-    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-    _atomic_write(weights, lambda p: save_file(state, str(p), metadata={"format": "enxs", "schema": "1"}))
-    full = {
-        "schema_version": SCHEMA_VERSION,
-        "enxs_version": __version__,
-        **manifest,
-        "architecture": {**manifest["config"]["model"], "members": model.members,
-                         "parameters_per_member": model.parameter_count()},
-        "weights": {"file": WEIGHTS, "sha256": sha256(weights)},
-    }
-    write_json(directory / MANIFEST, full)
-    return directory
+def data_record(path: Path, raw_points: int, selected_points: int, notes: list[str]) -> dict[str, Any]:
+    """How a manifest names its training data: file name, size and SHA-256 (no machine path)."""
+    return {"name": path.name, "size": path.stat().st_size, "sha256": sha256(path), "raw_points": raw_points,
+            "selected_points": selected_points, "reader_notes": notes}
 
 
 def _schema() -> dict[str, Any]:
     return json.loads((resources.files("enxs") / "data" / "manifest.schema.json").read_text(encoding="utf-8"))
 
 
-def validate_manifest(manifest: Any, path: Path) -> Config:
-    """Check a manifest against the shipped JSON Schema and its configuration against
-    :class:`enxs.config.Config`; raise :class:`ModelFileError` naming the file and the field."""
+def _check_schema(d: Any, path: Path) -> None:
     import jsonschema
 
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(_schema()).iter_errors(manifest))
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(_schema()).iter_errors(d))
     if error is not None:
-        field = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise ModelFileError(f"{path}: field {field}: {error.message}")
-    try:
-        config = Config.from_dict(manifest["config"])
-    except ConfigError as exc:
-        raise ModelFileError(f"{path}: field config: {exc}") from None
-    try:
-        nucleus = Nucleus.parse(manifest["nucleus"])
-    except UnknownNucleusError as exc:
-        raise ModelFileError(f"{path}: field nucleus: {exc}") from None
-    if (nucleus.Z, nucleus.A) != (manifest["Z"], manifest["A"]):
-        raise ModelFileError(f"{path}: fields Z, A ({manifest['Z']}, {manifest['A']}) contradict nucleus "
-                             f"{manifest['nucleus']!r}")
-    return config
+        where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise ModelFileError(f"{path}: field {where}: {error.message}")
 
 
-def read_manifest(directory: str | os.PathLike) -> dict[str, Any]:
-    """The manifest of a model directory, its schema version and fields checked."""
+def _migrate(d: Any, path: Path) -> Any:
+    """Schema version 1 → 2 (typed start and split sections, training record, no machine
+    paths); a version newer than this enxs knows is refused."""
+    version = d.get("schema_version") if isinstance(d, dict) else None
+    if version == SCHEMA_VERSION:
+        return d
+    if version != 1 or not isinstance(d.get("config"), dict):
+        raise ModelFileError(f"{path}: schema version {version!r} is not supported (this enxs {__version__} reads "
+                             f"versions 1 and {SCHEMA_VERSION}; a newer enxs wrote it?)")
+    d = json.loads(json.dumps(d))
+    config, kind = d["config"], d.get("kind")
+    train, transfer = config.get("train", {}), config.pop("transfer", {})
+    fraction = transfer.get("train_fraction", 0.7) if kind in ("finetune", "scratch") else \
+        round(1 - train.pop("test_fraction", 0.1), 12)
+    train.pop("test_fraction", None)
+    config["split"] = {"train_fraction": fraction, "seed": train.get("seed", 0)}
+    if kind == "finetune":
+        config["start"] = {"kind": "finetune", "parent": str((d.get("parent") or {}).get("model", "unknown")),
+                           "scenario": transfer.get("scenario", "all"), "scale_by_a": transfer.get("scale_by_a", True)}
+    elif kind == "imported":
+        config["start"] = {"kind": "imported", "source": Path((d.get("source") or {}).get("directory", "")).name}
+    else:
+        config["start"] = {"kind": "scratch"}
+    if isinstance(d.get("data"), dict):
+        d["data"].pop("file", None)
+    if isinstance(d.get("source"), dict) and "directory" in d["source"]:
+        d["source"]["directory"] = Path(d["source"]["directory"]).name
+    d["training"] = {k: d.pop(k) for k in ("member_seeds", "best_epoch", "best_validation_chi2_per_point",
+                                           "epochs_run") if k in d} or None
+    d["schema_version"] = SCHEMA_VERSION
+    return d
+
+
+def save_model(directory: str | os.PathLike, model: EnsembleNet, manifest: Manifest) -> Path:
+    """Write the weights, then the manifest (with the weights' SHA-256)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    weights = directory / WEIGHTS
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    atomic_write(weights, lambda p: save_file(state, str(p), metadata={"format": "enxs"}))
+    manifest.weights_sha256, manifest.members = sha256(weights), model.members
+    manifest.parameters_per_member = model.parameter_count()
+    write_json(directory / MANIFEST, manifest.to_json())
+    return directory
+
+
+def read_manifest(directory: str | os.PathLike) -> Manifest:
+    """The manifest of a model directory, validated (schema, configuration, nucleus)."""
     path = Path(directory) / MANIFEST
     if not path.is_file():
         raise ModelFileError(f"{directory}: not an enxs model directory (no {MANIFEST})")
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelFileError(f"{path}: corrupt manifest ({exc})") from exc
-    version = manifest.get("schema_version") if isinstance(manifest, dict) else None
-    if version != SCHEMA_VERSION:
-        raise ModelFileError(f"{path}: schema version {version!r} is not supported "
-                             f"(this enxs {__version__} reads version {SCHEMA_VERSION})")
-    validate_manifest(manifest, path)
-    return manifest
+    return Manifest.from_json(raw, path)
 
 
-def load_model(directory: str | os.PathLike) -> tuple[EnsembleNet, dict[str, Any]]:
-    """Load a model directory: manifest checked, weights verified against their SHA-256."""
-    directory = resolve_model(directory)
+def warn_if_data_changed(manifest: Manifest, directory: Path) -> None:
+    """Warn when the data directory holds a file of the training data's name with other contents."""
+    from enxs.archive import ArchiveError, resolve_data_dir
+
+    if not manifest.data:
+        return
+    try:
+        candidate = resolve_data_dir() / manifest.data["name"]
+    except ArchiveError:
+        return
+    if candidate.is_file() and sha256(candidate) != manifest.data["sha256"]:
+        warnings.warn(f"{candidate} differs from the {manifest.data['name']} that {directory} was trained on "
+                      f"(sha256 {manifest.data['sha256'][:12]}…): its stored split and metrics refer to the "
+                      f"other file", DataChangedWarning, stacklevel=3)
+
+
+def load_model(name_or_path: str | os.PathLike) -> tuple[EnsembleNet, Manifest]:
+    """Load a model directory or shipped model: manifest validated, weights verified."""
+    directory = resolve_model(name_or_path)
     manifest = read_manifest(directory)
-    weights = directory / manifest["weights"]["file"]
+    weights = directory / WEIGHTS
     if not weights.is_file():
         raise ModelFileError(f"{weights}: weights file missing")
-    if sha256(weights) != manifest["weights"]["sha256"]:
+    if sha256(weights) != manifest.weights_sha256:
         raise ModelFileError(f"{weights}: checksum differs from the manifest's (corrupt or replaced file)")
     try:
         state = load_file(str(weights))
     except (SafetensorError, OSError) as exc:
         raise ModelFileError(f"{weights}: unreadable weights ({exc})") from exc
-    model = EnsembleNet(Config.from_dict(manifest["config"]).model, manifest["architecture"]["members"])
+    model = EnsembleNet(manifest.config.model, manifest.members)
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
         raise ModelFileError(f"{weights}: weights do not match the manifest's architecture") from exc
-    model.eval()
-    return model, manifest
+    warn_if_data_changed(manifest, directory)
+    return model.eval(), manifest
 
 
 def shipped_models_dir() -> Path:
@@ -171,10 +262,17 @@ def resolve_model(name_or_path: str | os.PathLike) -> Path:
     raise ModelFileError(f"unknown model {str(name_or_path)!r}: not a directory, nor a shipped model ({names})")
 
 
+def model_reference(name_or_path: str | os.PathLike) -> str:
+    """How a run records the model it starts from: a shipped model's name, else the
+    directory's absolute path (a record of this machine, like run.json)."""
+    directory = resolve_model(name_or_path)
+    return str(name_or_path) if str(name_or_path) in shipped_models() else str(directory.resolve())
+
+
 def save_checkpoint(directory: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
     """Write a resumable training checkpoint (tensors first, then the JSON that points at them)."""
     directory.mkdir(parents=True, exist_ok=True)
-    _atomic_write(directory / CHECKPOINT, lambda p: save_file(tensors, str(p)))
+    atomic_write(directory / CHECKPOINT, lambda p: save_file(tensors, str(p)))
     write_json(directory / CHECKPOINT_META, {**meta, "sha256": sha256(directory / CHECKPOINT)})
 
 
@@ -184,10 +282,10 @@ def has_checkpoint(directory: Path) -> bool:
 
 
 def load_checkpoint(directory: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    meta_path, path = directory / CHECKPOINT_META, directory / CHECKPOINT
     if not has_checkpoint(directory):
         raise ModelFileError(f"{directory}: no checkpoint to resume from")
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    path = directory / CHECKPOINT
+    meta = json.loads((directory / CHECKPOINT_META).read_text(encoding="utf-8"))
     if sha256(path) != meta.get("sha256"):
         raise ModelFileError(f"{path}: checkpoint checksum mismatch (interrupted write?)")
     return load_file(str(path)), meta
@@ -196,7 +294,3 @@ def load_checkpoint(directory: Path) -> tuple[dict[str, torch.Tensor], dict[str,
 def remove_checkpoint(directory: Path) -> None:
     for name in (CHECKPOINT, CHECKPOINT_META):
         (directory / name).unlink(missing_ok=True)
-
-
-def config_of(manifest: dict[str, Any]) -> Config:
-    return Config.from_dict(manifest["config"])

@@ -85,53 +85,103 @@ class TrainConfig:
     relative_warmup_epochs: int = 0  # epochs of a relative (log-ratio) loss before the χ²
     loss: str = "chi2"  # chi2 | log_chi2 (the same χ² in log space, loss.log_data_chi2)
     lambda_in_training: bool = False  # profile λ_k every epoch (after the warm-up); see below
-    test_fraction: float = 0.1
-    val_fraction: float = 0.15  # of each member's training part
+    val_fraction: float = 0.15  # of each member's training points
     replicas: bool = True  # NNPDF Gaussian pseudo-data per member
     fluctuate_norm: bool = False  # also draw each dataset's normalization per replica
     p2p_sys: float | None = None  # override the table's point-to-point systematic
     eval_every: int = 10
     patience: int = 0  # evaluations without improvement of any member before stopping; 0: off
     checkpoint_every: int = 50
-    seed: int = 0
+    seed: int = 0  # of the members: each member's seed (replica, validation split, batch order) derives from it
 
     def check(self) -> None:
         _choice("train.lr_schedule", self.lr_schedule, ("cosine", "constant"))
         _choice("train.loss", self.loss, ("chi2", "log_chi2"))
         if self.members < 1 or self.epochs < 1 or self.batch_size < 2:
             raise ConfigError("train.members, train.epochs ≥ 1 and train.batch_size ≥ 2")
-        if not 0 < self.test_fraction < 1 or not 0 < self.val_fraction < 1:
-            raise ConfigError("train.test_fraction and train.val_fraction must be in (0, 1)")
+        if not 0 < self.val_fraction < 1:
+            raise ConfigError("train.val_fraction must be in (0, 1)")
         if self.lr <= 0:
             raise ConfigError("train.lr must be > 0")
 
 
 @dataclass(frozen=True)
-class TransferConfig:
-    """Fine-tuning start mode (Graczyk et al., Phys. Rev. Lett. 135, 052502 (2025)); inactive for pre-training."""
+class SplitConfig:
+    """The run's train/test split of the selected points, point by point.
 
-    scenario: str = "all"  # all | last2
-    train_fraction: float = 0.7
-    scale_by_a: bool = True
+    ``train_fraction``: the fraction of the selected points the run trains on (its members
+    then hold out ``train.val_fraction`` of those for validation); the rest are the test
+    points, never seen in training. 0.9 for pre-training, 0.7 or 0.1 in the transfer study.
+    ``seed``: the split's own seed (the members' seeds come from ``train.seed``).
+    """
+
+    train_fraction: float = 0.9
+    seed: int = 0
 
     def check(self) -> None:
-        _choice("transfer.scenario", self.scenario, ("all", "last2"))
         if not 0 < self.train_fraction < 1:
-            raise ConfigError("transfer.train_fraction must be in (0, 1)")
+            raise ConfigError("split.train_fraction must be in (0, 1)")
+
+
+@dataclass(frozen=True)
+class Scratch:
+    """Fresh members, initialized from ``train.seed``: pre-training, or the from-scratch baseline."""
+
+    kind: str = "scratch"
+
+    def check(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class Finetune:
+    """Start from the members of ``parent`` (a model directory or shipped name; Graczyk et al.,
+    Phys. Rev. Lett. 135, 052502 (2025)): output scaled by A/A_parent when ``scale_by_a``,
+    trained in ``scenario`` all (every layer) or last2 (the last two hidden blocks and the
+    output layer; the rest frozen, batch-norm statistics included)."""
+
+    parent: str = ""
+    scenario: str = "all"
+    scale_by_a: bool = True
+    kind: str = "finetune"
+
+    def check(self) -> None:
+        _choice("start.scenario", self.scenario, ("all", "last2"))
+        if not self.parent:
+            raise ConfigError("start.parent: a fine-tuning run needs the model it starts from")
+
+
+@dataclass(frozen=True)
+class Imported:
+    """Members read from ONNX files (``source``: the directory's name); never trained here."""
+
+    source: str = ""
+    kind: str = "imported"
+
+    def check(self) -> None:
+        pass
+
+
+Start = Scratch | Finetune | Imported
+_STARTS: dict[str, type] = {"scratch": Scratch, "finetune": Finetune, "imported": Imported}
 
 
 @dataclass(frozen=True)
 class Config:
+    """Everything a run is: architecture, training, selection, split, and where it starts."""
+
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     selection: Selection = field(default_factory=Selection)
-    transfer: TransferConfig = field(default_factory=TransferConfig)
-    preset: str = "paper"
+    split: SplitConfig = field(default_factory=SplitConfig)
+    start: Start = field(default_factory=Scratch)
+    preset: str = "custom"
 
     def check(self) -> Config:
         self.model.check()
         self.train.check()
-        self.transfer.check()
+        self.split.check()
+        self.start.check()
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -140,20 +190,26 @@ class Config:
             "model": dataclasses.asdict(self.model),
             "train": dataclasses.asdict(self.train),
             "selection": self.selection.to_dict(),
-            "transfer": dataclasses.asdict(self.transfer),
+            "split": dataclasses.asdict(self.split),
+            "start": dataclasses.asdict(self.start),
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Config:
-        unknown = set(d) - {"preset", "model", "train", "selection", "transfer"}
+        unknown = set(d) - {"preset", "model", "train", "selection", "split", "start"}
         if unknown:
             raise ConfigError(f"unknown config section(s): {', '.join(sorted(unknown))}")
+        start = dict(d.get("start", {}))
+        kind = start.get("kind", "scratch")
+        if kind not in _STARTS:
+            raise ConfigError(f"start.kind={kind!r}: choose one of {', '.join(_STARTS)}")
         try:
             return cls(
                 model=_build(ModelConfig, d.get("model", {}), "model"),
                 train=_build(TrainConfig, d.get("train", {}), "train"),
                 selection=Selection.from_dict(d.get("selection", {})),
-                transfer=_build(TransferConfig, d.get("transfer", {}), "transfer"),
+                split=_build(SplitConfig, d.get("split", {}), "split"),
+                start=_build(_STARTS[kind], start, "start"),
                 preset=d.get("preset", "custom"),
             ).check()
         except (TypeError, ValueError) as exc:
@@ -230,24 +286,27 @@ PRESETS: dict[str, Config] = {
 }
 
 
-def load_config(preset: str = "paper", config_file: str | Path | None = None,
-                assignments: list[str] | None = None, **train_overrides: Any) -> Config:
-    """A preset, updated by a JSON config file, then ``--set`` items, then keyword overrides
-    of the ``train`` section (``members=…``, ``epochs=…``, ``seed=…``; None is ignored)."""
-    if preset not in PRESETS:
-        raise ConfigError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
-    return _customize(PRESETS[preset].to_dict(), config_file, assignments, train_overrides)
-
-
-def _customize(base: dict[str, Any], config_file: str | Path | None, assignments: list[str] | None,
-               train_overrides: dict[str, Any]) -> Config:
-    """Layer a JSON config file, then ``--set`` items, then keyword overrides of ``train`` on ``base``."""
-    merged = json.loads(json.dumps(base))
+def build_config(base: Config, start: Start | None = None, *, train_fraction: float | None = None,
+                 seed: int | None = None, config_file: str | Path | None = None,
+                 assignments: list[str] | None = None, **train_overrides: Any) -> Config:
+    """The one way a run's configuration is made: ``base`` with its ``start`` and split
+    (``train_fraction``; ``seed`` seeds the split and the members alike), then a JSON config
+    file, then ``--set`` items, then keyword overrides of ``train`` (``members=…``,
+    ``epochs=…``; None is ignored)."""
+    merged = base.to_dict()
+    if start is not None:
+        merged["start"] = dataclasses.asdict(start)
+    if train_fraction is not None:
+        merged["split"]["train_fraction"] = train_fraction
+    if seed is not None:
+        merged["split"]["seed"] = merged["train"]["seed"] = seed
     if config_file is not None:
         try:
             user = json.loads(Path(config_file).read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
             raise ConfigError(f"{config_file}: cannot read config: {exc}") from exc
+        if not isinstance(user, dict):
+            raise ConfigError(f"{config_file}: a config file holds one JSON object of sections")
         for section, values in user.items():
             if isinstance(values, dict) and isinstance(merged.get(section), dict):
                 merged[section].update(values)
@@ -262,6 +321,20 @@ def _customize(base: dict[str, Any], config_file: str | Path | None, assignments
     return config.check()
 
 
+def preset_config(preset: str) -> Config:
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
+    return PRESETS[preset]
+
+
+def load_config(preset: str = "paper", config_file: str | Path | None = None,
+                assignments: list[str] | None = None, **overrides: Any) -> Config:
+    """A pre-training configuration: the preset, then a config file, ``--set`` items and
+    keyword overrides (``members``, ``epochs``, ``seed``, ``train_fraction``)."""
+    return build_config(preset_config(preset), Scratch(), config_file=config_file, assignments=assignments,
+                        **overrides)
+
+
 #: Fine-tuning schedules per preset (Graczyk et al. 2025: "450–1200 epochs" vs > 40,000 to pre-train).
 #: No log-ratio warm-up: the A/12-scaled parent already has the right shape and scale.
 FINETUNE_TRAIN: dict[str, dict[str, Any]] = {
@@ -274,16 +347,21 @@ FINETUNE_TRAIN: dict[str, dict[str, Any]] = {
     "smoke": {"epochs": 4, "lr": 1e-3, "batch_size": 64, "relative_warmup_epochs": 0, "warmup_epochs": 0,
               "eval_every": 2, "checkpoint_every": 2},
 }
+TRANSFER_TRAIN_FRACTION = 0.7
 
 
-def finetune_config(parent: dict[str, Any], preset: str, scenario: str, train_fraction: float,
-                    config_file: str | Path | None = None, assignments: list[str] | None = None,
-                    **train_overrides: Any) -> Config:
-    """The parent's architecture, selection and loss with the preset's fine-tuning schedule,
-    then a config file, ``--set`` items and keyword overrides, as for :func:`load_config`."""
-    d = Config.from_dict(parent).to_dict()
-    d["train"].update(FINETUNE_TRAIN[preset])
-    d["train"]["members"] = parent["train"]["members"]
-    d["transfer"] = {"scenario": scenario, "train_fraction": train_fraction, "scale_by_a": True}
-    d["preset"] = preset
-    return _customize(d, config_file, assignments, train_overrides)
+def finetune_config(parent: Config, preset: str, start: Finetune, train_fraction: float = TRANSFER_TRAIN_FRACTION,
+                    **options: Any) -> Config:
+    """Fine-tuning: the parent's architecture, selection and loss with the preset's
+    fine-tuning schedule; ``options`` as for :func:`build_config`."""
+    base = replace(parent, preset=preset, train=replace(parent.train, **FINETUNE_TRAIN[preset]))
+    return build_config(base, start, train_fraction=train_fraction, **options)
+
+
+def scratch_baseline_config(parent: Config, preset: str, train_fraction: float, **options: Any) -> Config:
+    """The from-scratch baseline of a transfer: the parent's network and selection, trained
+    fresh on the same split with the preset's pre-training recipe for the fine-tuning epochs."""
+    train = replace(preset_config(preset).train, epochs=FINETUNE_TRAIN[preset]["epochs"],
+                    members=parent.train.members)
+    return build_config(replace(parent, preset=preset, train=train), Scratch(), train_fraction=train_fraction,
+                        **options)

@@ -10,14 +10,16 @@ the logarithm stays finite. Stored as ``.npz`` or ``.h5`` with the axes, units a
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from enxs.kinematics import random_points
 from enxs.network import EnsembleNet
-from enxs.predict import member_predictions
+from enxs.predict import member_predictions, member_spread
 
 FLOOR = 1e-30  # nb/sr/GeV
 
@@ -63,16 +65,16 @@ class Grid:
         path = Path(path)
         arrays = {"log_e": self.log_e, "theta": self.theta, "u": self.u, "log_mean": self.log_mean,
                   "rel_std": self.rel_std}
-        if path.suffix == ".npz":
-            np.savez_compressed(path, **arrays, meta=np.array(repr(self.meta)))
-        elif path.suffix in (".h5", ".hdf5"):
+        if path.suffix == ".npz":  # metadata as one JSON string
+            np.savez_compressed(path, **arrays, meta=np.array(json.dumps(self.meta)))
+        elif path.suffix in (".h5", ".hdf5"):  # metadata as one attribute per key (JSON values)
             import h5py
 
             with h5py.File(path, "w") as f:
                 for k, v in arrays.items():
                     f.create_dataset(k, data=v, compression="gzip")
                 for k, v in self.meta.items():
-                    f.attrs[k] = str(v)
+                    f.attrs[k] = json.dumps(v)
         else:
             raise ValueError(f"{path}: grid files end in .npz or .h5")
 
@@ -82,11 +84,11 @@ class Grid:
         keys = ("log_e", "theta", "u", "log_mean", "rel_std")
         if path.suffix == ".npz":
             with np.load(path) as f:
-                return cls(*(f[k] for k in keys), {"source": str(path)})
+                return cls(*(f[k] for k in keys), json.loads(str(f["meta"])))
         import h5py
 
         with h5py.File(path, "r") as f:
-            return cls(*(f[k][()] for k in keys), dict(f.attrs))
+            return cls(*(f[k][()] for k in keys), {k: json.loads(v) for k, v in f.attrs.items()})
 
 
 def build(model: EnsembleNet, energy=(0.1, 6.0), theta=(5.0, 175.0), u=(0.002, 0.98),
@@ -98,20 +100,18 @@ def build(model: EnsembleNet, energy=(0.1, 6.0), theta=(5.0, 175.0), u=(0.002, 0
     e3, t3, u3 = np.meshgrid(np.exp(log_e), th, uu, indexing="ij")
     sigma = member_predictions(model, e3.ravel(), t3.ravel(), (e3 * u3).ravel())
     mean = np.maximum(sigma.mean(0), FLOOR)
-    std = sigma.std(0, ddof=1) if len(sigma) > 1 else np.zeros_like(mean)
+    std = member_spread(sigma)
     return Grid(log_e, th, uu, np.log(mean).reshape(shape), (std / mean).reshape(shape), dict(meta or {}))
 
 
 def interpolation_error(grid: Grid, model: EnsembleNet, n: int = 20000, seed: int = 0) -> dict[str, float]:
     """|grid/network − 1| of the mean on random points inside the grid, against the spread."""
-    rng = np.random.default_rng(seed)
-    energy = np.exp(rng.uniform(grid.log_e[0], grid.log_e[-1], n))
-    theta = rng.uniform(grid.theta[0], grid.theta[-1], n)
-    omega = energy * rng.uniform(grid.u[0], grid.u[-1], n)
+    energy, theta, omega = random_points(n, seed, np.exp(grid.log_e[[0, -1]]), grid.theta[[0, -1]], grid.u[[0, -1]],
+                                         log_energy=True)
     sigma = member_predictions(model, energy, theta, omega)
     net_mean = np.maximum(sigma.mean(0), FLOOR)
     rel = np.abs(grid(energy, theta, omega)[0] / net_mean - 1)
-    spread = sigma.std(0, ddof=1) / net_mean if len(sigma) > 1 else np.zeros(n)
+    spread = member_spread(sigma) / net_mean
     return {"points": n, "median_rel_error": float(np.median(rel)), "p95_rel_error": float(np.quantile(rel, 0.95)),
             "max_rel_error": float(rel.max()), "median_rel_spread": float(np.median(spread)),
             "share_below_tenth_of_spread": float(np.mean(rel < 0.1 * spread))}

@@ -44,14 +44,14 @@ def write_submission(ensemble: Ensemble, model_name: str, prediction: Prediction
     m = ensemble.manifest
     energy, theta = float(prediction.energy[0]), float(prediction.theta[0])
     table = Table(f"{ensemble.nucleus} E={energy:g} GeV theta={theta:g} deg")
-    data = m.get("data") or {}
-    trained = f"trained on {data['name']} (sha256 {data['sha256'][:12]}...)" if data else "training data unknown"
+    trained = (f"trained on {m.data['name']} (sha256 {m.data['sha256'][:12]}...)" if m.data
+               else "training data unknown")
     table.description = (
         f"enxs prediction, not a measurement: mean and standard deviation over the {ensemble.members} members "
-        f"of the ensemble '{model_name}' ({m.get('kind', 'model')} for {ensemble.nucleus}, {trained}) of the "
+        f"of the ensemble '{model_name}' ({m.kind} for {ensemble.nucleus}, {trained}) of the "
         f"inclusive electron-{ensemble.nucleus} cross section d2sigma/dOmega/domega.")
-    table.location = (f"enxs {m.get('enxs_version', '?')} model '{model_name}', weights sha256 "
-                      f"{m['weights']['sha256'][:12]}..., exported by enxs {__version__}")
+    table.location = (f"enxs {m.enxs_version} model '{model_name}', weights sha256 "
+                      f"{m.weights_sha256[:12]}..., exported by enxs {__version__}")
     table.keywords["reactions"] = [f"E {ensemble.nucleus} --> E X"]
     table.keywords["observables"] = ["D2SIG/DOMEGA/DE"]
     x = Variable("$\\omega$", is_independent=True, is_binned=False, units="GeV")

@@ -125,3 +125,14 @@ def network_features(energy, theta, omega) -> np.ndarray:
         ],
         axis=-1,
     )
+
+
+def random_points(n: int, seed: int, energy=(0.2, 5.0), theta=(10.0, 150.0), u=(0.01, 0.95),
+                  log_energy: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """n seeded random physical points (E [GeV], θ [deg], ω [GeV]): E uniform (or uniform in
+    ln E), θ uniform, ω = u·E with u uniform in ``u`` ⊂ (0, 1)."""
+    rng = np.random.default_rng(seed)
+    lo, hi = (np.log(energy[0]), np.log(energy[1])) if log_energy else energy
+    e = rng.uniform(lo, hi, n)
+    e = np.exp(e) if log_energy else e
+    return e, rng.uniform(theta[0], theta[1], n), e * rng.uniform(u[0], u[1], n)

@@ -44,6 +44,26 @@ def chi2(sigma, error, prediction, dataset, lam, norm_unc) -> torch.Tensor:
     return data_chi2(sigma, error, prediction, lam[..., dataset]) + norm_penalty(lam, norm_unc)
 
 
+def training_loss(phase: str, sigma, error, prediction, log_prediction, dataset, lam, norm_unc,
+                  share: float) -> torch.Tensor:
+    """What training minimises per member on a batch of B points, [K]:
+
+    - ``chi2``: :func:`chi2` per point, the data term on the batch plus the batch's ``share``
+      of the normalization penalty, over B (the batches of an epoch add up to the whole χ²);
+    - ``log_chi2``: the same with the data term written in log space (:func:`log_data_chi2`);
+    - ``warmup``: :func:`relative_loss` (a mean over the batch), before either.
+
+    λ [K, D] is held fixed within an epoch (profiled in closed form, never a trained
+    parameter), so the penalty adds no gradient; it keeps the minimised number the χ².
+    """
+    if phase == "warmup":
+        return relative_loss(sigma, error, log_prediction)
+    lam_per_point = lam.gather(-1, dataset)
+    data = (log_data_chi2(sigma, error, prediction, lam_per_point, log_prediction) if phase == "log_chi2"
+            else data_chi2(sigma, error, prediction, lam_per_point))
+    return (data + share * norm_penalty(lam, norm_unc)) / sigma.shape[-1]
+
+
 def lambda_sums(sigma, error, prediction, dataset, n_datasets: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Per dataset, Σ f σ/Δ² and Σ f²/Δ² (the sufficient statistics of the λ fit), [K, D] each."""
     weight = prediction / torch.square(error)

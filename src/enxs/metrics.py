@@ -17,23 +17,24 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from enxs.loss import lambda_sums, profile_lambda
+from enxs.loss import chi2, lambda_sums, profile_lambda
 
 
-def profile_lambda_np(sigma, error, fit, codes, norm_unc) -> np.ndarray:
-    """λ̂_k per dataset code, in float64: the closed form of ``loss.profile_lambda``."""
+def profiled_chi2(sigma, error, fit, codes, norm_unc) -> tuple[float, np.ndarray]:
+    """(χ², λ̂ per dataset code) in float64: ``loss.chi2`` (times 2: it carries the ½ of a
+    likelihood) at the λ_k of ``loss.profile_lambda``; every code in [0, D) must occur."""
     t = lambda a: torch.from_numpy(np.array(a, dtype=np.float64))  # noqa: E731  (a copy: pandas' may be read-only)
-    fs, ff = lambda_sums(t(sigma), t(error), t(fit), torch.from_numpy(np.array(codes, dtype=np.int64)), len(norm_unc))
-    return profile_lambda(fs, ff, t(norm_unc)).numpy()
+    codes = torch.from_numpy(np.array(codes, dtype=np.int64))
+    sigma, error, fit, norm_unc = t(sigma), t(error), t(fit), t(norm_unc)
+    lam = profile_lambda(*lambda_sums(sigma, error, fit, codes, len(norm_unc)), norm_unc)
+    return 2 * float(chi2(sigma, error, fit, codes, lam, norm_unc)), lam.numpy()
 
 
 def _summary(sigma, error, stat, fit, spread, codes, norm_unc) -> dict:
     out: dict = {"n": len(sigma)}
     for key, err in (("chi2_per_point", error), ("chi2_per_point_stat", stat)):
-        lam = profile_lambda_np(sigma, err, fit, codes, norm_unc)
-        present = np.bincount(codes, minlength=len(norm_unc)) > 0
-        chi2 = np.sum(((sigma - lam[codes] * fit) / err) ** 2) + np.sum(((1 - lam[present]) / norm_unc[present]) ** 2)
-        out[key] = float(chi2 / len(sigma))
+        total, lam = profiled_chi2(sigma, err, fit, codes, norm_unc)
+        out[key] = total / len(sigma)
         if key == "chi2_per_point":
             out["lambda"] = lam
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -2,7 +2,7 @@
 
 Shapes: K members, B points, H hidden units. A layer holds weight [K, in, out] and bias
 [K, 1, out]; activations are [K, B, H]. Member k of the stack computes exactly what the
-same weights compute alone (``member(k)`` slices it out), and gradients never mix members.
+same weights compute alone (``select([k])`` copies it out), and gradients never mix members.
 
 Published architecture (Kowal et al., Phys. Rev. C 110, 025501 (2024)): 10 blocks of
 [Linear 300 → BatchNorm → ReLU], Linear 1, sigmoid; σ = y · S(E, θ).
@@ -148,10 +148,6 @@ class EnsembleNet(nn.Module):
     def is_stacked(self, name: str) -> bool:
         """Whether state entry ``name`` has a leading member axis (all but the shared buffers)."""
         return name not in ("feature_mean", "feature_std", "output_factor")
-
-    def member(self, k: int) -> EnsembleNet:
-        """A one-member ensemble holding a copy of member k (same outputs as in the stack)."""
-        return self.select([k])
 
     def select(self, members: list[int]) -> EnsembleNet:
         """A sub-ensemble of copies of the given members, in that order."""

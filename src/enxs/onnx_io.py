@@ -36,12 +36,16 @@ import onnx
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-from enxs import __version__, kinematics
-from enxs.config import ModelConfig
+from enxs import __version__, archive, kinematics
+from enxs.artifacts import Manifest
+from enxs.config import Config, Imported, ModelConfig, build_config
+from enxs.files import sha256
 from enxs.network import EnsembleNet
-from enxs.nuclei import Nucleus
+from enxs.nuclei import Nucleus, UnknownNucleusError
+from enxs.predict import coverage_settings
 
 INPUT, OUTPUT, OPSET = "input", "Identity:0", 17
+_NUWRO_A = {"12": "12C", "56": "56Fe"}  # NuWro's own mapping from the A in a file name
 _MEMBER_FILE = re.compile(r"^model_electron_.*_(\d+)\.onnx$")
 
 
@@ -119,11 +123,7 @@ CHECK_FLOOR = 1e-6
 
 def check_points(count: int = 2000, seed: int = 0) -> np.ndarray:
     """NuWro input features [N, 5] (float32) of random physical points: E 0.2–5 GeV, θ 10–150°."""
-    rng = np.random.default_rng(seed)
-    energy = rng.uniform(0.2, 5.0, count)
-    theta = rng.uniform(10, 150, count)
-    omega = energy * rng.uniform(0.01, 0.95, count)
-    return kinematics.network_features(energy, theta, omega).astype(np.float32)
+    return kinematics.network_features(*kinematics.random_points(count, seed)).astype(np.float32)
 
 
 def check_member(path: Path, features: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
@@ -147,7 +147,7 @@ def check_member(path: Path, features: np.ndarray, reference: np.ndarray) -> tup
     return float(diff.max()), float(np.max(diff[above] / np.abs(reference[above]), initial=0.0))
 
 
-def export(model: EnsembleNet, manifest: dict[str, Any], out: Path, check_count: int = 2000,
+def export(model: EnsembleNet, nucleus: Nucleus, out: Path, weights_sha256: str = "", check_count: int = 2000,
            seed: int = 0) -> dict[str, Any]:
     """Write one ONNX file per member to ``out/<Symbol><A>/`` and check each with onnxruntime.
 
@@ -157,7 +157,6 @@ def export(model: EnsembleNet, manifest: dict[str, Any], out: Path, check_count:
     from float32 summation order), and moved into place only when every member passes.
     Returns a summary with the files and the worst differences.
     """
-    nucleus = Nucleus(int(manifest["Z"]), int(manifest["A"]))
     directory = Path(out) / nucleus.nuwro_dir
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise OnnxFormatError(f"{directory}: already exists and is not empty; export into another --out "
@@ -181,7 +180,7 @@ def export(model: EnsembleNet, manifest: dict[str, Any], out: Path, check_count:
                    "cross_section": "output × S(E, θ) nb/sr/GeV, "
                                     "S = 1e9 cos²(θ/2)/(137² E cos(θ/2) 4E² sin⁴(θ/2))",
                    "output_factor": float(model.output_factor),
-                   "source_weights_sha256": manifest["weights"]["sha256"],
+                   "source_weights_sha256": weights_sha256,
                    "check": {"points": check_count, "max_abs_diff": worst_abs, "max_rel_diff": worst_rel,
                              "tolerance": CHECK_TOLERANCE, "floor": CHECK_FLOOR},
                    "files": files}
@@ -233,6 +232,42 @@ def read_member(path: Path) -> list[dict]:
     if not layers or any("b" not in layer for layer in layers):
         raise OnnxFormatError(f"{path}: not a [MatMul → Add …]+ → Sigmoid network")
     return layers
+
+
+def import_ensemble(directory: Path, nucleus: str | None = None,
+                    data_dir: str | Path | None = None) -> tuple[EnsembleNet, Manifest]:
+    """An ONNX ensemble as an enxs model with its manifest (start ``imported``).
+
+    The nucleus is ``nucleus``, else the directory's name (``C12``), else NuWro's own
+    file-name rule (A = 12 → 12C, 56 → 56Fe; any other A is ambiguous, 40 being Ar or Ca).
+    The members' training data are unknown: the coverage is that of all selected points of
+    the nucleus' file in the data directory, or None (unknown) where there is none.
+    """
+    model, paths = import_members(directory)
+    if nucleus is None:
+        try:
+            nuc = Nucleus.parse(Path(directory).name)
+        except UnknownNucleusError:
+            a_field = paths[0].stem.split("_")[-2]
+            if a_field not in _NUWRO_A:
+                raise OnnxFormatError(f"cannot tell the nucleus of {directory} (A={a_field}); give --nucleus") from None
+            nuc = Nucleus.parse(_NUWRO_A[a_field])
+    else:
+        nuc = Nucleus.parse(nucleus)
+    config = build_config(Config(model=model.config, preset="imported"), Imported(source=Path(directory).name),
+                          members=model.members)
+    coverage, source = None, "unknown: no data file for this nucleus in the data directory"
+    try:
+        data_file = archive.find_nucleus_file(nuc.name, data_dir)
+        coverage = coverage_settings(config.selection.apply(archive.read_file(data_file, nuc)[0]))
+        source = f"all selected points of {data_file.name} (the members' own training data are unknown)"
+    except archive.ArchiveError:
+        pass
+    manifest = Manifest(kind="imported", nucleus=nuc, config=config, members=model.members, coverage=coverage,
+                        coverage_source=source,
+                        source={"directory": Path(directory).resolve().name,
+                                "files": [{"name": p.name, "sha256": sha256(p)} for p in paths]})
+    return model, manifest
 
 
 def import_members(directory: Path) -> tuple[EnsembleNet, list[Path]]:

@@ -20,14 +20,13 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 
 from enxs import kinematics
-from enxs.artifacts import load_model
+from enxs.artifacts import Manifest, load_model
 from enxs.network import EnsembleNet
 
 E_TOLERANCE_LOG = 0.25
@@ -113,10 +112,15 @@ def member_predictions(model: EnsembleNet, energy, theta, omega, chunk: int | No
     return np.concatenate(out, axis=1) * scale
 
 
+def member_spread(sigma: np.ndarray) -> np.ndarray:
+    """Standard deviation over members (axis 0, ddof=1) of [K, N] predictions; zeros for one member."""
+    return sigma.std(0, ddof=1) if len(sigma) > 1 else np.zeros(sigma.shape[1])
+
+
 class Ensemble:
     """A trained ensemble with its manifest; see :meth:`predict`."""
 
-    def __init__(self, model: EnsembleNet, manifest: dict[str, Any], name: str = "model"):
+    def __init__(self, model: EnsembleNet, manifest: Manifest, name: str = "model"):
         self.model, self.manifest, self.name = model, manifest, name
 
     @classmethod
@@ -126,7 +130,7 @@ class Ensemble:
 
     @property
     def nucleus(self) -> str:
-        return self.manifest["nucleus"]
+        return self.manifest.nucleus.name
 
     @property
     def members(self) -> int:
@@ -146,8 +150,8 @@ class Ensemble:
         sigma = member_predictions(self.model, energy, theta, omega)
         if not np.all(np.isfinite(sigma)):
             raise FloatingPointError("the network returned a non-finite cross section")
-        coverage = self.manifest.get("coverage")
-        below_elastic = omega < kinematics.omega_elastic(energy, theta, self.manifest["A"])
+        coverage = self.manifest.coverage
+        below_elastic = omega < kinematics.omega_elastic(energy, theta, self.manifest.A)
         outside = outside_coverage(energy, theta, omega, coverage) | below_elastic
         if not coverage:
             warnings.warn(f"the kinematic coverage of {self.name} is unknown (no training data recorded): every "
@@ -160,5 +164,4 @@ class Ensemble:
                           f"{self.nucleus}, where the cross section is zero: the network's value there is "
                           f"meaningless", ExtrapolationWarning, stacklevel=2)
         q16, q84 = np.quantile(sigma, [0.16, 0.84], axis=0)
-        spread = sigma.std(0, ddof=1) if len(sigma) > 1 else np.zeros(len(energy))
-        return Prediction(energy, theta, omega, sigma.mean(0), spread, q16, q84, outside, sigma)
+        return Prediction(energy, theta, omega, sigma.mean(0), member_spread(sigma), q16, q84, outside, sigma)

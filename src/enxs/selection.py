@@ -49,10 +49,6 @@ class Selection:
     def apply(self, table: pd.DataFrame) -> pd.DataFrame:
         return table[self.mask(table)].reset_index(drop=True)
 
-    def describe(self, table: pd.DataFrame) -> list[tuple[str, int]]:
-        """(cut, points it removes on its own) for each cut."""
-        return [(name, int((~m).sum())) for name, m in self.masks(table).items()]
-
     def to_dict(self) -> dict:
         return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
                 for f in fields(self)}

@@ -21,9 +21,10 @@ import numpy as np
 import pandas as pd
 
 from enxs import archive, artifacts, runs
-from enxs.config import FINETUNE_TRAIN, PRESETS, Config, finetune_config
+from enxs.config import Finetune, finetune_config, scratch_baseline_config
 from enxs.datasets import total_error
 from enxs.evaluation import metrics_of_members
+from enxs.files import sha256
 from enxs.metrics import REGIONS, median_by_region
 from enxs.nuclei import Nucleus
 from enxs.predict import member_predictions
@@ -46,8 +47,10 @@ class Cell:
 
 def run_key(spec: runs.RunSpec) -> str:
     """Stable hash of a run: its config, data file checksum and parent weights."""
-    parent_sha = artifacts.read_manifest(spec.parent)["weights"]["sha256"] if spec.parent else None
-    blob = json.dumps({"kind": spec.kind, "config": spec.config, "data": archive.file_checksum(spec.data_file),
+    start = spec.config.start
+    parent_sha = artifacts.read_manifest(artifacts.resolve_model(start.parent)).weights_sha256 \
+        if isinstance(start, Finetune) else None
+    blob = json.dumps({"kind": spec.kind, "config": spec.config.to_dict(), "data": sha256(spec.data_file),
                        "norm": spec.norm_overrides, "parent": parent_sha}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:10]
 
@@ -55,24 +58,20 @@ def run_key(spec: runs.RunSpec) -> str:
 def study_specs(base: str, preset: str, nucleus: str, fraction: float, data_dir, members: int | None,
                 seed: int) -> dict[str, runs.RunSpec]:
     """The three trained methods for one cell."""
-    base_dir = artifacts.resolve_model(base)
-    parent = artifacts.read_manifest(base_dir)
+    parent = artifacts.read_manifest(artifacts.resolve_model(base)).config
     path = str(archive.find_nucleus_file(nucleus, data_dir).resolve())
-    overrides = {"members": members, "seed": seed}
+    options = {"members": members, "seed": seed}
     specs = {}
     for scenario in ("all", "last2"):
-        cfg = finetune_config(parent["config"], preset, scenario, fraction, **overrides)
-        specs[f"fine-tuned {scenario}"] = runs.RunSpec("finetune", nucleus, path, cfg.to_dict(), parent=str(base_dir))
-    scratch = Config.from_dict(parent["config"]).to_dict()
-    scratch["train"] = {**PRESETS[preset].to_dict()["train"], "epochs": FINETUNE_TRAIN[preset]["epochs"],
-                        "members": members or parent["config"]["train"]["members"], "seed": seed}
-    scratch["transfer"] = {"scenario": "all", "train_fraction": fraction, "scale_by_a": False}
-    specs["from scratch"] = runs.RunSpec("scratch", nucleus, path, Config.from_dict(scratch).to_dict())
+        start = Finetune(parent=artifacts.model_reference(base), scenario=scenario)
+        specs[f"fine-tuned {scenario}"] = runs.RunSpec(nucleus, path, finetune_config(parent, preset, start, fraction,
+                                                                                      **options))
+    specs["from scratch"] = runs.RunSpec(nucleus, path, scratch_baseline_config(parent, preset, fraction, **options))
     return specs
 
 
 def _ensure(spec: runs.RunSpec, root: Path, on_epoch) -> Path:
-    out = root / f"{spec.nucleus}-{spec.kind}-{run_key(spec)}"
+    out = root / f"{spec.nucleus}-{spec.config.start.kind}-{run_key(spec)}"
     if (out / artifacts.MANIFEST).is_file():
         return out
     runs.execute(spec, out, resume=(out / runs.RUN_FILE).is_file(), on_epoch=on_epoch)
@@ -91,21 +90,21 @@ def run_study(base: str, preset: str, out: Path, data_dir=None, targets=TARGETS,
             dirs = {m: _ensure(s, out / "runs", on_run(f"{nucleus} {fraction:g} {m}", s) if on_run else None)
                     for m, s in specs.items()}
             first = artifacts.read_manifest(dirs["fine-tuned all"])
-            table = Config.from_dict(first["config"]).selection.apply(archive.read_file(first["data"]["file"])[0])
-            test = table[table.line.isin(first["split"]["test_lines"])]
+            table = first.config.selection.apply(archive.read_file(specs["fine-tuned all"].data_file)[0])
+            test = table[table.line.isin(first.split["test_lines"])]
             results = {}
-            factor = Nucleus.parse(nucleus).A / int(base_manifest["A"])
+            factor = Nucleus.parse(nucleus).A / base_manifest.A
             results["A/12 carbon"] = _evaluate(base_model, base_manifest, test, factor, None)
             for method, directory in dirs.items():
                 model, manifest = artifacts.load_model(directory)
                 results[method] = _evaluate(model, manifest, test, 1.0, directory)
-            cells.append(Cell(nucleus, fraction, table, first["split"]["train_lines"], results))
+            cells.append(Cell(nucleus, fraction, table, first.split["train_lines"], results))
     return cells
 
 
 def _evaluate(model, manifest, test: pd.DataFrame, factor: float, directory) -> dict[str, Any]:
     sigma = member_predictions(model, test.E.to_numpy(), test.theta.to_numpy(), test.omega.to_numpy()) * factor
-    lam = manifest.get("lambda") if directory else None  # the baseline's λ_k are carbon's
+    lam = manifest.lam if directory else None  # the baseline's λ_k are carbon's
     mean_lambda = ({k: float(v) for k, v in zip(lam["labels"], np.mean(lam["per_member"], 0), strict=True)}
                    if lam else {})
     return {"metrics": metrics_of_members(sigma, test, manifest), "model": model, "manifest": manifest,
@@ -191,7 +190,7 @@ def _figure(cell: Cell, path: Path, panels: int = 3) -> None:
             if method == "A/12 carbon":
                 plots.curve(ax, omega, sigma.mean(0), "carbon × A/12")
             else:
-                plots.band(ax, omega, sigma.mean(0), sigma.std(0), method, colors[method])
+                plots.band(ax, omega, sigma.mean(0), *np.quantile(sigma, [0.16, 0.84], axis=0), method, colors[method])
         plots.data_points(ax, pts, total_error(pts), pts.line.isin(cell.train_lines).to_numpy())
         plots.label_spectrum(ax, cell.nucleus, energy, theta)
     axes[0][0].legend(fontsize=7)

@@ -25,7 +25,7 @@ import torch
 from enxs import kinematics
 from enxs.config import Config
 from enxs.datasets import dataset_info, total_error
-from enxs.loss import data_chi2, fix_common_scale, lambda_sums, log_data_chi2, profile_lambda, relative_loss
+from enxs.loss import data_chi2, fix_common_scale, lambda_sums, profile_lambda, training_loss
 from enxs.network import EnsembleNet
 
 
@@ -64,13 +64,19 @@ class PointSet:
         return PointSet(**moved)
 
 
-def split_points(n: int, holdout_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Deterministic point-by-point split: (kept, held-out) sorted index arrays.
+def split_points(n: int, train_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Deterministic point-by-point split of n points: (train, held-out) sorted index arrays.
 
-    The held-out part has round(holdout_fraction · n) points (at least 1), drawn by ``seed``.
+    The held-out part has round((1 − train_fraction) · n) points (at least 1, at most n − 1),
+    drawn by ``seed``.
     """
+    return _holdout(n, 1 - train_fraction, seed)
+
+
+def _holdout(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(kept, held-out) with round(fraction · n) held out: a member's validation points."""
     perm = np.random.default_rng(seed).permutation(n)
-    n_out = min(max(1, round(holdout_fraction * n)), n - 1)
+    n_out = min(max(1, round(fraction * n)), n - 1)
     return np.sort(perm[n_out:]), np.sort(perm[:n_out])
 
 
@@ -82,7 +88,6 @@ def member_seeds(seed: int, members: int) -> list[int]:
 @dataclass
 class EpochReport:
     epoch: int
-    epochs: int
     train_chi2: float  # mean over members of χ²/N on their training replicas
     val_chi2: float | None  # mean over members of validation χ²/N (when evaluated)
     improved: int  # members whose best validation improved at this evaluation
@@ -106,7 +111,7 @@ class Trainer:
         train_rows, val_rows, replicas = [], [], []
         for seed in self.seeds:
             rng = np.random.default_rng(seed)
-            tr, va = split_points(len(pool), tc.val_fraction, int(rng.integers(2**31)))
+            tr, va = _holdout(len(pool), tc.val_fraction, int(rng.integers(2**31)))
             train_rows.append(pool[tr])
             val_rows.append(pool[va])
             replicas.append(self._replica(rng))
@@ -160,49 +165,77 @@ class Trainer:
         for module in self.frozen_modules:
             module.eval()
 
-    def run_epoch(self) -> EpochReport:
-        """One pass over each member's training points in mini-batches of [K, B]."""
-        tc, p = self.config.train, self.points
+    def fit(self, on_epoch: Callable[[EpochReport], None] | None = None,
+            on_checkpoint: Callable[[Trainer], None] | None = None) -> None:
+        """The training loop: every epoch, mini-batch steps that update all K members at once,
+        then validation; checkpoints and early stopping; at the end, each member's best weights."""
+        tc, stale = self.config.train, 0
+        while self.epoch < tc.epochs:
+            self._start_epoch()  # learning rate, loss phase, a shuffled order of points per member
+            for idx in self._batches():  # [K, B]: one batch of its own training points per member
+                loss = self._loss(idx)  # [K]: each member's loss on its batch
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.sum().backward()  # members share no weights: the sum keeps their gradients apart
+                self.optimizer.step()
+            report = self._end_epoch()  # λ_k, validation χ², best weights so far
+            if on_epoch:
+                on_epoch(report)
+            if report.val_chi2 is not None:
+                stale = 0 if report.improved else stale + 1
+            if on_checkpoint and self.epoch % tc.checkpoint_every == 0:
+                on_checkpoint(self)
+            if tc.patience and stale >= tc.patience:
+                break
+        self.model.load_state_dict(self.best_state)
+        self.lam = self.best_lam if tc.lambda_in_training else self.profile_final_lambda()
+
+    # -- the steps of an epoch ------------------------------------------------------------
+    def _start_epoch(self) -> None:
+        tc = self.config.train
         for group in self.optimizer.param_groups:
             group["lr"] = self._lr(self.epoch)
         self._set_mode(True)
-        n_train = self.train_index.shape[1]
-        batch = min(tc.batch_size, n_train)
-        order = torch.argsort(torch.rand(self.K, n_train, generator=self.generator), dim=1).to(self.device)
-        shuffled = self.train_index.gather(1, order)
-        fs = torch.zeros(self.K, self.D, device=self.device)
-        ff = torch.zeros(self.K, self.D, device=self.device)
-        total, count = torch.zeros(self.K, device=self.device), 0
-        relative = self.epoch < tc.relative_warmup_epochs
+        self.warming_up = self.epoch < tc.relative_warmup_epochs
         if self.epoch and self.epoch == tc.relative_warmup_epochs:
             # The χ² gradients are ~(σ/Δσ)² larger than the warm-up's: Adam's moment
             # estimates of the old loss would make huge steps, so the new phase starts fresh.
             self.optimizer.state.clear()
+        self.tally = torch.zeros(3, self.K, self.D, device=self.device)  # Σfσ/Δ², Σf²/Δ², data χ²
+        self.tally_points = 0
+
+    def _batches(self):
+        """[K, B] index tensors covering each member's shuffled training points (last partial batch dropped)."""
+        n_train = self.train_index.shape[1]
+        batch = min(self.config.train.batch_size, n_train)
+        order = torch.argsort(torch.rand(self.K, n_train, generator=self.generator), dim=1).to(self.device)
+        shuffled = self.train_index.gather(1, order)
         for start in range(0, n_train - batch + 1, batch):
-            idx = shuffled[:, start : start + batch]
-            sigma, error, data = self.sigma_rep.gather(1, idx), p.error[idx], p.dataset[idx]
-            y, log_y = self.model.forward_with_log(p.features[idx])
-            prediction, log_prediction = y * p.scale[idx], log_y + torch.log(p.scale[idx])
-            lam = self.lam.gather(1, data)
-            if relative:
-                loss = relative_loss(sigma, error, log_prediction)
-            elif tc.loss == "log_chi2":
-                loss = log_data_chi2(sigma, error, prediction, lam, log_prediction) / batch
-            else:
-                loss = data_chi2(sigma, error, prediction, lam) / batch
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.sum().backward()
-            self.optimizer.step()
-            with torch.no_grad():
-                a, b = lambda_sums(sigma, error, prediction.detach(), data, self.D)
-                fs += a
-                ff += b
-                total += data_chi2(sigma, error, prediction, lam) * 2
-                count += batch
-        if tc.lambda_in_training and not relative:
-            self.lam = fix_common_scale(profile_lambda(fs, ff, p.norm_unc), p.norm_unc)
+            yield shuffled[:, start : start + batch]
+
+    def _loss(self, idx: torch.Tensor) -> torch.Tensor:
+        """Each member's loss on its batch [K] (``loss.training_loss``), and the epoch's tallies."""
+        p, batch = self.points, idx.shape[1]
+        sigma, error, data = self.sigma_rep.gather(1, idx), p.error[idx], p.dataset[idx]
+        y, log_y = self.model.forward_with_log(p.features[idx])
+        prediction, log_prediction = y * p.scale[idx], log_y + torch.log(p.scale[idx])
+        phase = "warmup" if self.warming_up else self.config.train.loss
+        loss = training_loss(phase, sigma, error, prediction, log_prediction, data, self.lam, p.norm_unc,
+                             batch / self.train_index.shape[1])
+        with torch.no_grad():
+            fs, ff = lambda_sums(sigma, error, prediction, data, self.D)
+            self.tally[0] += fs
+            self.tally[1] += ff
+            self.tally[2, :, 0] += 2 * data_chi2(sigma, error, prediction, self.lam.gather(1, data))
+            self.tally_points += batch
+        return loss
+
+    def _end_epoch(self) -> EpochReport:
+        tc = self.config.train
+        if tc.lambda_in_training and not self.warming_up:
+            self.lam = fix_common_scale(profile_lambda(self.tally[0], self.tally[1], self.points.norm_unc),
+                                        self.points.norm_unc)
         self.epoch += 1
-        report = EpochReport(self.epoch, tc.epochs, float((total / count).mean()), None, 0)
+        report = EpochReport(self.epoch, float((self.tally[2, :, 0] / self.tally_points).mean()), None, 0)
         if self.epoch % tc.eval_every == 0 or self.epoch == tc.epochs:
             report.val_chi2, report.improved = self._validate()
         self.history.append({"epoch": self.epoch, "train_chi2": report.train_chi2, "val_chi2": report.val_chi2})
@@ -228,24 +261,6 @@ class Trainer:
                 else:
                     self.best_state[name] = tensor.clone()
         return float(val.mean()), int(improved.sum())
-
-    def fit(self, on_epoch: Callable[[EpochReport], None] | None = None,
-            on_checkpoint: Callable[[Trainer], None] | None = None) -> None:
-        """Run to ``train.epochs`` (or early stop), calling the hooks; then load the best weights."""
-        tc = self.config.train
-        stale = 0
-        while self.epoch < tc.epochs:
-            report = self.run_epoch()
-            if on_epoch:
-                on_epoch(report)
-            if report.val_chi2 is not None:
-                stale = 0 if report.improved else stale + 1
-            if on_checkpoint and (self.epoch % tc.checkpoint_every == 0):
-                on_checkpoint(self)
-            if tc.patience and stale >= tc.patience:
-                break
-        self.model.load_state_dict(self.best_state)
-        self.lam = self.best_lam if tc.lambda_in_training else self.profile_final_lambda()
 
     @torch.no_grad()
     def profile_final_lambda(self) -> torch.Tensor:

@@ -34,7 +34,7 @@ def _progress_run(spec, out: Path, resume: bool) -> dict:
                TextColumn("χ²/N train {task.fields[train]} val {task.fields[val]}"),
                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
     with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task(f"{spec.kind} {spec.nucleus}", total=spec.config["train"]["epochs"],
+        task = progress.add_task(f"{spec.kind} {spec.nucleus}", total=spec.config.train.epochs,
                                  train="…", val="…")
 
         def on_epoch(report) -> None:
@@ -46,9 +46,9 @@ def _progress_run(spec, out: Path, resume: bool) -> dict:
         return runs.execute(spec, out, resume=resume, on_epoch=on_epoch)
 
 
-def _print_metrics(manifest: dict, out: Path) -> None:
-    m = manifest["metrics"]
-    table = Table(title=escape(f"{manifest['nucleus']} model written to {out}"))
+def _print_metrics(manifest, out: Path) -> None:
+    m = manifest.metrics
+    table = Table(title=escape(f"{manifest.nucleus.name} model written to {out}"))
     for col in ("points", "n", "χ²/N", "median |rel dev|", "pull mean", "pull width", "1σ coverage"):
         table.add_column(col, justify="right")
     for part in ("train", "test"):
@@ -79,17 +79,12 @@ def pretrain(
     data_dir: DataDir = None, threads: Threads = None,
 ) -> None:
     """Train an ensemble from scratch (Kowal et al., Phys. Rev. C 110, 025501 (2024)) and write a model directory."""
-    from enxs import archive, runs
-    from enxs.config import load_config
+    from enxs import runs
 
     use_threads(threads)
-
-    def spec():
-        cfg = load_config(preset, config, set_, members=members, epochs=epochs, seed=seed)
-        path = data_file or archive.find_nucleus_file(nucleus, data_dir)
-        return runs.RunSpec("pretrain", nucleus, str(Path(path).resolve()), cfg.to_dict(), device=device)
-
-    _start_or_resume(out, resume, spec)
+    _start_or_resume(out, resume, lambda: runs.pretrain_spec(
+        nucleus, preset, data_file=data_file, data_dir=data_dir, device=device, config_file=config,
+        assignments=set_, members=members, epochs=epochs, seed=seed))
 
 
 def finetune(
@@ -108,25 +103,14 @@ def finetune(
     data_dir: DataDir = None, threads: Threads = None,
 ) -> None:
     """Fine-tune every member of a pre-trained ensemble to another nucleus (Graczyk et al., PRL 135, 052502 (2025))."""
-    from enxs import archive, artifacts, runs
-    from enxs.config import finetune_config
+    from enxs import runs
     from enxs.datasets import parse_norm_overrides
-    from enxs.nuclei import Nucleus
 
     use_threads(threads)
-
-    def spec():
-        Nucleus.parse(nucleus)
-        parent_dir = artifacts.resolve_model(from_)
-        parent = artifacts.read_manifest(parent_dir)
-        preset = parent["config"].get("preset")
-        cfg = finetune_config(parent["config"], preset if preset in ("paper", "fast", "smoke") else "fast",
-                              scenario, train_fraction, config, set_, members=members, epochs=epochs, seed=seed)
-        path = data_file or archive.find_nucleus_file(nucleus, data_dir)
-        return runs.RunSpec("finetune", nucleus, str(Path(path).resolve()), cfg.to_dict(),
-                            norm_overrides=parse_norm_overrides(norm), parent=str(parent_dir), device=device)
-
-    _start_or_resume(out, resume, spec)
+    _start_or_resume(out, resume, lambda: runs.finetune_spec(
+        from_, nucleus, scenario, train_fraction, norm_overrides=parse_norm_overrides(norm), data_file=data_file,
+        data_dir=data_dir, device=device, config_file=config, assignments=set_, members=members, epochs=epochs,
+        seed=seed))
 
 
 def evaluate(
@@ -175,9 +159,9 @@ def models_list() -> None:
         table.add_column(col)
     for name, path in artifacts.shipped_models().items():
         m = artifacts.read_manifest(path)
-        a, t = m["architecture"], m["metrics"]["test"]
-        arch = f"{a['depth']}×{a['width']} {a['activation']}, norm={a['norm']}, {a['output']}"
-        table.add_row(name, m["nucleus"], str(a["members"]), arch, f"{t['median_abs_rel_dev']:.2%}",
+        a, t = m.config.model, m.metrics["test"]
+        arch = f"{a.depth}×{a.width} {a.activation}, norm={a.norm}, {a.output}"
+        table.add_row(name, m.nucleus.name, str(m.members), arch, f"{t['median_abs_rel_dev']:.2%}",
                       f"{t['chi2_per_point']:.2f}", f"{t['coverage_1sigma']:.1%}")
     console.print(table)
 
@@ -198,7 +182,7 @@ def reproduce(
     use_threads(threads)
 
     def on_run(title, spec):
-        say(f"{title}: {spec.kind}, {spec.config['train']['epochs']} epochs")
+        say(f"{title}: {spec.kind}, {spec.config.train.epochs} epochs")
         return None
 
     path = study.reproduce(base, preset, out, data_dir, members, seed, tuple(nuclei or study.TARGETS),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 from typing import Annotated
@@ -29,10 +28,6 @@ Energy = Annotated[float | None, typer.Option("--energy", help="Beam energy E [G
 Angle = Annotated[float | None, typer.Option("--angle", help="Scattering angle θ [deg].")]
 Omega = Annotated[str | None, typer.Option("--omega", help="ω [GeV]: start:stop:count or a comma list.")]
 
-_ALIASES = {"E": ("e", "e_gev", "energy"), "theta": ("theta", "theta_deg", "angle"),
-            "omega": ("omega", "omega_gev", "nu")}
-
-
 def parse_values(text: str, what: str = "--omega") -> list[float]:
     """'0.01:0.6:200' → 200 evenly spaced values; '0.1,0.2' → a list."""
     import numpy as np
@@ -46,30 +41,6 @@ def parse_values(text: str, what: str = "--omega") -> list[float]:
         return [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise CLIError(f"{what} {text!r}: write start:stop:count (e.g. 0.01:0.6:200) or a list 0.1,0.2") from None
-
-
-def read_points(path: Path):
-    """E, θ, ω columns of a CSV file; a clear error naming a missing column or a bad cell."""
-    import numpy as np
-    import pandas as pd
-
-    try:  # as text: a bad cell is reported as the user wrote it
-        table = pd.read_csv(path, comment="#", skipinitialspace=True, dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise CLIError(f"{path}: cannot read CSV ({exc})") from exc
-    lower = {c.strip().lower(): c for c in table.columns}
-    out = {}
-    for name, aliases in _ALIASES.items():
-        column = next((lower[a] for a in aliases if a in lower), None)
-        if column is None:
-            raise CLIError(f"{path}: missing column {name!r} (accepted names: {', '.join(aliases)})")
-        values = pd.to_numeric(table[column].str.strip(), errors="coerce")
-        bad = ~np.isfinite(values.to_numpy(float))
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise CLIError(f"{path}:{row + 2}: column {column!r} is not a finite number: '{table[column][row]}'")
-        out[name] = values.to_numpy(float)
-    return out["E"], out["theta"], out["omega"]
 
 
 def _predict(model: str, energy, theta, omega):
@@ -93,51 +64,32 @@ def predict(
     """Cross sections (mean, std, 16%/84% quantiles) in nb/sr/GeV at given kinematics."""
     import numpy as np
 
+    from enxs import pointfiles
+
     if output is not None:
-        if output.suffix.lower() not in (".csv", ".parquet", ".json"):
+        if output.suffix.lower() not in pointfiles.FORMATS:
             raise CLIError(f"--output {output}: the extension must be .csv, .parquet or .json")
         check_output_file(output, overwrite=overwrite)
     use_threads(threads)
     if input_ is not None:
-        e, t, w = read_points(input_)
+        e, t, w = pointfiles.read_points(input_)
     elif energy is not None and angle is not None and omega is not None:
         w = np.asarray(parse_values(omega))
         e, t = np.full(len(w), energy), np.full(len(w), angle)
     else:
         raise CLIError("give --energy, --angle and --omega, or --input points.csv")
     ensemble, prediction = _predict(model, e, t, w)
-    frame = prediction.to_frame()
-    frame["outside_coverage"] = frame.outside_coverage.astype(int)
     if output is None:
         table = Table(title=escape(f"{ensemble.nucleus} — {model} — d²σ/dΩdω [nb/sr/GeV]"))
         for col in ("E [GeV]", "θ [deg]", "ω [GeV]", "mean", "std", "16%", "84%", "outside"):
             table.add_column(escape(col), justify="right")
-        for r in frame.itertuples(index=False):
+        for r in prediction.to_frame().itertuples(index=False):
             table.add_row(*(f"{v:.5g}" for v in r[:7]), "yes" if r[7] else "")
         console.print(table)
         return
-    from enxs import __version__
-
-    header = {"model": str(model), "nucleus": ensemble.nucleus, "members": ensemble.members,
-              "enxs_version": __version__, "units": "E_GeV [GeV], theta_deg [deg], omega_GeV [GeV], "
-              "cross sections d2sigma/dOmega/domega [nb/sr/GeV]",
-              "outside_coverage": "1 where no training setting lies within |ln E/E_k| <= 0.25, "
-              "|theta - theta_k| <= 10 deg, omega from the setting's lowest measured omega to its highest + 0.1 E, "
-              "or below the elastic line; 1 everywhere when the model's training data are unknown"}
-    tmp = output.with_name(f".{output.name}.tmp")
-    suffix = output.suffix.lower()
-    if suffix == ".csv":
-        with tmp.open("w", encoding="utf-8") as f:
-            f.writelines(f"# {k}: {v}\n" for k, v in header.items())
-            frame.to_csv(f, index=False, float_format="%.8g")
-    elif suffix == ".parquet":
-        frame.attrs = header
-        frame.to_parquet(tmp, index=False)
-    else:
-        tmp.write_text(json.dumps({"metadata": header, "points": frame.to_dict(orient="records")}, indent=1),
-                       encoding="utf-8")
-    tmp.replace(output)
-    say(f"{len(frame)} point(s) written to {output}")
+    pointfiles.write_prediction(prediction, output, {"model": str(model), "nucleus": ensemble.nucleus,
+                                                     "members": ensemble.members})
+    say(f"{len(e)} point(s) written to {output}")
 
 
 def plot(
@@ -171,7 +123,7 @@ def plot(
         else:  # from just above the elastic line, below which σ = 0
             from enxs.artifacts import read_manifest, resolve_model
 
-            w_el = float(kinematics.omega_elastic(energy, angle, read_manifest(resolve_model(model))["A"]))
+            w_el = float(kinematics.omega_elastic(energy, angle, read_manifest(resolve_model(model)).A))
             w = np.linspace(max(0.01 * energy, 1.05 * w_el), 0.95 * energy, 200)
         ensemble, p = _predict(model, energy, angle, w)
         plots.band(ax, w, p.mean, p.q16, p.q84, label)
@@ -231,7 +183,7 @@ def export_onnx(model: ModelArg, out: Annotated[Path, typer.Option(help="Output 
     from enxs.artifacts import load_model
 
     net, manifest = load_model(model)
-    summary = onnx_io.export(net, manifest, out)
+    summary = onnx_io.export(net, manifest.nucleus, out, manifest.weights_sha256)
     say(f"{summary['members']} members written to {summary['directory']} (onnxruntime vs enxs: max |Δy| = "
         f"{summary['max_abs_diff']:.1e}, max relative difference where y > {onnx_io.CHECK_FLOOR:g}: "
         f"{summary['max_rel_diff']:.1e})")
@@ -273,43 +225,17 @@ def import_onnx(
     selected points of the nucleus' file in the data directory, where there is one (else
     every prediction is flagged as a possible extrapolation).
     """
-    from enxs import archive, artifacts, onnx_io
-    from enxs.config import Config
-    from enxs.nuclei import Nucleus, UnknownNucleusError
-    from enxs.predict import coverage_settings
+    from enxs import artifacts, onnx_io
 
     if (out / artifacts.MANIFEST).exists():
         raise CLIError(f"{out} already holds a model")
-    model, paths = onnx_io.import_members(directory)
-    if nucleus is None:
-        try:
-            nuc = Nucleus.parse(directory.name)
-        except UnknownNucleusError:
-            # NuWro's own mapping (A = 12 → C12, 56 → Fe56); any other A is ambiguous (40: Ar or Ca)
-            a_field = paths[0].stem.split("_")[-2]
-            by_a = {"12": "12C", "56": "56Fe"}
-            if a_field not in by_a:
-                raise CLIError(f"cannot tell the nucleus of {directory} (A={a_field}); give --nucleus") from None
-            nuc = Nucleus.parse(by_a[a_field])
-    else:
-        nuc = Nucleus.parse(nucleus)
-    config = Config.from_dict({"preset": "imported", "model": model.config.__dict__,
-                               "train": {"members": model.members}})
-    coverage, coverage_source = None, "unknown: no data file for this nucleus in the data directory"
-    try:
-        data_file = archive.find_nucleus_file(nuc.name, data_dir)
-        coverage = coverage_settings(config.selection.apply(archive.read_file(data_file, nuc)[0]))
-        coverage_source = f"all selected points of {data_file.name} (the members' own training data are unknown)"
-    except archive.ArchiveError:
-        warn(f"no {nuc.name} data in the data directory: the imported model's coverage is unknown, and every "
-             f"prediction will be flagged as a possible extrapolation")
-    manifest = {"kind": "imported", "nucleus": nuc.name, "Z": nuc.Z, "A": nuc.A, "config": config.to_dict(),
-                "source": {"directory": directory.resolve().name,
-                           "files": [{"name": p.name, "sha256": archive.file_checksum(p)} for p in paths]},
-                "lambda": None, "coverage": coverage, "coverage_source": coverage_source}
+    model, manifest = onnx_io.import_ensemble(directory, nucleus, data_dir)
+    if manifest.coverage is None:
+        warn(f"no {manifest.nucleus.name} data in the data directory: the imported model's coverage is unknown, "
+             f"and every prediction will be flagged as a possible extrapolation")
     artifacts.save_model(out, model, manifest)
     say(f"imported {model.members} members ({model.config.depth}×{model.config.width}, "
-        f"{model.parameter_count():,} parameters each) as {nuc.name} into {out}")
+        f"{model.parameter_count():,} parameters each) as {manifest.nucleus.name} into {out}")
 
 
 def tabulate(
@@ -322,6 +248,7 @@ def tabulate(
     """Precompute mean and std on an (E, θ, ω/E) grid and report the interpolation error."""
     from enxs import grid
     from enxs.artifacts import load_model
+    from enxs.files import atomic_write
 
     if out.suffix not in (".h5", ".hdf5", ".npz"):
         raise CLIError(f"--out {out}: grid files end in .h5 or .npz")
@@ -336,13 +263,11 @@ def tabulate(
         raise CLIError(f"--e-min {e_min:g} and --e-max {e_max:g}: need 0 < e-min < e-max (GeV)")
     use_threads(threads)
     net, manifest = load_model(model)
-    g = grid.build(net, (e_min, e_max), shape=dims, meta={"model": str(model), "nucleus": manifest["nucleus"],
+    g = grid.build(net, (e_min, e_max), shape=dims, meta={"model": str(model), "nucleus": manifest.nucleus.name,
                                                              "units": "E GeV, theta deg, sigma nb/sr/GeV"})
     err = grid.interpolation_error(g, net)
     g.meta.update(err)
-    tmp = out.with_name(f".tmp.{out.name}")
-    g.save(tmp)
-    tmp.replace(out)
+    atomic_write(out, g.save)
     say(f"grid {dims} written to {out}; interpolation error of the mean on {err['points']} random points: "
         f"median {err['median_rel_error']:.2%}, 95% {err['p95_rel_error']:.2%} "
         f"(ensemble spread: median {err['median_rel_spread']:.2%}; error below a tenth of the "

@@ -1,0 +1,79 @@
+"""Files of kinematic points and predictions: reading (E, θ, ω) from a CSV file, and
+writing a :class:`enxs.predict.Prediction` as CSV, Parquet or JSON with its metadata.
+
+Units: E and ω in GeV, θ in degrees, cross sections in nb/sr/GeV (named in every column
+and in the metadata written with the table).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from enxs import __version__
+from enxs.files import atomic_write
+from enxs.predict import Prediction
+
+FORMATS = (".csv", ".parquet", ".json")
+COLUMN_NAMES = {"E": ("e", "e_gev", "energy"), "theta": ("theta", "theta_deg", "angle"),
+                "omega": ("omega", "omega_gev", "nu")}
+COVERAGE_NOTE = ("1 where no training setting lies within |ln E/E_k| <= 0.25, |theta - theta_k| <= 10 deg, "
+                 "omega from the setting's lowest measured omega to its highest + 0.1 E, or below the elastic "
+                 "line; 1 everywhere when the model's training data are unknown")
+
+
+class PointFileError(ValueError):
+    """A points file that cannot be read: a missing column or a cell that is not a number."""
+
+
+def read_points(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """E [GeV], θ [deg], ω [GeV] columns of a CSV file (accepted names: :data:`COLUMN_NAMES`)."""
+    try:  # as text: a bad cell is reported as the user wrote it
+        table = pd.read_csv(path, comment="#", skipinitialspace=True, dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise PointFileError(f"{path}: cannot read CSV ({exc})") from exc
+    lower = {c.strip().lower(): c for c in table.columns}
+    out = {}
+    for name, aliases in COLUMN_NAMES.items():
+        column = next((lower[a] for a in aliases if a in lower), None)
+        if column is None:
+            raise PointFileError(f"{path}: missing column {name!r} (accepted names: {', '.join(aliases)})")
+        values = pd.to_numeric(table[column].str.strip(), errors="coerce").to_numpy(float)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise PointFileError(f"{path}:{row + 2}: column {column!r} is not a finite number: "
+                                 f"'{table[column][row]}'")
+        out[name] = values
+    return out["E"], out["theta"], out["omega"]
+
+
+def write_prediction(prediction: Prediction, path: Path, metadata: dict[str, Any]) -> None:
+    """Write the points and their prediction (format by extension, :data:`FORMATS`), atomically,
+    with the metadata and units: CSV ``# key: value`` lines, Parquet attributes, JSON ``metadata``."""
+    frame = prediction.to_frame()
+    frame["outside_coverage"] = frame.outside_coverage.astype(int)
+    header = {**metadata, "enxs_version": __version__,
+              "units": "E_GeV [GeV], theta_deg [deg], omega_GeV [GeV], cross sections d2sigma/dOmega/domega "
+                       "[nb/sr/GeV]", "outside_coverage": COVERAGE_NOTE}
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise PointFileError(f"{path}: the extension must be one of {', '.join(FORMATS)}")
+
+    def write(tmp: Path) -> None:
+        if suffix == ".csv":
+            with tmp.open("w", encoding="utf-8") as f:
+                f.writelines(f"# {k}: {v}\n" for k, v in header.items())
+                frame.to_csv(f, index=False, float_format="%.8g")
+        elif suffix == ".parquet":
+            frame.attrs = header
+            frame.to_parquet(tmp, index=False)
+        else:
+            tmp.write_text(json.dumps({"metadata": header, "points": frame.to_dict(orient="records")}, indent=1),
+                           encoding="utf-8")
+
+    atomic_write(path, write)
