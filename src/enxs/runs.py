@@ -186,9 +186,10 @@ def execute(spec: RunSpec, out_dir: str | os.PathLike, *, resume: bool = False,
 
 
 def resume_spec(out_dir: str | os.PathLike) -> RunSpec:
-    path = Path(out_dir) / RUN_FILE
-    if not path.is_file():
-        raise RunError(f"{out_dir}: nothing to resume (no {RUN_FILE})")
-    if (Path(out_dir) / artifacts.MANIFEST).is_file():
-        raise RunError(f"{out_dir}: this run already finished")
-    return RunSpec.from_json(json.loads(path.read_text(encoding="utf-8")))
+    """The run recorded in ``out_dir`` (unfinished: no model written yet)."""
+    out = Path(out_dir)
+    if (out / artifacts.MANIFEST).is_file():
+        raise RunError(f"{out}: this run already finished")
+    if not (out / RUN_FILE).is_file():
+        raise RunError(f"{out}: nothing to resume (no {RUN_FILE})")
+    return RunSpec.from_json(json.loads((out / RUN_FILE).read_text(encoding="utf-8")))

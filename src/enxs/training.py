@@ -23,7 +23,7 @@ import pandas as pd
 import torch
 
 from enxs import kinematics
-from enxs.config import Config
+from enxs.config import Config, TrainConfig
 from enxs.datasets import dataset_info, total_error
 from enxs.loss import data_chi2, fix_common_scale, lambda_sums, profile_lambda, training_loss
 from enxs.network import EnsembleNet
@@ -85,6 +85,33 @@ def member_seeds(seed: int, members: int) -> list[int]:
     return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(members)]
 
 
+def replica(points: PointSet, tc: TrainConfig, rng: np.random.Generator) -> torch.Tensor:
+    """One member's pseudo-data σ_i (1 + Δλ_d r_d) + Δσ_i r_i (float32 [N]); the data as
+    measured without ``replicas``, the normalization draw r_d only with ``fluctuate_norm``."""
+    if not tc.replicas:
+        return points.sigma.cpu().clone()
+    sigma = points.sigma.cpu().numpy().astype(np.float64)
+    if tc.fluctuate_norm:
+        shift = 1 + points.norm_unc.cpu().numpy() * rng.standard_normal(len(points.labels))
+        sigma = sigma * shift[points.dataset.cpu().numpy()]
+    sigma = sigma + points.error.cpu().numpy() * rng.standard_normal(len(sigma))
+    return torch.as_tensor(sigma, dtype=torch.float32)
+
+
+def member_data(points: PointSet, pool: np.ndarray, tc: TrainConfig,
+                seeds: list[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per member (by its seed): training rows [K, n_train] and validation rows [K, n_val]
+    of the run's training points ``pool``, and its replica of σ [K, N]."""
+    train_rows, val_rows, replicas = [], [], []
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        tr, va = _holdout(len(pool), tc.val_fraction, int(rng.integers(2**31)))
+        train_rows.append(pool[tr])
+        val_rows.append(pool[va])
+        replicas.append(replica(points, tc, rng))
+    return torch.as_tensor(np.stack(train_rows)), torch.as_tensor(np.stack(val_rows)), torch.stack(replicas)
+
+
 @dataclass
 class EpochReport:
     epoch: int
@@ -107,18 +134,10 @@ class Trainer:
         tc = config.train
         self.K, self.D = model.members, len(points.labels)
         self.seeds = member_seeds(tc.seed, self.K)
-        pool = np.asarray(train_index)
-        train_rows, val_rows, replicas = [], [], []
-        for seed in self.seeds:
-            rng = np.random.default_rng(seed)
-            tr, va = _holdout(len(pool), tc.val_fraction, int(rng.integers(2**31)))
-            train_rows.append(pool[tr])
-            val_rows.append(pool[va])
-            replicas.append(self._replica(rng))
         device = self.device = points.sigma.device
-        self.train_index = torch.as_tensor(np.stack(train_rows), device=device)  # [K, n_train]
-        self.val_index = torch.as_tensor(np.stack(val_rows), device=device)  # [K, n_val]
-        self.sigma_rep = torch.stack(replicas).to(device)  # [K, N]
+        # per member: its training and validation points ([K, n]) and its replica of σ ([K, N])
+        self.train_index, self.val_index, self.sigma_rep = (
+            t.to(device) for t in member_data(points, np.asarray(train_index), tc, self.seeds))
         self.frozen_modules = frozen_modules or []
         names = dict(model.named_parameters())
         chosen = set(names) if trainable is None else trainable
@@ -139,17 +158,6 @@ class Trainer:
             ratio = (points.sigma[train_all] / points.scale[train_all]).clamp_min(1e-8)
             model.set_output_bias(float(ratio.median()))
         self.best_state = {k: v.clone() for k, v in model.state_dict().items()}
-
-    def _replica(self, rng: np.random.Generator) -> torch.Tensor:
-        p, tc = self.points, self.config.train
-        sigma = p.sigma.cpu().numpy().astype(np.float64)
-        if not tc.replicas:
-            return p.sigma.cpu().clone()
-        if tc.fluctuate_norm:
-            shift = 1 + p.norm_unc.cpu().numpy() * rng.standard_normal(self.D)
-            sigma = sigma * shift[p.dataset.cpu().numpy()]
-        sigma = sigma + p.error.cpu().numpy() * rng.standard_normal(len(sigma))
-        return torch.as_tensor(sigma, dtype=torch.float32)
 
     def _lr(self, epoch: int) -> float:
         tc = self.config.train
