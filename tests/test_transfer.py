@@ -4,7 +4,7 @@ import torch
 from safetensors.torch import load_file
 
 from enxs import archive, artifacts, runs
-from enxs.config import Finetune, finetune_config, load_config, scratch_baseline_config
+from enxs.config import Finetune, Scratch, build_config, finetune_base, load_config, scratch_baseline_base
 from enxs.nuclei import UnknownNucleusError
 from enxs.predict import member_predictions
 from enxs.toy import make_toy_table
@@ -73,7 +73,7 @@ def test_transfer_split_is_deterministic_disjoint_and_stored(toy, tmp_path):
 def test_fine_tuning_beats_training_from_scratch_on_few_points(toy, tmp_path):
     fine = _finetune(toy, "all", 0.1, tmp_path / "ft")
     parent = artifacts.read_manifest(toy / "c12").config
-    cfg = scratch_baseline_config(parent, "fast", 0.1, epochs=150, seed=3)
+    cfg = build_config(scratch_baseline_base(parent, "fast"), Scratch(), train_fraction=0.1, epochs=150, seed=3)
     assert cfg.model == parent.model and cfg.split == fine.config.split
     scratch = runs.execute(runs.RunSpec("16O", str(toy / "16O.dat"), cfg), tmp_path / "s")
     assert fine.split == scratch.split
@@ -94,7 +94,7 @@ def test_unknown_nucleus_and_empty_data_are_clear_errors(toy, tmp_path):
 def test_scaling_by_a_can_be_switched_off(toy, tmp_path):
     parent = artifacts.read_manifest(toy / "c12").config
     start = Finetune(parent=str(toy / "c12"))
-    cfg = finetune_config(parent, "fast", start, 0.5, assignments=["start.scale_by_a=false"])
+    cfg = build_config(finetune_base(parent, "fast"), start, train_fraction=0.5, assignments=["start.scale_by_a=false"])
     model, _, _, _ = runs.build_model(runs.RunSpec("16O", str(toy / "16O.dat"), cfg))
     assert float(model.output_factor) == 1.0
 

@@ -350,18 +350,17 @@ FINETUNE_TRAIN: dict[str, dict[str, Any]] = {
 TRANSFER_TRAIN_FRACTION = 0.7
 
 
-def finetune_config(parent: Config, preset: str, start: Finetune, train_fraction: float = TRANSFER_TRAIN_FRACTION,
-                    **options: Any) -> Config:
-    """Fine-tuning: the parent's architecture, selection and loss with the preset's
-    fine-tuning schedule; ``options`` as for :func:`build_config`."""
-    base = replace(parent, preset=preset, train=replace(parent.train, **FINETUNE_TRAIN[preset]))
-    return build_config(base, start, train_fraction=train_fraction, **options)
+def finetune_base(parent: Config, preset: str) -> Config:
+    """The base of a fine-tuning configuration (for :func:`build_config` with a
+    :class:`Finetune` start): the parent's architecture, selection and loss with the preset's
+    fine-tuning schedule."""
+    return replace(parent, preset=preset, train=replace(parent.train, **FINETUNE_TRAIN[preset]))
 
 
-def scratch_baseline_config(parent: Config, preset: str, train_fraction: float, **options: Any) -> Config:
-    """The from-scratch baseline of a transfer: the parent's network and selection, trained
-    fresh on the same split with the preset's pre-training recipe for the fine-tuning epochs."""
+def scratch_baseline_base(parent: Config, preset: str) -> Config:
+    """The base of the from-scratch baseline of a transfer (for :func:`build_config` with a
+    :class:`Scratch` start and the transfer's split): the parent's network and selection,
+    the preset's pre-training recipe for the fine-tuning epochs."""
     train = replace(preset_config(preset).train, epochs=FINETUNE_TRAIN[preset]["epochs"],
                     members=parent.train.members)
-    return build_config(replace(parent, preset=preset, train=train), Scratch(), train_fraction=train_fraction,
-                        **options)
+    return replace(parent, preset=preset, train=train)

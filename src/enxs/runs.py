@@ -18,7 +18,15 @@ import torch
 
 from enxs import archive, artifacts
 from enxs.artifacts import Manifest
-from enxs.config import FINETUNE_TRAIN, TRANSFER_TRAIN_FRACTION, Config, Finetune, finetune_config, load_config
+from enxs.config import (
+    FINETUNE_TRAIN,
+    TRANSFER_TRAIN_FRACTION,
+    Config,
+    Finetune,
+    build_config,
+    finetune_base,
+    load_config,
+)
 from enxs.datasets import dataset_info
 from enxs.evaluation import evaluate_split
 from enxs.files import write_json
@@ -79,7 +87,7 @@ def finetune_spec(parent: str, nucleus: str, scenario: str = "all", train_fracti
     parent_config = artifacts.read_manifest(artifacts.resolve_model(parent)).config
     preset = parent_config.preset if parent_config.preset in FINETUNE_TRAIN else "fast"
     start = Finetune(parent=artifacts.model_reference(parent), scenario=scenario, scale_by_a=scale_by_a)
-    config = finetune_config(parent_config, preset, start, train_fraction, **options)
+    config = build_config(finetune_base(parent_config, preset), start, train_fraction=train_fraction, **options)
     path = archive.data_path(target.name, data_file, data_dir).resolve()
     return RunSpec(target.name, str(path), config, norm_overrides or {}, device=device)
 

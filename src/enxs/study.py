@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from enxs import archive, artifacts, runs
-from enxs.config import Finetune, finetune_config, scratch_baseline_config
+from enxs.config import Finetune, Scratch, build_config, finetune_base, scratch_baseline_base
 from enxs.datasets import total_error
 from enxs.evaluation import metrics_of_members
 from enxs.files import sha256
@@ -64,9 +64,10 @@ def study_specs(base: str, preset: str, nucleus: str, fraction: float, data_dir,
     specs = {}
     for scenario in ("all", "last2"):
         start = Finetune(parent=artifacts.model_reference(base), scenario=scenario)
-        specs[f"fine-tuned {scenario}"] = runs.RunSpec(nucleus, path, finetune_config(parent, preset, start, fraction,
-                                                                                      **options))
-    specs["from scratch"] = runs.RunSpec(nucleus, path, scratch_baseline_config(parent, preset, fraction, **options))
+        config = build_config(finetune_base(parent, preset), start, train_fraction=fraction, **options)
+        specs[f"fine-tuned {scenario}"] = runs.RunSpec(nucleus, path, config)
+    config = build_config(scratch_baseline_base(parent, preset), Scratch(), train_fraction=fraction, **options)
+    specs["from scratch"] = runs.RunSpec(nucleus, path, config)
     return specs
 
 
