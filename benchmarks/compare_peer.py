@@ -26,7 +26,7 @@ def main() -> None:
     ours, manifest = artifacts.load_model("enxs-12C-fast")
     peer, _ = onnx_io.import_members(PEER)
     table = Selection().apply(archive.read_file(archive.find_nucleus_file("12C"))[0])
-    test = table[table.line.isin(manifest.split["test_lines"])]
+    test = table[table.line.isin(manifest.split["12C"]["test_lines"])]
     print(f"carbon test points of enxs-12C-fast: {len(test)}")
     for name, model in (("enxs-12C-fast", ours), (f"published ({peer.members} members)", peer)):
         r = metrics_on(model, test, manifest)

@@ -14,7 +14,7 @@ def _saved(tmp_path):
     torch.manual_seed(0)
     model = EnsembleNet(cfg.model, 3)
     model.output_factor.fill_(4.5)
-    manifest = artifacts.Manifest(kind="pretrain", nucleus=Nucleus(6, 12), config=cfg, members=3)
+    manifest = artifacts.Manifest(kind="pretrain", nuclei=[Nucleus(6, 12)], config=cfg, members=3)
     artifacts.save_model(tmp_path / "m", model, manifest)
     return model, tmp_path / "m"
 
@@ -75,18 +75,20 @@ def test_shipped_manifest_of_schema_1_is_migrated(tmp_path):
     config["transfer"] = {"scenario": "all", "train_fraction": 0.7, "scale_by_a": True}
     d |= {"schema_version": 1, "data": {"file": "/home/someone/12C.dat", "name": "12C.dat", "sha256": "0" * 64},
           "member_seeds": [1, 2, 3], "epochs_run": 6}
-    d.pop("training")
+    for key in ("training", "nuclei"):
+        d.pop(key)
     (path / "manifest.json").write_text(json.dumps(d))
     manifest = artifacts.read_manifest(path)
     assert manifest.config.split.train_fraction == pytest.approx(0.9)
-    assert manifest.config.start.kind == "scratch" and "file" not in manifest.data
+    assert manifest.config.start.kind == "scratch" and "file" not in manifest.data[0]
+    assert manifest.nuclei == [Nucleus(6, 12)] and manifest.data[0]["nucleus"] == "12C"
     assert manifest.training == {"member_seeds": [1, 2, 3], "epochs_run": 6}
 
 
 def test_changed_training_data_is_warned_about(tmp_path, monkeypatch):
     _, path = _saved(tmp_path)
     d = json.loads((path / "manifest.json").read_text())
-    d["data"] = {"name": "12C.dat", "size": 3, "sha256": "0" * 64}
+    d["data"] = [{"nucleus": "12C", "name": "12C.dat", "size": 3, "sha256": "0" * 64}]
     (path / "manifest.json").write_text(json.dumps(d))
     data_dir = tmp_path / "data"
     data_dir.mkdir()

@@ -110,7 +110,7 @@ def test_splits_are_deterministic_disjoint_and_stored(toy_file, tmp_path):
     m1 = runs.execute(spec, tmp_path / "a")
     m2 = runs.execute(spec, tmp_path / "b")
     assert m1.split == m2.split
-    train, test = set(m1.split["train_lines"]), set(m1.split["test_lines"])
+    train, test = set(m1.split["12C"]["train_lines"]), set(m1.split["12C"]["test_lines"])
     assert not train & test and len(test) == round(0.1 * (len(train) + len(test)))
 
 

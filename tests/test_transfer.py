@@ -51,7 +51,7 @@ def test_a_over_12_is_applied_exactly_once(toy, tmp_path):
     manifest = _finetune(toy, "all", 0.5, tmp_path / "f", epochs=1)
     weights = load_file(tmp_path / "f" / "weights.safetensors")
     assert float(weights["output_factor"]) == pytest.approx(16 / 12)
-    assert manifest.parent["A"] == 12
+    assert manifest.parent["nuclei"] == ["12C"]
     parent, _ = artifacts.load_model(toy / "c12")
     stored = artifacts.read_manifest(tmp_path / "f").config
     start, _, _, _ = runs.build_model(runs.RunSpec("16O", str(toy / "16O.dat"), stored))
@@ -64,7 +64,7 @@ def test_transfer_split_is_deterministic_disjoint_and_stored(toy, tmp_path):
     a = _finetune(toy, "all", 0.1, tmp_path / "a", epochs=1)
     b = _finetune(toy, "last2", 0.1, tmp_path / "b", epochs=1)
     assert a.split == b.split  # same seed and fraction: same points for every method
-    train, test = set(a.split["train_lines"]), set(a.split["test_lines"])
+    train, test = set(a.split["16O"]["train_lines"]), set(a.split["16O"]["test_lines"])
     assert not train & test
     assert len(test) == round(0.9 * (len(train) + len(test)))
     assert a.metrics["test"]["n"] == len(test)

@@ -51,19 +51,20 @@ class DataChangedWarning(UserWarning):
 
 @dataclass
 class Manifest:
-    """What a model directory holds. ``kind``: pretrain | finetune | scratch (the baseline) |
-    imported. ``data``: the training data by name, size and SHA-256. ``split``: the train and
-    test points by line number. ``coverage``: the training settings [E, θ, ω_min, ω_max]
-    (GeV, deg, GeV, GeV) for the extrapolation flag, None when unknown. ``training``: member
-    seeds, best epochs and validation χ²/N. ``metrics``: train/test metrics at the end."""
+    """What a model directory holds. ``kind``: pretrain | finetune | imported. ``nuclei``: the
+    nuclei it was trained on (one, or several for a model with nucleus inputs). Per nucleus:
+    ``data``, the training data by name, size and SHA-256; ``split``, the train and test
+    points by line number; ``coverage``, the training settings [E, θ, ω_min, ω_max] (GeV,
+    deg, GeV, GeV) for the extrapolation flag (None: unknown). ``training``: member seeds,
+    best epochs and validation χ²/N. ``metrics``: train/test metrics at the end."""
 
     kind: str
-    nucleus: Nucleus
+    nuclei: list[Nucleus]
     config: Config
     members: int
-    data: dict[str, Any] | None = None
-    split: dict[str, list[int]] | None = None
-    coverage: list[list[float]] | None = None
+    data: list[dict[str, Any]] | None = None
+    split: dict[str, dict[str, list[int]]] | None = None
+    coverage: dict[str, list[list[float]]] | None = None
     coverage_source: str = "training points"
     lam: dict[str, Any] | None = None
     datasets: dict[str, Any] = field(default_factory=dict)
@@ -78,14 +79,25 @@ class Manifest:
     parameters_per_member: int = 0
 
     @property
+    def nucleus(self) -> Nucleus | None:
+        """The one nucleus of a one-nucleus model; None for a model of several."""
+        return self.nuclei[0] if len(self.nuclei) == 1 else None
+
+    @property
     def A(self) -> int:
-        return self.nucleus.A
+        return self.nuclei[0].A
+
+    @property
+    def name(self) -> str:
+        """The nucleus, or ``any`` for a model of several."""
+        return self.nucleus.name if self.nucleus else "any"
 
     def to_json(self) -> dict[str, Any]:
-        config = self.config.to_dict()
+        config, one = self.config.to_dict(), self.nucleus
         return {
             "schema_version": SCHEMA_VERSION, "enxs_version": self.enxs_version, "kind": self.kind,
-            "nucleus": self.nucleus.name, "Z": self.nucleus.Z, "A": self.nucleus.A, "created": self.created,
+            "nucleus": one.name if one else None, "Z": one.Z if one else None, "A": one.A if one else None,
+            "nuclei": [n.name for n in self.nuclei], "created": self.created,
             "config": config,
             "architecture": {**config["model"], "members": self.members,
                              "parameters_per_member": self.parameters_per_member},
@@ -106,12 +118,15 @@ class Manifest:
         except ConfigError as exc:
             raise ModelFileError(f"{path}: field config: {exc}") from None
         try:
-            nucleus = Nucleus.parse(d["nucleus"])
+            nuclei = [Nucleus.parse(n) for n in d["nuclei"]]
         except UnknownNucleusError as exc:
-            raise ModelFileError(f"{path}: field nucleus: {exc}") from None
-        if (nucleus.Z, nucleus.A) != (d["Z"], d["A"]):
-            raise ModelFileError(f"{path}: fields Z, A ({d['Z']}, {d['A']}) contradict nucleus {d['nucleus']!r}")
-        return cls(kind=d["kind"], nucleus=nucleus, config=config, members=d["architecture"]["members"],
+            raise ModelFileError(f"{path}: field nuclei: {exc}") from None
+        if len(nuclei) == 1 and (d["nucleus"], d["Z"], d["A"]) != (nuclei[0].name, nuclei[0].Z, nuclei[0].A):
+            raise ModelFileError(f"{path}: fields nucleus, Z, A ({d['nucleus']}, {d['Z']}, {d['A']}) contradict "
+                                 f"nuclei {d['nuclei']}")
+        if len(nuclei) > 1 and config.model.nucleus_inputs == "none":
+            raise ModelFileError(f"{path}: field config.model.nucleus_inputs: several nuclei need nucleus inputs")
+        return cls(kind=d["kind"], nuclei=nuclei, config=config, members=d["architecture"]["members"],
                    data=d.get("data"), split=d.get("split"), coverage=d.get("coverage"),
                    coverage_source=d.get("coverage_source", "training points"), lam=d.get("lambda"),
                    datasets=d.get("datasets") or {}, norm_overrides=d.get("norm_overrides") or {},
@@ -163,8 +178,17 @@ def _migrate(d: Any, path: Path) -> Any:
         config["start"] = {"kind": "imported", "source": Path((d.get("source") or {}).get("directory", "")).name}
     else:
         config["start"] = {"kind": "scratch"}
+    name = d.get("nucleus")
+    d["nuclei"] = [name]
     if isinstance(d.get("data"), dict):
         d["data"].pop("file", None)
+        d["data"] = [{"nucleus": name, **d["data"]}]
+    if isinstance(d.get("split"), dict):
+        d["split"] = {name: d["split"]}
+    if d.get("coverage") is not None:
+        d["coverage"] = {name: d["coverage"]}
+    if isinstance(d.get("parent"), dict):
+        d["parent"] = {"nuclei": [d["parent"].get("nucleus")], "weights_sha256": d["parent"].get("weights_sha256")}
     if isinstance(d.get("source"), dict) and "directory" in d["source"]:
         d["source"]["directory"] = Path(d["source"]["directory"]).name
     d["training"] = {k: d.pop(k) for k in ("member_seeds", "best_epoch", "best_validation_chi2_per_point",
@@ -202,16 +226,16 @@ def warn_if_data_changed(manifest: Manifest, directory: Path) -> None:
     """Warn when the data directory holds a file of the training data's name with other contents."""
     from enxs.archive import ArchiveError, resolve_data_dir
 
-    if not manifest.data:
-        return
     try:
-        candidate = resolve_data_dir() / manifest.data["name"]
+        data_dir = resolve_data_dir()
     except ArchiveError:
         return
-    if candidate.is_file() and sha256(candidate) != manifest.data["sha256"]:
-        warnings.warn(f"{candidate} differs from the {manifest.data['name']} that {directory} was trained on "
-                      f"(sha256 {manifest.data['sha256'][:12]}…): its stored split and metrics refer to the "
-                      f"other file", DataChangedWarning, stacklevel=3)
+    for record in manifest.data or []:
+        candidate = data_dir / record["name"]
+        if candidate.is_file() and sha256(candidate) != record["sha256"]:
+            warnings.warn(f"{candidate} differs from the {record['name']} that {directory} was trained on "
+                          f"(sha256 {record['sha256'][:12]}…): its stored split and metrics refer to the "
+                          f"other file", DataChangedWarning, stacklevel=3)
 
 
 def load_model(name_or_path: str | os.PathLike) -> tuple[EnsembleNet, Manifest]:

@@ -46,11 +46,21 @@ class DatasetInfo:
     p2p_source: str
 
 
+NUCLEUS_SEPARATOR = "@"
+
+
 def dataset_info(label: str, norm_overrides: dict[str, float] | None = None) -> DatasetInfo:
-    """Δλ and point-to-point systematic for one dataset label (overrides win)."""
+    """Δλ and point-to-point systematic for one dataset label (overrides win).
+
+    In a training on several nuclei a dataset is one experiment on one nucleus, labelled
+    ``Day:1993md@56Fe``: its own λ_k, with the experiment's Δλ; an override of the
+    experiment's label applies to it on every nucleus."""
     table = shipped_table()
-    if label in table.index:
-        row = table.loc[label]
+    experiment = label.split(NUCLEUS_SEPARATOR)[0]
+    if norm_overrides and experiment in norm_overrides and label not in norm_overrides:
+        norm_overrides = {**norm_overrides, label: norm_overrides[experiment]}
+    if experiment in table.index:
+        row = table.loc[experiment]
         info = DatasetInfo(label, float(row.norm_unc), str(row.norm_source),
                            float(row.p2p_sys), str(row.p2p_source))
     else:

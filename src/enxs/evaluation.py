@@ -10,17 +10,26 @@ import pandas as pd
 
 from enxs import archive, metrics
 from enxs.artifacts import Manifest, load_model
-from enxs.datasets import dataset_info, total_error
+from enxs.datasets import NUCLEUS_SEPARATOR, dataset_info, total_error
 from enxs.files import sha256
 from enxs.network import EnsembleNet
 from enxs.nuclei import Nucleus
 from enxs.predict import member_predictions, member_spread
 
 
+def predict_table(model: EnsembleNet, table: pd.DataFrame) -> np.ndarray:
+    """Member predictions σ [K, N] (nb/sr/GeV) at a table's points, each with its own nucleus."""
+    sigma = np.zeros((model.members * max(model.config.mc_samples, 1), len(table)))
+    for (z, a), rows in table.groupby(["Z", "A"]).indices.items():
+        part = table.iloc[rows]
+        sigma[:, rows] = member_predictions(model, part.E.to_numpy(), part.theta.to_numpy(), part.omega.to_numpy(),
+                                            Nucleus(int(z), int(a)))
+    return sigma
+
+
 def metrics_on(model: EnsembleNet, table: pd.DataFrame, manifest: Manifest, factor: float = 1.0) -> dict:
     """Metrics (enxs.metrics) of the model's prediction × factor on these points."""
-    sigma = member_predictions(model, table.E.to_numpy(), table.theta.to_numpy(), table.omega.to_numpy())
-    return metrics_of_members(sigma * factor, table, manifest)
+    return metrics_of_members(predict_table(model, table) * factor, table, manifest)
 
 
 def metrics_of_members(sigma: np.ndarray, table: pd.DataFrame, manifest: Manifest) -> dict:
@@ -31,10 +40,39 @@ def metrics_of_members(sigma: np.ndarray, table: pd.DataFrame, manifest: Manifes
                             sigma.mean(0), member_spread(sigma), table.dataset, norm)
 
 
-def evaluate_split(model: EnsembleNet, selected: pd.DataFrame, train_idx, test_idx, manifest: Manifest) -> dict:
-    """Metrics on the training and the held-out test points."""
-    return {"train": metrics_on(model, selected.iloc[train_idx], manifest),
-            "test": metrics_on(model, selected.iloc[test_idx], manifest)}
+def evaluate_split(model: EnsembleNet, train: pd.DataFrame, test: pd.DataFrame, manifest: Manifest) -> dict:
+    """Metrics on the training and the held-out test points; per nucleus too for several."""
+    result = {"train": metrics_on(model, train, manifest), "test": metrics_on(model, test, manifest)}
+    if len(manifest.nuclei) > 1:
+        result["by_nucleus"] = {n.name: {"train": metrics_on(model, train[train.nucleus == n.name], manifest),
+                                         "test": metrics_on(model, test[test.nucleus == n.name], manifest)}
+                                for n in manifest.nuclei}
+    return result
+
+
+def stored_split(manifest: Manifest, data_dir: str | os.PathLike | None = None,
+                 nuclei: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The model's training and test points (of ``nuclei``, default all it was trained on),
+    read from the data directory's files of the training data's names; a file whose SHA-256
+    differs is refused (the stored split would not apply)."""
+    records = {r["nucleus"]: r for r in manifest.data or []}
+    if not manifest.split or not records:
+        raise archive.ArchiveError("this model records no train/test split (imported?); evaluate with --nucleus")
+    parts: dict[str, list[pd.DataFrame]] = {"train": [], "test": []}
+    for name in nuclei or list(manifest.split):
+        record = records[name]
+        path = archive.resolve_data_dir(data_dir) / record["name"]
+        if not path.is_file() or (found := sha256(path)) != record["sha256"]:
+            what = "missing" if not path.is_file() else f"a different file (sha256 {found[:12]}…)"
+            raise archive.ArchiveError(
+                f"{path}: {what}, not the data this model was trained on (sha256 {record['sha256'][:12]}…): "
+                f"the stored train/test split does not apply; evaluate with --nucleus or --data-file instead")
+        table = manifest.config.selection.apply(archive.read_file(path)[0])
+        if len(manifest.nuclei) > 1:
+            table = table.assign(dataset=table.dataset + NUCLEUS_SEPARATOR + name)
+        for part in parts:
+            parts[part].append(table[table.line.isin(manifest.split[name][f"{part}_lines"])])
+    return pd.concat(parts["train"], ignore_index=True), pd.concat(parts["test"], ignore_index=True)
 
 
 def evaluate_model(model_ref: str | os.PathLike, nucleus: str | None = None,
@@ -42,33 +80,28 @@ def evaluate_model(model_ref: str | os.PathLike, nucleus: str | None = None,
                    scale_by_a: bool = False) -> dict[str, Any]:
     """Metrics of a model directory or shipped model.
 
-    Without ``nucleus``/``data_file``: on the model's stored train/test split, read from the
-    data directory's file of the training data's name (it must be the same file: same
-    SHA-256). Otherwise on every selected point of that nucleus or file, optionally scaling
-    the prediction by A_target/A_model (the A/12 baseline).
+    Without ``nucleus``/``data_file``: on the model's stored train/test split (``stored_split``).
+    Otherwise on every selected point of that nucleus or file (``all``; for a nucleus the
+    model was trained on, also its ``train`` and ``test`` points), optionally scaling the
+    prediction of a one-nucleus model by A_target/A_model (the A/12 baseline).
     """
     model, manifest = load_model(model_ref)
-    selection = manifest.config.selection
-    result: dict[str, Any] = {"model": str(model_ref), "model_nucleus": manifest.nucleus.name}
-    if nucleus is None and data_file is None and manifest.split and manifest.data:
-        path = archive.resolve_data_dir(data_dir) / manifest.data["name"]
-        if not path.is_file() or (found := sha256(path)) != manifest.data["sha256"]:
-            what = "missing" if not path.is_file() else f"a different file (sha256 {found[:12]}…)"
-            raise archive.ArchiveError(
-                f"{path}: {what}, not the data this model was trained on (sha256 {manifest.data['sha256'][:12]}…): "
-                f"the stored train/test split does not apply; evaluate with --nucleus or --data-file instead")
-        table = selection.apply(archive.read_file(path)[0])
-        lines = table.line.to_numpy()
-        for part in ("train", "test"):
-            rows = np.flatnonzero(np.isin(lines, manifest.split[f"{part}_lines"]))
-            result[part] = metrics_on(model, table.iloc[rows], manifest)
-        result["nucleus"] = manifest.nucleus.name
-        return result
+    result: dict[str, Any] = {"model": str(model_ref), "model_nuclei": [n.name for n in manifest.nuclei]}
+    if nucleus is None and data_file is None:
+        train, test = stored_split(manifest, data_dir)
+        return result | {"nucleus": manifest.name, **evaluate_split(model, train, test, manifest)}
+    if nucleus is None and manifest.nucleus is None:
+        raise archive.ArchiveError("this model describes several nuclei: say which with --nucleus")
     path = archive.data_path(nucleus or manifest.nucleus.name, data_file, data_dir)
-    table = selection.apply(archive.read_file(path)[0])
+    table = manifest.config.selection.apply(archive.read_file(path)[0])
     if table.empty:
         raise archive.ArchiveError(f"{path}: no point passes the selection")
     target = Nucleus.from_za(int(table.Z.iloc[0]), int(table.A.iloc[0]))
-    factor = target.A / manifest.A if scale_by_a else 1.0
+    if scale_by_a and manifest.nucleus is None:
+        raise archive.ArchiveError("--scale-a scales a one-nucleus model; this one takes the nucleus as input")
+    factor = target.A / manifest.nucleus.A if scale_by_a else 1.0
     result |= {"nucleus": target.name, "scale_factor": factor, "all": metrics_on(model, table, manifest, factor)}
+    if target.name in (manifest.split or {}) and data_file is None:
+        train, test = stored_split(manifest, data_dir, [target.name])
+        result |= {"train": metrics_on(model, train, manifest), "test": metrics_on(model, test, manifest)}
     return result

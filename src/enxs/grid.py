@@ -19,6 +19,7 @@ import numpy as np
 
 from enxs.kinematics import random_points
 from enxs.network import EnsembleNet
+from enxs.nuclei import Nucleus
 from enxs.predict import member_predictions, member_spread
 
 FLOOR = 1e-30  # nb/sr/GeV
@@ -92,23 +93,25 @@ class Grid:
 
 
 def build(model: EnsembleNet, energy=(0.1, 6.0), theta=(5.0, 175.0), u=(0.002, 0.98),
-          shape=(48, 69, 240), meta: dict[str, Any] | None = None) -> Grid:
-    """Evaluate the ensemble on the grid (E range in GeV, θ in degrees, u = ω/E)."""
+          shape=(48, 69, 240), meta: dict[str, Any] | None = None, nucleus: Nucleus | None = None) -> Grid:
+    """Evaluate the ensemble on the grid (E range in GeV, θ in degrees, u = ω/E) for
+    ``nucleus`` (a model with nucleus inputs needs one)."""
     log_e = np.linspace(np.log(energy[0]), np.log(energy[1]), shape[0])
     th = np.linspace(theta[0], theta[1], shape[1])
     uu = np.linspace(u[0], u[1], shape[2])
     e3, t3, u3 = np.meshgrid(np.exp(log_e), th, uu, indexing="ij")
-    sigma = member_predictions(model, e3.ravel(), t3.ravel(), (e3 * u3).ravel())
+    sigma = member_predictions(model, e3.ravel(), t3.ravel(), (e3 * u3).ravel(), nucleus)
     mean = np.maximum(sigma.mean(0), FLOOR)
     std = member_spread(sigma)
     return Grid(log_e, th, uu, np.log(mean).reshape(shape), (std / mean).reshape(shape), dict(meta or {}))
 
 
-def interpolation_error(grid: Grid, model: EnsembleNet, n: int = 20000, seed: int = 0) -> dict[str, float]:
+def interpolation_error(grid: Grid, model: EnsembleNet, nucleus: Nucleus | None = None, n: int = 20000,
+                        seed: int = 0) -> dict[str, float]:
     """|grid/network − 1| of the mean on random points inside the grid, against the spread."""
     energy, theta, omega = random_points(n, seed, np.exp(grid.log_e[[0, -1]]), grid.theta[[0, -1]], grid.u[[0, -1]],
                                          log_energy=True)
-    sigma = member_predictions(model, energy, theta, omega)
+    sigma = member_predictions(model, energy, theta, omega, nucleus)
     net_mean = np.maximum(sigma.mean(0), FLOOR)
     rel = np.abs(grid(energy, theta, omega)[0] / net_mean - 1)
     spread = member_spread(sigma) / net_mean

@@ -34,8 +34,10 @@ def check_target(out: Path) -> None:
         raise HepDataError(f"--out {out}: directory {out.parent} does not exist")
 
 
-def write_submission(ensemble: Ensemble, model_name: str, prediction: Prediction, out: Path) -> Path:
-    """Write the prediction at one (E, θ) over ω as a HEPData submission into ``out``."""
+def write_submission(ensemble: Ensemble, model_name: str, prediction: Prediction, out: Path,
+                     nucleus: str | None = None) -> Path:
+    """Write the prediction for ``nucleus`` (default: the model's) at one (E, θ) over ω as a
+    HEPData submission into ``out``."""
     try:
         from hepdata_lib import Submission, Table, Uncertainty, Variable
     except ImportError:
@@ -43,16 +45,17 @@ def write_submission(ensemble: Ensemble, model_name: str, prediction: Prediction
     check_target(out)
     m = ensemble.manifest
     energy, theta = float(prediction.energy[0]), float(prediction.theta[0])
-    table = Table(f"{ensemble.nucleus} E={energy:g} GeV theta={theta:g} deg")
-    trained = (f"trained on {m.data['name']} (sha256 {m.data['sha256'][:12]}...)" if m.data
-               else "training data unknown")
+    name = nucleus or ensemble.nucleus
+    trained_on = ", ".join(r["name"] for r in m.data or [])
+    table = Table(f"{name} E={energy:g} GeV theta={theta:g} deg")
+    trained = f"trained on {trained_on}" if trained_on else "training data unknown"
     table.description = (
         f"enxs prediction, not a measurement: mean and standard deviation over the {ensemble.members} members "
-        f"of the ensemble '{model_name}' ({m.kind} for {ensemble.nucleus}, {trained}) of the "
-        f"inclusive electron-{ensemble.nucleus} cross section d2sigma/dOmega/domega.")
+        f"of the ensemble '{model_name}' ({m.kind}, {trained}) of the "
+        f"inclusive electron-{name} cross section d2sigma/dOmega/domega.")
     table.location = (f"enxs {m.enxs_version} model '{model_name}', weights sha256 "
                       f"{m.weights_sha256[:12]}..., exported by enxs {__version__}")
-    table.keywords["reactions"] = [f"E {ensemble.nucleus} --> E X"]
+    table.keywords["reactions"] = [f"E {name} --> E X"]
     table.keywords["observables"] = ["D2SIG/DOMEGA/DE"]
     x = Variable("$\\omega$", is_independent=True, is_binned=False, units="GeV")
     x.values = prediction.omega.tolist()

@@ -16,8 +16,7 @@ import torch
 from torch import nn
 
 from enxs.config import ModelConfig
-
-N_FEATURES = 5  # [E/20, ω/20, θ/180, cos θ, Q²/100]
+from enxs.descriptors import EXTRA_INPUTS, N_KINEMATIC
 
 
 class StackedLinear(nn.Module):
@@ -96,7 +95,8 @@ class Block(nn.Module):
 class EnsembleNet(nn.Module):
     """K stacked networks mapping features [N, 5] (shared) or [K, N, 5] to y = σ/S, shape [K, N].
 
-    Buffers ``feature_mean``/``feature_std`` hold the input standardization ([5] each;
+    Inputs: the published five, then the nucleus' own (``descriptors.inputs``). Buffers
+    ``feature_mean``/``feature_std`` hold the input standardization (one per input;
     zeros/ones for ``inputs='nuwro'``), set from the training points by
     :meth:`set_standardization` and stored with the weights; ``output_factor`` multiplies
     y (1, or A/12 for a model transferred from carbon).
@@ -105,11 +105,12 @@ class EnsembleNet(nn.Module):
     def __init__(self, config: ModelConfig, members: int):
         super().__init__()
         self.config, self.members = config, members
-        widths = [N_FEATURES] + [config.width] * config.depth
+        n_inputs = N_KINEMATIC + EXTRA_INPUTS[config.nucleus_inputs]
+        widths = [n_inputs] + [config.width] * config.depth
         self.blocks = nn.ModuleList(Block(members, w, config) for w in widths[:-1])
         self.head = StackedLinear(members, config.width, 1, "lecun")
-        self.register_buffer("feature_mean", torch.zeros(N_FEATURES))
-        self.register_buffer("feature_std", torch.ones(N_FEATURES))
+        self.register_buffer("feature_mean", torch.zeros(n_inputs))
+        self.register_buffer("feature_std", torch.ones(n_inputs))
         self.register_buffer("output_factor", torch.ones(()))  # A/12 after transfer (transfer.py)
 
     def set_standardization(self, features: torch.Tensor) -> None:

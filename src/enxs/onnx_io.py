@@ -39,6 +39,7 @@ from onnx import TensorProto, helper, numpy_helper
 from enxs import __version__, archive, kinematics
 from enxs.artifacts import Manifest
 from enxs.config import Config, Imported, ModelConfig, build_config
+from enxs.descriptors import N_KINEMATIC, Descriptors, describe, inputs, nucleus_factor
 from enxs.files import sha256
 from enxs.network import EnsembleNet
 from enxs.nuclei import Nucleus, UnknownNucleusError
@@ -75,16 +76,62 @@ def folded_layers(model: EnsembleNet, k: int) -> list[tuple[np.ndarray, np.ndarr
     return layers
 
 
-def member_graph(model: EnsembleNet, k: int, name: str) -> onnx.ModelProto:
-    """The float32 ONNX model of member k with NuWro's interface."""
+def _psi_prime_nodes(d: Descriptors) -> tuple[list, list]:
+    """Nodes computing ψ′ [N, 1] (``descriptors.psi_prime``) from the NuWro input [N, 5]."""
+    m = kinematics.NUCLEON_MASS
+    xi = np.sqrt(1 + (d.k_fermi / m) ** 2) - 1
+    constants = {"pick_omega": np.array([[0], [20], [0], [0], [0]]), "pick_q2": np.array([[0], [0], [0], [0], [100]]),
+                 "e_shift": d.e_shift, "two_m": 2 * m, "four_m2": 4 * m * m, "one": 1.0, "tiny": 1e-12,
+                 "inv_sqrt_xi": 1 / np.sqrt(xi)}
+    inits = [numpy_helper.from_array(np.asarray(v, np.float32).reshape(np.shape(v) or (1,)), f"psi_{k}")
+             for k, v in constants.items()]
+    c = {k: f"psi_{k}" for k in constants}
+    node = helper.make_node
+    nodes = [
+        node("MatMul", [INPUT, c["pick_omega"]], ["psi_omega"]), node("MatMul", [INPUT, c["pick_q2"]], ["psi_Q2"]),
+        node("Mul", ["psi_omega", "psi_omega"], ["psi_omega2"]), node("Add", ["psi_Q2", "psi_omega2"], ["psi_q2"]),
+        node("Sub", ["psi_omega", c["e_shift"]], ["psi_w_shift"]),
+        node("Div", ["psi_w_shift", c["two_m"]], ["psi_lam"]),
+        node("Div", ["psi_q2", c["four_m2"]], ["psi_kappa2"]), node("Sqrt", ["psi_kappa2"], ["psi_kappa"]),
+        node("Mul", ["psi_lam", "psi_lam"], ["psi_lam2"]), node("Sub", ["psi_kappa2", "psi_lam2"], ["psi_tau"]),
+        node("Max", ["psi_tau", c["tiny"]], ["psi_tau_safe"]), node("Add", ["psi_tau_safe", c["one"]], ["psi_tau1"]),
+        node("Mul", ["psi_tau_safe", "psi_tau1"], ["psi_tt"]), node("Sqrt", ["psi_tt"], ["psi_sqrt_tt"]),
+        node("Mul", ["psi_kappa", "psi_sqrt_tt"], ["psi_k_term"]), node("Add", ["psi_lam", c["one"]], ["psi_lam1"]),
+        node("Mul", ["psi_lam1", "psi_tau_safe"], ["psi_l_term"]),
+        node("Add", ["psi_l_term", "psi_k_term"], ["psi_d2"]),
+        node("Max", ["psi_d2", c["tiny"]], ["psi_d2_safe"]), node("Sqrt", ["psi_d2_safe"], ["psi_den"]),
+        node("Sub", ["psi_lam", "psi_tau"], ["psi_num"]), node("Div", ["psi_num", "psi_den"], ["psi_ratio"]),
+        node("Mul", ["psi_ratio", c["inv_sqrt_xi"]], ["psi"]),
+    ]
+    return nodes, inits
+
+
+def member_graph(model: EnsembleNet, k: int, name: str, nucleus: Nucleus | None = None) -> onnx.ModelProto:
+    """The float32 ONNX model of member k with NuWro's interface: for a model with nucleus
+    inputs, ``nucleus``'s descriptors folded into the first layer's bias, ψ′ computed in the
+    graph from the five inputs, and the nucleus factor (A/12 …) in the final ``Mul``."""
     layers = folded_layers(model, k)
+    mode = model.config.nucleus_inputs
     nodes, inits, x = [], [], INPUT
+    if mode != "none":  # first layer: x·W[:5] (+ ψ′·W[5]) + (descriptors·W[rest] + b)
+        d = describe(nucleus)
+        w, b = layers[0]
+        constant = np.array([d.z_over_a, d.a_third, d.k_fermi, *([d.e_shift] if mode == "scaling" else [])])
+        b = b + constant @ w[-len(constant):]
+        if mode == "scaling":
+            psi_nodes, psi_inits = _psi_prime_nodes(d)
+            nodes, inits = psi_nodes, [*psi_inits, numpy_helper.from_array(w[5:6].astype(np.float32), "W_psi")]
+            nodes.append(helper.make_node("MatMul", ["psi", "W_psi"], ["psi_term"]))
+        layers = [(w[:N_KINEMATIC], b), *layers[1:]]
     for i, (w, b) in enumerate(layers):
         inits += [numpy_helper.from_array(w.astype(np.float32), f"W{i}"),
                   numpy_helper.from_array(b.astype(np.float32), f"b{i}")]
         nodes += [helper.make_node("MatMul", [x, f"W{i}"], [f"mm{i}"]),
                   helper.make_node("Add", [f"mm{i}", f"b{i}"], [f"z{i}"])]
         x = f"z{i}"
+        if i == 0 and mode == "scaling":
+            nodes.append(helper.make_node("Add", [x, "psi_term"], ["z0_psi"]))
+            x = "z0_psi"
         if i < len(layers) - 1:
             act = model.config.activation
             if act == "relu":
@@ -94,7 +141,7 @@ def member_graph(model: EnsembleNet, k: int, name: str) -> onnx.ModelProto:
             else:  # silu: x·sigmoid(x)
                 nodes += [helper.make_node("Sigmoid", [x], [f"s{i}"]), helper.make_node("Mul", [x, f"s{i}"], [f"a{i}"])]
             x = f"a{i}"
-    factor = float(model.output_factor)
+    factor = float(model.output_factor) * nucleus_factor(mode, nucleus)
     final = OUTPUT if factor == 1.0 else "y"
     if model.config.output == "sigmoid":  # 1/(1 + exp(−z)): see the module docstring
         inits.append(numpy_helper.from_array(np.array([1.0], np.float32), "one"))
@@ -161,9 +208,12 @@ def export(model: EnsembleNet, nucleus: Nucleus, out: Path, weights_sha256: str 
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise OnnxFormatError(f"{directory}: already exists and is not empty; export into another --out "
                               f"(enxs never writes over files it did not create)")
-    features = check_points(check_count, seed)
+    mode = model.config.nucleus_inputs
+    energy, theta, omega = kinematics.random_points(check_count, seed)
+    features = inputs(mode, energy, theta, omega, nucleus if mode != "none" else None).astype(np.float32)
     with torch.inference_mode():
-        reference = model.eval()(torch.as_tensor(features)).numpy()
+        reference = model.eval()(torch.as_tensor(features)).numpy() * nucleus_factor(mode, nucleus)
+    features = np.ascontiguousarray(features[:, :N_KINEMATIC])
     directory.parent.mkdir(parents=True, exist_ok=True)
     files, worst_abs, worst_rel = [], 0.0, 0.0
     with tempfile.TemporaryDirectory(dir=directory.parent, prefix=f".{directory.name}.") as tmp:
@@ -171,7 +221,7 @@ def export(model: EnsembleNet, nucleus: Nucleus, out: Path, weights_sha256: str 
         staging.mkdir()
         for k in range(model.members):
             path = staging / f"model_electron_A_{nucleus.A}_{k}.onnx"
-            path.write_bytes(member_graph(model, k, f"enxs_{nucleus.name}_member_{k}").SerializeToString())
+            path.write_bytes(member_graph(model, k, f"enxs_{nucleus.name}_member_{k}", nucleus).SerializeToString())
             diff_abs, diff_rel = check_member(path, features, reference[k])
             worst_abs, worst_rel = max(worst_abs, diff_abs), max(worst_rel, diff_rel)
             files.append(path.name)
@@ -263,7 +313,8 @@ def import_ensemble(directory: Path, nucleus: str | None = None,
         source = f"all selected points of {data_file.name} (the members' own training data are unknown)"
     except archive.ArchiveError:
         pass
-    manifest = Manifest(kind="imported", nucleus=nuc, config=config, members=model.members, coverage=coverage,
+    manifest = Manifest(kind="imported", nuclei=[nuc], config=config, members=model.members,
+                        coverage=None if coverage is None else {nuc.name: coverage},
                         coverage_source=source,
                         source={"directory": Path(directory).resolve().name,
                                 "files": [{"name": p.name, "sha256": sha256(p)} for p in paths]})

@@ -27,7 +27,9 @@ import torch
 
 from enxs import kinematics
 from enxs.artifacts import Manifest, load_model
+from enxs.descriptors import describe, inputs, nucleus_factor
 from enxs.network import EnsembleNet
+from enxs.nuclei import Nucleus
 
 E_TOLERANCE_LOG = 0.25
 THETA_TOLERANCE_DEG = 10.0
@@ -81,8 +83,8 @@ def outside_coverage(energy, theta, omega, settings: list[list[float]] | None) -
     return ~near.any(axis=1)
 
 
-def member_predictions(model: EnsembleNet, energy, theta, omega, chunk: int | None = None,
-                       seed: int = 0) -> np.ndarray:
+def member_predictions(model: EnsembleNet, energy, theta, omega, nucleus: Nucleus | None = None,
+                       chunk: int | None = None, seed: int = 0) -> np.ndarray:
     """σ for every member, [K, N] in nb/sr/GeV (float64 from float32 networks).
 
     Points go through in chunks sized so that one layer's activations stay near 4M floats
@@ -92,8 +94,11 @@ def member_predictions(model: EnsembleNet, energy, theta, omega, chunk: int | No
     With ``model.config.mc_samples`` = S > 0 (model B), dropout stays on and each member is
     sampled S times (seeded, so repeated calls agree): [K·S, N].
     """
-    features = kinematics.network_features(energy, theta, omega).reshape(-1, 5)
-    scale = kinematics.output_scale(energy, theta).reshape(-1)
+    mode = model.config.nucleus_inputs
+    if mode != "none" and nucleus is None:
+        raise ValueError("a model with nucleus inputs predicts for a given nucleus")
+    features = inputs(mode, energy, theta, omega, nucleus)
+    scale = (kinematics.output_scale(energy, theta) * nucleus_factor(mode, nucleus)).reshape(-1)
     samples = model.config.mc_samples
     if chunk is None:
         chunk = max(128, 2**22 // (model.members * max(samples, 1) * model.config.width))
@@ -117,6 +122,10 @@ def member_spread(sigma: np.ndarray) -> np.ndarray:
     return sigma.std(0, ddof=1) if len(sigma) > 1 else np.zeros(sigma.shape[1])
 
 
+class NucleusChoiceError(ValueError):
+    """A prediction for a nucleus the model cannot describe, or without the nucleus it needs."""
+
+
 class Ensemble:
     """A trained ensemble with its manifest; see :meth:`predict`."""
 
@@ -130,38 +139,70 @@ class Ensemble:
 
     @property
     def nucleus(self) -> str:
-        return self.manifest.nucleus.name
+        """The model's nucleus, or ``any`` for a model of several."""
+        return self.manifest.name
 
     @property
     def members(self) -> int:
         return self.model.members
 
-    def predict(self, energy, theta, omega, *, check: bool = True) -> Prediction:
-        """Cross sections at (E [GeV], θ [deg], ω [GeV]) (broadcast), in nb/sr/GeV.
+    def target(self, nucleus: str | Nucleus | None) -> Nucleus:
+        """The nucleus to predict: a one-nucleus model's own, or any for a model with nucleus inputs."""
+        own = self.manifest.nucleus
+        if nucleus is None:
+            if own is None:
+                trained = ", ".join(n.name for n in self.manifest.nuclei)
+                raise NucleusChoiceError(f"{self.name} describes any nucleus (trained on {trained}): "
+                                         f"say which with --nucleus, e.g. 40Ar")
+            return own
+        target = nucleus if isinstance(nucleus, Nucleus) else Nucleus.parse(nucleus)
+        if self.model.config.nucleus_inputs == "none" and target != own:
+            raise NucleusChoiceError(f"{self.name} describes {own.name} only: fine-tune it to {target.name} "
+                                     f"(enxs finetune) or use a model of several nuclei")
+        return target
+
+    def outside_trained_nuclei(self, target: Nucleus) -> bool:
+        """Whether a nucleus lies outside the trained nuclei's range of A or of k_F."""
+        trained = [describe(n) for n in self.manifest.nuclei]
+        d = describe(target)
+        return not (min(t.nucleus.A for t in trained) <= target.A <= max(t.nucleus.A for t in trained)
+                    and min(t.k_fermi for t in trained) - 1e-9 <= d.k_fermi <= max(t.k_fermi for t in trained) + 1e-9)
+
+    def predict(self, energy, theta, omega, *, nucleus: str | Nucleus | None = None, check: bool = True) -> Prediction:
+        """Cross sections at (E [GeV], θ [deg], ω [GeV]) (broadcast), in nb/sr/GeV, for the
+        model's nucleus or (a model with nucleus inputs) any ``nucleus``.
 
         Raises :class:`enxs.kinematics.KinematicsError` for impossible kinematics and warns
-        (:class:`ExtrapolationWarning`) for points outside the training coverage.
+        (:class:`ExtrapolationWarning`) for points outside the training coverage: for a
+        nucleus the model was not trained on, the coverage of all its training nuclei, and
+        every point when the nucleus lies outside their range of A or k_F.
         """
+        target = self.target(nucleus)
         energy, theta, omega = (np.ravel(a).astype(float) for a in
                                 np.broadcast_arrays(np.asarray(energy, float), np.asarray(theta, float),
                                                     np.asarray(omega, float)))
         if check:
             kinematics.check_kinematics(energy, theta, omega)
-        sigma = member_predictions(self.model, energy, theta, omega)
+        sigma = member_predictions(self.model, energy, theta, omega, target)
         if not np.all(np.isfinite(sigma)):
             raise FloatingPointError("the network returned a non-finite cross section")
         coverage = self.manifest.coverage
-        below_elastic = omega < kinematics.omega_elastic(energy, theta, self.manifest.A)
-        outside = outside_coverage(energy, theta, omega, coverage) | below_elastic
-        if not coverage:
+        settings = None if coverage is None else coverage.get(target.name, [s for v in coverage.values() for s in v])
+        below_elastic = omega < kinematics.omega_elastic(energy, theta, target.A)
+        outside = outside_coverage(energy, theta, omega, settings) | below_elastic
+        if not settings:
             warnings.warn(f"the kinematic coverage of {self.name} is unknown (no training data recorded): every "
                           f"point is flagged as a possible extrapolation", ExtrapolationWarning, stacklevel=2)
+        elif self.manifest.nucleus is None and self.outside_trained_nuclei(target):
+            outside[:] = True
+            warnings.warn(f"{target.name} lies outside the range of A and k_F of the nuclei {self.name} was trained "
+                          f"on: every point is an extrapolation", ExtrapolationWarning, stacklevel=2)
         elif outside.any():
             warnings.warn(f"{int(outside.sum())} of {len(outside)} point(s) lie outside the kinematic coverage "
                           f"of the {self.nucleus} training data: extrapolation", ExtrapolationWarning, stacklevel=2)
         if below_elastic.any():
             warnings.warn(f"{int(below_elastic.sum())} point(s) lie below the elastic line ω_el ≈ Q²/2M_A of "
-                          f"{self.nucleus}, where the cross section is zero: the network's value there is "
+                          f"{target.name}, where the cross section is zero: the network's value there is "
                           f"meaningless", ExtrapolationWarning, stacklevel=2)
         q16, q84 = np.quantile(sigma, [0.16, 0.84], axis=0)
         return Prediction(energy, theta, omega, sigma.mean(0), member_spread(sigma), q16, q84, outside, sigma)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from enxs.config import (
     finetune_base,
     load_config,
 )
-from enxs.datasets import dataset_info
+from enxs.datasets import NUCLEUS_SEPARATOR, dataset_info
 from enxs.evaluation import evaluate_split
 from enxs.files import write_json
 from enxs.network import EnsembleNet
@@ -37,6 +37,8 @@ from enxs.training import EpochReport, PointSet, Trainer, split_points
 from enxs.transfer import scale_to_nucleus, trainable_parts
 
 RUN_FILE = "run.json"
+#: How a model trained on several nuclei sees them (descriptors.py; chosen in docs/method.md).
+MULTI_NUCLEUS_INPUTS = "scaling"
 #: Manifest kind of each start.
 KIND = {"scratch": "pretrain", "finetune": "finetune", "imported": "imported"}
 
@@ -48,18 +50,28 @@ class RunError(ValueError):
 @dataclass
 class RunSpec:
     """What a run is: enough to start it again or resume it (stored as run.json, a record
-    of this machine: it names the data file by its path here)."""
+    of this machine: it names the data files by their paths here). One nucleus or several:
+    ``nuclei`` and ``data_files`` in the same order (a single name and path are accepted)."""
 
-    nucleus: str
-    data_file: str
+    nuclei: list[str]
+    data_files: list[str]
     config: Config
     norm_overrides: dict[str, float] = field(default_factory=dict)
     device: str = "cpu"
-    data_sha256: str | None = None  # recorded when the run starts, checked on resume
+    data_sha256: list[str] | None = None  # recorded when the run starts, checked on resume
+
+    def __post_init__(self) -> None:
+        self.nuclei = [self.nuclei] if isinstance(self.nuclei, str) else list(self.nuclei)
+        self.data_files = [self.data_files] if isinstance(self.data_files, str) else list(self.data_files)
 
     @property
     def kind(self) -> str:
         return KIND[self.config.start.kind]
+
+    @property
+    def name(self) -> str:
+        """The nucleus, or ``any`` for several."""
+        return self.nuclei[0] if len(self.nuclei) == 1 else "any"
 
     def to_json(self) -> dict[str, Any]:
         return {**self.__dict__, "config": self.config.to_dict()}
@@ -69,37 +81,81 @@ class RunSpec:
         return cls(**{**d, "config": Config.from_dict(d["config"])})
 
 
-def pretrain_spec(nucleus: str, preset: str, *, data_file=None, data_dir=None, device: str = "cpu",
-                  **options: Any) -> RunSpec:
-    """A pre-training run: the preset with ``options`` (``build_config``'s: config_file,
-    assignments, members, epochs, seed, train_fraction) on the nucleus' data."""
+def choose_nuclei(nucleus: str, exclude: str | None = None, data_dir=None) -> list[str]:
+    """``12C``, a comma-separated list, or ``all`` (every nucleus file in the data directory),
+    less the comma-separated ``exclude``; names normalized (``Fe56`` → ``56Fe``)."""
+    names = (list(archive.nucleus_files(data_dir)) if nucleus.strip().lower() == "all"
+             else [Nucleus.parse(n).name for n in nucleus.split(",") if n.strip()])
+    dropped = {Nucleus.parse(n).name for n in (exclude or "").split(",") if n.strip()}
+    unknown = dropped - set(names)
+    if unknown:
+        raise RunError(f"--exclude {', '.join(sorted(unknown))}: not among the nuclei to train on ({', '.join(names)})")
+    chosen = [n for n in names if n not in dropped]
+    if not chosen:
+        raise RunError(f"--nucleus {nucleus} --exclude {exclude}: no nucleus left to train on")
+    return chosen
+
+
+def pretrain_spec(nucleus: str, preset: str, *, exclude: str | None = None, data_file=None, data_dir=None,
+                  device: str = "cpu", **options: Any) -> RunSpec:
+    """A pre-training run on one nucleus or several (``choose_nuclei``): the preset with
+    ``options`` (``build_config``'s: config_file, assignments, members, epochs, seed,
+    train_fraction). Several nuclei need nucleus inputs: the project's choice
+    (``MULTI_NUCLEUS_INPUTS``) unless the configuration names one."""
+    nuclei = choose_nuclei(nucleus, exclude, data_dir)
+    if data_file is not None and len(nuclei) > 1:
+        raise RunError("--data-file holds one nucleus; give one --nucleus with it")
     config = load_config(preset, **options)
-    path = archive.data_path(nucleus, data_file, data_dir).resolve()
-    return RunSpec(Nucleus.parse(nucleus).name, str(path), config, device=device)
+    if len(nuclei) > 1 and config.model.nucleus_inputs == "none":
+        config = replace(config, model=replace(config.model, nucleus_inputs=MULTI_NUCLEUS_INPUTS))
+    paths = [str(archive.data_path(n, data_file, data_dir).resolve()) for n in nuclei]
+    return RunSpec(nuclei, paths, config, device=device)
 
 
 def finetune_spec(parent: str, nucleus: str, scenario: str = "all", train_fraction: float = TRANSFER_TRAIN_FRACTION,
-                  *, scale_by_a: bool = True, norm_overrides: dict[str, float] | None = None, data_file=None,
+                  *, scale_by_a: bool | None = None, norm_overrides: dict[str, float] | None = None, data_file=None,
                   data_dir=None, device: str = "cpu", **options: Any) -> RunSpec:
     """A fine-tuning run from ``parent`` (directory or shipped name) with the fine-tuning
-    schedule of the parent's preset (``fast`` for other presets) and ``options`` as above."""
+    schedule of the parent's preset (``fast`` for other presets) and ``options`` as above.
+    The output is scaled by A/A_parent from a one-nucleus parent; a parent with nucleus
+    inputs already knows the target's A (no factor)."""
     target = Nucleus.parse(nucleus)
     parent_config = artifacts.read_manifest(artifacts.resolve_model(parent)).config
     preset = parent_config.preset if parent_config.preset in FINETUNE_TRAIN else "fast"
+    if scale_by_a is None:
+        scale_by_a = parent_config.model.nucleus_inputs == "none"
     start = Finetune(parent=artifacts.model_reference(parent), scenario=scenario, scale_by_a=scale_by_a)
     config = build_config(finetune_base(parent_config, preset), start, train_fraction=train_fraction, **options)
     path = archive.data_path(target.name, data_file, data_dir).resolve()
     return RunSpec(target.name, str(path), config, norm_overrides or {}, device=device)
 
 
-def load_points(spec: RunSpec) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The selected table of the run's data file, and the manifest's record of the data."""
-    path = Path(spec.data_file)
-    table, report = archive.read_file(path, Nucleus.parse(spec.nucleus))
-    selected = spec.config.selection.apply(table)
-    if len(selected) < 10:
-        raise RunError(f"{path}: only {len(selected)} point(s) pass the selection; at least 10 are needed")
-    return selected, artifacts.data_record(path, report.raw_points, len(selected), report.notes())
+def load_points(spec: RunSpec) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """The selected points of the run's data files (one table; with several nuclei each
+    dataset label gets ``@nucleus``), and the manifest's records of the data."""
+    tables, records = [], []
+    for name, file in zip(spec.nuclei, spec.data_files, strict=True):
+        path = Path(file)
+        table, report = archive.read_file(path, Nucleus.parse(name))
+        selected = spec.config.selection.apply(table)
+        if len(selected) < 10:
+            raise RunError(f"{path}: only {len(selected)} point(s) pass the selection; at least 10 are needed")
+        if len(spec.nuclei) > 1:
+            selected = selected.assign(dataset=selected.dataset + NUCLEUS_SEPARATOR + name)
+        tables.append(selected)
+        records.append({"nucleus": name, **artifacts.data_record(path, report.raw_points, len(selected),
+                                                                 report.notes())})
+    return pd.concat(tables, ignore_index=True), records
+
+
+def split_by_nucleus(table: pd.DataFrame, config: Config) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) rows: each nucleus split on its own (``split.train_fraction``, ``split.seed``)."""
+    train, test = [], []
+    for _, rows in table.groupby("nucleus", sort=False).indices.items():
+        tr, te = split_points(len(rows), config.split.train_fraction, config.split.seed)
+        train.append(rows[tr])
+        test.append(rows[te])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
 
 
 def build_model(spec: RunSpec) -> tuple[EnsembleNet, set[str] | None, list, Manifest | None]:
@@ -115,7 +171,10 @@ def build_model(spec: RunSpec) -> tuple[EnsembleNet, set[str] | None, list, Mani
         raise RunError(f"{start.parent} has {parent.members} members; cannot fine-tune {config.train.members}")
     model = parent.select(list(range(config.train.members)))
     if start.scale_by_a:
-        scale_to_nucleus(model, Nucleus.parse(spec.nucleus).A, parent_manifest.A)
+        if parent_manifest.nucleus is None:
+            raise RunError(f"{start.parent} describes several nuclei: it needs no A/A_parent factor "
+                           f"(start.scale_by_a=false)")
+        scale_to_nucleus(model, Nucleus.parse(spec.nuclei[0]).A, parent_manifest.A)
     trainable, frozen = trainable_parts(model, start.scenario)
     return model, trainable, frozen, parent_manifest
 
@@ -134,12 +193,14 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def check_norm_overrides(overrides: dict[str, float], labels: list[str], data_file: str) -> None:
-    """Refuse a normalization override for a dataset label the data do not hold."""
-    unknown = sorted(set(overrides) - set(labels))
+def check_norm_overrides(overrides: dict[str, float], labels: list[str], spec: RunSpec) -> None:
+    """Refuse a normalization override for a dataset (experiment) the data do not hold."""
+    experiments = list(dict.fromkeys(label.split(NUCLEUS_SEPARATOR)[0] for label in labels))
+    unknown = sorted(set(overrides) - set(experiments) - set(labels))
     if unknown:
-        raise RunError(f"--norm {', '.join(unknown)}: no such dataset in {Path(data_file).name}; "
-                       f"its datasets: {', '.join(labels)}")
+        files = ", ".join(Path(f).name for f in spec.data_files)
+        raise RunError(f"--norm {', '.join(unknown)}: no such dataset in {files}; "
+                       f"its datasets: {', '.join(experiments)}")
 
 
 def execute(spec: RunSpec, out_dir: str | os.PathLike, *, resume: bool = False,
@@ -150,21 +211,23 @@ def execute(spec: RunSpec, out_dir: str | os.PathLike, *, resume: bool = False,
         raise RunError(f"{out} already holds a model or a run; use --resume or another --out")
     device = resolve_device(spec.device)
     selected, data = load_points(spec)  # all validation before anything is written
-    check_norm_overrides(spec.norm_overrides, list(dict.fromkeys(selected.dataset)), spec.data_file)
-    train_idx, test_idx = split_points(len(selected), config.split.train_fraction, config.split.seed)
+    check_norm_overrides(spec.norm_overrides, list(dict.fromkeys(selected.dataset)), spec)
+    if len(spec.nuclei) > 1 and config.model.nucleus_inputs == "none":
+        raise RunError("a model of several nuclei needs nucleus inputs: set model.nucleus_inputs")
+    train_idx, test_idx = split_by_nucleus(selected, config)
     model, trainable, frozen, parent = build_model(spec)
-    points = PointSet.from_table(selected, spec.norm_overrides, config.train.p2p_sys)
+    points = PointSet.from_table(selected, spec.norm_overrides, config.train.p2p_sys, config.model.nucleus_inputs)
     trainer = Trainer(model.to(device), points.to(device), train_idx, config, trainable=trainable,
                       frozen_modules=frozen, fresh=parent is None)
     if resume:
-        if spec.data_sha256 not in (None, data["sha256"]):
-            raise RunError(f"{spec.data_file} changed since this run started (sha256 differs); "
+        if spec.data_sha256 not in (None, [d["sha256"] for d in data]):
+            raise RunError(f"{', '.join(spec.data_files)}: changed since this run started (sha256 differs); "
                            f"start a new run instead of resuming")
         if artifacts.has_checkpoint(out):  # killed before its first checkpoint: start at epoch 0
             trainer.load_state(*artifacts.load_checkpoint(out))
     else:
         out.mkdir(parents=True, exist_ok=True)
-        write_json(out / RUN_FILE, {**spec.to_json(), "data_sha256": data["sha256"]})
+        write_json(out / RUN_FILE, {**spec.to_json(), "data_sha256": [d["sha256"] for d in data]})
 
     def checkpoint(t: Trainer) -> None:
         tensors, meta = t.state()
@@ -172,22 +235,24 @@ def execute(spec: RunSpec, out_dir: str | os.PathLike, *, resume: bool = False,
 
     trainer.fit(on_epoch=on_epoch, on_checkpoint=checkpoint)
     model = trainer.model.cpu().eval()
+    train, test = selected.iloc[train_idx], selected.iloc[test_idx]
     manifest = artifacts.Manifest(
-        kind=spec.kind, nucleus=Nucleus.parse(spec.nucleus), config=config, members=model.members, data=data,
-        split={"train_lines": selected.line.iloc[train_idx].tolist(),
-               "test_lines": selected.line.iloc[test_idx].tolist()},
-        coverage=coverage_settings(selected.iloc[train_idx]),
+        kind=spec.kind, nuclei=[Nucleus.parse(n) for n in spec.nuclei], config=config, members=model.members,
+        data=data,
+        split={n: {"train_lines": train.line[train.nucleus == n].tolist(),
+                   "test_lines": test.line[test.nucleus == n].tolist()} for n in spec.nuclei},
+        coverage={n: coverage_settings(train[train.nucleus == n]) for n in spec.nuclei},
         lam={"labels": points.labels, "per_member": np.round(trainer.lam.cpu().numpy(), 6).tolist()},
         datasets={k: {"norm_unc": (info := dataset_info(k, spec.norm_overrides)).norm_unc,
                       "norm_source": info.norm_source} for k in points.labels},
         norm_overrides=spec.norm_overrides,
-        parent=({"nucleus": parent.nucleus.name, "A": parent.A, "weights_sha256": parent.weights_sha256}
+        parent=({"nuclei": [n.name for n in parent.nuclei], "weights_sha256": parent.weights_sha256}
                 if parent else None),
         training={"member_seeds": trainer.seeds, "best_epoch": trainer.best_epoch.cpu().tolist(),
                   "best_validation_chi2_per_point": [round(v, 4) for v in trainer.best_val.cpu().tolist()],
                   "epochs_run": trainer.epoch},
     )
-    manifest.metrics = evaluate_split(model, selected, train_idx, test_idx, manifest)
+    manifest.metrics = evaluate_split(model, train, test, manifest)
     artifacts.save_model(out, model, manifest)
     artifacts.remove_checkpoint(out)
     return manifest

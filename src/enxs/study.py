@@ -50,7 +50,7 @@ def run_key(spec: runs.RunSpec) -> str:
     start = spec.config.start
     parent_sha = artifacts.read_manifest(artifacts.resolve_model(start.parent)).weights_sha256 \
         if isinstance(start, Finetune) else None
-    blob = json.dumps({"kind": spec.kind, "config": spec.config.to_dict(), "data": sha256(spec.data_file),
+    blob = json.dumps({"kind": spec.kind, "config": spec.config.to_dict(), "data": [sha256(f) for f in spec.data_files],
                        "norm": spec.norm_overrides, "parent": parent_sha}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:10]
 
@@ -72,7 +72,7 @@ def study_specs(base: str, preset: str, nucleus: str, fraction: float, data_dir,
 
 
 def _ensure(spec: runs.RunSpec, root: Path, on_epoch) -> Path:
-    out = root / f"{spec.nucleus}-{spec.config.start.kind}-{run_key(spec)}"
+    out = root / f"{spec.name}-{spec.config.start.kind}-{run_key(spec)}"
     if (out / artifacts.MANIFEST).is_file():
         return out
     runs.execute(spec, out, resume=(out / runs.RUN_FILE).is_file(), on_epoch=on_epoch)
@@ -91,15 +91,15 @@ def run_study(base: str, preset: str, out: Path, data_dir=None, targets=TARGETS,
             dirs = {m: _ensure(s, out / "runs", on_run(f"{nucleus} {fraction:g} {m}", s) if on_run else None)
                     for m, s in specs.items()}
             first = artifacts.read_manifest(dirs["fine-tuned all"])
-            table = first.config.selection.apply(archive.read_file(specs["fine-tuned all"].data_file)[0])
-            test = table[table.line.isin(first.split["test_lines"])]
+            table = first.config.selection.apply(archive.read_file(specs["fine-tuned all"].data_files[0])[0])
+            test = table[table.line.isin(first.split[nucleus]["test_lines"])]
             results = {}
             factor = Nucleus.parse(nucleus).A / base_manifest.A
             results["A/12 carbon"] = _evaluate(base_model, base_manifest, test, factor, None)
             for method, directory in dirs.items():
                 model, manifest = artifacts.load_model(directory)
                 results[method] = _evaluate(model, manifest, test, 1.0, directory)
-            cells.append(Cell(nucleus, fraction, table, first.split["train_lines"], results))
+            cells.append(Cell(nucleus, fraction, table, first.split[nucleus]["train_lines"], results))
     return cells
 
 

@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from enxs import kinematics
 from enxs.config import Config, TrainConfig
 from enxs.datasets import dataset_info, total_error
+from enxs.descriptors import table_inputs
 from enxs.loss import data_chi2, fix_common_scale, lambda_sums, profile_lambda, training_loss
 from enxs.network import EnsembleNet
 
@@ -44,13 +44,15 @@ class PointSet:
 
     @classmethod
     def from_table(cls, table: pd.DataFrame, norm_overrides: dict[str, float] | None = None,
-                   p2p_sys: float | None = None) -> PointSet:
+                   p2p_sys: float | None = None, nucleus_inputs: str = "none") -> PointSet:
+        """Points of one or several nuclei (a dataset of another nucleus is another dataset)."""
         labels = list(dict.fromkeys(table.dataset))
         codes = table.dataset.map({k: i for i, k in enumerate(labels)}).to_numpy()
         f32 = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float32))  # noqa: E731
+        features, scale = table_inputs(nucleus_inputs, table)
         return cls(
-            features=f32(kinematics.network_features(table.E, table.theta, table.omega)),
-            sigma=f32(table.sigma), error=f32(total_error(table, p2p_sys)), scale=f32(table.scale),
+            features=f32(features),
+            sigma=f32(table.sigma), error=f32(total_error(table, p2p_sys)), scale=f32(scale),
             dataset=torch.as_tensor(codes.copy(), dtype=torch.long),
             norm_unc=f32([dataset_info(k, norm_overrides).norm_unc for k in labels]),
             labels=labels,

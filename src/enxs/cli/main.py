@@ -55,7 +55,8 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     errors: list[type[BaseException]] = [CLIError, ArchiveError, KinematicsError, UnknownNucleusError]
     for module, name in (("enxs.artifacts", "ModelFileError"), ("enxs.config", "ConfigError"),
                          ("enxs.runs", "RunError"), ("enxs.onnx_io", "OnnxFormatError"),
-                         ("enxs.hepdata", "HepDataError"), ("enxs.pointfiles", "PointFileError")):
+                         ("enxs.hepdata", "HepDataError"), ("enxs.pointfiles", "PointFileError"),
+                         ("enxs.predict", "NucleusChoiceError")):
         if module in sys.modules:
             errors.append(getattr(sys.modules[module], name))
     return tuple(errors)

@@ -34,7 +34,7 @@ def _progress_run(spec, out: Path, resume: bool) -> dict:
                TextColumn("χ²/N train {task.fields[train]} val {task.fields[val]}"),
                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
     with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task(f"{spec.kind} {spec.nucleus}", total=spec.config.train.epochs,
+        task = progress.add_task(f"{spec.kind} {spec.name}", total=spec.config.train.epochs,
                                  train="…", val="…")
 
         def on_epoch(report) -> None:
@@ -48,7 +48,8 @@ def _progress_run(spec, out: Path, resume: bool) -> dict:
 
 def _print_metrics(manifest, out: Path) -> None:
     m = manifest.metrics
-    table = Table(title=escape(f"{manifest.nucleus.name} model written to {out}"))
+    table = Table(title=escape(f"{manifest.name} model ({', '.join(n.name for n in manifest.nuclei)}) "
+                               f"written to {out}"))
     for col in ("points", "n", "χ²/N", "median |rel dev|", "pull mean", "pull width", "1σ coverage"):
         table.add_column(col, justify="right")
     for part in ("train", "test"):
@@ -71,7 +72,10 @@ def _start_or_resume(out: Path | None, resume: Path | None, make_spec) -> None:
 
 
 def pretrain(
-    nucleus: Annotated[str, typer.Option(help="Nucleus to train on, e.g. 12C.")] = "12C",
+    nucleus: Annotated[str, typer.Option(
+        help="Nucleus to train on (12C), several (12C,16O,56Fe), or all: every nucleus file in the data "
+             "directory. Several nuclei train one model that takes the nucleus as input.")] = "12C",
+    exclude: Annotated[str | None, typer.Option(help="Nuclei to hold out of --nucleus, e.g. 56Fe,40Ca.")] = None,
     preset: Annotated[str, typer.Option(help="paper | fast | smoke")] = "fast",
     members: Members = None, epochs: Epochs = None, seed: Seed = None, device: Device = "cpu",
     config: ConfigFile = None, set_: Sets = None, out: Out = None, resume: Resume = None,
@@ -83,7 +87,7 @@ def pretrain(
 
     use_threads(threads)
     _start_or_resume(out, resume, lambda: runs.pretrain_spec(
-        nucleus, preset, data_file=data_file, data_dir=data_dir, device=device, config_file=config,
+        nucleus, preset, exclude=exclude, data_file=data_file, data_dir=data_dir, device=device, config_file=config,
         assignments=set_, members=members, epochs=epochs, seed=seed))
 
 

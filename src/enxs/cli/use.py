@@ -43,23 +43,28 @@ def parse_values(text: str, what: str = "--omega") -> list[float]:
         raise CLIError(f"{what} {text!r}: write start:stop:count (e.g. 0.01:0.6:200) or a list 0.1,0.2") from None
 
 
-def _predict(model: str, energy, theta, omega):
+Nucleus = Annotated[str | None, typer.Option(
+    "--nucleus", help="Nucleus to predict, e.g. 40Ar: needed for a model of several nuclei (any nucleus by name).")]
+
+
+def _predict(model: str, energy, theta, omega, nucleus: str | None = None):
     from enxs.predict import Ensemble, ExtrapolationWarning
 
     ensemble = Ensemble.load(model)
+    target = ensemble.target(nucleus)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ExtrapolationWarning)
-        prediction = ensemble.predict(energy, theta, omega)
+        prediction = ensemble.predict(energy, theta, omega, nucleus=target)
     for w in caught:
         warn(str(w.message))
-    return ensemble, prediction
+    return ensemble, prediction, target.name
 
 
 def predict(
     model: ModelArg, energy: Energy = None, angle: Angle = None, omega: Omega = None,
     input_: Annotated[Path | None, typer.Option("--input", help="CSV with E, theta, omega columns.")] = None,
     output: Annotated[Path | None, typer.Option(help="Write .csv, .parquet or .json (by extension).")] = None,
-    overwrite: Overwrite = False, threads: Threads = None,
+    nucleus: Nucleus = None, overwrite: Overwrite = False, threads: Threads = None,
 ) -> None:
     """Cross sections (mean, std, 16%/84% quantiles) in nb/sr/GeV at given kinematics."""
     import numpy as np
@@ -78,16 +83,16 @@ def predict(
         e, t = np.full(len(w), energy), np.full(len(w), angle)
     else:
         raise CLIError("give --energy, --angle and --omega, or --input points.csv")
-    ensemble, prediction = _predict(model, e, t, w)
+    ensemble, prediction, name = _predict(model, e, t, w, nucleus)
     if output is None:
-        table = Table(title=escape(f"{ensemble.nucleus} — {model} — d²σ/dΩdω [nb/sr/GeV]"))
+        table = Table(title=escape(f"{name} — {model} — d²σ/dΩdω [nb/sr/GeV]"))
         for col in ("E [GeV]", "θ [deg]", "ω [GeV]", "mean", "std", "16%", "84%", "outside"):
             table.add_column(escape(col), justify="right")
         for r in prediction.to_frame().itertuples(index=False):
             table.add_row(*(f"{v:.5g}" for v in r[:7]), "yes" if r[7] else "")
         console.print(table)
         return
-    pointfiles.write_prediction(prediction, output, {"model": str(model), "nucleus": ensemble.nucleus,
+    pointfiles.write_prediction(prediction, output, {"model": str(model), "nucleus": name,
                                                      "members": ensemble.members})
     say(f"{len(e)} point(s) written to {output}")
 
@@ -97,7 +102,7 @@ def plot(
     scan: Annotated[str, typer.Option(help="omega (σ vs ω at E, θ) | angle or q2 (σ vs θ or Q² at E, ω).")] = "omega",
     with_data: Annotated[bool, typer.Option("--with-data", help="Overlay measured points of this setting.")] = False,
     output: Annotated[Path, typer.Option(help="Figure file (.png, .pdf, .svg).")] = Path("enxs-plot.png"),
-    overwrite: Overwrite = False, data_dir: DataDir = None,
+    nucleus: Nucleus = None, overwrite: Overwrite = False, data_dir: DataDir = None,
 ) -> None:
     """Plot the ensemble mean and its 16–84% band: a spectrum in ω, or a scan in angle or Q² at fixed E."""
     import matplotlib
@@ -125,25 +130,25 @@ def plot(
 
             w_el = float(kinematics.omega_elastic(energy, angle, read_manifest(resolve_model(model)).A))
             w = np.linspace(max(0.01 * energy, 1.05 * w_el), 0.95 * energy, 200)
-        ensemble, p = _predict(model, energy, angle, w)
+        _, p, name = _predict(model, energy, angle, w, nucleus)
         plots.band(ax, w, p.mean, p.q16, p.q84, label)
         plots.mark_extrapolation(ax, w, p.mean, p.outside_coverage)
-        plots.label_spectrum(ax, ensemble.nucleus, energy, angle)
+        plots.label_spectrum(ax, name, energy, angle)
         if with_data:
-            _overlay_data(ax, ensemble.nucleus, energy, angle, data_dir, w, p.mean)
+            _overlay_data(ax, name, energy, angle, data_dir, w, p.mean)
     else:
         if omega is None or len(parse_values(omega)) != 1:
             raise CLIError("a scan in angle or Q² needs one --omega value")
         w = parse_values(omega)[0]
         th = np.linspace(5, 175, 200)
-        ensemble, p = _predict(model, energy, th, w)
+        _, p, name = _predict(model, energy, th, w, nucleus)
         x = th if scan == "angle" else kinematics.q2(energy, th, w)
         plots.band(ax, x, p.mean, p.q16, p.q84, label)
         plots.mark_extrapolation(ax, x, p.mean, p.outside_coverage)
         ax.set_xlabel("θ [deg]" if scan == "angle" else "Q² [GeV²]")
         ax.set_ylabel("d²σ/dΩdω [nb/sr/GeV]")
         ax.set_yscale("log")
-        ax.set_title(f"{ensemble.nucleus}: E = {energy:g} GeV, ω = {w:g} GeV", fontsize=10)
+        ax.set_title(f"{name}: E = {energy:g} GeV, ω = {w:g} GeV", fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
     try:
@@ -177,13 +182,14 @@ import_app = make_app("Turn other formats into enxs models.")
 
 
 @export_app.command("onnx")
-def export_onnx(model: ModelArg, out: Annotated[Path, typer.Option(help="Output directory.")]) -> None:
+def export_onnx(model: ModelArg, out: Annotated[Path, typer.Option(help="Output directory.")],
+                nucleus: Nucleus = None) -> None:
     """One float32 ONNX file per member with NuWro's interface, in OUT/<Symbol><A>/."""
     from enxs import onnx_io
-    from enxs.artifacts import load_model
+    from enxs.predict import Ensemble
 
-    net, manifest = load_model(model)
-    summary = onnx_io.export(net, manifest.nucleus, out, manifest.weights_sha256)
+    ensemble = Ensemble.load(model)
+    summary = onnx_io.export(ensemble.model, ensemble.target(nucleus), out, ensemble.manifest.weights_sha256)
     say(f"{summary['members']} members written to {summary['directory']} (onnxruntime vs enxs: max |Δy| = "
         f"{summary['max_abs_diff']:.1e}, max relative difference where y > {onnx_io.CHECK_FLOOR:g}: "
         f"{summary['max_rel_diff']:.1e})")
@@ -195,6 +201,7 @@ def export_hepdata(
     angle: Annotated[float, typer.Option(help="θ [deg].")],
     omega: Annotated[str, typer.Option(help="start:stop:count")],
     out: Annotated[Path, typer.Option(help="New (or empty) directory for the HEPData submission.")],
+    nucleus: Nucleus = None,
 ) -> None:
     """A HEPData submission (hepdata_lib) of the prediction at one (E, θ) over ω, with its archive, in OUT."""
     import importlib.util
@@ -207,8 +214,8 @@ def export_hepdata(
         raise CLIError(hepdata.INSTALL_HINT)
     hepdata.check_target(out)
     w = np.asarray(parse_values(omega))
-    ensemble, p = _predict(model, energy, angle, w)
-    hepdata.write_submission(ensemble, str(model), p, out)
+    ensemble, p, name = _predict(model, energy, angle, w, nucleus)
+    hepdata.write_submission(ensemble, str(model), p, out, name)
     say(f"HEPData submission written to {out} (with submission.tar.gz)")
 
 
@@ -231,11 +238,11 @@ def import_onnx(
         raise CLIError(f"{out} already holds a model")
     model, manifest = onnx_io.import_ensemble(directory, nucleus, data_dir)
     if manifest.coverage is None:
-        warn(f"no {manifest.nucleus.name} data in the data directory: the imported model's coverage is unknown, "
+        warn(f"no {manifest.name} data in the data directory: the imported model's coverage is unknown, "
              f"and every prediction will be flagged as a possible extrapolation")
     artifacts.save_model(out, model, manifest)
     say(f"imported {model.members} members ({model.config.depth}×{model.config.width}, "
-        f"{model.parameter_count():,} parameters each) as {manifest.nucleus.name} into {out}")
+        f"{model.parameter_count():,} parameters each) as {manifest.name} into {out}")
 
 
 def tabulate(
@@ -243,12 +250,12 @@ def tabulate(
     e_min: Annotated[float, typer.Option(help="Lowest E [GeV].")] = 0.1,
     e_max: Annotated[float, typer.Option(help="Highest E [GeV].")] = 6.0,
     shape: Annotated[str, typer.Option(help="Grid points in E,θ,ω/E.")] = "48,69,240",
-    overwrite: Overwrite = False, threads: Threads = None,
+    nucleus: Nucleus = None, overwrite: Overwrite = False, threads: Threads = None,
 ) -> None:
     """Precompute mean and std on an (E, θ, ω/E) grid and report the interpolation error."""
     from enxs import grid
-    from enxs.artifacts import load_model
     from enxs.files import atomic_write
+    from enxs.predict import Ensemble
 
     if out.suffix not in (".h5", ".hdf5", ".npz"):
         raise CLIError(f"--out {out}: grid files end in .h5 or .npz")
@@ -262,10 +269,12 @@ def tabulate(
     if not 0 < e_min < e_max:
         raise CLIError(f"--e-min {e_min:g} and --e-max {e_max:g}: need 0 < e-min < e-max (GeV)")
     use_threads(threads)
-    net, manifest = load_model(model)
-    g = grid.build(net, (e_min, e_max), shape=dims, meta={"model": str(model), "nucleus": manifest.nucleus.name,
-                                                             "units": "E GeV, theta deg, sigma nb/sr/GeV"})
-    err = grid.interpolation_error(g, net)
+    ensemble = Ensemble.load(model)
+    target = ensemble.target(nucleus)
+    net = ensemble.model
+    g = grid.build(net, (e_min, e_max), shape=dims, nucleus=target,
+                   meta={"model": str(model), "nucleus": target.name, "units": "E GeV, theta deg, sigma nb/sr/GeV"})
+    err = grid.interpolation_error(g, net, target)
     g.meta.update(err)
     atomic_write(out, g.save)
     say(f"grid {dims} written to {out}; interpolation error of the mean on {err['points']} random points: "

@@ -1,0 +1,132 @@
+"""How a model sees the nucleus: Fermi-gas descriptors, the superscaling variable ψ′, and
+the network inputs and output scale of each choice (``model.nucleus_inputs``).
+
+Descriptors (per nucleus): Fermi momentum k_F and separation (shift) energy E_s of Moniz et
+al., Phys. Rev. Lett. 26, 445 (1971), fitted to quasielastic electron scattering:
+
+    6Li 169/17, 12C 221/25, 24Mg 235/32, 40Ca 251/28, 58Ni 260/36, 89Y 254/39,
+    119Sn 260/42, 181Ta 265/42, 208Pb 265/44   (MeV)
+
+Rule for nuclei not in the table (the project's choice): linear interpolation in A^{1/3}
+between the neighbouring entries; below 6Li (2H, 3H, 3He, 4He) the 6Li–12C line
+continued (k_F ≈ 108, 128, 128, 144 MeV; E_s ≈ 8, 11, 11, 13 MeV); E_s at least 2 MeV;
+above 208Pb the 208Pb values. Such values are *extrapolated* and said to be so.
+
+ψ′ (Donnelly and Sick, Phys. Rev. C 60, 065502 (1999); Maieron, Donnelly, Sick, PRC 65,
+025502 (2002)): with λ′ = (ω − E_s)/2M, κ = q/2M, τ′ = κ² − λ′², ξ_F = √(1 + (k_F/M)²) − 1,
+
+    ψ′ = (1/√ξ_F) (λ′ − τ′) / √((1 + λ′) τ′ + κ √(τ′ (1 + τ′)))   (sign of λ′ − τ′),
+
+zero at the quasielastic peak, ±1 at the edges of the Fermi-gas response for every
+nucleus: the variable in which inclusive spectra of different nuclei collapse.
+
+Choices of ``model.nucleus_inputs``:
+
+- ``none``: one nucleus; the five published inputs; σ = y · S(E, θ).
+- ``shape``: the five inputs plus (Z/A, A^{1/3}, k_F [GeV]); σ = y · S · A/12.
+- ``scaling``: the five inputs plus ψ′ and (Z/A, A^{1/3}, k_F, E_s [GeV]);
+  σ = y · S · (A/12) · (k_F,C / k_F), the quasielastic peak height's Fermi-gas scaling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from enxs import kinematics
+from enxs.nuclei import Nucleus
+
+#: Moniz et al. (1971): nucleus → (k_F, E_s) in MeV.
+MONIZ = {"6Li": (169, 17), "12C": (221, 25), "24Mg": (235, 32), "40Ca": (251, 28), "58Ni": (260, 36),
+         "89Y": (254, 39), "119Sn": (260, 42), "181Ta": (265, 42), "208Pb": (265, 44)}
+_BY_A = sorted((Nucleus.parse(name).A, value) for name, value in MONIZ.items())
+CARBON_KF = 0.221  # GeV
+N_KINEMATIC = 5
+EXTRA_INPUTS = {"none": 0, "shape": 3, "scaling": 5}
+
+
+@dataclass(frozen=True)
+class Descriptors:
+    """A nucleus as the network sees it: k_F and E_s in GeV, Z/A, A^{1/3}; ``tabulated``
+    False where k_F, E_s come from the interpolation rule rather than the table."""
+
+    nucleus: Nucleus
+    k_fermi: float
+    e_shift: float
+    tabulated: bool
+
+    @property
+    def z_over_a(self) -> float:
+        return self.nucleus.Z / self.nucleus.A
+
+    @property
+    def a_third(self) -> float:
+        return self.nucleus.A ** (1 / 3)
+
+
+def describe(nucleus: Nucleus) -> Descriptors:
+    """The descriptors of any nucleus (module docstring: table, then the interpolation rule)."""
+    if nucleus.name in MONIZ:
+        kf, es = MONIZ[nucleus.name]
+        return Descriptors(nucleus, kf / 1000, es / 1000, True)
+    a, table = nucleus.A, _BY_A
+    if a >= table[-1][0]:
+        kf, es = table[-1][1]
+    else:
+        i = max(1, next(j for j, (aj, _) in enumerate(table) if aj > a))  # a < table[0]: the first segment
+        (a0, v0), (a1, v1) = table[i - 1], table[i]
+        t = (a ** (1 / 3) - a0 ** (1 / 3)) / (a1 ** (1 / 3) - a0 ** (1 / 3))
+        kf, es = (v0[k] + t * (v1[k] - v0[k]) for k in (0, 1))
+    return Descriptors(nucleus, kf / 1000, max(es, 2.0) / 1000, False)
+
+
+def psi_prime(energy, theta, omega, k_fermi, e_shift) -> np.ndarray:
+    """The superscaling variable ψ′ (module docstring) at E [GeV], θ [deg], ω [GeV]."""
+    m = kinematics.NUCLEON_MASS
+    q = kinematics.three_momentum_transfer(energy, theta, omega)
+    lam, kappa = (np.asarray(omega, float) - e_shift) / (2 * m), q / (2 * m)
+    tau = kappa**2 - lam**2
+    xi = np.sqrt(1 + (np.asarray(k_fermi) / m) ** 2) - 1
+    tau_safe = np.maximum(tau, 1e-12)
+    denominator = np.sqrt(np.maximum((1 + lam) * tau_safe + kappa * np.sqrt(tau_safe * (1 + tau_safe)), 1e-12))
+    return (lam - tau) / denominator / np.sqrt(xi)
+
+
+def inputs(mode: str, energy, theta, omega, nucleus: Nucleus | None) -> np.ndarray:
+    """Network inputs [N, 5 + extra] (float64): the published five, then the nucleus' own."""
+    base = kinematics.network_features(energy, theta, omega).reshape(-1, N_KINEMATIC)
+    if mode == "none":
+        return base
+    d = describe(nucleus)
+    n = len(base)
+    constant = {"shape": [d.z_over_a, d.a_third, d.k_fermi],
+                "scaling": [d.z_over_a, d.a_third, d.k_fermi, d.e_shift]}[mode]
+    columns = [base]
+    if mode == "scaling":
+        e, t, w = (np.broadcast_to(np.asarray(a, float), (n,)) for a in np.broadcast_arrays(energy, theta, omega))
+        columns.append(psi_prime(e, t, w, d.k_fermi, d.e_shift).reshape(-1, 1))
+    columns.append(np.tile(constant, (n, 1)))
+    return np.concatenate(columns, axis=1)
+
+
+def nucleus_factor(mode: str, nucleus: Nucleus | None) -> float:
+    """What multiplies y · S(E, θ): 1 for one nucleus; A/12 (per nucleon, in carbon units),
+    times k_F,C/k_F for ``scaling``."""
+    if mode == "none":
+        return 1.0
+    d = describe(nucleus)
+    return nucleus.A / 12 * (CARBON_KF / d.k_fermi if mode == "scaling" else 1.0)
+
+
+def table_inputs(mode: str, table) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs [N, 5 + extra] and output scale S · factor [N] (nb/sr/GeV) for a table of
+    measured points of one or several nuclei (columns E, theta, omega, Z, A, scale)."""
+    features = np.zeros((len(table), N_KINEMATIC + EXTRA_INPUTS[mode]))
+    scale = table.scale.to_numpy(float).copy()
+    for (z, a), rows in table.groupby(["Z", "A"]).indices.items():
+        nucleus = Nucleus(int(z), int(a)) if mode != "none" else None
+        part = table.iloc[rows]
+        features[rows] = inputs(mode, part.E.to_numpy(), part.theta.to_numpy(), part.omega.to_numpy(), nucleus)
+        scale[rows] *= nucleus_factor(mode, nucleus)
+    return features, scale
