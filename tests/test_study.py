@@ -5,7 +5,7 @@ from enxs import study
 
 def test_reproduce_writes_a_report_and_reuses_finished_runs(tmp_path, archive_dir):
     out = tmp_path / "report"
-    path = study.reproduce("enxs-12C-fast", "smoke", out, archive_dir, members=2, targets=("16O",))
+    path = study.reproduce("enxs-12C-fast", "smoke", out, archive_dir, members=2, targets=("16O",), any_targets=())
     text = path.read_text()
     for method in study.METHODS:
         assert method in text
@@ -14,6 +14,17 @@ def test_reproduce_writes_a_report_and_reuses_finished_runs(tmp_path, archive_di
     runs_dir = out / "runs"
     first = {p.name: os.path.getmtime(p / "manifest.json") for p in runs_dir.iterdir()}
     assert len(first) == 6  # 2 fractions × (all, last2, scratch)
-    study.reproduce("enxs-12C-fast", "smoke", out, archive_dir, members=2, targets=("16O",))
+    study.reproduce("enxs-12C-fast", "smoke", out, archive_dir, members=2, targets=("16O",), any_targets=())
     again = {p.name: os.path.getmtime(p / "manifest.json") for p in runs_dir.iterdir()}
     assert again == first  # nothing retrained
+
+
+def test_any_nucleus_study_reports_zero_shot_and_fine_tuning(tmp_path, archive_dir):
+    path = study.reproduce("enxs-12C-fast", "smoke", tmp_path / "r", archive_dir, members=2, targets=("16O",),
+                           any_targets=("16O",), any_model="enxs-12C-fast")
+    text = path.read_text()
+    assert "## Any nucleus: zero-shot" in text and "| 16O | 109 |" in text
+    assert "## Fine-tuned from the any-nucleus base" in text and "| 16O | 1:9 |" in text
+    assert "## Carbon must not suffer" in text
+    bases = [p for p in (tmp_path / "r" / "runs").iterdir() if p.name.startswith("any-")]
+    assert len(bases) == 1

@@ -46,10 +46,10 @@ class ModelConfig:
     output: str = "sigmoid"  # sigmoid | exp
     output_bias_init: str = "zero"  # zero | data
     init: str = "lecun"  # lecun | he
-    nucleus_inputs: str = "none"  # none (one nucleus) | shape | scaling: how the nucleus enters (descriptors.py)
+    nucleus_inputs: str = "none"  # none (one nucleus) | shape | psi | scaling: how the nucleus enters (descriptors)
 
     def check(self) -> None:
-        _choice("model.nucleus_inputs", self.nucleus_inputs, ("none", "shape", "scaling"))
+        _choice("model.nucleus_inputs", self.nucleus_inputs, ("none", "shape", "psi", "scaling"))
         _choice("model.activation", self.activation, ("relu", "silu", "tanh"))
         _choice("model.norm", self.norm, ("batch", "affine", "none"))
         _choice("model.inputs", self.inputs, ("nuwro", "standardized"))

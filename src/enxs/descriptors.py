@@ -24,8 +24,9 @@ Choices of ``model.nucleus_inputs``:
 
 - ``none``: one nucleus; the five published inputs; σ = y · S(E, θ).
 - ``shape``: the five inputs plus (Z/A, A^{1/3}, k_F [GeV]); σ = y · S · A/12.
-- ``scaling``: the five inputs plus ψ′ and (Z/A, A^{1/3}, k_F, E_s [GeV]);
-  σ = y · S · (A/12) · (k_F,C / k_F), the quasielastic peak height's Fermi-gas scaling.
+- ``psi``: the five inputs plus ψ′ and (Z/A, A^{1/3}, k_F, E_s [GeV]); σ = y · S · A/12.
+- ``scaling``: as ``psi``, and σ = y · S · (A/12) · (k_F,C / k_F), the Fermi-gas scaling of
+  the quasielastic peak height.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ MONIZ = {"6Li": (169, 17), "12C": (221, 25), "24Mg": (235, 32), "40Ca": (251, 28
 _BY_A = sorted((Nucleus.parse(name).A, value) for name, value in MONIZ.items())
 CARBON_KF = 0.221  # GeV
 N_KINEMATIC = 5
-EXTRA_INPUTS = {"none": 0, "shape": 3, "scaling": 5}
+EXTRA_INPUTS = {"none": 0, "shape": 3, "psi": 5, "scaling": 5}
 
 
 @dataclass(frozen=True)
@@ -100,10 +101,9 @@ def inputs(mode: str, energy, theta, omega, nucleus: Nucleus | None) -> np.ndarr
         return base
     d = describe(nucleus)
     n = len(base)
-    constant = {"shape": [d.z_over_a, d.a_third, d.k_fermi],
-                "scaling": [d.z_over_a, d.a_third, d.k_fermi, d.e_shift]}[mode]
+    constant = [d.z_over_a, d.a_third, d.k_fermi] + ([] if mode == "shape" else [d.e_shift])
     columns = [base]
-    if mode == "scaling":
+    if mode != "shape":
         e, t, w = (np.broadcast_to(np.asarray(a, float), (n,)) for a in np.broadcast_arrays(energy, theta, omega))
         columns.append(psi_prime(e, t, w, d.k_fermi, d.e_shift).reshape(-1, 1))
     columns.append(np.tile(constant, (n, 1)))

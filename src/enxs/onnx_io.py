@@ -116,9 +116,9 @@ def member_graph(model: EnsembleNet, k: int, name: str, nucleus: Nucleus | None 
     if mode != "none":  # first layer: x·W[:5] (+ ψ′·W[5]) + (descriptors·W[rest] + b)
         d = describe(nucleus)
         w, b = layers[0]
-        constant = np.array([d.z_over_a, d.a_third, d.k_fermi, *([d.e_shift] if mode == "scaling" else [])])
+        constant = np.array([d.z_over_a, d.a_third, d.k_fermi, *([] if mode == "shape" else [d.e_shift])])
         b = b + constant @ w[-len(constant):]
-        if mode == "scaling":
+        if mode != "shape":
             psi_nodes, psi_inits = _psi_prime_nodes(d)
             nodes, inits = psi_nodes, [*psi_inits, numpy_helper.from_array(w[5:6].astype(np.float32), "W_psi")]
             nodes.append(helper.make_node("MatMul", ["psi", "W_psi"], ["psi_term"]))
@@ -129,7 +129,7 @@ def member_graph(model: EnsembleNet, k: int, name: str, nucleus: Nucleus | None 
         nodes += [helper.make_node("MatMul", [x, f"W{i}"], [f"mm{i}"]),
                   helper.make_node("Add", [f"mm{i}", f"b{i}"], [f"z{i}"])]
         x = f"z{i}"
-        if i == 0 and mode == "scaling":
+        if i == 0 and mode in ("psi", "scaling"):
             nodes.append(helper.make_node("Add", [x, "psi_term"], ["z0_psi"]))
             x = "z0_psi"
         if i < len(layers) - 1:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from enxs import archive, artifacts, runs
+from enxs import anystudy, archive, artifacts, runs
 from enxs.config import Finetune, Scratch, build_config, finetune_base, scratch_baseline_base
 from enxs.datasets import total_error
 from enxs.evaluation import metrics_of_members
@@ -28,6 +28,8 @@ from enxs.files import sha256
 from enxs.metrics import REGIONS, median_by_region
 from enxs.nuclei import Nucleus
 from enxs.predict import member_predictions
+
+ZERO_SHOT_TARGETS = anystudy.ZERO_SHOT_TARGETS
 
 TARGETS = ("6Li", "16O", "27Al", "40Ca", "56Fe")
 FRACTIONS = (0.7, 0.1)
@@ -115,8 +117,9 @@ def _evaluate(model, manifest, test: pd.DataFrame, factor: float, directory) -> 
 
 # -- the report ---------------------------------------------------------------------------
 
-def write_report(cells: list[Cell], out: Path, header: dict[str, Any]) -> Path:
-    """Markdown report with PNG figures in ``out``; returns the Markdown path."""
+def write_report(cells: list[Cell], out: Path, header: dict[str, Any], extra: list[str] = ()) -> Path:
+    """Markdown report with PNG figures in ``out`` (``extra`` lines before the figures);
+    returns the Markdown path."""
     out.mkdir(parents=True, exist_ok=True)
     lines = ["# enxs transfer-learning study", ""]
     lines += [f"- {k}: {v}" for k, v in header.items()] + [""]
@@ -150,7 +153,7 @@ def write_report(cells: list[Cell], out: Path, header: dict[str, Any]) -> Path:
             reg = c.results[m]["regions"]
             cols = [f"{reg[r]['median_abs_rel_dev']:.1%} ({reg[r]['n']})" if r in reg else "—" for r in REGIONS]
             lines.append(f"| {c.nucleus} | {_ratio(c.fraction)} | {m} | " + " | ".join(cols) + " |")
-    lines += ["", "## Figures", ""]
+    lines += ["", *extra, "## Figures", ""]
     for c in cells:
         name = f"{c.nucleus}-{round(c.fraction * 100)}.png"
         _figure(c, out / name)
@@ -201,14 +204,26 @@ def _figure(cell: Cell, path: Path, panels: int = 3) -> None:
 
 
 def reproduce(base: str, preset: str, out: Path, data_dir=None, members: int | None = None, seed: int = 0,
-              targets=TARGETS, fractions=FRACTIONS, on_run=None) -> Path:
-    """Run the whole study and write ``out/report.md``."""
+              targets=TARGETS, fractions=FRACTIONS, on_run=None, any_targets=ZERO_SHOT_TARGETS,
+              any_model: str | None = None) -> Path:
+    """Run the whole study and write ``out/report.md``: the carbon-based transfer study, then
+    the any-nucleus study (``anystudy``; none when ``any_targets`` is empty) and, with
+    ``any_model``, that model against ``base`` on carbon's test points."""
     from enxs import __version__
 
     start = time.time()
     cells = run_study(base, preset, out, data_dir, targets, fractions, members, seed, on_run)
+    extra: list[str] = []
+    if any_targets:
+        def ensure(spec: runs.RunSpec, title: str) -> Path:
+            return _ensure(spec, out / "runs", on_run(title, spec) if on_run else None)
+
+        rows = anystudy.run_any_study(preset, out, data_dir, members, seed, any_targets, fractions, ensure)
+        transfer = {(c.nucleus, c.fraction): {m: r["metrics"] for m, r in c.results.items()} for c in cells}
+        carbon = anystudy.carbon_check(any_model, base, data_dir) if any_model else None
+        extra = anystudy.report_lines(rows, transfer, carbon)
     header = {"enxs": __version__, "preset": preset, "base model": base, "seed": seed,
               "members": cells[0].results["fine-tuned all"]["model"].members if cells else members,
               "wall time of this invocation (runs reused from earlier invocations are not retrained)":
               f"{time.time() - start:.0f} s"}
-    return write_report(cells, out, header)
+    return write_report(cells, out, header, extra)

@@ -158,14 +158,15 @@ def models_list() -> None:
     from enxs import artifacts
 
     table = Table(title="shipped models")
-    for col in ("name", "nucleus", "members", "architecture", "test median |rel dev|", "test χ²/N",
+    for col in ("name", "trained on", "members", "architecture", "test median |rel dev|", "test χ²/N",
                 "test 1σ coverage"):
         table.add_column(col)
     for name, path in artifacts.shipped_models().items():
         m = artifacts.read_manifest(path)
         a, t = m.config.model, m.metrics["test"]
-        arch = f"{a.depth}×{a.width} {a.activation}, norm={a.norm}, {a.output}"
-        table.add_row(name, m.nucleus.name, str(m.members), arch, f"{t['median_abs_rel_dev']:.2%}",
+        arch = f"{a.depth}×{a.width} {a.activation}, norm={a.norm}, {a.output}" + (
+            f", nucleus inputs: {a.nucleus_inputs}" if a.nucleus_inputs != "none" else "")
+        table.add_row(name, ", ".join(n.name for n in m.nuclei), str(m.members), arch, f"{t['median_abs_rel_dev']:.2%}",
                       f"{t['chi2_per_point']:.2f}", f"{t['coverage_1sigma']:.1%}")
     console.print(table)
 
@@ -178,9 +179,14 @@ def reproduce(
     seed: Annotated[int, typer.Option(help="Seed of the splits and the training.")] = 0,
     nuclei: Annotated[list[str] | None,
                       typer.Option("--nucleus", help="Targets (default: 6Li 16O 27Al 40Ca 56Fe).")] = None,
+    any_nucleus: Annotated[str, typer.Option(
+        help="Zero-shot targets of the any-nucleus study, comma-separated, or none.")] = "6Li,12C,16O,27Al,40Ca,56Fe",
+    any_model: Annotated[str | None, typer.Option(
+        help="Model of all nuclei to compare with --base on carbon's test points.")] = None,
     data_dir: DataDir = None, threads: Threads = None,
 ) -> None:
-    """The transfer-learning study (targets × {all, last2} × {7:3, 1:9}) with baselines, as a report."""
+    """The transfer-learning study (targets × {all, last2} × {7:3, 1:9}) with baselines, and the
+    any-nucleus study (zero-shot, leave one nucleus out; fine-tuned from those bases), as a report."""
     from enxs import study
 
     use_threads(threads)
@@ -189,6 +195,8 @@ def reproduce(
         say(f"{title}: {spec.kind}, {spec.config.train.epochs} epochs")
         return None
 
+    any_targets = () if any_nucleus.strip().lower() == "none" else tuple(
+        n.strip() for n in any_nucleus.split(",") if n.strip())
     path = study.reproduce(base, preset, out, data_dir, members, seed, tuple(nuclei or study.TARGETS),
-                           study.FRACTIONS, on_run)
+                           study.FRACTIONS, on_run, any_targets, any_model)
     say(f"report written to {path}")

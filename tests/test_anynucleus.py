@@ -1,0 +1,118 @@
+"""One ensemble for several nuclei: descriptors, training on several files, predicting and
+exporting any nucleus, fine-tuning from it."""
+
+import json
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from enxs import kinematics, onnx_io, runs
+from enxs.descriptors import describe, inputs, nucleus_factor, psi_prime
+from enxs.nuclei import Nucleus
+from enxs.predict import Ensemble, ExtrapolationWarning, NucleusChoiceError
+
+
+def test_descriptors_follow_the_table_and_the_rule():
+    carbon, calcium, argon = (describe(Nucleus.parse(n)) for n in ("12C", "40Ca", "40Ar"))
+    assert (carbon.k_fermi, carbon.e_shift, carbon.tabulated) == (0.221, 0.025, True)
+    assert calcium.tabulated and not argon.tabulated  # same A, but only 40Ca is in Moniz's table
+    oxygen = describe(Nucleus.parse("16O"))  # between 12C and 24Mg in A^{1/3}
+    assert 0.221 < oxygen.k_fermi < 0.235 and not oxygen.tabulated
+    assert describe(Nucleus.parse("238U")).k_fermi == 0.265  # above 208Pb: 208Pb's values
+
+
+def test_psi_prime_is_zero_at_the_quasielastic_peak_and_one_at_the_fermi_edge():
+    # Fermi gas: the peak sits where λ′ = τ′; the response ends where |ψ′| = 1
+    energy, theta, kf, es = 1.0, 40.0, 0.221, 0.025
+    omega = np.linspace(0.03, 0.6, 20001)
+    psi = psi_prime(energy, theta, omega, kf, es)
+    assert np.all(np.diff(psi) > 0)
+    peak = omega[np.argmin(np.abs(psi))]
+    q = kinematics.three_momentum_transfer(energy, theta, peak)
+    m = kinematics.NUCLEON_MASS
+    assert peak - es == pytest.approx(np.sqrt(q**2 + m**2) - m, abs=2e-3)  # ω′ = free-nucleon recoil
+    assert psi[0] < -1 < 1 < psi[-1]
+
+
+@pytest.fixture(scope="module")
+def any_model(tmp_path_factory, archive_dir):
+    out = tmp_path_factory.mktemp("any") / "m"
+    spec = runs.pretrain_spec("12C,16O,56Fe", "smoke", data_dir=archive_dir, members=3, epochs=4)
+    assert spec.config.model.nucleus_inputs == runs.MULTI_NUCLEUS_INPUTS
+    runs.execute(spec, out)
+    return out
+
+
+def test_several_nuclei_train_one_model_with_a_split_per_nucleus(any_model):
+    manifest = json.loads((any_model / "manifest.json").read_text())
+    assert manifest["nuclei"] == ["12C", "16O", "56Fe"] and manifest["nucleus"] is None
+    assert set(manifest["split"]) == {"12C", "16O", "56Fe"}
+    for name, split in manifest["split"].items():
+        n = len(split["train_lines"]) + len(split["test_lines"])
+        assert len(split["test_lines"]) == round((1 - 0.9) * n), name
+    labels = manifest["lambda"]["labels"]
+    assert "Day:1993md@12C" in labels and "Day:1993md@56Fe" in labels  # one λ per experiment and nucleus
+    assert set(manifest["metrics"]["by_nucleus"]) == {"12C", "16O", "56Fe"}
+
+
+def test_any_nucleus_is_predicted_and_flagged_outside_the_trained_range(any_model):
+    ensemble = Ensemble.load(any_model)
+    with pytest.raises(NucleusChoiceError, match="say which with --nucleus"):
+        ensemble.predict(2.222, 15.541, 0.3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExtrapolationWarning)  # argon lies inside the trained range of A, k_F
+        argon = ensemble.predict(2.222, 15.541, np.linspace(0.05, 1.0, 20), nucleus="40Ar")
+    assert np.all(np.isfinite(argon.mean)) and np.all(argon.std > 0)
+    assert not ensemble.outside_trained_nuclei(Nucleus.parse("40Ar"))
+    with pytest.warns(ExtrapolationWarning, match="outside the range of A and k_F"):
+        lead = ensemble.predict(2.222, 15.541, 0.3, nucleus="208Pb")
+    assert lead.outside_coverage.all()
+    factor = nucleus_factor(ensemble.model.config.nucleus_inputs, Nucleus.parse("40Ar"))
+    assert factor == pytest.approx(40 / 12 * 0.221 / describe(Nucleus.parse("40Ar")).k_fermi)
+
+
+def test_cli_asks_for_the_nucleus_and_exports_argon_for_nuwro(any_model, tmp_path):
+    def enxs(*args):
+        return subprocess.run([sys.executable, "-m", "enxs", *map(str, args)], capture_output=True, text=True)
+
+    result = enxs("predict", any_model, "--energy", 2.222, "--angle", 15.541, "--omega", 0.3)
+    assert result.returncode == 2 and "--nucleus" in result.stderr and "Traceback" not in result.stderr
+    result = enxs("export", "onnx", any_model, "--nucleus", "40Ar", "--out", tmp_path / "nuwro")
+    assert result.returncode == 0, result.stderr
+    member = tmp_path / "nuwro" / "Ar40" / "model_electron_A_40_0.onnx"
+    # NuWro's five inputs; σ = y·S(E, θ) must equal enxs's prediction for argon
+    energy, theta, omega = kinematics.random_points(200, 5)
+    x = kinematics.network_features(energy, theta, omega).astype(np.float32)
+    y = ort.InferenceSession(str(member)).run(None, {"input": x})[0][:, 0]
+    model = Ensemble.load(any_model).model
+    features = inputs(model.config.nucleus_inputs, energy, theta, omega, Nucleus.parse("40Ar"))
+    with torch.inference_mode():
+        expected = model(torch.as_tensor(features, dtype=torch.float32)).numpy()[0]
+    assert np.allclose(y, expected * nucleus_factor(model.config.nucleus_inputs, Nucleus.parse("40Ar")), rtol=1e-4)
+
+
+def test_fine_tuning_from_the_any_nucleus_model_needs_no_a_factor(any_model, tmp_path, archive_dir):
+    spec = runs.finetune_spec(str(any_model), "40Ca", "last2", 0.1, data_dir=archive_dir, epochs=2)
+    assert spec.config.start.scale_by_a is False
+    model, _, _, _ = runs.build_model(spec)
+    assert float(model.output_factor) == 1.0
+    manifest = runs.execute(spec, tmp_path / "ca")
+    assert [n.name for n in manifest.nuclei] == ["40Ca"]
+    assert manifest.config.model.nucleus_inputs == runs.MULTI_NUCLEUS_INPUTS
+
+
+def test_exclude_and_unknown_nuclei(archive_dir):
+    assert "40Ca" not in runs.choose_nuclei("all", "40Ca,56Fe", archive_dir)
+    with pytest.raises(runs.RunError, match="--exclude 208Pb"):
+        runs.choose_nuclei("12C,16O", "208Pb", archive_dir)
+
+
+def test_onnx_check_of_a_nucleus_model(any_model, tmp_path):
+    ensemble = Ensemble.load(any_model)
+    summary = onnx_io.export(ensemble.model, Nucleus.parse("16O"), tmp_path)
+    assert summary["max_rel_diff"] < 1e-4 and summary["members"] == 3
