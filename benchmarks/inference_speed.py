@@ -4,6 +4,7 @@
   (the 5 published members, each run 10 times);
 - the same 50 members as one stacked enxs ensemble (imported from those ONNX files);
 - the shipped fast ensemble;
+- the shipped all-nuclei ensemble predicting argon (a nucleus it never saw: zero-shot);
 - lookups in a tabulated grid of the shipped ensemble, with its interpolation error.
 
     python benchmarks/inference_speed.py [--points 20000]
@@ -20,16 +21,14 @@ import onnxruntime as ort
 
 from enxs import artifacts, kinematics, onnx_io
 from enxs.grid import build, interpolation_error
+from enxs.nuclei import Nucleus
 from enxs.predict import member_predictions
 
 PEER = Path(__file__).resolve().parents[2] / "shared" / "peers" / "kowal-c12-onnx"
 
 
 def points(n: int, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    energy = rng.uniform(0.3, 4.0, n)
-    theta = rng.uniform(15, 140, n)
-    return energy, theta, energy * rng.uniform(0.02, 0.9, n)
+    return kinematics.random_points(n, seed, (0.3, 4.0), (15, 140), (0.02, 0.9))
 
 
 def rate(n: int, fn, repeat: int = 3) -> float:
@@ -64,6 +63,9 @@ def main() -> None:
     r_onnx = rate(args.points, onnx_loop)
     r_stacked = rate(args.points, lambda: member_predictions(stacked, e, t, w))
     r_fast = rate(args.points, lambda: member_predictions(shipped, e, t, w))
+    shipped_any, _ = artifacts.load_model("enxs-any-fast")
+    argon = Nucleus.parse("40Ar")
+    r_any = rate(args.points, lambda: member_predictions(shipped_any, e, t, w, argon))
     grid = build(shipped, (0.1, 6.0))
     n_lookup = 1_000_000
     ge, gt, gw = points(n_lookup, seed=1)
@@ -74,6 +76,7 @@ def main() -> None:
     print(f"enxs stacked, the same 50 members:                    {r_stacked:10.0f} points/s  "
           f"({r_stacked / r_onnx:.2f}× onnxruntime)")
     print(f"enxs shipped fast ensemble (50 × 4×64):               {r_fast:10.0f} points/s")
+    print(f"enxs shipped all-nuclei ensemble, argon (zero-shot):   {r_any:10.0f} points/s")
     print(f"tabulated grid {grid.log_mean.shape} lookups (mean, std):   {r_grid:10.0f} points/s")
     print(f"grid interpolation error of the mean on {err['points']} random points: median "
           f"{err['median_rel_error']:.3%}, 95% {err['p95_rel_error']:.3%}, max {err['max_rel_error']:.2%}; "

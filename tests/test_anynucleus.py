@@ -72,8 +72,9 @@ def test_any_nucleus_is_predicted_and_flagged_outside_the_trained_range(any_mode
     with pytest.warns(ExtrapolationWarning, match="outside the range of A and k_F"):
         lead = ensemble.predict(2.222, 15.541, 0.3, nucleus="208Pb")
     assert lead.outside_coverage.all()
-    factor = nucleus_factor(ensemble.model.config.nucleus_inputs, Nucleus.parse("40Ar"))
-    assert factor == pytest.approx(40 / 12 * 0.221 / describe(Nucleus.parse("40Ar")).k_fermi)
+    argon_kf = describe(Nucleus.parse("40Ar")).k_fermi
+    assert nucleus_factor("shape", Nucleus.parse("40Ar")) == pytest.approx(40 / 12)
+    assert nucleus_factor("scaling", Nucleus.parse("40Ar")) == pytest.approx(40 / 12 * 0.221 / argon_kf)
 
 
 def test_cli_asks_for_the_nucleus_and_exports_argon_for_nuwro(any_model, tmp_path):
@@ -112,7 +113,15 @@ def test_exclude_and_unknown_nuclei(archive_dir):
         runs.choose_nuclei("12C,16O", "208Pb", archive_dir)
 
 
-def test_onnx_check_of_a_nucleus_model(any_model, tmp_path):
-    ensemble = Ensemble.load(any_model)
-    summary = onnx_io.export(ensemble.model, Nucleus.parse("16O"), tmp_path)
-    assert summary["max_rel_diff"] < 1e-4 and summary["members"] == 3
+@pytest.mark.parametrize("mode", ["shape", "psi", "scaling"])
+def test_onnx_export_of_every_nucleus_input_choice(mode, tmp_path):
+    from enxs.config import ModelConfig
+    from enxs.network import EnsembleNet
+
+    torch.manual_seed(0)
+    net = EnsembleNet(ModelConfig(depth=2, width=16, norm="none", inputs="standardized", nucleus_inputs=mode), 2)
+    energy, theta, omega = kinematics.random_points(500, 1)
+    net.set_standardization(torch.as_tensor(inputs(mode, energy, theta, omega, Nucleus.parse("27Al")),
+                                            dtype=torch.float32))
+    summary = onnx_io.export(net, Nucleus.parse("16O"), tmp_path)  # checked against enxs inside
+    assert summary["max_rel_diff"] < 1e-4 and summary["members"] == 2

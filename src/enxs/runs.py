@@ -38,7 +38,7 @@ from enxs.transfer import scale_to_nucleus, trainable_parts
 
 RUN_FILE = "run.json"
 #: How a model trained on several nuclei sees them (descriptors.py; chosen in docs/method.md).
-MULTI_NUCLEUS_INPUTS = "scaling"
+MULTI_NUCLEUS_INPUTS = "shape"
 #: Manifest kind of each start.
 KIND = {"scratch": "pretrain", "finetune": "finetune", "imported": "imported"}
 

@@ -205,7 +205,7 @@ def _figure(cell: Cell, path: Path, panels: int = 3) -> None:
 
 def reproduce(base: str, preset: str, out: Path, data_dir=None, members: int | None = None, seed: int = 0,
               targets=TARGETS, fractions=FRACTIONS, on_run=None, any_targets=ZERO_SHOT_TARGETS,
-              any_model: str | None = None) -> Path:
+              any_model: str | None = None, any_members: int | None = None) -> Path:
     """Run the whole study and write ``out/report.md``: the carbon-based transfer study, then
     the any-nucleus study (``anystudy``; none when ``any_targets`` is empty) and, with
     ``any_model``, that model against ``base`` on carbon's test points."""
@@ -218,12 +218,14 @@ def reproduce(base: str, preset: str, out: Path, data_dir=None, members: int | N
         def ensure(spec: runs.RunSpec, title: str) -> Path:
             return _ensure(spec, out / "runs", on_run(title, spec) if on_run else None)
 
-        rows = anystudy.run_any_study(preset, out, data_dir, members, seed, any_targets, fractions, ensure)
+        rows = anystudy.run_any_study(preset, out, data_dir, any_members or members, seed, any_targets, fractions,
+                                      ensure)
         transfer = {(c.nucleus, c.fraction): {m: r["metrics"] for m, r in c.results.items()} for c in cells}
         carbon = anystudy.carbon_check(any_model, base, data_dir) if any_model else None
         extra = anystudy.report_lines(rows, transfer, carbon)
     header = {"enxs": __version__, "preset": preset, "base model": base, "seed": seed,
               "members": cells[0].results["fine-tuned all"]["model"].members if cells else members,
+              "members of the any-nucleus study": any_members or members or "the preset's",
               "wall time of this invocation (runs reused from earlier invocations are not retrained)":
               f"{time.time() - start:.0f} s"}
     return write_report(cells, out, header, extra)

@@ -183,6 +183,8 @@ def reproduce(
         help="Zero-shot targets of the any-nucleus study, comma-separated, or none.")] = "6Li,12C,16O,27Al,40Ca,56Fe",
     any_model: Annotated[str | None, typer.Option(
         help="Model of all nuclei to compare with --base on carbon's test points.")] = None,
+    any_members: Annotated[int | None, typer.Option(
+        help="Members of the any-nucleus study's ensembles (default: --members, else the preset's).")] = None,
     data_dir: DataDir = None, threads: Threads = None,
 ) -> None:
     """The transfer-learning study (targets × {all, last2} × {7:3, 1:9}) with baselines, and the
@@ -198,5 +200,5 @@ def reproduce(
     any_targets = () if any_nucleus.strip().lower() == "none" else tuple(
         n.strip() for n in any_nucleus.split(",") if n.strip())
     path = study.reproduce(base, preset, out, data_dir, members, seed, tuple(nuclei or study.TARGETS),
-                           study.FRACTIONS, on_run, any_targets, any_model)
+                           study.FRACTIONS, on_run, any_targets, any_model, any_members)
     say(f"report written to {path}")
