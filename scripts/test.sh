@@ -4,5 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export ENXS_DATA_DIR="${ENXS_DATA_DIR:-$(cd .. && pwd)/shared/data/qes-archive}"
-.venv/bin/ruff check src tests benchmarks
+.venv/bin/ruff check src tests benchmarks scripts
 .venv/bin/python -m pytest -m "not slow" "$@"
