@@ -84,10 +84,6 @@ class Manifest:
         return self.nuclei[0] if len(self.nuclei) == 1 else None
 
     @property
-    def A(self) -> int:
-        return self.nuclei[0].A
-
-    @property
     def name(self) -> str:
         """The nucleus, or ``any`` for a model of several."""
         return self.nucleus.name if self.nucleus else "any"

@@ -198,8 +198,10 @@ class Ensemble:
             warnings.warn(f"{target.name} lies outside the range of A and k_F of the nuclei {self.name} was trained "
                           f"on: every point is an extrapolation", ExtrapolationWarning, stacklevel=2)
         elif outside.any():
+            whose = (f"the {target.name} training data" if target.name in coverage
+                     else f"the training data of all nuclei of {self.name} ({target.name} was not among them)")
             warnings.warn(f"{int(outside.sum())} of {len(outside)} point(s) lie outside the kinematic coverage "
-                          f"of the {self.nucleus} training data: extrapolation", ExtrapolationWarning, stacklevel=2)
+                          f"of {whose}: extrapolation", ExtrapolationWarning, stacklevel=2)
         if below_elastic.any():
             warnings.warn(f"{int(below_elastic.sum())} point(s) lie below the elastic line ω_el ≈ Q²/2M_A of "
                           f"{target.name}, where the cross section is zero: the network's value there is "

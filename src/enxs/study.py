@@ -96,7 +96,7 @@ def run_study(base: str, preset: str, out: Path, data_dir=None, targets=TARGETS,
             table = first.config.selection.apply(archive.read_file(specs["fine-tuned all"].data_files[0])[0])
             test = table[table.line.isin(first.split[nucleus]["test_lines"])]
             results = {}
-            factor = Nucleus.parse(nucleus).A / base_manifest.A
+            factor = Nucleus.parse(nucleus).A / base_manifest.nucleus.A
             results["A/12 carbon"] = _evaluate(base_model, base_manifest, test, factor, None)
             for method, directory in dirs.items():
                 model, manifest = artifacts.load_model(directory)

@@ -126,9 +126,9 @@ def plot(
         if omega:
             w = np.asarray(parse_values(omega))
         else:  # from just above the elastic line, below which σ = 0
-            from enxs.artifacts import read_manifest, resolve_model
+            from enxs.predict import Ensemble
 
-            w_el = float(kinematics.omega_elastic(energy, angle, read_manifest(resolve_model(model)).A))
+            w_el = float(kinematics.omega_elastic(energy, angle, Ensemble.load(model).target(nucleus).A))
             w = np.linspace(max(0.01 * energy, 1.05 * w_el), 0.95 * energy, 200)
         _, p, name = _predict(model, energy, angle, w, nucleus)
         plots.band(ax, w, p.mean, p.q16, p.q84, label)
