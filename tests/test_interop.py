@@ -207,7 +207,7 @@ def test_hepdata_export(tmp_path):
 def test_onnx_check_fails_on_a_wrong_member(tmp_path):
     torch.manual_seed(0)
     net = EnsembleNet(ModelConfig(depth=2, width=8, norm="none"), 2)
-    x = onnx_io.check_points(500)
+    x = kinematics.network_features(*kinematics.random_points(500, 0)).astype(np.float32)
     with torch.inference_mode():
         ref = net.eval()(torch.as_tensor(x)).numpy()
     good = tmp_path / "good.onnx"

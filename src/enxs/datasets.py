@@ -49,6 +49,17 @@ class DatasetInfo:
 NUCLEUS_SEPARATOR = "@"
 
 
+def experiment_of(label: str) -> str:
+    """The experiment of a dataset label: ``Day:1993md@56Fe`` → ``Day:1993md``."""
+    return label.split(NUCLEUS_SEPARATOR)[0]
+
+
+def tag_nucleus(table: pd.DataFrame, nucleus: str) -> pd.DataFrame:
+    """The table with each dataset label made ``label@nucleus`` (one dataset per experiment
+    and nucleus, in a training on several nuclei)."""
+    return table.assign(dataset=table.dataset + NUCLEUS_SEPARATOR + nucleus)
+
+
 def dataset_info(label: str, norm_overrides: dict[str, float] | None = None) -> DatasetInfo:
     """Δλ and point-to-point systematic for one dataset label (overrides win).
 
@@ -56,7 +67,7 @@ def dataset_info(label: str, norm_overrides: dict[str, float] | None = None) -> 
     ``Day:1993md@56Fe``: its own λ_k, with the experiment's Δλ; an override of the
     experiment's label applies to it on every nucleus."""
     table = shipped_table()
-    experiment = label.split(NUCLEUS_SEPARATOR)[0]
+    experiment = experiment_of(label)
     if norm_overrides and experiment in norm_overrides and label not in norm_overrides:
         norm_overrides = {**norm_overrides, label: norm_overrides[experiment]}
     if experiment in table.index:

@@ -96,17 +96,17 @@ def psi_prime(energy, theta, omega, k_fermi, e_shift) -> np.ndarray:
 
 def inputs(mode: str, energy, theta, omega, nucleus: Nucleus | None) -> np.ndarray:
     """Network inputs [N, 5 + extra] (float64): the published five, then the nucleus' own."""
-    base = kinematics.network_features(energy, theta, omega).reshape(-1, N_KINEMATIC)
+    energy, theta, omega = (np.ravel(a) for a in np.broadcast_arrays(*(np.asarray(v, float)
+                                                                       for v in (energy, theta, omega))))
+    base = kinematics.network_features(energy, theta, omega)
     if mode == "none":
         return base
     d = describe(nucleus)
-    n = len(base)
     constant = [d.z_over_a, d.a_third, d.k_fermi] + ([] if mode == "shape" else [d.e_shift])
     columns = [base]
     if mode != "shape":
-        e, t, w = (np.broadcast_to(np.asarray(a, float), (n,)) for a in np.broadcast_arrays(energy, theta, omega))
-        columns.append(psi_prime(e, t, w, d.k_fermi, d.e_shift).reshape(-1, 1))
-    columns.append(np.tile(constant, (n, 1)))
+        columns.append(psi_prime(energy, theta, omega, d.k_fermi, d.e_shift)[:, None])
+    columns.append(np.tile(constant, (len(base), 1)))
     return np.concatenate(columns, axis=1)
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 
 from enxs import archive, metrics
 from enxs.artifacts import Manifest, load_model
-from enxs.datasets import NUCLEUS_SEPARATOR, dataset_info, total_error
+from enxs.datasets import dataset_info, tag_nucleus, total_error
 from enxs.files import sha256
 from enxs.network import EnsembleNet
 from enxs.nuclei import Nucleus
@@ -69,7 +69,7 @@ def stored_split(manifest: Manifest, data_dir: str | os.PathLike | None = None,
                 f"the stored train/test split does not apply; evaluate with --nucleus or --data-file instead")
         table = manifest.config.selection.apply(archive.read_file(path)[0])
         if len(manifest.nuclei) > 1:
-            table = table.assign(dataset=table.dataset + NUCLEUS_SEPARATOR + name)
+            table = tag_nucleus(table, name)
         for part in parts:
             parts[part].append(table[table.line.isin(manifest.split[name][f"{part}_lines"])])
     return pd.concat(parts["train"], ignore_index=True), pd.concat(parts["test"], ignore_index=True)

@@ -168,11 +168,6 @@ CHECK_TOLERANCE = 1e-4
 CHECK_FLOOR = 1e-6
 
 
-def check_points(count: int = 2000, seed: int = 0) -> np.ndarray:
-    """NuWro input features [N, 5] (float32) of random physical points: E 0.2–5 GeV, θ 10–150°."""
-    return kinematics.network_features(*kinematics.random_points(count, seed)).astype(np.float32)
-
-
 def check_member(path: Path, features: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
     """Run one ONNX file with onnxruntime against enxs's y on the same features.
 

@@ -27,7 +27,7 @@ from enxs.config import (
     finetune_base,
     load_config,
 )
-from enxs.datasets import NUCLEUS_SEPARATOR, dataset_info
+from enxs.datasets import dataset_info, experiment_of, tag_nucleus
 from enxs.evaluation import evaluate_split
 from enxs.files import write_json
 from enxs.network import EnsembleNet
@@ -141,7 +141,7 @@ def load_points(spec: RunSpec) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
         if len(selected) < 10:
             raise RunError(f"{path}: only {len(selected)} point(s) pass the selection; at least 10 are needed")
         if len(spec.nuclei) > 1:
-            selected = selected.assign(dataset=selected.dataset + NUCLEUS_SEPARATOR + name)
+            selected = tag_nucleus(selected, name)
         tables.append(selected)
         records.append({"nucleus": name, **artifacts.data_record(path, report.raw_points, len(selected),
                                                                  report.notes())})
@@ -195,7 +195,7 @@ def resolve_device(name: str) -> torch.device:
 
 def check_norm_overrides(overrides: dict[str, float], labels: list[str], spec: RunSpec) -> None:
     """Refuse a normalization override for a dataset (experiment) the data do not hold."""
-    experiments = list(dict.fromkeys(label.split(NUCLEUS_SEPARATOR)[0] for label in labels))
+    experiments = list(dict.fromkeys(experiment_of(label) for label in labels))
     unknown = sorted(set(overrides) - set(experiments) - set(labels))
     if unknown:
         files = ", ".join(Path(f).name for f in spec.data_files)

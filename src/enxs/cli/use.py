@@ -47,17 +47,24 @@ Nucleus = Annotated[str | None, typer.Option(
     "--nucleus", help="Nucleus to predict, e.g. 40Ar: needed for a model of several nuclei (any nucleus by name).")]
 
 
-def _predict(model: str, energy, theta, omega, nucleus: str | None = None):
-    from enxs.predict import Ensemble, ExtrapolationWarning
+def _load(model: str, nucleus: str | None):
+    """The ensemble and the nucleus to predict for (its own, or ``--nucleus``)."""
+    from enxs.predict import Ensemble
 
     ensemble = Ensemble.load(model)
-    target = ensemble.target(nucleus)
+    return ensemble, ensemble.target(nucleus)
+
+
+def _predict(ensemble, target, energy, theta, omega):
+    """The prediction, its extrapolation warnings printed as warning lines."""
+    from enxs.predict import ExtrapolationWarning
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ExtrapolationWarning)
         prediction = ensemble.predict(energy, theta, omega, nucleus=target)
     for w in caught:
         warn(str(w.message))
-    return ensemble, prediction, target.name
+    return prediction
 
 
 def predict(
@@ -83,7 +90,8 @@ def predict(
         e, t = np.full(len(w), energy), np.full(len(w), angle)
     else:
         raise CLIError("give --energy, --angle and --omega, or --input points.csv")
-    ensemble, prediction, name = _predict(model, e, t, w, nucleus)
+    ensemble, target = _load(model, nucleus)
+    prediction, name = _predict(ensemble, target, e, t, w), target.name
     if output is None:
         table = Table(title=escape(f"{name} — {model} — d²σ/dΩdω [nb/sr/GeV]"))
         for col in ("E [GeV]", "θ [deg]", "ω [GeV]", "mean", "std", "16%", "84%", "outside"):
@@ -123,14 +131,13 @@ def plot(
     if scan == "omega":
         if angle is None:
             raise CLIError("a spectrum in ω needs --angle")
+        ensemble, target = _load(model, nucleus)
         if omega:
             w = np.asarray(parse_values(omega))
         else:  # from just above the elastic line, below which σ = 0
-            from enxs.predict import Ensemble
-
-            w_el = float(kinematics.omega_elastic(energy, angle, Ensemble.load(model).target(nucleus).A))
+            w_el = float(kinematics.omega_elastic(energy, angle, target.A))
             w = np.linspace(max(0.01 * energy, 1.05 * w_el), 0.95 * energy, 200)
-        _, p, name = _predict(model, energy, angle, w, nucleus)
+        p, name = _predict(ensemble, target, energy, angle, w), target.name
         plots.band(ax, w, p.mean, p.q16, p.q84, label)
         plots.mark_extrapolation(ax, w, p.mean, p.outside_coverage)
         plots.label_spectrum(ax, name, energy, angle)
@@ -141,7 +148,8 @@ def plot(
             raise CLIError("a scan in angle or Q² needs one --omega value")
         w = parse_values(omega)[0]
         th = np.linspace(5, 175, 200)
-        _, p, name = _predict(model, energy, th, w, nucleus)
+        ensemble, target = _load(model, nucleus)
+        p, name = _predict(ensemble, target, energy, th, w), target.name
         x = th if scan == "angle" else kinematics.q2(energy, th, w)
         plots.band(ax, x, p.mean, p.q16, p.q84, label)
         plots.mark_extrapolation(ax, x, p.mean, p.outside_coverage)
@@ -214,8 +222,8 @@ def export_hepdata(
         raise CLIError(hepdata.INSTALL_HINT)
     hepdata.check_target(out)
     w = np.asarray(parse_values(omega))
-    ensemble, p, name = _predict(model, energy, angle, w, nucleus)
-    hepdata.write_submission(ensemble, str(model), p, out, name)
+    ensemble, target = _load(model, nucleus)
+    hepdata.write_submission(ensemble, str(model), _predict(ensemble, target, energy, angle, w), out, target.name)
     say(f"HEPData submission written to {out} (with submission.tar.gz)")
 
 
