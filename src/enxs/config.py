@@ -32,6 +32,9 @@ class ModelConfig:
     - ``output``: ``sigmoid`` gives y = sigmoid(z) ∈ (0, 1) as published; the output bias
       starts at logit(median y of the data) when ``output_bias_init='data'`` (then, since
       y ≪ 1, z ≈ log y and the network effectively fits log σ/S). ``exp`` gives y = exp(z).
+      ``responses``: the network sees (q, ω) (and the nucleus) only and outputs the
+      longitudinal and transverse responses R_L, R_T ≥ 0 [GeV⁻¹]; σ follows from the
+      Rosenbluth formula, fitted with the same χ², λ_k, replicas and transfer as σ.
     """
 
     depth: int = 10
@@ -43,7 +46,7 @@ class ModelConfig:
     dropout: float = 0.0  # after every block; with mc_samples > 0: model B (MC dropout)
     mc_samples: int = 0  # dropout kept on at prediction, this many samples per member
     inputs: str = "nuwro"  # nuwro | standardized
-    output: str = "sigmoid"  # sigmoid | exp
+    output: str = "sigmoid"  # sigmoid | exp | responses
     output_bias_init: str = "zero"  # zero | data
     init: str = "lecun"  # lecun | he
     nucleus_inputs: str = "none"  # none (one nucleus) | shape | psi | scaling: how the nucleus enters (descriptors)
@@ -53,7 +56,7 @@ class ModelConfig:
         _choice("model.activation", self.activation, ("relu", "silu", "tanh"))
         _choice("model.norm", self.norm, ("batch", "affine", "none"))
         _choice("model.inputs", self.inputs, ("nuwro", "standardized"))
-        _choice("model.output", self.output, ("sigmoid", "exp"))
+        _choice("model.output", self.output, ("sigmoid", "exp", "responses"))
         _choice("model.output_bias_init", self.output_bias_init, ("zero", "data"))
         _choice("model.init", self.init, ("lecun", "he"))
         if self.depth < 1 or self.width < 1:

@@ -6,6 +6,11 @@ same weights compute alone (``select([k])`` copies it out), and gradients never 
 
 Published architecture (Kowal et al., Phys. Rev. C 110, 025501 (2024)): 10 blocks of
 [Linear 300 → BatchNorm → ReLU], Linear 1, sigmoid; σ = y · S(E, θ).
+
+A response model (``model.output='responses'``) has the same blocks fed with functions of
+(q, ω) only (``rosenbluth.response_kinematics``) plus the nucleus' inputs, and a head of two
+outputs R_L, R_T = R_UNIT · sigmoid(z) ≥ 0; its y = σ/S follows from the Rosenbluth formula
+(``rosenbluth.weights_over_scale``), so everything downstream of y is unchanged.
 """
 
 from __future__ import annotations
@@ -17,6 +22,13 @@ from torch import nn
 
 from enxs.config import ModelConfig
 from enxs.descriptors import EXTRA_INPUTS, N_KINEMATIC
+from enxs.rosenbluth import response_kinematics, weights_over_scale
+
+#: R_L, R_T of a response network are R_UNIT · sigmoid(z) GeV⁻¹ (per nucleus, times the
+#: model's output and nucleus factors): far above any measured response (≲ 100 GeV⁻¹ for
+#: carbon), so the sigmoid works in its exponential regime as the published σ network does.
+R_UNIT = 1000.0
+N_RESPONSE_KINEMATIC = 4
 
 
 class StackedLinear(nn.Module):
@@ -93,7 +105,8 @@ class Block(nn.Module):
 
 
 class EnsembleNet(nn.Module):
-    """K stacked networks mapping features [N, 5] (shared) or [K, N, 5] to y = σ/S, shape [K, N].
+    """K stacked networks mapping features [N, 5] (shared) or [K, N, 5] to y = σ/S, shape [K, N]
+    (a response model: through R_L, R_T, module docstring).
 
     Inputs: the published five, then the nucleus' own (``descriptors.inputs``). Buffers
     ``feature_mean``/``feature_std`` hold the input standardization (one per input;
@@ -105,42 +118,72 @@ class EnsembleNet(nn.Module):
     def __init__(self, config: ModelConfig, members: int):
         super().__init__()
         self.config, self.members = config, members
-        n_inputs = N_KINEMATIC + EXTRA_INPUTS[config.nucleus_inputs]
+        self.is_response = config.output == "responses"
+        kinematic = N_RESPONSE_KINEMATIC if self.is_response else N_KINEMATIC
+        n_inputs = kinematic + EXTRA_INPUTS[config.nucleus_inputs]
         widths = [n_inputs] + [config.width] * config.depth
         self.blocks = nn.ModuleList(Block(members, w, config) for w in widths[:-1])
-        self.head = StackedLinear(members, config.width, 1, "lecun")
+        self.head = StackedLinear(members, config.width, 2 if self.is_response else 1, "lecun")
         self.register_buffer("feature_mean", torch.zeros(n_inputs))
         self.register_buffer("feature_std", torch.ones(n_inputs))
         self.register_buffer("output_factor", torch.ones(()))  # A/12 after transfer (transfer.py)
 
+    def network_inputs(self, features: torch.Tensor) -> torch.Tensor:
+        """What the first block sees before standardization: the features [N, 5 + extra] as
+        given, or for a response model [q, ω, Q², ν] and the nucleus' inputs."""
+        if not self.is_response:
+            return features
+        return torch.cat([response_kinematics(features), features[..., N_KINEMATIC:]], dim=-1)
+
     def set_standardization(self, features: torch.Tensor) -> None:
         """Standardize inputs with these training features' mean and std (if configured)."""
         if self.config.inputs == "standardized":
-            self.feature_mean.copy_(features.mean(0))
-            self.feature_std.copy_(features.std(0).clamp_min(1e-6))
+            x = self.network_inputs(features)
+            self.feature_mean.copy_(x.mean(0))
+            self.feature_std.copy_(x.std(0).clamp_min(1e-6))
 
-    def set_output_bias(self, y_typical: float) -> None:
-        """Start the output at y_typical (logit or log of it), so early steps learn shape."""
-        if self.config.output_bias_init == "data":
-            z = math.log(y_typical / (1 - y_typical)) if self.config.output == "sigmoid" else math.log(y_typical)
-            with torch.no_grad():
-                self.head.bias.fill_(z)
+    def set_output_bias(self, features: torch.Tensor, y: torch.Tensor) -> None:
+        """Start the output at the median of the training points' y = σ/S (logit or log of it;
+        a response model starts with R_L = R_T at the median that gives y), so early steps
+        learn shape."""
+        if self.config.output_bias_init != "data":
+            return
+        if self.is_response:
+            weights = weights_over_scale(features)[0].sum(-1)
+            typical = float((y / weights).median()) / R_UNIT / float(self.output_factor)
+        else:
+            typical = float(y.median())
+        z = math.log(typical) if self.config.output == "exp" else math.log(typical / (1 - typical))
+        with torch.no_grad():
+            self.head.bias.fill_(z)
 
     def logits(self, features: torch.Tensor) -> torch.Tensor:
-        """The pre-activation output z, [K, N]."""
-        x = (features - self.feature_mean) / self.feature_std
+        """The pre-activation output z, [K, N] (a response model: [K, N, 2], z_L and z_T)."""
+        x = (self.network_inputs(features) - self.feature_mean) / self.feature_std
         if x.dim() == 2:
             x = x.unsqueeze(0).expand(self.members, -1, -1)
         for block in self.blocks:
             x = block(x)
-        return self.head(x).squeeze(-1)
+        z = self.head(x)
+        return z if self.is_response else z.squeeze(-1)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """y = σ/S, [K, N]."""
         return self.forward_with_log(features)[0]
 
+    def log_responses(self, features: torch.Tensor) -> torch.Tensor:
+        """ln(R_L, R_T / GeV⁻¹) [K, N, 2] of a response model at the points' (q, ω), per
+        nucleus divided by the nucleus factor (``descriptors.nucleus_factor``)."""
+        z = self.logits(features)
+        return torch.nn.functional.logsigmoid(z) + math.log(R_UNIT) + torch.log(self.output_factor)
+
     def forward_with_log(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(y, log y), log y computed from the logits (``logsigmoid``), so it never underflows."""
+        """(y, log y), log y computed from the logits (``logsigmoid``), so it never underflows;
+        for a response model log y = logsumexp(ln w + ln R) over L and T."""
+        if self.is_response:
+            log_weights = torch.log(weights_over_scale(features)[0])
+            log_y = torch.logsumexp(self.log_responses(features) + log_weights, dim=-1)
+            return torch.exp(log_y), log_y
         z = self.logits(features)
         log_y = (torch.nn.functional.logsigmoid(z) if self.config.output == "sigmoid" else z)
         log_y = log_y + torch.log(self.output_factor)

@@ -1,8 +1,12 @@
-"""Files of kinematic points and predictions: reading (E, θ, ω) from a CSV file, and
-writing a :class:`enxs.predict.Prediction` as CSV, Parquet or JSON with its metadata.
+"""Files of kinematic points and predictions: reading (E, θ, ω) or (q, ω) from a CSV file,
+and writing a table (a :class:`enxs.predict.Prediction`, responses) as CSV, Parquet or JSON
+with its metadata.
 
-Units: E and ω in GeV, θ in degrees, cross sections in nb/sr/GeV (named in every column
-and in the metadata written with the table).
+Units: E, q and ω in GeV, θ in degrees, cross sections in nb/sr/GeV, responses in GeV⁻¹
+(named in every column and in the metadata written with the table). Every file written
+here carries ``written_by: enxs`` (first CSV line, JSON ``metadata``, Parquet schema
+metadata): :func:`written_by_enxs` recognizes it, so a later command may replace a table
+enxs wrote but never a file it did not.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from enxs.predict import Prediction
 
 FORMATS = (".csv", ".parquet", ".json")
 COLUMN_NAMES = {"E": ("e", "e_gev", "energy"), "theta": ("theta", "theta_deg", "angle"),
-                "omega": ("omega", "omega_gev", "nu")}
+                "omega": ("omega", "omega_gev", "nu"), "q": ("q", "q_gev")}
+SIGNATURE = "enxs"
 COVERAGE_NOTE = ("1 where no training setting lies within |ln E/E_k| <= 0.25, |theta - theta_k| <= 10 deg, "
                  "omega from the setting's lowest measured omega to its highest + 0.1 E, or below the elastic "
                  "line; 1 everywhere when the model's training data are unknown")
@@ -30,15 +35,17 @@ class PointFileError(ValueError):
     """A points file that cannot be read: a missing column or a cell that is not a number."""
 
 
-def read_points(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """E [GeV], θ [deg], ω [GeV] columns of a CSV file (accepted names: :data:`COLUMN_NAMES`)."""
+def read_points(path: Path, names: tuple[str, ...] = ("E", "theta", "omega")) -> tuple[np.ndarray, ...]:
+    """The columns ``names`` (default E [GeV], θ [deg], ω [GeV]; or q, ω [GeV]) of a CSV file
+    (accepted spellings: :data:`COLUMN_NAMES`)."""
     try:  # as text: a bad cell is reported as the user wrote it
         table = pd.read_csv(path, comment="#", skipinitialspace=True, dtype=str, keep_default_na=False)
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise PointFileError(f"{path}: cannot read CSV ({exc})") from exc
     lower = {c.strip().lower(): c for c in table.columns}
     out = {}
-    for name, aliases in COLUMN_NAMES.items():
+    for name in names:
+        aliases = COLUMN_NAMES[name]
         column = next((lower[a] for a in aliases if a in lower), None)
         if column is None:
             raise PointFileError(f"{path}: missing column {name!r} (accepted names: {', '.join(aliases)})")
@@ -49,17 +56,23 @@ def read_points(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             raise PointFileError(f"{path}:{row + 2}: column {column!r} is not a finite number: "
                                  f"'{table[column][row]}'")
         out[name] = values
-    return out["E"], out["theta"], out["omega"]
+    return tuple(out[name] for name in names)
 
 
 def write_prediction(prediction: Prediction, path: Path, metadata: dict[str, Any]) -> None:
     """Write the points and their prediction (format by extension, :data:`FORMATS`), atomically,
-    with the metadata and units: CSV ``# key: value`` lines, Parquet attributes, JSON ``metadata``."""
+    with the metadata and units."""
     frame = prediction.to_frame()
     frame["outside_coverage"] = frame.outside_coverage.astype(int)
-    header = {**metadata, "enxs_version": __version__,
-              "units": "E_GeV [GeV], theta_deg [deg], omega_GeV [GeV], cross sections d2sigma/dOmega/domega "
-                       "[nb/sr/GeV]", "outside_coverage": COVERAGE_NOTE}
+    write_table(frame, path, {**metadata,
+                              "units": "E_GeV [GeV], theta_deg [deg], omega_GeV [GeV], cross sections "
+                                       "d2sigma/dOmega/domega [nb/sr/GeV]", "outside_coverage": COVERAGE_NOTE})
+
+
+def write_table(frame: pd.DataFrame, path: Path, metadata: dict[str, Any]) -> None:
+    """Write a table (format by extension, :data:`FORMATS`) atomically with its metadata:
+    CSV ``# key: value`` lines, Parquet attributes, JSON ``metadata``; signed ``written_by``."""
+    header = {"written_by": f"{SIGNATURE} {__version__}", **metadata}
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise PointFileError(f"{path}: the extension must be one of {', '.join(FORMATS)}")
@@ -77,3 +90,23 @@ def write_prediction(prediction: Prediction, path: Path, metadata: dict[str, Any
                            encoding="utf-8")
 
     atomic_write(path, write)
+
+
+def written_by_enxs(path: Path) -> bool:
+    """Whether ``path`` is a table this module wrote (its ``written_by: enxs`` signature)."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            with path.open(encoding="utf-8") as f:
+                return f.readline().startswith(f"# written_by: {SIGNATURE} ")
+        if suffix == ".json":
+            with path.open(encoding="utf-8") as f:
+                return json.load(f)["metadata"]["written_by"].startswith(f"{SIGNATURE} ")
+        if suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            attrs = json.loads(pq.read_schema(path).metadata[b"PANDAS_ATTRS"])
+            return attrs["written_by"].startswith(f"{SIGNATURE} ")
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, ImportError):
+        return False
+    return False

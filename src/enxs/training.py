@@ -158,7 +158,7 @@ class Trainer:
             train_all = torch.unique(self.train_index)
             model.set_standardization(points.features[train_all])
             ratio = (points.sigma[train_all] / points.scale[train_all]).clamp_min(1e-8)
-            model.set_output_bias(float(ratio.median()))
+            model.set_output_bias(points.features[train_all], ratio)
         self.best_state = {k: v.clone() for k, v in model.state_dict().items()}
 
     def _lr(self, epoch: int) -> float:

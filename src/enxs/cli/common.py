@@ -69,16 +69,21 @@ def error(text: str) -> None:
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace the output file if it exists.")]
 
 
-def check_output_file(path: Path, option: str = "--output", overwrite: bool = False) -> None:
+def check_output_file(path: Path, option: str = "--output", overwrite: bool = False,
+                      replace_own: bool = False) -> None:
     """Refuse, before any work, an output file whose directory is missing, that is a
-    directory, or that exists (unless ``overwrite``)."""
+    directory, or that exists (unless ``overwrite``, or ``replace_own`` and it is a table
+    enxs wrote: ``pointfiles.written_by_enxs``)."""
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise CLIError(f"{option} {path}: directory {parent} does not exist")
     if path.is_dir():
         raise CLIError(f"{option} {path}: is a directory; give a file name")
     if path.exists() and not overwrite:
-        raise CLIError(f"{option} {path}: exists; give --overwrite to replace it")
+        from enxs.pointfiles import written_by_enxs
+
+        if not (replace_own and written_by_enxs(path)):
+            raise CLIError(f"{option} {path}: exists and enxs did not write it; give --overwrite to replace it")
     if not os.access(parent, os.W_OK):
         raise CLIError(f"{option} {path}: directory {parent} is not writable")
 

@@ -81,7 +81,7 @@ def predict(
     if output is not None:
         if output.suffix.lower() not in pointfiles.FORMATS:
             raise CLIError(f"--output {output}: the extension must be .csv, .parquet or .json")
-        check_output_file(output, overwrite=overwrite)
+        check_output_file(output, overwrite=overwrite, replace_own=True)
     use_threads(threads)
     if input_ is not None:
         e, t, w = pointfiles.read_points(input_)
@@ -103,6 +103,68 @@ def predict(
     pointfiles.write_prediction(prediction, output, {"model": str(model), "nucleus": name,
                                                      "members": ensemble.members})
     say(f"{len(e)} point(s) written to {output}")
+
+
+def responses(
+    model: ModelArg,
+    q: Annotated[str | None, typer.Option("--q", help="Momentum transfer q [GeV]: a value, start:stop:count or a comma list.")] = None,
+    omega: Omega = None,
+    input_: Annotated[Path | None, typer.Option("--input", help="CSV with q and omega columns [GeV].")] = None,
+    output: Annotated[Path | None, typer.Option(help="Write .csv, .parquet or .json (by extension).")] = None,
+    nucleus: Nucleus = None, overwrite: Overwrite = False, threads: Threads = None,
+) -> None:
+    """Longitudinal and transverse responses R_L, R_T [GeV⁻¹, per nucleus] (mean, std, 16%/84%)
+    at (q, ω): from a response model, or by a Rosenbluth fit of a cross-section model where
+    its training data hold several angles. --q and --omega make a grid (points with ω ≥ q,
+    outside electron scattering, are left out and counted)."""
+    import numpy as np
+
+    from enxs import pointfiles
+
+    if output is not None:
+        if output.suffix.lower() not in pointfiles.FORMATS:
+            raise CLIError(f"--output {output}: the extension must be .csv, .parquet or .json")
+        check_output_file(output, overwrite=overwrite, replace_own=True)
+    use_threads(threads)
+    if input_ is not None:
+        qq, w = pointfiles.read_points(input_, ("q", "omega"))
+    elif q is not None and omega is not None:
+        qq, w = (a.ravel() for a in np.meshgrid(parse_values(q, "--q"), parse_values(omega), indexing="ij"))
+        keep = w < qq
+        if not keep.any():
+            raise CLIError("every (q, ω) of the grid has ω ≥ q: electron scattering needs ω < q")
+        if not keep.all():
+            warn(f"{int((~keep).sum())} grid point(s) with ω ≥ q left out (Q² = q² − ω² must be > 0)")
+        qq, w = qq[keep], w[keep]
+    else:
+        raise CLIError("give --q and --omega, or --input points.csv")
+    ensemble, target = _load(model, nucleus)
+    from enxs.predict import ExtrapolationWarning
+    from enxs.responses import predict_responses
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ExtrapolationWarning)
+        result = predict_responses(ensemble, qq, w, nucleus=target)
+    for message in caught:
+        warn(str(message.message))
+    frame = result.to_frame()
+    if output is None:
+        table = Table(title=escape(f"{target.name} — {model} — R_L, R_T [GeV⁻¹] ({result.method})"))
+        for col in ("q [GeV]", "ω [GeV]", "R_L", "± std", "R_T", "± std", "outside"):
+            table.add_column(escape(col), justify="right")
+        for r in frame.itertuples(index=False):
+            table.add_row(*(f"{v:.5g}" for v in (r[0], r[1], r[2], r[3], r[6], r[7])), "yes" if r[10] else "")
+        console.print(table)
+        return
+    pointfiles.write_table(frame, output, {
+        "model": str(model), "nucleus": target.name, "members": ensemble.members, "method": result.method,
+        "units": "q_GeV, omega_GeV [GeV]; R_L, R_T [GeV^-1] per nucleus (not per nucleon)",
+        "convention": "d2sigma/dOmega/domega = sigma_Mott (v_L R_L + v_T R_T), sigma_Mott = (hbar c)^2 alpha^2 "
+                      "cos^2(theta/2)/(4 E^2 sin^4(theta/2)), v_L = (Q^2/q^2)^2, v_T = Q^2/(2q^2) + tan^2(theta/2); "
+                      "no Coulomb correction",
+        "outside_coverage": "1 where training settings passing within 10% of q at this omega do not span an "
+                            "epsilon range of 0.2 (R_L and R_T not separately constrained), or below the elastic line"})
+    say(f"{len(frame)} point(s) written to {output}")
 
 
 def plot(

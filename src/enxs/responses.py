@@ -1,0 +1,180 @@
+"""Longitudinal and transverse responses R_L(q, ω), R_T(q, ω) of a nucleus, with their
+ensemble bands (conventions: ``enxs.rosenbluth``; per nucleus, GeV⁻¹).
+
+Two sources:
+
+- a response model (``model.output='responses'``): every member's R_L, R_T at (q, ω)
+  directly (the network sees only (q, ω) and the nucleus);
+- any cross-section model: an approximate Rosenbluth separation. At each (q, ω) the
+  angles θ_k of the training settings whose spectra pass through the point (below) are
+  taken, each member's σ is predicted at (q, ω, θ_k), and the straight line
+  σ/σ_Mott = v_L R_L + v_T R_T is fitted over the angles per member (least squares in
+  relative terms). Offered only where it is well defined: at least two such angles with
+  polarizations ε spread by ≥ ``EPSILON_LEVER``; elsewhere the values are left empty.
+
+Coverage of (q, ω) (the project's choice): a training setting (E_k, θ_k) with measured ω
+range [ω_min, ω_max] *passes through* (q, ω) when ω_min ≤ ω ≤ ω_max and its momentum
+transfer at that ω is within ``Q_TOLERANCE`` (relative) of q. The point is covered when
+the settings passing through it have ε spread by at least ``EPSILON_LEVER``: then data at
+several angles constrain R_L and R_T separately. Elsewhere (one angle, or none) the split
+into R_L and R_T is the network's smooth continuation, and the point is flagged. Points
+below the elastic line ω_el = √(q² + M_A²) − M_A are always flagged.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from enxs import kinematics, rosenbluth
+from enxs.descriptors import inputs, nucleus_factor
+from enxs.network import EnsembleNet
+from enxs.nuclei import Nucleus
+from enxs.predict import Ensemble, ExtrapolationWarning, member_spread
+
+Q_TOLERANCE = 0.10
+EPSILON_LEVER = 0.2
+#: The angle through which a response network is evaluated: any angle gives the same R's
+#: (the network sees (q, ω) only); 90° keeps E moderate for every (q, ω).
+EVALUATION_ANGLE = 90.0
+
+
+@dataclass
+class Responses:
+    """R_L, R_T [GeV⁻¹] per point: ``members`` [K, N, 2] (L, T), summarized as mean, std and
+    16/84% quantiles [N, 2]; ``outside_coverage`` [N]; ``method`` says where they come from."""
+
+    q: np.ndarray
+    omega: np.ndarray
+    members: np.ndarray
+    outside_coverage: np.ndarray
+    method: str
+
+    @property
+    def mean(self) -> np.ndarray:
+        return self.members.mean(0)
+
+    @property
+    def std(self) -> np.ndarray:
+        k, n, _ = self.members.shape
+        return member_spread(self.members.reshape(k, 2 * n)).reshape(n, 2)
+
+    def quantiles(self) -> tuple[np.ndarray, np.ndarray]:
+        return tuple(np.quantile(self.members, [0.16, 0.84], axis=0))
+
+    def to_frame(self) -> pd.DataFrame:
+        q16, q84 = self.quantiles()
+        columns = {"q_GeV": self.q, "omega_GeV": self.omega}
+        for j, name in enumerate(("R_L", "R_T")):
+            columns |= {f"{name}_mean_per_GeV": self.mean[:, j], f"{name}_std_per_GeV": self.std[:, j],
+                        f"{name}_q16_per_GeV": q16[:, j], f"{name}_q84_per_GeV": q84[:, j]}
+        return pd.DataFrame({**columns, "outside_coverage": self.outside_coverage.astype(int)})
+
+
+def elastic_omega(q, mass_number) -> np.ndarray:
+    """ω of elastic scattering off the whole nucleus at momentum transfer q: √(q² + M_A²) − M_A [GeV]."""
+    mass = np.asarray(mass_number, float) * kinematics.ATOMIC_MASS_UNIT
+    return np.sqrt(np.square(np.asarray(q, float)) + mass**2) - mass
+
+
+def passing_settings(q, omega, settings) -> np.ndarray:
+    """[N, S] mask: training setting s passes through point n (module docstring)."""
+    q, omega = np.atleast_1d(np.asarray(q, float)), np.atleast_1d(np.asarray(omega, float))
+    if not settings:
+        return np.zeros((len(q), 0), bool)
+    s = np.asarray(settings, float)
+    energy, theta = s[None, :, 0], s[None, :, 1]
+    w = omega[:, None]
+    in_range = (w >= s[None, :, 2]) & (w <= s[None, :, 3]) & (w < energy)
+    q_setting = kinematics.three_momentum_transfer(energy, theta, np.minimum(w, 0.999 * energy))
+    return in_range & (np.abs(q_setting / q[:, None] - 1) <= Q_TOLERANCE)
+
+
+def epsilon_spread(q, omega, settings, passing: np.ndarray) -> np.ndarray:
+    """Spread (max − min) of ε over the settings passing through each point; 0 for fewer than two."""
+    if passing.shape[1] == 0:
+        return np.zeros(len(passing))
+    theta = np.asarray(settings, float)[:, 1]
+    eps = rosenbluth.epsilon(np.asarray(q, float)[:, None], np.asarray(omega, float)[:, None], theta[None, :])
+    hi = np.where(passing, eps, -np.inf).max(1)
+    lo = np.where(passing, eps, np.inf).min(1)
+    return np.where(passing.any(1), hi - lo, 0.0)
+
+
+def member_responses(model: EnsembleNet, q, omega, nucleus: Nucleus | None) -> np.ndarray:
+    """R_L, R_T of every member of a response model, [K, N, 2] in GeV⁻¹ per nucleus."""
+    mode = model.config.nucleus_inputs
+    energy = rosenbluth.beam_energy(q, omega, EVALUATION_ANGLE)
+    features = torch.as_tensor(inputs(mode, energy, EVALUATION_ANGLE, omega, nucleus), dtype=torch.float32)
+    model.eval()
+    with torch.inference_mode():
+        log_r = torch.cat([model.log_responses(x) for x in features.split(8192)], dim=1)
+    return np.exp(log_r.double().numpy()) * nucleus_factor(mode, nucleus)
+
+
+def rosenbluth_fit(sigma: np.ndarray, q: float, omega: float, theta: np.ndarray) -> np.ndarray:
+    """Per member [K, 2]: R_L, R_T from σ [K, M] at M angles θ [deg] with the same (q, ω),
+    least squares of σ/σ_Mott = v_L R_L + v_T R_T in relative terms."""
+    energy = rosenbluth.beam_energy(q, omega, theta)
+    design = np.stack([rosenbluth.v_l(q, omega) * np.ones_like(theta), rosenbluth.v_t(q, omega, theta)], axis=1)
+    reduced = sigma / rosenbluth.mott(energy, theta)  # [K, M]
+    out = np.empty((len(sigma), 2))
+    for k, row in enumerate(reduced):
+        weight = 1 / np.maximum(np.abs(row), 1e-30)
+        out[k] = np.linalg.lstsq(design * weight[:, None], row * weight, rcond=None)[0]
+    return out
+
+
+def predict_responses(ensemble: Ensemble, q, omega, *, nucleus: str | Nucleus | None = None) -> Responses:
+    """R_L and R_T at (q [GeV], ω [GeV]) (broadcast) for the model's nucleus or ``nucleus``:
+    from a response model, or by the Rosenbluth separation of a cross-section model (module
+    docstring; points where it is not defined hold NaN). Raises
+    :class:`enxs.kinematics.KinematicsError` unless 0 < ω < q; warns
+    (:class:`enxs.predict.ExtrapolationWarning`) for points outside the coverage."""
+    target = ensemble.target(nucleus)
+    q, omega = (np.ravel(a).astype(float) for a in np.broadcast_arrays(np.asarray(q, float),
+                                                                       np.asarray(omega, float)))
+    rosenbluth.check_q_omega(q, omega)
+    coverage = ensemble.manifest.coverage
+    settings = None if coverage is None else coverage.get(target.name, [s for v in coverage.values() for s in v])
+    passing = passing_settings(q, omega, settings)
+    lever = epsilon_spread(q, omega, settings, passing)
+    below_elastic = omega < elastic_omega(q, target.A)
+    outside = (lever < EPSILON_LEVER) | below_elastic
+    if ensemble.model.is_response:
+        members = member_responses(ensemble.model, q, omega, target)
+        method = "response network"
+    else:
+        members = np.full((ensemble.members * max(ensemble.model.config.mc_samples, 1), len(q), 2), np.nan)
+        theta_all = np.asarray(settings, float)[:, 1] if settings else np.zeros(0)
+        for n in np.flatnonzero(~outside):
+            theta = np.unique(np.round(theta_all[passing[n]], 2))
+            with warnings.catch_warnings():  # the angles are the training settings' own
+                warnings.simplefilter("ignore", ExtrapolationWarning)
+                sigma = ensemble.predict(rosenbluth.beam_energy(q[n], omega[n], theta), theta, omega[n],
+                                         nucleus=target).members
+            members[:, n] = rosenbluth_fit(sigma, q[n], omega[n], theta)
+        method = (f"Rosenbluth fit of the cross-section model over the angles of the training settings through "
+                  f"each (q, ω) (ε spread ≥ {EPSILON_LEVER:g}); empty where there are none")
+    if not np.all(np.isfinite(members[:, ~outside])) and ensemble.model.is_response:
+        raise FloatingPointError("the network returned a non-finite response")
+    if not settings:
+        warnings.warn(f"the kinematic coverage of {ensemble.name} is unknown (no training data recorded): every "
+                      f"point is flagged", ExtrapolationWarning, stacklevel=2)
+    elif ensemble.manifest.nucleus is None and ensemble.outside_trained_nuclei(target):
+        outside[:] = True
+        warnings.warn(f"{target.name} lies outside the range of A and k_F of the nuclei {ensemble.name} was "
+                      f"trained on: every point is an extrapolation", ExtrapolationWarning, stacklevel=2)
+    elif outside.any():
+        what = ("R_L and R_T there are the network's continuation" if ensemble.model.is_response
+                else "the Rosenbluth separation is not defined there (left empty)")
+        warnings.warn(f"{int(outside.sum())} of {len(outside)} point(s) are not constrained by training data at "
+                      f"several angles (ε spread < {EPSILON_LEVER:g}): {what}", ExtrapolationWarning, stacklevel=2)
+    if not ensemble.model.is_response and np.any(members < 0):
+        warnings.warn("the Rosenbluth fit gives a negative R_L or R_T for some member: the cross-section model "
+                      "violates the one-photon-exchange structure there", ExtrapolationWarning, stacklevel=2)
+    return Responses(q, omega, members, outside, method)
