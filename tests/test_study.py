@@ -7,7 +7,7 @@ from enxs import study
 
 def test_reproduce_writes_a_report_and_reuses_finished_runs(tmp_path, archive_dir):
     out = tmp_path / "report"
-    path = study.reproduce("enxs-12C-fast", "smoke", out, archive_dir, members=2, targets=("16O",), any_targets=())
+    [path] = study.reproduce("enxs-12C-fast", "smoke", out, archive_dir, members=2, targets=("16O",), any_targets=())
     text = path.read_text()
     for method in study.METHODS:
         assert method in text
@@ -23,7 +23,7 @@ def test_reproduce_writes_a_report_and_reuses_finished_runs(tmp_path, archive_di
 
 @pytest.mark.slow
 def test_any_nucleus_study_reports_zero_shot_and_fine_tuning(tmp_path, archive_dir):
-    path = study.reproduce("enxs-12C-fast", "smoke", tmp_path / "r", archive_dir, members=2, targets=("16O",),
+    [path] = study.reproduce("enxs-12C-fast", "smoke", tmp_path / "r", archive_dir, members=2, targets=("16O",),
                            any_targets=("16O",), any_model="enxs-12C-fast")
     text = path.read_text()
     assert "## Any nucleus: zero-shot" in text and "| 16O | 109 |" in text

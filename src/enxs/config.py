@@ -118,14 +118,19 @@ class SplitConfig:
     then hold out ``train.val_fraction`` of those for validation); the rest are the test
     points, never seen in training. 0.9 for pre-training, 0.7 or 0.1 in the transfer study.
     ``seed``: the split's own seed (the members' seeds come from ``train.seed``).
+    ``unit``: ``point`` draws test points one by one; ``setting`` holds out whole spectra,
+    every point of a drawn (E, θ) setting, until the held-out share is reached: the test
+    of extrapolation to kinematics without data that random points hide.
     """
 
     train_fraction: float = 0.9
     seed: int = 0
+    unit: str = "point"  # point | setting
 
     def check(self) -> None:
         if not 0 < self.train_fraction < 1:
             raise ConfigError("split.train_fraction must be in (0, 1)")
+        _choice("split.unit", self.unit, ("point", "setting"))
 
 
 @dataclass(frozen=True)

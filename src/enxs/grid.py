@@ -63,33 +63,71 @@ class Grid:
         return out
 
     def save(self, path: str | Path) -> None:
-        path = Path(path)
-        arrays = {"log_e": self.log_e, "theta": self.theta, "u": self.u, "log_mean": self.log_mean,
-                  "rel_std": self.rel_std}
-        if path.suffix == ".npz":  # metadata as one JSON string
-            np.savez_compressed(path, **arrays, meta=np.array(json.dumps(self.meta)))
-        elif path.suffix in (".h5", ".hdf5"):  # metadata as one attribute per key (JSON values)
-            import h5py
-
-            with h5py.File(path, "w") as f:
-                for k, v in arrays.items():
-                    f.create_dataset(k, data=v, compression="gzip")
-                for k, v in self.meta.items():
-                    f.attrs[k] = json.dumps(v)
-        else:
-            raise ValueError(f"{path}: grid files end in .npz or .h5")
+        save_arrays(path, {"log_e": self.log_e, "theta": self.theta, "u": self.u, "log_mean": self.log_mean,
+                           "rel_std": self.rel_std}, self.meta)
 
     @classmethod
     def load(cls, path: str | Path) -> Grid:
-        path = Path(path)
-        keys = ("log_e", "theta", "u", "log_mean", "rel_std")
-        if path.suffix == ".npz":
-            with np.load(path) as f:
-                return cls(*(f[k] for k in keys), json.loads(str(f["meta"])))
+        arrays, meta = load_arrays(path)
+        return cls(*(arrays[k] for k in ("log_e", "theta", "u", "log_mean", "rel_std")), meta)
+
+
+def save_arrays(path: str | Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+    """Arrays and metadata as ``.npz`` (metadata one JSON string) or ``.h5`` (one JSON attribute per key)."""
+    path = Path(path)
+    if path.suffix == ".npz":
+        np.savez_compressed(path, **arrays, meta=np.array(json.dumps(meta)))
+    elif path.suffix in (".h5", ".hdf5"):
         import h5py
 
-        with h5py.File(path, "r") as f:
-            return cls(*(f[k][()] for k in keys), {k: json.loads(v) for k, v in f.attrs.items()})
+        with h5py.File(path, "w") as f:
+            for k, v in arrays.items():
+                f.create_dataset(k, data=v, compression="gzip")
+            for k, v in meta.items():
+                f.attrs[k] = json.dumps(v)
+    else:
+        raise ValueError(f"{path}: grid files end in .npz or .h5")
+
+
+def load_arrays(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """What :func:`save_arrays` wrote."""
+    path = Path(path)
+    if path.suffix == ".npz":
+        with np.load(path) as f:
+            return {k: f[k] for k in f.files if k != "meta"}, json.loads(str(f["meta"]))
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        return {k: f[k][()] for k in f}, {k: json.loads(v) for k, v in f.attrs.items()}
+
+
+def build_responses(ensemble, nucleus: Nucleus, q=(0.1, 2.0), shape=(96, 200),
+                    meta: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """R_L and R_T [GeV⁻¹] (mean, std, 16%, 84%) and the coverage flag on a rectangular grid
+    q [GeV] × ω [GeV] (ω from q_min/100 to q_max, both uniform), for generators that tabulate
+    responses; NaN where ω ≥ q (no electron scattering: Q² ≤ 0). Returns (arrays, metadata)."""
+    from enxs.responses import predict_responses
+
+    q_axis = np.linspace(q[0], q[1], shape[0])
+    w_axis = np.linspace(q[0] / 100, q[1], shape[1])
+    qq, ww = np.meshgrid(q_axis, w_axis, indexing="ij")
+    physical = ww < qq
+    result = predict_responses(ensemble, qq[physical], ww[physical], nucleus=nucleus)
+    q16, q84 = result.quantiles()
+    arrays: dict[str, np.ndarray] = {"q": q_axis, "omega": w_axis}
+    for j, name in enumerate(("R_L", "R_T")):
+        for stat, values in (("mean", result.mean), ("std", result.std), ("q16", q16), ("q84", q84)):
+            full = np.full(shape, np.nan)
+            full[physical] = values[:, j]
+            arrays[f"{name}_{stat}"] = full
+    outside = np.ones(shape, np.int8)
+    outside[physical] = result.outside_coverage
+    arrays["outside_coverage"] = outside
+    meta = {**(meta or {}), "method": result.method,
+            "units": "q, omega [GeV]; R_L, R_T [GeV^-1] per nucleus; arrays [q, omega]; NaN where omega >= q",
+            "convention": "d2sigma/dOmega/domega = sigma_Mott (v_L R_L + v_T R_T), v_L = (Q^2/q^2)^2, "
+                          "v_T = Q^2/(2 q^2) + tan^2(theta/2); no Coulomb correction"}
+    return arrays, meta
 
 
 def build(model: EnsembleNet, energy=(0.1, 6.0), theta=(5.0, 175.0), u=(0.002, 0.98),

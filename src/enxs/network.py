@@ -28,7 +28,7 @@ from enxs.rosenbluth import response_kinematics, weights_over_scale
 #: model's output and nucleus factors): far above any measured response (≲ 100 GeV⁻¹ for
 #: carbon), so the sigmoid works in its exponential regime as the published σ network does.
 R_UNIT = 1000.0
-N_RESPONSE_KINEMATIC = 4
+N_RESPONSE_KINEMATIC = 6
 
 
 class StackedLinear(nn.Module):

@@ -19,6 +19,12 @@ approximation, measured here at up to 9e-4 relative error for y ∈ [1e-4, 1) an
 for z < −16, while the composed form is within 2e-7 everywhere. Same interface, same
 numbers, only accurate.
 
+A response model (``model.output='responses'``) exports the same NuWro interface: the graph
+computes q, ω and its network's inputs from the five inputs, then R_L, R_T and
+y = (σ_Mott/S)(v_L R_L + v_T R_T) (``Concat``, ``Log``, ``ReduceSum`` nodes besides the
+network's). With ``responses=True`` it exports the responses themselves instead: input
+[N, 2] = (q, ω) in GeV, output ``responses`` [N, 2] = (R_L, R_T) in GeV⁻¹ per nucleus.
+
 Import reads graphs of the form [MatMul → Add (→ Mul → Add) → Relu]×n → MatMul → Add →
 Sigmoid (or the composed form, and a final Mul) into an enxs model with ``norm='affine'``.
 """
@@ -41,11 +47,14 @@ from enxs.artifacts import Manifest
 from enxs.config import Config, Imported, ModelConfig, build_config
 from enxs.descriptors import N_KINEMATIC, Descriptors, describe, inputs, nucleus_factor
 from enxs.files import sha256
-from enxs.network import EnsembleNet
+from enxs.network import N_RESPONSE_KINEMATIC, R_UNIT, EnsembleNet
 from enxs.nuclei import Nucleus, UnknownNucleusError
 from enxs.predict import coverage_settings
+from enxs.responses import member_responses
+from enxs.rosenbluth import MOTT_OVER_S
 
 INPUT, OUTPUT, OPSET = "input", "Identity:0", 17
+RESPONSES_OUTPUT = "responses"
 _NUWRO_A = {"12": "12C", "56": "56Fe"}  # NuWro's own mapping from the A in a file name
 _MEMBER_FILE = re.compile(r"^model_electron_.*_(\d+)\.onnx$")
 
@@ -76,20 +85,34 @@ def folded_layers(model: EnsembleNet, k: int) -> list[tuple[np.ndarray, np.ndarr
     return layers
 
 
-def _psi_prime_nodes(d: Descriptors) -> tuple[list, list]:
-    """Nodes computing ψ′ [N, 1] (``descriptors.psi_prime``) from the NuWro input [N, 5]."""
+def _constants(prefix: str, values: dict[str, Any]) -> tuple[list, dict[str, str]]:
+    """float32 initializers ``prefix_name`` and a map name → initializer name."""
+    inits = [numpy_helper.from_array(np.asarray(v, np.float32).reshape(np.shape(v) or (1,)), f"{prefix}_{k}")
+             for k, v in values.items()]
+    return inits, {k: f"{prefix}_{k}" for k in values}
+
+
+def _nuwro_kinematics_nodes() -> tuple[list, list]:
+    """Nodes taking E, ω, cos θ, Q² and q² = Q² + ω² ([N, 1] each: ``kin_E``, ``kin_omega``,
+    ``kin_cos``, ``kin_Q2``, ``kin_q2``) from the NuWro input [N, 5]."""
+    picks = {"E": 0, "omega": 1, "cos": 3, "Q2": 4}
+    scales = {"E": 20, "omega": 20, "cos": 1, "Q2": 100}
+    inits, c = _constants("kin", {f"pick_{k}": np.eye(5)[:, [i]] * scales[k] for k, i in picks.items()})
+    nodes = [helper.make_node("MatMul", [INPUT, c[f"pick_{k}"]], [f"kin_{k}"]) for k in picks]
+    nodes += [helper.make_node("Mul", ["kin_omega", "kin_omega"], ["kin_omega2"]),
+              helper.make_node("Add", ["kin_Q2", "kin_omega2"], ["kin_q2"])]
+    return nodes, inits
+
+
+def _psi_prime_nodes(d: Descriptors, omega: str, q2: str) -> tuple[list, list]:
+    """Nodes computing ψ′ [N, 1] (``descriptors.psi_prime``) from the tensors named ``omega`` and ``q2`` [N, 1]."""
     m = kinematics.NUCLEON_MASS
     xi = np.sqrt(1 + (d.k_fermi / m) ** 2) - 1
-    constants = {"pick_omega": np.array([[0], [20], [0], [0], [0]]), "pick_q2": np.array([[0], [0], [0], [0], [100]]),
-                 "e_shift": d.e_shift, "two_m": 2 * m, "four_m2": 4 * m * m, "one": 1.0, "tiny": 1e-12,
-                 "inv_sqrt_xi": 1 / np.sqrt(xi)}
-    inits = [numpy_helper.from_array(np.asarray(v, np.float32).reshape(np.shape(v) or (1,)), f"psi_{k}")
-             for k, v in constants.items()]
-    c = {k: f"psi_{k}" for k in constants}
+    inits, c = _constants("psi", {"e_shift": d.e_shift, "two_m": 2 * m, "four_m2": 4 * m * m, "one": 1.0,
+                                  "tiny": 1e-12, "inv_sqrt_xi": 1 / np.sqrt(xi)})
     node = helper.make_node
     nodes = [
-        node("MatMul", [INPUT, c["pick_omega"]], ["psi_omega"]), node("MatMul", [INPUT, c["pick_q2"]], ["psi_Q2"]),
-        node("Mul", ["psi_omega", "psi_omega"], ["psi_omega2"]), node("Add", ["psi_Q2", "psi_omega2"], ["psi_q2"]),
+        node("Identity", [omega], ["psi_omega"]), node("Identity", [q2], ["psi_q2"]),
         node("Sub", ["psi_omega", c["e_shift"]], ["psi_w_shift"]),
         node("Div", ["psi_w_shift", c["two_m"]], ["psi_lam"]),
         node("Div", ["psi_q2", c["four_m2"]], ["psi_kappa2"]), node("Sqrt", ["psi_kappa2"], ["psi_kappa"]),
@@ -106,23 +129,73 @@ def _psi_prime_nodes(d: Descriptors) -> tuple[list, list]:
     return nodes, inits
 
 
-def member_graph(model: EnsembleNet, k: int, name: str, nucleus: Nucleus | None = None) -> onnx.ModelProto:
+def _q_omega_nodes() -> tuple[list, list]:
+    """Nodes taking q, ω, q² and Q² = q² − ω² ([N, 1]: ``kin_q``, ``kin_omega``, ``kin_q2``,
+    ``kin_Q2``) from the responses input [N, 2] = (q, ω) in GeV."""
+    inits, c = _constants("kin", {"pick_q": np.array([[1.0], [0.0]]), "pick_omega": np.array([[0.0], [1.0]])})
+    node = helper.make_node
+    nodes = [node("MatMul", [INPUT, c["pick_q"]], ["kin_q"]), node("MatMul", [INPUT, c["pick_omega"]], ["kin_omega"]),
+             node("Mul", ["kin_q", "kin_q"], ["kin_q2"]), node("Mul", ["kin_omega", "kin_omega"], ["kin_omega2"]),
+             node("Sub", ["kin_q2", "kin_omega2"], ["kin_Q2"])]
+    return nodes, inits
+
+
+def _response_kinematics_nodes() -> tuple[list, list]:
+    """Nodes of ``rosenbluth.response_kinematics``: ``resp_x`` [N, 6] = [q, ω, Q², ν, ln q, ln ω]."""
+    inits, c = _constants("rk", {"two_m": 2 * kinematics.NUCLEON_MASS})
+    node = helper.make_node
+    nodes = [node("Sqrt", ["kin_q2"], ["rk_q"]), node("Div", ["kin_Q2", c["two_m"]], ["rk_qe"]),
+             node("Sub", ["kin_omega", "rk_qe"], ["rk_shift"]), node("Div", ["rk_shift", "rk_q"], ["rk_nu"]),
+             node("Log", ["rk_q"], ["rk_log_q"]), node("Log", ["kin_omega"], ["rk_log_omega"]),
+             node("Concat", ["rk_q", "kin_omega", "kin_Q2", "rk_nu", "rk_log_q", "rk_log_omega"], ["resp_x"], axis=1)]
+    return nodes, inits
+
+
+def _rosenbluth_weight_nodes() -> tuple[list, list]:
+    """Nodes of ``rosenbluth.weights_over_scale``: ``rw`` [N, 2] = (σ_Mott v_L/S, σ_Mott v_T/S)."""
+    inits, c = _constants("rw", {"one": 1.0, "half": 0.5, "mott_over_s": MOTT_OVER_S})
+    node = helper.make_node
+    nodes = [node("Add", [c["one"], "kin_cos"], ["rw_opc"]), node("Sub", [c["one"], "kin_cos"], ["rw_omc"]),
+             node("Mul", ["rw_opc", c["half"]], ["rw_c2"]), node("Sqrt", ["rw_c2"], ["rw_cos_half"]),
+             node("Div", ["rw_omc", "rw_opc"], ["rw_tan2"]), node("Mul", ["kin_E", "rw_cos_half"], ["rw_ec"]),
+             node("Mul", ["rw_ec", c["mott_over_s"]], ["rw_mos"]), node("Div", ["kin_Q2", "kin_q2"], ["rw_ratio"]),
+             node("Mul", ["rw_ratio", "rw_ratio"], ["rw_ratio2"]), node("Mul", ["rw_mos", "rw_ratio2"], ["rw_l"]),
+             node("Mul", ["rw_ratio", c["half"]], ["rw_half_ratio"]),
+             node("Add", ["rw_half_ratio", "rw_tan2"], ["rw_vt"]), node("Mul", ["rw_mos", "rw_vt"], ["rw_t"]),
+             node("Concat", ["rw_l", "rw_t"], ["rw"], axis=1)]
+    return nodes, inits
+
+
+def member_graph(model: EnsembleNet, k: int, name: str, nucleus: Nucleus | None = None,
+                 responses: bool = False) -> onnx.ModelProto:
     """The float32 ONNX model of member k with NuWro's interface: for a model with nucleus
     inputs, ``nucleus``'s descriptors folded into the first layer's bias, ψ′ computed in the
-    graph from the five inputs, and the nucleus factor (A/12 …) in the final ``Mul``."""
+    graph from the five inputs, and the nucleus factor (A/12 …) in the final ``Mul``.
+
+    A response model computes (q, ω) and its network's inputs in the graph, then
+    R_L, R_T and y = (σ_Mott/S)(v_L R_L + v_T R_T). With ``responses`` (response models only)
+    the graph is instead (q, ω) [N, 2] in GeV → (R_L, R_T) [N, 2] in GeV⁻¹ per nucleus."""
     layers = folded_layers(model, k)
     mode = model.config.nucleus_inputs
-    nodes, inits, x = [], [], INPUT
-    if mode != "none":  # first layer: x·W[:5] (+ ψ′·W[5]) + (descriptors·W[rest] + b)
+    if responses and not model.is_response:
+        raise OnnxFormatError("only a response model (model.output=responses) has an R_L, R_T graph")
+    nodes, inits = _q_omega_nodes() if responses else (
+        _nuwro_kinematics_nodes() if model.is_response or mode in ("psi", "scaling") else ([], []))
+    x, n_kinematic = INPUT, N_KINEMATIC
+    if model.is_response:
+        more_nodes, more_inits = _response_kinematics_nodes()
+        nodes, inits, x, n_kinematic = nodes + more_nodes, inits + more_inits, "resp_x", N_RESPONSE_KINEMATIC
+    if mode != "none":  # first layer: x·W[:n] (+ ψ′·W[n]) + (descriptors·W[rest] + b)
         d = describe(nucleus)
         w, b = layers[0]
         constant = np.array([d.z_over_a, d.a_third, d.k_fermi, *([] if mode == "shape" else [d.e_shift])])
         b = b + constant @ w[-len(constant):]
         if mode != "shape":
-            psi_nodes, psi_inits = _psi_prime_nodes(d)
-            nodes, inits = psi_nodes, [*psi_inits, numpy_helper.from_array(w[5:6].astype(np.float32), "W_psi")]
+            psi_nodes, psi_inits = _psi_prime_nodes(d, "kin_omega", "kin_q2")
+            nodes += psi_nodes
+            inits += [*psi_inits, numpy_helper.from_array(w[n_kinematic:n_kinematic + 1].astype(np.float32), "W_psi")]
             nodes.append(helper.make_node("MatMul", ["psi", "W_psi"], ["psi_term"]))
-        layers = [(w[:N_KINEMATIC], b), *layers[1:]]
+        layers = [(w[:n_kinematic], b), *layers[1:]]
     for i, (w, b) in enumerate(layers):
         inits += [numpy_helper.from_array(w.astype(np.float32), f"W{i}"),
                   numpy_helper.from_array(b.astype(np.float32), f"b{i}")]
@@ -142,20 +215,33 @@ def member_graph(model: EnsembleNet, k: int, name: str, nucleus: Nucleus | None 
                 nodes += [helper.make_node("Sigmoid", [x], [f"s{i}"]), helper.make_node("Mul", [x, f"s{i}"], [f"a{i}"])]
             x = f"a{i}"
     factor = float(model.output_factor) * nucleus_factor(mode, nucleus)
-    final = OUTPUT if factor == 1.0 else "y"
-    if model.config.output == "sigmoid":  # 1/(1 + exp(−z)): see the module docstring
+    if model.is_response:
+        final, width = (RESPONSES_OUTPUT if responses else "responses"), 2
+        factor *= R_UNIT
+    else:
+        final, width = (OUTPUT if factor == 1.0 else "y"), 1
+    if model.config.output in ("sigmoid", "responses"):  # 1/(1 + exp(−z)): see the module docstring
         inits.append(numpy_helper.from_array(np.array([1.0], np.float32), "one"))
+        unit = "unit" if factor != 1.0 else final
         nodes += [helper.make_node("Neg", [x], ["neg_z"]), helper.make_node("Exp", ["neg_z"], ["exp_neg_z"]),
                   helper.make_node("Add", ["exp_neg_z", "one"], ["denominator"]),
-                  helper.make_node("Reciprocal", ["denominator"], [final])]
+                  helper.make_node("Reciprocal", ["denominator"], [unit])]
     else:
-        nodes.append(helper.make_node("Exp", [x], [final]))
+        unit = "unit" if factor != 1.0 else final
+        nodes.append(helper.make_node("Exp", [x], [unit]))
     if factor != 1.0:
         inits.append(numpy_helper.from_array(np.array([factor], np.float32), "output_factor"))
-        nodes.append(helper.make_node("Mul", ["y", "output_factor"], [OUTPUT]))
+        nodes.append(helper.make_node("Mul", ["unit", "output_factor"], [final if model.is_response else OUTPUT]))
+    if model.is_response and not responses:  # y = Σ (σ_Mott v/S) R over L, T
+        weight_nodes, weight_inits = _rosenbluth_weight_nodes()
+        inits += [*weight_inits, numpy_helper.from_array(np.array([1], np.int64), "sum_axis")]
+        nodes += [*weight_nodes, helper.make_node("Mul", ["responses", "rw"], ["weighted"]),
+                  helper.make_node("ReduceSum", ["weighted", "sum_axis"], [OUTPUT], keepdims=1)]
+        width = 1
     graph = helper.make_graph(
-        nodes, name, [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["N", 5])],
-        [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["N", 1])], inits)
+        nodes, name, [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["N", 2 if responses else 5])],
+        [helper.make_tensor_value_info(RESPONSES_OUTPUT if responses else OUTPUT, TensorProto.FLOAT, ["N", width])],
+        inits)
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="enxs", producer_version=__version__)
     onnx.checker.check_model(proto)
@@ -169,16 +255,17 @@ CHECK_FLOOR = 1e-6
 
 
 def check_member(path: Path, features: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
-    """Run one ONNX file with onnxruntime against enxs's y on the same features.
+    """Run one ONNX file with onnxruntime against enxs's output (y [N], or R_L, R_T [N, 2]) on
+    the same inputs.
 
-    Returns (max |Δy|, max |Δy|/y over points with y > CHECK_FLOOR); raises
+    Returns (max |Δy|, max |Δy|/y over values with y > CHECK_FLOOR); raises
     :class:`OnnxFormatError` naming the file and the worst point beyond the tolerance.
     """
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    y = session.run(None, {INPUT: features})[0][:, 0].astype(np.float64)
-    reference = reference.astype(np.float64)
+    y = session.run(None, {INPUT: features})[0].reshape(-1).astype(np.float64)
+    reference = reference.reshape(-1).astype(np.float64)
     diff = np.abs(y - reference)
     excess = diff / (CHECK_TOLERANCE * np.maximum(np.abs(reference), CHECK_FLOOR))
     if not np.all(np.isfinite(y)) or excess.max() > 1:
@@ -190,8 +277,10 @@ def check_member(path: Path, features: np.ndarray, reference: np.ndarray) -> tup
 
 
 def export(model: EnsembleNet, nucleus: Nucleus, out: Path, weights_sha256: str = "", check_count: int = 2000,
-           seed: int = 0) -> dict[str, Any]:
-    """Write one ONNX file per member to ``out/<Symbol><A>/`` and check each with onnxruntime.
+           seed: int = 0, responses: bool = False) -> dict[str, Any]:
+    """Write one ONNX file per member to ``out/<Symbol><A>/`` and check each with onnxruntime;
+    with ``responses`` (a response model), the (q, ω) → (R_L, R_T) graphs
+    ``response_A_<A>_<i>.onnx`` to ``out/<Symbol><A>-responses/``.
 
     The directory must not exist yet (or be empty): files are written to a staging
     directory, checked against enxs's own float32 prediction on random physical points
@@ -199,31 +288,44 @@ def export(model: EnsembleNet, nucleus: Nucleus, out: Path, weights_sha256: str 
     from float32 summation order), and moved into place only when every member passes.
     Returns a summary with the files and the worst differences.
     """
-    directory = Path(out) / nucleus.nuwro_dir
+    if responses and not model.is_response:
+        raise OnnxFormatError("--responses needs a response model (model.output=responses); for a cross-section "
+                              "model use enxs responses, which separates R_L and R_T by a Rosenbluth fit")
+    directory = Path(out) / (nucleus.nuwro_dir + ("-responses" if responses else ""))
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise OnnxFormatError(f"{directory}: already exists and is not empty; export into another --out "
                               f"(enxs never writes over files it did not create)")
     mode = model.config.nucleus_inputs
     energy, theta, omega = kinematics.random_points(check_count, seed)
-    features = inputs(mode, energy, theta, omega, nucleus if mode != "none" else None).astype(np.float32)
-    with torch.inference_mode():
-        reference = model.eval()(torch.as_tensor(features)).numpy() * nucleus_factor(mode, nucleus)
-    features = np.ascontiguousarray(features[:, :N_KINEMATIC])
+    if responses:
+        q = kinematics.three_momentum_transfer(energy, theta, omega)
+        reference = member_responses(model, q, omega, nucleus)  # [K, N, 2]
+        features = np.ascontiguousarray(np.stack([q, omega], axis=1).astype(np.float32))
+    else:
+        features = inputs(mode, energy, theta, omega, nucleus if mode != "none" else None).astype(np.float32)
+        with torch.inference_mode():
+            reference = model.eval()(torch.as_tensor(features)).numpy() * nucleus_factor(mode, nucleus)
+        features = np.ascontiguousarray(features[:, :N_KINEMATIC])
     directory.parent.mkdir(parents=True, exist_ok=True)
     files, worst_abs, worst_rel = [], 0.0, 0.0
     with tempfile.TemporaryDirectory(dir=directory.parent, prefix=f".{directory.name}.") as tmp:
         staging = Path(tmp) / directory.name
         staging.mkdir()
         for k in range(model.members):
-            path = staging / f"model_electron_A_{nucleus.A}_{k}.onnx"
-            path.write_bytes(member_graph(model, k, f"enxs_{nucleus.name}_member_{k}", nucleus).SerializeToString())
+            path = staging / f"{'response' if responses else 'model_electron'}_A_{nucleus.A}_{k}.onnx"
+            path.write_bytes(member_graph(model, k, f"enxs_{nucleus.name}_member_{k}", nucleus,
+                                          responses).SerializeToString())
             diff_abs, diff_rel = check_member(path, features, reference[k])
             worst_abs, worst_rel = max(worst_abs, diff_abs), max(worst_rel, diff_rel)
             files.append(path.name)
+        interface = ({"input": "[q, ω] (GeV)", "output": f"{RESPONSES_OUTPUT} [R_L, R_T] (GeV⁻¹, per nucleus)",
+                      "cross_section": "σ_Mott (v_L R_L + v_T R_T) nb/sr/GeV, σ_Mott = (ħc)² α² cos²(θ/2)/(4E² "
+                                       "sin⁴(θ/2)), v_L = (Q²/q²)², v_T = Q²/2q² + tan²(θ/2)"} if responses else
+                     {"input": "[E/20, ω/20, θ/180, cos θ, Q²/100] (GeV, degrees)",
+                      "cross_section": "output × S(E, θ) nb/sr/GeV, "
+                                       "S = 1e9 cos²(θ/2)/(137² E cos(θ/2) 4E² sin⁴(θ/2))"})
         summary = {"enxs_version": __version__, "nucleus": nucleus.name, "members": model.members,
-                   "dtype": "float32", "input": "[E/20, ω/20, θ/180, cos θ, Q²/100] (GeV, degrees)",
-                   "cross_section": "output × S(E, θ) nb/sr/GeV, "
-                                    "S = 1e9 cos²(θ/2)/(137² E cos(θ/2) 4E² sin⁴(θ/2))",
+                   "dtype": "float32", **interface,
                    "output_factor": float(model.output_factor),
                    "source_weights_sha256": weights_sha256,
                    "check": {"points": check_count, "max_abs_diff": worst_abs, "max_rel_diff": worst_rel,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -33,7 +34,7 @@ from enxs.files import write_json
 from enxs.network import EnsembleNet
 from enxs.nuclei import Nucleus
 from enxs.predict import coverage_settings
-from enxs.training import EpochReport, PointSet, Trainer, split_points
+from enxs.training import EpochReport, PointSet, Trainer, split_points, split_settings
 from enxs.transfer import scale_to_nucleus, trainable_parts
 
 RUN_FILE = "run.json"
@@ -149,10 +150,17 @@ def load_points(spec: RunSpec) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
 
 
 def split_by_nucleus(table: pd.DataFrame, config: Config) -> tuple[np.ndarray, np.ndarray]:
-    """(train, test) rows: each nucleus split on its own (``split.train_fraction``, ``split.seed``)."""
+    """(train, test) rows: each nucleus split on its own (``split.train_fraction``, ``split.seed``,
+    by points or by whole (E, θ) settings: ``split.unit``)."""
     train, test = [], []
+    split = config.split
     for _, rows in table.groupby("nucleus", sort=False).indices.items():
-        tr, te = split_points(len(rows), config.split.train_fraction, config.split.seed)
+        if split.unit == "setting":
+            part = table.iloc[rows]
+            setting = part.E.round(6).astype(str) + "/" + part.theta.round(4).astype(str)
+            tr, te = split_settings(setting.to_numpy(), split.train_fraction, split.seed)
+        else:
+            tr, te = split_points(len(rows), split.train_fraction, split.seed)
         train.append(rows[tr])
         test.append(rows[te])
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
@@ -233,7 +241,9 @@ def execute(spec: RunSpec, out_dir: str | os.PathLike, *, resume: bool = False,
         tensors, meta = t.state()
         artifacts.save_checkpoint(out, {k: v.cpu() for k, v in tensors.items()}, meta)
 
+    started = time.perf_counter()
     trainer.fit(on_epoch=on_epoch, on_checkpoint=checkpoint)
+    fit_seconds = time.perf_counter() - started
     model = trainer.model.cpu().eval()
     train, test = selected.iloc[train_idx], selected.iloc[test_idx]
     manifest = artifacts.Manifest(
@@ -250,7 +260,7 @@ def execute(spec: RunSpec, out_dir: str | os.PathLike, *, resume: bool = False,
                 if parent else None),
         training={"member_seeds": trainer.seeds, "best_epoch": trainer.best_epoch.cpu().tolist(),
                   "best_validation_chi2_per_point": [round(v, 4) for v in trainer.best_val.cpu().tolist()],
-                  "epochs_run": trainer.epoch},
+                  "epochs_run": trainer.epoch, "fit_seconds_last_invocation": round(fit_seconds, 1)},
     )
     manifest.metrics = evaluate_split(model, train, test, manifest)
     artifacts.save_model(out, model, manifest)

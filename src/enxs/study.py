@@ -205,19 +205,28 @@ def _figure(cell: Cell, path: Path, panels: int = 3) -> None:
 
 def reproduce(base: str, preset: str, out: Path, data_dir=None, members: int | None = None, seed: int = 0,
               targets=TARGETS, fractions=FRACTIONS, on_run=None, any_targets=ZERO_SHOT_TARGETS,
-              any_model: str | None = None, any_members: int | None = None) -> Path:
-    """Run the whole study and write ``out/report.md``: the carbon-based transfer study, then
-    the any-nucleus study (``anystudy``; none when ``any_targets`` is empty) and, with
-    ``any_model``, that model against ``base`` on carbon's test points."""
-    from enxs import __version__
+              any_model: str | None = None, any_members: int | None = None,
+              studies=("transfer",)) -> list[Path]:
+    """Run the studies and write their reports: ``transfer`` writes ``out/report.md`` (the
+    carbon-based transfer study, then the any-nucleus study (``anystudy``; none when
+    ``any_targets`` is empty) and, with ``any_model``, that model against ``base`` on carbon's
+    test points); ``responses`` writes ``out/responses.md`` (``responsestudy``)."""
+    from enxs import __version__, responsestudy
 
     start = time.time()
+    out.mkdir(parents=True, exist_ok=True)
+
+    def ensure(spec: runs.RunSpec, title: str) -> Path:
+        return _ensure(spec, out / "runs", on_run(title, spec) if on_run else None)
+
+    written = []
+    if "responses" in studies:
+        written.append(responsestudy.run_response_study(preset, out, ensure, data_dir, members, seed, base))
+    if "transfer" not in studies:
+        return written
     cells = run_study(base, preset, out, data_dir, targets, fractions, members, seed, on_run)
     extra: list[str] = []
     if any_targets:
-        def ensure(spec: runs.RunSpec, title: str) -> Path:
-            return _ensure(spec, out / "runs", on_run(title, spec) if on_run else None)
-
         rows = anystudy.run_any_study(preset, out, data_dir, any_members or members, seed, any_targets, fractions,
                                       ensure)
         transfer = {(c.nucleus, c.fraction): {m: r["metrics"] for m, r in c.results.items()} for c in cells}
@@ -228,4 +237,4 @@ def reproduce(base: str, preset: str, out: Path, data_dir=None, members: int | N
               "members of the any-nucleus study": any_members or members or "the preset's",
               "wall time of this invocation (runs reused from earlier invocations are not retrained)":
               f"{time.time() - start:.0f} s"}
-    return write_report(cells, out, header, extra)
+    return [write_report(cells, out, header, extra), *written]

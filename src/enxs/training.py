@@ -75,6 +75,22 @@ def split_points(n: int, train_fraction: float, seed: int) -> tuple[np.ndarray, 
     return _holdout(n, 1 - train_fraction, seed)
 
 
+def split_settings(setting: np.ndarray, train_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Deterministic split by whole settings: ``setting`` [n] labels each point's (E, θ)
+    spectrum; settings drawn in a seeded order go to the held-out part until it holds at
+    least round((1 − train_fraction) · n) points (always ≥ 1 setting, never all).
+    Returns (train, held-out) sorted index arrays."""
+    labels, codes = np.unique(setting, return_inverse=True)
+    if len(labels) < 2:
+        raise ValueError("a split by settings needs at least two (E, θ) settings")
+    order = np.random.default_rng(seed).permutation(len(labels))
+    sizes = np.bincount(codes, minlength=len(labels))[order]
+    target = max(1, round((1 - train_fraction) * len(setting)))
+    n_out = min(int(np.searchsorted(np.cumsum(sizes), target)) + 1, len(labels) - 1)
+    held_out = np.isin(codes, order[:n_out])
+    return np.flatnonzero(~held_out), np.flatnonzero(held_out)
+
+
 def _holdout(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(kept, held-out) with round(fraction · n) held out: a member's validation points."""
     perm = np.random.default_rng(seed).permutation(n)

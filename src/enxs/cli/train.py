@@ -185,10 +185,15 @@ def reproduce(
         help="Model of all nuclei to compare with --base on carbon's test points.")] = None,
     any_members: Annotated[int | None, typer.Option(
         help="Members of the any-nucleus study's ensembles (default: --members, else the preset's).")] = None,
+    studies: Annotated[str, typer.Option(
+        help="Which studies, comma-separated: transfer (with the any-nucleus study; OUT/report.md) and "
+             "responses (σ vs response models on held-out spectra, superscaling; OUT/responses.md).")]
+    = "transfer,responses",
     data_dir: DataDir = None, threads: Threads = None,
 ) -> None:
-    """The transfer-learning study (targets × {all, last2} × {7:3, 1:9}) with baselines, and the
-    any-nucleus study (zero-shot, leave one nucleus out; fine-tuned from those bases), as a report."""
+    """The transfer-learning study (targets × {all, last2} × {7:3, 1:9}) with baselines, the
+    any-nucleus study (zero-shot, leave one nucleus out; fine-tuned from those bases) and the
+    response study, as reports."""
     from enxs import study
 
     use_threads(threads)
@@ -199,6 +204,10 @@ def reproduce(
 
     any_targets = () if any_nucleus.strip().lower() == "none" else tuple(
         n.strip() for n in any_nucleus.split(",") if n.strip())
-    path = study.reproduce(base, preset, out, data_dir, members, seed, tuple(nuclei or study.TARGETS),
-                           study.FRACTIONS, on_run, any_targets, any_model, any_members)
-    say(f"report written to {path}")
+    chosen = tuple(s.strip() for s in studies.split(",") if s.strip())
+    unknown = set(chosen) - {"transfer", "responses"}
+    if unknown or not chosen:
+        raise CLIError(f"--studies {studies!r}: choose transfer, responses or both (comma-separated)")
+    paths = study.reproduce(base, preset, out, data_dir, members, seed, tuple(nuclei or study.TARGETS),
+                            study.FRACTIONS, on_run, any_targets, any_model, any_members, chosen)
+    say(f"report(s) written to {', '.join(map(str, paths))}")

@@ -107,7 +107,8 @@ def predict(
 
 def responses(
     model: ModelArg,
-    q: Annotated[str | None, typer.Option("--q", help="Momentum transfer q [GeV]: a value, start:stop:count or a comma list.")] = None,
+    q: Annotated[str | None, typer.Option(
+        "--q", help="Momentum transfer q [GeV]: a value, start:stop:count or a comma list.")] = None,
     omega: Omega = None,
     input_: Annotated[Path | None, typer.Option("--input", help="CSV with q and omega columns [GeV].")] = None,
     output: Annotated[Path | None, typer.Option(help="Write .csv, .parquet or .json (by extension).")] = None,
@@ -171,10 +172,14 @@ def plot(
     model: ModelArg, energy: Energy = None, angle: Angle = None, omega: Omega = None,
     scan: Annotated[str, typer.Option(help="omega (σ vs ω at E, θ) | angle or q2 (σ vs θ or Q² at E, ω).")] = "omega",
     with_data: Annotated[bool, typer.Option("--with-data", help="Overlay measured points of this setting.")] = False,
+    responses: Annotated[bool, typer.Option(
+        "--responses", help="Draw R_L and R_T [GeV⁻¹] against ω at each --q instead of a cross section.")] = False,
+    q: Annotated[str | None, typer.Option("--q", help="With --responses: q [GeV], one value or a list.")] = None,
     output: Annotated[Path, typer.Option(help="Figure file (.png, .pdf, .svg).")] = Path("enxs-plot.png"),
     nucleus: Nucleus = None, overwrite: Overwrite = False, data_dir: DataDir = None,
 ) -> None:
-    """Plot the ensemble mean and its 16–84% band: a spectrum in ω, or a scan in angle or Q² at fixed E."""
+    """Plot the ensemble mean and its 16–84% band: a spectrum in ω, a scan in angle or Q² at fixed E,
+    or (--responses) R_L and R_T at fixed q."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -183,6 +188,12 @@ def plot(
 
     from enxs import kinematics, plots
 
+    if responses:
+        if q is None:
+            raise CLIError("--responses needs --q (GeV), e.g. --q 0.5 or --q 0.3,0.6,0.9")
+        check_output_file(output, overwrite=overwrite)
+        _plot_responses(model, nucleus, parse_values(q, "--q"), omega, output)
+        return
     if energy is None:
         raise CLIError("give --energy")
     if scan not in ("omega", "angle", "q2"):
@@ -229,6 +240,49 @@ def plot(
     say(f"figure written to {output}")
 
 
+def _plot_responses(model: str, nucleus: str | None, q_values: list[float], omega: str | None, output: Path) -> None:
+    """R_L and R_T against ω (two panels), one band per q; flagged points dotted."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from enxs import plots
+    from enxs.predict import ExtrapolationWarning
+    from enxs.responses import predict_responses
+
+    ensemble, target = _load(model, nucleus)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+    for q in q_values:
+        w = np.asarray(parse_values(omega)) if omega else np.linspace(0.01 * q, 0.98 * q, 150)
+        w = w[(w > 0) & (w < q)]
+        if not len(w):
+            raise CLIError(f"--omega: no value with 0 < ω < q = {q:g} GeV")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ExtrapolationWarning)
+            r = predict_responses(ensemble, q, w, nucleus=target)
+        for message in caught:
+            warn(f"q = {q:g} GeV: {message.message}")
+        q16, q84 = r.quantiles()
+        for j, ax in enumerate(axes):
+            drawn = plots.band(ax, w, r.mean[:, j], q16[:, j], q84[:, j], f"q = {q:g} GeV")
+            plots.mark_extrapolation(ax, w, r.mean[:, j], r.outside_coverage)
+            drawn["line"].set_label(f"q = {q:g} GeV")
+    for ax, name in zip(axes, ("longitudinal R_L", "transverse R_T"), strict=True):
+        ax.set_xlabel("ω [GeV]")
+        ax.set_ylabel(f"{name.split()[1]} [GeV⁻¹]")
+        ax.set_title(f"{target.name}: {name} ({model}; mean, 16–84%)", fontsize=9)
+        ax.set_ylim(bottom=0)
+        handles, labels = ax.get_legend_handles_labels()
+        unique = dict(zip(labels, handles, strict=True))
+        ax.legend(unique.values(), unique.keys(), fontsize=8)
+    fig.tight_layout()
+    try:
+        fig.savefig(output, dpi=130)
+    except (ValueError, OSError) as exc:
+        raise CLIError(f"{output}: cannot write figure ({exc})") from exc
+    plt.close(fig)
+    say(f"figure written to {output} ({r.method})")
+
+
 def _overlay_data(ax, nucleus: str, energy: float, angle: float, data_dir, omega, mean) -> None:
     from enxs import archive, plots
     from enxs.datasets import total_error
@@ -253,13 +307,19 @@ import_app = make_app("Turn other formats into enxs models.")
 
 @export_app.command("onnx")
 def export_onnx(model: ModelArg, out: Annotated[Path, typer.Option(help="Output directory.")],
-                nucleus: Nucleus = None) -> None:
-    """One float32 ONNX file per member with NuWro's interface, in OUT/<Symbol><A>/."""
+                nucleus: Nucleus = None,
+                responses: Annotated[bool, typer.Option(
+                    "--responses", help="A response model's R_L, R_T [GeV⁻¹] as functions of (q, ω) [GeV], "
+                                        "in OUT/<Symbol><A>-responses/, instead of the cross section.")] = False,
+                ) -> None:
+    """One float32 ONNX file per member with NuWro's interface (σ from E, ω, θ), in OUT/<Symbol><A>/;
+    a response model computes σ from its R_L, R_T inside the graph."""
     from enxs import onnx_io
     from enxs.predict import Ensemble
 
     ensemble = Ensemble.load(model)
-    summary = onnx_io.export(ensemble.model, ensemble.target(nucleus), out, ensemble.manifest.weights_sha256)
+    summary = onnx_io.export(ensemble.model, ensemble.target(nucleus), out, ensemble.manifest.weights_sha256,
+                             responses=responses)
     say(f"{summary['members']} members written to {summary['directory']} (onnxruntime vs enxs: max |Δy| = "
         f"{summary['max_abs_diff']:.1e}, max relative difference where y > {onnx_io.CHECK_FLOOR:g}: "
         f"{summary['max_rel_diff']:.1e})")
@@ -319,10 +379,18 @@ def tabulate(
     model: ModelArg, out: Annotated[Path, typer.Option(help="Grid file: .h5 or .npz.")],
     e_min: Annotated[float, typer.Option(help="Lowest E [GeV].")] = 0.1,
     e_max: Annotated[float, typer.Option(help="Highest E [GeV].")] = 6.0,
-    shape: Annotated[str, typer.Option(help="Grid points in E,θ,ω/E.")] = "48,69,240",
+    shape: Annotated[str | None, typer.Option(
+        help="Grid points in E,θ,ω/E (default 48,69,240); with --responses in q,ω (default 96,200).")] = None,
+    responses: Annotated[bool, typer.Option(
+        "--responses", help="Tabulate R_L, R_T [GeV⁻¹] (mean, std, 16%, 84%, coverage) on a q × ω grid.")] = False,
+    q_min: Annotated[float, typer.Option(help="With --responses: lowest q [GeV].")] = 0.1,
+    q_max: Annotated[float, typer.Option(help="With --responses: highest q and ω [GeV].")] = 2.0,
     nucleus: Nucleus = None, overwrite: Overwrite = False, threads: Threads = None,
 ) -> None:
-    """Precompute mean and std on an (E, θ, ω/E) grid and report the interpolation error."""
+    """Precompute mean and std on an (E, θ, ω/E) grid and report the interpolation error; or
+    (--responses) R_L and R_T on a (q, ω) grid."""
+    import numpy as np
+
     from enxs import grid
     from enxs.files import atomic_write
     from enxs.predict import Ensemble
@@ -330,17 +398,36 @@ def tabulate(
     if out.suffix not in (".h5", ".hdf5", ".npz"):
         raise CLIError(f"--out {out}: grid files end in .h5 or .npz")
     check_output_file(out, "--out", overwrite)
+    shape = shape or ("96,200" if responses else "48,69,240")
     try:
         dims = tuple(int(v) for v in shape.split(","))
     except ValueError:
         dims = ()
-    if len(dims) != 3 or min(dims) < 2:
-        raise CLIError(f"--shape {shape!r}: three integers ≥ 2, e.g. 48,69,240")
-    if not 0 < e_min < e_max:
+    if len(dims) != (2 if responses else 3) or min(dims) < 2:
+        raise CLIError(f"--shape {shape!r}: " + ("two integers ≥ 2 (q, ω), e.g. 96,200" if responses
+                                                 else "three integers ≥ 2, e.g. 48,69,240"))
+    if responses and not 0 < q_min < q_max:
+        raise CLIError(f"--q-min {q_min:g} and --q-max {q_max:g}: need 0 < q-min < q-max (GeV)")
+    if not responses and not 0 < e_min < e_max:
         raise CLIError(f"--e-min {e_min:g} and --e-max {e_max:g}: need 0 < e-min < e-max (GeV)")
     use_threads(threads)
     ensemble = Ensemble.load(model)
     target = ensemble.target(nucleus)
+    if responses:
+        from enxs.predict import ExtrapolationWarning
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ExtrapolationWarning)
+            arrays, meta = grid.build_responses(ensemble, target, (q_min, q_max), dims,
+                                                {"model": str(model), "nucleus": target.name})
+        for message in caught:
+            warn(str(message.message))
+        atomic_write(out, lambda path: grid.save_arrays(path, arrays, meta))
+        covered = 1 - arrays["outside_coverage"][arrays["q"][:, None] > arrays["omega"][None, :]].mean()
+        say(f"responses grid {dims} (q {q_min:g}–{q_max:g} GeV, ω up to {q_max:g} GeV) of {target.name} written to "
+            f"{out}: R_L, R_T mean/std/q16/q84 [GeV⁻¹] ({meta['method']}); {covered:.0%} of the physical points "
+            f"inside the coverage")
+        return
     net = ensemble.model
     g = grid.build(net, (e_min, e_max), shape=dims, nucleus=target,
                    meta={"model": str(model), "nucleus": target.name, "units": "E GeV, theta deg, sigma nb/sr/GeV"})

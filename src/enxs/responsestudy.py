@@ -1,0 +1,247 @@
+"""The response study: does a network that must obey the Rosenbluth structure extrapolate
+better than one free in (E, θ, ω), and has it learned nuclear physics?
+
+1. Leave settings out: whole (E, θ) spectra are held out (``split.unit='setting'``, 20% of
+   the points, seeds 1 and 2) and a cross-section model and a response model are trained on
+   the rest with the same recipe, split and seeds; both are scored on the held-out spectra
+   (median and 90th percentile of |rel dev|, χ²/N, 1σ coverage, the last also inside and
+   outside the cross-section coverage of the training settings), pooled over seeds. On
+   carbon with the shipped carbon recipe, on all nuclei with the all-nuclei recipe.
+2. Superscaling: the longitudinal scaling function f_L(ψ′) = k_F R_L / G_L of every nucleus
+   from the all-nuclei response model (``scaling_function``), overlaid per q; how far each
+   nucleus lies from the mean curve.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from enxs import archive, artifacts, kinematics, rosenbluth, runs
+from enxs.datasets import tag_nucleus
+from enxs.descriptors import describe, psi_prime
+from enxs.evaluation import metrics_of_members, predict_table
+from enxs.nuclei import Nucleus
+from enxs.predict import Ensemble, outside_coverage
+from enxs.responses import member_responses
+
+LOSO_SEEDS = (1, 2)
+LOSO_TRAIN_FRACTION = 0.8
+#: The recipes compared: the nuclei, and the preset as is except for carbon with the fast
+#: preset, trained as the shipped carbon model was (1000 epochs, a longer warm-up).
+RECIPES = {"carbon": "12C", "all nuclei": "all"}
+
+
+def recipe(name: str, preset: str) -> tuple[str, int | None, list[str]]:
+    """(nuclei, epochs or None for the preset's, --set items) of a recipe (:data:`RECIPES`)."""
+    if name == "carbon" and preset == "fast":
+        return RECIPES[name], 1000, ["train.relative_warmup_epochs=100"]
+    return RECIPES[name], None, []
+OUTPUTS = {"σ model": "sigmoid", "response model": "responses"}
+SCALING_Q = (0.4, 0.55, 0.7)  # GeV
+PSI_RANGE = (-1.5, 1.5)
+COLLAPSE_RANGE = (-1.0, 0.3)  # ψ′ where longitudinal scaling is expected to hold (below the Δ)
+
+
+def loso_spec(name: str, output: str, seed: int, preset: str = "fast", data_dir=None,
+              members: int | None = None) -> runs.RunSpec:
+    """One leave-settings-out run: recipe ``name`` (:data:`RECIPES`) with ``output`` and split ``seed``."""
+    nucleus, epochs, assignments = recipe(name, preset)
+    return runs.pretrain_spec(nucleus, preset, data_dir=data_dir, members=members, epochs=epochs, seed=seed,
+                              train_fraction=LOSO_TRAIN_FRACTION,
+                              assignments=[*assignments, f"model.output={output}", "split.unit=setting"])
+
+
+def held_out_scores(directories: list[Path], data_dir=None) -> dict[str, Any]:
+    """Metrics of models on their own held-out spectra, pooled over the runs; inside/outside
+    the σ coverage of each run's training settings; the runs' fit seconds."""
+    sigmas, tables, flags, seconds = [], [], [], []
+    for directory in directories:
+        model, manifest = artifacts.load_model(directory)
+        for nucleus in manifest.split:
+            path = archive.find_nucleus_file(nucleus, data_dir)
+            table = manifest.config.selection.apply(archive.read_file(path, Nucleus.parse(nucleus))[0])
+            test = table[table.line.isin(manifest.split[nucleus]["test_lines"])]
+            if len(manifest.nuclei) > 1:
+                test = tag_nucleus(test, nucleus)
+            sigmas.append(predict_table(model, test))
+            tables.append(test)
+            flags.append(outside_coverage(test.E, test.theta, test.omega, manifest.coverage[nucleus]))
+        seconds.append(manifest.training.get("fit_seconds_last_invocation"))
+    sigma, table, outside = np.concatenate(sigmas, axis=1), pd.concat(tables, ignore_index=True), np.concatenate(flags)
+    result = {"all": metrics_of_members(sigma, table, manifest), "fit_seconds": seconds,
+              "n_outside": int(outside.sum())}
+    for part, mask in (("inside", ~outside), ("outside", outside)):
+        result[part] = metrics_of_members(sigma[:, mask], table[mask], manifest) if mask.sum() >= 5 else None
+    return result
+
+
+def run_loso(preset: str, ensure: Callable[[runs.RunSpec, str], Path], data_dir=None, members: int | None = None,
+             seeds=LOSO_SEEDS, recipes=tuple(RECIPES)) -> dict[tuple[str, str], dict[str, Any]]:
+    """Train (or reuse) every leave-settings-out run; scores per (recipe, model)."""
+    scores = {}
+    for name in recipes:
+        for label, output in OUTPUTS.items():
+            dirs = [ensure(loso_spec(name, output, s, preset, data_dir, members), f"{name} {label} seed {s}")
+                    for s in seeds]
+            scores[(name, label)] = held_out_scores(dirs, data_dir)
+    return scores
+
+
+def dipole_form_factors(big_q2) -> tuple[np.ndarray, np.ndarray]:
+    """(G_E^p, G_E^n) at Q² [GeV²]: dipole G_D = (1 + Q²/0.71)⁻² and Galster's
+    G_E^n = −μ_n τ G_D / (1 + 5.6 τ), τ = Q²/4M² (Phys. Rev. C 60, 065502 uses the same)."""
+    g_d = (1 + np.asarray(big_q2, float) / 0.71) ** -2
+    tau = np.asarray(big_q2, float) / (4 * kinematics.NUCLEON_MASS**2)
+    return g_d, 1.913 * tau * g_d / (1 + 5.6 * tau)
+
+
+def scaling_function(r_l, q, omega, nucleus: Nucleus) -> tuple[np.ndarray, np.ndarray]:
+    """(ψ′, f_L) from R_L [GeV⁻¹] at (q, ω) [GeV]: f_L = k_F R_L / G_L with the single-nucleon
+    longitudinal factor G_L = (κ/2τ)(Z G_Ep² + N G_En²) / (1 + ξ_F(1 + ψ′²)/2), κ = q/2M,
+    τ = Q²/4M² (Donnelly and Sick, PRC 60, 065502 (1999); Maieron, Donnelly, Sick, PRC 65,
+    025502 (2002), their Δ term of order ξ_F ≈ 0.03 neglected). The relativistic Fermi gas
+    gives f_L = (3/4)(1 − ψ′²) for |ψ′| < 1 in every nucleus."""
+    d = describe(nucleus)
+    m = kinematics.NUCLEON_MASS
+    q, omega = np.asarray(q, float), np.asarray(omega, float)
+    big_q2 = q * q - omega * omega
+    psi = psi_prime(rosenbluth.beam_energy(q, omega, 90.0), 90.0, omega, d.k_fermi, d.e_shift)
+    g_ep, g_en = dipole_form_factors(big_q2)
+    kappa, tau = q / (2 * m), big_q2 / (4 * m * m)
+    xi = np.sqrt(1 + (d.k_fermi / m) ** 2) - 1
+    g_l = kappa / (2 * tau) * (nucleus.Z * g_ep**2 + (nucleus.A - nucleus.Z) * g_en**2) / (1 + xi * (1 + psi**2) / 2)
+    return psi, d.k_fermi * np.asarray(r_l) / g_l
+
+
+def scaling_curves(model_name: str, q_values=SCALING_Q) -> dict[str, Any]:
+    """f_L(ψ′) of every nucleus of an all-nuclei response model at each q (mean and 16–84% over
+    members) on a common ψ′ grid, and each nucleus' median |f_L/f̄_L − 1| in :data:`COLLAPSE_RANGE`
+    (f̄_L: the mean over nuclei)."""
+    ensemble = Ensemble.load(model_name)
+    nuclei = ensemble.manifest.nuclei
+    psi_grid = np.linspace(*PSI_RANGE, 61)
+    omega = np.linspace(0.005, 0.995, 400)
+    curves: dict[float, dict[str, np.ndarray]] = {}
+    for q in q_values:
+        w = omega * q
+        curves[q] = {}
+        for nucleus in nuclei:
+            r_l = member_responses(ensemble.model, np.full_like(w, q), w, nucleus)[..., 0]  # [K, N]
+            psi, f = scaling_function(r_l, q, w, nucleus)
+            order = np.argsort(psi)
+            curves[q][nucleus.name] = np.stack([np.interp(psi_grid, psi[order], fk[order], left=np.nan, right=np.nan)
+                                                for fk in f])
+    inside = (psi_grid >= COLLAPSE_RANGE[0]) & (psi_grid <= COLLAPSE_RANGE[1])
+    deviation = {}
+    for nucleus in nuclei:
+        devs = []
+        for q in q_values:
+            mean_curve = np.nanmean([c.mean(0) for c in curves[q].values()], axis=0)
+            devs.append(np.abs(curves[q][nucleus.name].mean(0) / mean_curve - 1)[inside])
+        deviation[nucleus.name] = float(np.nanmedian(np.concatenate(devs)))
+    peaks = {n.name: float(np.nanmax(curves[q_values[len(q_values) // 2]][n.name].mean(0))) for n in nuclei}
+    return {"psi": psi_grid, "curves": curves, "deviation": deviation, "peak": peaks}
+
+
+def plot_scaling(result: dict[str, Any], path: Path) -> None:
+    """One panel per q: f_L(ψ′) of every nucleus (mean, 16–84% band) and the Fermi gas."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    psi, curves = result["psi"], result["curves"]
+    fig, axes = plt.subplots(1, len(curves), figsize=(4.4 * len(curves), 3.6), sharey=True, squeeze=False)
+    for ax, (q, by_nucleus) in zip(axes[0], curves.items(), strict=True):
+        for name, members in by_nucleus.items():
+            (line,) = ax.plot(psi, members.mean(0), lw=1.2, label=name)
+            lo, hi = np.quantile(members, [0.16, 0.84], axis=0)
+            ax.fill_between(psi, lo, hi, color=line.get_color(), alpha=0.15, lw=0)
+        ax.plot(psi, np.where(np.abs(psi) < 1, 0.75 * (1 - psi**2), 0), "k:", lw=1, label="Fermi gas")
+        ax.set_title(f"q = {q:g} GeV", fontsize=10)
+        ax.set_xlabel("ψ′")
+    axes[0][0].set_ylabel("f_L(ψ′)")
+    axes[0][-1].legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _cell(t: dict | None) -> str:
+    if not t:
+        return "—"
+    return (f"{t['median_abs_rel_dev']:.1%} · {t['p90_abs_rel_dev']:.0%} · {t['chi2_per_point']:.1f} · "
+            f"{t['coverage_1sigma']:.0%}")
+
+
+def report_lines(scores: dict[tuple[str, str], dict[str, Any]], scaling: dict[str, Any] | None,
+                 random_points: dict[str, dict] | None, figure: str | None, seeds=LOSO_SEEDS) -> list[str]:
+    """The response sections of the report (Markdown lines)."""
+    lines = ["## Responses: held-out whole spectra (leave settings out)", "",
+             f"Whole (E, θ) settings holding {1 - LOSO_TRAIN_FRACTION:.0%} of the points held out, seeds "
+             f"{', '.join(map(str, seeds))}, pooled; the σ and response models share recipe, split and member "
+             "seeds. Cells: median \\|rel dev\\| · 90th percentile · χ²/N · 1σ coverage.", "",
+             "| data | model | n held out | all held-out points | inside σ coverage | outside σ coverage (n) "
+             "| fit time per run [s] |", "|---|---|---|---|---|---|---|"]
+    for (recipe, label), s in scores.items():
+        secs = [t for t in s["fit_seconds"] if t is not None]
+        lines.append(f"| {recipe} | {label} | {s['all']['n']} | {_cell(s['all'])} | {_cell(s['inside'])} "
+                     f"| {_cell(s['outside'])} ({s['n_outside']}) | {np.mean(secs) if secs else float('nan'):.0f} |")
+    for recipe in dict.fromkeys(r for r, _ in scores):
+        sigma, resp = scores.get((recipe, "σ model")), scores.get((recipe, "response model"))
+        if sigma and resp:
+            gain = 1 - resp["all"]["median_abs_rel_dev"] / sigma["all"]["median_abs_rel_dev"]
+            lines.append(f"\n{recipe}: the response model's held-out median is {gain:+.0%} lower than the σ model's "
+                         f"(goal ≥ 25%).")
+    if random_points:
+        lines += ["", "## Responses: random test points (carbon)", "", "| model | test points |", "|---|---|"]
+        lines += [f"| {name} | {_cell(t)} |" for name, t in random_points.items()]
+    if scaling:
+        lines += ["", "## Superscaling of the longitudinal response", "",
+                  f"f_L(ψ′) = k_F R_L / G_L of every nucleus from the all-nuclei response model at q = "
+                  f"{', '.join(f'{q:g}' for q in SCALING_Q)} GeV"
+                  + (f" (![scaling]({figure}))" if figure else "") + ". If the model has learned the physics, the "
+                  f"curves of different nuclei collapse. Median \\|f_L/f̄_L − 1\\| over ψ′ ∈ "
+                  f"[{COLLAPSE_RANGE[0]:g}, {COLLAPSE_RANGE[1]:g}] and the three q (f̄_L: mean over nuclei), and "
+                  "the peak of f_L at the middle q (Fermi gas 0.75; data for carbon to gold ≈ 0.8, Donnelly and "
+                  "Sick 1999):", "", "| nucleus | median \\|f_L/f̄_L − 1\\| | peak f_L |", "|---|---|---|"]
+        lines += [f"| {n} | {d:.1%} | {scaling['peak'][n]:.2f} |" for n, d in scaling["deviation"].items()]
+    return [*lines, ""]
+
+
+def shipped_recipe_specs(preset: str, data_dir=None, members: int | None = None,
+                         seed: int = 0) -> dict[str, runs.RunSpec]:
+    """The response models of the shipped recipes on the usual random split: carbon (to compare
+    on random test points with the shipped σ model) and all nuclei (superscaling, zero-shot)."""
+    specs = {}
+    for name in RECIPES:
+        nucleus, epochs, assignments = recipe(name, preset)
+        specs[name] = runs.pretrain_spec(nucleus, preset, data_dir=data_dir, members=members, epochs=epochs,
+                                         seed=seed, assignments=[*assignments, "model.output=responses"])
+    return specs
+
+
+def run_response_study(preset: str, out: Path, ensure: Callable[[runs.RunSpec, str], Path], data_dir=None,
+                       members: int | None = None, seed: int = 0, carbon_model: str = "enxs-12C-fast",
+                       seeds=LOSO_SEEDS) -> Path:
+    """Train (or reuse) every run, write ``out/responses.md`` and its scaling figure."""
+    scores = run_loso(preset, ensure, data_dir, members, seeds)
+    shipped = {r: ensure(s, f"{r} response model") for r, s in shipped_recipe_specs(preset, data_dir, members,
+                                                                                       seed).items()}
+    random_points = {carbon_model: artifacts.read_manifest(artifacts.resolve_model(carbon_model)).metrics["test"],
+                     f"response model ({shipped['carbon'].name})":
+                         artifacts.read_manifest(shipped["carbon"]).metrics["test"]}
+    scaling = scaling_curves(str(shipped["all nuclei"]))
+    figure = "responses-scaling.png"
+    plot_scaling(scaling, out / figure)
+    path = out / "responses.md"
+    lines = ["# Longitudinal and transverse responses: study", "",
+             f"`enxs reproduce --studies responses --preset {preset} --out {out}`; runs under `{out}/runs`.", "",
+             *report_lines(scores, scaling, random_points, figure, seeds)]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
