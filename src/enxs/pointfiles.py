@@ -72,7 +72,7 @@ def write_prediction(prediction: Prediction, path: Path, metadata: dict[str, Any
 def write_table(frame: pd.DataFrame, path: Path, metadata: dict[str, Any]) -> None:
     """Write a table (format by extension, :data:`FORMATS`) atomically with its metadata:
     CSV ``# key: value`` lines, Parquet attributes, JSON ``metadata``; signed ``written_by``."""
-    header = {"written_by": f"{SIGNATURE} {__version__}", **metadata}
+    header = {"written_by": f"{SIGNATURE} {__version__}", **metadata, "enxs_version": __version__}
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise PointFileError(f"{path}: the extension must be one of {', '.join(FORMATS)}")

@@ -1,0 +1,200 @@
+"""Response models (R_L, R_T with the Rosenbluth formula), enxs responses, the Rosenbluth
+separation of a cross-section model, splits by setting, and their files."""
+
+import csv
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from enxs import kinematics, onnx_io, rosenbluth, runs
+from enxs.config import ModelConfig
+from enxs.descriptors import inputs
+from enxs.network import EnsembleNet
+from enxs.nuclei import Nucleus
+from enxs.predict import Ensemble, ExtrapolationWarning
+from enxs.responses import member_responses, passing_settings, predict_responses, rosenbluth_fit
+from enxs.training import split_settings
+
+
+def enxs(*args):
+    return subprocess.run([sys.executable, "-m", "enxs", *map(str, args)], capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def response_model(tmp_path_factory, archive_dir):
+    out = tmp_path_factory.mktemp("resp") / "m"
+    spec = runs.pretrain_spec("12C", "smoke", data_dir=archive_dir, members=3, epochs=4,
+                              assignments=["model.output=responses"])
+    runs.execute(spec, out)
+    return out
+
+
+def test_rosenbluth_pieces_by_hand():
+    energy, theta, omega = 1.2, 37.0, 0.3
+    q = float(kinematics.three_momentum_transfer(energy, theta, omega))
+    assert rosenbluth.beam_energy(q, omega, theta) == pytest.approx(energy, rel=1e-12)
+    big_q2 = q * q - omega * omega
+    half = np.radians(theta) / 2
+    mott = 0.3893793721e6 * (1 / 137.035999084) ** 2 * np.cos(half) ** 2 / (4 * energy**2 * np.sin(half) ** 4)
+    assert rosenbluth.mott(energy, theta) == pytest.approx(mott, rel=1e-12)
+    sigma = mott * ((big_q2 / q**2) ** 2 * 2.0 + (big_q2 / (2 * q * q) + np.tan(half) ** 2) * 5.0)
+    assert rosenbluth.cross_section(2.0, 5.0, energy, theta, omega) == pytest.approx(sigma, rel=1e-12)
+    eps = rosenbluth.epsilon(q, omega, theta)  # v_L/v_T = 2ε Q²/q²
+    assert rosenbluth.v_l(q, omega) / rosenbluth.v_t(q, omega, theta) == pytest.approx(2 * eps * big_q2 / q**2)
+    # the network's weights σ_Mott v/S from the published inputs
+    features = torch.as_tensor(kinematics.network_features(energy, theta, omega), dtype=torch.float64)[None]
+    weights, q_net = rosenbluth.weights_over_scale(features)
+    scale = float(kinematics.output_scale(energy, theta))
+    assert float(q_net[0]) == pytest.approx(q, rel=1e-12)
+    assert float(weights[0] @ torch.tensor([2.0, 5.0], dtype=torch.float64)) * scale == pytest.approx(sigma, rel=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["none", "shape", "psi"])
+def test_sigma_of_a_response_network_lies_on_the_rosenbluth_line(mode):
+    # the same (q, ω) at three angles: σ/σ_Mott = v_L R_L + v_T R_T with one R_L, R_T
+    torch.manual_seed(0)
+    net = EnsembleNet(ModelConfig(depth=2, width=16, norm="none", inputs="standardized", output="responses",
+                                  nucleus_inputs=mode), 2).eval()
+    nucleus = None if mode == "none" else Nucleus.parse("16O")
+    q, omega = np.full(3, 0.5), np.full(3, 0.2)
+    theta = np.array([20.0, 60.0, 140.0])
+    energy = rosenbluth.beam_energy(q, omega, theta)
+    r = member_responses(net, q, omega, nucleus)  # [K, 3, 2]
+    assert np.all(r > 0) and np.allclose(r, r[:, :1])  # the same responses at every angle
+    with torch.inference_mode():
+        y = net(torch.as_tensor(inputs(mode, energy, theta, omega, nucleus), dtype=torch.float32)).double().numpy()
+    factor = 1.0 if nucleus is None else 16 / 12
+    sigma = y * kinematics.output_scale(energy, theta) * factor
+    assert np.allclose(sigma, rosenbluth.cross_section(r[..., 0], r[..., 1], energy, theta, omega), rtol=2e-6)
+
+
+def test_response_model_trains_predicts_and_reports_responses(response_model, tmp_path):
+    ensemble = Ensemble.load(response_model)
+    assert ensemble.model.is_response and ensemble.manifest.config.model.output == "responses"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExtrapolationWarning)
+        r = predict_responses(ensemble, 0.5, np.linspace(0.05, 0.45, 9))
+    assert r.members.shape == (3, 9, 2) and np.all(r.mean > 0) and np.all(r.std > 0)
+    # CLI: the check's own question — predict at two angles equals the formula with the R's of enxs responses
+    out = tmp_path / "r.csv"
+    result = enxs("responses", response_model, "--q", 0.5, "--omega", "0.05:0.45:9", "--output", out)
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(line for line in out.read_text().splitlines() if not line.startswith("#")))
+    assert len(rows) == 9 and out.read_text().startswith("# written_by: enxs")
+    for row in rows[::4]:
+        w, r_l, r_t = (float(row[k]) for k in ("omega_GeV", "R_L_mean_per_GeV", "R_T_mean_per_GeV"))
+        for theta in (30.0, 90.0):
+            energy = float(rosenbluth.beam_energy(0.5, w, theta))
+            sigma = enxs("predict", response_model, "--energy", f"{energy:.10f}", "--angle", theta, "--omega",
+                         f"{w:.10f}", "--output", tmp_path / "p.csv")  # p.csv: enxs may replace its own table
+            assert sigma.returncode == 0, sigma.stderr
+            lines = (tmp_path / "p.csv").read_text().splitlines()
+            predicted = float(next(csv.DictReader(x for x in lines if not x.startswith("#")))["mean_nb_sr_GeV"])
+            assert predicted == pytest.approx(float(rosenbluth.cross_section(r_l, r_t, energy, theta, w)), rel=1e-5)
+
+
+def test_responses_cli_grid_and_errors(response_model, tmp_path):
+    result = enxs("responses", response_model, "--q", "0.2,0.6", "--omega", "0.1:0.5:5")
+    assert result.returncode == 0 and "left out" in result.stderr  # ω ≥ q dropped, and said
+    result = enxs("responses", response_model, "--q", 0.3, "--omega", 0.5)
+    assert result.returncode == 2 and "ω ≥ q" in result.stderr and "Traceback" not in result.stderr
+    bad = tmp_path / "pts.csv"
+    bad.write_text("q,omega\n0.5,0.6\n")
+    result = enxs("responses", response_model, "--input", bad)
+    assert result.returncode == 2 and "ω must be < q" in result.stderr
+    user_file = tmp_path / "mine.csv"
+    user_file.write_text("my notes\n")
+    result = enxs("responses", response_model, "--q", 0.5, "--omega", 0.2, "--output", user_file)
+    assert result.returncode == 2 and "enxs did not write it" in result.stderr
+    assert user_file.read_text() == "my notes\n"
+
+
+def test_coverage_needs_angles_with_a_lever_arm():
+    # two settings through (q, ω) = (0.5, 0.2) at 30° and 120°: covered; one alone: not
+    q, omega = 0.5, 0.2
+    settings = [[float(rosenbluth.beam_energy(q, omega, t)), t, 0.05, 0.4] for t in (30.0, 120.0)]
+    passing = passing_settings([q], [omega], settings)
+    assert passing.all()
+    eps = rosenbluth.epsilon(q, omega, np.array([30.0, 120.0]))
+    assert eps[0] - eps[1] > 0.2
+    assert not passing_settings([q], [0.45], settings).any()  # beyond the measured ω
+    assert not passing_settings([0.8], [omega], settings).any()  # another q
+
+
+def test_rosenbluth_fit_recovers_known_responses():
+    q, omega, theta = 0.6, 0.25, np.array([25.0, 50.0, 90.0, 135.0])
+    energy = rosenbluth.beam_energy(q, omega, theta)
+    truth = np.array([[3.0, 11.0], [4.0, 9.0]])  # two members
+    sigma = np.stack([rosenbluth.cross_section(r_l, r_t, energy, theta, omega) for r_l, r_t in truth])
+    assert np.allclose(rosenbluth_fit(sigma, q, omega, theta), truth, rtol=1e-9)
+
+
+def test_a_cross_section_model_is_separated_only_where_defined():
+    ensemble = Ensemble.load("enxs-12C-fast")
+    with pytest.warns(ExtrapolationWarning):
+        r = predict_responses(ensemble, 0.5, [0.02, 0.15])
+    assert "Rosenbluth fit" in r.method
+    assert r.outside_coverage[0] and np.isnan(r.mean[0]).all()  # below every measured spectrum: not defined
+    assert not r.outside_coverage[1] and np.all(r.mean[1] > 0)
+
+
+def test_split_by_setting_holds_out_whole_spectra():
+    setting = np.repeat(np.arange(10), [5, 12, 3, 8, 20, 7, 9, 4, 6, 26])
+    train, test = split_settings(setting, 0.8, seed=3)
+    assert set(setting[train]).isdisjoint(setting[test])  # no spectrum on both sides
+    assert len(test) >= round(0.2 * len(setting)) and len(train) + len(test) == len(setting)
+    assert np.array_equal(split_settings(setting, 0.8, seed=3)[1], test)  # deterministic
+
+
+def test_split_by_setting_in_a_run(tmp_path, archive_dir):
+    spec = runs.pretrain_spec("12C", "smoke", data_dir=archive_dir, members=2, epochs=2,
+                              assignments=["split.unit=setting"], train_fraction=0.8)
+    manifest = runs.execute(spec, tmp_path / "m")
+    from enxs import archive
+
+    table = archive.read_file(archive.find_nucleus_file("12C", archive_dir))[0].set_index("line")
+    split = manifest.split["12C"]
+    key = lambda lines: set(zip(table.loc[lines].E, table.loc[lines].theta, strict=True))  # noqa: E731
+    assert key(split["train_lines"]).isdisjoint(key(split["test_lines"]))
+
+
+def test_response_model_onnx_both_forms(response_model, tmp_path):
+    ensemble = Ensemble.load(response_model)
+    nucleus = Nucleus.parse("12C")
+    onnx_io.export(ensemble.model, nucleus, tmp_path)  # NuWro's σ interface, checked inside
+    onnx_io.export(ensemble.model, nucleus, tmp_path, responses=True)
+    q, omega = np.array([0.4, 0.7]), np.array([0.1, 0.3])
+    session = ort.InferenceSession(str(tmp_path / "C12-responses" / "response_A_12_1.onnx"))
+    r = session.run(None, {"input": np.stack([q, omega], 1).astype(np.float32)})[0]
+    assert np.allclose(r, member_responses(ensemble.model, q, omega, nucleus)[1], rtol=1e-4)
+    with pytest.raises(onnx_io.OnnxFormatError, match="needs a response model"):
+        onnx_io.export(Ensemble.load("enxs-12C-fast").model, nucleus, tmp_path / "x", responses=True)
+
+
+def test_tabulate_and_plot_responses(response_model, tmp_path):
+    from enxs import grid
+
+    result = enxs("tabulate", response_model, "--responses", "--out", tmp_path / "g.h5", "--shape", "6,8")
+    assert result.returncode == 0, result.stderr
+    arrays, meta = grid.load_arrays(tmp_path / "g.h5")
+    assert arrays["R_T_mean"].shape == (6, 8) and "GeV^-1" in meta["units"]
+    physical = arrays["q"][:, None] > arrays["omega"][None, :]
+    assert np.all(arrays["R_L_q16"][physical] <= arrays["R_L_q84"][physical])
+    assert np.isnan(arrays["R_L_mean"][~physical]).all()
+    result = enxs("plot", response_model, "--responses", "--q", "0.4,0.8", "--output", tmp_path / "r.png")
+    assert result.returncode == 0 and (tmp_path / "r.png").stat().st_size > 0
+
+
+def test_finetune_and_hepdata_take_a_response_model(response_model, tmp_path, archive_dir):
+    spec = runs.finetune_spec(str(response_model), "16O", "last2", 0.7, data_dir=archive_dir, epochs=2)
+    manifest = runs.execute(spec, tmp_path / "o16")
+    assert manifest.config.model.output == "responses" and manifest.metrics["test"]["n"] > 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExtrapolationWarning)
+        r = predict_responses(Ensemble.load(tmp_path / "o16"), 0.5, [0.2])
+    assert np.all(r.mean > 0)
