@@ -12,6 +12,7 @@ PY=${PYTHON:-python3}
 ENXS=$PWD/.venv-plain/bin/enxs
 WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
 fails=0
+printf 'q,omega\n0.5,0.7\n' > "$WORK/q.csv"
 expect_clean_error() {  # expect_clean_error FRAGMENT ARGS...: non-zero exit, no traceback, FRAGMENT said
   local fragment=$1; shift
   if (cd "$WORK" && "$ENXS" "$@" >"$WORK/out" 2>"$WORK/err"); then
@@ -26,6 +27,9 @@ expect_clean_error "beam energy" predict enxs-12C-fast --energy 0.5 --angle 60 -
 expect_clean_error "40Ar" evaluate enxs-12C-fast --nucleus 40Ar
 expect_clean_error "Invalid value" predict enxs-12C-fast --energy x --angle 60 --omega 0.3
 expect_clean_error "does not exist" predict enxs-12C-fast --energy 1 --angle 30 --omega 0.3 --output nodir/x.csv
+expect_clean_error "ω must be < q" responses enxs-12C-fast --input "$WORK/q.csv"
+expect_clean_error "needs a response model" export onnx enxs-12C-fast --responses --out onnx
+expect_clean_error "model.output" pretrain --preset smoke --set model.output=response --out bad
 expect_clean_error "available here" pretrain --preset smoke --device cuda --out dev
 if .venv-plain/bin/python -c "import hepdata_lib" 2>/dev/null; then
   echo "FAIL: a plain install pulled in hepdata_lib"; fails=$((fails + 1))

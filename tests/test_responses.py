@@ -198,3 +198,7 @@ def test_finetune_and_hepdata_take_a_response_model(response_model, tmp_path, ar
         warnings.simplefilter("ignore", ExtrapolationWarning)
         r = predict_responses(Ensemble.load(tmp_path / "o16"), 0.5, [0.2])
     assert np.all(r.mean > 0)
+    result = enxs("export", "hepdata", response_model, "--energy", 0.68, "--angle", 60, "--omega", "0.1:0.5:5",
+                  "--out", tmp_path / "hep")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "hep" / "submission.tar.gz").is_file()
