@@ -7,12 +7,17 @@ matrix-multiply peak measured in the same run.
 
     python benchmarks/train_speed.py                     # paper architecture, K = 50
     python benchmarks/train_speed.py --width 64 --depth 4 --no-norm   # the fast preset
+
+A last line times the response network (``model.output='responses'``: inputs from (q, ω),
+two outputs, the Rosenbluth weights) against the σ network of the same size, stacked, in
+the same run.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 
 import torch
 from torch import nn
@@ -52,7 +57,12 @@ def time_steps(step, steps: int) -> float:
 def stacked_step(config: ModelConfig, members: int, batch: int):
     model = EnsembleNet(config, members).train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-4, fused=True)
-    x, target = torch.rand(members, batch, 5), torch.rand(members, batch)
+    # physical inputs (the response network takes logarithms of q and ω): E/20, ω/20 ≤ E/20, θ/180, cos θ, Q²/100
+    u = torch.rand(members, batch, 3) * 0.9 + 0.05
+    energy, omega, theta = 5 * u[..., 0], 5 * u[..., 0] * u[..., 1], 180 * u[..., 2]
+    big_q2 = 2 * energy * (energy - omega) * (1 - torch.cos(torch.deg2rad(theta)))
+    x = torch.stack([energy / 20, omega / 20, theta / 180, torch.cos(torch.deg2rad(theta)), big_q2 / 100], -1)
+    target = torch.rand(members, batch)
 
     def step():
         opt.zero_grad(set_to_none=True)
@@ -110,6 +120,8 @@ def main() -> None:
     print(f"loop over K nn.Sequential: {me_loop:8.2f} member-epochs/s  ({t_loop * 1e3:.1f} ms/step)")
     print(f"speed-up stacked/loop:     {t_loop / t_stacked:8.2f}×")
     print(f"stacked achieved:          {gflops:8.1f} GFLOP/s = {gflops / peak:.0%} of the matmul peak")
+    t_response = time_steps(stacked_step(replace(config, output="responses"), args.members, args.batch), args.steps)
+    print(f"response network / σ network, stacked: {t_response / t_stacked:.2f}× the time per step")
 
 
 if __name__ == "__main__":

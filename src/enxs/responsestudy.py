@@ -141,11 +141,73 @@ def scaling_curves(model_name: str, q_values=SCALING_Q) -> dict[str, Any]:
     for nucleus in nuclei:
         devs = []
         for q in q_values:
-            mean_curve = np.nanmean([c.mean(0) for c in curves[q].values()], axis=0)
+            means = np.array([c.mean(0) for c in curves[q].values()])
+            counted = np.isfinite(means).sum(0)
+            mean_curve = np.where(counted > 0, np.nansum(means, 0) / np.maximum(counted, 1), np.nan)
             devs.append(np.abs(curves[q][nucleus.name].mean(0) / mean_curve - 1)[inside])
         deviation[nucleus.name] = float(np.nanmedian(np.concatenate(devs)))
     peaks = {n.name: float(np.nanmax(curves[q_values[len(q_values) // 2]][n.name].mean(0))) for n in nuclei}
     return {"psi": psi_grid, "curves": curves, "deviation": deviation, "peak": peaks}
+
+
+GENERATOR_NUCLEI = ("12C", "16O", "40Ar")
+GENERATOR_Q = (0.3, 0.5, 0.7, 1.0)  # GeV
+
+
+def generator_responses(model_name: str, nuclei=GENERATOR_NUCLEI, q_values=GENERATOR_Q) -> dict[str, Any]:
+    """R_L, R_T of the nuclei generators need most from an all-nuclei response model at each q:
+    the results (``responses.Responses``) over ω ∈ (0, q), and per nucleus and q the peak values
+    with their spread, ∫R_T dω / ∫R_L dω, the median relative band width and the share of
+    covered points."""
+    import warnings
+
+    from enxs.predict import ExtrapolationWarning
+    from enxs.responses import predict_responses
+
+    ensemble = Ensemble.load(model_name)
+    results, rows = {}, []
+    for name in nuclei:
+        for q in q_values:
+            w = np.linspace(0.01 * q, 0.98 * q, 120)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ExtrapolationWarning)
+                r = predict_responses(ensemble, q, w, nucleus=name)
+            results[(name, q)] = r
+            mean, std = r.mean, r.std
+            peak = mean.argmax(0)
+            rows.append({"nucleus": name, "q": q, "R_L peak": (mean[peak[0], 0], std[peak[0], 0]),
+                         "R_T peak": (mean[peak[1], 1], std[peak[1], 1]),
+                         "T/L": float(np.trapezoid(mean[:, 1], w) / np.trapezoid(mean[:, 0], w)),
+                         "band": float(np.median(std / mean)), "covered": float(1 - r.outside_coverage.mean())})
+    return {"results": results, "rows": rows, "zero_shot": [n for n in nuclei
+                                                          if n not in {x.name for x in ensemble.manifest.nuclei}]}
+
+
+def plot_generator_responses(result: dict[str, Any], path: Path) -> None:
+    """Columns: q; rows: R_L, R_T; one band (16–84%) per nucleus."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    qs = sorted({q for _, q in result["results"]})
+    fig, axes = plt.subplots(2, len(qs), figsize=(4 * len(qs), 6.4), squeeze=False)
+    for (name, q), r in result["results"].items():
+        q16, q84 = r.quantiles()
+        for row in range(2):
+            ax = axes[row][qs.index(q)]
+            (line,) = ax.plot(r.omega, r.mean[:, row], lw=1.3, label=name + (" (zero-shot)" if name in
+                                                                              result["zero_shot"] else ""))
+            ax.fill_between(r.omega, q16[:, row], q84[:, row], color=line.get_color(), alpha=0.2, lw=0)
+            ax.set_title(f"{'R_L' if row == 0 else 'R_T'}, q = {q:g} GeV", fontsize=10)
+            ax.set_xlabel("ω [GeV]")
+            ax.set_ylim(bottom=0)
+    axes[0][0].set_ylabel("R_L [GeV⁻¹]")
+    axes[1][0].set_ylabel("R_T [GeV⁻¹]")
+    axes[0][-1].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 def plot_scaling(result: dict[str, Any], path: Path) -> None:
@@ -180,7 +242,8 @@ def _cell(t: dict | None) -> str:
 
 
 def report_lines(scores: dict[tuple[str, str], dict[str, Any]], scaling: dict[str, Any] | None,
-                 random_points: dict[str, dict] | None, figure: str | None, seeds=LOSO_SEEDS) -> list[str]:
+                 random_points: dict[str, dict] | None, figure: str | None, seeds=LOSO_SEEDS,
+                 generator: dict[str, Any] | None = None, generator_figure: str | None = None) -> list[str]:
     """The response sections of the report (Markdown lines)."""
     lines = ["## Responses: held-out whole spectra (leave settings out)", "",
              f"Whole (E, θ) settings holding {1 - LOSO_TRAIN_FRACTION:.0%} of the points held out, seeds "
@@ -211,6 +274,21 @@ def report_lines(scores: dict[tuple[str, str], dict[str, Any]], scaling: dict[st
                   "the peak of f_L at the middle q (Fermi gas 0.75; data for carbon to gold ≈ 0.8, Donnelly and "
                   "Sick 1999):", "", "| nucleus | median \\|f_L/f̄_L − 1\\| | peak f_L |", "|---|---|---|"]
         lines += [f"| {n} | {d:.1%} | {scaling['peak'][n]:.2f} |" for n, d in scaling["deviation"].items()]
+    if generator:
+        lines += ["", "## R_L and R_T for generators: carbon, oxygen, argon", "",
+                  "From the all-nuclei response model"
+                  + (f" ({', '.join(generator['zero_shot'])} zero-shot: no data of it in training)"
+                     if generator["zero_shot"] else "")
+                  + (f" (![responses]({generator_figure}))" if generator_figure else "")
+                  + "; peaks as mean ± std over members, ∫R_T dω/∫R_L dω over 0 < ω < q, the median relative "
+                  "band width (std/mean) and the share of ω points with R_L and R_T constrained by data at several "
+                  "angles (for the trained nuclei' coverage).", "",
+                  "| nucleus | q [GeV] | R_L peak [GeV⁻¹] | R_T peak [GeV⁻¹] | ∫R_T/∫R_L | median std/mean | covered |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in generator["rows"]:
+            lines.append(f"| {r['nucleus']} | {r['q']:g} | {r['R_L peak'][0]:.2f} ± {r['R_L peak'][1]:.2f} "
+                         f"| {r['R_T peak'][0]:.2f} ± {r['R_T peak'][1]:.2f} | {r['T/L']:.2f} | {r['band']:.1%} "
+                         f"| {r['covered']:.0%} |")
     return [*lines, ""]
 
 
@@ -237,11 +315,13 @@ def run_response_study(preset: str, out: Path, ensure: Callable[[runs.RunSpec, s
                      f"response model ({shipped['carbon'].name})":
                          artifacts.read_manifest(shipped["carbon"]).metrics["test"]}
     scaling = scaling_curves(str(shipped["all nuclei"]))
-    figure = "responses-scaling.png"
+    figure, generator_figure = "responses-scaling.png", "responses-nuclei.png"
     plot_scaling(scaling, out / figure)
+    generator = generator_responses(str(shipped["all nuclei"]))
+    plot_generator_responses(generator, out / generator_figure)
     path = out / "responses.md"
     lines = ["# Longitudinal and transverse responses: study", "",
              f"`enxs reproduce --studies responses --preset {preset} --out {out}`; runs under `{out}/runs`.", "",
-             *report_lines(scores, scaling, random_points, figure, seeds)]
+             *report_lines(scores, scaling, random_points, figure, seeds, generator, generator_figure)]
     path.write_text("\n".join(lines), encoding="utf-8")
     return path

@@ -389,8 +389,6 @@ def tabulate(
 ) -> None:
     """Precompute mean and std on an (E, θ, ω/E) grid and report the interpolation error; or
     (--responses) R_L and R_T on a (q, ω) grid."""
-    import numpy as np
-
     from enxs import grid
     from enxs.files import atomic_write
     from enxs.predict import Ensemble
