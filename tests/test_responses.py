@@ -202,3 +202,15 @@ def test_finetune_and_hepdata_take_a_response_model(response_model, tmp_path, ar
                   "--out", tmp_path / "hep")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "hep" / "submission.tar.gz").is_file()
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".json"])
+def test_enxs_recognises_only_its_own_tables(tmp_path, suffix):
+    import pandas as pd
+
+    from enxs.pointfiles import write_table, written_by_enxs
+
+    ours, theirs = tmp_path / f"ours{suffix}", tmp_path / f"theirs{suffix}"
+    write_table(pd.DataFrame({"q_GeV": [0.5]}), ours, {"model": "m"})
+    pd.DataFrame({"q_GeV": [0.5]}).to_csv(theirs) if suffix == ".csv" else theirs.write_bytes(b"\x00not ours")
+    assert written_by_enxs(ours) and not written_by_enxs(theirs)

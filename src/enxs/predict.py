@@ -168,6 +168,28 @@ class Ensemble:
         return not (min(t.nucleus.A for t in trained) <= target.A <= max(t.nucleus.A for t in trained)
                     and min(t.k_fermi for t in trained) - 1e-9 <= d.k_fermi <= max(t.k_fermi for t in trained) + 1e-9)
 
+    def training_settings(self, target: Nucleus) -> list[list[float]] | None:
+        """The training settings [E, θ, ω_min, ω_max] of the target nucleus, or of all trained
+        nuclei for a nucleus the model was not trained on; None when unknown."""
+        coverage = self.manifest.coverage
+        return None if coverage is None else coverage.get(target.name, [s for v in coverage.values() for s in v])
+
+    def flag_coverage(self, target: Nucleus, outside: np.ndarray, what: str) -> None:
+        """Warn (:class:`ExtrapolationWarning`) about the points flagged ``outside`` (``what`` they
+        are), flagging every point when the coverage is unknown or the nucleus lies outside the
+        trained range of A and k_F."""
+        if not self.training_settings(target):
+            outside[:] = True
+            warnings.warn(f"the kinematic coverage of {self.name} is unknown (no training data recorded): every "
+                          f"point is flagged as a possible extrapolation", ExtrapolationWarning, stacklevel=3)
+        elif self.manifest.nucleus is None and self.outside_trained_nuclei(target):
+            outside[:] = True
+            warnings.warn(f"{target.name} lies outside the range of A and k_F of the nuclei {self.name} was trained "
+                          f"on: every point is an extrapolation", ExtrapolationWarning, stacklevel=3)
+        elif outside.any():
+            warnings.warn(f"{int(outside.sum())} of {len(outside)} point(s) {what}", ExtrapolationWarning,
+                          stacklevel=3)
+
     def predict(self, energy, theta, omega, *, nucleus: str | Nucleus | None = None, check: bool = True) -> Prediction:
         """Cross sections at (E [GeV], θ [deg], ω [GeV]) (broadcast), in nb/sr/GeV, for the
         model's nucleus or (a model with nucleus inputs) any ``nucleus``.
@@ -186,22 +208,12 @@ class Ensemble:
         sigma = member_predictions(self.model, energy, theta, omega, target)
         if not np.all(np.isfinite(sigma)):
             raise FloatingPointError("the network returned a non-finite cross section")
-        coverage = self.manifest.coverage
-        settings = None if coverage is None else coverage.get(target.name, [s for v in coverage.values() for s in v])
+        settings = self.training_settings(target)
         below_elastic = omega < kinematics.omega_elastic(energy, theta, target.A)
         outside = outside_coverage(energy, theta, omega, settings) | below_elastic
-        if not settings:
-            warnings.warn(f"the kinematic coverage of {self.name} is unknown (no training data recorded): every "
-                          f"point is flagged as a possible extrapolation", ExtrapolationWarning, stacklevel=2)
-        elif self.manifest.nucleus is None and self.outside_trained_nuclei(target):
-            outside[:] = True
-            warnings.warn(f"{target.name} lies outside the range of A and k_F of the nuclei {self.name} was trained "
-                          f"on: every point is an extrapolation", ExtrapolationWarning, stacklevel=2)
-        elif outside.any():
-            whose = (f"the {target.name} training data" if target.name in coverage
-                     else f"the training data of all nuclei of {self.name} ({target.name} was not among them)")
-            warnings.warn(f"{int(outside.sum())} of {len(outside)} point(s) lie outside the kinematic coverage "
-                          f"of {whose}: extrapolation", ExtrapolationWarning, stacklevel=2)
+        whose = (f"the {target.name} training data" if target.name in (self.manifest.coverage or {})
+                 else f"the training data of all nuclei of {self.name} ({target.name} was not among them)")
+        self.flag_coverage(target, outside, f"lie outside the kinematic coverage of {whose}: extrapolation")
         if below_elastic.any():
             warnings.warn(f"{int(below_elastic.sum())} point(s) lie below the elastic line ω_el ≈ Q²/2M_A of "
                           f"{target.name}, where the cross section is zero: the network's value there is "

@@ -139,8 +139,7 @@ def predict_responses(ensemble: Ensemble, q, omega, *, nucleus: str | Nucleus | 
     q, omega = (np.ravel(a).astype(float) for a in np.broadcast_arrays(np.asarray(q, float),
                                                                        np.asarray(omega, float)))
     rosenbluth.check_q_omega(q, omega)
-    coverage = ensemble.manifest.coverage
-    settings = None if coverage is None else coverage.get(target.name, [s for v in coverage.values() for s in v])
+    settings = ensemble.training_settings(target)
     passing = passing_settings(q, omega, settings)
     lever = epsilon_spread(q, omega, settings, passing)
     below_elastic = omega < elastic_omega(q, target.A)
@@ -162,18 +161,10 @@ def predict_responses(ensemble: Ensemble, q, omega, *, nucleus: str | Nucleus | 
                   f"each (q, ω) (ε spread ≥ {EPSILON_LEVER:g}); empty where there are none")
     if not np.all(np.isfinite(members[:, ~outside])) and ensemble.model.is_response:
         raise FloatingPointError("the network returned a non-finite response")
-    if not settings:
-        warnings.warn(f"the kinematic coverage of {ensemble.name} is unknown (no training data recorded): every "
-                      f"point is flagged", ExtrapolationWarning, stacklevel=2)
-    elif ensemble.manifest.nucleus is None and ensemble.outside_trained_nuclei(target):
-        outside[:] = True
-        warnings.warn(f"{target.name} lies outside the range of A and k_F of the nuclei {ensemble.name} was "
-                      f"trained on: every point is an extrapolation", ExtrapolationWarning, stacklevel=2)
-    elif outside.any():
-        what = ("R_L and R_T there are the network's continuation" if ensemble.model.is_response
-                else "the Rosenbluth separation is not defined there (left empty)")
-        warnings.warn(f"{int(outside.sum())} of {len(outside)} point(s) are not constrained by training data at "
-                      f"several angles (ε spread < {EPSILON_LEVER:g}): {what}", ExtrapolationWarning, stacklevel=2)
+    what = ("R_L and R_T there are the network's continuation" if ensemble.model.is_response
+            else "the Rosenbluth separation is not defined there (left empty)")
+    ensemble.flag_coverage(target, outside, f"are not constrained by training data at several angles "
+                                            f"(ε spread < {EPSILON_LEVER:g}): {what}")
     if not ensemble.model.is_response and np.any(members < 0):
         warnings.warn("the Rosenbluth fit gives a negative R_L or R_T for some member: the cross-section model "
                       "violates the one-photon-exchange structure there", ExtrapolationWarning, stacklevel=2)

@@ -67,6 +67,16 @@ def _predict(ensemble, target, energy, theta, omega):
     return prediction
 
 
+def _check_table_output(output: Path | None, overwrite: bool) -> None:
+    """A table's --output: a known format, and nothing replaced that enxs did not write (unless told)."""
+    from enxs import pointfiles
+
+    if output is not None:
+        if output.suffix.lower() not in pointfiles.FORMATS:
+            raise CLIError(f"--output {output}: the extension must be .csv, .parquet or .json")
+        check_output_file(output, overwrite=overwrite, replace_own=True)
+
+
 def predict(
     model: ModelArg, energy: Energy = None, angle: Angle = None, omega: Omega = None,
     input_: Annotated[Path | None, typer.Option("--input", help="CSV with E, theta, omega columns.")] = None,
@@ -78,10 +88,7 @@ def predict(
 
     from enxs import pointfiles
 
-    if output is not None:
-        if output.suffix.lower() not in pointfiles.FORMATS:
-            raise CLIError(f"--output {output}: the extension must be .csv, .parquet or .json")
-        check_output_file(output, overwrite=overwrite, replace_own=True)
+    _check_table_output(output, overwrite)
     use_threads(threads)
     if input_ is not None:
         e, t, w = pointfiles.read_points(input_)
@@ -122,10 +129,7 @@ def responses(
 
     from enxs import pointfiles
 
-    if output is not None:
-        if output.suffix.lower() not in pointfiles.FORMATS:
-            raise CLIError(f"--output {output}: the extension must be .csv, .parquet or .json")
-        check_output_file(output, overwrite=overwrite, replace_own=True)
+    _check_table_output(output, overwrite)
     use_threads(threads)
     if input_ is not None:
         qq, w = pointfiles.read_points(input_, ("q", "omega"))
@@ -231,13 +235,19 @@ def plot(
         ax.set_yscale("log")
         ax.set_title(f"{name}: E = {energy:g} GeV, ω = {w:g} GeV", fontsize=10)
     ax.legend(fontsize=8)
+    _save_figure(fig, output)
+
+
+def _save_figure(fig, output: Path, note: str = "") -> None:
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     try:
         fig.savefig(output, dpi=130)
     except (ValueError, OSError) as exc:
         raise CLIError(f"{output}: cannot write figure ({exc})") from exc
     plt.close(fig)
-    say(f"figure written to {output}")
+    say(f"figure written to {output}{note}")
 
 
 def _plot_responses(model: str, nucleus: str | None, q_values: list[float], omega: str | None, output: Path) -> None:
@@ -274,13 +284,7 @@ def _plot_responses(model: str, nucleus: str | None, q_values: list[float], omeg
         handles, labels = ax.get_legend_handles_labels()
         unique = dict(zip(labels, handles, strict=True))
         ax.legend(unique.values(), unique.keys(), fontsize=8)
-    fig.tight_layout()
-    try:
-        fig.savefig(output, dpi=130)
-    except (ValueError, OSError) as exc:
-        raise CLIError(f"{output}: cannot write figure ({exc})") from exc
-    plt.close(fig)
-    say(f"figure written to {output} ({r.method})")
+    _save_figure(fig, output, f" ({r.method})")
 
 
 def _overlay_data(ax, nucleus: str, energy: float, angle: float, data_dir, omega, mean) -> None:
