@@ -18,7 +18,10 @@ transfer at that ω is within ``Q_TOLERANCE`` (relative) of q. The point is cove
 the settings passing through it have ε spread by at least ``EPSILON_LEVER``: then data at
 several angles constrain R_L and R_T separately. Elsewhere (one angle, or none) the split
 into R_L and R_T is the network's smooth continuation, and the point is flagged. Points
-below the elastic line ω_el = √(q² + M_A²) − M_A are always flagged.
+below the elastic line ω_el = √(q² + M_A²) − M_A are always flagged. For a model of several nuclei the
+settings of all its nuclei count, for every nucleus: the split into R_L and R_T is learned
+jointly (one network; the nucleus enters through its descriptors), so a nucleus with data at
+one angle only (16O) is separated where other nuclei were measured at several.
 """
 
 from __future__ import annotations
@@ -139,7 +142,9 @@ def predict_responses(ensemble: Ensemble, q, omega, *, nucleus: str | Nucleus | 
     q, omega = (np.ravel(a).astype(float) for a in np.broadcast_arrays(np.asarray(q, float),
                                                                        np.asarray(omega, float)))
     rosenbluth.check_q_omega(q, omega)
-    settings = ensemble.training_settings(target)
+    coverage = ensemble.manifest.coverage
+    settings = (ensemble.training_settings(target) if ensemble.manifest.nucleus is not None or coverage is None
+                else [s for v in coverage.values() for s in v])
     passing = passing_settings(q, omega, settings)
     lever = epsilon_spread(q, omega, settings, passing)
     below_elastic = omega < elastic_omega(q, target.A)
