@@ -280,8 +280,9 @@ def report_lines(scores: dict[tuple[str, str], dict[str, Any]], scaling: dict[st
                   + (f" (![scaling]({figure}))" if figure else "") + ". If the model has learned the physics, the "
                   f"curves of different nuclei collapse. Median \\|f_L/f̄_L − 1\\| over ψ′ ∈ "
                   f"[{COLLAPSE_RANGE[0]:g}, {COLLAPSE_RANGE[1]:g}] and the three q (f̄_L: mean over nuclei), and "
-                  "the peak of f_L at the middle q (relativistic Fermi gas 0.75; the separated longitudinal data give a "
-                  "lower, asymmetric curve peaking near 0.6, Maieron, Donnelly and Sick 2002):", "", "| nucleus | median \\|f_L/f̄_L − 1\\| | peak f_L |", "|---|---|---|"]
+                  "the peak of f_L at the middle q (relativistic Fermi gas 0.75; the separated longitudinal data "
+                  "give a lower, asymmetric curve peaking near 0.6, Maieron, Donnelly and Sick 2002):", "",
+                  "| nucleus | median \\|f_L/f̄_L − 1\\| | peak f_L |", "|---|---|---|"]
         lines += [f"| {n} | {d:.1%} | {scaling['peak'][n]:.2f} |" for n, d in scaling["deviation"].items()]
     if generator:
         lines += ["", "## R_L and R_T for generators: carbon, oxygen, argon", "",
@@ -289,10 +290,10 @@ def report_lines(scores: dict[tuple[str, str], dict[str, Any]], scaling: dict[st
                   + (f" ({', '.join(generator['zero_shot'])} zero-shot: no data of it in training)"
                      if generator["zero_shot"] else "")
                   + (f" (![responses]({generator_figure}))" if generator_figure else "")
-                  + "; the largest mean over 0 < ω < q (the quasielastic peak, or the Δ region above it) ± the std over "
-                  "members there, ∫R_T dω/∫R_L dω over 0 < ω < q, the median relative "
+                  + "; the largest mean over 0 < ω < q (the quasielastic peak, or the Δ region above it) ± the "
+                  "std over members there, ∫R_T dω/∫R_L dω over 0 < ω < q, the median relative "
                   "band width (std/mean) and the share of ω points with R_L and R_T constrained by data at several "
-                  "angles (for the trained nuclei' coverage).", "",
+                  "angles (the settings of all trained nuclei).", "",
                   "| nucleus | q [GeV] | max R_L [GeV⁻¹] | max R_T [GeV⁻¹] | ∫R_T/∫R_L | median std/mean | covered |",
                   "|---|---|---|---|---|---|---|"]
         for r in generator["rows"]:
