@@ -268,7 +268,7 @@ def report_lines(scores: dict[tuple[str, str], dict[str, Any]], scaling: dict[st
         sigma, resp = scores.get((recipe, "σ model")), scores.get((recipe, "response model"))
         if sigma and resp:
             gain = 1 - resp["all"]["median_abs_rel_dev"] / sigma["all"]["median_abs_rel_dev"]
-            lines.append(f"\n{recipe}: the response model's held-out median is {gain:+.0%} lower than the σ model's "
+            lines.append(f"\n{recipe}: the response model's held-out median is {gain:.0%} lower than the σ model's "
                          f"(goal ≥ 25%).")
     if random_points:
         lines += ["", "## Responses: random test points (carbon)", "", "| model | test points |", "|---|---|"]
