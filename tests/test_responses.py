@@ -214,3 +214,11 @@ def test_enxs_recognises_only_its_own_tables(tmp_path, suffix):
     write_table(pd.DataFrame({"q_GeV": [0.5]}), ours, {"model": "m"})
     pd.DataFrame({"q_GeV": [0.5]}).to_csv(theirs) if suffix == ".csv" else theirs.write_bytes(b"\x00not ours")
     assert written_by_enxs(ours) and not written_by_enxs(theirs)
+
+
+def test_model_b_samples_its_responses_like_its_cross_sections():
+    torch.manual_seed(0)
+    net = EnsembleNet(ModelConfig(depth=2, width=16, norm="none", output="responses", dropout=0.2, mc_samples=4), 1)
+    r = member_responses(net, [0.5, 0.7], [0.2, 0.3], None)
+    assert r.shape == (4, 2, 2) and np.all(r.std(0) > 0)
+    assert np.array_equal(r, member_responses(net, [0.5, 0.7], [0.2, 0.3], None))  # seeded: repeatable

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -102,19 +103,29 @@ def member_predictions(model: EnsembleNet, energy, theta, omega, nucleus: Nucleu
     samples = model.config.mc_samples
     if chunk is None:
         chunk = max(128, 2**22 // (model.members * max(samples, 1) * model.config.width))
-    model.eval()
-    for module in model.modules():
-        if isinstance(module, torch.nn.Dropout):
-            module.train(samples > 0)
     out = []
-    with torch.inference_mode(), torch.random.fork_rng():
-        torch.manual_seed(seed)
+    with sampling(model, seed):
         for start in range(0, len(features), chunk):
             x = torch.as_tensor(features[start : start + chunk], dtype=torch.float32)
             draws = [model(x) for _ in range(max(samples, 1))]
             out.append(torch.cat(draws).double().numpy())
-    model.eval()
     return np.concatenate(out, axis=1) * scale
+
+
+@contextmanager
+def sampling(model: EnsembleNet, seed: int = 0):
+    """Evaluation mode for prediction, with dropout kept on for model B (``mc_samples`` > 0),
+    seeded so that repeated calls agree; no gradients."""
+    model.eval()
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.train(model.config.mc_samples > 0)
+    try:
+        with torch.inference_mode(), torch.random.fork_rng():
+            torch.manual_seed(seed)
+            yield
+    finally:
+        model.eval()
 
 
 def member_spread(sigma: np.ndarray) -> np.ndarray:

@@ -37,7 +37,7 @@ from enxs import kinematics, rosenbluth
 from enxs.descriptors import inputs, nucleus_factor
 from enxs.network import EnsembleNet
 from enxs.nuclei import Nucleus
-from enxs.predict import Ensemble, ExtrapolationWarning, member_spread
+from enxs.predict import Ensemble, ExtrapolationWarning, member_spread, sampling
 
 Q_TOLERANCE = 0.10
 EPSILON_LEVER = 0.2
@@ -109,13 +109,15 @@ def epsilon_spread(q, omega, settings, passing: np.ndarray) -> np.ndarray:
 
 
 def member_responses(model: EnsembleNet, q, omega, nucleus: Nucleus | None) -> np.ndarray:
-    """R_L, R_T of every member of a response model, [K, N, 2] in GeV⁻¹ per nucleus."""
+    """R_L, R_T of every member of a response model, [K, N, 2] in GeV⁻¹ per nucleus ([K·S, N, 2]
+    for model B with S = ``mc_samples`` dropout samples per member)."""
     mode = model.config.nucleus_inputs
     energy = rosenbluth.beam_energy(q, omega, EVALUATION_ANGLE)
     features = torch.as_tensor(inputs(mode, energy, EVALUATION_ANGLE, omega, nucleus), dtype=torch.float32)
-    model.eval()
-    with torch.inference_mode():
-        log_r = torch.cat([model.log_responses(x) for x in features.split(8192)], dim=1)
+    with sampling(model):  # model B: each member sampled mc_samples times, as for σ
+        draws = max(model.config.mc_samples, 1)
+        log_r = torch.cat([torch.cat([model.log_responses(x) for _ in range(draws)]) for x in features.split(8192)],
+                          dim=1)
     return np.exp(log_r.double().numpy()) * nucleus_factor(mode, nucleus)
 
 
