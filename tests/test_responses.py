@@ -222,3 +222,33 @@ def test_model_b_samples_its_responses_like_its_cross_sections():
     r = member_responses(net, [0.5, 0.7], [0.2, 0.3], None)
     assert r.shape == (4, 2, 2) and np.all(r.std(0) > 0)
     assert np.array_equal(r, member_responses(net, [0.5, 0.7], [0.2, 0.3], None))  # seeded: repeatable
+
+
+def test_fermi_gas_longitudinal_response_scales_to_three_quarters():
+    # non-relativistic Fermi gas: R_L = Z G_Ep² (3M / 4 q k_F)(1 − y²/k_F²), y = M(ω − E_s)/q − q/2; its
+    # scaling function is (3/4)(1 − ψ′²) once the relativistic G_L's factor q²/Q² (κ/2τ against M/q) is undone
+    from enxs.descriptors import describe
+    from enxs.responsestudy import dipole_form_factors, scaling_function
+
+    carbon = Nucleus.parse("12C")
+    d, m, q = describe(carbon), kinematics.NUCLEON_MASS, 0.5
+    omega = np.linspace(0.02, 0.3, 400)
+    y = m * (omega - d.e_shift) / q - q / 2
+    g_ep = dipole_form_factors(q * q - omega**2)[0]
+    r_l = 6 * g_ep**2 * 3 * m / (4 * q * d.k_fermi) * np.clip(1 - (y / d.k_fermi) ** 2, 0, None)
+    psi, f = scaling_function(r_l, q, omega, carbon)
+    f = f * q**2 / (q**2 - omega**2)
+    assert f.max() == pytest.approx(0.75, rel=0.03)
+    assert abs(psi[f.argmax()]) < 0.1 and psi[f > 0].min() == pytest.approx(-1, abs=0.05)  # the Fermi edge
+
+
+@pytest.mark.slow
+def test_response_study_writes_its_report(tmp_path, archive_dir):
+    from enxs import study
+
+    [path] = study.reproduce("enxs-12C-fast", "smoke", tmp_path / "r", archive_dir, members=2, targets=(),
+                             any_targets=(), studies=("responses",))
+    text = path.read_text()
+    for heading in ("held-out whole spectra", "Superscaling", "for generators"):
+        assert heading in text
+    assert (tmp_path / "r" / "responses-scaling.png").is_file()
