@@ -166,7 +166,7 @@ def predict_responses(ensemble: Ensemble, q, omega, *, nucleus: str | Nucleus | 
             members[:, n] = rosenbluth_fit(sigma, q[n], omega[n], theta)
         method = (f"Rosenbluth fit of the cross-section model over the angles of the training settings through "
                   f"each (q, ω) (ε spread ≥ {EPSILON_LEVER:g}); empty where there are none")
-    if not np.all(np.isfinite(members[:, ~outside])) and ensemble.model.is_response:
+    if ensemble.model.is_response and not np.all(np.isfinite(members)):
         raise FloatingPointError("the network returned a non-finite response")
     what = ("R_L and R_T there are the network's continuation" if ensemble.model.is_response
             else "the Rosenbluth separation is not defined there (left empty)")
