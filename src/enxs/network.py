@@ -130,7 +130,7 @@ class EnsembleNet(nn.Module):
 
     def network_inputs(self, features: torch.Tensor) -> torch.Tensor:
         """What the first block sees before standardization: the features [N, 5 + extra] as
-        given, or for a response model [q, ω, Q², ν] and the nucleus' inputs."""
+        given, or for a response model ``rosenbluth.response_kinematics`` and the nucleus' inputs."""
         if not self.is_response:
             return features
         return torch.cat([response_kinematics(features), features[..., N_KINEMATIC:]], dim=-1)

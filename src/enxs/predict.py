@@ -179,11 +179,14 @@ class Ensemble:
         return not (min(t.nucleus.A for t in trained) <= target.A <= max(t.nucleus.A for t in trained)
                     and min(t.k_fermi for t in trained) - 1e-9 <= d.k_fermi <= max(t.k_fermi for t in trained) + 1e-9)
 
-    def training_settings(self, target: Nucleus) -> list[list[float]] | None:
+    def training_settings(self, target: Nucleus, all_nuclei: bool = False) -> list[list[float]] | None:
         """The training settings [E, θ, ω_min, ω_max] of the target nucleus, or of all trained
-        nuclei for a nucleus the model was not trained on; None when unknown."""
+        nuclei (for a nucleus the model was not trained on, or with ``all_nuclei``); None when unknown."""
         coverage = self.manifest.coverage
-        return None if coverage is None else coverage.get(target.name, [s for v in coverage.values() for s in v])
+        if coverage is None:
+            return None
+        every = [s for v in coverage.values() for s in v]
+        return every if all_nuclei else coverage.get(target.name, every)
 
     def flag_coverage(self, target: Nucleus, outside: np.ndarray, what: str) -> None:
         """Warn (:class:`ExtrapolationWarning`) about the points flagged ``outside`` (``what`` they

@@ -144,9 +144,7 @@ def predict_responses(ensemble: Ensemble, q, omega, *, nucleus: str | Nucleus | 
     q, omega = (np.ravel(a).astype(float) for a in np.broadcast_arrays(np.asarray(q, float),
                                                                        np.asarray(omega, float)))
     rosenbluth.check_q_omega(q, omega)
-    coverage = ensemble.manifest.coverage
-    settings = (ensemble.training_settings(target) if ensemble.manifest.nucleus is not None or coverage is None
-                else [s for v in coverage.values() for s in v])
+    settings = ensemble.training_settings(target, all_nuclei=ensemble.manifest.nucleus is None)
     passing = passing_settings(q, omega, settings)
     lever = epsilon_spread(q, omega, settings, passing)
     below_elastic = omega < elastic_omega(q, target.A)
