@@ -62,16 +62,18 @@ def test_several_nuclei_train_one_model_with_a_split_per_nucleus(any_model):
 
 def test_any_nucleus_is_predicted_and_flagged_outside_the_trained_range(any_model):
     ensemble = Ensemble.load(any_model)
-    with pytest.raises(NucleusChoiceError, match="say which with --nucleus"):
+    with pytest.raises(NucleusChoiceError, match="name the nucleus"):
         ensemble.predict(2.222, 15.541, 0.3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExtrapolationWarning)  # argon lies inside the trained range of A, k_F
         argon = ensemble.predict(2.222, 15.541, np.linspace(0.05, 1.0, 20), nucleus="40Ar")
     assert np.all(np.isfinite(argon.mean)) and np.all(argon.std > 0)
     assert not ensemble.outside_trained_nuclei(Nucleus.parse("40Ar"))
-    with pytest.warns(ExtrapolationWarning, match="outside the range of A and k_F"):
+    with pytest.warns(ExtrapolationWarning) as caught:
         lead = ensemble.predict(2.222, 15.541, 0.3, nucleus="208Pb")
-    assert lead.outside_coverage.all()
+    said = " ".join(str(w.message) for w in caught)
+    assert "outside the range of A and k_F" in said and "zero-shot" in said
+    assert lead.outside_coverage.all() and lead.zero_shot and argon.zero_shot
     argon_kf = describe(Nucleus.parse("40Ar")).k_fermi
     assert nucleus_factor("shape", Nucleus.parse("40Ar")) == pytest.approx(40 / 12)
     assert nucleus_factor("scaling", Nucleus.parse("40Ar")) == pytest.approx(40 / 12 * 0.221 / argon_kf)

@@ -55,9 +55,9 @@ def test_hepdata_export_keeps_the_users_files(tmp_path):
     (tmp_path / "hep").mkdir()
     (tmp_path / "hep" / "notes.txt").write_text("keep")
     args = ("export", "hepdata", SHIPPED, "--energy", 0.68, "--angle", 60, "--omega", "0.1:0.5:5")
-    _one_line_error(_enxs(*args, "--out", "hep", cwd=tmp_path), "not an empty directory")
+    _one_line_error(_enxs(*args, "--out", "hep", cwd=tmp_path), "not empty")
     assert (tmp_path / "hep" / "notes.txt").read_text() == "keep"
-    _one_line_error(_enxs(*args, "--out", ".", cwd=tmp_path), "not an empty directory")
+    _one_line_error(_enxs(*args, "--out", ".", cwd=tmp_path), "not empty")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hep"]
     assert _enxs(*args, "--out", "fresh", cwd=tmp_path).returncode == 0
     assert (tmp_path / "fresh" / "submission.tar.gz").is_file()

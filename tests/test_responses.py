@@ -91,7 +91,7 @@ def test_response_model_trains_predicts_and_reports_responses(response_model, tm
         for theta in (30.0, 90.0):
             energy = float(rosenbluth.beam_energy(0.5, w, theta))
             sigma = enxs("predict", response_model, "--energy", f"{energy:.10f}", "--angle", theta, "--omega",
-                         f"{w:.10f}", "--output", tmp_path / "p.csv")  # p.csv: enxs may replace its own table
+                         f"{w:.10f}", "--output", tmp_path / "p.csv", "--overwrite")
             assert sigma.returncode == 0, sigma.stderr
             lines = (tmp_path / "p.csv").read_text().splitlines()
             predicted = float(next(csv.DictReader(x for x in lines if not x.startswith("#")))["mean_nb_sr_GeV"])
@@ -110,8 +110,12 @@ def test_responses_cli_grid_and_errors(response_model, tmp_path):
     user_file = tmp_path / "mine.csv"
     user_file.write_text("my notes\n")
     result = enxs("responses", response_model, "--q", 0.5, "--omega", 0.2, "--output", user_file)
-    assert result.returncode == 2 and "enxs did not write it" in result.stderr
+    assert result.returncode == 2 and "give --overwrite" in result.stderr
     assert user_file.read_text() == "my notes\n"
+    empty = tmp_path / "empty.csv"
+    empty.write_text("q,omega\n")
+    result = enxs("responses", response_model, "--input", empty)
+    assert result.returncode == 2 and "no points" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_coverage_needs_angles_with_a_lever_arm():
@@ -202,18 +206,6 @@ def test_finetune_and_hepdata_take_a_response_model(response_model, tmp_path, ar
                   "--out", tmp_path / "hep")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "hep" / "submission.tar.gz").is_file()
-
-
-@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".json"])
-def test_enxs_recognises_only_its_own_tables(tmp_path, suffix):
-    import pandas as pd
-
-    from enxs.pointfiles import write_table, written_by_enxs
-
-    ours, theirs = tmp_path / f"ours{suffix}", tmp_path / f"theirs{suffix}"
-    write_table(pd.DataFrame({"q_GeV": [0.5]}), ours, {"model": "m"})
-    pd.DataFrame({"q_GeV": [0.5]}).to_csv(theirs) if suffix == ".csv" else theirs.write_bytes(b"\x00not ours")
-    assert written_by_enxs(ours) and not written_by_enxs(theirs)
 
 
 def test_model_b_samples_its_responses_like_its_cross_sections():

@@ -3,6 +3,7 @@ import os
 import pytest
 
 from enxs import study
+from enxs.files import OutputError
 
 
 def test_reproduce_writes_a_report_and_reuses_finished_runs(tmp_path, archive_dir):
@@ -16,7 +17,10 @@ def test_reproduce_writes_a_report_and_reuses_finished_runs(tmp_path, archive_di
     runs_dir = out / "runs"
     first = {p.name: os.path.getmtime(p / "manifest.json") for p in runs_dir.iterdir()}
     assert len(first) == 6  # 2 fractions × (all, last2, scratch)
-    study.reproduce("enxs-12C-fast", "smoke", out, archive_dir, members=2, targets=("16O",), any_targets=())
+    with pytest.raises(OutputError, match="give --overwrite"):  # the report is kept without --overwrite
+        study.reproduce("enxs-12C-fast", "smoke", out, archive_dir, members=2, targets=("16O",), any_targets=())
+    study.reproduce("enxs-12C-fast", "smoke", out, archive_dir, members=2, targets=("16O",), any_targets=(),
+                    overwrite=True)
     again = {p.name: os.path.getmtime(p / "manifest.json") for p in runs_dir.iterdir()}
     assert again == first  # nothing retrained
 

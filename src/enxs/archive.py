@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from enxs import kinematics
+from enxs.errors import EnxsError
 from enxs.nuclei import Nucleus, UnknownNucleusError
 
 #: Table columns with units (the ``load_archive`` schema).
@@ -52,7 +53,7 @@ COLUMNS = {
 ENV_DATA_DIR = "ENXS_DATA_DIR"
 
 
-class ArchiveError(ValueError):
+class ArchiveError(EnxsError):
     """A data file that cannot be read, or a nucleus that cannot be found."""
 
 
@@ -278,8 +279,7 @@ def find_nucleus_file(nucleus: str, data_dir: str | os.PathLike | None = None) -
     files = nucleus_files(data_dir)
     if name not in files:
         known = ", ".join(files) or "none"
-        raise ArchiveError(f"no data file {name}.dat in {resolve_data_dir(data_dir)} "
-                           f"(nuclei found: {known}); give a file with --data-file")
+        raise ArchiveError(f"no data file {name}.dat in {resolve_data_dir(data_dir)} (nuclei found: {known})")
     return files[name]
 
 
@@ -291,7 +291,8 @@ def load_archive(
     """Load measured cross sections as one table (columns and units: :data:`COLUMNS`).
 
     Args:
-        nuclei: names like ``"12C"`` or a list of them; None for every file in the directory.
+        nuclei: names like ``"12C"`` (or paths of files in the archive format), or a list of
+            them; None for every file in the directory.
         data_dir: the archive directory (default: ``$ENXS_DATA_DIR`` or the per-user one).
         files: explicit files in the archive format, read in addition (or instead).
     """
@@ -303,7 +304,7 @@ def load_archive(
         if names is None:
             paths += list(nucleus_files(data_dir).values())
         else:
-            paths += [find_nucleus_file(n, data_dir) for n in names]
+            paths += [Path(n) if Path(n).is_file() else find_nucleus_file(n, data_dir) for n in names]
     tables = [read_file(p)[0] for p in paths]
     if not tables:
         raise ArchiveError(f"no data files found in {resolve_data_dir(data_dir)}")

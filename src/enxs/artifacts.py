@@ -30,6 +30,7 @@ from safetensors.torch import load_file, save_file
 
 from enxs import __version__
 from enxs.config import Config, ConfigError
+from enxs.errors import EnxsError
 from enxs.files import atomic_write, sha256, write_json
 from enxs.network import EnsembleNet
 from enxs.nuclei import Nucleus, UnknownNucleusError
@@ -41,7 +42,7 @@ CHECKPOINT = "checkpoint.safetensors"
 CHECKPOINT_META = "checkpoint.json"
 
 
-class ModelFileError(ValueError):
+class ModelFileError(EnxsError):
     """A model directory that is missing, corrupt, or of another schema version."""
 
 

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from enxs.errors import EnxsError
 from enxs.selection import Selection
 
 
-class ConfigError(ValueError):
+class ConfigError(EnxsError):
     """An invalid configuration: unknown key, bad value or type."""
 
 

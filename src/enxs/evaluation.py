@@ -90,13 +90,16 @@ def evaluate_model(model_ref: str | os.PathLike, nucleus: str | None = None,
     if nucleus is None and data_file is None:
         train, test = stored_split(manifest, data_dir)
         return result | {"nucleus": manifest.name, **evaluate_split(model, train, test, manifest)}
-    if nucleus is None and manifest.nucleus is None:
-        raise archive.ArchiveError("this model describes several nuclei: say which with --nucleus")
-    path = archive.data_path(nucleus or manifest.nucleus.name, data_file, data_dir)
+    if nucleus is None and data_file is None and manifest.nucleus is None:
+        raise archive.ArchiveError("this model describes several nuclei: name the nucleus to evaluate on")
+    path = archive.data_path(nucleus or (manifest.nucleus.name if manifest.nucleus else ""), data_file, data_dir)
     table = manifest.config.selection.apply(archive.read_file(path)[0])
     if table.empty:
         raise archive.ArchiveError(f"{path}: no point passes the selection")
     target = Nucleus.from_za(int(table.Z.iloc[0]), int(table.A.iloc[0]))
+    if nucleus is not None and Nucleus.parse(nucleus) != target:
+        raise archive.ArchiveError(f"{path} holds {target.name} data, not {Nucleus.parse(nucleus).name}: "
+                                   f"the nucleus is taken from the file, name none or the same")
     if scale_by_a and manifest.nucleus is None:
         raise archive.ArchiveError("--scale-a scales a one-nucleus model; this one takes the nucleus as input")
     factor = target.A / manifest.nucleus.A if scale_by_a else 1.0

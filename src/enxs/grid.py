@@ -1,11 +1,24 @@
-"""A precomputed (E, θ, ω) grid of the ensemble mean and spread, for event generators that
-need millions of evaluations.
+"""Precomputed grids for event generators that need millions of evaluations: the ensemble
+mean and spread of σ on an (E, θ, ω) grid, and R_L, R_T on a (q, ω) grid.
 
-Axes are uniform in ln E, θ and u = ω/E ∈ (0, 1), so a lookup is arithmetic, not a search;
-ln σ̄ and the relative spread s/σ̄ are interpolated trilinearly (σ spans decades, and its
-logarithm is smooth). In the far tails the float32 networks underflow to exactly 0; the
-grid stores those nodes at ``FLOOR`` = 1e-30 nb/sr/GeV (zero for any generator) so that
-the logarithm stays finite. Stored as ``.npz`` or ``.h5`` with the axes, units and provenance.
+The σ grid (the recipe, also written into every file):
+
+- axes uniform in ln E, θ and a variable v ∈ [0, 1] along ω that follows the physics:
+  t(ω) = asinh((ω − ω_QE)/Γ), v = (t(ω) − t(ω_lo))/(t(ω_hi) − t(ω_lo)), with the free-nucleon
+  quasielastic line ω_QE = 2E² s²/(M + 2E s²) (s = sin(θ/2), M the nucleon mass), the width
+  Γ = k q_QE/M + Γ₀ (k = 0.25 GeV, Γ₀ = 0.01 GeV, q_QE = √(2Mω_QE + ω_QE²)), from ω_lo, the
+  nucleus' elastic line (``kinematics.omega_elastic``), to ω_hi = 0.98 E. Nodes crowd where σ
+  changes fastest, around the quasielastic peak, at every (E, θ), so a uniform grid in
+  (ln E, θ, v) tracks the peak as it moves;
+- values (stored as float32) ln(σ̄/σ_Mott) (σ_Mott in nb/sr, ``rosenbluth.mott``: dividing out the Mott factor
+  removes the steep angular fall-off) and the relative spread s/σ̄, both interpolated
+  trilinearly in (ln E, θ, v). In the far tails the float32 networks underflow to 0: those
+  nodes hold σ̄ = ``FLOOR`` = 1e-30 nb/sr/GeV (zero for any generator).
+
+Below the elastic line σ = 0 exactly (no final state); outside the E, θ box and above ω_hi the
+grid returns NaN: it never extrapolates. Stored as ``.h5`` (attributes: plain strings and
+numbers) or ``.npz`` (one JSON string ``meta``), with axes, units, the recipe and the
+measured interpolation error (:func:`interpolation_error`).
 """
 
 from __future__ import annotations
@@ -17,63 +30,125 @@ from typing import Any
 
 import numpy as np
 
-from enxs.kinematics import random_points
+from enxs import kinematics
 from enxs.network import EnsembleNet
 from enxs.nuclei import Nucleus
-from enxs.predict import member_predictions, member_spread
+from enxs.predict import (
+    E_TOLERANCE_LOG,
+    OMEGA_MARGIN_OF_E,
+    THETA_TOLERANCE_DEG,
+    member_predictions,
+    member_spread,
+    outside_coverage,
+)
+from enxs.rosenbluth import mott
 
 FLOOR = 1e-30  # nb/sr/GeV
+K_WIDTH, WIDTH_0, U_MAX = 0.25, 0.01, 0.98  # GeV, GeV, ω_hi/E
+RECIPE = ("axes: log_e = ln(E/GeV), theta [deg], v in [0, 1], each uniform; v(E, theta, omega) = (t(omega) - t(w_lo)) "
+          "/ (t(w_hi) - t(w_lo)), t(w) = asinh((w - w_qe)/G), w_qe = 2 E^2 s^2/(M + 2 E s^2), s = sin(theta/2), "
+          "M = 0.93891875 GeV, G = 0.25 GeV * q_qe/M + 0.01 GeV, q_qe = sqrt(2 M w_qe + w_qe^2), w_lo = E - E/(1 + "
+          "2 E/M_A s^2) (elastic line, M_A = A * 0.9314941 GeV), w_hi = 0.98 E; interpolate log_ratio = "
+          "ln(mean/sigma_Mott) and rel_std = std/mean trilinearly in (log_e, theta, v); mean = sigma_Mott * "
+          "exp(log_ratio), std = mean * rel_std, sigma_Mott = 0.3893793721e6 nb GeV^2 * alpha^2 cos^2(theta/2) / "
+          "(4 E^2 sin^4(theta/2)), alpha = 1/137.035999084 [nb/sr]; 0 below w_lo, NaN outside the axes or above w_hi")
+
+
+def catmull_rom(t: np.ndarray) -> list[np.ndarray]:
+    """Weights of the nodes i−1, i, i+1, i+2 at a fraction t ∈ [0, 1] past node i: the cubic
+    convolution of Keys (IEEE Trans. ASSP 29, 1153 (1981)) with a = −1/2 (Catmull–Rom), exact
+    for quadratics; at the grid's edges the outer node is repeated."""
+    t2, t3 = t * t, t * t * t
+    return [-0.5 * t3 + t2 - 0.5 * t, 1.5 * t3 - 2.5 * t2 + 1, -1.5 * t3 + 2 * t2 + 0.5 * t, 0.5 * t3 - 0.5 * t2]
+
+
+def omega_range(energy, theta, mass_number) -> tuple[np.ndarray, np.ndarray]:
+    """(ω_lo, ω_hi) in GeV: the nucleus' elastic line and 0.98 E."""
+    return kinematics.omega_elastic(energy, theta, mass_number), U_MAX * np.asarray(energy, float)
+
+
+def _peak_coordinates(energy, theta) -> tuple[np.ndarray, np.ndarray]:
+    """(ω_QE, Γ) in GeV: the free-nucleon quasielastic line and the width the grid resolves."""
+    energy = np.asarray(energy, float)
+    s2 = np.sin(np.radians(np.asarray(theta, float)) / 2) ** 2
+    m = kinematics.NUCLEON_MASS
+    w_qe = 2 * energy**2 * s2 / (m + 2 * energy * s2)
+    return w_qe, K_WIDTH * np.sqrt(2 * m * w_qe + w_qe**2) / m + WIDTH_0
+
+
+def to_v(energy, theta, omega, mass_number) -> np.ndarray:
+    """The grid's ω variable v ∈ [0, 1] (module docstring) at E [GeV], θ [deg], ω [GeV]."""
+    w_qe, width = _peak_coordinates(energy, theta)
+    lo, hi = omega_range(energy, theta, mass_number)
+    t_lo, t_hi = np.arcsinh((lo - w_qe) / width), np.arcsinh((hi - w_qe) / width)
+    return (np.arcsinh((np.asarray(omega, float) - w_qe) / width) - t_lo) / (t_hi - t_lo)
+
+
+def from_v(energy, theta, v, mass_number) -> np.ndarray:
+    """ω [GeV] at v (the inverse of :func:`to_v`)."""
+    w_qe, width = _peak_coordinates(energy, theta)
+    lo, hi = omega_range(energy, theta, mass_number)
+    t_lo, t_hi = np.arcsinh((lo - w_qe) / width), np.arcsinh((hi - w_qe) / width)
+    return w_qe + width * np.sinh(t_lo + np.asarray(v, float) * (t_hi - t_lo))
 
 
 @dataclass
 class Grid:
-    """ln E [ln GeV], θ [deg] and u = ω/E axes (uniform); ln mean σ and relative spread values."""
+    """Axes ln E [ln GeV], θ [deg] and v (uniform, module docstring), the nucleus' mass number
+    (its elastic line bounds v), and the values ln(σ̄/σ_Mott) and s/σ̄ on the nodes."""
 
     log_e: np.ndarray
     theta: np.ndarray
-    u: np.ndarray
-    log_mean: np.ndarray  # [nE, nθ, nu], ln(nb/sr/GeV)
-    rel_std: np.ndarray  # [nE, nθ, nu], std/mean
+    v: np.ndarray
+    log_ratio: np.ndarray  # [nE, nθ, nv], ln(mean / σ_Mott), σ_Mott in nb/sr
+    rel_std: np.ndarray  # [nE, nθ, nv], std/mean
+    mass_number: int
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __call__(self, energy, theta, omega) -> tuple[np.ndarray, np.ndarray]:
-        """(mean, std) in nb/sr/GeV at E [GeV], θ [deg], ω [GeV]; NaN outside the grid."""
+        """(mean, std) in nb/sr/GeV at E [GeV], θ [deg], ω [GeV] (broadcast): 0 below the
+        elastic line, NaN outside the grid."""
         energy, theta, omega = (np.asarray(a, float) for a in np.broadcast_arrays(energy, theta, omega))
-        coords = [np.log(energy), theta, omega / energy]
+        v = to_v(energy, theta, omega, self.mass_number)
         index, weight, inside = [], [], np.ones(energy.shape, bool)
-        for axis, c in zip((self.log_e, self.theta, self.u), coords, strict=True):
+        for axis, c in zip((self.log_e, self.theta, self.v), (np.log(energy), theta, v), strict=True):
             t = (c - axis[0]) / (axis[1] - axis[0])
-            inside &= (t >= 0) & (t <= len(axis) - 1)
+            inside &= (t <= len(axis) - 1) & ((t >= 0) | (axis is self.v))  # below v = 0: the elastic line
             i = np.clip(np.floor(t).astype(np.int64), 0, len(axis) - 2)
-            index.append(i)
-            weight.append(np.clip(t - i, 0.0, 1.0))
-        log_mean = self._trilinear(self.log_mean, index, weight)
-        rel = self._trilinear(self.rel_std, index, weight)
-        mean = np.where(inside, np.exp(log_mean), np.nan)
+            index.append([np.clip(i + d, 0, len(axis) - 1) for d in (-1, 0, 1, 2)])
+            weight.append(catmull_rom(np.clip(t - i, 0.0, 1.0)))
+        log_ratio = self._tricubic(self.log_ratio, index, weight)
+        rel = np.maximum(self._tricubic(self.rel_std, index, weight), 0.0)
+        mean = np.where(inside, mott(energy, theta) * np.exp(log_ratio), np.nan)
+        mean = np.where(inside & (v < 0), 0.0, mean)
         return mean, mean * rel
 
     @staticmethod
-    def _trilinear(values: np.ndarray, index, weight) -> np.ndarray:
+    def _tricubic(values: np.ndarray, index, weight) -> np.ndarray:
         (i, j, k), (a, b, c) = index, weight
-        out = np.zeros(i.shape)
-        for di, wi in ((0, 1 - a), (1, a)):
-            for dj, wj in ((0, 1 - b), (1, b)):
-                for dk, wk in ((0, 1 - c), (1, c)):
-                    out += wi * wj * wk * values[i + di, j + dj, k + dk]
+        out = np.zeros(a[0].shape)
+        for ii, wi in zip(i, a, strict=True):
+            for jj, wj in zip(j, b, strict=True):
+                wij = wi * wj
+                for kk, wk in zip(k, c, strict=True):
+                    out += wij * wk * values[ii, jj, kk]
         return out
 
     def save(self, path: str | Path) -> None:
-        save_arrays(path, {"log_e": self.log_e, "theta": self.theta, "u": self.u, "log_mean": self.log_mean,
-                           "rel_std": self.rel_std}, self.meta)
+        save_arrays(path, {"log_e": self.log_e, "theta": self.theta, "v": self.v,
+                           "log_ratio": self.log_ratio.astype(np.float32), "rel_std": self.rel_std.astype(np.float32)},
+                    {**self.meta, "mass_number": self.mass_number})
 
     @classmethod
     def load(cls, path: str | Path) -> Grid:
         arrays, meta = load_arrays(path)
-        return cls(*(arrays[k] for k in ("log_e", "theta", "u", "log_mean", "rel_std")), meta)
+        return cls(*(arrays[k].astype(float) for k in ("log_e", "theta", "v", "log_ratio", "rel_std")),
+                   int(meta["mass_number"]), meta)
 
 
 def save_arrays(path: str | Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
-    """Arrays and metadata as ``.npz`` (metadata one JSON string) or ``.h5`` (one JSON attribute per key)."""
+    """Arrays and metadata as ``.npz`` (metadata one JSON string) or ``.h5`` (one attribute per
+    key: strings and numbers as they are, lists and tables as JSON text)."""
     path = Path(path)
     if path.suffix == ".npz":
         np.savez_compressed(path, **arrays, meta=np.array(json.dumps(meta)))
@@ -84,7 +159,7 @@ def save_arrays(path: str | Path, arrays: dict[str, np.ndarray], meta: dict[str,
             for k, v in arrays.items():
                 f.create_dataset(k, data=v, compression="gzip")
             for k, v in meta.items():
-                f.attrs[k] = json.dumps(v)
+                f.attrs[k] = v if isinstance(v, str | int | float | bool) else json.dumps(v)
     else:
         raise ValueError(f"{path}: grid files end in .npz or .h5")
 
@@ -97,8 +172,15 @@ def load_arrays(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]
             return {k: f[k] for k in f.files if k != "meta"}, json.loads(str(f["meta"]))
     import h5py
 
+    def value(v):
+        if isinstance(v, bytes):
+            v = v.decode()
+        if isinstance(v, str) and v[:1] in "[{":
+            return json.loads(v)
+        return v.item() if isinstance(v, np.generic) else v
+
     with h5py.File(path, "r") as f:
-        return {k: f[k][()] for k in f}, {k: json.loads(v) for k, v in f.attrs.items()}
+        return {k: f[k][()] for k in f}, {k: value(v) for k, v in f.attrs.items()}
 
 
 def build_responses(ensemble, nucleus: Nucleus, q=(0.1, 2.0), shape=(96, 200),
@@ -130,29 +212,79 @@ def build_responses(ensemble, nucleus: Nucleus, q=(0.1, 2.0), shape=(96, 200),
     return arrays, meta
 
 
-def build(model: EnsembleNet, energy=(0.1, 6.0), theta=(5.0, 175.0), u=(0.002, 0.98),
-          shape=(48, 69, 240), meta: dict[str, Any] | None = None, nucleus: Nucleus | None = None) -> Grid:
-    """Evaluate the ensemble on the grid (E range in GeV, θ in degrees, u = ω/E) for
-    ``nucleus`` (a model with nucleus inputs needs one)."""
+def build(model: EnsembleNet, nucleus: Nucleus, energy=(0.1, 6.0), theta=(5.0, 175.0),
+          shape=(128, 138, 160), meta: dict[str, Any] | None = None) -> Grid:
+    """Evaluate the ensemble for ``nucleus`` on the grid (E range in GeV, θ in degrees, the
+    module docstring's v), one energy node at a time so that memory stays bounded."""
     log_e = np.linspace(np.log(energy[0]), np.log(energy[1]), shape[0])
     th = np.linspace(theta[0], theta[1], shape[1])
-    uu = np.linspace(u[0], u[1], shape[2])
-    e3, t3, u3 = np.meshgrid(np.exp(log_e), th, uu, indexing="ij")
-    sigma = member_predictions(model, e3.ravel(), t3.ravel(), (e3 * u3).ravel(), nucleus)
-    mean = np.maximum(sigma.mean(0), FLOOR)
-    std = member_spread(sigma)
-    return Grid(log_e, th, uu, np.log(mean).reshape(shape), (std / mean).reshape(shape), dict(meta or {}))
+    v = np.linspace(0.0, 1.0, shape[2])
+    log_ratio, rel_std = np.empty(shape), np.empty(shape)
+    t2, v2 = np.meshgrid(th, v, indexing="ij")
+    for i, e in enumerate(np.exp(log_e)):
+        e2 = np.full(t2.shape, e)
+        sigma = member_predictions(model, e2.ravel(), t2.ravel(), from_v(e2, t2, v2, nucleus.A).ravel(), nucleus)
+        mean = np.maximum(sigma.mean(0), FLOOR)
+        log_ratio[i] = np.log(mean / mott(e2, t2).ravel()).reshape(t2.shape)
+        rel_std[i] = (member_spread(sigma) / mean).reshape(t2.shape)
+    axes = {"log_e": "ln(E/GeV), uniform", "theta": "scattering angle [deg], uniform",
+            "v": "omega variable in [0, 1], uniform (see interpolation)"}
+    return Grid(log_e, th, v, log_ratio, rel_std, nucleus.A,
+                {**(meta or {}), "units": "E [GeV], theta [deg], omega [GeV]; mean and std d2sigma/dOmega/domega "
+                 "[nb/sr/GeV]; sigma_Mott [nb/sr]; arrays log_ratio, rel_std indexed [log_e, theta, v]",
+                 "axes": axes, "interpolation": RECIPE})
 
 
-def interpolation_error(grid: Grid, model: EnsembleNet, nucleus: Nucleus | None = None, n: int = 20000,
-                        seed: int = 0) -> dict[str, float]:
-    """|grid/network − 1| of the mean on random points inside the grid, against the spread."""
-    energy, theta, omega = random_points(n, seed, np.exp(grid.log_e[[0, -1]]), grid.theta[[0, -1]], grid.u[[0, -1]],
-                                         log_energy=True)
+def coverage_points(settings: list[list[float]], n: int, seed: int = 0) -> tuple[np.ndarray, ...]:
+    """n seeded random (E [GeV], θ [deg], ω [GeV]) inside the training coverage: a random
+    training setting, E and θ within its tolerances, ω from its lowest measured ω to its
+    highest plus the margin (``enxs.predict`` module docstring)."""
+    rng = np.random.default_rng(seed)
+    s = np.asarray(settings, float)[rng.integers(0, len(settings), n)]
+    energy = s[:, 0] * np.exp(rng.uniform(-E_TOLERANCE_LOG, E_TOLERANCE_LOG, n))
+    theta = s[:, 1] + rng.uniform(-THETA_TOLERANCE_DEG, THETA_TOLERANCE_DEG, n)
+    omega = rng.uniform(s[:, 2], s[:, 3] + OMEGA_MARGIN_OF_E * energy)
+    return energy, theta, omega
+
+
+def _errors(grid: Grid, model: EnsembleNet, nucleus: Nucleus, energy, theta, omega) -> dict[str, float]:
     sigma = member_predictions(model, energy, theta, omega, nucleus)
     net_mean = np.maximum(sigma.mean(0), FLOOR)
     rel = np.abs(grid(energy, theta, omega)[0] / net_mean - 1)
     spread = member_spread(sigma) / net_mean
-    return {"points": n, "median_rel_error": float(np.median(rel)), "p95_rel_error": float(np.quantile(rel, 0.95)),
-            "max_rel_error": float(rel.max()), "median_rel_spread": float(np.median(spread)),
+    return {"points": len(rel), "median": float(np.median(rel)), "p95": float(np.quantile(rel, 0.95)),
+            "max": float(rel.max()), "median_spread": float(np.median(spread)),
             "share_below_tenth_of_spread": float(np.mean(rel < 0.1 * spread))}
+
+
+def interpolation_error(grid: Grid, model: EnsembleNet, nucleus: Nucleus, settings: list[list[float]] | None,
+                        n: int = 20000, seed: int = 0) -> dict[str, Any]:
+    """|grid/network − 1| of the mean on seeded random points off the nodes, as attributes a
+    reader finds by name: ``interpolation_error_{median,p95,max}`` inside the training
+    coverage (where the model is meant to be used; absent when the coverage is unknown), and
+    ``whole_domain_interpolation_error_{median,p95,max}`` over the whole grid above the elastic
+    line; each with its number of points and the ensemble's own median spread beside it."""
+    out: dict[str, Any] = {}
+    e_box, t_box = np.exp(grid.log_e[[0, -1]]), grid.theta[[0, -1]]
+    if settings:
+        e, t, w = coverage_points(settings, 4 * n, seed)
+        keep = ((e >= e_box[0]) & (e <= e_box[1]) & (t >= t_box[0]) & (t <= t_box[1]) & (w < U_MAX * e)
+                & ~outside_coverage(e, t, w, settings) & (w > omega_range(e, t, grid.mass_number)[0]))
+        e, t, w = e[keep][:n], t[keep][:n], w[keep][:n]
+        if len(e):
+            err = _errors(grid, model, nucleus, e, t, w)
+            out |= {f"interpolation_error_{k}": err[k] for k in ("p95", "max", "median")}
+            out |= {"interpolation_error_points": err["points"], "interpolation_error_region":
+                    "random points inside the training coverage (enxs predict's outside_coverage = 0) and the grid",
+                    "ensemble_spread_median": err["median_spread"],
+                    "interpolation_error_share_below_tenth_of_spread": err["share_below_tenth_of_spread"]}
+    rng = np.random.default_rng(seed + 1)
+    e = np.exp(rng.uniform(grid.log_e[0], grid.log_e[-1], n))
+    t = rng.uniform(t_box[0], t_box[1], n)
+    lo, hi = omega_range(e, t, grid.mass_number)
+    w = lo + rng.uniform(1e-6, 1, n) * (hi - lo)  # uniform in ω: the grid's own v would favour its nodes' region
+    err = _errors(grid, model, nucleus, e, t, w)
+    out |= {f"whole_domain_interpolation_error_{k}": err[k] for k in ("p95", "max", "median")}
+    out |= {"whole_domain_interpolation_error_points": err["points"],
+            "whole_domain_ensemble_spread_median": err["median_spread"]}
+    return out

@@ -15,23 +15,16 @@ import tempfile
 from pathlib import Path
 
 from enxs import __version__
+from enxs.errors import EnxsError
+from enxs.files import check_output_directory
 from enxs.predict import Ensemble, Prediction
 
 SIGNIFICANT_DIGITS = 6
 INSTALL_HINT = "HEPData export needs hepdata_lib: pip install 'enxs[hepdata]'"
 
 
-class HepDataError(ValueError):
+class HepDataError(EnxsError):
     """A HEPData export that cannot be written (missing extra, non-empty output directory)."""
-
-
-def check_target(out: Path) -> None:
-    """Refuse an output directory that holds anything, or whose parent is missing."""
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise HepDataError(f"--out {out}: exists and is not an empty directory; give a new directory "
-                           f"(enxs never writes over files it did not create)")
-    if not out.parent.is_dir():
-        raise HepDataError(f"--out {out}: directory {out.parent} does not exist")
 
 
 def write_submission(ensemble: Ensemble, model_name: str, prediction: Prediction, out: Path,
@@ -42,7 +35,7 @@ def write_submission(ensemble: Ensemble, model_name: str, prediction: Prediction
         from hepdata_lib import Submission, Table, Uncertainty, Variable
     except ImportError:
         raise HepDataError(INSTALL_HINT) from None
-    check_target(out)
+    check_output_directory(out)
     m = ensemble.manifest
     energy, theta = float(prediction.energy[0]), float(prediction.theta[0])
     name = nucleus or ensemble.nucleus
@@ -52,7 +45,8 @@ def write_submission(ensemble: Ensemble, model_name: str, prediction: Prediction
     table.description = (
         f"enxs prediction, not a measurement: mean and standard deviation over the {ensemble.members} members "
         f"of the ensemble '{model_name}' ({m.kind}, {trained}) of the "
-        f"inclusive electron-{name} cross section d2sigma/dOmega/domega.")
+        f"inclusive electron-{name} cross section d2sigma/dOmega/domega."
+        + (f" {ensemble.zero_shot_note(ensemble.target(name))}." if prediction.zero_shot else ""))
     table.location = (f"enxs {m.enxs_version} model '{model_name}', weights sha256 "
                       f"{m.weights_sha256[:12]}..., exported by enxs {__version__}")
     table.keywords["reactions"] = [f"E {name} --> E X"]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from enxs.errors import EnxsError
+
 #: Fine-structure constant as used by the published carbon ensemble and NuWro (1/137, not
 #: CODATA's 1/137.036): S(E, θ) must match theirs bit for bit for interoperability.
 ALPHA = 1.0 / 137.0
@@ -32,7 +34,7 @@ def omega_elastic(energy, theta, mass_number) -> np.ndarray:
     return energy - energy / (1.0 + 2.0 * energy / mass * np.sin(np.radians(theta) / 2) ** 2)
 
 
-class KinematicsError(ValueError):
+class KinematicsError(EnxsError):
     """Kinematics outside the physical region (0 < ω < E, 0° < θ < 180°)."""
 
 

@@ -1,9 +1,17 @@
-"""Nuclei by name: ``12C`` ↔ (Z=6, A=12), for any element up to Z = 118."""
+"""Nuclei by name: ``12C`` ↔ (Z=6, A=12), for any known isotope of the elements up to Z = 118.
+
+The rule for a nucleus that exists: (Z, A) is an isotope in the NIST table of atomic weights
+and isotopic compositions, as the ``periodictable`` package carries it (stable and unstable
+isotopes with measured masses; 2,939 of them, 1H to 294Og). ``999C`` and ``2C`` are refused.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
+
+from enxs.errors import EnxsError
 
 _SYMBOLS = (
     "H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As "
@@ -15,7 +23,7 @@ _Z_OF = {s: z for z, s in enumerate(_SYMBOLS, start=1)}
 _NAME = re.compile(r"^\s*(\d+)\s*([A-Za-z]{1,2})\s*$|^\s*([A-Za-z]{1,2})\s*-?\s*(\d+)\s*$")
 
 
-class UnknownNucleusError(ValueError):
+class UnknownNucleusError(EnxsError):
     """A nucleus name that is not A followed by an element symbol."""
 
 
@@ -42,8 +50,13 @@ class Nucleus:
 
     @classmethod
     def from_za(cls, z: int, a: int) -> Nucleus:
-        if not 1 <= z <= len(_SYMBOLS) or a < z:
-            raise UnknownNucleusError(f"no nucleus with Z={z}, A={a}")
+        """The nucleus (Z, A); refused unless it is a known isotope (module docstring)."""
+        if not 1 <= z <= len(_SYMBOLS):
+            raise UnknownNucleusError(f"no element with Z={z} (1 to {len(_SYMBOLS)})")
+        known = known_mass_numbers(z)
+        if a not in known:
+            raise UnknownNucleusError(f"no known nucleus {a}{_SYMBOLS[z - 1]} (Z={z}, A={a}): the NIST isotope table "
+                                      f"has {_SYMBOLS[z - 1]} with A = {min(known)} to {max(known)}")
         return cls(z, a)
 
     @classmethod
@@ -57,3 +70,11 @@ class Nucleus:
         if sym not in _Z_OF:
             raise UnknownNucleusError(f"unknown nucleus {text!r}: {sym!r} is not an element symbol")
         return cls.from_za(_Z_OF[sym], int(a))
+
+
+@cache
+def known_mass_numbers(z: int) -> frozenset[int]:
+    """Mass numbers of the known isotopes of element Z (NIST, via ``periodictable``)."""
+    import periodictable
+
+    return frozenset(periodictable.elements[z].isotopes)

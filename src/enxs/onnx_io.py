@@ -46,7 +46,8 @@ from enxs import __version__, archive, kinematics
 from enxs.artifacts import Manifest
 from enxs.config import Config, Imported, ModelConfig, build_config
 from enxs.descriptors import N_KINEMATIC, Descriptors, describe, inputs, nucleus_factor
-from enxs.files import sha256
+from enxs.errors import EnxsError
+from enxs.files import check_output_directory, sha256
 from enxs.network import N_RESPONSE_KINEMATIC, R_UNIT, EnsembleNet
 from enxs.nuclei import Nucleus, UnknownNucleusError
 from enxs.predict import coverage_settings
@@ -54,12 +55,13 @@ from enxs.responses import member_responses
 from enxs.rosenbluth import MOTT_OVER_S
 
 INPUT, OUTPUT, OPSET = "input", "Identity:0", 17
+IR_VERSION = 8  # the published members': onnxruntime 1.18 (the oldest enxs supports) reads IR ≤ 10
 RESPONSES_OUTPUT = "responses"
 _NUWRO_A = {"12": "12C", "56": "56Fe"}  # NuWro's own mapping from the A in a file name
 _MEMBER_FILE = re.compile(r"^model_electron_.*_(\d+)\.onnx$")
 
 
-class OnnxFormatError(ValueError):
+class OnnxFormatError(EnxsError):
     """An ONNX file that is not a network of the supported NuWro form."""
 
 
@@ -242,7 +244,7 @@ def member_graph(model: EnsembleNet, k: int, name: str, nucleus: Nucleus | None 
         nodes, name, [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["N", 2 if responses else 5])],
         [helper.make_tensor_value_info(RESPONSES_OUTPUT if responses else OUTPUT, TensorProto.FLOAT, ["N", width])],
         inits)
-    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION,
                               producer_name="enxs", producer_version=__version__)
     onnx.checker.check_model(proto)
     return proto
@@ -277,10 +279,13 @@ def check_member(path: Path, features: np.ndarray, reference: np.ndarray) -> tup
 
 
 def export(model: EnsembleNet, nucleus: Nucleus, out: Path, weights_sha256: str = "", check_count: int = 2000,
-           seed: int = 0, responses: bool = False) -> dict[str, Any]:
-    """Write one ONNX file per member to ``out/<Symbol><A>/`` and check each with onnxruntime;
-    with ``responses`` (a response model), the (q, ω) → (R_L, R_T) graphs
-    ``response_A_<A>_<i>.onnx`` to ``out/<Symbol><A>-responses/``.
+           seed: int = 0, responses: bool = False, zero_shot: bool = False) -> dict[str, Any]:
+    """Write one ONNX file per member (IR version 8, opset 17, as the published members: older
+    onnxruntime builds linked into generators refuse newer IR) to ``out/<Symbol><A>/`` (or to
+    ``out`` itself when it is named so) and check each with onnxruntime; with ``responses`` (a
+    response model), the (q, ω) → (R_L, R_T) graphs ``response_A_<A>_<i>.onnx`` to
+    ``out/<Symbol><A>-responses/``. ``zero_shot``: the model has no data of ``nucleus``
+    (said in the sidecar ``enxs-export.json``).
 
     The directory must not exist yet (or be empty): files are written to a staging
     directory, checked against enxs's own float32 prediction on random physical points
@@ -291,10 +296,10 @@ def export(model: EnsembleNet, nucleus: Nucleus, out: Path, weights_sha256: str 
     if responses and not model.is_response:
         raise OnnxFormatError("--responses needs a response model (model.output=responses); for a cross-section "
                               "model use enxs responses, which separates R_L and R_T by a Rosenbluth fit")
-    directory = Path(out) / (nucleus.nuwro_dir + ("-responses" if responses else ""))
-    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
-        raise OnnxFormatError(f"{directory}: already exists and is not empty; export into another --out "
-                              f"(enxs never writes over files it did not create)")
+    out, name = Path(out), nucleus.nuwro_dir + ("-responses" if responses else "")
+    directory = out if out.name == name else out / name
+    # a new --out needs its parent (a file is refused); in an existing one, the member directory must be new or empty
+    check_output_directory(out if directory != out and not out.is_dir() else directory, "--out")
     mode = model.config.nucleus_inputs
     energy, theta, omega = kinematics.random_points(check_count, seed)
     if responses:
@@ -306,7 +311,7 @@ def export(model: EnsembleNet, nucleus: Nucleus, out: Path, weights_sha256: str 
         with torch.inference_mode():
             reference = model.eval()(torch.as_tensor(features)).numpy() * nucleus_factor(mode, nucleus)
         features = np.ascontiguousarray(features[:, :N_KINEMATIC])
-    directory.parent.mkdir(parents=True, exist_ok=True)
+    directory.parent.mkdir(exist_ok=True)
     files, worst_abs, worst_rel = [], 0.0, 0.0
     with tempfile.TemporaryDirectory(dir=directory.parent, prefix=f".{directory.name}.") as tmp:
         staging = Path(tmp) / directory.name
@@ -318,15 +323,26 @@ def export(model: EnsembleNet, nucleus: Nucleus, out: Path, weights_sha256: str 
             diff_abs, diff_rel = check_member(path, features, reference[k])
             worst_abs, worst_rel = max(worst_abs, diff_abs), max(worst_rel, diff_rel)
             files.append(path.name)
-        interface = ({"input": "[q, ω] (GeV)", "output": f"{RESPONSES_OUTPUT} [R_L, R_T] (GeV⁻¹, per nucleus)",
-                      "cross_section": "σ_Mott (v_L R_L + v_T R_T) nb/sr/GeV, σ_Mott = (ħc)² α² cos²(θ/2)/(4E² "
-                                       "sin⁴(θ/2)), v_L = (Q²/q²)², v_T = Q²/2q² + tan²(θ/2)"} if responses else
-                     {"input": "[E/20, ω/20, θ/180, cos θ, Q²/100] (GeV, degrees)",
-                      "cross_section": "output × S(E, θ) nb/sr/GeV, "
-                                       "S = 1e9 cos²(θ/2)/(137² E cos(θ/2) 4E² sin⁴(θ/2))"})
+        interface = ({"input": "input [N, 2] = [q, ω] (GeV)",
+                      "output": f"{RESPONSES_OUTPUT} [N, 2] = [R_L, R_T] (GeV⁻¹, per nucleus), final: every "
+                                f"factor of the model is inside the graph",
+                      "cross_section": "σ = σ_Mott (v_L R_L + v_T R_T) nb/sr/GeV, σ_Mott = (ħc)² α² cos²(θ/2)/(4E² "
+                                       "sin⁴(θ/2)), v_L = (Q²/q²)², v_T = Q²/2q² + tan²(θ/2); no Coulomb "
+                                       "correction"} if responses else
+                     {"input": f"{INPUT} [N, 5] = [E/20, ω/20, θ/180, cos θ, Q²/100] (E, ω in GeV, θ in degrees, "
+                               f"Q² in GeV²)",
+                      "output": f"{OUTPUT} [N, 1] = y; every factor of the model (its A/A_parent scaling, the "
+                                f"nucleus) is already inside the graph",
+                      "cross_section": "σ = y × S(E, θ) nb/sr/GeV, S = 1e9 cos²(θ/2)/(137² E cos(θ/2) 4E² "
+                                       "sin⁴(θ/2)); multiply y by S only, by nothing else"})
         summary = {"enxs_version": __version__, "nucleus": nucleus.name, "members": model.members,
-                   "dtype": "float32", **interface,
-                   "output_factor": float(model.output_factor),
+                   "zero_shot": zero_shot,
+                   **({"zero_shot_note": f"zero-shot: the model was trained without any {nucleus.name} data; its "
+                                         f"{nucleus.name} prediction is carried from other nuclei"}
+                      if zero_shot else {}),
+                   "onnx_ir_version": IR_VERSION, "opset": OPSET, "dtype": "float32", **interface,
+                   "ensemble": "one file per member: the prediction is the mean over members, its uncertainty the "
+                               "sample standard deviation over members (ddof = 1)",
                    "source_weights_sha256": weights_sha256,
                    "check": {"points": check_count, "max_abs_diff": worst_abs, "max_rel_diff": worst_rel,
                              "tolerance": CHECK_TOLERANCE, "floor": CHECK_FLOOR},

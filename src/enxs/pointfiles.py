@@ -4,9 +4,8 @@ with its metadata.
 
 Units: E, q and ω in GeV, θ in degrees, cross sections in nb/sr/GeV, responses in GeV⁻¹
 (named in every column and in the metadata written with the table). Every file written
-here carries ``written_by: enxs`` (first CSV line, JSON ``metadata``, Parquet schema
-metadata): :func:`written_by_enxs` recognizes it, so a later command may replace a table
-enxs wrote but never a file it did not.
+here carries its provenance, ``written_by: enxs <version>`` (first CSV line, JSON
+``metadata``, Parquet schema metadata).
 """
 
 from __future__ import annotations
@@ -19,19 +18,19 @@ import numpy as np
 import pandas as pd
 
 from enxs import __version__
+from enxs.errors import EnxsError
 from enxs.files import atomic_write
 from enxs.predict import Prediction
 
 FORMATS = (".csv", ".parquet", ".json")
 COLUMN_NAMES = {"E": ("e", "e_gev", "energy"), "theta": ("theta", "theta_deg", "angle"),
                 "omega": ("omega", "omega_gev", "nu"), "q": ("q", "q_gev")}
-SIGNATURE = "enxs"
 COVERAGE_NOTE = ("1 where no training setting lies within |ln E/E_k| <= 0.25, |theta - theta_k| <= 10 deg, "
                  "omega from the setting's lowest measured omega to its highest + 0.1 E, or below the elastic "
                  "line; 1 everywhere when the model's training data are unknown")
 
 
-class PointFileError(ValueError):
+class PointFileError(EnxsError):
     """A points file that cannot be read: a missing column or a cell that is not a number."""
 
 
@@ -40,8 +39,10 @@ def read_points(path: Path, names: tuple[str, ...] = ("E", "theta", "omega")) ->
     (accepted spellings: :data:`COLUMN_NAMES`)."""
     try:  # as text: a bad cell is reported as the user wrote it
         table = pd.read_csv(path, comment="#", skipinitialspace=True, dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise PointFileError(f"{path}: cannot read CSV ({exc})") from exc
+    if table.empty:
+        raise PointFileError(f"{path}: no points (a header and no rows)")
     lower = {c.strip().lower(): c for c in table.columns}
     out = {}
     for name in names:
@@ -63,7 +64,6 @@ def write_prediction(prediction: Prediction, path: Path, metadata: dict[str, Any
     """Write the points and their prediction (format by extension, :data:`FORMATS`), atomically,
     with the metadata and units."""
     frame = prediction.to_frame()
-    frame["outside_coverage"] = frame.outside_coverage.astype(int)
     write_table(frame, path, {**metadata,
                               "units": "E_GeV [GeV], theta_deg [deg], omega_GeV [GeV], cross sections "
                                        "d2sigma/dOmega/domega [nb/sr/GeV]", "outside_coverage": COVERAGE_NOTE})
@@ -72,7 +72,8 @@ def write_prediction(prediction: Prediction, path: Path, metadata: dict[str, Any
 def write_table(frame: pd.DataFrame, path: Path, metadata: dict[str, Any]) -> None:
     """Write a table (format by extension, :data:`FORMATS`) atomically with its metadata:
     CSV ``# key: value`` lines, Parquet attributes, JSON ``metadata``; signed ``written_by``."""
-    header = {"written_by": f"{SIGNATURE} {__version__}", **metadata, "enxs_version": __version__}
+    header = {"written_by": f"enxs {__version__}", **metadata, "enxs_version": __version__}
+    frame = frame.astype({c: int for c in frame.columns if frame[c].dtype == bool})  # flags as 0/1 in every format
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise PointFileError(f"{path}: the extension must be one of {', '.join(FORMATS)}")
@@ -90,23 +91,3 @@ def write_table(frame: pd.DataFrame, path: Path, metadata: dict[str, Any]) -> No
                            encoding="utf-8")
 
     atomic_write(path, write)
-
-
-def written_by_enxs(path: Path) -> bool:
-    """Whether ``path`` is a table this module wrote (its ``written_by: enxs`` signature)."""
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".csv":
-            with path.open(encoding="utf-8") as f:
-                return f.readline().startswith(f"# written_by: {SIGNATURE} ")
-        if suffix == ".json":
-            with path.open(encoding="utf-8") as f:
-                return json.load(f)["metadata"]["written_by"].startswith(f"{SIGNATURE} ")
-        if suffix == ".parquet":
-            import pyarrow.parquet as pq
-
-            attrs = json.loads(pq.read_schema(path).metadata[b"PANDAS_ATTRS"])
-            return attrs["written_by"].startswith(f"{SIGNATURE} ")
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, ImportError):
-        return False
-    return False

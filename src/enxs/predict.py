@@ -29,6 +29,7 @@ import torch
 from enxs import kinematics
 from enxs.artifacts import Manifest, load_model
 from enxs.descriptors import describe, inputs, nucleus_factor
+from enxs.errors import EnxsError
 from enxs.network import EnsembleNet
 from enxs.nuclei import Nucleus
 
@@ -41,9 +42,14 @@ class ExtrapolationWarning(UserWarning):
     """Points outside the kinematic coverage of the training data."""
 
 
+class NonFiniteError(EnxsError):
+    """A network that returns NaN or infinity (a damaged or diverged model)."""
+
+
 @dataclass
 class Prediction:
-    """Per-point ensemble summary, all cross sections in nb/sr/GeV; ``members`` is [K, N]."""
+    """Per-point ensemble summary, all cross sections in nb/sr/GeV, each of the shape the
+    inputs broadcast to; ``members`` is [K, *that shape]."""
 
     energy: np.ndarray
     theta: np.ndarray
@@ -54,14 +60,16 @@ class Prediction:
     q84: np.ndarray
     outside_coverage: np.ndarray
     members: np.ndarray
+    zero_shot: bool = False  # the model has no training data of this nucleus
 
     def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame({
+        """One row per point (flattened in C order); ``outside_coverage`` a bool column."""
+        return pd.DataFrame({k: np.ravel(v) for k, v in {
             "E_GeV": self.energy, "theta_deg": self.theta, "omega_GeV": self.omega,
             "mean_nb_sr_GeV": self.mean, "std_nb_sr_GeV": self.std,
             "q16_nb_sr_GeV": self.q16, "q84_nb_sr_GeV": self.q84,
-            "outside_coverage": self.outside_coverage,
-        })
+            "outside_coverage": self.outside_coverage.astype(bool),
+        }.items()})
 
 
 def coverage_settings(table: pd.DataFrame) -> list[list[float]]:
@@ -133,7 +141,7 @@ def member_spread(sigma: np.ndarray) -> np.ndarray:
     return sigma.std(0, ddof=1) if len(sigma) > 1 else np.zeros(sigma.shape[1])
 
 
-class NucleusChoiceError(ValueError):
+class NucleusChoiceError(EnxsError):
     """A prediction for a nucleus the model cannot describe, or without the nucleus it needs."""
 
 
@@ -164,13 +172,38 @@ class Ensemble:
             if own is None:
                 trained = ", ".join(n.name for n in self.manifest.nuclei)
                 raise NucleusChoiceError(f"{self.name} describes any nucleus (trained on {trained}): "
-                                         f"say which with --nucleus, e.g. 40Ar")
+                                         f"name the nucleus to predict, e.g. 40Ar")
             return own
         target = nucleus if isinstance(nucleus, Nucleus) else Nucleus.parse(nucleus)
         if self.model.config.nucleus_inputs == "none" and target != own:
             raise NucleusChoiceError(f"{self.name} describes {own.name} only: fine-tune it to {target.name} "
                                      f"(enxs finetune) or use a model of several nuclei")
         return target
+
+    def zero_shot(self, target: Nucleus) -> bool:
+        """Whether ``target`` is a nucleus without training data: a model of several nuclei
+        predicting one it never saw."""
+        return self.manifest.nucleus is None and target not in self.manifest.nuclei
+
+    def provenance(self, target: Nucleus) -> dict[str, object]:
+        """What every output file says of where its numbers come from: model, nucleus, members,
+        and whether the prediction is zero-shot (with a sentence saying what that means)."""
+        out: dict[str, object] = {"model": self.name, "nucleus": target.name, "members": self.members,
+                                  "zero_shot": self.zero_shot(target)}
+        if out["zero_shot"]:
+            out["zero_shot_note"] = self.zero_shot_note(target)
+        return out
+
+    def zero_shot_note(self, target: Nucleus) -> str:
+        trained = ", ".join(n.name for n in self.manifest.nuclei)
+        return (f"zero-shot: {self.name} was trained without any {target.name} data (trained on {trained}); the "
+                f"{target.name} prediction is carried from those nuclei, and its coverage flags refer to their "
+                f"kinematics")
+
+    def warn_zero_shot(self, target: Nucleus) -> None:
+        """Warn (:class:`ExtrapolationWarning`) when predicting for a nucleus without training data."""
+        if self.zero_shot(target):
+            warnings.warn(self.zero_shot_note(target), ExtrapolationWarning, stacklevel=3)
 
     def outside_trained_nuclei(self, target: Nucleus) -> bool:
         """Whether a nucleus lies outside the trained nuclei's range of A or of k_F."""
@@ -214,14 +247,17 @@ class Ensemble:
         every point when the nucleus lies outside their range of A or k_F.
         """
         target = self.target(nucleus)
-        energy, theta, omega = (np.ravel(a).astype(float) for a in
-                                np.broadcast_arrays(np.asarray(energy, float), np.asarray(theta, float),
-                                                    np.asarray(omega, float)))
+        broadcast = np.broadcast_arrays(np.asarray(energy, float), np.asarray(theta, float), np.asarray(omega, float))
+        shape = broadcast[0].shape
+        energy, theta, omega = (np.ravel(a) for a in broadcast)
         if check:
             kinematics.check_kinematics(energy, theta, omega)
         sigma = member_predictions(self.model, energy, theta, omega, target)
         if not np.all(np.isfinite(sigma)):
-            raise FloatingPointError("the network returned a non-finite cross section")
+            bad = int(np.flatnonzero(~np.isfinite(sigma).all(0))[0])
+            raise NonFiniteError(f"{self.name}: the network returned a non-finite cross section at E={energy[bad]:g} "
+                                 f"GeV, θ={theta[bad]:g}°, ω={omega[bad]:g} GeV (a damaged or diverged model)")
+        self.warn_zero_shot(target)
         settings = self.training_settings(target)
         below_elastic = omega < kinematics.omega_elastic(energy, theta, target.A)
         outside = outside_coverage(energy, theta, omega, settings) | below_elastic
@@ -233,4 +269,6 @@ class Ensemble:
                           f"{target.name}, where the cross section is zero: the network's value there is "
                           f"meaningless", ExtrapolationWarning, stacklevel=2)
         q16, q84 = np.quantile(sigma, [0.16, 0.84], axis=0)
-        return Prediction(energy, theta, omega, sigma.mean(0), member_spread(sigma), q16, q84, outside, sigma)
+        per_point = (a.reshape(shape) for a in (energy, theta, omega, sigma.mean(0), member_spread(sigma), q16, q84,
+                                                 outside))
+        return Prediction(*per_point, sigma.reshape(len(sigma), *shape), self.zero_shot(target))

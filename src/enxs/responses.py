@@ -37,7 +37,7 @@ from enxs import kinematics, rosenbluth
 from enxs.descriptors import inputs, nucleus_factor
 from enxs.network import EnsembleNet
 from enxs.nuclei import Nucleus
-from enxs.predict import Ensemble, ExtrapolationWarning, member_spread, sampling
+from enxs.predict import Ensemble, ExtrapolationWarning, NonFiniteError, member_spread, sampling
 
 Q_TOLERANCE = 0.10
 EPSILON_LEVER = 0.2
@@ -49,13 +49,15 @@ EVALUATION_ANGLE = 90.0
 @dataclass
 class Responses:
     """R_L, R_T [GeV⁻¹] per point: ``members`` [K, N, 2] (L, T), summarized as mean, std and
-    16/84% quantiles [N, 2]; ``outside_coverage`` [N]; ``method`` says where they come from."""
+    16/84% quantiles [N, 2]; ``outside_coverage`` [N] (bool: not constrained by data at several
+    angles, below the elastic line, or a negative mean); ``method`` says where they come from."""
 
     q: np.ndarray
     omega: np.ndarray
     members: np.ndarray
     outside_coverage: np.ndarray
     method: str
+    zero_shot: bool = False  # the model has no training data of this nucleus
 
     @property
     def mean(self) -> np.ndarray:
@@ -75,7 +77,7 @@ class Responses:
         for j, name in enumerate(("R_L", "R_T")):
             columns |= {f"{name}_mean_per_GeV": self.mean[:, j], f"{name}_std_per_GeV": self.std[:, j],
                         f"{name}_q16_per_GeV": q16[:, j], f"{name}_q84_per_GeV": q84[:, j]}
-        return pd.DataFrame({**columns, "outside_coverage": self.outside_coverage.astype(int)})
+        return pd.DataFrame({**columns, "outside_coverage": self.outside_coverage.astype(bool)})
 
 
 def elastic_omega(q, mass_number) -> np.ndarray:
@@ -165,12 +167,17 @@ def predict_responses(ensemble: Ensemble, q, omega, *, nucleus: str | Nucleus | 
         method = (f"Rosenbluth fit of the cross-section model over the angles of the training settings through "
                   f"each (q, ω) (ε spread ≥ {EPSILON_LEVER:g}); empty where there are none")
     if ensemble.model.is_response and not np.all(np.isfinite(members)):
-        raise FloatingPointError("the network returned a non-finite response")
+        raise NonFiniteError(f"{ensemble.name}: the network returned a non-finite response (a damaged or diverged "
+                             f"model)")
+    ensemble.warn_zero_shot(target)
     what = ("R_L and R_T there are the network's continuation" if ensemble.model.is_response
             else "the Rosenbluth separation is not defined there (left empty)")
     ensemble.flag_coverage(target, outside, f"are not constrained by training data at several angles "
                                             f"(ε spread < {EPSILON_LEVER:g}): {what}")
     if not ensemble.model.is_response and np.any(members < 0):
-        warnings.warn("the Rosenbluth fit gives a negative R_L or R_T for some member: the cross-section model "
-                      "violates the one-photon-exchange structure there", ExtrapolationWarning, stacklevel=2)
-    return Responses(q, omega, members, outside, method)
+        negative = np.any(members.mean(0) < 0, axis=1)  # NaN (not separated) is not negative
+        outside |= negative
+        warnings.warn(f"the Rosenbluth fit gives a negative R_L or R_T for some member ({int(negative.sum())} "
+                      f"point(s) with a negative mean, flagged): the cross-section model violates the "
+                      f"one-photon-exchange structure there", ExtrapolationWarning, stacklevel=2)
+    return Responses(q, omega, members, outside, method, ensemble.zero_shot(target))

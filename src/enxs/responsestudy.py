@@ -36,6 +36,9 @@ LOSO_TRAIN_FRACTION = 0.8
 RECIPES = {"carbon": "12C", "all nuclei": "all"}
 
 
+#: What the response study writes into its directory: the report, then its two figures.
+REPORT_FILES = ("responses.md", "responses-scaling.png", "responses-nuclei.png")
+
 def recipe(name: str, preset: str) -> tuple[str, int | None, list[str]]:
     """(nuclei, epochs or None for the preset's, --set items) of a recipe (:data:`RECIPES`)."""
     if name == "carbon" and preset == "fast":
@@ -331,11 +334,11 @@ def run_response_study(preset: str, out: Path, ensure: Callable[[runs.RunSpec, s
                                          f"response model ({shipped['carbon'].name})": str(shipped["carbon"])},
                                         data_dir)
     scaling = scaling_curves(str(shipped["all nuclei"]))
-    figure, generator_figure = "responses-scaling.png", "responses-nuclei.png"
+    figure, generator_figure = REPORT_FILES[1:]
     plot_scaling(scaling, out / figure)
     generator = generator_responses(str(shipped["all nuclei"]))
     plot_generator_responses(generator, out / generator_figure)
-    path = out / "responses.md"
+    path = out / REPORT_FILES[0]
     lines = ["# Longitudinal and transverse responses: study", "",
              f"`enxs reproduce --studies responses --preset {preset} --out {out}`; runs under `{out}/runs`.", "",
              *report_lines(scores, scaling, random_points, figure, seeds, generator, generator_figure)]

@@ -29,8 +29,9 @@ from enxs.config import (
     load_config,
 )
 from enxs.datasets import dataset_info, experiment_of, tag_nucleus
+from enxs.errors import EnxsError
 from enxs.evaluation import evaluate_split
-from enxs.files import write_json
+from enxs.files import check_output_directory, write_json
 from enxs.network import EnsembleNet
 from enxs.nuclei import Nucleus
 from enxs.predict import coverage_settings
@@ -44,7 +45,7 @@ MULTI_NUCLEUS_INPUTS = "shape"
 KIND = {"scratch": "pretrain", "finetune": "finetune", "imported": "imported"}
 
 
-class RunError(ValueError):
+class RunError(EnxsError):
     """A run that cannot start or resume (no usable data, existing output, …)."""
 
 
@@ -215,8 +216,10 @@ def execute(spec: RunSpec, out_dir: str | os.PathLike, *, resume: bool = False,
             on_epoch: Callable[[EpochReport], None] | None = None) -> Manifest:
     """Run (or resume) training and write the model directory; returns its manifest."""
     out, config = Path(out_dir), spec.config
-    if not resume and ((out / artifacts.MANIFEST).exists() or (out / RUN_FILE).exists()):
-        raise RunError(f"{out} already holds a model or a run; use --resume or another --out")
+    if not resume:
+        if (out / artifacts.MANIFEST).is_file() or (out / RUN_FILE).is_file():
+            raise RunError(f"{out} already holds a model or a run; use --resume or another --out")
+        check_output_directory(out, "--out")
     device = resolve_device(spec.device)
     selected, data = load_points(spec)  # all validation before anything is written
     check_norm_overrides(spec.norm_overrides, list(dict.fromkeys(selected.dataset)), spec)
@@ -234,7 +237,7 @@ def execute(spec: RunSpec, out_dir: str | os.PathLike, *, resume: bool = False,
         if artifacts.has_checkpoint(out):  # killed before its first checkpoint: start at epoch 0
             trainer.load_state(*artifacts.load_checkpoint(out))
     else:
-        out.mkdir(parents=True, exist_ok=True)
+        out.mkdir(exist_ok=True)
         write_json(out / RUN_FILE, {**spec.to_json(), "data_sha256": [d["sha256"] for d in data]})
 
     def checkpoint(t: Trainer) -> None:
@@ -266,6 +269,16 @@ def execute(spec: RunSpec, out_dir: str | os.PathLike, *, resume: bool = False,
     artifacts.save_model(out, model, manifest)
     artifacts.remove_checkpoint(out)
     return manifest
+
+
+def interrupted_message(out: Path, epoch: int | None, command: str) -> str:
+    """What to tell a user whose run was interrupted: where it stopped and how to resume."""
+    if not (out / RUN_FILE).is_file():
+        return f"interrupted before training started; nothing was written to {out}"
+    saved = (json.loads((out / artifacts.CHECKPOINT_META).read_text(encoding="utf-8"))["epoch"]
+             if artifacts.has_checkpoint(out) else None)
+    where = f"last checkpoint epoch {saved}" if saved is not None else "no checkpoint yet (resuming starts at epoch 0)"
+    return f"interrupted at epoch {epoch or 0}; {where}; resume with `enxs {command} --resume {out}`"
 
 
 def resume_spec(out_dir: str | os.PathLike) -> RunSpec:

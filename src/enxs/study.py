@@ -24,7 +24,7 @@ from enxs import anystudy, archive, artifacts, runs
 from enxs.config import Finetune, Scratch, build_config, finetune_base, scratch_baseline_base
 from enxs.datasets import total_error
 from enxs.evaluation import metrics_of_members
-from enxs.files import sha256
+from enxs.files import STUDY_MARKER, check_study_directory, sha256, write_json
 from enxs.metrics import REGIONS, median_by_region
 from enxs.nuclei import Nucleus
 from enxs.predict import member_predictions
@@ -117,6 +117,15 @@ def _evaluate(model, manifest, test: pd.DataFrame, factor: float, directory) -> 
 
 # -- the report ---------------------------------------------------------------------------
 
+def _figure_name(nucleus: str, fraction: float) -> str:
+    return f"{nucleus}-{round(fraction * 100)}.png"
+
+
+def report_files(targets, fractions) -> list[str]:
+    """What the transfer study writes into its directory: ``report.md`` and one figure per cell."""
+    return ["report.md", *(_figure_name(n, f) for n in targets for f in fractions)]
+
+
 def write_report(cells: list[Cell], out: Path, header: dict[str, Any], extra: list[str] = ()) -> Path:
     """Markdown report with PNG figures in ``out`` (``extra`` lines before the figures);
     returns the Markdown path."""
@@ -155,7 +164,7 @@ def write_report(cells: list[Cell], out: Path, header: dict[str, Any], extra: li
             lines.append(f"| {c.nucleus} | {_ratio(c.fraction)} | {m} | " + " | ".join(cols) + " |")
     lines += ["", *extra, "## Figures", ""]
     for c in cells:
-        name = f"{c.nucleus}-{round(c.fraction * 100)}.png"
+        name = _figure_name(c.nucleus, c.fraction)
         _figure(c, out / name)
         lines += [f"### {c.nucleus}, train:test {_ratio(c.fraction)}", "", f"![{c.nucleus}]({name})", ""]
     path = out / "report.md"
@@ -206,15 +215,23 @@ def _figure(cell: Cell, path: Path, panels: int = 3) -> None:
 def reproduce(base: str, preset: str, out: Path, data_dir=None, members: int | None = None, seed: int = 0,
               targets=TARGETS, fractions=FRACTIONS, on_run=None, any_targets=ZERO_SHOT_TARGETS,
               any_model: str | None = None, any_members: int | None = None,
-              studies=("transfer",)) -> list[Path]:
+              studies=("transfer",), overwrite: bool = False) -> list[Path]:
     """Run the studies and write their reports: ``transfer`` writes ``out/report.md`` (the
     carbon-based transfer study, then the any-nucleus study (``anystudy``; none when
     ``any_targets`` is empty) and, with ``any_model``, that model against ``base`` on carbon's
-    test points); ``responses`` writes ``out/responses.md`` (``responsestudy``)."""
+    test points); ``responses`` writes ``out/responses.md`` (``responsestudy``). The directory
+    follows the rule for study directories (:func:`enxs.files.check_study_directory`): runs
+    finished there are reused, reports replaced only with ``overwrite``."""
     from enxs import __version__, responsestudy
 
+    reports = [*(responsestudy.REPORT_FILES if "responses" in studies else ()),
+               *(report_files(targets, fractions) if "transfer" in studies else ())]
+    check_study_directory(out, reports, overwrite)
     start = time.time()
-    out.mkdir(parents=True, exist_ok=True)
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    write_json(out / STUDY_MARKER, {"written_by": f"enxs {__version__}", "studies": list(studies),
+                                    "note": "a directory of enxs reproduce: its reports and its runs (reused when "
+                                            "reproduce runs here again)"})
 
     def ensure(spec: runs.RunSpec, title: str) -> Path:
         return _ensure(spec, out / "runs", on_run(title, spec) if on_run else None)

@@ -14,6 +14,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from enxs.errors import EnxsError
+
 # Piped output (logs, grep) gets wide tables instead of rich's 80-column fallback.
 console = Console(width=None if sys.stdout.isatty() else 200)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
@@ -40,8 +42,17 @@ def use_threads(threads: int | None) -> None:
     torch.set_num_threads(threads or len(os.sched_getaffinity(0)))
 
 
-class CLIError(Exception):
+class CLIError(EnxsError):
     """An error to print as one line and exit non-zero."""
+
+
+SIGNALS = {"SIGTERM": False}
+
+
+def terminate(signum, frame) -> None:
+    """SIGTERM handled like Ctrl-C (a training run says how to resume), remembered for exit status 143."""
+    SIGNALS["SIGTERM"] = True
+    raise KeyboardInterrupt
 
 
 def make_app(help_text: str) -> typer.Typer:
@@ -66,26 +77,8 @@ def error(text: str) -> None:
     err_console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
-Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace the output file if it exists.")]
-
-
-def check_output_file(path: Path, option: str = "--output", overwrite: bool = False,
-                      replace_own: bool = False) -> None:
-    """Refuse, before any work, an output file whose directory is missing, that is a
-    directory, or that exists (unless ``overwrite``, or ``replace_own`` and it is a table
-    enxs wrote: ``pointfiles.written_by_enxs``)."""
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise CLIError(f"{option} {path}: directory {parent} does not exist")
-    if path.is_dir():
-        raise CLIError(f"{option} {path}: is a directory; give a file name")
-    if path.exists() and not overwrite:
-        from enxs.pointfiles import written_by_enxs
-
-        if not (replace_own and written_by_enxs(path)):
-            raise CLIError(f"{option} {path}: exists and enxs did not write it; give --overwrite to replace it")
-    if not os.access(parent, os.W_OK):
-        raise CLIError(f"{option} {path}: directory {parent} is not writable")
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace the output file if it exists "
+                                                              "(without it, an existing file is kept).")]
 
 
 def fmt_range(lo: float, hi: float, digits: int = 3) -> str:

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from enxs.cli.common import CLIError, DataDir, console, fmt_range, make_app
+from enxs.cli.common import CLIError, DataDir, console, fmt_range, make_app, warn
 
 app = make_app("Inspect and validate the QES archive files.")
 
@@ -27,7 +27,11 @@ def summary(data_dir: DataDir = None) -> None:
         table.add_column(escape(col), justify="left" if col == "nucleus" else "right")
     notes = []
     for name, path in archive.nucleus_files(data_dir).items():
-        data, report = archive.read_file(path)
+        try:
+            data, report = archive.read_file(path)
+        except archive.ArchiveError as exc:
+            warn(f"{path.name} left out: {exc}")
+            continue
         selected = selection.mask(data).sum()
         table.add_row(name, str(data.Z[0]), str(data.A[0]), str(report.raw_points), str(selected),
                       str(data.dataset.nunique()), fmt_range(data.E.min(), data.E.max()),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from typing import Annotated
 
@@ -10,7 +11,8 @@ import typer
 
 from enxs import __version__
 from enxs.cli import data, train, use
-from enxs.cli.common import CLIError, err_console, error
+from enxs.cli.common import error, terminate
+from enxs.errors import EnxsError
 
 app = typer.Typer(
     name="enxs",
@@ -47,22 +49,6 @@ def main(
     """enxs: train, fine-tune, evaluate and use cross-section ensembles."""
 
 
-def _expected_errors() -> tuple[type[BaseException], ...]:
-    """Error types that mean bad input: printed as one line, no traceback."""
-    from enxs.archive import ArchiveError
-    from enxs.kinematics import KinematicsError
-    from enxs.nuclei import UnknownNucleusError
-
-    errors: list[type[BaseException]] = [CLIError, ArchiveError, KinematicsError, UnknownNucleusError]
-    for module, name in (("enxs.artifacts", "ModelFileError"), ("enxs.config", "ConfigError"),
-                         ("enxs.runs", "RunError"), ("enxs.onnx_io", "OnnxFormatError"),
-                         ("enxs.hepdata", "HepDataError"), ("enxs.pointfiles", "PointFileError"),
-                         ("enxs.predict", "NucleusChoiceError")):
-        if module in sys.modules:
-            errors.append(getattr(sys.modules[module], name))
-    return tuple(errors)
-
-
 def run() -> None:
     """Console-script entry point: one-line errors, non-zero exit.
 
@@ -71,16 +57,14 @@ def run() -> None:
     machine slow each other down several-fold (benchmarks/shared_machine.py).
     """
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    signal.signal(signal.SIGTERM, terminate)
     try:
         code = app(standalone_mode=False)  # click returns typer.Exit's code in this mode
         sys.exit(code if isinstance(code, int) else 0)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except typer.Abort:
-        err_console.print("aborted")
-        sys.exit(130)
-    except KeyboardInterrupt:
-        err_console.print("interrupted")
+    except (typer.Abort, KeyboardInterrupt):
+        error("interrupted")
         sys.exit(130)
     except typer.TyperException as exc:  # usage errors (typer ≥ 0.29 carries its own click)
         show = getattr(exc, "show", None)
@@ -89,8 +73,9 @@ def run() -> None:
         else:
             show()
         sys.exit(exc.exit_code)
-    except Exception as exc:
-        if isinstance(exc, _expected_errors()):
-            error(str(exc))
-            sys.exit(2)
-        raise
+    except EnxsError as exc:
+        error(str(exc))
+        sys.exit(exc.exit_code)
+    except OSError as exc:  # a file the user named: unreadable, unwritable, disk full
+        error(f"{exc.filename + ': ' if getattr(exc, 'filename', None) else ''}{exc.strerror or exc}")
+        sys.exit(2)

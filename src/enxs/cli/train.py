@@ -10,7 +10,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from enxs.cli.common import CLIError, DataDir, Threads, console, make_app, say, use_threads
+from enxs.cli.common import SIGNALS, CLIError, DataDir, Threads, console, make_app, say, use_threads
+from enxs.errors import Interrupted
 
 Members = Annotated[int | None, typer.Option(help="Ensemble members K (default: the preset's).")]
 Epochs = Annotated[int | None, typer.Option(help="Training epochs (default: the preset's).")]
@@ -24,8 +25,12 @@ Out = Annotated[Path | None, typer.Option("--out", help="Model directory to writ
 Resume = Annotated[Path | None, typer.Option("--resume", help="Continue an interrupted run in this directory.")]
 
 
-def _progress_run(spec, out: Path, resume: bool) -> dict:
-    """Run with a rich progress bar: epoch, train/validation χ²/N, ETA."""
+def _progress_run(spec, out: Path, resume: bool, command: str) -> dict:
+    """Run with a rich progress bar (epoch, train/validation χ²/N, ETA), shown from the first
+    epoch on, so that an error found before any work prints no bar. Ctrl-C or SIGTERM: one
+    line naming the epoch reached, the last checkpoint and the command that resumes."""
+    from contextlib import ExitStack
+
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from enxs import runs
@@ -33,17 +38,26 @@ def _progress_run(spec, out: Path, resume: bool) -> dict:
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("epoch {task.completed}/{task.total}"),
                TextColumn("χ²/N train {task.fields[train]} val {task.fields[val]}"),
                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
-    with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task(f"{spec.kind} {spec.name}", total=spec.config.train.epochs,
-                                 train="…", val="…")
+    reached = {"epoch": None}
+    with ExitStack() as stack:
+        bar: list = []
 
         def on_epoch(report) -> None:
+            if not bar:
+                progress = stack.enter_context(Progress(*columns, console=console, transient=False))
+                bar.extend([progress, progress.add_task(f"{spec.kind} {spec.name}", total=spec.config.train.epochs,
+                                                        train="…", val="…")])
             fields = {"train": f"{report.train_chi2:.3g}"}
             if report.val_chi2 is not None:
                 fields["val"] = f"{report.val_chi2:.3g}"
-            progress.update(task, completed=report.epoch, **fields)
+            bar[0].update(bar[1], completed=report.epoch, **fields)
+            reached["epoch"] = report.epoch
 
-        return runs.execute(spec, out, resume=resume, on_epoch=on_epoch)
+        try:
+            return runs.execute(spec, out, resume=resume, on_epoch=on_epoch)
+        except KeyboardInterrupt:
+            raise Interrupted(runs.interrupted_message(out, reached["epoch"], command),
+                              143 if SIGNALS["SIGTERM"] else 130) from None
 
 
 def _print_metrics(manifest, out: Path) -> None:
@@ -59,16 +73,16 @@ def _print_metrics(manifest, out: Path) -> None:
     console.print(table)
 
 
-def _start_or_resume(out: Path | None, resume: Path | None, make_spec) -> None:
+def _start_or_resume(out: Path | None, resume: Path | None, make_spec, command: str) -> None:
     """Resume the run in ``resume``, or start ``make_spec()`` writing to ``out``."""
     from enxs import runs
 
     if resume is not None:
-        _print_metrics(_progress_run(runs.resume_spec(resume), resume, True), resume)
+        _print_metrics(_progress_run(runs.resume_spec(resume), resume, True, command), resume)
     elif out is None:
         raise CLIError("give --out DIR (or --resume DIR)")
     else:
-        _print_metrics(_progress_run(make_spec(), out, False), out)
+        _print_metrics(_progress_run(make_spec(), out, False, command), out)
 
 
 def pretrain(
@@ -82,18 +96,21 @@ def pretrain(
     data_file: Annotated[Path | None, typer.Option(help="Archive-format file instead of <A><Sym>.dat.")] = None,
     data_dir: DataDir = None, threads: Threads = None,
 ) -> None:
-    """Train an ensemble from scratch (Kowal et al., Phys. Rev. C 110, 025501 (2024)) and write a model directory."""
+    """Train an ensemble from scratch and write a model directory.
+
+    The method of Kowal et al., Phys. Rev. C 110, 025501 (2024)."""
     from enxs import runs
 
     use_threads(threads)
     _start_or_resume(out, resume, lambda: runs.pretrain_spec(
         nucleus, preset, exclude=exclude, data_file=data_file, data_dir=data_dir, device=device, config_file=config,
-        assignments=set_, members=members, epochs=epochs, seed=seed))
+        assignments=set_, members=members, epochs=epochs, seed=seed), "pretrain")
 
 
 def finetune(
-    from_: Annotated[str, typer.Option("--from", help="Pre-trained model: directory or shipped name.")],
-    nucleus: Annotated[str, typer.Option(help="Target nucleus, e.g. 56Fe.")],
+    from_: Annotated[str | None, typer.Option(
+        "--from", help="Pre-trained model: directory or shipped name.", show_default=False)] = None,
+    nucleus: Annotated[str | None, typer.Option(help="Target nucleus, e.g. 56Fe.", show_default=False)] = None,
     scenario: Annotated[str, typer.Option(
         help="all: every layer trains; last2: only the last two hidden blocks and the output layer.")] = "all",
     train_fraction: Annotated[float, typer.Option(help="Fraction of the nucleus' points to train on.")] = 0.7,
@@ -106,15 +123,19 @@ def finetune(
     data_file: Annotated[Path | None, typer.Option(help="The target's data in the archive format.")] = None,
     data_dir: DataDir = None, threads: Threads = None,
 ) -> None:
-    """Fine-tune every member of a pre-trained ensemble to another nucleus (Graczyk et al., PRL 135, 052502 (2025))."""
+    """Fine-tune every member of a pre-trained ensemble to another nucleus.
+
+    Transfer learning as in Graczyk et al., Phys. Rev. Lett. 135, 052502 (2025)."""
     from enxs import runs
     from enxs.datasets import parse_norm_overrides
 
+    if resume is None and (from_ is None or nucleus is None):
+        raise CLIError("give --from MODEL and --nucleus TARGET (or --resume DIR)")
     use_threads(threads)
     _start_or_resume(out, resume, lambda: runs.finetune_spec(
         from_, nucleus, scenario, train_fraction, norm_overrides=parse_norm_overrides(norm), data_file=data_file,
         data_dir=data_dir, device=device, config_file=config, assignments=set_, members=members, epochs=epochs,
-        seed=seed))
+        seed=seed), "finetune")
 
 
 def evaluate(
@@ -189,6 +210,8 @@ def reproduce(
         help="Which studies, comma-separated: transfer (with the any-nucleus study; OUT/report.md) and "
              "responses (σ vs response models on held-out spectra, superscaling; OUT/responses.md).")]
     = "transfer,responses",
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace the reports already in OUT (finished runs there are reused either way).")] = False,
     data_dir: DataDir = None, threads: Threads = None,
 ) -> None:
     """The transfer-learning study (targets × {all, last2} × {7:3, 1:9}) with baselines, the
@@ -209,5 +232,5 @@ def reproduce(
     if unknown or not chosen:
         raise CLIError(f"--studies {studies!r}: choose transfer, responses or both (comma-separated)")
     paths = study.reproduce(base, preset, out, data_dir, members, seed, tuple(nuclei or study.TARGETS),
-                            study.FRACTIONS, on_run, any_targets, any_model, any_members, chosen)
+                            study.FRACTIONS, on_run, any_targets, any_model, any_members, chosen, overwrite)
     say(f"report(s) written to {', '.join(map(str, paths))}")

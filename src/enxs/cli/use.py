@@ -15,13 +15,13 @@ from enxs.cli.common import (
     DataDir,
     Overwrite,
     Threads,
-    check_output_file,
     console,
     make_app,
     say,
     use_threads,
     warn,
 )
+from enxs.files import check_output_directory, check_output_file
 
 ModelArg = Annotated[str, typer.Argument(help="Model directory or shipped model name.")]
 Energy = Annotated[float | None, typer.Option("--energy", help="Beam energy E [GeV].")]
@@ -49,10 +49,13 @@ Nucleus = Annotated[str | None, typer.Option(
 
 def _load(model: str, nucleus: str | None):
     """The ensemble and the nucleus to predict for (its own, or ``--nucleus``)."""
-    from enxs.predict import Ensemble
+    from enxs.predict import Ensemble, NucleusChoiceError
 
     ensemble = Ensemble.load(model)
-    return ensemble, ensemble.target(nucleus)
+    try:
+        return ensemble, ensemble.target(nucleus)
+    except NucleusChoiceError as exc:
+        raise CLIError(f"{exc} with --nucleus" if nucleus is None else str(exc)) from None
 
 
 def _predict(ensemble, target, energy, theta, omega):
@@ -68,13 +71,13 @@ def _predict(ensemble, target, energy, theta, omega):
 
 
 def _check_table_output(output: Path | None, overwrite: bool) -> None:
-    """A table's --output: a known format, and nothing replaced that enxs did not write (unless told)."""
+    """A table's --output: a known format, and no existing file replaced unless --overwrite."""
     from enxs import pointfiles
 
     if output is not None:
         if output.suffix.lower() not in pointfiles.FORMATS:
             raise CLIError(f"--output {output}: the extension must be .csv, .parquet or .json")
-        check_output_file(output, overwrite=overwrite, replace_own=True)
+        check_output_file(output, overwrite=overwrite)
 
 
 def predict(
@@ -89,6 +92,8 @@ def predict(
     from enxs import pointfiles
 
     _check_table_output(output, overwrite)
+    if input_ is not None and (energy, angle, omega) != (None, None, None):
+        raise CLIError("give --input points.csv or --energy, --angle and --omega, not both")
     use_threads(threads)
     if input_ is not None:
         e, t, w = pointfiles.read_points(input_)
@@ -100,15 +105,15 @@ def predict(
     ensemble, target = _load(model, nucleus)
     prediction, name = _predict(ensemble, target, e, t, w), target.name
     if output is None:
-        table = Table(title=escape(f"{name} — {model} — d²σ/dΩdω [nb/sr/GeV]"))
+        zero_shot = " (zero-shot: no training data of this nucleus)" if prediction.zero_shot else ""
+        table = Table(title=escape(f"{name} — {model} — d²σ/dΩdω [nb/sr/GeV]{zero_shot}"))
         for col in ("E [GeV]", "θ [deg]", "ω [GeV]", "mean", "std", "16%", "84%", "outside"):
             table.add_column(escape(col), justify="right")
         for r in prediction.to_frame().itertuples(index=False):
             table.add_row(*(f"{v:.5g}" for v in r[:7]), "yes" if r[7] else "")
         console.print(table)
         return
-    pointfiles.write_prediction(prediction, output, {"model": str(model), "nucleus": name,
-                                                     "members": ensemble.members})
+    pointfiles.write_prediction(prediction, output, ensemble.provenance(target))
     say(f"{len(e)} point(s) written to {output}")
 
 
@@ -130,6 +135,8 @@ def responses(
     from enxs import pointfiles
 
     _check_table_output(output, overwrite)
+    if input_ is not None and (q, omega) != (None, None):
+        raise CLIError("give --input points.csv or --q and --omega, not both")
     use_threads(threads)
     if input_ is not None:
         qq, w = pointfiles.read_points(input_, ("q", "omega"))
@@ -154,7 +161,8 @@ def responses(
         warn(str(message.message))
     frame = result.to_frame()
     if output is None:
-        table = Table(title=escape(f"{target.name} — {model} — R_L, R_T [GeV⁻¹] ({result.method})"))
+        zero_shot = "; zero-shot: no training data of this nucleus" if result.zero_shot else ""
+        table = Table(title=escape(f"{target.name} — {model} — R_L, R_T [GeV⁻¹] ({result.method}{zero_shot})"))
         for col in ("q [GeV]", "ω [GeV]", "R_L", "± std", "R_T", "± std", "outside"):
             table.add_column(escape(col), justify="right")
         for r in frame.itertuples(index=False):
@@ -162,13 +170,14 @@ def responses(
         console.print(table)
         return
     pointfiles.write_table(frame, output, {
-        "model": str(model), "nucleus": target.name, "members": ensemble.members, "method": result.method,
+        **ensemble.provenance(target), "method": result.method,
         "units": "q_GeV, omega_GeV [GeV]; R_L, R_T [GeV^-1] per nucleus (not per nucleon)",
         "convention": "d2sigma/dOmega/domega = sigma_Mott (v_L R_L + v_T R_T), sigma_Mott = (hbar c)^2 alpha^2 "
                       "cos^2(theta/2)/(4 E^2 sin^4(theta/2)), v_L = (Q^2/q^2)^2, v_T = Q^2/(2q^2) + tan^2(theta/2); "
                       "no Coulomb correction",
         "outside_coverage": "1 where training settings passing within 10% of q at this omega do not span an "
-                            "epsilon range of 0.2 (R_L and R_T not separately constrained), or below the elastic line"})
+                            "epsilon range of 0.2 (R_L and R_T not separately constrained), below the elastic line, "
+                            "or where the mean R_L or R_T is negative"})
     say(f"{len(frame)} point(s) written to {output}")
 
 
@@ -322,8 +331,11 @@ def export_onnx(model: ModelArg, out: Annotated[Path, typer.Option(help="Output 
     from enxs.predict import Ensemble
 
     ensemble = Ensemble.load(model)
-    summary = onnx_io.export(ensemble.model, ensemble.target(nucleus), out, ensemble.manifest.weights_sha256,
-                             responses=responses)
+    target = ensemble.target(nucleus)
+    if ensemble.zero_shot(target):
+        warn(ensemble.zero_shot_note(target))
+    summary = onnx_io.export(ensemble.model, target, out, ensemble.manifest.weights_sha256, responses=responses,
+                             zero_shot=ensemble.zero_shot(target))
     say(f"{summary['members']} members written to {summary['directory']} (onnxruntime vs enxs: max |Δy| = "
         f"{summary['max_abs_diff']:.1e}, max relative difference where y > {onnx_io.CHECK_FLOOR:g}: "
         f"{summary['max_rel_diff']:.1e})")
@@ -346,7 +358,7 @@ def export_hepdata(
 
     if importlib.util.find_spec("hepdata_lib") is None:
         raise CLIError(hepdata.INSTALL_HINT)
-    hepdata.check_target(out)
+    check_output_directory(out)
     w = np.asarray(parse_values(omega))
     ensemble, target = _load(model, nucleus)
     hepdata.write_submission(ensemble, str(model), _predict(ensemble, target, energy, angle, w), out, target.name)
@@ -384,15 +396,16 @@ def tabulate(
     e_min: Annotated[float, typer.Option(help="Lowest E [GeV].")] = 0.1,
     e_max: Annotated[float, typer.Option(help="Highest E [GeV].")] = 6.0,
     shape: Annotated[str | None, typer.Option(
-        help="Grid points in E,θ,ω/E (default 48,69,240); with --responses in q,ω (default 96,200).")] = None,
+        help="Grid nodes in ln E, θ, v (default 128,138,160; v follows ω around the quasielastic peak); "
+             "with --responses in q, ω (default 96,200).")] = None,
     responses: Annotated[bool, typer.Option(
         "--responses", help="Tabulate R_L, R_T [GeV⁻¹] (mean, std, 16%, 84%, coverage) on a q × ω grid.")] = False,
     q_min: Annotated[float, typer.Option(help="With --responses: lowest q [GeV].")] = 0.1,
     q_max: Annotated[float, typer.Option(help="With --responses: highest q and ω [GeV].")] = 2.0,
     nucleus: Nucleus = None, overwrite: Overwrite = False, threads: Threads = None,
 ) -> None:
-    """Precompute mean and std on an (E, θ, ω/E) grid and report the interpolation error; or
-    (--responses) R_L and R_T on a (q, ω) grid."""
+    """Precompute mean and std on an (E, θ, ω) grid for generators, with its interpolation error
+    against the ensemble measured and stored in the file; or (--responses) R_L and R_T on a (q, ω) grid."""
     from enxs import grid
     from enxs.files import atomic_write
     from enxs.predict import Ensemble
@@ -400,14 +413,14 @@ def tabulate(
     if out.suffix not in (".h5", ".hdf5", ".npz"):
         raise CLIError(f"--out {out}: grid files end in .h5 or .npz")
     check_output_file(out, "--out", overwrite)
-    shape = shape or ("96,200" if responses else "48,69,240")
+    shape = shape or ("96,200" if responses else "128,138,160")
     try:
         dims = tuple(int(v) for v in shape.split(","))
     except ValueError:
         dims = ()
     if len(dims) != (2 if responses else 3) or min(dims) < 2:
         raise CLIError(f"--shape {shape!r}: " + ("two integers ≥ 2 (q, ω), e.g. 96,200" if responses
-                                                 else "three integers ≥ 2, e.g. 48,69,240"))
+                                                 else "three integers ≥ 2, e.g. 128,138,160"))
     if responses and not 0 < q_min < q_max:
         raise CLIError(f"--q-min {q_min:g} and --q-max {q_max:g}: need 0 < q-min < q-max (GeV)")
     if not responses and not 0 < e_min < e_max:
@@ -420,8 +433,7 @@ def tabulate(
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ExtrapolationWarning)
-            arrays, meta = grid.build_responses(ensemble, target, (q_min, q_max), dims,
-                                                {"model": str(model), "nucleus": target.name})
+            arrays, meta = grid.build_responses(ensemble, target, (q_min, q_max), dims, ensemble.provenance(target))
         for message in caught:
             warn(str(message.message))
         atomic_write(out, lambda path: grid.save_arrays(path, arrays, meta))
@@ -430,13 +442,18 @@ def tabulate(
             f"{out}: R_L, R_T mean/std/q16/q84 [GeV⁻¹] ({meta['method']}); {covered:.0%} of the physical points "
             f"inside the coverage")
         return
-    net = ensemble.model
-    g = grid.build(net, (e_min, e_max), shape=dims, nucleus=target,
-                   meta={"model": str(model), "nucleus": target.name, "units": "E GeV, theta deg, sigma nb/sr/GeV"})
-    err = grid.interpolation_error(g, net, target)
+    provenance = ensemble.provenance(target)
+    if provenance["zero_shot"]:
+        warn(ensemble.zero_shot_note(target))
+    g = grid.build(ensemble.model, target, (e_min, e_max), shape=dims, meta=provenance)
+    settings = ensemble.training_settings(target)
+    err = grid.interpolation_error(g, ensemble.model, target, settings)
     g.meta.update(err)
     atomic_write(out, g.save)
-    say(f"grid {dims} written to {out}; interpolation error of the mean on {err['points']} random points: "
-        f"median {err['median_rel_error']:.2%}, 95% {err['p95_rel_error']:.2%} "
-        f"(ensemble spread: median {err['median_rel_spread']:.2%}; error below a tenth of the "
-        f"spread at {err['share_below_tenth_of_spread']:.1%} of the points)")
+    inside = (f"inside the training coverage ({err['interpolation_error_points']} random points): median "
+              f"{err['interpolation_error_median']:.2%}, 95% {err['interpolation_error_p95']:.2%}, max "
+              f"{err['interpolation_error_max']:.2%}; " if "interpolation_error_p95" in err else "")
+    say(f"grid {dims} written to {out}; interpolation error of the mean against the ensemble, {inside}whole grid "
+        f"({err['whole_domain_interpolation_error_points']} points): median "
+        f"{err['whole_domain_interpolation_error_median']:.2%}, 95% {err['whole_domain_interpolation_error_p95']:.2%},"
+        f" max {err['whole_domain_interpolation_error_max']:.2%}")
