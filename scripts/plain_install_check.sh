@@ -31,6 +31,13 @@ expect_clean_error "ω must be < q" responses enxs-12C-fast --input "$WORK/q.csv
 expect_clean_error "needs a response model" export onnx enxs-12C-fast --responses --out onnx
 expect_clean_error "model.output" pretrain --preset smoke --set model.output=response --out bad
 expect_clean_error "available here" pretrain --preset smoke --device cuda --out dev
+printf 'E,theta,omega\n' > "$WORK/empty.csv"
+echo x > "$WORK/exists.txt"
+expect_clean_error "no points" predict enxs-12C-fast --input "$WORK/empty.csv"
+expect_clean_error "is a file" export onnx enxs-12C-fast --out exists.txt
+expect_clean_error "is a file" pretrain --nucleus 12C --preset smoke --out exists.txt
+expect_clean_error "NIST isotope table" predict enxs-any-fast --nucleus 999C --energy 1 --angle 30 --omega 0.3
+expect_clean_error "not both" predict enxs-12C-fast --input "$WORK/empty.csv" --energy 5
 if .venv-plain/bin/python -c "import hepdata_lib" 2>/dev/null; then
   echo "FAIL: a plain install pulled in hepdata_lib"; fails=$((fails + 1))
 else

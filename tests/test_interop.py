@@ -301,23 +301,6 @@ def test_quantile_band_stays_positive_where_the_spread_exceeds_the_mean():
     assert (p.q16 >= 0).all() and (p.q84 >= p.q16).all()
 
 
-def test_plot_range_keeps_the_data_readable():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from enxs import plots
-
-    fig, ax = plt.subplots()
-    omega = np.linspace(0.01, 1.0, 100)
-    mean = np.where(omega > 0.6, 3500.0, 200.0)  # an extrapolated band far above the data
-    data = pd.DataFrame({"omega": [0.1, 0.3, 0.5], "sigma": [100.0, 330.0, 150.0]})
-    plots.fit_to_data(ax, omega, mean, data, np.array([10.0, 20.0, 10.0]))
-    assert ax.get_ylim() == (0, pytest.approx(1.25 * 350))
-    plt.close(fig)
-
-
 def test_hepdata_keeps_significant_figures_and_metadata(tmp_path):
     pytest.importorskip("hepdata_lib")
     import yaml

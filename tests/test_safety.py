@@ -177,3 +177,30 @@ def test_errors_before_any_work_print_no_progress_bar(tmp_path):
     _one_line_error(result, "Nope")
     assert "epoch" not in result.stdout
 
+
+
+def test_plot_range_shows_the_whole_model_and_the_legend_names_datasets():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from enxs import plots
+
+    fig, ax = plt.subplots()
+    points = pd.DataFrame({"omega": [1.0, 2.0, 3.0], "sigma": [100.0, 300.0, 400.0], "dataset": ["A", "A", "B"]})
+    drawn = plots.data_points(ax, points, np.full(3, 20.0), np.array([True, False, True]))
+    assert set(drawn) == {"A (train)", "A (test)", "B (train)"}
+    mean = np.array([10.0, 420.0, 1452.0])
+    plots.y_range(ax, mean, 1.1 * mean, points, np.full(3, 20.0))
+    assert ax.get_ylim()[1] >= 1.1 * 1452
+    plots.y_range(ax, mean, 1.1 * mean, log=True)
+    assert ax.get_yscale() == "log" and ax.get_ylim()[0] < 10
+    plt.close(fig)
+
+
+def test_plot_takes_ylim_and_refuses_a_bad_one(tmp_path):
+    args = ("plot", SHIPPED, "--energy", 0.68, "--angle", 60)
+    assert _enxs(*args, "--ylim", "0,3000", "--log-y", "--output", "a.png", cwd=tmp_path).returncode == 0
+    _one_line_error(_enxs(*args, "--ylim", "5,1", "--output", "b.png", cwd=tmp_path), "--ylim")

@@ -15,13 +15,20 @@ def band(ax, x, mean, low, high, label: str, color: str | None = None) -> dict:
     return {"line": line, "band": fill}
 
 
-def fit_to_data(ax, x, mean, points: pd.DataFrame, error: np.ndarray) -> None:
-    """Linear y range that keeps the measured points readable: up to the data's highest
-    point (σ + Δσ) and the prediction within the data's ω range, plus 25%; an
-    extrapolated band outside that range is clipped rather than squashing the data."""
-    inside = (x >= points.omega.min()) & (x <= points.omega.max())
-    top = max(float(np.max(points.sigma + error)), float(np.max(mean[inside], initial=0.0)))
-    ax.set_ylim(0, 1.25 * top)
+def y_range(ax, mean, high, points: pd.DataFrame | None = None, error: np.ndarray | None = None,
+            log: bool = False) -> None:
+    """A y range that shows the whole model (its mean and 84% quantile) and every measured
+    point with its error bar: linear from 0, or (``log``) logarithmic over what is drawn."""
+    tops = [np.max(high[np.isfinite(high)], initial=0.0), np.max(mean[np.isfinite(mean)], initial=0.0)]
+    if points is not None and len(points):
+        tops.append(float(np.max(points.sigma + error)))
+    top = max(tops)
+    if log:
+        values = np.concatenate([mean[mean > 0], [] if points is None else points.sigma[points.sigma > 0]])
+        ax.set_yscale("log")
+        ax.set_ylim(max(float(values.min()) / 2, top * 1e-8) if len(values) else None, 2 * top)
+    else:
+        ax.set_ylim(0, 1.1 * top)
 
 
 def mark_extrapolation(ax, x, y, outside) -> dict:
@@ -39,16 +46,22 @@ def curve(ax, x, y, label: str, **style) -> dict:
 
 
 def data_points(ax, points: pd.DataFrame, error: np.ndarray, train_mask: np.ndarray | None = None) -> dict:
-    """Measured σ vs ω with error bars; training points filled, others open."""
+    """Measured σ vs ω with error bars, one marker per dataset (named in the legend): the
+    model's training points filled, its test points open; without ``train_mask`` (a
+    nucleus the model did not train on) every point open and labelled as not trained on."""
     drawn = {}
-    masks = {"data": np.ones(len(points), bool)} if train_mask is None else {
-        "training points": train_mask, "test points": ~train_mask}
-    for label, m in masks.items():
-        if not m.any():
-            continue
-        filled = label != "test points"
-        drawn[label] = ax.errorbar(points.omega[m], points.sigma[m], yerr=error[m], fmt="o", ms=3.5, lw=0.8,
-                                   color="k", mfc="k" if filled else "white", label=label, zorder=3)
+    markers = "osD^v<>ph*"
+    for n, (dataset, rows) in enumerate(points.groupby("dataset", sort=True)):
+        idx = points.index.get_indexer(rows.index)
+        parts = ({"not trained on": np.ones(len(idx), bool)} if train_mask is None else
+                 {"train": train_mask[idx], "test": ~train_mask[idx]})
+        for part, m in parts.items():
+            if not m.any():
+                continue
+            label = f"{dataset} ({part})"
+            drawn[label] = ax.errorbar(rows.omega[m], rows.sigma[m], yerr=error[idx][m], fmt=markers[n % len(markers)],
+                                       ms=3.8, lw=0.8, color=f"C{(n + 1) % 10}",
+                                       mfc=f"C{(n + 1) % 10}" if part == "train" else "white", label=label, zorder=3)
     return drawn
 
 
@@ -56,4 +69,3 @@ def label_spectrum(ax, nucleus: str, energy: float, theta: float) -> None:
     ax.set_xlabel("ω [GeV]")
     ax.set_ylabel("d²σ/dΩdω [nb/sr/GeV]")
     ax.set_title(f"{nucleus}: E = {energy:g} GeV, θ = {theta:g}°", fontsize=10)
-    ax.set_ylim(bottom=0)

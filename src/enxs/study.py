@@ -206,6 +206,7 @@ def _figure(cell: Cell, path: Path, panels: int = 3) -> None:
                 plots.band(ax, omega, sigma.mean(0), *np.quantile(sigma, [0.16, 0.84], axis=0), method, colors[method])
         plots.data_points(ax, pts, total_error(pts), pts.line.isin(cell.train_lines).to_numpy())
         plots.label_spectrum(ax, cell.nucleus, energy, theta)
+        ax.set_ylim(bottom=0)
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

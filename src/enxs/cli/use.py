@@ -189,6 +189,10 @@ def plot(
         "--responses", help="Draw R_L and R_T [GeV⁻¹] against ω at each --q instead of a cross section.")] = False,
     q: Annotated[str | None, typer.Option("--q", help="With --responses: q [GeV], one value or a list.")] = None,
     output: Annotated[Path, typer.Option(help="Figure file (.png, .pdf, .svg).")] = Path("enxs-plot.png"),
+    log_y: Annotated[bool, typer.Option("--log-y", help="Logarithmic y axis (a spectrum in ω; scans always are).")]
+    = False,
+    ylim: Annotated[str | None, typer.Option(
+        "--ylim", help="y range LO,HI in the plotted unit (default: the whole model and every data point).")] = None,
     nucleus: Nucleus = None, overwrite: Overwrite = False, data_dir: DataDir = None,
 ) -> None:
     """Plot the ensemble mean and its 16–84% band: a spectrum in ω, a scan in angle or Q² at fixed E,
@@ -212,6 +216,7 @@ def plot(
     if scan not in ("omega", "angle", "q2"):
         raise CLIError(f"--scan {scan!r}: choose omega, angle or q2")
     check_output_file(output, overwrite=overwrite)
+    limits = _parse_ylim(ylim)
     fig, ax = plt.subplots(figsize=(6, 4.2))
     label = f"{model} (mean, 16–84%)"
     if scan == "omega":
@@ -227,8 +232,8 @@ def plot(
         plots.band(ax, w, p.mean, p.q16, p.q84, label)
         plots.mark_extrapolation(ax, w, p.mean, p.outside_coverage)
         plots.label_spectrum(ax, name, energy, angle)
-        if with_data:
-            _overlay_data(ax, name, energy, angle, data_dir, w, p.mean)
+        pts, error = _overlay_data(ax, ensemble, target, energy, angle, data_dir) if with_data else (None, None)
+        plots.y_range(ax, p.mean, p.q84, pts, error, log=log_y)
     else:
         if omega is None or len(parse_values(omega)) != 1:
             raise CLIError("a scan in angle or Q² needs one --omega value")
@@ -241,9 +246,11 @@ def plot(
         plots.mark_extrapolation(ax, x, p.mean, p.outside_coverage)
         ax.set_xlabel("θ [deg]" if scan == "angle" else "Q² [GeV²]")
         ax.set_ylabel("d²σ/dΩdω [nb/sr/GeV]")
-        ax.set_yscale("log")
+        plots.y_range(ax, p.mean, p.q84, log=True)
         ax.set_title(f"{name}: E = {energy:g} GeV, ω = {w:g} GeV", fontsize=10)
-    ax.legend(fontsize=8)
+    if limits:
+        ax.set_ylim(*limits)
+    ax.legend(fontsize=7)
     _save_figure(fig, output)
 
 
@@ -296,22 +303,38 @@ def _plot_responses(model: str, nucleus: str | None, q_values: list[float], omeg
     _save_figure(fig, output, f" ({r.method})")
 
 
-def _overlay_data(ax, nucleus: str, energy: float, angle: float, data_dir, omega, mean) -> None:
+def _parse_ylim(text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    try:
+        low, high = (float(v) for v in text.split(","))
+    except ValueError:
+        low = high = float("nan")
+    if not low < high:
+        raise CLIError(f"--ylim {text!r}: write LO,HI with LO < HI, e.g. 0,1500")
+    return low, high
+
+
+def _overlay_data(ax, ensemble, target, energy: float, angle: float, data_dir):
+    """The measured points of this setting, marked as the model's training or test points
+    (or as not trained on, for a nucleus without training data); returns them and their errors."""
     from enxs import archive, plots
     from enxs.datasets import total_error
 
     try:
-        table = archive.read_file(archive.find_nucleus_file(nucleus, data_dir))[0]
+        table = archive.read_file(archive.find_nucleus_file(target.name, data_dir))[0]
     except archive.ArchiveError as exc:
         warn(f"no data overlay: {exc}")
-        return
-    pts = table[(abs(table.E - energy) <= 1e-3 * energy) & (abs(table.theta - angle) <= 0.05)]
+        return None, None
+    pts = table[(abs(table.E - energy) <= 1e-3 * energy) & (abs(table.theta - angle) <= 0.05)].reset_index(drop=True)
     if pts.empty:
-        warn(f"the archive has no {nucleus} data at E={energy:g}, θ={angle:g}")
-        return
+        warn(f"the archive has no {target.name} data at E={energy:g}, θ={angle:g}")
+        return None, None
     error = total_error(pts)
-    plots.data_points(ax, pts, error)
-    plots.fit_to_data(ax, omega, mean, pts, error)
+    split = (ensemble.manifest.split or {}).get(target.name)
+    train = pts.line.isin(split["train_lines"]).to_numpy() if split else None
+    plots.data_points(ax, pts, error, train)
+    return pts, error
 
 
 export_app = make_app("Write a model in other formats.")
