@@ -13,7 +13,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from enxs import archive, artifacts, onnx_io
+from enxs import archive, artifacts, onnx_import
 from enxs.evaluation import metrics_on
 from enxs.predict import ExtrapolationWarning
 from enxs.selection import Selection
@@ -24,7 +24,7 @@ PEER = Path(__file__).resolve().parents[2] / "shared" / "peers" / "kowal-c12-onn
 def main() -> None:
     warnings.simplefilter("ignore", ExtrapolationWarning)
     ours, manifest = artifacts.load_model("enxs-12C-fast")
-    peer, _ = onnx_io.import_members(PEER)
+    peer, _ = onnx_import.import_members(PEER)
     table = Selection().apply(archive.read_file(archive.find_nucleus_file("12C"))[0])
     test = table[table.line.isin(manifest.split["12C"]["test_lines"])]
     print(f"carbon test points of enxs-12C-fast: {len(test)}")

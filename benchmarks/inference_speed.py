@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from enxs import artifacts, kinematics, onnx_io
+from enxs import artifacts, kinematics, onnx_import
 from enxs.grid import build, interpolation_error
 from enxs.nuclei import Nucleus
 from enxs.predict import member_predictions
@@ -51,13 +51,13 @@ def main() -> None:
     e, t, w = points(args.points)
     x = kinematics.network_features(e, t, w).astype(np.float32)
     sessions = [ort.InferenceSession(str(p), providers=["CPUExecutionProvider"])
-                for p in onnx_io.member_files(args.peer)]
+                for p in onnx_import.member_files(args.peer)]
     runs_50 = [sessions[i % len(sessions)] for i in range(50)]
 
     def onnx_loop():
         return np.mean([s.run(None, {"input": x})[0] for s in runs_50], axis=0)
 
-    peer, _ = onnx_io.import_members(args.peer)
+    peer, _ = onnx_import.import_members(args.peer)
     stacked = peer.select([i % peer.members for i in range(50)])
     shipped, _ = artifacts.load_model("enxs-12C-fast")
     r_onnx = rate(args.points, onnx_loop)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from enxs import archive, artifacts, kinematics, onnx_io
+from enxs import archive, artifacts, kinematics, onnx_import, onnx_io
 from enxs.config import ModelConfig
 from enxs.files import OutputError
 from enxs.grid import Grid, build, from_v, interpolation_error, to_v
@@ -55,7 +55,7 @@ def test_exported_members_reproduce_enxs(tmp_path):
         ref = net(torch.as_tensor(x)).numpy()
     for k, f in enumerate(files):
         assert np.max(np.abs(_ort(f, x) / ref[k] - 1)) <= 1e-5
-    back, _ = onnx_io.import_members(tmp_path / "Fe56")
+    back, _ = onnx_import.import_members(tmp_path / "Fe56")
     with torch.inference_mode():
         assert np.allclose(back(torch.as_tensor(x)).numpy(), ref, rtol=1e-5, atol=0)
     assert float(back.output_factor) == pytest.approx(56 / 12)
@@ -75,7 +75,7 @@ def _logit_graph(path, tmp_path):
 
 
 def test_imported_peer_reproduces_onnxruntime(tmp_path, archive_dir):
-    model, paths = onnx_io.import_members(PEER)
+    model, paths = onnx_import.import_members(PEER)
     assert model.members == 5 and model.parameter_count() == 820_801
     table = archive.read_file(archive_dir / "12C.dat")[0]
     x = kinematics.network_features(table.E, table.theta, table.omega).astype(np.float32)
@@ -105,9 +105,9 @@ def test_import_cli_and_evaluate(tmp_path):
 def test_corrupt_onnx_is_refused(tmp_path):
     (tmp_path / "model_electron_A_12_0.onnx").write_bytes(b"not onnx")
     with pytest.raises(onnx_io.OnnxFormatError, match="not a readable ONNX"):
-        onnx_io.import_members(tmp_path)
+        onnx_import.import_members(tmp_path)
     with pytest.raises(onnx_io.OnnxFormatError, match="no model_electron"):
-        onnx_io.import_members(tmp_path / "..")
+        onnx_import.import_members(tmp_path / "..")
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet", ".json"])

@@ -168,3 +168,51 @@ def test_mc_samples_need_dropout():
 
     with pytest.raises(ConfigError, match=r"needs model\.dropout"):
         load_config("fast", assignments=["model.mc_samples=10"])
+
+
+def test_stored_lambda_is_each_members_fitted_one(toy_file, tmp_path):
+    """λ_k per member in the manifest equals the closed-form optimum of that member's final
+    weights on its own replica, recomputed here from the saved model."""
+    from enxs.training import PointSet, member_data
+
+    spec = _spec(toy_file, "train.members=3", "train.epochs=30", "model.width=16")
+    manifest = runs.execute(spec, tmp_path / "lam")
+    model = Ensemble.load(tmp_path / "lam").model.eval()
+    table = manifest.config.selection.apply(archive.read_file(toy_file)[0])
+    table = table.assign(nucleus="12C")
+    points = PointSet.from_table(table, p2p_sys=manifest.config.train.p2p_sys)
+    pool = np.flatnonzero(table.line.isin(manifest.split["12C"]["train_lines"]).to_numpy())
+    train_rows, _, replicas = member_data(points, pool, manifest.config.train, manifest.training["member_seeds"])
+    with torch.no_grad():
+        f = (model(points.features) * points.scale).numpy().astype(np.float64)
+    sigma, err, data = (t.numpy().astype(np.float64) for t in (replicas, points.error, points.dataset))
+    prior = 1 / points.norm_unc.numpy().astype(np.float64) ** 2
+    for k, rows in enumerate(train_rows.numpy()):
+        w = 1 / err[rows] ** 2
+        fs = np.bincount(data[rows].astype(int), f[k, rows] * sigma[k, rows] * w, minlength=len(prior))
+        ff = np.bincount(data[rows].astype(int), f[k, rows] ** 2 * w, minlength=len(prior))
+        np.testing.assert_allclose(manifest.lam["per_member"][k], (fs + prior) / (ff + prior), rtol=2e-4)
+
+
+def test_member_k_does_not_depend_on_the_number_of_members(toy_file, tmp_path):
+    weights = []
+    for k in (2, 3):
+        runs.execute(_spec(toy_file, f"train.members={k}", "train.epochs=20", "model.width=16"), tmp_path / f"k{k}")
+        weights.append(load_file(str(tmp_path / f"k{k}" / "weights.safetensors")))
+    two, three = weights
+    for name, tensor in two.items():
+        if tensor.dim() and tensor.shape[0] == 2:
+            torch.testing.assert_close(tensor, three[name][:2], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(("setting", "check"), [
+    ("train.patience=1", lambda m: m.training["epochs_run"] < 200),
+    ("train.lambda_in_training=true", lambda m: m.config.train.lambda_in_training),
+    ("train.lr_schedule=constant", lambda m: m.config.train.lr_schedule == "constant"),
+    ("train.weight_decay=0.01", lambda m: m.config.train.weight_decay == 0.01),
+    ("train.fluctuate_norm=true", lambda m: m.config.train.fluctuate_norm),
+])
+def test_each_training_option_runs_and_is_recorded(toy_file, tmp_path, setting, check):
+    spec = _spec(toy_file, setting, "train.members=2", "train.epochs=200", "train.eval_every=1", "model.width=8")
+    manifest = runs.execute(spec, tmp_path / "run")
+    assert check(manifest) and np.isfinite(manifest.metrics["test"]["chi2_per_point"])

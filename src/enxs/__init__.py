@@ -1,6 +1,10 @@
 """enxs: electron–nucleus inclusive cross sections d²σ/dΩdω from DNN ensembles.
 
-Heavy modules (pandas, torch) load on first use, so ``import enxs`` stays cheap.
+The Python API: ``load_archive`` (measured points), ``pretrain``, ``finetune``, ``resume``
+(training runs that write a model directory and return an :class:`Ensemble`),
+``Ensemble.load(...).predict`` (σ with spread and coverage flags), ``responses`` (R_L, R_T),
+``evaluate`` (metrics), ``export_onnx`` (NuWro's files). Every error a user can fix is an
+:class:`EnxsError`. Heavy modules (pandas, torch) load on first use, so ``import enxs`` stays cheap.
 """
 
 from __future__ import annotations
@@ -12,9 +16,29 @@ _LAZY = {
     "Selection": ("enxs.selection", "Selection"),
     "Nucleus": ("enxs.nuclei", "Nucleus"),
     "Ensemble": ("enxs.predict", "Ensemble"),
+    "pretrain": ("enxs.runs", "pretrain"),
+    "finetune": ("enxs.runs", "finetune"),
+    "resume": ("enxs.runs", "resume"),
+    "evaluate": ("enxs.evaluation", "evaluate_model"),
+    "responses": ("enxs.responses", "predict_responses"),
+    "export_onnx": ("enxs.onnx_io", "export_ensemble"),
+    "EnxsError": ("enxs.errors", "EnxsError"),
 }
 
-__all__ = ["Ensemble", "Nucleus", "Selection", "__version__", "load_archive"]
+__all__ = [
+    "Ensemble",
+    "EnxsError",
+    "Nucleus",
+    "Selection",
+    "__version__",
+    "evaluate",
+    "export_onnx",
+    "finetune",
+    "load_archive",
+    "pretrain",
+    "responses",
+    "resume",
+]
 
 
 def __getattr__(name: str):

@@ -23,6 +23,7 @@ import pandas as pd
 
 from enxs import archive, artifacts, runs
 from enxs.evaluation import metrics_of_members, predict_table
+from enxs.metrics import score_cell
 from enxs.nuclei import Nucleus
 from enxs.predict import Ensemble, ExtrapolationWarning, member_spread
 from enxs.training import split_points
@@ -90,14 +91,6 @@ def carbon_check(any_model: str, carbon_model: str, data_dir=None) -> dict[str, 
             any_model: metrics_on(model, test, manifest)}
 
 
-def _cell(t: dict | None) -> str:
-    """median |rel dev| · 90th percentile · χ²/N · 1σ coverage."""
-    if not t:
-        return "—"
-    return (f"{t['median_abs_rel_dev']:.1%} · {t['p90_abs_rel_dev']:.0%} · {t['chi2_per_point']:.1f} · "
-            f"{t['coverage_1sigma']:.0%}")
-
-
 def report_lines(rows: list[dict[str, Any]], transfer: dict[tuple[str, float], dict[str, Any]],
                  carbon: dict[str, dict] | None) -> list[str]:
     """The any-nucleus sections of the report (Markdown lines)."""
@@ -111,8 +104,8 @@ def report_lines(rows: list[dict[str, Any]], transfer: dict[tuple[str, float], d
     for r in rows:
         z, c = r["zero_shot"], transfer.get((r["nucleus"], 0.1), {})
         cov = " / ".join("—" if z[p] is None else f"{z[p]['coverage_1sigma']:.0%}" for p in ("inside", "outside"))
-        lines.append(f"| {r['nucleus']} | {z['test']['n']} | {_cell(c.get('A/12 carbon'))} "
-                     f"| {_cell(c.get('fine-tuned all'))} | {_cell(z['test'])} | {_cell(z['all'])} "
+        lines.append(f"| {r['nucleus']} | {z['test']['n']} | {score_cell(c.get('A/12 carbon'))} "
+                     f"| {score_cell(c.get('fine-tuned all'))} | {score_cell(z['test'])} | {score_cell(z['all'])} "
                      f"| {cov} ({z['n_outside']}) | {z['median_rel_spread']:.1%} | {z['distance']:.2f} |")
     lines += ["", "## Fine-tuned from the any-nucleus base (trained without the target)", "",
               "Test points of each split; the carbon-based columns on the same points. Cells as above.", "",
@@ -121,12 +114,12 @@ def report_lines(rows: list[dict[str, Any]], transfer: dict[tuple[str, float], d
     for r in rows:
         for fraction in sorted({f for f, _ in r["finetuned"]}, reverse=True):
             c = transfer.get((r["nucleus"], fraction), {})
-            cols = [_cell(c.get(f"fine-tuned {s}")) for s in ("all", "last2")]
-            cols += [_cell(r["finetuned"].get((fraction, s))) for s in ("all", "last2")]
+            cols = [score_cell(c.get(f"fine-tuned {s}")) for s in ("all", "last2")]
+            cols += [score_cell(r["finetuned"].get((fraction, s))) for s in ("all", "last2")]
             lines.append(f"| {r['nucleus']} | {round(fraction * 10)}:{round((1 - fraction) * 10)} | "
                          + " | ".join(cols) + " |")
     if carbon:
         lines += ["", "## Carbon must not suffer", "", "| model | on carbon's test points |", "|---|---|"]
-        lines += [f"| {label} {name} | {_cell(t)} |" for label, (name, t) in zip(("carbon", "all nuclei"),
+        lines += [f"| {label} {name} | {score_cell(t)} |" for label, (name, t) in zip(("carbon", "all nuclei"),
                                                                                carbon.items(), strict=False)]
     return [*lines, ""]

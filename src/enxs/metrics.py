@@ -87,3 +87,11 @@ def median_by_region(sigma, mean, x, w) -> dict[str, dict]:
         rel = np.abs(np.asarray(mean) / np.asarray(sigma) - 1)
     return {r: {"n": int((region == r).sum()), "median_abs_rel_dev": float(np.median(rel[region == r]))}
             for r in REGIONS if (region == r).any()}
+
+
+def score_cell(t: dict | None) -> str:
+    """One report cell: median |rel dev| · 90th percentile · χ²/N · 1σ coverage ("—" for none)."""
+    if not t:
+        return "—"
+    return (f"{t['median_abs_rel_dev']:.1%} · {t['p90_abs_rel_dev']:.0%} · {t['chi2_per_point']:.1f} · "
+            f"{t['coverage_1sigma']:.0%}")

@@ -36,9 +36,15 @@ class StackedLinear(nn.Module):
 
     def __init__(self, members: int, fan_in: int, fan_out: int, init: str = "lecun"):
         super().__init__()
-        gain = 2.0 if init == "he" else 1.0  # He for ReLU; LeCun-normal as published (Flax default)
-        self.weight = nn.Parameter(torch.randn(members, fan_in, fan_out) * math.sqrt(gain / fan_in))
+        self.scale = math.sqrt((2.0 if init == "he" else 1.0) / fan_in)  # He for ReLU; LeCun-normal as published
+        self.weight = nn.Parameter(torch.randn(members, fan_in, fan_out) * self.scale)
         self.bias = nn.Parameter(torch.zeros(members, 1, fan_out))
+
+    @torch.no_grad()
+    def draw(self, k: int, generator: torch.Generator) -> None:
+        """Member k's initial weights from its own generator (biases start at zero)."""
+        self.weight[k] = torch.randn(self.weight.shape[1:], generator=generator) * self.scale
+        self.bias[k] = 0.0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.baddbmm(self.bias, x, self.weight)
@@ -127,6 +133,15 @@ class EnsembleNet(nn.Module):
         self.register_buffer("feature_mean", torch.zeros(n_inputs))
         self.register_buffer("feature_std", torch.ones(n_inputs))
         self.register_buffer("output_factor", torch.ones(()))  # A/12 after transfer (transfer.py)
+
+    def initialize(self, seeds: list[int]) -> None:
+        """Draw member k's initial weights from ``seeds[k]`` alone, layer by layer, so that
+        member k is the same whatever the number of members beside it."""
+        layers = [block.linear for block in self.blocks] + [self.head]
+        for k, seed in enumerate(seeds):
+            generator = torch.Generator().manual_seed(seed)
+            for layer in layers:
+                layer.draw(k, generator)
 
     def network_inputs(self, features: torch.Tensor) -> torch.Tensor:
         """What the first block sees before standardization: the features [N, 5 + extra] as

@@ -1,4 +1,4 @@
-"""ONNX files with the interface of NuWro's published electron ensembles, both ways.
+"""ONNX export: files with the interface of NuWro's published electron ensembles.
 
 Interface (NuWro, github.com/NuWro/nuwro pull request 53): one float32 file per member; input ``input``
 [N, 5] = [E/20, ω/20, θ/180, cos θ, Q²/100]; output ``Identity:0`` [N, 1] = y, and
@@ -25,14 +25,12 @@ y = (σ_Mott/S)(v_L R_L + v_T R_T) (``Concat``, ``Log``, ``ReduceSum`` nodes bes
 network's). With ``responses=True`` it exports the responses themselves instead: input
 [N, 2] = (q, ω) in GeV, output ``responses`` [N, 2] = (R_L, R_T) in GeV⁻¹ per nucleus.
 
-Import reads graphs of the form [MatMul → Add (→ Mul → Add) → Relu]×n → MatMul → Add →
-Sigmoid (or the composed form, and a final Mul) into an enxs model with ``norm='affine'``.
+(Import: ``onnx_import``.)
 """
 
 from __future__ import annotations
 
 import json
-import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -42,23 +40,18 @@ import onnx
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-from enxs import __version__, archive, kinematics
-from enxs.artifacts import Manifest
-from enxs.config import Config, Imported, ModelConfig, build_config
+from enxs import __version__, kinematics
 from enxs.descriptors import N_KINEMATIC, Descriptors, describe, inputs, nucleus_factor
 from enxs.errors import EnxsError
-from enxs.files import check_output_directory, sha256
+from enxs.files import check_output_directory
 from enxs.network import N_RESPONSE_KINEMATIC, R_UNIT, EnsembleNet
-from enxs.nuclei import Nucleus, UnknownNucleusError
-from enxs.predict import coverage_settings
+from enxs.nuclei import Nucleus
 from enxs.responses import member_responses
 from enxs.rosenbluth import MOTT_OVER_S
 
 INPUT, OUTPUT, OPSET = "input", "Identity:0", 17
 IR_VERSION = 8  # the published members': onnxruntime 1.18 (the oldest enxs supports) reads IR ≤ 10
 RESPONSES_OUTPUT = "responses"
-_NUWRO_A = {"12": "12C", "56": "56Fe"}  # NuWro's own mapping from the A in a file name
-_MEMBER_FILE = re.compile(r"^model_electron_.*_(\d+)\.onnx$")
 
 
 class OnnxFormatError(EnxsError):
@@ -354,106 +347,10 @@ def export(model: EnsembleNet, nucleus: Nucleus, out: Path, weights_sha256: str 
     return {**summary, "directory": str(directory), "max_abs_diff": worst_abs, "max_rel_diff": worst_rel}
 
 
-def member_files(directory: Path) -> list[Path]:
-    """NuWro's rule: ``model_electron_*_<i>.onnx`` sorted by i, names containing ``_ver_`` skipped."""
-    found = [(int(m[1]), p) for p in Path(directory).glob("*.onnx")
-             if (m := _MEMBER_FILE.match(p.name)) and "_ver_" not in p.name]
-    if not found:
-        raise OnnxFormatError(f"{directory}: no model_electron_*_<i>.onnx files")
-    return [p for _, p in sorted(found)]
-
-
-def read_member(path: Path) -> list[dict]:
-    """The layers of one ONNX member: [{'W', 'b', 'scale'?, 'shift'?}, …], last = output layer
-    (with 'factor' where a final Mul scales the output)."""
-    try:
-        proto = onnx.load(str(path))
-    except Exception as exc:  # onnx raises several types for corrupt files
-        raise OnnxFormatError(f"{path}: not a readable ONNX file ({exc})") from exc
-    init = {i.name: numpy_helper.to_array(i).astype(np.float64) for i in proto.graph.initializer}
-    layers: list[dict] = []
-    for node in proto.graph.node:
-        op, const = node.op_type, [init[n] for n in node.input if n in init]
-        if op == "MatMul" and const:
-            layers.append({"W": const[0]})
-            continue
-        if not layers:
-            raise OnnxFormatError(f"{path}: {op} before the first MatMul ({node.name})")
-        last = layers[-1]
-        if op in ("Sigmoid", "Neg", "Exp", "Reciprocal"):
-            last["output"] = True
-        elif op == "Add" and const and last.get("output"):
-            continue  # the 1 of 1/(1 + exp(−z))
-        elif op == "Mul" and const and last.get("output"):
-            last["factor"] = float(const[0].reshape(-1)[0])  # A/12 of a transferred model
-        elif op == "Add" and const:
-            last["shift" if "scale" in last else "b"] = const[0].reshape(-1)
-        elif op == "Mul" and const:
-            last["scale"] = const[0].reshape(-1)
-        elif op not in ("Relu", "Identity"):
-            raise OnnxFormatError(f"{path}: unsupported node {op!r} ({node.name})")
-    if not layers or any("b" not in layer for layer in layers):
-        raise OnnxFormatError(f"{path}: not a [MatMul → Add …]+ → Sigmoid network")
-    return layers
-
-
-def import_ensemble(directory: Path, nucleus: str | None = None,
-                    data_dir: str | Path | None = None) -> tuple[EnsembleNet, Manifest]:
-    """An ONNX ensemble as an enxs model with its manifest (start ``imported``).
-
-    The nucleus is ``nucleus``, else the directory's name (``C12``), else NuWro's own
-    file-name rule (A = 12 → 12C, 56 → 56Fe; any other A is ambiguous, 40 being Ar or Ca).
-    The members' training data are unknown: the coverage is that of all selected points of
-    the nucleus' file in the data directory, or None (unknown) where there is none.
-    """
-    model, paths = import_members(directory)
-    if nucleus is None:
-        try:
-            nuc = Nucleus.parse(Path(directory).name)
-        except UnknownNucleusError:
-            a_field = paths[0].stem.split("_")[-2]
-            if a_field not in _NUWRO_A:
-                raise OnnxFormatError(f"cannot tell the nucleus of {directory} (A={a_field}); give --nucleus") from None
-            nuc = Nucleus.parse(_NUWRO_A[a_field])
-    else:
-        nuc = Nucleus.parse(nucleus)
-    config = build_config(Config(model=model.config, preset="imported"), Imported(source=Path(directory).name),
-                          members=model.members)
-    coverage, source = None, "unknown: no data file for this nucleus in the data directory"
-    try:
-        data_file = archive.find_nucleus_file(nuc.name, data_dir)
-        coverage = coverage_settings(config.selection.apply(archive.read_file(data_file, nuc)[0]))
-        source = f"all selected points of {data_file.name} (the members' own training data are unknown)"
-    except archive.ArchiveError:
-        pass
-    manifest = Manifest(kind="imported", nuclei=[nuc], config=config, members=model.members,
-                        coverage=None if coverage is None else {nuc.name: coverage},
-                        coverage_source=source,
-                        source={"directory": Path(directory).resolve().name,
-                                "files": [{"name": p.name, "sha256": sha256(p)} for p in paths]})
-    return model, manifest
-
-
-def import_members(directory: Path) -> tuple[EnsembleNet, list[Path]]:
-    """An enxs model (norm='affine', NuWro inputs, sigmoid) holding the directory's members."""
-    paths = member_files(directory)
-    members = [read_member(p) for p in paths]
-    hidden = members[0][:-1]
-    depth, width = len(hidden), hidden[0]["W"].shape[1]
-    has_affine = "scale" in hidden[0]
-    config = ModelConfig(depth=depth, width=width, norm="affine" if has_affine else "none", inputs="nuwro")
-    model = EnsembleNet(config, len(members))
-    state = model.state_dict()
-    for k, layers in enumerate(members):
-        if len(layers) != depth + 1 or layers[0]["W"].shape != (5, width):
-            raise OnnxFormatError(f"{paths[k]}: architecture differs from {paths[0].name}")
-        for i, layer in enumerate(layers):
-            prefix = "head" if i == depth else f"blocks.{i}.linear"
-            state[f"{prefix}.weight"][k] = torch.as_tensor(layer["W"])
-            state[f"{prefix}.bias"][k, 0] = torch.as_tensor(layer["b"])
-            if i < depth and has_affine:
-                state[f"blocks.{i}.norm.weight"][k, 0] = torch.as_tensor(layer["scale"])
-                state[f"blocks.{i}.norm.bias"][k, 0] = torch.as_tensor(layer["shift"])
-    state["output_factor"].fill_(members[0][-1].get("factor", 1.0))
-    model.load_state_dict(state)
-    return model.eval(), paths
+def export_ensemble(ensemble, out: str | Path, nucleus: str | Nucleus | None = None,
+                    responses: bool = False) -> dict[str, Any]:
+    """:func:`export` for an :class:`enxs.predict.Ensemble`: its members for ``nucleus`` (its own,
+    or any for a model of several), zero-shot said in the sidecar where it has no such data."""
+    target = ensemble.target(nucleus)
+    return export(ensemble.model, target, Path(out), ensemble.manifest.weights_sha256, responses=responses,
+                  zero_shot=ensemble.zero_shot(target))

@@ -25,6 +25,7 @@ from enxs import archive, artifacts, kinematics, rosenbluth, runs
 from enxs.datasets import tag_nucleus
 from enxs.descriptors import describe, psi_prime
 from enxs.evaluation import metrics_of_members, metrics_on, predict_table, stored_split
+from enxs.metrics import score_cell
 from enxs.nuclei import Nucleus
 from enxs.predict import Ensemble, outside_coverage
 from enxs.responses import member_responses
@@ -251,13 +252,6 @@ def plot_scaling(result: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def _cell(t: dict | None) -> str:
-    if not t:
-        return "—"
-    return (f"{t['median_abs_rel_dev']:.1%} · {t['p90_abs_rel_dev']:.0%} · {t['chi2_per_point']:.1f} · "
-            f"{t['coverage_1sigma']:.0%}")
-
-
 def report_lines(scores: dict[tuple[str, str], dict[str, Any]], scaling: dict[str, Any] | None,
                  random_points: dict[str, dict] | None, figure: str | None, seeds=LOSO_SEEDS,
                  generator: dict[str, Any] | None = None, generator_figure: str | None = None) -> list[str]:
@@ -270,8 +264,9 @@ def report_lines(scores: dict[tuple[str, str], dict[str, Any]], scaling: dict[st
              "| fit time per run [s] |", "|---|---|---|---|---|---|---|"]
     for (recipe, label), s in scores.items():
         secs = [t for t in s["fit_seconds"] if t is not None]
-        lines.append(f"| {recipe} | {label} | {s['all']['n']} | {_cell(s['all'])} | {_cell(s['inside'])} "
-                     f"| {_cell(s['outside'])} ({s['n_outside']}) | {np.mean(secs) if secs else float('nan'):.0f} |")
+        seconds = np.mean(secs) if secs else float("nan")
+        lines.append(f"| {recipe} | {label} | {s['all']['n']} | {score_cell(s['all'])} | {score_cell(s['inside'])} "
+                     f"| {score_cell(s['outside'])} ({s['n_outside']}) | {seconds:.0f} |")
     for recipe in dict.fromkeys(r for r, _ in scores):
         sigma, resp = scores.get((recipe, "σ model")), scores.get((recipe, "response model"))
         if sigma and resp:
@@ -280,7 +275,7 @@ def report_lines(scores: dict[tuple[str, str], dict[str, Any]], scaling: dict[st
                          f"(goal ≥ 25%).")
     if random_points:
         lines += ["", "## Responses: random test points (carbon)", "", "| model | test points |", "|---|---|"]
-        lines += [f"| {name} | {_cell(t)} |" for name, t in random_points.items()]
+        lines += [f"| {name} | {score_cell(t)} |" for name, t in random_points.items()]
     if scaling:
         lines += ["", "## Superscaling of the longitudinal response", "",
                   f"f_L(ψ′) = k_F R_L / G_L of every nucleus from the all-nuclei response model at q = "

@@ -34,8 +34,17 @@ from enxs.evaluation import evaluate_split
 from enxs.files import check_output_directory, write_json
 from enxs.network import EnsembleNet
 from enxs.nuclei import Nucleus
-from enxs.predict import coverage_settings
-from enxs.training import EpochReport, PointSet, Trainer, split_points, split_settings
+from enxs.predict import Ensemble, coverage_settings
+from enxs.training import (
+    RNG_SCHEME,
+    EpochReport,
+    PointSet,
+    Trainer,
+    member_seeds,
+    member_streams,
+    split_points,
+    split_settings,
+)
 from enxs.transfer import scale_to_nucleus, trainable_parts
 
 RUN_FILE = "run.json"
@@ -172,9 +181,10 @@ def build_model(spec: RunSpec) -> tuple[EnsembleNet, set[str] | None, list, Mani
     with the parameters to train, the modules to keep frozen and the parent's manifest."""
     config, start = spec.config, spec.config.start
     if not isinstance(start, Finetune):
-        with torch.random.fork_rng():
-            torch.manual_seed(config.train.seed)
-            return EnsembleNet(config.model, config.train.members), None, [], None
+        with torch.random.fork_rng():  # the constructor's draws are replaced member by member
+            model = EnsembleNet(config.model, config.train.members)
+        model.initialize(member_streams(member_seeds(config.train.seed, config.train.members), "weights"))
+        return model, None, [], None
     parent, parent_manifest = artifacts.load_model(start.parent)
     if config.train.members > parent.members:
         raise RunError(f"{start.parent} has {parent.members} members; cannot fine-tune {config.train.members}")
@@ -261,7 +271,8 @@ def execute(spec: RunSpec, out_dir: str | os.PathLike, *, resume: bool = False,
         norm_overrides=spec.norm_overrides,
         parent=({"nuclei": [n.name for n in parent.nuclei], "weights_sha256": parent.weights_sha256}
                 if parent else None),
-        training={"member_seeds": trainer.seeds, "best_epoch": trainer.best_epoch.cpu().tolist(),
+        training={"rng_scheme": RNG_SCHEME, "member_seeds": trainer.seeds,
+                  "best_epoch": trainer.best_epoch.cpu().tolist(),
                   "best_validation_chi2_per_point": [round(v, 4) for v in trainer.best_val.cpu().tolist()],
                   "epochs_run": trainer.epoch, "fit_seconds_last_invocation": round(fit_seconds, 1)},
     )
@@ -289,3 +300,33 @@ def resume_spec(out_dir: str | os.PathLike) -> RunSpec:
     if not (out / RUN_FILE).is_file():
         raise RunError(f"{out}: nothing to resume (no {RUN_FILE})")
     return RunSpec.from_json(json.loads((out / RUN_FILE).read_text(encoding="utf-8")))
+
+
+def pretrain(nucleus: str, out: str | os.PathLike, preset: str = "fast", *, exclude: str | None = None,
+             data_file=None, data_dir=None, device: str = "cpu",
+             on_epoch: Callable[[EpochReport], None] | None = None, **options: Any) -> Ensemble:
+    """Train an ensemble from scratch on ``nucleus`` (``"12C"``, ``"12C,16O"`` or ``"all"``) and
+    write it to the new directory ``out``; returns it loaded. ``options``: members, epochs, seed,
+    train_fraction, config_file, assignments (``["train.lr=1e-3"]``), as ``enxs pretrain``."""
+    spec = pretrain_spec(nucleus, preset, exclude=exclude, data_file=data_file, data_dir=data_dir, device=device,
+                         **options)
+    execute(spec, out, on_epoch=on_epoch)
+    return Ensemble.load(out)
+
+
+def finetune(parent: str | os.PathLike, nucleus: str, out: str | os.PathLike, scenario: str = "all",
+             train_fraction: float = TRANSFER_TRAIN_FRACTION, *, norm_overrides: dict[str, float] | None = None,
+             data_file=None, data_dir=None, device: str = "cpu",
+             on_epoch: Callable[[EpochReport], None] | None = None, **options: Any) -> Ensemble:
+    """Fine-tune every member of ``parent`` (a directory or shipped name) to ``nucleus`` on
+    ``train_fraction`` of its points, writing the new directory ``out``; returns it loaded."""
+    spec = finetune_spec(str(parent), nucleus, scenario, train_fraction, norm_overrides=norm_overrides,
+                         data_file=data_file, data_dir=data_dir, device=device, **options)
+    execute(spec, out, on_epoch=on_epoch)
+    return Ensemble.load(out)
+
+
+def resume(out: str | os.PathLike, on_epoch: Callable[[EpochReport], None] | None = None) -> Ensemble:
+    """Continue the interrupted run in ``out``; returns the finished ensemble."""
+    execute(resume_spec(out), out, resume=True, on_epoch=on_epoch)
+    return Ensemble.load(out)

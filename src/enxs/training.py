@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from enxs.artifacts import ModelFileError
 from enxs.config import Config, TrainConfig
 from enxs.datasets import dataset_info, total_error
 from enxs.descriptors import table_inputs
@@ -98,9 +99,21 @@ def _holdout(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray
     return np.sort(perm[n_out:]), np.sort(perm[:n_out])
 
 
+#: The random-number scheme, recorded in every manifest: member k's replica, validation
+#: split, initial weights and batch order all derive from (seed, k) alone (``member_streams``).
+RNG_SCHEME = "per-member-v2"
+
+
 def member_seeds(seed: int, members: int) -> list[int]:
-    """Independent member seeds derived from one base seed (numpy SeedSequence.spawn)."""
+    """Independent member seeds derived from one base seed (numpy SeedSequence.spawn: the k-th
+    child depends on (seed, k) only)."""
     return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(members)]
+
+
+def member_streams(seeds: list[int], purpose: str) -> list[int]:
+    """One seed per member for ``purpose`` ("weights", "batches"): a child of the member's seed."""
+    tag = {"weights": 1, "batches": 2}[purpose]
+    return [int(np.random.SeedSequence([s, tag]).generate_state(1)[0]) for s in seeds]
 
 
 def replica(points: PointSet, tc: TrainConfig, rng: np.random.Generator) -> torch.Tensor:
@@ -163,15 +176,15 @@ class Trainer:
             p.requires_grad_(name in chosen)
         self.optimizer = torch.optim.Adam([names[n] for n in sorted(chosen)], lr=tc.lr,
                                           weight_decay=tc.weight_decay, fused=True)
-        self.generator = torch.Generator().manual_seed(tc.seed)
+        self.generators = [torch.Generator().manual_seed(s) for s in member_streams(self.seeds, "batches")]
         self.lam = torch.ones(self.K, self.D, device=device)
         self.epoch = 0
         self.best_val = torch.full((self.K,), math.inf, device=device)
         self.best_epoch = torch.zeros(self.K, dtype=torch.long, device=device)
         self.best_lam = self.lam.clone()
         self.history: list[dict] = []
-        if fresh:
-            train_all = torch.unique(self.train_index)
+        if fresh:  # from the run's training points, the same for every member and every K
+            train_all = torch.as_tensor(np.asarray(train_index), device=device)
             model.set_standardization(points.features[train_all])
             ratio = (points.sigma[train_all] / points.scale[train_all]).clamp_min(1e-8)
             model.set_output_bias(points.features[train_all], ratio)
@@ -233,7 +246,7 @@ class Trainer:
         """[K, B] index tensors covering each member's shuffled training points (last partial batch dropped)."""
         n_train = self.train_index.shape[1]
         batch = min(self.config.train.batch_size, n_train)
-        order = torch.argsort(torch.rand(self.K, n_train, generator=self.generator), dim=1).to(self.device)
+        order = torch.stack([torch.randperm(n_train, generator=g) for g in self.generators]).to(self.device)
         shuffled = self.train_index.gather(1, order)
         for start in range(0, n_train - batch + 1, batch):
             yield shuffled[:, start : start + batch]
@@ -307,7 +320,7 @@ class Trainer:
             for key, value in s.items():
                 tensors[f"opt.{i}.{key}"] = torch.as_tensor(value)
         tensors |= {"lam": self.lam, "best_lam": self.best_lam, "best_val": self.best_val,
-                    "best_epoch": self.best_epoch, "rng": self.generator.get_state()}
+                    "best_epoch": self.best_epoch, "rng": torch.stack([g.get_state() for g in self.generators])}
         meta = {"epoch": self.epoch, "history": self.history, "opt_param_groups": opt["param_groups"]}
         return {k: v.contiguous() for k, v in tensors.items()}, meta
 
@@ -323,5 +336,9 @@ class Trainer:
         self.best_state = {k: v.to(self.device) for k, v in self.best_state.items()}
         self.lam, self.best_lam = tensors["lam"].to(self.device), tensors["best_lam"].to(self.device)
         self.best_val, self.best_epoch = tensors["best_val"].to(self.device), tensors["best_epoch"].to(self.device)
-        self.generator.set_state(tensors["rng"])
+        if tensors["rng"].dim() != 2:
+            raise ModelFileError("this checkpoint comes from an earlier enxs whose members shared one random "
+                                 "stream; start the run again (the scheme is now per member)")
+        for generator, state in zip(self.generators, tensors["rng"], strict=True):
+            generator.set_state(state.contiguous())
         self.epoch, self.history = meta["epoch"], meta["history"]

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from enxs import __version__
-from enxs.cli import data, train, use
+from enxs.cli import data, generators, train, use
 from enxs.cli.common import error, terminate
 from enxs.errors import EnxsError
 
@@ -29,9 +29,9 @@ app.command()(train.reproduce)
 app.command()(use.predict)
 app.command()(use.responses)
 app.command()(use.plot)
-app.command()(use.tabulate)
-app.add_typer(use.export_app, name="export")
-app.add_typer(use.import_app, name="import")
+app.command()(generators.tabulate)
+app.add_typer(generators.export_app, name="export")
+app.add_typer(generators.import_app, name="import")
 app.add_typer(train.models_app, name="models")
 
 

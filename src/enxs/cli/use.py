@@ -1,4 +1,4 @@
-"""``enxs predict``, ``plot``, ``export``, ``import``, ``tabulate``: using trained models."""
+"""``enxs predict``, ``responses`` and ``plot``: using trained models."""
 
 from __future__ import annotations
 
@@ -16,12 +16,11 @@ from enxs.cli.common import (
     Overwrite,
     Threads,
     console,
-    make_app,
     say,
     use_threads,
     warn,
 )
-from enxs.files import check_output_directory, check_output_file
+from enxs.files import check_output_file
 
 ModelArg = Annotated[str, typer.Argument(help="Model directory or shipped model name.")]
 Energy = Annotated[float | None, typer.Option("--energy", help="Beam energy E [GeV].")]
@@ -47,7 +46,7 @@ Nucleus = Annotated[str | None, typer.Option(
     "--nucleus", help="Nucleus to predict, e.g. 40Ar: needed for a model of several nuclei (any nucleus by name).")]
 
 
-def _load(model: str, nucleus: str | None):
+def load(model: str, nucleus: str | None):
     """The ensemble and the nucleus to predict for (its own, or ``--nucleus``)."""
     from enxs.predict import Ensemble, NucleusChoiceError
 
@@ -58,7 +57,7 @@ def _load(model: str, nucleus: str | None):
         raise CLIError(f"{exc} with --nucleus" if nucleus is None else str(exc)) from None
 
 
-def _predict(ensemble, target, energy, theta, omega):
+def predict_with_warnings(ensemble, target, energy, theta, omega):
     """The prediction, its extrapolation warnings printed as warning lines."""
     from enxs.predict import ExtrapolationWarning
 
@@ -102,8 +101,8 @@ def predict(
         e, t = np.full(len(w), energy), np.full(len(w), angle)
     else:
         raise CLIError("give --energy, --angle and --omega, or --input points.csv")
-    ensemble, target = _load(model, nucleus)
-    prediction, name = _predict(ensemble, target, e, t, w), target.name
+    ensemble, target = load(model, nucleus)
+    prediction, name = predict_with_warnings(ensemble, target, e, t, w), target.name
     if output is None:
         zero_shot = " (zero-shot: no training data of this nucleus)" if prediction.zero_shot else ""
         table = Table(title=escape(f"{name} — {model} — d²σ/dΩdω [nb/sr/GeV]{zero_shot}"))
@@ -150,7 +149,7 @@ def responses(
         qq, w = qq[keep], w[keep]
     else:
         raise CLIError("give --q and --omega, or --input points.csv")
-    ensemble, target = _load(model, nucleus)
+    ensemble, target = load(model, nucleus)
     from enxs.predict import ExtrapolationWarning
     from enxs.responses import predict_responses
 
@@ -222,13 +221,13 @@ def plot(
     if scan == "omega":
         if angle is None:
             raise CLIError("a spectrum in ω needs --angle")
-        ensemble, target = _load(model, nucleus)
+        ensemble, target = load(model, nucleus)
         if omega:
             w = np.asarray(parse_values(omega))
         else:  # from just above the elastic line, below which σ = 0
             w_el = float(kinematics.omega_elastic(energy, angle, target.A))
             w = np.linspace(max(0.01 * energy, 1.05 * w_el), 0.95 * energy, 200)
-        p, name = _predict(ensemble, target, energy, angle, w), target.name
+        p, name = predict_with_warnings(ensemble, target, energy, angle, w), target.name
         plots.band(ax, w, p.mean, p.q16, p.q84, label)
         plots.mark_extrapolation(ax, w, p.mean, p.outside_coverage)
         plots.label_spectrum(ax, name, energy, angle)
@@ -239,8 +238,8 @@ def plot(
             raise CLIError("a scan in angle or Q² needs one --omega value")
         w = parse_values(omega)[0]
         th = np.linspace(5, 175, 200)
-        ensemble, target = _load(model, nucleus)
-        p, name = _predict(ensemble, target, energy, th, w), target.name
+        ensemble, target = load(model, nucleus)
+        p, name = predict_with_warnings(ensemble, target, energy, th, w), target.name
         x = th if scan == "angle" else kinematics.q2(energy, th, w)
         plots.band(ax, x, p.mean, p.q16, p.q84, label)
         plots.mark_extrapolation(ax, x, p.mean, p.outside_coverage)
@@ -275,7 +274,7 @@ def _plot_responses(model: str, nucleus: str | None, q_values: list[float], omeg
     from enxs.predict import ExtrapolationWarning
     from enxs.responses import predict_responses
 
-    ensemble, target = _load(model, nucleus)
+    ensemble, target = load(model, nucleus)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
     for q in q_values:
         w = np.asarray(parse_values(omega)) if omega else np.linspace(0.01 * q, 0.98 * q, 150)
@@ -335,148 +334,3 @@ def _overlay_data(ax, ensemble, target, energy: float, angle: float, data_dir):
     train = pts.line.isin(split["train_lines"]).to_numpy() if split else None
     plots.data_points(ax, pts, error, train)
     return pts, error
-
-
-export_app = make_app("Write a model in other formats.")
-import_app = make_app("Turn other formats into enxs models.")
-
-
-@export_app.command("onnx")
-def export_onnx(model: ModelArg, out: Annotated[Path, typer.Option(help="Output directory.")],
-                nucleus: Nucleus = None,
-                responses: Annotated[bool, typer.Option(
-                    "--responses", help="A response model's R_L, R_T [GeV⁻¹] as functions of (q, ω) [GeV], "
-                                        "in OUT/<Symbol><A>-responses/, instead of the cross section.")] = False,
-                ) -> None:
-    """One float32 ONNX file per member with NuWro's interface (σ from E, ω, θ), in OUT/<Symbol><A>/;
-    a response model computes σ from its R_L, R_T inside the graph."""
-    from enxs import onnx_io
-    from enxs.predict import Ensemble
-
-    ensemble = Ensemble.load(model)
-    target = ensemble.target(nucleus)
-    if ensemble.zero_shot(target):
-        warn(ensemble.zero_shot_note(target))
-    summary = onnx_io.export(ensemble.model, target, out, ensemble.manifest.weights_sha256, responses=responses,
-                             zero_shot=ensemble.zero_shot(target))
-    say(f"{summary['members']} members written to {summary['directory']} (onnxruntime vs enxs: max |Δy| = "
-        f"{summary['max_abs_diff']:.1e}, max relative difference where y > {onnx_io.CHECK_FLOOR:g}: "
-        f"{summary['max_rel_diff']:.1e})")
-
-
-@export_app.command("hepdata")
-def export_hepdata(
-    model: ModelArg, energy: Annotated[float, typer.Option(help="E [GeV].")],
-    angle: Annotated[float, typer.Option(help="θ [deg].")],
-    omega: Annotated[str, typer.Option(help="start:stop:count")],
-    out: Annotated[Path, typer.Option(help="New (or empty) directory for the HEPData submission.")],
-    nucleus: Nucleus = None,
-) -> None:
-    """A HEPData submission (hepdata_lib) of the prediction at one (E, θ) over ω, with its archive, in OUT."""
-    import importlib.util
-
-    import numpy as np
-
-    from enxs import hepdata
-
-    if importlib.util.find_spec("hepdata_lib") is None:
-        raise CLIError(hepdata.INSTALL_HINT)
-    check_output_directory(out)
-    w = np.asarray(parse_values(omega))
-    ensemble, target = _load(model, nucleus)
-    hepdata.write_submission(ensemble, str(model), _predict(ensemble, target, energy, angle, w), out, target.name)
-    say(f"HEPData submission written to {out} (with submission.tar.gz)")
-
-
-@import_app.command("onnx")
-def import_onnx(
-    directory: Annotated[Path, typer.Argument(help="Directory of model_electron_*_<i>.onnx members.")],
-    out: Annotated[Path, typer.Option(help="enxs model directory to write.")],
-    nucleus: Annotated[str | None, typer.Option(help="Nucleus (default: from the directory or file names).")] = None,
-    data_dir: DataDir = None,
-) -> None:
-    """Turn a NuWro-style ONNX ensemble into an enxs model (evaluate, plot, fine-tune it).
-
-    The members' training data are unknown: the model's kinematic coverage is taken from all
-    selected points of the nucleus' file in the data directory, where there is one (else
-    every prediction is flagged as a possible extrapolation).
-    """
-    from enxs import artifacts, onnx_io
-
-    if (out / artifacts.MANIFEST).exists():
-        raise CLIError(f"{out} already holds a model")
-    model, manifest = onnx_io.import_ensemble(directory, nucleus, data_dir)
-    if manifest.coverage is None:
-        warn(f"no {manifest.name} data in the data directory: the imported model's coverage is unknown, "
-             f"and every prediction will be flagged as a possible extrapolation")
-    artifacts.save_model(out, model, manifest)
-    say(f"imported {model.members} members ({model.config.depth}×{model.config.width}, "
-        f"{model.parameter_count():,} parameters each) as {manifest.name} into {out}")
-
-
-def tabulate(
-    model: ModelArg, out: Annotated[Path, typer.Option(help="Grid file: .h5 or .npz.")],
-    e_min: Annotated[float, typer.Option(help="Lowest E [GeV].")] = 0.1,
-    e_max: Annotated[float, typer.Option(help="Highest E [GeV].")] = 6.0,
-    shape: Annotated[str | None, typer.Option(
-        help="Grid nodes in ln E, θ, v (default 128,138,160; v follows ω around the quasielastic peak); "
-             "with --responses in q, ω (default 96,200).")] = None,
-    responses: Annotated[bool, typer.Option(
-        "--responses", help="Tabulate R_L, R_T [GeV⁻¹] (mean, std, 16%, 84%, coverage) on a q × ω grid.")] = False,
-    q_min: Annotated[float, typer.Option(help="With --responses: lowest q [GeV].")] = 0.1,
-    q_max: Annotated[float, typer.Option(help="With --responses: highest q and ω [GeV].")] = 2.0,
-    nucleus: Nucleus = None, overwrite: Overwrite = False, threads: Threads = None,
-) -> None:
-    """Precompute mean and std on an (E, θ, ω) grid for generators, with its interpolation error
-    against the ensemble measured and stored in the file; or (--responses) R_L and R_T on a (q, ω) grid."""
-    from enxs import grid
-    from enxs.files import atomic_write
-    from enxs.predict import Ensemble
-
-    if out.suffix not in (".h5", ".hdf5", ".npz"):
-        raise CLIError(f"--out {out}: grid files end in .h5 or .npz")
-    check_output_file(out, "--out", overwrite)
-    shape = shape or ("96,200" if responses else "128,138,160")
-    try:
-        dims = tuple(int(v) for v in shape.split(","))
-    except ValueError:
-        dims = ()
-    if len(dims) != (2 if responses else 3) or min(dims) < 2:
-        raise CLIError(f"--shape {shape!r}: " + ("two integers ≥ 2 (q, ω), e.g. 96,200" if responses
-                                                 else "three integers ≥ 2, e.g. 128,138,160"))
-    if responses and not 0 < q_min < q_max:
-        raise CLIError(f"--q-min {q_min:g} and --q-max {q_max:g}: need 0 < q-min < q-max (GeV)")
-    if not responses and not 0 < e_min < e_max:
-        raise CLIError(f"--e-min {e_min:g} and --e-max {e_max:g}: need 0 < e-min < e-max (GeV)")
-    use_threads(threads)
-    ensemble = Ensemble.load(model)
-    target = ensemble.target(nucleus)
-    if responses:
-        from enxs.predict import ExtrapolationWarning
-
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ExtrapolationWarning)
-            arrays, meta = grid.build_responses(ensemble, target, (q_min, q_max), dims, ensemble.provenance(target))
-        for message in caught:
-            warn(str(message.message))
-        atomic_write(out, lambda path: grid.save_arrays(path, arrays, meta))
-        covered = 1 - arrays["outside_coverage"][arrays["q"][:, None] > arrays["omega"][None, :]].mean()
-        say(f"responses grid {dims} (q {q_min:g}–{q_max:g} GeV, ω up to {q_max:g} GeV) of {target.name} written to "
-            f"{out}: R_L, R_T mean/std/q16/q84 [GeV⁻¹] ({meta['method']}); {covered:.0%} of the physical points "
-            f"inside the coverage")
-        return
-    provenance = ensemble.provenance(target)
-    if provenance["zero_shot"]:
-        warn(ensemble.zero_shot_note(target))
-    g = grid.build(ensemble.model, target, (e_min, e_max), shape=dims, meta=provenance)
-    settings = ensemble.training_settings(target)
-    err = grid.interpolation_error(g, ensemble.model, target, settings)
-    g.meta.update(err)
-    atomic_write(out, g.save)
-    inside = (f"inside the training coverage ({err['interpolation_error_points']} random points): median "
-              f"{err['interpolation_error_median']:.2%}, 95% {err['interpolation_error_p95']:.2%}, max "
-              f"{err['interpolation_error_max']:.2%}; " if "interpolation_error_p95" in err else "")
-    say(f"grid {dims} written to {out}; interpolation error of the mean against the ensemble, {inside}whole grid "
-        f"({err['whole_domain_interpolation_error_points']} points): median "
-        f"{err['whole_domain_interpolation_error_median']:.2%}, 95% {err['whole_domain_interpolation_error_p95']:.2%},"
-        f" max {err['whole_domain_interpolation_error_max']:.2%}")
