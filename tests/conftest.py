@@ -23,3 +23,15 @@ def _data_dir_env(monkeypatch):
     """Point enxs at the archive where it exists; tests that need data ask for ``archive_dir``."""
     if (ARCHIVE / "12C.dat").is_file():
         monkeypatch.setenv("ENXS_DATA_DIR", str(ARCHIVE))
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``gpu`` are skipped where torch sees no CUDA device."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="no CUDA device")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)

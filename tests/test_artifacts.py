@@ -1,4 +1,5 @@
 import json
+import warnings
 
 import pytest
 import torch
@@ -94,5 +95,8 @@ def test_changed_training_data_is_warned_about(tmp_path, monkeypatch):
     data_dir.mkdir()
     (data_dir / "12C.dat").write_text("other")
     monkeypatch.setenv("ENXS_DATA_DIR", str(data_dir))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", artifacts.DataChangedWarning)
+        _, manifest = artifacts.load_model(path)  # loading alone reads no data files
     with pytest.warns(artifacts.DataChangedWarning, match="differs from the 12C.dat"):
-        artifacts.load_model(path)
+        artifacts.warn_if_data_changed(manifest, path)

@@ -79,7 +79,8 @@ def test_response_model_trains_predicts_and_reports_responses(response_model, tm
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExtrapolationWarning)
         r = predict_responses(ensemble, 0.5, np.linspace(0.05, 0.45, 9))
-    assert r.members.shape == (3, 9, 2) and np.all(r.mean > 0) and np.all(r.std > 0)
+    assert r.members.shape == (3, 9, 2) and np.all(r.std > 0)
+    np.testing.assert_allclose(r.std, r.members.std(0, ddof=1))  # the sample standard deviation over members
     # CLI: the check's own question — predict at two angles equals the formula with the R's of enxs responses
     out = tmp_path / "r.csv"
     result = enxs("responses", response_model, "--q", 0.5, "--omega", "0.05:0.45:9", "--output", out)
@@ -191,7 +192,11 @@ def test_tabulate_and_plot_responses(response_model, tmp_path):
     assert np.all(arrays["R_L_q16"][physical] <= arrays["R_L_q84"][physical])
     assert np.isnan(arrays["R_L_mean"][~physical]).all()
     result = enxs("plot", response_model, "--responses", "--q", "0.4,0.8", "--output", tmp_path / "r.png")
-    assert result.returncode == 0 and (tmp_path / "r.png").stat().st_size > 0
+    assert result.returncode == 0, result.stderr
+    import matplotlib.pyplot as plt
+
+    height, width = plt.imread(tmp_path / "r.png").shape[:2]
+    assert width > 2 * height  # two panels side by side: R_L and R_T
 
 
 def test_finetune_and_hepdata_take_a_response_model(response_model, tmp_path, archive_dir):
@@ -201,7 +206,9 @@ def test_finetune_and_hepdata_take_a_response_model(response_model, tmp_path, ar
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExtrapolationWarning)
         r = predict_responses(Ensemble.load(tmp_path / "o16"), 0.5, [0.2])
-    assert np.all(r.mean > 0)
+        parent = predict_responses(Ensemble.load(response_model), 0.5, [0.2])
+    scaled = parent.members * 16 / 12  # where fine-tuning starts: the carbon members × A/12
+    assert r.members.shape == scaled.shape and not np.allclose(r.members, scaled, rtol=1e-4)  # it trained
     result = enxs("export", "hepdata", response_model, "--energy", 0.68, "--angle", 60, "--omega", "0.1:0.5:5",
                   "--out", tmp_path / "hep")
     assert result.returncode == 0, result.stderr

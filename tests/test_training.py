@@ -216,3 +216,14 @@ def test_each_training_option_runs_and_is_recorded(toy_file, tmp_path, setting, 
     spec = _spec(toy_file, setting, "train.members=2", "train.epochs=200", "train.eval_every=1", "model.width=8")
     manifest = runs.execute(spec, tmp_path / "run")
     assert check(manifest) and np.isfinite(manifest.metrics["test"]["chi2_per_point"])
+
+
+@pytest.mark.gpu
+def test_training_on_cuda_matches_the_cpu_run(toy_file, tmp_path):
+    sets = ("train.members=2", "train.epochs=20", "model.width=16")
+    cpu = runs.execute(_spec(toy_file, *sets), tmp_path / "cpu")
+    spec = _spec(toy_file, *sets)
+    spec.device = "cuda"
+    gpu = runs.execute(spec, tmp_path / "gpu")
+    assert gpu.metrics["test"]["median_abs_rel_dev"] == pytest.approx(cpu.metrics["test"]["median_abs_rel_dev"],
+                                                                    rel=0.05)

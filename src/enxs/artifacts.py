@@ -219,8 +219,10 @@ def read_manifest(directory: str | os.PathLike) -> Manifest:
     return Manifest.from_json(raw, path)
 
 
-def warn_if_data_changed(manifest: Manifest, directory: Path) -> None:
-    """Warn when the data directory holds a file of the training data's name with other contents."""
+def warn_if_data_changed(manifest: Manifest, directory: Path | str) -> None:
+    """Warn when the data directory holds a file of the training data's name with other contents:
+    called where the stored split meets the data (``plot --with-data`` marking training points;
+    ``evaluation.stored_split`` refuses such a file outright), not on every load."""
     from enxs.archive import ArchiveError, resolve_data_dir
 
     try:
@@ -253,7 +255,6 @@ def load_model(name_or_path: str | os.PathLike) -> tuple[EnsembleNet, Manifest]:
         model.load_state_dict(state)
     except RuntimeError as exc:
         raise ModelFileError(f"{weights}: weights do not match the manifest's architecture") from exc
-    warn_if_data_changed(manifest, directory)
     return model.eval(), manifest
 
 

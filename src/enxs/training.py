@@ -340,5 +340,5 @@ class Trainer:
             raise ModelFileError("this checkpoint comes from an earlier enxs whose members shared one random "
                                  "stream; start the run again (the scheme is now per member)")
         for generator, state in zip(self.generators, tensors["rng"], strict=True):
-            generator.set_state(state.contiguous())
+            generator.set_state(state.clone())  # a fresh tensor: set_state ignores a view's storage offset
         self.epoch, self.history = meta["epoch"], meta["history"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -79,6 +80,23 @@ def error(text: str) -> None:
 
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace the output file if it exists "
                                                               "(without it, an existing file is kept).")]
+
+
+@contextmanager
+def warnings_on_screen(prefix: str = ""):
+    """Show the library's warnings (coverage, zero-shot, changed data) as warning lines, each once
+    per call, instead of Python's file:line format."""
+    import warnings
+
+    from enxs.artifacts import DataChangedWarning
+    from enxs.predict import ExtrapolationWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ExtrapolationWarning)
+        warnings.simplefilter("always", DataChangedWarning)
+        yield
+    for message in dict.fromkeys(str(w.message) for w in caught):
+        warn(f"{prefix}{message}")
 
 
 def fmt_range(lo: float, hi: float, digits: int = 3) -> str:

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from enxs.cli.common import CLIError, DataDir, Overwrite, Threads, make_app, say, use_threads, warn
+from enxs.cli.common import (
+    CLIError,
+    DataDir,
+    Overwrite,
+    Threads,
+    make_app,
+    say,
+    use_threads,
+    warn,
+    warnings_on_screen,
+)
 from enxs.cli.use import ModelArg, Nucleus, load, parse_values, predict_with_warnings
 from enxs.files import check_output_directory, check_output_file
 
@@ -125,13 +134,9 @@ def tabulate(
     ensemble = Ensemble.load(model)
     target = ensemble.target(nucleus)
     if responses:
-        from enxs.predict import ExtrapolationWarning
 
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ExtrapolationWarning)
+        with warnings_on_screen():
             arrays, meta = grid.build_responses(ensemble, target, (q_min, q_max), dims, ensemble.provenance(target))
-        for message in caught:
-            warn(str(message.message))
         atomic_write(out, lambda path: grid.save_arrays(path, arrays, meta))
         covered = 1 - arrays["outside_coverage"][arrays["q"][:, None] > arrays["omega"][None, :]].mean()
         say(f"responses grid {dims} (q {q_min:g}–{q_max:g} GeV, ω up to {q_max:g} GeV) of {target.name} written to "

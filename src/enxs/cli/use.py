@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +18,7 @@ from enxs.cli.common import (
     say,
     use_threads,
     warn,
+    warnings_on_screen,
 )
 from enxs.files import check_output_file
 
@@ -59,14 +59,9 @@ def load(model: str, nucleus: str | None):
 
 def predict_with_warnings(ensemble, target, energy, theta, omega):
     """The prediction, its extrapolation warnings printed as warning lines."""
-    from enxs.predict import ExtrapolationWarning
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ExtrapolationWarning)
-        prediction = ensemble.predict(energy, theta, omega, nucleus=target)
-    for w in caught:
-        warn(str(w.message))
-    return prediction
+    with warnings_on_screen():
+        return ensemble.predict(energy, theta, omega, nucleus=target)
 
 
 def _check_table_output(output: Path | None, overwrite: bool) -> None:
@@ -150,14 +145,10 @@ def responses(
     else:
         raise CLIError("give --q and --omega, or --input points.csv")
     ensemble, target = load(model, nucleus)
-    from enxs.predict import ExtrapolationWarning
     from enxs.responses import predict_responses
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ExtrapolationWarning)
+    with warnings_on_screen():
         result = predict_responses(ensemble, qq, w, nucleus=target)
-    for message in caught:
-        warn(str(message.message))
     frame = result.to_frame()
     if output is None:
         zero_shot = "; zero-shot: no training data of this nucleus" if result.zero_shot else ""
@@ -271,7 +262,6 @@ def _plot_responses(model: str, nucleus: str | None, q_values: list[float], omeg
     import numpy as np
 
     from enxs import plots
-    from enxs.predict import ExtrapolationWarning
     from enxs.responses import predict_responses
 
     ensemble, target = load(model, nucleus)
@@ -281,11 +271,8 @@ def _plot_responses(model: str, nucleus: str | None, q_values: list[float], omeg
         w = w[(w > 0) & (w < q)]
         if not len(w):
             raise CLIError(f"--omega: no value with 0 < ω < q = {q:g} GeV")
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ExtrapolationWarning)
+        with warnings_on_screen(f"q = {q:g} GeV: "):
             r = predict_responses(ensemble, q, w, nucleus=target)
-        for message in caught:
-            warn(f"q = {q:g} GeV: {message.message}")
         q16, q84 = r.quantiles()
         for j, ax in enumerate(axes):
             drawn = plots.band(ax, w, r.mean[:, j], q16[:, j], q84[:, j], f"q = {q:g} GeV")
@@ -318,6 +305,7 @@ def _overlay_data(ax, ensemble, target, energy: float, angle: float, data_dir):
     """The measured points of this setting, marked as the model's training or test points
     (or as not trained on, for a nucleus without training data); returns them and their errors."""
     from enxs import archive, plots
+    from enxs.artifacts import warn_if_data_changed
     from enxs.datasets import total_error
 
     try:
@@ -330,6 +318,8 @@ def _overlay_data(ax, ensemble, target, energy: float, angle: float, data_dir):
         warn(f"the archive has no {target.name} data at E={energy:g}, θ={angle:g}")
         return None, None
     error = total_error(pts)
+    with warnings_on_screen():  # train/test marks come from the stored split: said if the file changed
+        warn_if_data_changed(ensemble.manifest, ensemble.name)
     split = (ensemble.manifest.split or {}).get(target.name)
     train = pts.line.isin(split["train_lines"]).to_numpy() if split else None
     plots.data_points(ax, pts, error, train)
