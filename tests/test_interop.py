@@ -326,3 +326,16 @@ def test_hepdata_keeps_significant_figures_and_metadata(tmp_path):
     assert set(flags) <= {0, 1} and "coverage" in table["dependent_variables"][1]["header"]["name"]
     submission = next(yaml.safe_load_all((out / "submission.yaml").read_text().split("---")[-1]))
     assert "Example" not in json.dumps(submission) and "enxs" in submission["location"]
+
+
+@pytest.mark.parametrize(("activation", "output", "norm"), [("tanh", "sigmoid", "batch"), ("silu", "exp", "none"),
+                                                            ("relu", "exp", "affine")])
+def test_every_activation_and_output_exports_to_the_same_numbers(tmp_path, activation, output, norm):
+    torch.manual_seed(0)
+    net = EnsembleNet(ModelConfig(depth=2, width=8, activation=activation, output=output, norm=norm), 2).eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.1 * torch.randn_like(p))  # away from the initial biases and unit scales
+    carbon = Nucleus.parse("12C")
+    summary = onnx_io.export(net, carbon, tmp_path, check_count=500)
+    assert summary["max_rel_diff"] < 1e-4 and len(summary["files"]) == 2
