@@ -7,6 +7,7 @@ bash scripts/setup.sh
 export ENXS_DATA_DIR="${ENXS_DATA_DIR:-$(cd .. && pwd)/shared/data/qes-archive}"
 ENXS=.venv/bin/enxs
 OUT=runs/c12-fast
+mkdir -p runs  # enxs creates no missing parent directories
 if [ -f "$OUT/manifest.json" ]; then echo "reusing $OUT"
 elif [ -f "$OUT/run.json" ]; then $ENXS pretrain --resume "$OUT"
 else $ENXS pretrain --nucleus 12C --preset fast --out "$OUT"; fi
