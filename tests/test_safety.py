@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from enxs.nuclei import Nucleus, UnknownNucleusError
 from enxs.predict import Ensemble, ExtrapolationWarning
 
 SHIPPED, ANY, RESPONSES = "enxs-12C-fast", "enxs-any-fast", "enxs-any-responses-fast"
+PEER = Path(__file__).resolve().parents[2] / "shared" / "peers" / "kowal-c12-onnx"
 
 
 def _enxs(*args, cwd=None):
@@ -65,6 +67,7 @@ def test_missing_parents_are_refused_for_files_and_directories_alike(tmp_path):
                           "nodir/x.csv", cwd=tmp_path), "does not exist")
     _one_line_error(_enxs("pretrain", "--preset", "smoke", "--out", "nodir/sub/x", cwd=tmp_path), "does not exist")
     _one_line_error(_enxs("export", "onnx", SHIPPED, "--out", "nodir/sub", cwd=tmp_path), "does not exist")
+    _one_line_error(_enxs("import", "onnx", PEER, "--out", "nodir/peer", cwd=tmp_path), "does not exist")
     assert list(tmp_path.iterdir()) == []
 
 

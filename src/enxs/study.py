@@ -129,7 +129,6 @@ def report_files(targets, fractions) -> list[str]:
 def write_report(cells: list[Cell], out: Path, header: dict[str, Any], extra: list[str] = ()) -> Path:
     """Markdown report with PNG figures in ``out`` (``extra`` lines before the figures);
     returns the Markdown path."""
-    out.mkdir(parents=True, exist_ok=True)
     lines = ["# enxs transfer-learning study", ""]
     lines += [f"- {k}: {v}" for k, v in header.items()] + [""]
     lines += ["All numbers on each cell's **test points** (never used in training or model selection). "

@@ -85,8 +85,7 @@ def import_onnx(
     """
     from enxs import artifacts, onnx_import
 
-    if (out / artifacts.MANIFEST).exists():
-        raise CLIError(f"{out} already holds a model")
+    check_output_directory(out)
     model, manifest = onnx_import.import_ensemble(directory, nucleus, data_dir)
     if manifest.coverage is None:
         warn(f"no {manifest.name} data in the data directory: the imported model's coverage is unknown, "
