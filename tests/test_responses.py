@@ -13,11 +13,12 @@ import torch
 
 from enxs import kinematics, onnx_io, rosenbluth, runs
 from enxs.config import ModelConfig
+from enxs.coverage import passing_settings
 from enxs.descriptors import inputs
 from enxs.network import EnsembleNet
 from enxs.nuclei import Nucleus
 from enxs.predict import Ensemble, ExtrapolationWarning
-from enxs.responses import member_responses, passing_settings, predict_responses, rosenbluth_fit
+from enxs.responses import member_responses, predict_responses, rosenbluth_fit
 from enxs.training import split_settings
 
 

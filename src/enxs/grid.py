@@ -31,16 +31,10 @@ from typing import Any
 import numpy as np
 
 from enxs import kinematics
+from enxs.coverage import E_TOLERANCE_LOG, OMEGA_MARGIN_OF_E, THETA_TOLERANCE_DEG, outside_coverage
 from enxs.network import EnsembleNet
 from enxs.nuclei import Nucleus
-from enxs.predict import (
-    E_TOLERANCE_LOG,
-    OMEGA_MARGIN_OF_E,
-    THETA_TOLERANCE_DEG,
-    member_predictions,
-    member_spread,
-    outside_coverage,
-)
+from enxs.predict import member_predictions, member_spread
 from enxs.rosenbluth import mott
 
 FLOOR = 1e-30  # nb/sr/GeV
@@ -248,7 +242,7 @@ def build(model: EnsembleNet, nucleus: Nucleus, energy=(0.1, 6.0), theta=(5.0, 1
 def coverage_points(settings: list[list[float]], n: int, seed: int = 0) -> tuple[np.ndarray, ...]:
     """n seeded random (E [GeV], θ [deg], ω [GeV]) inside the training coverage: a random
     training setting, E and θ within its tolerances, ω from its lowest measured ω to its
-    highest plus the margin (``enxs.predict`` module docstring)."""
+    highest plus the margin (``enxs.coverage``)."""
     rng = np.random.default_rng(seed)
     s = np.asarray(settings, float)[rng.integers(0, len(settings), n)]
     energy = s[:, 0] * np.exp(rng.uniform(-E_TOLERANCE_LOG, E_TOLERANCE_LOG, n))

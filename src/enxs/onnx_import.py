@@ -19,11 +19,11 @@ from onnx import numpy_helper
 from enxs import archive
 from enxs.artifacts import Manifest
 from enxs.config import Config, Imported, ModelConfig, build_config
+from enxs.coverage import coverage_settings
 from enxs.files import sha256
 from enxs.network import EnsembleNet
 from enxs.nuclei import Nucleus, UnknownNucleusError
 from enxs.onnx_io import OnnxFormatError
-from enxs.predict import coverage_settings
 
 _NUWRO_A = {"12": "12C", "56": "56Fe"}  # NuWro's own mapping from the A in a file name
 _MEMBER_FILE = re.compile(r"^model_electron_.*_(\d+)\.onnx$")

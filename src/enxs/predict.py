@@ -4,15 +4,7 @@
 returns σ = d²σ/dΩdω in nb/sr/GeV for every member, summarized as mean, standard deviation
 (the uncertainty of model A) and the 16%/84% quantiles over members.
 
-Coverage: a point is *inside* the model's coverage when some training setting (E_k, θ_k)
-has |ln(E/E_k)| ≤ 0.25 and |θ − θ_k| ≤ 10°, and ω lies between the lowest ω measured in
-that setting and its highest ω plus 10% of E. Below the lowest measured ω there is no
-margin: the spectrum rises from zero there (elastic line, nuclear excitations, the onset of
-the quasielastic peak), and a network that never saw it returns whatever its smooth
-continuation gives. Points below the elastic line ω_el (``kinematics.omega_elastic``),
-where the true cross section is zero, are always outside. Outside, the network
-extrapolates: the flag says so and ``predict`` warns. A model whose training data are
-unknown (imported from ONNX without data) flags every point.
+Coverage flags: ``enxs.coverage``.
 """
 
 from __future__ import annotations
@@ -28,14 +20,11 @@ import torch
 
 from enxs import kinematics
 from enxs.artifacts import Manifest, load_model
+from enxs.coverage import outside_coverage
 from enxs.descriptors import describe, inputs, nucleus_factor
 from enxs.errors import EnxsError
 from enxs.network import EnsembleNet
 from enxs.nuclei import Nucleus
-
-E_TOLERANCE_LOG = 0.25
-THETA_TOLERANCE_DEG = 10.0
-OMEGA_MARGIN_OF_E = 0.10
 
 
 class ExtrapolationWarning(UserWarning):
@@ -70,26 +59,6 @@ class Prediction:
             "q16_nb_sr_GeV": self.q16, "q84_nb_sr_GeV": self.q84,
             "outside_coverage": self.outside_coverage.astype(bool),
         }.items()})
-
-
-def coverage_settings(table: pd.DataFrame) -> list[list[float]]:
-    """Training settings [E, θ, ω_min, ω_max] (GeV, deg, GeV, GeV) for the manifest."""
-    g = table.groupby(["E", "theta"]).omega.agg(["min", "max"]).reset_index()
-    return g[["E", "theta", "min", "max"]].round(6).to_numpy().tolist()
-
-
-def outside_coverage(energy, theta, omega, settings: list[list[float]] | None) -> np.ndarray:
-    """True where no training setting covers the point (module docstring); True everywhere
-    when the coverage is unknown (``settings`` None or empty)."""
-    energy, theta, omega = (np.atleast_1d(np.asarray(a, float)) for a in (energy, theta, omega))
-    if not settings:
-        return np.ones(len(energy), bool)
-    s = np.asarray(settings)
-    near = ((np.abs(np.log(energy[:, None] / s[None, :, 0])) <= E_TOLERANCE_LOG)
-            & (np.abs(theta[:, None] - s[None, :, 1]) <= THETA_TOLERANCE_DEG)
-            & (omega[:, None] >= s[None, :, 2])
-            & (omega[:, None] <= s[None, :, 3] + OMEGA_MARGIN_OF_E * energy[:, None]))
-    return ~near.any(axis=1)
 
 
 def member_predictions(model: EnsembleNet, energy, theta, omega, nucleus: Nucleus | None = None,

@@ -12,16 +12,7 @@ Two sources:
   relative terms). Offered only where it is well defined: at least two such angles with
   polarizations ε spread by ≥ ``EPSILON_LEVER``; elsewhere the values are left empty.
 
-Coverage of (q, ω) (the project's choice): a training setting (E_k, θ_k) with measured ω
-range [ω_min, ω_max] *passes through* (q, ω) when ω_min ≤ ω ≤ ω_max and its momentum
-transfer at that ω is within ``Q_TOLERANCE`` (relative) of q. The point is covered when
-the settings passing through it have ε spread by at least ``EPSILON_LEVER``: then data at
-several angles constrain R_L and R_T separately. Elsewhere (one angle, or none) the split
-into R_L and R_T is the network's smooth continuation, and the point is flagged. Points
-below the elastic line ω_el = √(q² + M_A²) − M_A are always flagged. For a model of several nuclei the
-settings of all its nuclei count, for every nucleus: the split into R_L and R_T is learned
-jointly (one network; the nucleus enters through its descriptors), so a nucleus with data at
-one angle only (16O) is separated where other nuclei were measured at several.
+Coverage of (q, ω): ``enxs.coverage``.
 """
 
 from __future__ import annotations
@@ -33,14 +24,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from enxs import kinematics, rosenbluth
+from enxs import rosenbluth
+from enxs.coverage import EPSILON_LEVER, elastic_omega, epsilon_spread, passing_settings
 from enxs.descriptors import inputs, nucleus_factor
 from enxs.network import EnsembleNet
 from enxs.nuclei import Nucleus
 from enxs.predict import Ensemble, ExtrapolationWarning, NonFiniteError, member_spread, sampling
 
-Q_TOLERANCE = 0.10
-EPSILON_LEVER = 0.2
 #: The angle through which a response network is evaluated: any angle gives the same R's
 #: (the network sees (q, ω) only); 90° keeps E moderate for every (q, ω).
 EVALUATION_ANGLE = 90.0
@@ -78,36 +68,6 @@ class Responses:
             columns |= {f"{name}_mean_per_GeV": self.mean[:, j], f"{name}_std_per_GeV": self.std[:, j],
                         f"{name}_q16_per_GeV": q16[:, j], f"{name}_q84_per_GeV": q84[:, j]}
         return pd.DataFrame({**columns, "outside_coverage": self.outside_coverage.astype(bool)})
-
-
-def elastic_omega(q, mass_number) -> np.ndarray:
-    """ω of elastic scattering off the whole nucleus at momentum transfer q: √(q² + M_A²) − M_A [GeV]."""
-    mass = np.asarray(mass_number, float) * kinematics.ATOMIC_MASS_UNIT
-    return np.sqrt(np.square(np.asarray(q, float)) + mass**2) - mass
-
-
-def passing_settings(q, omega, settings) -> np.ndarray:
-    """[N, S] mask: training setting s passes through point n (module docstring)."""
-    q, omega = np.atleast_1d(np.asarray(q, float)), np.atleast_1d(np.asarray(omega, float))
-    if not settings:
-        return np.zeros((len(q), 0), bool)
-    s = np.asarray(settings, float)
-    energy, theta = s[None, :, 0], s[None, :, 1]
-    w = omega[:, None]
-    in_range = (w >= s[None, :, 2]) & (w <= s[None, :, 3]) & (w < energy)
-    q_setting = kinematics.three_momentum_transfer(energy, theta, np.minimum(w, 0.999 * energy))
-    return in_range & (np.abs(q_setting / q[:, None] - 1) <= Q_TOLERANCE)
-
-
-def epsilon_spread(q, omega, settings, passing: np.ndarray) -> np.ndarray:
-    """Spread (max − min) of ε over the settings passing through each point; 0 for fewer than two."""
-    if passing.shape[1] == 0:
-        return np.zeros(len(passing))
-    theta = np.asarray(settings, float)[:, 1]
-    eps = rosenbluth.epsilon(np.asarray(q, float)[:, None], np.asarray(omega, float)[:, None], theta[None, :])
-    hi = np.where(passing, eps, -np.inf).max(1)
-    lo = np.where(passing, eps, np.inf).min(1)
-    return np.where(passing.any(1), hi - lo, 0.0)
 
 
 def member_responses(model: EnsembleNet, q, omega, nucleus: Nucleus | None) -> np.ndarray:

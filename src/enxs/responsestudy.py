@@ -22,12 +22,13 @@ import numpy as np
 import pandas as pd
 
 from enxs import archive, artifacts, kinematics, rosenbluth, runs
+from enxs.coverage import outside_coverage
 from enxs.datasets import tag_nucleus
 from enxs.descriptors import describe, psi_prime
 from enxs.evaluation import metrics_of_members, metrics_on, predict_table, stored_split
 from enxs.metrics import score_cell
 from enxs.nuclei import Nucleus
-from enxs.predict import Ensemble, outside_coverage
+from enxs.predict import Ensemble
 from enxs.responses import member_responses
 
 LOSO_SEEDS = (1, 2)

@@ -28,13 +28,14 @@ from enxs.config import (
     finetune_base,
     load_config,
 )
+from enxs.coverage import coverage_settings
 from enxs.datasets import dataset_info, experiment_of, tag_nucleus
 from enxs.errors import EnxsError
 from enxs.evaluation import evaluate_split
 from enxs.files import check_output_directory, write_json
 from enxs.network import EnsembleNet
 from enxs.nuclei import Nucleus
-from enxs.predict import Ensemble, coverage_settings
+from enxs.predict import Ensemble
 from enxs.training import (
     RNG_SCHEME,
     EpochReport,

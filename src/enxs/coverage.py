@@ -1,0 +1,90 @@
+"""Kinematic coverage: where a model's training data constrain its predictions, and the flags
+that say where they do not.
+
+Cross sections (``Ensemble.predict``): a point is *inside* the model's coverage when some
+training setting (E_k, θ_k) has |ln(E/E_k)| ≤ ``E_TOLERANCE_LOG`` and |θ − θ_k| ≤
+``THETA_TOLERANCE_DEG``, and ω lies between the lowest ω measured in that setting and its
+highest ω plus ``OMEGA_MARGIN_OF_E``·E. Below the lowest measured ω there is no margin: the
+spectrum rises from zero there (elastic line, nuclear excitations, the onset of the
+quasielastic peak), and a network that never saw it returns whatever its smooth continuation
+gives. Points below the elastic line (``kinematics.omega_elastic``), where the true cross
+section is zero, are always outside. Outside, the network extrapolates: the flag says so and
+``predict`` warns. A model whose training data are unknown (imported from ONNX without data)
+flags every point.
+
+Responses (``responses.predict_responses``; the project's choice): a training setting
+(E_k, θ_k) with measured ω range [ω_min, ω_max] *passes through* (q, ω) when
+ω_min ≤ ω ≤ ω_max and its momentum transfer at that ω is within ``Q_TOLERANCE`` (relative)
+of q. The point is covered when the settings passing through it have polarizations ε spread
+by at least ``EPSILON_LEVER``: then data at several angles constrain R_L and R_T separately.
+Elsewhere (one angle, or none) the split into R_L and R_T is the network's smooth
+continuation, and the point is flagged. Points below the elastic line ω_el = √(q² + M_A²) − M_A
+(:func:`elastic_omega`, the same line as ``kinematics.omega_elastic`` written in q) are always
+flagged. For a model of several nuclei the settings of all its nuclei count, for every nucleus:
+the split into R_L and R_T is learned jointly (one network; the nucleus enters through its
+descriptors), so a nucleus with data at one angle only (16O) is separated where other nuclei
+were measured at several.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from enxs import kinematics, rosenbluth
+
+E_TOLERANCE_LOG = 0.25
+THETA_TOLERANCE_DEG = 10.0
+OMEGA_MARGIN_OF_E = 0.10
+Q_TOLERANCE = 0.10
+EPSILON_LEVER = 0.2
+
+
+def coverage_settings(table: pd.DataFrame) -> list[list[float]]:
+    """Training settings [E, θ, ω_min, ω_max] (GeV, deg, GeV, GeV) for the manifest."""
+    g = table.groupby(["E", "theta"]).omega.agg(["min", "max"]).reset_index()
+    return g[["E", "theta", "min", "max"]].round(6).to_numpy().tolist()
+
+
+def outside_coverage(energy, theta, omega, settings: list[list[float]] | None) -> np.ndarray:
+    """True where no training setting covers the point (module docstring); True everywhere
+    when the coverage is unknown (``settings`` None or empty)."""
+    energy, theta, omega = (np.atleast_1d(np.asarray(a, float)) for a in (energy, theta, omega))
+    if not settings:
+        return np.ones(len(energy), bool)
+    s = np.asarray(settings)
+    near = ((np.abs(np.log(energy[:, None] / s[None, :, 0])) <= E_TOLERANCE_LOG)
+            & (np.abs(theta[:, None] - s[None, :, 1]) <= THETA_TOLERANCE_DEG)
+            & (omega[:, None] >= s[None, :, 2])
+            & (omega[:, None] <= s[None, :, 3] + OMEGA_MARGIN_OF_E * energy[:, None]))
+    return ~near.any(axis=1)
+
+
+def elastic_omega(q, mass_number) -> np.ndarray:
+    """ω of elastic scattering off the whole nucleus at momentum transfer q: √(q² + M_A²) − M_A [GeV]."""
+    mass = np.asarray(mass_number, float) * kinematics.ATOMIC_MASS_UNIT
+    return np.sqrt(np.square(np.asarray(q, float)) + mass**2) - mass
+
+
+def passing_settings(q, omega, settings) -> np.ndarray:
+    """[N, S] mask: training setting s passes through point n (module docstring)."""
+    q, omega = np.atleast_1d(np.asarray(q, float)), np.atleast_1d(np.asarray(omega, float))
+    if not settings:
+        return np.zeros((len(q), 0), bool)
+    s = np.asarray(settings, float)
+    energy, theta = s[None, :, 0], s[None, :, 1]
+    w = omega[:, None]
+    in_range = (w >= s[None, :, 2]) & (w <= s[None, :, 3]) & (w < energy)
+    q_setting = kinematics.three_momentum_transfer(energy, theta, np.minimum(w, 0.999 * energy))
+    return in_range & (np.abs(q_setting / q[:, None] - 1) <= Q_TOLERANCE)
+
+
+def epsilon_spread(q, omega, settings, passing: np.ndarray) -> np.ndarray:
+    """Spread (max − min) of ε over the settings passing through each point; 0 for fewer than two."""
+    if passing.shape[1] == 0:
+        return np.zeros(len(passing))
+    theta = np.asarray(settings, float)[:, 1]
+    eps = rosenbluth.epsilon(np.asarray(q, float)[:, None], np.asarray(omega, float)[:, None], theta[None, :])
+    hi = np.where(passing, eps, -np.inf).max(1)
+    lo = np.where(passing, eps, np.inf).min(1)
+    return np.where(passing.any(1), hi - lo, 0.0)
