@@ -22,7 +22,7 @@ import onnxruntime as ort
 from enxs import artifacts, kinematics, onnx_import
 from enxs.grid import build, interpolation_error
 from enxs.nuclei import Nucleus
-from enxs.predict import member_predictions
+from enxs.predict import Ensemble, member_predictions
 
 PEER = Path(__file__).resolve().parents[2] / "shared" / "peers" / "kowal-c12-onnx"
 
@@ -67,12 +67,12 @@ def main() -> None:
     argon = Nucleus.parse("40Ar")
     r_any = rate(args.points, lambda: member_predictions(shipped_any, e, t, w, argon))
     carbon = Nucleus.parse("12C")
-    grid = build(shipped, carbon, (0.1, 6.0))
+    carbon_ensemble = Ensemble.load("enxs-12C-fast")
+    grid = build(carbon_ensemble, carbon, (0.1, 6.0))
     n_lookup = 1_000_000
     ge, gt, gw = points(n_lookup, seed=1)
     r_grid = rate(n_lookup, lambda: grid(ge, gt, gw))
-    err = interpolation_error(grid, shipped, carbon, artifacts.read_manifest(artifacts.resolve_model(
-        "enxs-12C-fast")).coverage["12C"])
+    err = interpolation_error(grid, carbon_ensemble, carbon)
     print(f"{args.points} random points, 50 members each; best of 3")
     print(f"onnxruntime, 50 × (10×300) members one after another: {r_onnx:10.0f} points/s")
     print(f"enxs stacked, the same 50 members:                    {r_stacked:10.0f} points/s  "

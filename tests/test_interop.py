@@ -190,15 +190,15 @@ def test_plots_render_without_display(tmp_path, scan):
 def test_grid_round_trip_and_accuracy(tmp_path, suffix):
     ensemble = Ensemble.load(SHIPPED)
     carbon = ensemble.manifest.nucleus
-    grid = build(ensemble.model, carbon, (0.3, 2.0), (20, 100), shape=(24, 41, 60))
+    grid = build(ensemble, carbon, (0.3, 2.0), (20, 100), shape=(24, 41, 60))
     grid.save(tmp_path / f"g{suffix}")
     loaded = Grid.load(tmp_path / f"g{suffix}")
-    err = interpolation_error(loaded, ensemble.model, carbon, ensemble.training_settings(carbon), n=3000)
+    err = interpolation_error(loaded, ensemble, carbon, n=3000)
     assert err["interpolation_error_median"] < 0.1 * err["ensemble_spread_median"]
     assert err["interpolation_error_points"] > 1000 and err["whole_domain_interpolation_error_points"] == 3000
     mean, std = loaded(1.0, 50.0, 0.3)
     assert mean > 0 and std > 0
-    assert np.all(np.isfinite(build(ensemble.model, carbon, (0.1, 6.0), (5, 175), shape=(4, 6, 30)).log_ratio))
+    assert np.all(np.isfinite(build(ensemble, carbon, (0.1, 6.0), (5, 175), shape=(4, 6, 30)).log_ratio))
     assert np.isnan(loaded(10.0, 50.0, 0.3)[0])  # outside the grid: NaN, never extrapolated
     assert loaded(1.0, 50.0, 0.001)[0] == 0  # below the elastic line: no cross section
 
@@ -209,8 +209,8 @@ def test_grid_follows_the_quasielastic_peak_where_a_grid_in_omega_over_e_misses_
     inside the training coverage; it was 8.9% for the earlier trilinear grid in ω/E."""
     ensemble = Ensemble.load(SHIPPED)
     carbon = ensemble.manifest.nucleus
-    grid = build(ensemble.model, carbon, (0.3, 1.5), (20, 80), shape=(40, 66, 100))
-    err = interpolation_error(grid, ensemble.model, carbon, ensemble.training_settings(carbon), n=4000)
+    grid = build(ensemble, carbon, (0.3, 1.5), (20, 80), shape=(40, 66, 100))
+    err = interpolation_error(grid, ensemble, carbon, n=4000)
     assert err["interpolation_error_p95"] < 0.01, err
     v = np.linspace(0, 1, 7)
     assert np.allclose(to_v(1.0, 40.0, from_v(1.0, 40.0, v, 12), 12), v)

@@ -32,9 +32,8 @@ import numpy as np
 
 from enxs import kinematics
 from enxs.coverage import E_TOLERANCE_LOG, OMEGA_MARGIN_OF_E, THETA_TOLERANCE_DEG, outside_coverage
-from enxs.network import EnsembleNet
 from enxs.nuclei import Nucleus
-from enxs.predict import member_predictions, member_spread
+from enxs.predict import Ensemble, member_predictions, member_spread
 from enxs.rosenbluth import mott
 
 FLOOR = 1e-30  # nb/sr/GeV
@@ -216,7 +215,7 @@ def build_responses(ensemble, nucleus: Nucleus, q=(0.1, 2.0), shape=(96, 200),
     return arrays, meta
 
 
-def build(model: EnsembleNet, nucleus: Nucleus, energy=(0.1, 6.0), theta=(5.0, 175.0),
+def build(ensemble: Ensemble, nucleus: Nucleus, energy=(0.1, 6.0), theta=(5.0, 175.0),
           shape=(128, 138, 160), meta: dict[str, Any] | None = None) -> Grid:
     """Evaluate the ensemble for ``nucleus`` on the grid (E range in GeV, θ in degrees, the
     module docstring's v), one energy node at a time so that memory stays bounded."""
@@ -227,7 +226,8 @@ def build(model: EnsembleNet, nucleus: Nucleus, energy=(0.1, 6.0), theta=(5.0, 1
     t2, v2 = np.meshgrid(th, v, indexing="ij")
     for i, e in enumerate(np.exp(log_e)):
         e2 = np.full(t2.shape, e)
-        sigma = member_predictions(model, e2.ravel(), t2.ravel(), from_v(e2, t2, v2, nucleus.A).ravel(), nucleus)
+        sigma = member_predictions(ensemble.model, e2.ravel(), t2.ravel(), from_v(e2, t2, v2, nucleus.A).ravel(),
+                                   nucleus)
         mean = np.maximum(sigma.mean(0), FLOOR)
         log_ratio[i] = np.log(mean / mott(e2, t2).ravel()).reshape(t2.shape)
         rel_std[i] = (member_spread(sigma) / mean).reshape(t2.shape)
@@ -251,8 +251,8 @@ def coverage_points(settings: list[list[float]], n: int, seed: int = 0) -> tuple
     return energy, theta, omega
 
 
-def _errors(grid: Grid, model: EnsembleNet, nucleus: Nucleus, energy, theta, omega) -> dict[str, float]:
-    sigma = member_predictions(model, energy, theta, omega, nucleus)
+def _errors(grid: Grid, ensemble: Ensemble, nucleus: Nucleus, energy, theta, omega) -> dict[str, float]:
+    sigma = member_predictions(ensemble.model, energy, theta, omega, nucleus)
     net_mean = np.maximum(sigma.mean(0), FLOOR)
     rel = np.abs(grid(energy, theta, omega)[0] / net_mean - 1)
     spread = member_spread(sigma) / net_mean
@@ -261,14 +261,15 @@ def _errors(grid: Grid, model: EnsembleNet, nucleus: Nucleus, energy, theta, ome
             "share_below_tenth_of_spread": float(np.mean(rel < 0.1 * spread))}
 
 
-def interpolation_error(grid: Grid, model: EnsembleNet, nucleus: Nucleus, settings: list[list[float]] | None,
-                        n: int = 20000, seed: int = 0) -> dict[str, Any]:
+def interpolation_error(grid: Grid, ensemble: Ensemble, nucleus: Nucleus, n: int = 20000,
+                        seed: int = 0) -> dict[str, Any]:
     """|grid/network − 1| of the mean on seeded random points off the nodes, as attributes a
     reader finds by name: ``interpolation_error_{median,p95,max}`` inside the training
     coverage (where the model is meant to be used; absent when the coverage is unknown), and
     ``whole_domain_interpolation_error_{median,p95,max}`` over the whole grid above the elastic
     line; each with its number of points and the ensemble's own median spread beside it."""
     out: dict[str, Any] = {}
+    settings = ensemble.training_settings(nucleus)
     e_box, t_box = np.exp(grid.log_e[[0, -1]]), grid.theta[[0, -1]]
     if settings:
         e, t, w = coverage_points(settings, 4 * n, seed)
@@ -276,7 +277,7 @@ def interpolation_error(grid: Grid, model: EnsembleNet, nucleus: Nucleus, settin
                 & ~outside_coverage(e, t, w, settings) & (w > omega_range(e, t, grid.mass_number)[0]))
         e, t, w = e[keep][:n], t[keep][:n], w[keep][:n]
         if len(e):
-            err = _errors(grid, model, nucleus, e, t, w)
+            err = _errors(grid, ensemble, nucleus, e, t, w)
             out |= {f"interpolation_error_{k}": err[k] for k in ("p95", "max", "median")}
             out |= {"interpolation_error_points": err["points"], "interpolation_error_region":
                     "random points inside the training coverage (enxs predict's outside_coverage = 0) and the grid",
@@ -287,7 +288,7 @@ def interpolation_error(grid: Grid, model: EnsembleNet, nucleus: Nucleus, settin
     t = rng.uniform(t_box[0], t_box[1], n)
     lo, hi = omega_range(e, t, grid.mass_number)
     w = lo + rng.uniform(1e-6, 1, n) * (hi - lo)  # uniform in ω: the grid's own v would favour its nodes' region
-    err = _errors(grid, model, nucleus, e, t, w)
+    err = _errors(grid, ensemble, nucleus, e, t, w)
     out |= {f"whole_domain_interpolation_error_{k}": err[k] for k in ("p95", "max", "median")}
     out |= {"whole_domain_interpolation_error_points": err["points"],
             "whole_domain_ensemble_spread_median": err["median_spread"]}

@@ -145,9 +145,8 @@ def tabulate(
     provenance = ensemble.provenance(target)
     if provenance["zero_shot"]:
         warn(ensemble.zero_shot_note(target))
-    g = grid.build(ensemble.model, target, (e_min, e_max), shape=dims, meta=provenance)
-    settings = ensemble.training_settings(target)
-    err = grid.interpolation_error(g, ensemble.model, target, settings)
+    g = grid.build(ensemble, target, (e_min, e_max), shape=dims, meta=provenance)
+    err = grid.interpolation_error(g, ensemble, target)
     g.meta.update(err)
     atomic_write(out, g.save)
     inside = (f"inside the training coverage ({err['interpolation_error_points']} random points): median "
