@@ -228,7 +228,7 @@ def test_fermi_gas_longitudinal_response_scales_to_three_quarters():
     # non-relativistic Fermi gas: R_L = Z G_Ep² (3M / 4 q k_F)(1 − y²/k_F²), y = M(ω − E_s)/q − q/2; its
     # scaling function is (3/4)(1 − ψ′²) once the relativistic G_L's factor q²/Q² (κ/2τ against M/q) is undone
     from enxs.descriptors import describe
-    from enxs.responsestudy import dipole_form_factors, scaling_function
+    from enxs.superscaling import dipole_form_factors, scaling_function
 
     carbon = Nucleus.parse("12C")
     d, m, q = describe(carbon), kinematics.NUCLEON_MASS, 0.5

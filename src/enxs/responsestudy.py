@@ -8,7 +8,7 @@ better than one free in (E, θ, ω), and has it learned nuclear physics?
    outside the cross-section coverage of the training settings), pooled over seeds. On
    carbon with the shipped carbon recipe, on all nuclei with the all-nuclei recipe.
 2. Superscaling: the longitudinal scaling function f_L(ψ′) = k_F R_L / G_L of every nucleus
-   from the all-nuclei response model (``scaling_function``), overlaid per q; how far each
+   from the all-nuclei response model (``superscaling.scaling_function``), overlaid per q; how far each
    nucleus lies from the mean curve.
 """
 
@@ -21,10 +21,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from enxs import archive, artifacts, kinematics, rosenbluth, runs
+from enxs import archive, artifacts, runs, superscaling
 from enxs.coverage import outside_coverage
 from enxs.datasets import tag_nucleus
-from enxs.descriptors import describe, psi_prime
 from enxs.evaluation import metrics_of_members, metrics_on, predict_table, stored_split
 from enxs.metrics import score_cell
 from enxs.nuclei import Nucleus
@@ -110,32 +109,6 @@ def random_point_scores(models: dict[str, str], data_dir=None) -> dict[str, dict
     return {label: metrics_on(model, test, manifest) for label, (model, manifest) in loaded.items()}
 
 
-def dipole_form_factors(big_q2) -> tuple[np.ndarray, np.ndarray]:
-    """(G_E^p, G_E^n) at Q² [GeV²]: dipole G_D = (1 + Q²/0.71)⁻² and Galster's
-    G_E^n = −μ_n τ G_D / (1 + 5.6 τ), τ = Q²/4M² (Phys. Rev. C 60, 065502 uses the same)."""
-    g_d = (1 + np.asarray(big_q2, float) / 0.71) ** -2
-    tau = np.asarray(big_q2, float) / (4 * kinematics.NUCLEON_MASS**2)
-    return g_d, 1.913 * tau * g_d / (1 + 5.6 * tau)
-
-
-def scaling_function(r_l, q, omega, nucleus: Nucleus) -> tuple[np.ndarray, np.ndarray]:
-    """(ψ′, f_L) from R_L [GeV⁻¹] at (q, ω) [GeV]: f_L = k_F R_L / G_L with the single-nucleon
-    longitudinal factor G_L = (κ/2τ)(Z G_Ep² + N G_En²) / (1 + ξ_F(1 + ψ′²)/2), κ = q/2M,
-    τ = Q²/4M² (Donnelly and Sick, PRC 60, 065502 (1999); Maieron, Donnelly, Sick, PRC 65,
-    025502 (2002), their Δ term of order ξ_F ≈ 0.03 neglected). The relativistic Fermi gas
-    gives f_L = (3/4)(1 − ψ′²) for |ψ′| < 1 in every nucleus."""
-    d = describe(nucleus)
-    m = kinematics.NUCLEON_MASS
-    q, omega = np.asarray(q, float), np.asarray(omega, float)
-    big_q2 = q * q - omega * omega
-    psi = psi_prime(rosenbluth.beam_energy(q, omega, 90.0), 90.0, omega, d.k_fermi, d.e_shift)
-    g_ep, g_en = dipole_form_factors(big_q2)
-    kappa, tau = q / (2 * m), big_q2 / (4 * m * m)
-    xi = np.sqrt(1 + (d.k_fermi / m) ** 2) - 1
-    g_l = kappa / (2 * tau) * (nucleus.Z * g_ep**2 + (nucleus.A - nucleus.Z) * g_en**2) / (1 + xi * (1 + psi**2) / 2)
-    return psi, d.k_fermi * np.asarray(r_l) / g_l
-
-
 def scaling_curves(model_name: str, q_values=SCALING_Q) -> dict[str, Any]:
     """f_L(ψ′) of every nucleus of an all-nuclei response model at each q (mean and 16–84% over
     members) on a common ψ′ grid, and each nucleus' median |f_L/f̄_L − 1| in :data:`COLLAPSE_RANGE`
@@ -150,7 +123,7 @@ def scaling_curves(model_name: str, q_values=SCALING_Q) -> dict[str, Any]:
         curves[q] = {}
         for nucleus in nuclei:
             r_l = member_responses(ensemble.model, np.full_like(w, q), w, nucleus)[..., 0]  # [K, N]
-            psi, f = scaling_function(r_l, q, w, nucleus)
+            psi, f = superscaling.scaling_function(r_l, q, w, nucleus)
             order = np.argsort(psi)
             curves[q][nucleus.name] = np.stack([np.interp(psi_grid, psi[order], fk[order], left=np.nan, right=np.nan)
                                                 for fk in f])
