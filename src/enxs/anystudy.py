@@ -14,7 +14,6 @@ median relative spread beside the target's distance from the trained nuclei.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,25 +53,28 @@ def zero_shot(model_dir: Path, target: str, table: pd.DataFrame, test: pd.DataFr
     return result
 
 
-def run_any_study(preset: str, out: Path, data_dir=None, members: int | None = None, seed: int = 0,
-                  targets=ZERO_SHOT_TARGETS, fractions=(0.7, 0.1),
-                  ensure: Callable[[runs.RunSpec, str], Path] | None = None) -> list[dict[str, Any]]:
-    """Train (or reuse) a base without each target, score it zero-shot, fine-tune it; one row per target."""
+def run_any_study(preset: str, executor: runs.LocalExecutor, data_dir=None, members: int | None = None,
+                  seed: int = 0, targets=ZERO_SHOT_TARGETS, fractions=(0.7, 0.1)) -> list[dict[str, Any]]:
+    """Train (or reuse) a base without each target, score it zero-shot, fine-tune it; one row per
+    target. Two stages, each one plan: the bases, then the fine-tunes that start from them."""
+    bases = executor.run_all([runs.Job(runs.pretrain_spec("all", preset, exclude=t, data_dir=data_dir,
+                                                          members=members, seed=seed), f"{t} zero-shot base")
+                              for t in targets])
+    tuned = [(t, f, scenario) for t in targets if t != "12C" for f in fractions for scenario in ("all", "last2")]
+    base_of = dict(zip(targets, bases, strict=True))
+    jobs = [runs.Job(runs.finetune_spec(str(base_of[t]), t, scenario, f, data_dir=data_dir, members=members,
+                                        seed=seed), f"{t} {f:g} from any-nucleus base, {scenario}")
+            for t, f, scenario in tuned]
+    finetuned = dict(zip(tuned, executor.run_all(jobs), strict=True))
     rows = []
-    for target in targets:
-        base = ensure(runs.pretrain_spec("all", preset, exclude=target, data_dir=data_dir, members=members,
-                                         seed=seed), f"{target} zero-shot base")
+    for target, base in base_of.items():
         path = archive.find_nucleus_file(target, data_dir)
         table = artifacts.read_manifest(base).config.selection.apply(archive.read_file(path)[0])
         _, test_rows = split_points(len(table), ZERO_SHOT_FRACTION, seed)
         row = {"nucleus": target, "zero_shot": zero_shot(base, target, table, table.iloc[test_rows]), "finetuned": {}}
-        if target != "12C":
-            for fraction in fractions:
-                for scenario in ("all", "last2"):
-                    spec = runs.finetune_spec(str(base), target, scenario, fraction, data_dir=data_dir,
-                                              members=members, seed=seed)
-                    directory = ensure(spec, f"{target} {fraction:g} from any-nucleus base, {scenario}")
-                    row["finetuned"][(fraction, scenario)] = artifacts.read_manifest(directory).metrics["test"]
+        for (t, fraction, scenario), directory in finetuned.items():
+            if t == target:
+                row["finetuned"][(fraction, scenario)] = artifacts.read_manifest(directory).metrics["test"]
         rows.append(row)
     return rows
 

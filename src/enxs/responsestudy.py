@@ -14,7 +14,6 @@ better than one free in (E, θ, ω), and has it learned nuclear physics?
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -89,16 +88,16 @@ def held_out_scores(directories: list[Path], data_dir=None) -> dict[str, Any]:
     return result
 
 
-def run_loso(preset: str, ensure: Callable[[runs.RunSpec, str], Path], data_dir=None, members: int | None = None,
+def run_loso(preset: str, executor: runs.LocalExecutor, data_dir=None, members: int | None = None,
              seeds=LOSO_SEEDS, recipes=tuple(RECIPES)) -> dict[tuple[str, str], dict[str, Any]]:
-    """Train (or reuse) every leave-settings-out run; scores per (recipe, model)."""
-    scores = {}
-    for name in recipes:
-        for label, output in OUTPUTS.items():
-            dirs = [ensure(loso_spec(name, output, s, preset, data_dir, members), f"{name} {label} seed {s}")
-                    for s in seeds]
-            scores[(name, label)] = held_out_scores(dirs, data_dir)
-    return scores
+    """Train (or reuse) every leave-settings-out run as one plan; scores per (recipe, model)."""
+    keys = [(name, label, output, s) for name in recipes for label, output in OUTPUTS.items() for s in seeds]
+    finished = executor.run_all([runs.Job(loso_spec(name, output, s, preset, data_dir, members),
+                                          f"{name} {label} seed {s}") for name, label, output, s in keys])
+    dirs: dict[tuple[str, str], list[Path]] = {}
+    for (name, label, _, _), directory in zip(keys, finished, strict=True):
+        dirs.setdefault((name, label), []).append(directory)
+    return {key: held_out_scores(paths, data_dir) for key, paths in dirs.items()}
 
 
 def random_point_scores(models: dict[str, str], data_dir=None) -> dict[str, dict]:
@@ -292,13 +291,14 @@ def shipped_recipe_specs(preset: str, data_dir=None, members: int | None = None,
     return specs
 
 
-def run_response_study(preset: str, out: Path, ensure: Callable[[runs.RunSpec, str], Path], data_dir=None,
+def run_response_study(preset: str, out: Path, executor: runs.LocalExecutor, data_dir=None,
                        members: int | None = None, seed: int = 0, carbon_model: str = "enxs-12C-fast",
                        seeds=LOSO_SEEDS) -> Path:
     """Train (or reuse) every run, write ``out/responses.md`` and its scaling figure."""
-    scores = run_loso(preset, ensure, data_dir, members, seeds)
-    shipped = {r: ensure(s, f"{r} response model") for r, s in shipped_recipe_specs(preset, data_dir, members,
-                                                                                       seed).items()}
+    scores = run_loso(preset, executor, data_dir, members, seeds)
+    specs = shipped_recipe_specs(preset, data_dir, members, seed)
+    shipped = dict(zip(specs, executor.run_all([runs.Job(s, f"{r} response model") for r, s in specs.items()]),
+                       strict=True))
     random_points = random_point_scores({carbon_model: carbon_model,
                                          f"response model ({shipped['carbon'].name})": str(shipped["carbon"])},
                                         data_dir)

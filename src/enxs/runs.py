@@ -5,6 +5,7 @@ Resumable: ``run.json`` records what the run is, checkpoints record how far it g
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -32,7 +33,7 @@ from enxs.coverage import coverage_settings
 from enxs.datasets import dataset_info, experiment_of, tag_nucleus
 from enxs.errors import EnxsError
 from enxs.evaluation import evaluate_split
-from enxs.files import check_output_directory, write_json
+from enxs.files import check_output_directory, sha256, write_json
 from enxs.network import EnsembleNet
 from enxs.nuclei import Nucleus
 from enxs.predict import Ensemble
@@ -331,3 +332,45 @@ def resume(out: str | os.PathLike, on_epoch: Callable[[EpochReport], None] | Non
     """Continue the interrupted run in ``out``; returns the finished ensemble."""
     execute(resume_spec(out), out, resume=True, on_epoch=on_epoch)
     return Ensemble.load(out)
+
+
+@dataclass
+class Job:
+    """One run of a study's plan: what to train and a title for progress."""
+
+    spec: RunSpec
+    title: str
+
+
+def run_key(spec: RunSpec) -> str:
+    """Stable hash of a run: its config, data file checksums and parent weights."""
+    start = spec.config.start
+    parent_sha = (artifacts.read_manifest(artifacts.resolve_model(start.parent)).weights_sha256
+                  if isinstance(start, Finetune) else None)
+    blob = json.dumps({"kind": spec.kind, "config": spec.config.to_dict(), "data": [sha256(f) for f in spec.data_files],
+                       "norm": spec.norm_overrides, "parent": parent_sha}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:10]
+
+
+class LocalExecutor:
+    """Trains the runs of a plan one after another in this process, each in
+    ``root/<name>-<start>-<run_key>``: a finished run is reused, an interrupted one resumed.
+    The runs of one ``run_all`` call are independent of each other, so an executor that
+    spreads them over machines implements the same two methods."""
+
+    def __init__(self, root: Path, on_run: Callable[[str, RunSpec], Callable | None] | None = None):
+        self.root, self.on_run = Path(root), on_run
+
+    def directory(self, spec: RunSpec) -> Path:
+        return self.root / f"{spec.name}-{spec.config.start.kind}-{run_key(spec)}"
+
+    def run_all(self, jobs: list[Job]) -> list[Path]:
+        """The finished run directory of every job, in order."""
+        out = []
+        for job in jobs:
+            directory = self.directory(job.spec)
+            if not (directory / artifacts.MANIFEST).is_file():
+                on_epoch = self.on_run(job.title, job.spec) if self.on_run else None
+                execute(job.spec, directory, resume=(directory / RUN_FILE).is_file(), on_epoch=on_epoch)
+            out.append(directory)
+        return out

@@ -9,10 +9,7 @@ re-run reuses finished fine-tunes and resumes interrupted ones.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +21,7 @@ from enxs import anystudy, archive, artifacts, runs
 from enxs.config import Finetune, Scratch, build_config, finetune_base, scratch_baseline_base
 from enxs.datasets import total_error
 from enxs.evaluation import metrics_of_members
-from enxs.files import STUDY_MARKER, check_study_directory, sha256, write_json
+from enxs.files import STUDY_MARKER, check_study_directory, write_json
 from enxs.metrics import REGIONS, median_by_region
 from enxs.nuclei import Nucleus
 from enxs.predict import member_predictions
@@ -47,16 +44,6 @@ class Cell:
     results: dict[str, dict[str, Any]]  # method → {"metrics", "regions", "model_dir", "members"}
 
 
-def run_key(spec: runs.RunSpec) -> str:
-    """Stable hash of a run: its config, data file checksum and parent weights."""
-    start = spec.config.start
-    parent_sha = artifacts.read_manifest(artifacts.resolve_model(start.parent)).weights_sha256 \
-        if isinstance(start, Finetune) else None
-    blob = json.dumps({"kind": spec.kind, "config": spec.config.to_dict(), "data": [sha256(f) for f in spec.data_files],
-                       "norm": spec.norm_overrides, "parent": parent_sha}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:10]
-
-
 def study_specs(base: str, preset: str, nucleus: str, fraction: float, data_dir, members: int | None,
                 seed: int) -> dict[str, runs.RunSpec]:
     """The three trained methods for one cell."""
@@ -73,35 +60,27 @@ def study_specs(base: str, preset: str, nucleus: str, fraction: float, data_dir,
     return specs
 
 
-def _ensure(spec: runs.RunSpec, root: Path, on_epoch) -> Path:
-    out = root / f"{spec.name}-{spec.config.start.kind}-{run_key(spec)}"
-    if (out / artifacts.MANIFEST).is_file():
-        return out
-    runs.execute(spec, out, resume=(out / runs.RUN_FILE).is_file(), on_epoch=on_epoch)
-    return out
-
-
-def run_study(base: str, preset: str, out: Path, data_dir=None, targets=TARGETS, fractions=FRACTIONS,
-              members: int | None = None, seed: int = 0,
-              on_run: Callable[[str, runs.RunSpec], Callable | None] | None = None) -> list[Cell]:
-    """Train (or reuse) every run of the study and evaluate all methods on each cell's test points."""
+def run_study(base: str, preset: str, executor: runs.LocalExecutor, data_dir=None, targets=TARGETS,
+              fractions=FRACTIONS, members: int | None = None, seed: int = 0) -> list[Cell]:
+    """Plan every run of the study, train (or reuse) them all, then evaluate all methods on each
+    cell's test points."""
     base_model, base_manifest = artifacts.load_model(base)
+    cells_specs = {(n, f): study_specs(base, preset, n, f, data_dir, members, seed) for n in targets for f in fractions}
+    jobs = [runs.Job(s, f"{n} {f:g} {m}") for (n, f), specs in cells_specs.items() for m, s in specs.items()]
+    finished = iter(executor.run_all(jobs))
     cells = []
-    for nucleus in targets:
-        for fraction in fractions:
-            specs = study_specs(base, preset, nucleus, fraction, data_dir, members, seed)
-            dirs = {m: _ensure(s, out / "runs", on_run(f"{nucleus} {fraction:g} {m}", s) if on_run else None)
-                    for m, s in specs.items()}
-            first = artifacts.read_manifest(dirs["fine-tuned all"])
-            table = first.config.selection.apply(archive.read_file(specs["fine-tuned all"].data_files[0])[0])
-            test = table[table.line.isin(first.split[nucleus]["test_lines"])]
-            results = {}
-            factor = Nucleus.parse(nucleus).A / base_manifest.nucleus.A
-            results["A/12 carbon"] = _evaluate(base_model, base_manifest, test, factor, None)
-            for method, directory in dirs.items():
-                model, manifest = artifacts.load_model(directory)
-                results[method] = _evaluate(model, manifest, test, 1.0, directory)
-            cells.append(Cell(nucleus, fraction, table, first.split[nucleus]["train_lines"], results))
+    for (nucleus, fraction), specs in cells_specs.items():
+        dirs = {m: next(finished) for m in specs}
+        first = artifacts.read_manifest(dirs["fine-tuned all"])
+        table = first.config.selection.apply(archive.read_file(specs["fine-tuned all"].data_files[0])[0])
+        test = table[table.line.isin(first.split[nucleus]["test_lines"])]
+        results = {}
+        factor = Nucleus.parse(nucleus).A / base_manifest.nucleus.A
+        results["A/12 carbon"] = _evaluate(base_model, base_manifest, test, factor, None)
+        for method, directory in dirs.items():
+            model, manifest = artifacts.load_model(directory)
+            results[method] = _evaluate(model, manifest, test, 1.0, directory)
+        cells.append(Cell(nucleus, fraction, table, first.split[nucleus]["train_lines"], results))
     return cells
 
 
@@ -233,19 +212,17 @@ def reproduce(base: str, preset: str, out: Path, data_dir=None, members: int | N
                                     "note": "a directory of enxs reproduce: its reports and its runs (reused when "
                                             "reproduce runs here again)"})
 
-    def ensure(spec: runs.RunSpec, title: str) -> Path:
-        return _ensure(spec, out / "runs", on_run(title, spec) if on_run else None)
-
+    executor = runs.LocalExecutor(out / "runs", on_run)
     written = []
     if "responses" in studies:
-        written.append(responsestudy.run_response_study(preset, out, ensure, data_dir, members, seed, base))
+        written.append(responsestudy.run_response_study(preset, out, executor, data_dir, members, seed, base))
     if "transfer" not in studies:
         return written
-    cells = run_study(base, preset, out, data_dir, targets, fractions, members, seed, on_run)
+    cells = run_study(base, preset, executor, data_dir, targets, fractions, members, seed)
     extra: list[str] = []
     if any_targets:
-        rows = anystudy.run_any_study(preset, out, data_dir, any_members or members, seed, any_targets, fractions,
-                                      ensure)
+        rows = anystudy.run_any_study(preset, executor, data_dir, any_members or members, seed, any_targets,
+                                      fractions)
         transfer = {(c.nucleus, c.fraction): {m: r["metrics"] for m, r in c.results.items()} for c in cells}
         carbon = anystudy.carbon_check(any_model, base, data_dir) if any_model else None
         extra = anystudy.report_lines(rows, transfer, carbon)
