@@ -41,7 +41,8 @@ def test_onnx_files_have_the_published_members_ir_version_and_opset(model, nucle
 def test_export_sidecar_states_what_the_graph_outputs_and_the_spread(tmp_path):
     ensemble = Ensemble.load(ANY)
     argon = Nucleus.parse("40Ar")
-    summary = onnx_io.export(ensemble.model.select([0, 1]), argon, tmp_path / "Ar40", zero_shot=True)
+    summary = onnx_io.export(ensemble.model.select([0, 1]), argon, tmp_path / "Ar40",
+                             zero_shot_note=ensemble.zero_shot_note(argon))
     sidecar = json.loads((tmp_path / "Ar40" / "enxs-export.json").read_text())
     assert summary["directory"] == str(tmp_path / "Ar40")  # --out named like the member directory: no Ar40/Ar40
     assert "output_factor" not in sidecar and "already inside the graph" in sidecar["output"]

@@ -60,6 +60,18 @@ def outside_coverage(energy, theta, omega, settings: list[list[float]] | None) -
     return ~near.any(axis=1)
 
 
+def coverage_points(settings: list[list[float]], n: int, seed: int = 0) -> tuple[np.ndarray, ...]:
+    """n seeded random (E [GeV], θ [deg], ω [GeV]) inside the training coverage: a random
+    training setting, E and θ within its tolerances, ω from its lowest measured ω to its
+    highest plus the margin (module docstring)."""
+    rng = np.random.default_rng(seed)
+    s = np.asarray(settings, float)[rng.integers(0, len(settings), n)]
+    energy = s[:, 0] * np.exp(rng.uniform(-E_TOLERANCE_LOG, E_TOLERANCE_LOG, n))
+    theta = s[:, 1] + rng.uniform(-THETA_TOLERANCE_DEG, THETA_TOLERANCE_DEG, n)
+    omega = rng.uniform(s[:, 2], s[:, 3] + OMEGA_MARGIN_OF_E * energy)
+    return energy, theta, omega
+
+
 def elastic_omega(q, mass_number) -> np.ndarray:
     """ω of elastic scattering off the whole nucleus at momentum transfer q: √(q² + M_A²) − M_A [GeV]."""
     mass = np.asarray(mass_number, float) * kinematics.ATOMIC_MASS_UNIT

@@ -92,7 +92,7 @@ def evaluate_model(model_ref: str | os.PathLike, nucleus: str | None = None,
         return result | {"nucleus": manifest.name, **evaluate_split(model, train, test, manifest)}
     if nucleus is None and data_file is None and manifest.nucleus is None:
         raise archive.ArchiveError("this model describes several nuclei: name the nucleus to evaluate on")
-    path = archive.data_path(nucleus or (manifest.nucleus.name if manifest.nucleus else ""), data_file, data_dir)
+    path = archive.data_path(nucleus or manifest.name, data_file, data_dir)  # the file, when given, decides
     table = manifest.config.selection.apply(archive.read_file(path)[0])
     if table.empty:
         raise archive.ArchiveError(f"{path}: no point passes the selection")

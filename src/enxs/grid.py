@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from enxs import kinematics
-from enxs.coverage import E_TOLERANCE_LOG, OMEGA_MARGIN_OF_E, THETA_TOLERANCE_DEG, outside_coverage
+from enxs.coverage import coverage_points, outside_coverage
 from enxs.nuclei import Nucleus
 from enxs.predict import Ensemble, member_predictions, member_spread
 from enxs.rosenbluth import mott
@@ -61,28 +61,27 @@ def omega_range(energy, theta, mass_number) -> tuple[np.ndarray, np.ndarray]:
     return kinematics.omega_elastic(energy, theta, mass_number), U_MAX * np.asarray(energy, float)
 
 
-def _peak_coordinates(energy, theta) -> tuple[np.ndarray, np.ndarray]:
-    """(ω_QE, Γ) in GeV: the free-nucleon quasielastic line and the width the grid resolves."""
+def _omega_map(energy, theta, mass_number) -> tuple[np.ndarray, ...]:
+    """(ω_QE, Γ, t_lo, t_hi): the free-nucleon quasielastic line and the width the grid resolves
+    (GeV), and t = asinh((ω − ω_QE)/Γ) at the ends of the ω range (module docstring)."""
     energy = np.asarray(energy, float)
     s2 = np.sin(np.radians(np.asarray(theta, float)) / 2) ** 2
     m = kinematics.NUCLEON_MASS
     w_qe = 2 * energy**2 * s2 / (m + 2 * energy * s2)
-    return w_qe, K_WIDTH * np.sqrt(2 * m * w_qe + w_qe**2) / m + WIDTH_0
+    width = K_WIDTH * np.sqrt(2 * m * w_qe + w_qe**2) / m + WIDTH_0
+    lo, hi = omega_range(energy, theta, mass_number)
+    return w_qe, width, np.arcsinh((lo - w_qe) / width), np.arcsinh((hi - w_qe) / width)
 
 
 def to_v(energy, theta, omega, mass_number) -> np.ndarray:
     """The grid's ω variable v ∈ [0, 1] (module docstring) at E [GeV], θ [deg], ω [GeV]."""
-    w_qe, width = _peak_coordinates(energy, theta)
-    lo, hi = omega_range(energy, theta, mass_number)
-    t_lo, t_hi = np.arcsinh((lo - w_qe) / width), np.arcsinh((hi - w_qe) / width)
+    w_qe, width, t_lo, t_hi = _omega_map(energy, theta, mass_number)
     return (np.arcsinh((np.asarray(omega, float) - w_qe) / width) - t_lo) / (t_hi - t_lo)
 
 
 def from_v(energy, theta, v, mass_number) -> np.ndarray:
     """ω [GeV] at v (the inverse of :func:`to_v`)."""
-    w_qe, width = _peak_coordinates(energy, theta)
-    lo, hi = omega_range(energy, theta, mass_number)
-    t_lo, t_hi = np.arcsinh((lo - w_qe) / width), np.arcsinh((hi - w_qe) / width)
+    w_qe, width, t_lo, t_hi = _omega_map(energy, theta, mass_number)
     return w_qe + width * np.sinh(t_lo + np.asarray(v, float) * (t_hi - t_lo))
 
 
@@ -237,18 +236,6 @@ def build(ensemble: Ensemble, nucleus: Nucleus, energy=(0.1, 6.0), theta=(5.0, 1
                 {**(meta or {}), "units": "E [GeV], theta [deg], omega [GeV]; mean and std d2sigma/dOmega/domega "
                  "[nb/sr/GeV]; sigma_Mott [nb/sr]; arrays log_ratio, rel_std indexed [log_e, theta, v]",
                  "axes": axes, "interpolation": RECIPE})
-
-
-def coverage_points(settings: list[list[float]], n: int, seed: int = 0) -> tuple[np.ndarray, ...]:
-    """n seeded random (E [GeV], θ [deg], ω [GeV]) inside the training coverage: a random
-    training setting, E and θ within its tolerances, ω from its lowest measured ω to its
-    highest plus the margin (``enxs.coverage``)."""
-    rng = np.random.default_rng(seed)
-    s = np.asarray(settings, float)[rng.integers(0, len(settings), n)]
-    energy = s[:, 0] * np.exp(rng.uniform(-E_TOLERANCE_LOG, E_TOLERANCE_LOG, n))
-    theta = s[:, 1] + rng.uniform(-THETA_TOLERANCE_DEG, THETA_TOLERANCE_DEG, n)
-    omega = rng.uniform(s[:, 2], s[:, 3] + OMEGA_MARGIN_OF_E * energy)
-    return energy, theta, omega
 
 
 def _errors(grid: Grid, ensemble: Ensemble, nucleus: Nucleus, energy, theta, omega) -> dict[str, float]:

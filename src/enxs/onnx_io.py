@@ -272,13 +272,13 @@ def check_member(path: Path, features: np.ndarray, reference: np.ndarray) -> tup
 
 
 def export(model: EnsembleNet, nucleus: Nucleus, out: Path, weights_sha256: str = "", check_count: int = 2000,
-           seed: int = 0, responses: bool = False, zero_shot: bool = False) -> dict[str, Any]:
+           seed: int = 0, responses: bool = False, zero_shot_note: str | None = None) -> dict[str, Any]:
     """Write one ONNX file per member (IR version 8, opset 17, as the published members: older
     onnxruntime builds linked into generators refuse newer IR) to ``out/<Symbol><A>/`` (or to
     ``out`` itself when it is named so) and check each with onnxruntime; with ``responses`` (a
     response model), the (q, ω) → (R_L, R_T) graphs ``response_A_<A>_<i>.onnx`` to
-    ``out/<Symbol><A>-responses/``. ``zero_shot``: the model has no data of ``nucleus``
-    (said in the sidecar ``enxs-export.json``).
+    ``out/<Symbol><A>-responses/``. ``zero_shot_note``: the model has no data of ``nucleus``
+    (``Ensemble.zero_shot_note``), said in the sidecar ``enxs-export.json``.
 
     The directory must not exist yet (or be empty): files are written to a staging
     directory, checked against enxs's own float32 prediction on random physical points
@@ -329,10 +329,8 @@ def export(model: EnsembleNet, nucleus: Nucleus, out: Path, weights_sha256: str 
                       "cross_section": "σ = y × S(E, θ) nb/sr/GeV, S = 1e9 cos²(θ/2)/(137² E cos(θ/2) 4E² "
                                        "sin⁴(θ/2)); multiply y by S only, by nothing else"})
         summary = {"enxs_version": __version__, "nucleus": nucleus.name, "members": model.members,
-                   "zero_shot": zero_shot,
-                   **({"zero_shot_note": f"zero-shot: the model was trained without any {nucleus.name} data; its "
-                                         f"{nucleus.name} prediction is carried from other nuclei"}
-                      if zero_shot else {}),
+                   "zero_shot": zero_shot_note is not None,
+                   **({"zero_shot_note": zero_shot_note} if zero_shot_note else {}),
                    "onnx_ir_version": IR_VERSION, "opset": OPSET, "dtype": "float32", **interface,
                    "ensemble": "one file per member: the prediction is the mean over members, its uncertainty the "
                                "sample standard deviation over members (ddof = 1)",
@@ -353,4 +351,4 @@ def export_ensemble(ensemble, out: str | Path, nucleus: str | Nucleus | None = N
     or any for a model of several), zero-shot said in the sidecar where it has no such data."""
     target = ensemble.target(nucleus)
     return export(ensemble.model, target, Path(out), ensemble.manifest.weights_sha256, responses=responses,
-                  zero_shot=ensemble.zero_shot(target))
+                  zero_shot_note=ensemble.zero_shot_note(target) if ensemble.zero_shot(target) else None)

@@ -42,8 +42,6 @@ from enxs.training import (
     EpochReport,
     PointSet,
     Trainer,
-    member_seeds,
-    member_streams,
     split_points,
     split_settings,
 )
@@ -183,10 +181,8 @@ def build_model(spec: RunSpec) -> tuple[EnsembleNet, set[str] | None, list, Mani
     with the parameters to train, the modules to keep frozen and the parent's manifest."""
     config, start = spec.config, spec.config.start
     if not isinstance(start, Finetune):
-        with torch.random.fork_rng():  # the constructor's draws are replaced member by member
-            model = EnsembleNet(config.model, config.train.members)
-        model.initialize(member_streams(member_seeds(config.train.seed, config.train.members), "weights"))
-        return model, None, [], None
+        with torch.random.fork_rng():  # the Trainer redraws every member from its own seed
+            return EnsembleNet(config.model, config.train.members), None, [], None
     parent, parent_manifest = artifacts.load_model(start.parent)
     if config.train.members > parent.members:
         raise RunError(f"{start.parent} has {parent.members} members; cannot fine-tune {config.train.members}")

@@ -183,7 +183,8 @@ class Trainer:
         self.best_epoch = torch.zeros(self.K, dtype=torch.long, device=device)
         self.best_lam = self.lam.clone()
         self.history: list[dict] = []
-        if fresh:  # from the run's training points, the same for every member and every K
+        if fresh:  # member k's weights from its seed; inputs and output bias from the run's training points
+            model.initialize(member_streams(self.seeds, "weights"))
             train_all = torch.as_tensor(np.asarray(train_index), device=device)
             model.set_standardization(points.features[train_all])
             ratio = (points.sigma[train_all] / points.scale[train_all]).clamp_min(1e-8)

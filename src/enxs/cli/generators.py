@@ -112,7 +112,6 @@ def tabulate(
     against the ensemble measured and stored in the file; or (--responses) R_L and R_T on a (q, ω) grid."""
     from enxs import grid
     from enxs.files import atomic_write
-    from enxs.predict import Ensemble
 
     if out.suffix not in (".h5", ".hdf5", ".npz"):
         raise CLIError(f"--out {out}: grid files end in .h5 or .npz")
@@ -130,10 +129,8 @@ def tabulate(
     if not responses and not 0 < e_min < e_max:
         raise CLIError(f"--e-min {e_min:g} and --e-max {e_max:g}: need 0 < e-min < e-max (GeV)")
     use_threads(threads)
-    ensemble = Ensemble.load(model)
-    target = ensemble.target(nucleus)
+    ensemble, target = load(model, nucleus)
     if responses:
-
         with warnings_on_screen():
             arrays, meta = grid.build_responses(ensemble, target, (q_min, q_max), dims, ensemble.provenance(target))
         atomic_write(out, lambda path: grid.save_arrays(path, arrays, meta))

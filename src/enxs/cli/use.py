@@ -59,7 +59,6 @@ def load(model: str, nucleus: str | None):
 
 def predict_with_warnings(ensemble, target, energy, theta, omega):
     """The prediction, its extrapolation warnings printed as warning lines."""
-
     with warnings_on_screen():
         return ensemble.predict(energy, theta, omega, nucleus=target)
 
