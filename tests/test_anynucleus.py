@@ -43,7 +43,7 @@ def test_psi_prime_is_zero_at_the_quasielastic_peak_and_one_at_the_fermi_edge():
 def any_model(tmp_path_factory, archive_dir):
     out = tmp_path_factory.mktemp("any") / "m"
     spec = runs.pretrain_spec("12C,16O,56Fe", "smoke", data_dir=archive_dir, members=3, epochs=4)
-    assert spec.config.model.nucleus_inputs == runs.MULTI_NUCLEUS_INPUTS
+    assert (spec.config.model.output, spec.config.model.nucleus_inputs) == ("superscaling", "physics")
     runs.execute(spec, out)
     return out
 
@@ -106,7 +106,18 @@ def test_fine_tuning_from_the_any_nucleus_model_needs_no_a_factor(any_model, tmp
     assert float(model.output_factor) == 1.0
     manifest = runs.execute(spec, tmp_path / "ca")
     assert [n.name for n in manifest.nuclei] == ["40Ca"]
-    assert manifest.config.model.nucleus_inputs == runs.MULTI_NUCLEUS_INPUTS
+    assert manifest.config.model.nucleus_inputs == "physics"
+
+
+def test_the_default_model_of_several_nuclei_and_the_other_recipes(archive_dir):
+    def model_of(*assignments):
+        spec = runs.pretrain_spec("12C,16O", "smoke", data_dir=archive_dir, assignments=list(assignments))
+        return spec.config.model.output, spec.config.model.nucleus_inputs
+
+    assert model_of() == ("superscaling", "physics")
+    assert model_of("model.nucleus_inputs=shape") == ("sigmoid", "shape")  # the σ-only recipe
+    assert model_of("model.output=responses") == ("responses", runs.MULTI_NUCLEUS_INPUTS)
+    assert runs.pretrain_spec("12C", "smoke", data_dir=archive_dir).config.model.output == "sigmoid"
 
 
 def test_exclude_and_unknown_nuclei(archive_dir):

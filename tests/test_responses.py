@@ -228,13 +228,13 @@ def test_fermi_gas_longitudinal_response_scales_to_three_quarters():
     # non-relativistic Fermi gas: R_L = Z G_Ep² (3M / 4 q k_F)(1 − y²/k_F²), y = M(ω − E_s)/q − q/2; its
     # scaling function is (3/4)(1 − ψ′²) once the relativistic G_L's factor q²/Q² (κ/2τ against M/q) is undone
     from enxs.descriptors import describe
-    from enxs.superscaling import dipole_form_factors, scaling_function
+    from enxs.superscaling import form_factors, scaling_function
 
     carbon = Nucleus.parse("12C")
     d, m, q = describe(carbon), kinematics.NUCLEON_MASS, 0.5
     omega = np.linspace(0.02, 0.3, 400)
     y = m * (omega - d.e_shift) / q - q / 2
-    g_ep = dipole_form_factors(q * q - omega**2)[0]
+    g_ep = form_factors(torch.as_tensor(q * q - omega**2))[0].numpy()
     r_l = 6 * g_ep**2 * 3 * m / (4 * q * d.k_fermi) * np.clip(1 - (y / d.k_fermi) ** 2, 0, None)
     psi, f = scaling_function(r_l, q, omega, carbon)
     f = f * q**2 / (q**2 - omega**2)

@@ -2,13 +2,15 @@
 it has never seen (zero-shot, leave one nucleus out), and whether it is a better base for
 fine-tuning on little data than the carbon ensemble.
 
-For each target nucleus: an ensemble trained on every other nucleus file of the data
-directory (keyed by what it is, reused when run again); its prediction on the target's test
-points of the transfer study's 1:9 split (the same points as the carbon columns) and on all
-the target's points; then fine-tuned from that base at 1:9 and 7:3 in both scenarios. Every
-cell reports the median and 90th percentile of |rel dev|, χ²/N and 1σ coverage, the last
-also separately for the points outside the base's training coverage, and the ensemble's
-median relative spread beside the target's distance from the trained nuclei.
+For each target nucleus and each recipe (``RECIPES``: the physics-structured default, the σ
+network and the response network with Fermi-gas descriptors): an ensemble trained on every other
+nucleus file of the data directory (keyed by what it is, reused when run again), scored on the
+target's test points of the transfer study's 1:9 split and on all its points, beside two
+baselines from the carbon model: carbon × A/12 and carbon carried by superscaling
+(``superscaling.carry``, with the Coulomb shift). The default recipe's base is then fine-tuned at
+1:9 and 7:3. Every cell reports the median and 90th percentile of |rel dev|, χ²/N and 1σ coverage,
+the default recipe's coverage also separately for the points outside its training coverage, and
+the ensemble's median relative spread beside the target's distance from the trained nuclei.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from enxs import archive, artifacts, runs
+from enxs import archive, artifacts, runs, superscaling
 from enxs.evaluation import metrics_of_members, predict_table
 from enxs.metrics import score_cell
 from enxs.nuclei import Nucleus
@@ -29,6 +31,10 @@ from enxs.training import split_points
 
 ZERO_SHOT_TARGETS = ("6Li", "12C", "16O", "27Al", "40Ca", "56Fe")
 ZERO_SHOT_FRACTION = 0.1  # the test points are those of the transfer study's 1:9 split
+#: The recipes compared, as ``--set`` items on top of the preset (the first is the default).
+RECIPES = {"structured (default)": [], "σ network": ["model.nucleus_inputs=shape"],
+           "response network": ["model.output=responses", "train.fluctuate_norm=true"]}
+BASELINES = ("carbon × A/12", "carbon carried by superscaling")
 
 
 def distance(target: Nucleus, trained: list[Nucleus]) -> float:
@@ -53,29 +59,51 @@ def zero_shot(model_dir: Path, target: str, table: pd.DataFrame, test: pd.DataFr
     return result
 
 
-def run_any_study(preset: str, executor: runs.LocalExecutor, data_dir=None, members: int | None = None,
-                  seed: int = 0, targets=ZERO_SHOT_TARGETS, fractions=(0.7, 0.1)) -> list[dict[str, Any]]:
-    """Train (or reuse) a base without each target, score it zero-shot, fine-tune it; one row per
-    target. Two stages, each one plan: the bases, then the fine-tunes that start from them."""
+def baselines(carbon: Ensemble, target: str, table: pd.DataFrame, test: pd.DataFrame) -> dict[str, dict]:
+    """The carbon model's members carried to ``target``: × A/12, and by superscaling."""
+    nucleus, source = Nucleus.parse(target), carbon.target(None)
+
+    def members(e, t, w):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ExtrapolationWarning)
+            return carbon.predict(e, t, w).members
+
+    out = {}
+    for name, points in (("test", test), ("all", table)):
+        e, t, w = (points[c].to_numpy() for c in ("E", "theta", "omega"))
+        out[name] = {BASELINES[0]: members(e, t, w) * nucleus.A / source.A,
+                     BASELINES[1]: superscaling.carry(members, source, nucleus, e, t, w)}
+        out[name] = {k: metrics_of_members(v, points, carbon.manifest) for k, v in out[name].items()}
+    return out
+
+
+def run_any_study(preset: str, executor: runs.LocalExecutor, carbon_model: str, data_dir=None,
+                  members: int | None = None, seed: int = 0, targets=ZERO_SHOT_TARGETS,
+                  fractions=(0.7, 0.1), recipes=RECIPES) -> list[dict[str, Any]]:
+    """Train (or reuse) a base of each recipe without each target, score them zero-shot beside the
+    carbon baselines, fine-tune the default recipe's base; one row per target. Two stages, each one
+    plan: the bases, then the fine-tunes that start from them."""
+    plan = [(recipe, t) for recipe in recipes for t in targets]
     bases = executor.run_all([runs.Job(runs.pretrain_spec("all", preset, exclude=t, data_dir=data_dir,
-                                                          members=members, seed=seed), f"{t} zero-shot base")
-                              for t in targets])
-    tuned = [(t, f, scenario) for t in targets if t != "12C" for f in fractions for scenario in ("all", "last2")]
-    base_of = dict(zip(targets, bases, strict=True))
-    jobs = [runs.Job(runs.finetune_spec(str(base_of[t]), t, scenario, f, data_dir=data_dir, members=members,
-                                        seed=seed), f"{t} {f:g} from any-nucleus base, {scenario}")
-            for t, f, scenario in tuned]
+                                                          members=members, seed=seed, assignments=recipes[recipe]),
+                                       f"{t} zero-shot base, {recipe}") for recipe, t in plan])
+    base_of = dict(zip(plan, bases, strict=True))
+    default = next(iter(recipes))
+    tuned = [(t, f) for t in targets if t != "12C" for f in fractions]
+    jobs = [runs.Job(runs.finetune_spec(str(base_of[default, t]), t, "all", f, data_dir=data_dir, members=members,
+                                        seed=seed), f"{t} {f:g} from the {default} base") for t, f in tuned]
     finetuned = dict(zip(tuned, executor.run_all(jobs), strict=True))
+    carbon = Ensemble.load(carbon_model)
     rows = []
-    for target, base in base_of.items():
+    for target in targets:
         path = archive.find_nucleus_file(target, data_dir)
-        table = artifacts.read_manifest(base).config.selection.apply(archive.read_file(path)[0])
+        table = artifacts.read_manifest(base_of[default, target]).config.selection.apply(archive.read_file(path)[0])
         _, test_rows = split_points(len(table), ZERO_SHOT_FRACTION, seed)
-        row = {"nucleus": target, "zero_shot": zero_shot(base, target, table, table.iloc[test_rows]), "finetuned": {}}
-        for (t, fraction, scenario), directory in finetuned.items():
-            if t == target:
-                row["finetuned"][(fraction, scenario)] = artifacts.read_manifest(directory).metrics["test"]
-        rows.append(row)
+        test = table.iloc[test_rows]
+        rows.append({"nucleus": target, "baselines": baselines(carbon, target, table, test),
+                     "zero_shot": {r: zero_shot(base_of[r, target], target, table, test) for r in recipes},
+                     "finetuned": {f: artifacts.read_manifest(d).metrics["test"]
+                                   for (t, f), d in finetuned.items() if t == target}})
     return rows
 
 
@@ -93,33 +121,37 @@ def carbon_check(any_model: str, carbon_model: str, data_dir=None) -> dict[str, 
             any_model: metrics_on(model, test, manifest)}
 
 
-def report_lines(rows: list[dict[str, Any]], transfer: dict[tuple[str, float], dict[str, Any]],
-                 carbon: dict[str, dict] | None) -> list[str]:
+def report_lines(rows: list[dict[str, Any]], carbon: dict[str, dict] | None) -> list[str]:
     """The any-nucleus sections of the report (Markdown lines)."""
+    recipes = list(rows[0]["zero_shot"]) if rows else []
+    default = recipes[0] if recipes else ""
+    head = "| nucleus | n | " + " | ".join([*BASELINES, *recipes]) + " |"
+    rule = "|---|---|" + "---|" * (len(BASELINES) + len(recipes))
     lines = ["## Any nucleus: zero-shot (leave one nucleus out)", "",
-             "Each base is trained on every nucleus file but the target's; numbers on the target's test points "
-             "of the 1:9 split (the carbon columns' points) and on all its points. Cells: median \\|rel dev\\| · "
-             "90th percentile · χ²/N · 1σ coverage.", "",
-             "| nucleus | n test | carbon × A/12 | carbon fine-tuned all 1:9 | any-nucleus zero-shot (test) "
-             "| zero-shot, all points | coverage inside / outside training coverage (n outside) "
-             "| median relative spread | distance ΔA^{1/3} |", "|---|---|---|---|---|---|---|---|---|"]
+             "Each base is trained on every nucleus file but the target's. Cells: median \\|rel dev\\| · 90th "
+             "percentile · χ²/N · 1σ coverage. The carbon baselines use the carbon model's members.", ""]
+    for part, title in (("all", "all points of the target"), ("test", "the target's test points of the 1:9 split")):
+        lines += [f"On {title}:", "", head, rule]
+        for r in rows:
+            z = r["zero_shot"]
+            cells = [score_cell(r["baselines"][part][b]) for b in BASELINES] + [score_cell(z[x][part]) for x in recipes]
+            lines.append(f"| {r['nucleus']} | {z[default][part]['n']} | " + " | ".join(cells) + " |")
+        lines.append("")
+    lines += [f"The {default} recipe on the test points: 1σ coverage inside / outside its training coverage (points "
+              "outside), the ensemble's median relative spread and the distance from the trained nuclei:", "",
+              "| nucleus | coverage inside / outside (n outside) | median relative spread | distance ΔA^{1/3} |",
+              "|---|---|---|---|"]
     for r in rows:
-        z, c = r["zero_shot"], transfer.get((r["nucleus"], 0.1), {})
+        z = r["zero_shot"][default]
         cov = " / ".join("—" if z[p] is None else f"{z[p]['coverage_1sigma']:.0%}" for p in ("inside", "outside"))
-        lines.append(f"| {r['nucleus']} | {z['test']['n']} | {score_cell(c.get('A/12 carbon'))} "
-                     f"| {score_cell(c.get('fine-tuned all'))} | {score_cell(z['test'])} | {score_cell(z['all'])} "
-                     f"| {cov} ({z['n_outside']}) | {z['median_rel_spread']:.1%} | {z['distance']:.2f} |")
-    lines += ["", "## Fine-tuned from the any-nucleus base (trained without the target)", "",
-              "Test points of each split; the carbon-based columns on the same points. Cells as above.", "",
-              "| nucleus | train:test | carbon base, all | carbon base, last2 | any base, all | any base, last2 |",
-              "|---|---|---|---|---|---|"]
+        lines.append(f"| {r['nucleus']} | {cov} ({z['n_outside']}) | {z['median_rel_spread']:.1%} "
+                     f"| {z['distance']:.2f} |")
+    lines += ["", f"## Fine-tuned from the {default} base (trained without the target), all layers", "",
+              "Test points of each split. Cells as above.", "", "| nucleus | 7:3 | 1:9 |", "|---|---|---|"]
     for r in rows:
-        for fraction in sorted({f for f, _ in r["finetuned"]}, reverse=True):
-            c = transfer.get((r["nucleus"], fraction), {})
-            cols = [score_cell(c.get(f"fine-tuned {s}")) for s in ("all", "last2")]
-            cols += [score_cell(r["finetuned"].get((fraction, s))) for s in ("all", "last2")]
-            lines.append(f"| {r['nucleus']} | {round(fraction * 10)}:{round((1 - fraction) * 10)} | "
-                         + " | ".join(cols) + " |")
+        if r["finetuned"]:
+            lines.append(f"| {r['nucleus']} | {score_cell(r['finetuned'].get(0.7))} | "
+                         f"{score_cell(r['finetuned'].get(0.1))} |")
     if carbon:
         lines += ["", "## Carbon must not suffer", "", "| model | on carbon's test points |", "|---|---|"]
         lines += [f"| {label} {name} | {score_cell(t)} |" for label, (name, t) in zip(("carbon", "all nuclei"),

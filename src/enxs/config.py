@@ -36,6 +36,9 @@ class ModelConfig:
       ``responses``: the network sees (q, ω) (and the nucleus) only and outputs the
       longitudinal and transverse responses R_L, R_T ≥ 0 [GeV⁻¹]; σ follows from the
       Rosenbluth formula, fitted with the same χ², λ_k, replicas and transfer as σ.
+      ``superscaling``: the physics-structured model (``enxs.structured``): superscaling
+      quasielastic responses with a bounded learned correction, a learned inelastic transverse
+      term and Coulomb distortion; needs ``nucleus_inputs='physics'``.
     """
 
     depth: int = 10
@@ -47,17 +50,20 @@ class ModelConfig:
     dropout: float = 0.0  # after every block; with mc_samples > 0: model B (MC dropout)
     mc_samples: int = 0  # dropout kept on at prediction, this many samples per member
     inputs: str = "nuwro"  # nuwro | standardized
-    output: str = "sigmoid"  # sigmoid | exp | responses
+    output: str = "sigmoid"  # sigmoid | exp | responses | superscaling
     output_bias_init: str = "zero"  # zero | data
     init: str = "lecun"  # lecun | he
-    nucleus_inputs: str = "none"  # none (one nucleus) | shape | psi | scaling: how the nucleus enters (descriptors)
+    nucleus_inputs: str = "none"  # none (one nucleus) | shape | psi | scaling | physics: how the nucleus enters
 
     def check(self) -> None:
-        _choice("model.nucleus_inputs", self.nucleus_inputs, ("none", "shape", "psi", "scaling"))
+        _choice("model.nucleus_inputs", self.nucleus_inputs, ("none", "shape", "psi", "scaling", "physics"))
         _choice("model.activation", self.activation, ("relu", "silu", "tanh"))
         _choice("model.norm", self.norm, ("batch", "affine", "none"))
         _choice("model.inputs", self.inputs, ("nuwro", "standardized"))
-        _choice("model.output", self.output, ("sigmoid", "exp", "responses"))
+        _choice("model.output", self.output, ("sigmoid", "exp", "responses", "superscaling"))
+        if (self.output == "superscaling") != (self.nucleus_inputs == "physics"):
+            raise ConfigError("model.output=superscaling and model.nucleus_inputs=physics go together "
+                              "(the structured model needs the nucleus' Z, N, k_F, E_s and Coulomb potential)")
         _choice("model.output_bias_init", self.output_bias_init, ("zero", "data"))
         _choice("model.init", self.init, ("lecun", "he"))
         if self.depth < 1 or self.width < 1:

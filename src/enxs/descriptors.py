@@ -12,13 +12,8 @@ between the neighbouring entries; below 6Li (2H, 3H, 3He, 4He) the 6Li–12C lin
 continued (k_F ≈ 108, 128, 128, 144 MeV; E_s ≈ 8, 11, 11, 13 MeV); E_s at least 2 MeV;
 above 208Pb the 208Pb values. Such values are *extrapolated* and said to be so.
 
-ψ′ (Donnelly and Sick, Phys. Rev. C 60, 065502 (1999); Maieron, Donnelly, Sick, PRC 65,
-025502 (2002)): with λ′ = (ω − E_s)/2M, κ = q/2M, τ′ = κ² − λ′², ξ_F = √(1 + (k_F/M)²) − 1,
-
-    ψ′ = (1/√ξ_F) (λ′ − τ′) / √((1 + λ′) τ′ + κ √(τ′ (1 + τ′)))   (sign of λ′ − τ′),
-
-zero at the quasielastic peak, ±1 at the edges of the Fermi-gas response for every
-nucleus: the variable in which inclusive spectra of different nuclei collapse.
+ψ′, the superscaling variable: ``enxs.superscaling`` (zero at the quasielastic peak, ±1 at the
+edges of the Fermi-gas response for every nucleus).
 
 Choices of ``model.nucleus_inputs``:
 
@@ -27,6 +22,9 @@ Choices of ``model.nucleus_inputs``:
 - ``psi``: the five inputs plus ψ′ and (Z/A, A^{1/3}, k_F, E_s [GeV]); σ = y · S · A/12.
 - ``scaling``: as ``psi``, and σ = y · S · (A/12) · (k_F,C / k_F), the Fermi-gas scaling of
   the quasielastic peak height.
+- ``physics``: the five inputs plus the physical (Z, N, k_F [GeV], E_s [GeV], V̄ [GeV], the
+  Coulomb potential of ``enxs.coulomb``) that the structured model (``enxs.structured``) uses
+  in its formulas; σ = y · S, per nucleus.
 """
 
 from __future__ import annotations
@@ -34,8 +32,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
-from enxs import kinematics
+from enxs import coulomb, kinematics, superscaling
 from enxs.nuclei import Nucleus
 
 #: Moniz et al. (1971): nucleus → (k_F, E_s) in MeV.
@@ -44,7 +43,7 @@ MONIZ = {"6Li": (169, 17), "12C": (221, 25), "24Mg": (235, 32), "40Ca": (251, 28
 _BY_A = sorted((Nucleus.parse(name).A, value) for name, value in MONIZ.items())
 CARBON_KF = 0.221  # GeV
 N_KINEMATIC = 5
-EXTRA_INPUTS = {"none": 0, "shape": 3, "psi": 5, "scaling": 5}
+EXTRA_INPUTS = {"none": 0, "shape": 3, "psi": 5, "scaling": 5, "physics": 5}
 
 
 @dataclass(frozen=True)
@@ -83,15 +82,9 @@ def describe(nucleus: Nucleus) -> Descriptors:
 
 
 def psi_prime(energy, theta, omega, k_fermi, e_shift) -> np.ndarray:
-    """The superscaling variable ψ′ (module docstring) at E [GeV], θ [deg], ω [GeV]."""
-    m = kinematics.NUCLEON_MASS
-    q = kinematics.three_momentum_transfer(energy, theta, omega)
-    lam, kappa = (np.asarray(omega, float) - e_shift) / (2 * m), q / (2 * m)
-    tau = kappa**2 - lam**2
-    xi = np.sqrt(1 + (np.asarray(k_fermi) / m) ** 2) - 1
-    tau_safe = np.maximum(tau, 1e-12)
-    denominator = np.sqrt(np.maximum((1 + lam) * tau_safe + kappa * np.sqrt(tau_safe * (1 + tau_safe)), 1e-12))
-    return (lam - tau) / denominator / np.sqrt(xi)
+    """The superscaling variable ψ′ (``enxs.superscaling.psi_prime``) at E [GeV], θ [deg], ω [GeV]."""
+    q = torch.as_tensor(kinematics.three_momentum_transfer(energy, theta, omega))
+    return superscaling.psi_prime(q, torch.as_tensor(np.asarray(omega, float)), k_fermi, e_shift).numpy()
 
 
 def inputs(mode: str, energy, theta, omega, nucleus: Nucleus | None) -> np.ndarray:
@@ -102,6 +95,9 @@ def inputs(mode: str, energy, theta, omega, nucleus: Nucleus | None) -> np.ndarr
     if mode == "none":
         return base
     d = describe(nucleus)
+    if mode == "physics":
+        physical = [nucleus.Z, nucleus.A - nucleus.Z, d.k_fermi, d.e_shift, coulomb.potential(nucleus)]
+        return np.concatenate([base, np.tile(physical, (len(base), 1))], axis=1)
     constant = [d.z_over_a, d.a_third, d.k_fermi] + ([] if mode == "shape" else [d.e_shift])
     columns = [base]
     if mode != "shape":
@@ -113,7 +109,7 @@ def inputs(mode: str, energy, theta, omega, nucleus: Nucleus | None) -> np.ndarr
 def nucleus_factor(mode: str, nucleus: Nucleus | None) -> float:
     """What multiplies y · S(E, θ): 1 for one nucleus; A/12 (per nucleon, in carbon units),
     times k_F,C/k_F for ``scaling``."""
-    if mode == "none":
+    if mode in ("none", "physics"):
         return 1.0
     d = describe(nucleus)
     return nucleus.A / 12 * (CARBON_KF / d.k_fermi if mode == "scaling" else 1.0)

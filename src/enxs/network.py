@@ -11,6 +11,9 @@ A response model (``model.output='responses'``) has the same blocks fed with fun
 (q, ω) only (``rosenbluth.response_kinematics``) plus the nucleus' inputs, and a head of two
 outputs R_L, R_T = R_UNIT · sigmoid(z) ≥ 0; its y = σ/S follows from the Rosenbluth formula
 (``rosenbluth.weights_over_scale``), so everything downstream of y is unchanged.
+
+The physics-structured model (``model.output='superscaling'``) has the same blocks, three outputs
+and the superscaling and Coulomb structure of ``enxs.structured`` around them.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import math
 import torch
 from torch import nn
 
+from enxs import structured
 from enxs.config import ModelConfig
 from enxs.descriptors import EXTRA_INPUTS, N_KINEMATIC
 from enxs.rosenbluth import response_kinematics, weights_over_scale
@@ -124,12 +128,14 @@ class EnsembleNet(nn.Module):
     def __init__(self, config: ModelConfig, members: int):
         super().__init__()
         self.config, self.members = config, members
-        self.is_response = config.output == "responses"
+        self.is_structured = config.output == "superscaling"
+        self.is_response = config.output == "responses" or self.is_structured
         kinematic = N_RESPONSE_KINEMATIC if self.is_response else N_KINEMATIC
-        n_inputs = kinematic + EXTRA_INPUTS[config.nucleus_inputs]
+        n_inputs = structured.N_INPUTS if self.is_structured else kinematic + EXTRA_INPUTS[config.nucleus_inputs]
+        outputs = structured.N_OUTPUTS if self.is_structured else 2 if self.is_response else 1
         widths = [n_inputs] + [config.width] * config.depth
         self.blocks = nn.ModuleList(Block(members, w, config) for w in widths[:-1])
-        self.head = StackedLinear(members, config.width, 2 if self.is_response else 1, "lecun")
+        self.head = StackedLinear(members, config.width, outputs, "lecun")
         self.register_buffer("feature_mean", torch.zeros(n_inputs))
         self.register_buffer("feature_std", torch.ones(n_inputs))
         self.register_buffer("output_factor", torch.ones(()))  # A/12 after transfer (transfer.py)
@@ -143,9 +149,12 @@ class EnsembleNet(nn.Module):
             for layer in layers:
                 layer.draw(k, generator)
 
-    def network_inputs(self, features: torch.Tensor) -> torch.Tensor:
+    def network_inputs(self, features: torch.Tensor, coulomb_on: bool = True) -> torch.Tensor:
         """What the first block sees before standardization: the features [N, 5 + extra] as
-        given, or for a response model ``rosenbluth.response_kinematics`` and the nucleus' inputs."""
+        given, for a response model ``rosenbluth.response_kinematics`` and the nucleus' inputs,
+        for the structured model ``structured.network_inputs`` (at q with or without Coulomb)."""
+        if self.is_structured:
+            return structured.network_inputs(*structured.effective_q(features, coulomb_on), features)
         if not self.is_response:
             return features
         return torch.cat([response_kinematics(features), features[..., N_KINEMATIC:]], dim=-1)
@@ -161,6 +170,11 @@ class EnsembleNet(nn.Module):
         """Start the output at the median of the training points' y = σ/S (logit or log of it;
         a response model starts with R_L = R_T at the median that gives y), so early steps
         learn shape."""
+        if self.is_structured:  # the prior f₀ and a small inelastic term to start from
+            with torch.no_grad():
+                self.head.bias.zero_()
+                self.head.bias[..., 2] = math.log(0.05 / 0.95)
+            return
         if self.config.output_bias_init != "data":
             return
         if self.is_response:
@@ -172,9 +186,10 @@ class EnsembleNet(nn.Module):
         with torch.no_grad():
             self.head.bias.fill_(z)
 
-    def logits(self, features: torch.Tensor) -> torch.Tensor:
-        """The pre-activation output z, [K, N] (a response model: [K, N, 2], z_L and z_T)."""
-        x = (self.network_inputs(features) - self.feature_mean) / self.feature_std
+    def logits(self, features: torch.Tensor, coulomb_on: bool = True) -> torch.Tensor:
+        """The pre-activation output z, [K, N] (a response model: [K, N, 2], z_L and z_T; the
+        structured model [K, N, 3])."""
+        x = (self.network_inputs(features, coulomb_on) - self.feature_mean) / self.feature_std
         if x.dim() == 2:
             x = x.unsqueeze(0).expand(self.members, -1, -1)
         for block in self.blocks:
@@ -188,13 +203,23 @@ class EnsembleNet(nn.Module):
 
     def log_responses(self, features: torch.Tensor) -> torch.Tensor:
         """ln(R_L, R_T / GeV⁻¹) [K, N, 2] of a response model at the points' (q, ω), per
-        nucleus divided by the nucleus factor (``descriptors.nucleus_factor``)."""
+        nucleus divided by the nucleus factor (``descriptors.nucleus_factor``); without Coulomb
+        distortion (the responses are defined without it)."""
+        if self.is_structured:
+            q, omega = structured.effective_q(features, coulomb_on=False)
+            log_r = structured.log_responses(self.logits(features, coulomb_on=False), q, omega, features)
+            return log_r + torch.log(self.output_factor)
         z = self.logits(features)
         return torch.nn.functional.logsigmoid(z) + math.log(R_UNIT) + torch.log(self.output_factor)
 
     def forward_with_log(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(y, log y), log y computed from the logits (``logsigmoid``), so it never underflows;
         for a response model log y = logsumexp(ln w + ln R) over L and T."""
+        if self.is_structured:
+            q, omega = structured.effective_q(features)
+            log_r = structured.log_responses(self.logits(features), q, omega, features) + torch.log(self.output_factor)
+            log_y = torch.logsumexp(log_r + structured.log_weights(features), dim=-1)
+            return torch.exp(log_y), log_y
         if self.is_response:
             log_weights = torch.log(weights_over_scale(features)[0])
             log_y = torch.logsumexp(self.log_responses(features) + log_weights, dim=-1)

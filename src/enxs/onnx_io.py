@@ -40,7 +40,7 @@ import onnx
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-from enxs import __version__, kinematics
+from enxs import __version__, coulomb, kinematics, onnx_trace
 from enxs.descriptors import N_KINEMATIC, Descriptors, describe, inputs, nucleus_factor
 from enxs.errors import EnxsError
 from enxs.files import check_output_directory
@@ -170,10 +170,13 @@ def member_graph(model: EnsembleNet, k: int, name: str, nucleus: Nucleus | None 
     A response model computes (q, ω) and its network's inputs in the graph, then
     R_L, R_T and y = (σ_Mott/S)(v_L R_L + v_T R_T). With ``responses`` (response models only)
     the graph is instead (q, ω) [N, 2] in GeV → (R_L, R_T) [N, 2] in GeV⁻¹ per nucleus."""
-    layers = folded_layers(model, k)
-    mode = model.config.nucleus_inputs
     if responses and not model.is_response:
         raise OnnxFormatError("only a response model (model.output=responses) has an R_L, R_T graph")
+    if model.is_structured:  # traced from the torch module (onnx_trace)
+        return onnx_trace.member_graph(model, k, name, nucleus, responses, INPUT,
+                                       RESPONSES_OUTPUT if responses else OUTPUT, OPSET, IR_VERSION)
+    layers = folded_layers(model, k)
+    mode = model.config.nucleus_inputs
     nodes, inits = _q_omega_nodes() if responses else (
         _nuwro_kinematics_nodes() if model.is_response or mode in ("psi", "scaling") else ([], []))
     x, n_kinematic = INPUT, N_KINEMATIC
@@ -330,6 +333,7 @@ def export(model: EnsembleNet, nucleus: Nucleus, out: Path, weights_sha256: str 
                                        "sin⁴(θ/2)); multiply y by S only, by nothing else"})
         summary = {"enxs_version": __version__, "nucleus": nucleus.name, "members": model.members,
                    "zero_shot": zero_shot_note is not None,
+                   "coulomb_correction": coulomb.note(nucleus, model.is_structured),
                    **({"zero_shot_note": zero_shot_note} if zero_shot_note else {}),
                    "onnx_ir_version": IR_VERSION, "opset": OPSET, "dtype": "float32", **interface,
                    "ensemble": "one file per member: the prediction is the mean over members, its uncertainty the "

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from enxs import kinematics
+from enxs import coulomb, kinematics
 from enxs.artifacts import Manifest, load_model
 from enxs.coverage import outside_coverage
 from enxs.descriptors import describe, inputs, nucleus_factor
@@ -156,9 +156,11 @@ class Ensemble:
 
     def provenance(self, target: Nucleus) -> dict[str, object]:
         """What every output file says of where its numbers come from: model, nucleus, members,
-        and whether the prediction is zero-shot (with a sentence saying what that means)."""
+        whether the prediction is zero-shot (with a sentence saying what that means) and the
+        Coulomb correction in its cross sections."""
         out: dict[str, object] = {"model": self.name, "nucleus": target.name, "members": self.members,
-                                  "zero_shot": self.zero_shot(target)}
+                                  "zero_shot": self.zero_shot(target),
+                                  "coulomb_correction": coulomb.note(target, self.model.is_structured)}
         if out["zero_shot"]:
             out["zero_shot_note"] = self.zero_shot_note(target)
         return out

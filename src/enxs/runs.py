@@ -25,6 +25,7 @@ from enxs.config import (
     TRANSFER_TRAIN_FRACTION,
     Config,
     Finetune,
+    ModelConfig,
     build_config,
     finetune_base,
     load_config,
@@ -48,8 +49,18 @@ from enxs.training import (
 from enxs.transfer import scale_to_nucleus, trainable_parts
 
 RUN_FILE = "run.json"
-#: How a model trained on several nuclei sees them (descriptors.py; chosen in docs/method.md).
+#: How a model trained on several nuclei sees them (descriptors.py; chosen in docs/method.md):
+#: the σ and response networks take Fermi-gas descriptors, the default is the structured model.
 MULTI_NUCLEUS_INPUTS = "shape"
+
+
+def multi_nucleus_model(model: ModelConfig) -> ModelConfig:
+    """The model of several nuclei for a configuration that names no nucleus inputs: the
+    physics-structured model (``enxs.structured``), or for an explicit ``output=responses`` the
+    response network with ``MULTI_NUCLEUS_INPUTS``. The σ-only recipe: ``nucleus_inputs=shape``."""
+    if model.output == "responses":
+        return replace(model, nucleus_inputs=MULTI_NUCLEUS_INPUTS)
+    return replace(model, output="superscaling", nucleus_inputs="physics")
 #: Manifest kind of each start.
 KIND = {"scratch": "pretrain", "finetune": "finetune", "imported": "imported"}
 
@@ -111,14 +122,14 @@ def pretrain_spec(nucleus: str, preset: str, *, exclude: str | None = None, data
                   device: str = "cpu", **options: Any) -> RunSpec:
     """A pre-training run on one nucleus or several (``choose_nuclei``): the preset with
     ``options`` (``build_config``'s: config_file, assignments, members, epochs, seed,
-    train_fraction). Several nuclei need nucleus inputs: the project's choice
-    (``MULTI_NUCLEUS_INPUTS``) unless the configuration names one."""
+    train_fraction). Several nuclei need nucleus inputs: ``multi_nucleus_model`` unless the
+    configuration names them."""
     nuclei = choose_nuclei(nucleus, exclude, data_dir)
     if data_file is not None and len(nuclei) > 1:
         raise RunError("--data-file holds one nucleus; give one --nucleus with it")
     config = load_config(preset, **options)
     if len(nuclei) > 1 and config.model.nucleus_inputs == "none":
-        config = replace(config, model=replace(config.model, nucleus_inputs=MULTI_NUCLEUS_INPUTS))
+        config = replace(config, model=multi_nucleus_model(config.model))
     paths = [str(archive.data_path(n, data_file, data_dir).resolve()) for n in nuclei]
     return RunSpec(nuclei, paths, config, device=device)
 

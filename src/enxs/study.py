@@ -27,6 +27,7 @@ from enxs.nuclei import Nucleus
 from enxs.predict import member_predictions
 
 ZERO_SHOT_TARGETS = anystudy.ZERO_SHOT_TARGETS
+ANY_REPORT = "any-nucleus.md"
 
 TARGETS = ("6Li", "16O", "27Al", "40Ca", "56Fe")
 FRACTIONS = (0.7, 0.1)
@@ -105,9 +106,8 @@ def report_files(targets, fractions) -> list[str]:
     return ["report.md", *(_figure_name(n, f) for n in targets for f in fractions)]
 
 
-def write_report(cells: list[Cell], out: Path, header: dict[str, Any], extra: list[str] = ()) -> Path:
-    """Markdown report with PNG figures in ``out`` (``extra`` lines before the figures);
-    returns the Markdown path."""
+def write_report(cells: list[Cell], out: Path, header: dict[str, Any]) -> Path:
+    """Markdown report with PNG figures in ``out``; returns the Markdown path."""
     lines = ["# enxs transfer-learning study", ""]
     lines += [f"- {k}: {v}" for k, v in header.items()] + [""]
     lines += ["All numbers on each cell's **test points** (never used in training or model selection). "
@@ -140,7 +140,7 @@ def write_report(cells: list[Cell], out: Path, header: dict[str, Any], extra: li
             reg = c.results[m]["regions"]
             cols = [f"{reg[r]['median_abs_rel_dev']:.1%} ({reg[r]['n']})" if r in reg else "—" for r in REGIONS]
             lines.append(f"| {c.nucleus} | {_ratio(c.fraction)} | {m} | " + " | ".join(cols) + " |")
-    lines += ["", *extra, "## Figures", ""]
+    lines += ["", "## Figures", ""]
     for c in cells:
         name = _figure_name(c.nucleus, c.fraction)
         _figure(c, out / name)
@@ -196,15 +196,17 @@ def reproduce(base: str, preset: str, out: Path, data_dir=None, members: int | N
               any_model: str | None = None, any_members: int | None = None,
               studies=("transfer",), overwrite: bool = False) -> list[Path]:
     """Run the studies and write their reports: ``transfer`` writes ``out/report.md`` (the
-    carbon-based transfer study, then the any-nucleus study (``anystudy``; none when
-    ``any_targets`` is empty) and, with ``any_model``, that model against ``base`` on carbon's
-    test points); ``responses`` writes ``out/responses.md`` (``responsestudy``). The directory
+    carbon-based transfer study); ``any`` writes ``out/any-nucleus.md`` (``anystudy``: leave one of
+    ``any_targets`` out, the recipes beside the carbon baselines, fine-tuned from the default
+    recipe's base; with ``any_model``, that model against ``base`` on carbon's test points);
+    ``responses`` writes ``out/responses.md`` (``responsestudy``). The directory
     follows the rule for study directories (:func:`enxs.files.check_study_directory`): runs
     finished there are reused, reports replaced only with ``overwrite``."""
     from enxs import __version__, responsestudy
 
     reports = [*(responsestudy.REPORT_FILES if "responses" in studies else ()),
-               *(report_files(targets, fractions) if "transfer" in studies else ())]
+               *(report_files(targets, fractions) if "transfer" in studies else ()),
+               *([ANY_REPORT] if "any" in studies else ())]
     check_study_directory(out, reports, overwrite)
     start = time.time()
     (out / "runs").mkdir(parents=True, exist_ok=True)
@@ -216,19 +218,23 @@ def reproduce(base: str, preset: str, out: Path, data_dir=None, members: int | N
     written = []
     if "responses" in studies:
         written.append(responsestudy.run_response_study(preset, out, executor, data_dir, members, seed, base))
+    if "any" in studies and any_targets:
+        rows = anystudy.run_any_study(preset, executor, base, data_dir, any_members or members, seed, any_targets,
+                                      fractions)
+        carbon = anystudy.carbon_check(any_model, base, data_dir) if any_model else None
+        header = {"enxs": __version__, "preset": preset, "carbon model": base, "seed": seed,
+                  "members": any_members or members or "the preset's",
+                  "wall time of this invocation (runs reused from earlier invocations are not retrained)":
+                  f"{time.time() - start:.0f} s"}
+        lines = ["# enxs any-nucleus study", "", *(f"- {k}: {v}" for k, v in header.items()), "",
+                 *anystudy.report_lines(rows, carbon)]
+        (out / ANY_REPORT).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        written.append(out / ANY_REPORT)
     if "transfer" not in studies:
         return written
     cells = run_study(base, preset, executor, data_dir, targets, fractions, members, seed)
-    extra: list[str] = []
-    if any_targets:
-        rows = anystudy.run_any_study(preset, executor, data_dir, any_members or members, seed, any_targets,
-                                      fractions)
-        transfer = {(c.nucleus, c.fraction): {m: r["metrics"] for m, r in c.results.items()} for c in cells}
-        carbon = anystudy.carbon_check(any_model, base, data_dir) if any_model else None
-        extra = anystudy.report_lines(rows, transfer, carbon)
     header = {"enxs": __version__, "preset": preset, "base model": base, "seed": seed,
               "members": cells[0].results["fine-tuned all"]["model"].members if cells else members,
-              "members of the any-nucleus study": any_members or members or "the preset's",
               "wall time of this invocation (runs reused from earlier invocations are not retrained)":
               f"{time.time() - start:.0f} s"}
-    return [write_report(cells, out, header, extra), *written]
+    return [write_report(cells, out, header), *written]

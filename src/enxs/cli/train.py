@@ -207,9 +207,10 @@ def reproduce(
     any_members: Annotated[int | None, typer.Option(
         help="Members of the any-nucleus study's ensembles (default: --members, else the preset's).")] = None,
     studies: Annotated[str, typer.Option(
-        help="Which studies, comma-separated: transfer (with the any-nucleus study; OUT/report.md) and "
-             "responses (σ vs response models on held-out spectra, superscaling; OUT/responses.md).")]
-    = "transfer,responses",
+        help="Which studies, comma-separated: transfer (OUT/report.md), any (the any-nucleus study: leave one "
+             "nucleus out, recipes and baselines; OUT/any-nucleus.md) and responses (σ vs response models on "
+             "held-out spectra, superscaling; OUT/responses.md).")]
+    = "transfer,any,responses",
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="Replace the reports already in OUT (finished runs there are reused either way).")] = False,
     data_dir: DataDir = None, threads: Threads = None,
@@ -228,9 +229,9 @@ def reproduce(
     any_targets = () if any_nucleus.strip().lower() == "none" else tuple(
         n.strip() for n in any_nucleus.split(",") if n.strip())
     chosen = tuple(s.strip() for s in studies.split(",") if s.strip())
-    unknown = set(chosen) - {"transfer", "responses"}
+    unknown = set(chosen) - {"transfer", "any", "responses"}
     if unknown or not chosen:
-        raise CLIError(f"--studies {studies!r}: choose transfer, responses or both (comma-separated)")
+        raise CLIError(f"--studies {studies!r}: choose among transfer, any and responses (comma-separated)")
     paths = study.reproduce(base, preset, out, data_dir, members, seed, tuple(nuclei or study.TARGETS),
                             study.FRACTIONS, on_run, any_targets, any_model, any_members, chosen, overwrite)
     say(f"report(s) written to {', '.join(map(str, paths))}")

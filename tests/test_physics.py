@@ -1,0 +1,160 @@
+"""The physics the structured model is built on: form factors, ψ′, the scaling function, the
+Coulomb distortion, and the structured head's cross section against the Rosenbluth formula."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from enxs import coulomb, kinematics, onnx_io, rosenbluth, structured, superscaling
+from enxs.config import ConfigError, ModelConfig
+from enxs.descriptors import describe, inputs
+from enxs.network import EnsembleNet
+from enxs.nuclei import Nucleus
+from enxs.responses import member_responses
+
+M = kinematics.NUCLEON_MASS
+CARBON, ARGON, LEAD = (Nucleus.parse(n) for n in ("12C", "40Ar", "208Pb"))
+
+
+def structured_net(members=3, seed=0, zero_head=False) -> EnsembleNet:
+    torch.manual_seed(seed)
+    net = EnsembleNet(ModelConfig(depth=2, width=16, norm="none", inputs="standardized", output="superscaling",
+                                  nucleus_inputs="physics", init="he"), members)
+    net.set_output_bias(None, None)
+    if zero_head:
+        with torch.no_grad():
+            net.head.weight.zero_()
+    return net.eval()
+
+
+def t(x):
+    return torch.as_tensor(np.asarray(x, float))
+
+
+def test_form_factors_at_the_photon_point_and_their_fall():
+    g_ep, g_en, g_mp, g_mn = (f.numpy() for f in superscaling.form_factors(t([0.0, 0.5, 1.0, 2.0])))
+    assert (g_ep[0], g_en[0], g_mp[0], g_mn[0]) == pytest.approx((1, 0, 2.7928, -1.9130), abs=1e-4)
+    assert np.all(np.diff(g_ep) < 0) and np.all(np.diff(g_mp) < 0) and np.all(np.diff(-g_mn) < 0)
+    dipole = (1 + 1.0 / 0.71) ** -2
+    assert g_mp[2] / (superscaling.MU_P * dipole) == pytest.approx(1, abs=0.1)  # magnetic: near the dipole
+    assert 0.03 < g_en[2] < 0.06  # measured G_En(1 GeV²) ≈ 0.04 (Madey et al. 2003)
+
+
+def test_psi_prime_is_zero_on_the_quasielastic_peak_and_minus_one_at_the_fermi_edge():
+    d = describe(CARBON)
+    for q in (0.3, 0.5, 0.8, 1.2):
+        omega_qe = math.sqrt(q * q + M * M) - M + d.e_shift
+        assert float(superscaling.psi_prime(t(q), t(omega_qe), d.k_fermi, d.e_shift)) == pytest.approx(0, abs=1e-9)
+        # the Fermi-gas edge: a nucleon of momentum k_F moving against q, ω − E_s = √((q − k_F)² + M²) − √(k_F² + M²)
+        edge = math.sqrt((q - d.k_fermi) ** 2 + M * M) - math.sqrt(d.k_fermi**2 + M * M) + d.e_shift
+        assert float(superscaling.psi_prime(t(q), t(edge), d.k_fermi, d.e_shift)) == pytest.approx(-1, abs=0.02)
+
+
+def test_the_prior_scaling_function():
+    psi = torch.linspace(-3, 8, 20001, dtype=torch.float64)
+    f = torch.exp(superscaling.log_f0(psi)).numpy()
+    assert f.max() == pytest.approx(0.61, abs=0.01) and abs(psi[f.argmax()]) < 0.1
+    assert np.trapezoid(f, psi.numpy()) == pytest.approx(0.93, abs=0.01)  # 1.03 without the cut
+    assert f[-1] < 1e-20 * f.max()  # the tail beyond the fitted range is cut
+
+
+def test_coulomb_potential_from_charge_radii():
+    assert coulomb.potential(CARBON) * 1000 == pytest.approx(3.15, abs=0.05)
+    assert coulomb.potential(LEAD) * 1000 == pytest.approx(19.3, abs=0.2)
+    for name, radius in coulomb.CHARGE_RADIUS_FM.items():  # the rule for untabulated nuclei follows the table
+        a = Nucleus.parse(name).A
+        if a >= 12:
+            rule = coulomb.RADIUS_RULE_FM[0] * a ** (1 / 3) + coulomb.RADIUS_RULE_FM[1]
+            assert rule == pytest.approx(radius, rel=0.03), name
+    assert coulomb.charge_radius(Nucleus.parse("107Ag")) == (pytest.approx(4.55, abs=0.1), False)
+
+
+def test_structured_config_needs_its_inputs():
+    with pytest.raises(ConfigError, match="physics"):
+        ModelConfig(output="superscaling").check()
+    with pytest.raises(ConfigError, match="physics"):
+        ModelConfig(nucleus_inputs="physics").check()
+
+
+@pytest.mark.parametrize("nucleus", [CARBON, LEAD])
+def test_structured_cross_section_is_rosenbluth_at_effective_kinematics(nucleus):
+    """σ of the structured head = (E_eff/E)² σ_Mott(E_eff) [v_L R_L + v_T R_T] at q_eff, with the
+    head's own responses (computed without Coulomb) at q_eff: the EMA written once, checked by hand."""
+    net = structured_net()
+    rng = np.random.default_rng(1)
+    energy, theta = rng.uniform(0.3, 3, 50), rng.uniform(15, 140, 50)
+    omega = energy * rng.uniform(0.05, 0.6, 50)
+    features = torch.as_tensor(inputs("physics", energy, theta, omega, nucleus))
+    with torch.no_grad():
+        sigma = net.double()(features).numpy() * kinematics.output_scale(energy, theta)
+    v_bar = coulomb.potential(nucleus)
+    e_eff = energy + v_bar
+    q_eff = kinematics.three_momentum_transfer(e_eff, theta, omega)  # E′_eff − E_eff = −ω as before
+    r = member_responses(net.float(), q_eff, omega, nucleus)
+    by_hand = (e_eff / energy) ** 2 * rosenbluth.mott(e_eff, theta) * (
+        rosenbluth.v_l(q_eff, omega) * r[..., 0] + rosenbluth.v_t(q_eff, omega, theta) * r[..., 1])
+    assert np.allclose(sigma, by_hand, rtol=2e-4)
+    if nucleus is LEAD:  # the distortion matters for lead (E 0.3–3 GeV): without it σ differs by percents
+        plain = rosenbluth.cross_section(*member_responses(net, kinematics.three_momentum_transfer(
+            energy, theta, omega), omega, nucleus).transpose(2, 0, 1), energy, theta, omega)
+        assert np.median(np.abs(plain / sigma - 1)) > 0.01 and np.max(np.abs(plain / sigma - 1)) > 0.05
+
+
+@pytest.mark.parametrize("nucleus", [CARBON, ARGON, LEAD])
+def test_backbone_responses_peak_at_the_quasielastic_peak(nucleus):
+    """With the learned corrections at zero the longitudinal response is superscaling's: it peaks
+    within 30 MeV of ω_QE up to q = 0.8 GeV (50 MeV at 1.2) and has one peak only (none in the Δ region; towards the
+    photon point ω → q it vanishes)."""
+    net = structured_net(zero_head=True)
+    d = describe(nucleus)
+    for q in (0.3, 0.5, 0.8, 1.2):
+        omega = np.linspace(0.005, q - 0.005, 800)
+        r = member_responses(net, np.full_like(omega, q), omega, nucleus)[0]
+        omega_qe = math.sqrt(q * q + M * M) - M + d.e_shift
+        peak = r[:, 0].argmax()
+        assert abs(omega[peak] - omega_qe) < (0.03 if q <= 0.8 else 0.05), q  # G_L grows with ω: 208Pb +47 MeV at 1.2
+        assert np.all(np.diff(r[:peak + 1, 0]) >= 0)
+        low = np.flatnonzero(r[peak:, 0] < 0.05 * r[peak, 0])  # once down to 5% of the peak it stays there
+        assert len(low) and np.all(r[peak + low[0]:, 0] < 0.05 * r[peak, 0]), q
+        if q <= 0.8 and nucleus is not LEAD:  # the acceptance check's criterion (broader peaks: higher q, k_F)
+            assert np.interp(omega_qe + 0.3, omega, r[:, 0]) < 0.3 * r[peak, 0]
+        assert np.all(r >= 0) and np.all(np.isfinite(r))
+
+
+def test_corrections_are_bounded_whatever_the_network_does():
+    net = structured_net()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.mul_(50)  # a diverged network
+    q, omega = np.full(200, 0.6), np.linspace(0.02, 0.58, 200)
+    r = member_responses(net, q, omega, ARGON)
+    zero = member_responses(structured_net(zero_head=True), q, omega, ARGON)
+    ratio = r[..., 0] / zero[..., 0]
+    assert np.all(ratio <= math.exp(structured.C_MAX) * 1.001) and np.all(ratio >= math.exp(-structured.C_MAX) / 1.001)
+
+
+def test_structured_onnx_is_traced_and_agrees(tmp_path):
+    net = structured_net()
+    summary = onnx_io.export(net, ARGON, tmp_path / "out")
+    assert summary["max_rel_diff"] < 1e-4 and "effective-momentum" in summary["coulomb_correction"]
+    path = tmp_path / "out" / "Ar40" / "model_electron_A_40_0.onnx"
+    import onnx
+
+    proto = onnx.load(path)
+    assert (proto.ir_version, proto.opset_import[0].version) == (onnx_io.IR_VERSION, onnx_io.OPSET)
+    assert "Sigmoid" not in {n.op_type for n in proto.graph.node}  # onnxruntime's is approximate
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = kinematics.network_features([1.0, 2.0], [30.0, 60.0], [0.2, 0.9]).astype(np.float32)
+    with torch.no_grad():
+        expected = net(torch.as_tensor(inputs("physics", [1.0, 2.0], [30.0, 60.0], [0.2, 0.9], ARGON),
+                                       dtype=torch.float32))[0].numpy()
+    assert np.allclose(session.run(None, {"input": x})[0][:, 0], expected, rtol=1e-4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        onnx_io.export(net, ARGON, tmp_path / "resp", responses=True)
