@@ -4,10 +4,12 @@
   (the 5 published members, each run 10 times);
 - the same 50 members as one stacked enxs ensemble (imported from those ONNX files);
 - the shipped fast ensemble;
-- the shipped all-nuclei ensemble predicting argon (a nucleus it never saw: zero-shot);
+- the shipped all-nuclei ensembles predicting argon (a nucleus they never saw: zero-shot): the
+  physics-structured default and the response network (and, with ``--reference MODEL``, any other
+  model of several nuclei, e.g. an earlier σ network);
 - lookups in a tabulated grid of the shipped ensemble, with its interpolation error.
 
-    python benchmarks/inference_speed.py [--points 20000]
+    python benchmarks/inference_speed.py [--points 20000] [--reference MODEL]
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=20000)
     parser.add_argument("--peer", type=Path, default=PEER)
+    parser.add_argument("--reference", help="another model of several nuclei to time on argon")
     args = parser.parse_args()
     e, t, w = points(args.points)
     x = kinematics.network_features(e, t, w).astype(np.float32)
@@ -63,9 +66,11 @@ def main() -> None:
     r_onnx = rate(args.points, onnx_loop)
     r_stacked = rate(args.points, lambda: member_predictions(stacked, e, t, w))
     r_fast = rate(args.points, lambda: member_predictions(shipped, e, t, w))
-    shipped_any, _ = artifacts.load_model("enxs-any-fast")
     argon = Nucleus.parse("40Ar")
-    r_any = rate(args.points, lambda: member_predictions(shipped_any, e, t, w, argon))
+    r_any = {}
+    for name in ("enxs-any-fast", "enxs-any-responses-fast", *([args.reference] if args.reference else [])):
+        model = artifacts.load_model(name)[0]
+        r_any[name] = rate(args.points, lambda m=model: member_predictions(m, e, t, w, argon))
     carbon = Nucleus.parse("12C")
     carbon_ensemble = Ensemble.load("enxs-12C-fast")
     grid = build(carbon_ensemble, carbon, (0.1, 6.0))
@@ -78,7 +83,9 @@ def main() -> None:
     print(f"enxs stacked, the same 50 members:                    {r_stacked:10.0f} points/s  "
           f"({r_stacked / r_onnx:.2f}× onnxruntime)")
     print(f"enxs shipped fast ensemble (50 × 4×64):               {r_fast:10.0f} points/s")
-    print(f"enxs shipped all-nuclei ensemble, argon (zero-shot):   {r_any:10.0f} points/s")
+    for name, r in r_any.items():
+        print(f"{name + ', argon (zero-shot):':54s}{r:10.0f} points/s  ({r / r_any['enxs-any-fast']:.2f}× "
+              f"enxs-any-fast)")
     print(f"tabulated grid {grid.log_ratio.shape} lookups (mean, std):  {r_grid:10.0f} points/s")
     print(f"grid interpolation error of the mean inside the training coverage ({err['interpolation_error_points']} "
           f"random points): median {err['interpolation_error_median']:.3%}, 95% {err['interpolation_error_p95']:.3%}, "

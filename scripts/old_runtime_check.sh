@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Generators link older onnxruntime builds: load every kind of exported file (σ, responses, a
-# nucleus without data) with onnxruntime 1.18, the oldest enxs declares, in a throwaway venv.
+# nucleus without data, the traced physics-structured graphs) with onnxruntime 1.18, the oldest
+# enxs declares, in a throwaway venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
 .venv/bin/enxs export onnx enxs-12C-fast --out "$WORK/x" >/dev/null
 .venv/bin/enxs export onnx enxs-any-fast --nucleus 40Ar --out "$WORK/x" >/dev/null 2>&1
+.venv/bin/enxs export onnx enxs-any-fast --nucleus 40Ar --responses --out "$WORK/x" >/dev/null 2>&1
 .venv/bin/enxs export onnx enxs-any-responses-fast --nucleus 16O --responses --out "$WORK/x" >/dev/null 2>&1
 "$PY" -m venv "$WORK/venv"
 "$WORK/venv/bin/python" -m pip install -q --disable-pip-version-check "onnxruntime==1.18.*" "numpy<2" 2>&1 \

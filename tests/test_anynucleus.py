@@ -115,6 +115,11 @@ def test_the_default_model_of_several_nuclei_and_the_other_recipes(archive_dir):
         return spec.config.model.output, spec.config.model.nucleus_inputs
 
     assert model_of() == ("superscaling", "physics")
+    spec = runs.pretrain_spec("12C,16O", "smoke", data_dir=archive_dir)
+    assert spec.config.train.fluctuate_norm and spec.config.preset == "smoke" and spec.config.train.epochs == 6
+    spec = runs.pretrain_spec("12C,16O", "smoke", data_dir=archive_dir, members=2,
+                              assignments=["train.fluctuate_norm=false"])  # the user's options win
+    assert not spec.config.train.fluctuate_norm and spec.config.train.members == 2
     assert model_of("model.nucleus_inputs=shape") == ("sigmoid", "shape")  # the σ-only recipe
     assert model_of("model.output=responses") == ("responses", runs.MULTI_NUCLEUS_INPUTS)
     assert runs.pretrain_spec("12C", "smoke", data_dir=archive_dir).config.model.output == "sigmoid"

@@ -21,7 +21,8 @@ The network's inputs are [ψ′, q, ω, W², Q², ln q]: the nucleus enters only
 learned corrections are the same functions for every nucleus — superscaling of the corrections
 themselves. Chosen on the validation nuclei 27Al and 56Fe left out (fast preset, 50 members, all
 points): with the descriptors (Z/A, A^{1/3}, k_F) as further inputs
-9.1% and 11.1% median |rel dev|, without them 7.0% and 8.2%. Its three outputs are (g_L, g_T, z_in).
+9.1% and 11.1% median |rel dev|, without them 7.0% and 8.2% (docs/method.md has the table). Its
+three outputs are (g_L, g_T, z_in).
 
 The cross section is the Rosenbluth formula with the Coulomb distortion of ``enxs.coulomb`` (EMA):
 responses at q_eff, the Mott factor at E_eff, the focusing factor (E_eff/E)². The responses
