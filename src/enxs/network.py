@@ -136,6 +136,8 @@ class EnsembleNet(nn.Module):
         widths = [n_inputs] + [config.width] * config.depth
         self.blocks = nn.ModuleList(Block(members, w, config) for w in widths[:-1])
         self.head = StackedLinear(members, config.width, outputs, "lecun")
+        if self.is_structured:
+            self.scaling = structured.ScalingCorrection(members)
         self.register_buffer("feature_mean", torch.zeros(n_inputs))
         self.register_buffer("feature_std", torch.ones(n_inputs))
         self.register_buffer("output_factor", torch.ones(()))  # A/12 after transfer (transfer.py)
@@ -173,7 +175,7 @@ class EnsembleNet(nn.Module):
         if self.is_structured:  # the prior f₀ and a small inelastic term to start from
             with torch.no_grad():
                 self.head.bias.zero_()
-                self.head.bias[..., 2] = math.log(0.05 / 0.95)
+                self.head.bias[..., 1] = math.log(0.05 / 0.95)
             return
         if self.config.output_bias_init != "data":
             return
@@ -207,7 +209,7 @@ class EnsembleNet(nn.Module):
         distortion (the responses are defined without it)."""
         if self.is_structured:
             q, omega = structured.effective_q(features, coulomb_on=False)
-            log_r = structured.log_responses(self.logits(features, coulomb_on=False), q, omega, features)
+            log_r = structured.log_responses(self.logits(features, coulomb_on=False), self.scaling, q, omega, features)
             return log_r + torch.log(self.output_factor)
         z = self.logits(features)
         return torch.nn.functional.logsigmoid(z) + math.log(R_UNIT) + torch.log(self.output_factor)
@@ -217,7 +219,8 @@ class EnsembleNet(nn.Module):
         for a response model log y = logsumexp(ln w + ln R) over L and T."""
         if self.is_structured:
             q, omega = structured.effective_q(features)
-            log_r = structured.log_responses(self.logits(features), q, omega, features) + torch.log(self.output_factor)
+            log_r = structured.log_responses(self.logits(features), self.scaling, q, omega, features)
+            log_r = log_r + torch.log(self.output_factor)
             log_y = torch.logsumexp(log_r + structured.log_weights(features), dim=-1)
             return torch.exp(log_y), log_y
         if self.is_response:
@@ -231,7 +234,7 @@ class EnsembleNet(nn.Module):
 
     def is_stacked(self, name: str) -> bool:
         """Whether state entry ``name`` has a leading member axis (all but the shared buffers)."""
-        return name not in ("feature_mean", "feature_std", "output_factor")
+        return name not in ("feature_mean", "feature_std", "output_factor", "scaling.knots")
 
     def select(self, members: list[int]) -> EnsembleNet:
         """A sub-ensemble of copies of the given members, in that order."""

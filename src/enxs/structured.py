@@ -3,14 +3,17 @@ model, the network learns what it does not.
 
 Responses per nucleus (GeV⁻¹), at (q, ω) [GeV] (``enxs.superscaling`` for G_X, ψ′ and f₀):
 
-    R_L = G_L f₀(ψ′) e^{c_L} / k_F,
+    R_L = G_L f₀(ψ′) e^{c_L(ψ′)} / k_F,
     R_T = G_T f₀(ψ′) e^{c_T} / k_F + A · R_INELASTIC · sigmoid(z_in),
 
 - the quasielastic part is superscaling: the single-nucleon factors weighted by Z and N, the
   scaling variable ψ′ of the nucleus' (k_F, E_s), and the phenomenological scaling function f₀
-  times a learned correction e^{c_X}, c_X = C_MAX tanh(g_X / C_MAX), bounded by |c_X| ≤ C_MAX, so
-  that whatever the network does far from its training data, the quasielastic peak stays where
-  ψ′ puts it, within a factor e^{±C_MAX};
+  times a learned correction. The longitudinal one, c_L(ψ′), is a function of ψ′ alone (a
+  piecewise-linear function on ``KNOTS`` per member): one universal longitudinal scaling function,
+  as superscaling of the first and second kind has it. The transverse one, c_T, comes from the
+  network and may vary with q (scaling violations: meson-exchange currents, the Δ tail). Both are
+  bounded, |c_X| ≤ C_MAX, so that whatever is learned, the quasielastic peak stays where ψ′ puts
+  it, within a factor e^{±C_MAX};
 - the rest of the spectrum (two-nucleon knockout in the dip, Δ and higher resonances, DIS) is a
   learned transverse term per nucleon, fed with the free-nucleon invariant mass W² = M² + 2Mω − Q²
   and Q². It is transverse only: the longitudinal response is the quasielastic one (Rosenbluth
@@ -18,11 +21,10 @@ Responses per nucleus (GeV⁻¹), at (q, ω) [GeV] (``enxs.superscaling`` for G_
 
 The network's inputs are [ψ′, q, ω, W², Q², ln q]: the nucleus enters only through the physics
 (ψ′ with its k_F and E_s; Z and N in the single-nucleon factors; A; its Coulomb potential), so the
-learned corrections are the same functions for every nucleus — superscaling of the corrections
-themselves. Chosen on the validation nuclei 27Al and 56Fe left out (fast preset, 50 members, all
-points): with the descriptors (Z/A, A^{1/3}, k_F) as further inputs
-9.1% and 11.1% median |rel dev|, without them 7.0% and 8.2% (docs/method.md has the table). Its
-three outputs are (g_L, g_T, z_in).
+learned corrections are the same functions for every nucleus. Chosen on the validation nuclei 27Al
+and 56Fe left out (fast preset, 50 members, all points): with the descriptors (Z/A, A^{1/3}, k_F)
+as further inputs 9.1% and 11.1% median |rel dev|, without them 7.0% and 8.2% (docs/method.md has
+the table). Its two outputs are (g_T, z_in), c_T = C_MAX tanh(g_T/C_MAX).
 
 The cross section is the Rosenbluth formula with the Coulomb distortion of ``enxs.coulomb`` (EMA):
 responses at q_eff, the Mott factor at E_eff, the focusing factor (E_eff/E)². The responses
@@ -37,13 +39,32 @@ from __future__ import annotations
 import math
 
 import torch
+from torch import nn
 
 from enxs import coulomb, kinematics, rosenbluth, superscaling
 
 N_INPUTS = 6
-N_OUTPUTS = 3
-#: The bound on the learned correction of the scaling function: |ln(f/f₀)| ≤ C_MAX.
+N_OUTPUTS = 2
+#: The bound on the learned corrections of the scaling function: |ln(f/f₀)| ≤ C_MAX.
 C_MAX = 1.5
+#: The longitudinal correction is a function of ψ′ alone, piecewise linear between these knots
+#: (zero beyond them: the far tails are f₀'s).
+KNOTS = torch.linspace(-2.0, 4.0, 13)
+
+
+class ScalingCorrection(nn.Module):
+    """c_L(ψ′) = C_MAX tanh(Σ_j a_kj h_j(ψ′) / C_MAX) per member k, with h_j the piecewise-linear
+    hat functions on ``KNOTS``: one universal longitudinal scaling function, as superscaling has it."""
+
+    def __init__(self, members: int):
+        super().__init__()
+        self.values = nn.Parameter(torch.zeros(members, len(KNOTS)))
+        self.register_buffer("knots", KNOTS.clone())
+
+    def forward(self, psi: torch.Tensor) -> torch.Tensor:
+        spacing = float(self.knots[1] - self.knots[0])
+        hats = torch.relu(1 - torch.abs(psi.unsqueeze(-1) - self.knots) / spacing)  # [N, J]
+        return C_MAX * torch.tanh((hats @ self.values.unsqueeze(-1)).squeeze(-1) / C_MAX)  # [K, N]
 #: The inelastic transverse response per nucleon is R_INELASTIC · sigmoid(z) GeV⁻¹.
 R_INELASTIC = 10.0
 M = kinematics.NUCLEON_MASS
@@ -72,17 +93,18 @@ def network_inputs(q: torch.Tensor, omega: torch.Tensor, features: torch.Tensor)
     return torch.stack([psi, q, omega, M * M + 2 * M * omega - big_q2, big_q2, torch.log(q)], dim=-1)
 
 
-def log_responses(outputs: torch.Tensor, q: torch.Tensor, omega: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
-    """ln(R_L, R_T / GeV⁻¹) [K, N, 2] from the network's outputs [K, N, 3] at (q, ω)."""
+def log_responses(outputs: torch.Tensor, scaling: ScalingCorrection, q: torch.Tensor, omega: torch.Tensor,
+                  features: torch.Tensor) -> torch.Tensor:
+    """ln(R_L, R_T / GeV⁻¹) [K, N, 2] at (q, ω) from the network's outputs (g_T, z_in) [K, N, 2]
+    and the longitudinal correction c_L(ψ′)."""
     z, n, k_f, e_s, _ = _nucleus(features)
     psi = superscaling.psi_prime(q, omega, k_f, e_s)
     g_l, g_t = superscaling.single_nucleon(q, omega, z, n, k_f, psi)
     base = superscaling.log_f0(psi) - torch.log(k_f)
-    correction = C_MAX * torch.tanh(outputs[..., :2] / C_MAX)
-    log_l = torch.log(g_l) + base + correction[..., 0]
-    log_t_qe = torch.log(g_t) + base + correction[..., 1]
+    log_l = torch.log(g_l) + base + scaling(psi)
+    log_t_qe = torch.log(g_t) + base + C_MAX * torch.tanh(outputs[..., 0] / C_MAX)
     # ln sigmoid as −softplus(−z): exported exactly (onnxruntime's Sigmoid is an approximation)
-    log_t_in = torch.log(z + n) + math.log(R_INELASTIC) - torch.nn.functional.softplus(-outputs[..., 2])
+    log_t_in = torch.log(z + n) + math.log(R_INELASTIC) - torch.nn.functional.softplus(-outputs[..., 1])
     return torch.stack([log_l, torch.logsumexp(torch.stack([log_t_qe, log_t_in]), dim=0)], dim=-1)
 
 

@@ -31,7 +31,7 @@ def trainable_parts(model: EnsembleNet, scenario: str) -> tuple[set[str] | None,
     if scenario != "last2":
         raise ValueError(f"unknown transfer scenario {scenario!r}: choose all or last2")
     n = len(model.blocks)
-    trained = {f"blocks.{i}." for i in range(max(0, n - 2), n)} | {"head."}
+    trained = {f"blocks.{i}." for i in range(max(0, n - 2), n)} | {"head.", "scaling."}  # scaling: structured
     names = {name for name, _ in model.named_parameters() if any(name.startswith(t) for t in trained)}
     frozen = [model.blocks[i] for i in range(max(0, n - 2))]
     return names, frozen
