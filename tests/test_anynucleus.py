@@ -99,6 +99,19 @@ def test_cli_asks_for_the_nucleus_and_exports_argon_for_nuwro(any_model, tmp_pat
     assert np.allclose(y, expected * nucleus_factor(model.config.nucleus_inputs, Nucleus.parse("40Ar")), rtol=1e-4)
 
 
+def test_files_say_the_coulomb_correction(any_model, tmp_path):
+    def enxs(*args):
+        return subprocess.run([sys.executable, "-m", "enxs", *map(str, args)], capture_output=True, text=True)
+
+    out = tmp_path / "fe.csv"
+    result = enxs("predict", any_model, "--nucleus", "56Fe", "--energy", 0.5, "--angle", 60, "--omega", "0.1:0.3:3",
+                  "--output", out)
+    assert result.returncode == 0, result.stderr
+    assert "effective-momentum approximation" in out.read_text() and "V = 9.02 MeV" in out.read_text()
+    carbon = Ensemble.load("enxs-12C-fast").provenance(Nucleus.parse("12C"))
+    assert carbon["coulomb_correction"].startswith("none")
+
+
 def test_fine_tuning_from_the_any_nucleus_model_needs_no_a_factor(any_model, tmp_path, archive_dir):
     spec = runs.finetune_spec(str(any_model), "40Ca", "last2", 0.1, data_dir=archive_dir, epochs=2)
     assert spec.config.start.scale_by_a is False

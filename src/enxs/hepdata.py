@@ -46,7 +46,8 @@ def write_submission(ensemble: Ensemble, model_name: str, prediction: Prediction
         f"enxs prediction, not a measurement: mean and standard deviation over the {ensemble.members} members "
         f"of the ensemble '{model_name}' ({m.kind}, {trained}) of the "
         f"inclusive electron-{name} cross section d2sigma/dOmega/domega."
-        + (f" {ensemble.zero_shot_note(ensemble.target(name))}." if prediction.zero_shot else ""))
+        + (f" {ensemble.zero_shot_note(ensemble.target(name))}." if prediction.zero_shot else "")
+        + f" Coulomb correction: {ensemble.provenance(ensemble.target(name))['coulomb_correction']}.")
     table.location = (f"enxs {m.enxs_version} model '{model_name}', weights sha256 "
                       f"{m.weights_sha256[:12]}..., exported by enxs {__version__}")
     table.keywords["reactions"] = [f"E {name} --> E X"]
