@@ -23,8 +23,8 @@ The network's inputs are [ψ′, q, ω, W², Q², ln q]: the nucleus enters only
 (ψ′ with its k_F and E_s; Z and N in the single-nucleon factors; A; its Coulomb potential), so the
 learned corrections are the same functions for every nucleus. Chosen on the validation nuclei 27Al
 and 56Fe left out (fast preset, 50 members, all points): with the descriptors (Z/A, A^{1/3}, k_F)
-as further inputs 9.1% and 11.1% median |rel dev|, without them 7.0% and 8.2% (docs/method.md has
-the table). Its two outputs are (g_T, z_in), c_T = C_MAX tanh(g_T/C_MAX).
+as further inputs 9.1% and 11.1% median |rel dev|, without them (and with c_L of ψ′ alone) 6.6%
+and 7.9% (docs/method.md has the table). Its two outputs are (g_T, z_in), c_T = C_MAX tanh(g_T/C_MAX).
 
 The cross section is the Rosenbluth formula with the Coulomb distortion of ``enxs.coulomb`` (EMA):
 responses at q_eff, the Mott factor at E_eff, the focusing factor (E_eff/E)². The responses
