@@ -135,6 +135,7 @@ def test_the_default_model_of_several_nuclei_and_the_other_recipes(archive_dir):
     assert not spec.config.train.fluctuate_norm and spec.config.train.members == 2
     assert model_of("model.nucleus_inputs=shape") == ("sigmoid", "shape")  # the σ-only recipe
     assert model_of("model.output=responses") == ("responses", runs.MULTI_NUCLEUS_INPUTS)
+    assert model_of("model.output=sigmoid") == ("sigmoid", runs.MULTI_NUCLEUS_INPUTS)  # named: that network
     assert runs.pretrain_spec("12C", "smoke", data_dir=archive_dir).config.model.output == "sigmoid"
 
 

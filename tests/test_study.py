@@ -28,12 +28,13 @@ def test_reproduce_writes_a_report_and_reuses_finished_runs(tmp_path, archive_di
 @pytest.mark.slow
 def test_any_nucleus_study_reports_zero_shot_and_fine_tuning(tmp_path, archive_dir):
     [path] = study.reproduce("enxs-12C-fast", "smoke", tmp_path / "r", archive_dir, members=2, targets=("16O",),
-                             any_targets=("16O",), any_model="enxs-12C-fast", studies=("any",))
+                             any_targets=("16O",), any_model="enxs-any-fast", studies=("any",))
     assert path.name == "any-nucleus.md"
     text = path.read_text()
     assert "## Any nucleus: zero-shot" in text and "| 16O | 109 |" in text and "On all points of the target" in text
     assert "carbon carried by superscaling" in text and "response network" in text
     assert "## Fine-tuned from the structured (default) base" in text and "| 16O | " in text
-    assert "## Carbon must not suffer" in text
+    assert "## Carbon must not suffer" in text and "## Responses of enxs-any-fast" in text
+    assert (tmp_path / "r" / "any-responses.png").is_file() and (tmp_path / "r" / "any-scaling.png").is_file()
     bases = [p for p in (tmp_path / "r" / "runs").iterdir() if p.name.startswith("any-")]
     assert len(bases) == 3  # one per recipe

@@ -117,14 +117,16 @@ def pretrain_spec(nucleus: str, preset: str, *, exclude: str | None = None, data
     """A pre-training run on one nucleus or several (``choose_nuclei``): the preset with
     ``options`` (``build_config``'s: config_file, assignments, members, epochs, seed,
     train_fraction). Several nuclei need nucleus inputs: unless the configuration names them,
-    the structured model (``STRUCTURED``, under the user's options), or for ``output=responses``
-    the response network with ``MULTI_NUCLEUS_INPUTS``. The σ-only recipe: ``nucleus_inputs=shape``."""
+    the structured model (``STRUCTURED``, under the user's options), or where the user names an
+    output (``model.output=responses``, ``=sigmoid``) that network with ``MULTI_NUCLEUS_INPUTS``.
+    The σ-only recipe: ``nucleus_inputs=shape`` (or ``model.output=sigmoid``)."""
     nuclei = choose_nuclei(nucleus, exclude, data_dir)
     if data_file is not None and len(nuclei) > 1:
         raise RunError("--data-file holds one nucleus; give one --nucleus with it")
     config = load_config(preset, **options)
     if len(nuclei) > 1 and config.model.nucleus_inputs == "none":
-        if config.model.output == "responses":
+        named = any(item.split("=")[0].strip() == "model.output" for item in options.get("assignments") or [])
+        if named or config.model.output != preset_config(preset).model.output:  # a network the user chose
             config = replace(config, model=replace(config.model, nucleus_inputs=MULTI_NUCLEUS_INPUTS))
         else:  # the structured recipe under the user's options
             base = preset_config(preset)

@@ -206,7 +206,7 @@ def reproduce(base: str, preset: str, out: Path, data_dir=None, members: int | N
 
     reports = [*(responsestudy.REPORT_FILES if "responses" in studies else ()),
                *(report_files(targets, fractions) if "transfer" in studies else ()),
-               *([ANY_REPORT, *(anystudy.RESPONSE_FIGURES if any_model else ())] if "any" in studies else ())]
+               *([ANY_REPORT, *anystudy.RESPONSE_FIGURES] if "any" in studies else ())]
     check_study_directory(out, reports, overwrite)
     start = time.time()
     (out / "runs").mkdir(parents=True, exist_ok=True)
@@ -222,12 +222,13 @@ def reproduce(base: str, preset: str, out: Path, data_dir=None, members: int | N
         rows = anystudy.run_any_study(preset, executor, base, data_dir, any_members or members, seed, any_targets,
                                       fractions)
         carbon = anystudy.carbon_check(any_model, base, data_dir) if any_model else None
+        several = any_model is not None and artifacts.read_manifest(artifacts.resolve_model(any_model)).nucleus is None
         header = {"enxs": __version__, "preset": preset, "carbon model": base, "seed": seed,
                   "members": any_members or members or "the preset's",
                   "wall time of this invocation (runs reused from earlier invocations are not retrained)":
                   f"{time.time() - start:.0f} s"}
         lines = ["# enxs any-nucleus study", "", *(f"- {k}: {v}" for k, v in header.items()), "",
-                 *anystudy.report_lines(rows, carbon), *(anystudy.response_lines(any_model, out) if any_model else [])]
+                 *anystudy.report_lines(rows, carbon), *(anystudy.response_lines(any_model, out) if several else [])]
         (out / ANY_REPORT).write_text("\n".join(lines) + "\n", encoding="utf-8")
         written.append(out / ANY_REPORT)
     if "transfer" not in studies:
