@@ -113,7 +113,8 @@ def predict_responses(ensemble: Ensemble, q, omega, *, nucleus: str | Nucleus | 
     outside = (lever < EPSILON_LEVER) | below_elastic
     if ensemble.model.is_response:
         members = member_responses(ensemble.model, q, omega, target)
-        method = "response network"
+        method = ("physics-structured model: superscaling responses with bounded learned corrections and a learned "
+                  "inelastic transverse term" if ensemble.model.is_structured else "response network")
     else:
         members = np.full((ensemble.members * max(ensemble.model.config.mc_samples, 1), len(q), 2), np.nan)
         theta_all = np.asarray(settings, float)[:, 1] if settings else np.zeros(0)
