@@ -12,8 +12,9 @@ A response model (``model.output='responses'``) has the same blocks fed with fun
 outputs R_L, R_T = R_UNIT · sigmoid(z) ≥ 0; its y = σ/S follows from the Rosenbluth formula
 (``rosenbluth.weights_over_scale``), so everything downstream of y is unchanged.
 
-The physics-structured model (``model.output='superscaling'``) has the same blocks, three outputs
-and the superscaling and Coulomb structure of ``enxs.structured`` around them.
+The physics-structured model (``model.output='superscaling'``) has the same blocks, two outputs,
+a longitudinal correction of ψ′ alone (``structured.ScalingCorrection``) and the superscaling and
+Coulomb structure of ``enxs.structured`` around them.
 """
 
 from __future__ import annotations
@@ -190,7 +191,7 @@ class EnsembleNet(nn.Module):
 
     def logits(self, features: torch.Tensor, coulomb_on: bool = True) -> torch.Tensor:
         """The pre-activation output z, [K, N] (a response model: [K, N, 2], z_L and z_T; the
-        structured model [K, N, 3])."""
+        structured model [K, N, 2], g_T and z_in)."""
         x = (self.network_inputs(features, coulomb_on) - self.feature_mean) / self.feature_std
         if x.dim() == 2:
             x = x.unsqueeze(0).expand(self.members, -1, -1)

@@ -65,6 +65,8 @@ class ScalingCorrection(nn.Module):
         spacing = float(self.knots[1] - self.knots[0])
         hats = torch.relu(1 - torch.abs(psi.unsqueeze(-1) - self.knots) / spacing)  # [N, J]
         return C_MAX * torch.tanh((hats @ self.values.unsqueeze(-1)).squeeze(-1) / C_MAX)  # [K, N]
+
+
 #: The inelastic transverse response per nucleon is R_INELASTIC · sigmoid(z) GeV⁻¹.
 R_INELASTIC = 10.0
 M = kinematics.NUCLEON_MASS

@@ -38,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from enxs import kinematics
+from enxs import coulomb, kinematics
 from enxs.nuclei import Nucleus
 
 M = kinematics.NUCLEON_MASS
@@ -114,7 +114,6 @@ def carry(sigma_of, source: Nucleus, target: Nucleus, energy, theta, omega, coul
     k_F,s/k_F,t, of the single-nucleon responses σ_Mott (v_L G_L + v_T G_T) (Z and N weighted) and
     of the focusing factors. ``sigma_of(E, θ, ω)`` gives the source's σ [..., N] in nb/sr/GeV (an
     ensemble's members, say); the result has its shape."""
-    from enxs import coulomb
     from enxs.descriptors import describe
 
     energy, theta, omega = (torch.tensor(v, dtype=torch.float64) for v in np.broadcast_arrays(energy, theta, omega))
