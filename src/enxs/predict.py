@@ -65,9 +65,7 @@ def member_predictions(model: EnsembleNet, energy, theta, omega, nucleus: Nucleu
                        chunk: int | None = None, seed: int = 0) -> np.ndarray:
     """σ for every member, [K, N] in nb/sr/GeV (float64 from float32 networks).
 
-    Points go through in chunks sized so that one layer's activations stay near 4M floats
-    (cache-sized): measured 4× faster than 65,536-point chunks for the shipped ensemble and
-    2.2× for 50 paper-size members (benchmarks/inference_speed.py).
+    Points go through in chunks of ``model.chunk_points()`` (cache-sized).
 
     With ``model.config.mc_samples`` = S > 0 (model B), dropout stays on and each member is
     sampled S times (seeded, so repeated calls agree): [K·S, N].
@@ -79,7 +77,7 @@ def member_predictions(model: EnsembleNet, energy, theta, omega, nucleus: Nucleu
     scale = (kinematics.output_scale(energy, theta) * nucleus_factor(mode, nucleus)).reshape(-1)
     samples = model.config.mc_samples
     if chunk is None:
-        chunk = max(128, 2**22 // (model.members * max(samples, 1) * model.config.width))
+        chunk = model.chunk_points()
     out = []
     with sampling(model, seed):
         for start in range(0, len(features), chunk):

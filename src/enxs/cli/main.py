@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from enxs import __version__
-from enxs.cli import data, generators, train, use
+from enxs.cli import data, generators, neutrino, train, use
 from enxs.cli.common import error, terminate
 from enxs.errors import EnxsError
 
@@ -29,6 +29,7 @@ app.command()(train.reproduce)
 app.command()(use.predict)
 app.command()(use.responses)
 app.command()(use.plot)
+app.command()(neutrino.neutrino)
 app.command()(generators.tabulate)
 app.add_typer(generators.export_app, name="export")
 app.add_typer(generators.import_app, name="import")

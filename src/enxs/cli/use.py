@@ -63,7 +63,7 @@ def predict_with_warnings(ensemble, target, energy, theta, omega):
         return ensemble.predict(energy, theta, omega, nucleus=target)
 
 
-def _check_table_output(output: Path | None, overwrite: bool) -> None:
+def check_table_output(output: Path | None, overwrite: bool) -> None:
     """A table's --output: a known format, and no existing file replaced unless --overwrite."""
     from enxs import pointfiles
 
@@ -84,7 +84,7 @@ def predict(
 
     from enxs import pointfiles
 
-    _check_table_output(output, overwrite)
+    check_table_output(output, overwrite)
     if input_ is not None and (energy, angle, omega) != (None, None, None):
         raise CLIError("give --input points.csv or --energy, --angle and --omega, not both")
     use_threads(threads)
@@ -127,7 +127,7 @@ def responses(
 
     from enxs import pointfiles
 
-    _check_table_output(output, overwrite)
+    check_table_output(output, overwrite)
     if input_ is not None and (q, omega) != (None, None):
         raise CLIError("give --input points.csv or --q and --omega, not both")
     use_threads(threads)

@@ -1,0 +1,107 @@
+"""``enxs neutrino``: charged-current quasielastic neutrino cross sections from an electron model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from enxs.cli.common import CLIError, Overwrite, Threads, console, say, use_threads, warnings_on_screen
+from enxs.cli.use import ModelArg, Nucleus, check_table_output, parse_values
+
+Flavor = Annotated[str, typer.Option("--flavor", help="numu, numubar, nue or nuebar.")]
+EnergyAxis = Annotated[str | None, typer.Option(
+    "--energy", help="Neutrino energy E_ν [GeV]; with --total start:stop:count or a list.")]
+FluxFile = Annotated[Path | None, typer.Option(
+    "--flux", help="Flux table: (E_ν, Φ) columns, or bin edges and one column per flavour (MiniBooNE's layout).")]
+Emax = Annotated[float | None, typer.Option("--emax", help="Cut the flux above this E_ν [GeV] (default: its range).")]
+AxialMass = Annotated[float, typer.Option("--axial-mass", help="Axial mass M_A [GeV] of the dipole axial form factor.")]
+Per = Annotated[str, typer.Option("--per", help="nucleon (per active nucleon: n for ν, p for ν̄) or nucleus.")]
+Scaling = Annotated[str | None, typer.Option(
+    "--scaling", help="The model's scaling function used: T (transverse quasielastic; default for the "
+                      "physics-structured model) or L (longitudinal; the only one of a response network).")]
+NoPauli = Annotated[bool, typer.Option("--no-pauli", help="Leave out the Fermi gas's Pauli blocking at low q.")]
+
+
+def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, flux: Path | None, emax: float | None,
+            tmu: str | None, cos: str | None, total: bool, axial_mass: float, per: str, scaling: str | None,
+            bin_average: bool, pauli: bool):
+    """The prediction the options ask for (``NeutrinoPrediction``)."""
+    from enxs import neutrino
+    from enxs.cli.use import load
+
+    if axial_mass <= 0:
+        raise CLIError(f"--axial-mass {axial_mass:g}: must be > 0 GeV")
+    ensemble, target = load(model, nucleus)
+    with warnings_on_screen():
+        if total:
+            if energy is None or flux is not None:
+                raise CLIError("--total needs --energy start:stop:count (or a list), and no --flux")
+            return neutrino.total_cross_section(ensemble, target, parse_values(energy, "--energy"), flavor=flavor,
+                                                axial_mass=axial_mass, per=per, scaling=scaling, pauli=pauli)
+        if tmu is None or cos is None:
+            raise CLIError("give --tmu and --cos (start:stop:count or lists), or --total")
+        if (energy is None) == (flux is None):
+            raise CLIError("give one of --energy E_nu (GeV) or --flux FILE")
+        e_nu = None
+        if energy is not None:
+            values = parse_values(energy, "--energy")
+            if len(values) != 1:
+                raise CLIError("--energy: one value for d²σ/dT dcos θ (a range needs --total)")
+            e_nu = values[0]
+        table = neutrino.read_flux(flux, flavor, emax) if flux is not None else None
+        t_axis, c_axis = parse_values(tmu, "--tmu"), parse_values(cos, "--cos")
+        cell = None
+        if bin_average:
+            if min(len(t_axis), len(c_axis)) < 2:
+                raise CLIError("--bin-average needs at least two values on --tmu and --cos (the spacing is the bin)")
+            cell = (t_axis[1] - t_axis[0], c_axis[1] - c_axis[0])
+        import numpy as np
+
+        t, c = (a.ravel() for a in np.meshgrid(t_axis, c_axis, indexing="ij"))
+        return neutrino.double_differential(ensemble, target, t, c, flavor=flavor, energy=e_nu, flux=table,
+                                            axial_mass=axial_mass, per=per, cell=cell, scaling=scaling, pauli=pauli)
+
+
+def neutrino(
+    model: ModelArg, nucleus: Nucleus = None, flavor: Flavor = "numu", energy: EnergyAxis = None,
+    flux: FluxFile = None, emax: Emax = None,
+    tmu: Annotated[str | None, typer.Option("--tmu", help="Lepton kinetic energy T [GeV]: start:stop:count or a list.")]
+    = None,
+    cos: Annotated[str | None, typer.Option("--cos", help="cos θ, lepton to beam: start:stop:count or a list.")]
+    = None,
+    total: Annotated[bool, typer.Option("--total", help="σ(E_ν) [cm²] at each --energy instead of d²σ/dT dcos θ.")]
+    = False,
+    bin_average: Annotated[bool, typer.Option(
+        "--bin-average", help="Average each point over its cell (the grid spacing), as binned data are.")] = False,
+    axial_mass: AxialMass = 1.03, per: Per = "nucleon", scaling: Scaling = None, no_pauli: NoPauli = False,
+    output: Annotated[Path | None, typer.Option(help="Write .csv, .parquet or .json (by extension).")] = None,
+    overwrite: Overwrite = False, threads: Threads = None,
+) -> None:
+    """Charged-current quasielastic neutrino cross sections d²σ/dT dcos θ [cm²/GeV] (or σ(E_ν) [cm²]) with the
+    ensemble's band, per active nucleon: the model's learned scaling function in the relativistic Fermi-gas
+    CCQE kernel (superscaling). The band holds the scaling function's spread, not M_A's or the form factors'.
+    Not included: two-nucleon (2p2h) knockout, pion production and absorption, final-state interactions
+    beyond what the scaling function holds."""
+    from enxs import pointfiles
+
+    check_table_output(output, overwrite)
+    use_threads(threads)
+    result = compute(model, nucleus, flavor, energy, flux, emax, tmu, cos, total, axial_mass, per, scaling,
+                     bin_average, not no_pauli)
+    frame = result.to_frame()
+    if output is None:
+        table = Table(title=escape(f"{result.metadata['nucleus']} — {model} — {result.metadata['quantity']} "
+                                   f"({result.metadata['convention']})"))
+        for column in frame.columns:
+            table.add_column(escape(column), justify="right")
+        for row in frame.itertuples(index=False):
+            table.add_row(*(f"{v:.5g}" for v in row))
+        console.print(table)
+        say(f"not included: {result.metadata['not_included']}")
+        return
+    pointfiles.write_table(frame, output, result.metadata)
+    say(f"{len(frame)} point(s) written to {output}")

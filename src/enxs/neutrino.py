@@ -1,0 +1,312 @@
+"""Neutrino cross sections on any nucleus from an electron model: charged-current quasielastic
+d²σ/dT dcos θ and σ(E_ν) with ensemble bands (the physics: ``enxs.ccqe``).
+
+Every member's learned longitudinal scaling function f_L(ψ′) = k_F R_L/G_L, put into the Fermi-gas
+kernel of ``enxs.ccqe`` in place of the Fermi gas's own, gives that member's neutrino cross
+section: the band is the spread of the electron model's scaling function. It does not include the
+uncertainty of the axial mass M_A (a parameter, ``axial_mass``), of the form factors, or of what
+is not in the model at all (``NOT_INCLUDED``). The same function is used for the vector and the
+axial responses, longitudinal and transverse (superscaling of the zeroth kind; SuSA, Amaro et al.,
+PRC 71, 015501 (2005)): the transverse one the electron model learns holds meson-exchange currents
+and the Δ tail, which are not quasielastic.
+
+Cross sections in cm² (d²σ/dT dcos θ in cm²/GeV), per active nucleon (neutrons for ν, protons for
+ν̄; MiniBooNE's and most measurements' convention) or per nucleus; energies in GeV.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from enxs import ccqe, rosenbluth, structured, superscaling
+from enxs.descriptors import describe, inputs
+from enxs.errors import EnxsError
+from enxs.nuclei import Nucleus
+from enxs.predict import Ensemble, ExtrapolationWarning, member_spread, sampling
+from enxs.responses import EVALUATION_ANGLE, member_responses
+
+#: flavour → (the lepton's name, the current, the flux table's column after the two bin edges).
+FLAVORS = {"numu": ("mu", ccqe.Current(ccqe.MUON_MASS, 1, "neutron"), 0),
+           "numubar": ("mu", ccqe.Current(ccqe.MUON_MASS, -1, "proton"), 1),
+           "nue": ("e", ccqe.Current(ccqe.ELECTRON_MASS, 1, "neutron"), 2),
+           "nuebar": ("e", ccqe.Current(ccqe.ELECTRON_MASS, -1, "proton"), 3)}
+NOT_INCLUDED = ("two-nucleon (2p2h, meson-exchange-current) knockout, pion production and absorption, final-state "
+                "interactions beyond what the scaling function holds, Coulomb distortion of the outgoing lepton")
+SCALING_NOTE = {"L": "the model's longitudinal scaling function f_L(psi')",
+                "T": "the model's transverse quasielastic scaling function f_T(psi', q)",
+                "RFG": "the Fermi gas's scaling function (3/4)(1 - psi'^2)"}
+#: Fraction of each grid cell's points (3 × 3 Gauss–Legendre) for bin-averaged predictions.
+_CELL_NODES = np.polynomial.legendre.leggauss(3)
+
+
+class NeutrinoError(EnxsError):
+    """A neutrino request that cannot be served: a model without responses, a bad flux table or flavour."""
+
+
+@dataclass(frozen=True)
+class Flux:
+    """Neutrino energies E_ν [GeV] with weights summing to one (the flux's shape), and where it comes from."""
+
+    energy: np.ndarray
+    weight: np.ndarray
+    source: str
+
+
+def read_flux(path: str | Path, flavor: str = "numu", emax: float | None = None) -> Flux:
+    """A flux table: two columns (E_ν [GeV], Φ) or bin edges (E_low, E_high [GeV]) and one column per
+    flavour (ν_μ, ν̄_μ, ν_e, ν̄_e, as MiniBooNE's published file); lines that are not numbers are
+    skipped. Points are weighted by Φ ΔE, bins by Φ at their centre; ``emax`` cuts [GeV]."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as exc:
+        raise NeutrinoError(f"--flux {path}: cannot read ({exc.strerror})") from None
+    rows = []
+    for line in lines:
+        try:
+            rows.append([float(v) for v in line.replace(",", " ").split()])
+        except ValueError:
+            continue
+    rows = [r for r in rows if len(r) >= 2]
+    if len(rows) < 2 or len({len(r) for r in rows}) != 1:
+        raise NeutrinoError(f"--flux {path}: expected a table of numbers, (E_nu, flux) or (E_low, E_high, fluxes...)")
+    table = np.asarray(rows)
+    if table.shape[1] == 2:
+        energy, phi = table[:, 0], table[:, 1]
+        width = np.gradient(energy) if len(energy) > 1 else np.ones(1)
+        weight = phi * width
+    else:
+        column = 2 + FLAVORS[flavor][2] if table.shape[1] > 3 else 2
+        if column >= table.shape[1]:
+            raise NeutrinoError(f"--flux {path}: no column for {flavor} (it has {table.shape[1] - 2} flux column(s))")
+        energy, weight = (table[:, 0] + table[:, 1]) / 2, table[:, column]
+    keep = (energy > 0) & np.isfinite(weight) & (weight > 0) & (energy <= (np.inf if emax is None else emax))
+    if (weight < 0).any() or not keep.any():
+        raise NeutrinoError(f"--flux {path}: negative flux values, or no positive flux below --emax")
+    return Flux(energy[keep], weight[keep] / weight[keep].sum(), str(path))
+
+
+def scaling_choice(ensemble: Ensemble | None, scaling: str | None) -> str:
+    """The scaling function used: ``L``, ``T`` or the Fermi gas's (``ensemble`` None); by default T
+    for the physics-structured model, L for a response network (module docstring)."""
+    if ensemble is None:
+        return "RFG"
+    if not ensemble.model.is_response:
+        raise NeutrinoError(f"{ensemble.name} predicts cross sections only, not responses: neutrino cross sections "
+                            f"need a model's scaling function, e.g. enxs-any-fast (all nuclei) or "
+                            f"enxs-12C-responses-fast")
+    choice = scaling or ("T" if ensemble.model.is_structured else "L")
+    if choice not in ("L", "T"):
+        raise NeutrinoError(f"--scaling {choice!r}: choose L or T")
+    if choice == "T" and not ensemble.model.is_structured:
+        raise NeutrinoError(f"--scaling T needs the physics-structured model (its quasielastic R_T is separate from "
+                            f"the inelastic part); {ensemble.name} is a response network: use --scaling L")
+    return choice
+
+
+def scaling_members(ensemble: Ensemble, nucleus: Nucleus, k: ccqe.Kernel, which: str) -> torch.Tensor:
+    """Every member's scaling function at the points' (ψ′, q, ω), [K, N]: the structured model's
+    f_L = f₀ e^{c_L(ψ′)} or f_T = f₀ e^{c_T(q, ω)} (its quasielastic transverse part), a response
+    network's f_L = k_F R_L/G_L at (q, ω)."""
+    model = ensemble.model
+    if model.is_structured:
+        with sampling(model):
+            if which == "L":
+                correction = model.scaling(k.psi.float()).double()
+            else:
+                energy = rosenbluth.beam_energy(k.q.numpy(), k.omega.numpy(), EVALUATION_ANGLE)
+                features = torch.as_tensor(inputs("physics", energy, EVALUATION_ANGLE, k.omega.numpy(), nucleus),
+                                           dtype=torch.float32)
+                g_t = torch.cat([model.logits(x, coulomb_on=False)[..., 0]
+                                 for x in features.split(model.chunk_points())], dim=1)
+                correction = structured.C_MAX * torch.tanh(g_t.double() / structured.C_MAX)
+        return torch.exp(superscaling.log_f0(k.psi) + correction) * float(model.output_factor)
+    d = describe(nucleus)
+    usable = k.omega < k.q
+    r_l = torch.zeros((model.members * max(model.config.mc_samples, 1), len(k.q)), dtype=torch.float64)
+    if usable.any():
+        r_l[:, usable] = torch.as_tensor(member_responses(model, k.q[usable].numpy(), k.omega[usable].numpy(),
+                                                          nucleus)[..., 0])
+    g_l = superscaling.single_nucleon(k.q, k.omega, nucleus.Z, nucleus.A - nucleus.Z, d.k_fermi, k.psi)[0]
+    return d.k_fermi * r_l / g_l
+
+
+@dataclass
+class NeutrinoPrediction:
+    """Members' cross sections [K, N] per point (``points``: a frame of the kinematics), in ``unit``."""
+
+    points: pd.DataFrame
+    members: np.ndarray
+    unit: str
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def mean(self) -> np.ndarray:
+        return self.members.mean(0)
+
+    @property
+    def std(self) -> np.ndarray:
+        return member_spread(self.members)
+
+    def to_frame(self) -> pd.DataFrame:
+        q16, q84 = np.quantile(self.members, [0.16, 0.84], axis=0)
+        return self.points.assign(**{f"{k}_{self.unit}": v for k, v in
+                                     (("mean", self.mean), ("std", self.std), ("q16", q16), ("q84", q84))})
+
+
+def _scaling(ensemble: Ensemble | None, nucleus: Nucleus, k: ccqe.Kernel, which: str) -> torch.Tensor:
+    if ensemble is None:  # the relativistic Fermi gas, by the same code
+        return ccqe.fermi_gas_scaling(k.psi).unsqueeze(0)
+    return scaling_members(ensemble, nucleus, k, which)
+
+
+def _live(k: ccqe.Kernel) -> torch.Tensor:
+    """Points that contribute: allowed, and not in the far tail of the scaling function, where
+    f₀(ψ′) < 1e-8 (times at most e^{C_MAX} the model's f is below 1e-7 of its peak)."""
+    return (k.factor > 0) & (superscaling.log_f0(k.psi) > np.log(1e-8))
+
+
+def _energies(energy: float | None, flux: Flux | None) -> tuple[np.ndarray, np.ndarray]:
+    if (energy is None) == (flux is None):
+        raise NeutrinoError("give a neutrino energy or a flux, not both or neither")
+    return (np.array([float(energy)]), np.ones(1)) if flux is None else (flux.energy, flux.weight)
+
+
+def double_differential(ensemble: Ensemble | None, nucleus: str | Nucleus, t_lepton, cos_theta, *,
+                        flavor: str = "numu", energy: float | None = None, flux: Flux | None = None,
+                        axial_mass: float = ccqe.AXIAL_MASS, per: str = "nucleon",
+                        cell: tuple[float, float] | None = None, scaling: str | None = None,
+                        pauli: bool = True) -> NeutrinoPrediction:
+    """CCQE d²σ/dT dcos θ [cm²/GeV] at the lepton's kinetic energy T [GeV] and cos θ (broadcast),
+    at one neutrino ``energy`` [GeV] or averaged over a ``flux``; ``cell`` = (ΔT, Δcos θ) averages
+    each point over the cell around it (3 × 3 points), as binned data are. ``ensemble`` None gives
+    the relativistic Fermi gas (one member) by the same code."""
+    target, current, lepton, which = _setup(ensemble, nucleus, flavor, per, scaling)
+    t_lepton, cos_theta = (np.ravel(a).astype(float) for a in np.broadcast_arrays(t_lepton, cos_theta))
+    _check_axis(t_lepton, cos_theta)
+    energies, weights = _energies(energy, flux)
+    offsets, cell_weights = [(0.0, 0.0)], [1.0]
+    if cell is not None:
+        x, w = _CELL_NODES
+        offsets = [(a * cell[0] / 2, b * cell[1] / 2) for a in x for b in x]
+        cell_weights = [wa * wb / 4 for wa in w for wb in w]
+    d = describe(target)
+    total = torch.zeros((1, len(t_lepton)), dtype=torch.float64)
+    point = np.broadcast_to(np.arange(len(t_lepton)), (len(energies), len(t_lepton))).ravel()
+    for (dt, dc), cw in zip(offsets, cell_weights, strict=True):
+        t, c = t_lepton + dt, np.clip(cos_theta + dc, -1.0, 1.0)
+        k = ccqe.kernel(energies[:, None], t[None, :], c[None, :], d.k_fermi, d.e_shift, current,
+                        axial_mass=axial_mass, pauli=pauli)
+        live = _live(k).ravel()
+        if not live.any():
+            continue
+        flat = [v.ravel()[live] for v in (k.psi, k.factor, k.q, k.omega)]
+        weight = torch.as_tensor(np.broadcast_to(weights[:, None], k.factor.shape).ravel()[live.numpy()] * cw)
+        part = _scaling(ensemble, target, ccqe.Kernel(*flat), which) * (flat[1] * weight)
+        if len(part) != len(total):
+            total = total.expand(len(part), -1).clone()
+        total.index_add_(1, torch.as_tensor(point[live.numpy()]), part)
+    members = total.numpy() * _per_factor(target, current, per)
+    frame = pd.DataFrame({f"T_{lepton}_GeV": t_lepton, f"cos_theta_{lepton}": cos_theta})
+    meta = _metadata(ensemble, target, flavor, per, axial_mass, pauli, which,
+                     f"d2sigma/dT_{lepton}/dcos(theta_{lepton}) [cm^2/GeV]"
+                     + (f", averaged over the flux {flux.source}" if flux else f" at E_nu = {energy:g} GeV")
+                     + (f", each point averaged over its cell dT = {cell[0]:g} GeV, dcos = {cell[1]:g}"
+                        if cell else ""))
+    return NeutrinoPrediction(frame, np.clip(members, 0.0, None), "cm2_per_GeV", meta)
+
+
+def total_cross_section(ensemble: Ensemble | None, nucleus: str | Nucleus, energies, *, flavor: str = "numu",
+                        axial_mass: float = ccqe.AXIAL_MASS, per: str = "nucleon", scaling: str | None = None,
+                        pauli: bool = True, nodes: tuple[int, int] = (160, 96)) -> NeutrinoPrediction:
+    """σ(E_ν) [cm²] at the neutrino energies [GeV]: d²σ/dT dcos θ integrated over T and cos θ with
+    Gauss–Legendre rules of ``nodes`` points (in T ∈ (0, E_ν − m_l) and cos θ ∈ (−1, 1), each in 8
+    panels; ``tests`` check it against the free-nucleon limit)."""
+    target, current, _, which = _setup(ensemble, nucleus, flavor, per, scaling)
+    energies = np.ravel(np.asarray(energies, float))
+    if not np.all(np.isfinite(energies)) or (energies <= 0).any():
+        raise NeutrinoError("--energy: neutrino energies must be finite and > 0 GeV")
+    (t_x, t_w), (c_x, c_w) = (_panels(n) for n in nodes)
+    d = describe(target)
+    rows = []
+    for e_nu in energies:
+        span = max(e_nu - current.lepton_mass, 0.0)
+        t, c = np.meshgrid(t_x * span, 2 * c_x - 1, indexing="ij")
+        w = np.outer(t_w * span, 2 * c_w).ravel()
+        k = ccqe.kernel(e_nu, t.ravel(), c.ravel(), d.k_fermi, d.e_shift, current, axial_mass=axial_mass, pauli=pauli)
+        live = _live(k)
+        if not live.any():
+            rows.append(np.zeros(1 if ensemble is None else _member_count(ensemble)))
+            continue
+        f = _scaling(ensemble, target, ccqe.Kernel(k.psi[live], k.factor[live], k.q[live], k.omega[live]), which)
+        rows.append((f * (k.factor[live] * torch.as_tensor(w)[live])).sum(-1).numpy())
+    members = np.stack(rows, axis=1) * _per_factor(target, current, per)
+    meta = _metadata(ensemble, target, flavor, per, axial_mass, pauli, which, "sigma(E_nu) [cm^2]")
+    return NeutrinoPrediction(pd.DataFrame({"E_nu_GeV": energies}), members, "cm2", meta)
+
+
+def _panels(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights on [0, 1]: 8 panels of n/8 Gauss–Legendre points."""
+    x, w = np.polynomial.legendre.leggauss(max(n // 8, 1))
+    edges = np.linspace(0, 1, 9)
+    nodes = np.concatenate([lo + (x + 1) / 2 * (hi - lo) for lo, hi in itertools.pairwise(edges)])
+    return nodes, np.concatenate([w / 2 * (hi - lo) for lo, hi in itertools.pairwise(edges)])
+
+
+def _member_count(ensemble: Ensemble) -> int:
+    return ensemble.members * max(ensemble.model.config.mc_samples, 1)
+
+
+def _setup(ensemble, nucleus, flavor, per, scaling):
+    if flavor not in FLAVORS:
+        raise NeutrinoError(f"--flavor {flavor!r}: choose one of {', '.join(FLAVORS)}")
+    if per not in ("nucleon", "nucleus"):
+        raise NeutrinoError(f"--per {per!r}: choose nucleon (per active nucleon) or nucleus")
+    target = nucleus if isinstance(nucleus, Nucleus) else Nucleus.parse(nucleus)
+    if ensemble is not None:
+        target = ensemble.target(target)
+        ensemble.warn_zero_shot(target)
+        if ensemble.manifest.nucleus is None and ensemble.outside_trained_nuclei(target):
+            warnings.warn(f"{target.name} lies outside the range of A and k_F of the nuclei {ensemble.name} was "
+                          f"trained on: its scaling function is an extrapolation", ExtrapolationWarning, stacklevel=3)
+    lepton, current, _ = FLAVORS[flavor]
+    active = target.A - target.Z if current.nucleon == "neutron" else target.Z
+    if active == 0:
+        raise NeutrinoError(f"{target.name} has no {current.nucleon}s: no {flavor} quasielastic scattering")
+    return target, current, lepton, scaling_choice(ensemble, scaling)
+
+
+def _check_axis(t_lepton, cos_theta) -> None:
+    if not (np.all(np.isfinite(t_lepton)) and np.all(np.isfinite(cos_theta))):
+        raise NeutrinoError("--tmu/--cos: values must be finite")
+    if (t_lepton < 0).any() or (np.abs(cos_theta) > 1).any():
+        raise NeutrinoError("--tmu must be ≥ 0 GeV and --cos within [-1, 1]")
+
+
+def _per_factor(target: Nucleus, current: ccqe.Current, per: str) -> float:
+    active = target.A - target.Z if current.nucleon == "neutron" else target.Z
+    return 1.0 if per == "nucleon" else float(active)
+
+
+def _metadata(ensemble, target, flavor, per, axial_mass, pauli, which, quantity) -> dict:
+    meta = ensemble.provenance(target) if ensemble is not None else {"model": "relativistic Fermi gas",
+                                                                    "nucleus": target.name}
+    meta.pop("coulomb_correction", None)
+    active = "neutron" if FLAVORS[flavor][1].nucleon == "neutron" else "proton"
+    d = describe(target)
+    return {**meta, "quantity": f"charged-current quasielastic {flavor} {quantity}",
+            "convention": f"per active nucleon (per {active})" if per == "nucleon" else "per target nucleus",
+            "physics": f"superscaling: {SCALING_NOTE[which]} in the relativistic "
+                       f"Fermi-gas CCQE kernel (k_F = {d.k_fermi:.3f} GeV, E_s = {d.e_shift:.3f} GeV); vector form "
+                       f"factors by CVC (Kelly 2004), axial dipole g_A = {ccqe.G_AXIAL}, M_A = {axial_mass:g} GeV, "
+                       f"pseudoscalar by PCAC; |V_ud| = {ccqe.V_UD}"
+                       + ("; Fermi-gas Pauli blocking" if pauli else ""),
+            "band": "spread of the ensemble members' scaling functions; not included: M_A, form factors",
+            "not_included": NOT_INCLUDED}
