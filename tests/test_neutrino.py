@@ -1,0 +1,163 @@
+"""Neutrino CCQE cross sections: the Fermi-gas kernel against independent calculations (the
+free-nucleon Llewellyn Smith cross section, a Fermi-gas reference, enxs's own electron
+quasielastic cross section), zeros outside the allowed region, flux tables, the ensemble and
+the command."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from enxs import ccqe, neutrino, rosenbluth, superscaling
+from enxs.descriptors import describe
+from enxs.nuclei import Nucleus
+from enxs.predict import Ensemble
+
+M = ccqe.M
+NU, NUBAR = neutrino.FLAVORS["numu"][1], neutrino.FLAVORS["numubar"][1]
+CARBON = Nucleus.parse("12C")
+
+
+def free_nucleon(e_nu: float, current: ccqe.Current) -> float:
+    """σ [cm²] of ν n → μ⁻ p (ν̄ p → μ⁺ n) on a nucleon at rest: dσ/dQ² of Llewellyn Smith integrated
+    over the allowed Q² (written here independently of the kernel's Fermi-gas integral)."""
+    m, s = current.lepton_mass, M * M + 2 * M * e_nu
+    p_cm = (s - M * M) / (2 * np.sqrt(s))
+    e_l = (s + m * m - M * M) / (2 * np.sqrt(s))
+    k_l = np.sqrt(e_l**2 - m * m)
+    q2 = np.linspace(2 * p_cm * (e_l - k_l) - m * m, 2 * p_cm * (e_l + k_l) - m * m, 20001)
+    a, b, c = (x.numpy() for x in ccqe.llewellyn_smith(q2, current, 1.03, "dipole"))
+    z = (4 * M * e_nu - q2 - m * m) / (M * M)
+    d_sigma = M * M * ccqe.G_FERMI**2 * ccqe.V_UD**2 / (8 * np.pi * e_nu**2) * (a + current.sign * b * z + c * z * z)
+    return float(np.trapezoid(d_sigma, q2) * ccqe.HBARC2_CM2)
+
+
+def fermi_gas_total(e_nu, current, k_fermi, e_shift, pauli=True, n=500) -> float:
+    """σ [cm²] per nucleon: the kernel with the Fermi gas's scaling function, midpoint rule in T, cos θ."""
+    span = e_nu - current.lepton_mass
+    t = (np.arange(n) + 0.5) * span / n
+    c = -1 + (np.arange(n) + 0.5) * 2 / n
+    k = ccqe.kernel(e_nu, t[:, None], c[None, :], k_fermi, e_shift, current, vector="dipole", pauli=pauli)
+    return float((k.factor * ccqe.fermi_gas_scaling(k.psi)).sum()) * span / n * 2 / n
+
+
+def test_free_nucleon_cross_section_matches_the_published_value():
+    # an independent calculation (dipole form factors, M_A = 1.03 GeV) gives 1.09e-38 cm² at 1 GeV
+    assert free_nucleon(1.0, NU) == pytest.approx(1.09e-38, rel=0.02)
+    assert free_nucleon(1.0, NUBAR) < 0.45 * free_nucleon(1.0, NU)
+
+
+@pytest.mark.parametrize("current", [NU, NUBAR])
+def test_fermi_gas_tends_to_the_free_nucleon_as_k_fermi_vanishes(current):
+    assert fermi_gas_total(1.0, current, 0.01, 0.0, n=600) == pytest.approx(free_nucleon(1.0, current), rel=0.005)
+
+
+def test_fermi_gas_reproduces_an_independent_relativistic_fermi_gas():
+    # the issue's reference: 0.96e-38 (ν on neutrons) and 0.33e-38 (ν̄ on protons) at 1 GeV, k_F = 0.228 GeV
+    assert fermi_gas_total(1.0, NU, 0.228, 0.025) == pytest.approx(0.96e-38, rel=0.05)
+    assert fermi_gas_total(1.0, NUBAR, 0.228, 0.025) == pytest.approx(0.33e-38, rel=0.05)
+    # Pauli blocking removes strength at low q, never adds it
+    assert fermi_gas_total(1.0, NU, 0.228, 0.025) < fermi_gas_total(1.0, NU, 0.228, 0.025, pauli=False)
+
+
+def electron_ratio(k_fermi, e_shift, energy=1.0, theta=37.0):
+    """The kernel with the electromagnetic current over superscaling's σ_Mott (v_L G_L + v_T G_T)/k_F
+    (the same scaling function cancels), at ψ′ = −0.5, 0, 0.5 of carbon."""
+    w = np.linspace(0.02, 0.7, 4000)
+    q = rosenbluth.kinematics.three_momentum_transfer(energy, theta, w)
+    psi = superscaling.psi_prime(torch.tensor(q), torch.tensor(w), k_fermi, e_shift).numpy()
+    w = np.interp([-0.5, 0.0, 0.5], psi, w)
+    cos = np.cos(np.radians(theta))
+    protons, neutrons = (ccqe.kernel(energy, energy - w, cos, k_fermi, e_shift, ccqe.Current(0.0, 0, n))
+                         for n in ("proton", "neutron"))
+    em = (6 * protons.factor + 6 * neutrons.factor).numpy() / (2 * np.pi) / 1e-33  # nb/sr/GeV per unit f
+    q, w = torch.tensor(rosenbluth.kinematics.three_momentum_transfer(energy, theta, w)), torch.tensor(w)
+    g_l, g_t = superscaling.single_nucleon(q, w, 6, 6, k_fermi, superscaling.psi_prime(q, w, k_fermi, e_shift))
+    return em / rosenbluth.cross_section((g_l / k_fermi).numpy(), (g_t / k_fermi).numpy(), energy, theta, w.numpy())
+
+
+def test_electromagnetic_current_gives_back_the_electron_quasielastic_cross_section():
+    assert electron_ratio(0.02, 0.0) == pytest.approx(np.ones(3), abs=0.002)  # exact as k_F → 0
+    # carbon: superscaling's single-nucleon factors drop terms of order ξ_F ≈ 0.03
+    d = describe(CARBON)
+    assert electron_ratio(d.k_fermi, d.e_shift) == pytest.approx(np.ones(3), abs=0.06)
+
+
+def test_outside_the_allowed_region_the_cross_section_is_zero():
+    d = describe(CARBON)
+    t = np.array([0.95, 1.2, 0.3])  # T above E_ν − m_μ; E_l > E_ν; and ω < E_s below
+    k = ccqe.kernel(1.0, t, np.array([0.5, 0.0, -0.9]), d.k_fermi, d.e_shift, NUBAR)
+    assert k.factor[:2].tolist() == [0.0, 0.0]
+    t_high = 1.0 - ccqe.MUON_MASS - 0.01  # ω = 0.01 GeV < E_s
+    assert float(ccqe.kernel(1.0, t_high, 0.99, d.k_fermi, d.e_shift, NU).factor) == 0.0
+    assert torch.isfinite(k.factor).all() and (k.factor >= 0).all()
+
+
+def test_flux_tables(tmp_path):
+    edges = tmp_path / "edges.txt"
+    edges.write_text("a header line\nElo Ehi numu numub nue nueb\n0.0 0.5 1 4 0 0\n0.5 1.0 3 0 1 1\n1.0 1.5 0 0 1 1\n")
+    flux = neutrino.read_flux(edges, "numu")
+    assert flux.energy.tolist() == [0.25, 0.75] and flux.weight.tolist() == [0.25, 0.75]
+    assert neutrino.read_flux(edges, "numubar").energy.tolist() == [0.25]
+    assert neutrino.read_flux(edges, "nue", emax=1.0).energy.tolist() == [0.75]
+    two = tmp_path / "two.csv"
+    two.write_text("E,phi\n0.5,1\n1.0,1\n1.5,2\n")
+    assert neutrino.read_flux(two).weight.sum() == pytest.approx(1.0)
+    (tmp_path / "bad.txt").write_text("no numbers here\n")
+    with pytest.raises(neutrino.NeutrinoError, match=r"bad\.txt"):
+        neutrino.read_flux(tmp_path / "bad.txt")
+    with pytest.raises(neutrino.NeutrinoError, match="cannot read"):
+        neutrino.read_flux(tmp_path / "missing.txt")
+
+
+@pytest.fixture(scope="module")
+def structured_model():
+    return Ensemble.load("enxs-any-fast")
+
+
+def test_ensemble_cross_sections_have_a_band_and_the_fermi_gas_size(structured_model):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = neutrino.total_cross_section(structured_model, "12C", [1.0])
+        grid = neutrino.double_differential(structured_model, "40Ar", [0.2, 0.5, 0.8], [0.3, 0.6, 0.9],
+                                            flavor="numubar", energy=1.0)
+    assert result.members.shape == (50, 1) and 0.5e-38 < result.mean[0] < 1.3e-38
+    assert result.std[0] > 0
+    assert np.isfinite(grid.members).all() and (grid.members >= 0).all() and grid.mean.max() > 0
+    assert "40Ar" in grid.metadata["nucleus"] and grid.metadata["zero_shot"]
+    frame = grid.to_frame()
+    assert list(frame.columns)[:3] == ["T_mu_GeV", "cos_theta_mu", "mean_cm2_per_GeV"]
+
+
+def test_a_cross_section_model_says_which_model_works():
+    sigma_only = Ensemble.load("enxs-any-sigma-fast")
+    with pytest.raises(neutrino.NeutrinoError, match="enxs-any-fast"):
+        neutrino.total_cross_section(sigma_only, "12C", [1.0])
+    response_network = Ensemble.load("enxs-12C-responses-fast")
+    assert neutrino.total_cross_section(response_network, "12C", [1.0], nodes=(64, 48)).mean[0] > 0
+    with pytest.raises(neutrino.NeutrinoError, match="--scaling L"):
+        neutrino.total_cross_section(response_network, "12C", [1.0], scaling="T")
+
+
+def _enxs(*args):
+    return subprocess.run([sys.executable, "-m", "enxs", *map(str, args)], capture_output=True, text=True)
+
+
+def test_neutrino_command_writes_a_table_and_keeps_an_existing_one(tmp_path):
+    out = tmp_path / "ar.csv"
+    args = ["neutrino", "enxs-any-fast", "--nucleus", "40Ar", "--flavor", "numubar", "--energy", "1.0",
+            "--tmu", "0.1:0.9:3", "--cos", "-0.5:0.9:3", "--output", out]
+    result = _enxs(*args)
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    assert "per active nucleon (per proton)" in text and "2p2h" in text
+    again = _enxs(*args)
+    assert again.returncode != 0 and "--overwrite" in again.stderr and out.read_text() == text
+    bad = _enxs("neutrino", "enxs-any-fast", "--nucleus", "12C", "--flavor", "nutau", "--energy", "1",
+                "--tmu", "0.5", "--cos", "0.5")
+    assert bad.returncode != 0 and "--flavor 'nutau'" in bad.stderr and "Traceback" not in bad.stderr
