@@ -3,7 +3,8 @@
 The Python API: ``load_archive`` (measured points), ``pretrain``, ``finetune``, ``resume``
 (training runs that write a model directory and return an :class:`Ensemble`),
 ``Ensemble.load(...).predict`` (σ with spread and coverage flags), ``responses`` (R_L, R_T),
-``evaluate`` (metrics), ``export_onnx`` (NuWro's files). Every error a user can fix is an
+``evaluate`` (metrics), ``export_onnx`` (NuWro's files), ``neutrino_cross_section`` and
+``neutrino_total`` (CCQE d²σ/dT dcos θ and σ(E_ν) with bands), ``read_flux``. Every error a user can fix is an
 :class:`EnxsError`. Heavy modules (pandas, torch) load on first use, so ``import enxs`` stays cheap.
 """
 
@@ -22,6 +23,9 @@ _LAZY = {
     "evaluate": ("enxs.evaluation", "evaluate_model"),
     "responses": ("enxs.responses", "predict_responses"),
     "export_onnx": ("enxs.onnx_io", "export_ensemble"),
+    "neutrino_cross_section": ("enxs.neutrino", "double_differential"),
+    "neutrino_total": ("enxs.neutrino", "total_cross_section"),
+    "read_flux": ("enxs.neutrino", "read_flux"),
     "EnxsError": ("enxs.errors", "EnxsError"),
 }
 
@@ -35,7 +39,10 @@ __all__ = [
     "export_onnx",
     "finetune",
     "load_archive",
+    "neutrino_cross_section",
+    "neutrino_total",
     "pretrain",
+    "read_flux",
     "responses",
     "resume",
 ]

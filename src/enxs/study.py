@@ -9,6 +9,7 @@ re-run reuses finished fine-tunes and resumes interrupted ones.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -194,28 +195,34 @@ def _figure(cell: Cell, path: Path, panels: int = 3) -> None:
 def reproduce(base: str, preset: str, out: Path, data_dir=None, members: int | None = None, seed: int = 0,
               targets=TARGETS, fractions=FRACTIONS, on_run=None, any_targets=ZERO_SHOT_TARGETS,
               any_model: str | None = None, any_members: int | None = None,
-              studies=("transfer",), overwrite: bool = False) -> list[Path]:
+              studies=("transfer",), overwrite: bool = False, neutrino_data: Path | None = None) -> list[Path]:
     """Run the studies and write their reports: ``transfer`` writes ``out/report.md`` (the
     carbon-based transfer study); ``any`` writes ``out/any-nucleus.md`` (``anystudy``: leave one of
     ``any_targets`` out, the recipes beside the carbon baselines, fine-tuned from the default
     recipe's base; with ``any_model``, that model against ``base`` on carbon's test points);
-    ``responses`` writes ``out/responses.md`` (``responsestudy``). The directory
+    ``responses`` writes ``out/responses.md`` (``responsestudy``); ``neutrino`` writes
+    ``out/neutrino.md`` (``neutrinostudy``, with ``any_model`` or enxs-any-fast). The directory
     follows the rule for study directories (:func:`enxs.files.check_study_directory`): runs
     finished there are reused, reports replaced only with ``overwrite``."""
-    from enxs import __version__, responsestudy
+    from enxs import __version__, neutrinostudy, responsestudy
 
     reports = [*(responsestudy.REPORT_FILES if "responses" in studies else ()),
                *(report_files(targets, fractions) if "transfer" in studies else ()),
-               *([ANY_REPORT, *anystudy.RESPONSE_FIGURES] if "any" in studies else ())]
+               *([ANY_REPORT, *anystudy.RESPONSE_FIGURES] if "any" in studies else ()),
+               *(neutrinostudy.REPORT_FILES if "neutrino" in studies else ())]
     check_study_directory(out, reports, overwrite)
     start = time.time()
     (out / "runs").mkdir(parents=True, exist_ok=True)
-    write_json(out / STUDY_MARKER, {"written_by": f"enxs {__version__}", "studies": list(studies),
+    earlier = json.loads((out / STUDY_MARKER).read_text()).get("studies", []) if (out / STUDY_MARKER).is_file() else []
+    write_json(out / STUDY_MARKER, {"written_by": f"enxs {__version__}", "studies": sorted({*earlier, *studies}),
                                     "note": "a directory of enxs reproduce: its reports and its runs (reused when "
                                             "reproduce runs here again)"})
 
     executor = runs.LocalExecutor(out / "runs", on_run)
     written = []
+    if "neutrino" in studies:
+        written.append(neutrinostudy.write_report(any_model or "enxs-any-fast", out, neutrino_data
+                                                  or neutrinostudy.default_directory(data_dir)))
     if "responses" in studies:
         written.append(responsestudy.run_response_study(preset, out, executor, data_dir, members, seed, base))
     if "any" in studies and any_targets:

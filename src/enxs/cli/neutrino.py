@@ -105,3 +105,45 @@ def neutrino(
         return
     pointfiles.write_table(frame, output, result.metadata)
     say(f"{len(frame)} point(s) written to {output}")
+
+
+def plot_neutrino(model: str, nucleus: str | None, flavor: str, energy: float | None, flux: Path | None,
+                  emax: float | None, cos: str | None, total: bool, output: Path) -> None:
+    """d²σ/dT dcos θ against T in slices of cos θ (one band each), or σ(E_ν) with its band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from enxs import plots
+    from enxs.cli.use import save_figure
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    if total:
+        top = emax or 3.0
+        result = compute(model, nucleus, flavor, f"0.1:{top}:40", None, None, None, None, True, 1.03, "nucleon",
+                         None, False, True)
+        x = result.points["E_nu_GeV"].to_numpy()
+        q16, q84 = np.quantile(result.members, [0.16, 0.84], axis=0)
+        plots.band(ax, x, 1e38 * result.mean, 1e38 * q16, 1e38 * q84, f"{model} (mean, 16–84%)")
+        ax.set_xlabel("E_ν [GeV]")
+        ax.set_ylabel("σ per active nucleon [10⁻³⁸ cm²]")
+    else:
+        slices = parse_values(cos or "0.95,0.8,0.6,0.3,0.0", "--cos")
+        top = energy if energy is not None else (emax or 2.0)
+        t_values = np.linspace(0.02, 0.98 * top, 80)
+        result = compute(model, nucleus, flavor, None if energy is None else str(energy), flux, emax,
+                         ",".join(map(str, t_values)), ",".join(map(str, slices)), False, 1.03, "nucleon", None,
+                         False, True)
+        mean = result.mean.reshape(len(t_values), len(slices))
+        q16, q84 = (q.reshape(len(t_values), len(slices)) for q in np.quantile(result.members, [0.16, 0.84], axis=0))
+        for j, c in enumerate(slices):
+            plots.band(ax, t_values, 1e39 * mean[:, j], 1e39 * q16[:, j], 1e39 * q84[:, j], f"cos θ = {c:g}")
+        ax.set_xlabel("T [GeV] (the charged lepton's kinetic energy)")
+        ax.set_ylabel("d²σ/dT dcos θ per active nucleon [10⁻³⁹ cm²/GeV]")
+    ax.set_ylim(bottom=0)
+    where = f"E_ν = {energy:g} GeV" if energy is not None and not total else ("flux-averaged" if flux else "")
+    ax.set_title(f"{result.metadata['nucleus']}: CCQE {flavor} {where} ({model}; mean, 16–84%)", fontsize=9)
+    ax.legend(fontsize=7)
+    save_figure(fig, output, "; not included: 2p2h, pion production, FSI beyond the scaling function")

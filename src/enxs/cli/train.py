@@ -209,8 +209,12 @@ def reproduce(
     studies: Annotated[str, typer.Option(
         help="Which studies, comma-separated: transfer (OUT/report.md), any (the any-nucleus study: leave one "
              "nucleus out, recipes and baselines; OUT/any-nucleus.md) and responses (σ vs response models on "
-             "held-out spectra, superscaling; OUT/responses.md).")]
+             "held-out spectra, superscaling; OUT/responses.md) and neutrino (CCQE from --any-model against "
+             "MiniBooNE, σ(E_ν) tables; OUT/neutrino.md).")]
     = "transfer,any,responses",
+    neutrino_data: Annotated[Path | None, typer.Option(
+        help="MiniBooNE's CCQE directory (default: $ENXS_NEUTRINO_DIR, else neutrino/miniboone-ccqe beside the "
+             "QES archive).")] = None,
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="Replace the reports already in OUT (finished runs there are reused either way).")] = False,
     data_dir: DataDir = None, threads: Threads = None,
@@ -229,9 +233,10 @@ def reproduce(
     any_targets = () if any_nucleus.strip().lower() == "none" else tuple(
         n.strip() for n in any_nucleus.split(",") if n.strip())
     chosen = tuple(s.strip() for s in studies.split(",") if s.strip())
-    unknown = set(chosen) - {"transfer", "any", "responses"}
+    unknown = set(chosen) - {"transfer", "any", "responses", "neutrino"}
     if unknown or not chosen:
-        raise CLIError(f"--studies {studies!r}: choose among transfer, any and responses (comma-separated)")
+        raise CLIError(f"--studies {studies!r}: choose among transfer, any, responses and neutrino (comma-separated)")
     paths = study.reproduce(base, preset, out, data_dir, members, seed, tuple(nuclei or study.TARGETS),
-                            study.FRACTIONS, on_run, any_targets, any_model, any_members, chosen, overwrite)
+                            study.FRACTIONS, on_run, any_targets, any_model, any_members, chosen, overwrite,
+                            neutrino_data)
     say(f"report(s) written to {', '.join(map(str, paths))}")

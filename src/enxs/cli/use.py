@@ -182,10 +182,19 @@ def plot(
     = False,
     ylim: Annotated[str | None, typer.Option(
         "--ylim", help="y range LO,HI in the plotted unit (default: the whole model and every data point).")] = None,
+    neutrino: Annotated[str | None, typer.Option(
+        "--neutrino", help="Draw CCQE neutrino cross sections of this flavour (numu, numubar, nue, nuebar): "
+                           "d²σ/dT dcos θ against T in slices of --cos at --energy or over --flux, or (--total) "
+                           "σ(E_ν) up to --emax.")] = None,
+    cos: Annotated[str | None, typer.Option("--cos", help="With --neutrino: the cos θ slices (a list).")] = None,
+    flux: Annotated[Path | None, typer.Option("--flux", help="With --neutrino: a flux table instead of --energy.")]
+    = None,
+    total: Annotated[bool, typer.Option("--total", help="With --neutrino: σ(E_ν) instead of d²σ/dT dcos θ.")] = False,
+    emax: Annotated[float | None, typer.Option("--emax", help="With --neutrino: the highest E_ν [GeV].")] = None,
     nucleus: Nucleus = None, overwrite: Overwrite = False, data_dir: DataDir = None,
 ) -> None:
     """Plot the ensemble mean and its 16–84% band: a spectrum in ω, a scan in angle or Q² at fixed E,
-    or (--responses) R_L and R_T at fixed q."""
+    (--responses) R_L and R_T at fixed q, or (--neutrino) CCQE neutrino cross sections."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -194,6 +203,12 @@ def plot(
 
     from enxs import kinematics, plots
 
+    if neutrino is not None:
+        from enxs.cli.neutrino import plot_neutrino
+
+        check_output_file(output, overwrite=overwrite)
+        plot_neutrino(model, nucleus, neutrino, energy, flux, emax, cos, total, output)
+        return
     if responses:
         if q is None:
             raise CLIError("--responses needs --q (GeV), e.g. --q 0.5 or --q 0.3,0.6,0.9")
@@ -240,10 +255,10 @@ def plot(
     if limits:
         ax.set_ylim(*limits)
     ax.legend(fontsize=7)
-    _save_figure(fig, output)
+    save_figure(fig, output)
 
 
-def _save_figure(fig, output: Path, note: str = "") -> None:
+def save_figure(fig, output: Path, note: str = "") -> None:
     import matplotlib.pyplot as plt
 
     fig.tight_layout()
@@ -285,7 +300,7 @@ def _plot_responses(model: str, nucleus: str | None, q_values: list[float], omeg
         handles, labels = ax.get_legend_handles_labels()
         unique = dict(zip(labels, handles, strict=True))
         ax.legend(unique.values(), unique.keys(), fontsize=8)
-    _save_figure(fig, output, f" ({r.method})")
+    save_figure(fig, output, f" ({r.method})")
 
 
 def _parse_ylim(text: str | None) -> tuple[float, float] | None:

@@ -1,0 +1,200 @@
+"""The neutrino study (``enxs reproduce --studies neutrino``): an electron model's CCQE prediction
+against MiniBooNE's measurement on carbon (Phys. Rev. D 81, 092005 (2010)), beside the relativistic
+Fermi gas and superscaling with the phenomenological f₀ computed by the same code; σ(E_ν) for
+¹²C, ¹⁶O and ⁴⁰Ar (ν_μ and ν̄_μ) with bands, written as tables a generator can read.
+
+MiniBooNE's files (a directory with ``d2sigma_ccqe.txt``, ``d2sigma_ccqe_shape_error.txt`` and
+``flux_neutrino_mode.txt``): 20 cos θ_μ rows (−1 to 1) × 18 T_μ columns (0.2 to 2.0 GeV), in
+10⁻⁴¹ cm²/GeV per neutron; shape errors in 10⁻⁴² cm²/GeV; zeros are bins without a measurement.
+The comparison: the data/model normalization k = Σ d p/e² / Σ p²/e², the shape χ²/ndf =
+Σ (d − k p)²/e² / (n − 1) with the published shape errors e, and the band's coverage, the share of
+bins whose data/k lie within the model's 16–84% band widened by the data's error.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from enxs import neutrino
+from enxs.errors import EnxsError
+from enxs.pointfiles import write_table
+from enxs.predict import Ensemble
+
+REPORT = "neutrino.md"
+FIGURES = ("neutrino-miniboone.png", "neutrino-sigma.png")
+TABLES = tuple(f"neutrino-sigma-{n}.csv" for n in ("12C", "16O", "40Ar"))
+REPORT_FILES = (REPORT, *FIGURES, *TABLES)
+T_CENTRES = 0.25 + 0.1 * np.arange(18)  # GeV
+COS_CENTRES = -0.95 + 0.1 * np.arange(20)
+EMAX = 3.0  # GeV: the measurement's range
+ENERGIES = np.linspace(0.2, 3.0, 30)  # GeV, for σ(E_ν)
+SLICES = (0.95, 0.85, 0.75, 0.55, 0.35, 0.05)  # cos θ_μ bin centres drawn
+
+
+class MiniBooNEError(EnxsError):
+    """MiniBooNE's files are missing or not in their published layout."""
+
+
+def default_directory(data_dir=None) -> Path:
+    """MiniBooNE's directory: $ENXS_NEUTRINO_DIR, else ``neutrino/miniboone-ccqe`` beside the QES archive."""
+    import os
+
+    from enxs.archive import resolve_data_dir
+
+    if os.environ.get("ENXS_NEUTRINO_DIR"):
+        return Path(os.environ["ENXS_NEUTRINO_DIR"])
+    return resolve_data_dir(data_dir).parent / "neutrino" / "miniboone-ccqe"
+
+
+def load_miniboone(directory: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(d²σ, shape error) [20, 18] in cm²/GeV per neutron from MiniBooNE's published files."""
+    try:
+        data = np.loadtxt(directory / "d2sigma_ccqe.txt") * 1e-41
+        error = np.loadtxt(directory / "d2sigma_ccqe_shape_error.txt") * 1e-42
+    except (OSError, ValueError) as exc:
+        raise MiniBooNEError(f"{directory}: MiniBooNE's CCQE files cannot be read ({exc})") from None
+    if data.shape != (20, 18) or error.shape != (20, 18):
+        raise MiniBooNEError(f"{directory}: expected 20 cos θ × 18 T_μ bins, found {data.shape}")
+    return data, error
+
+
+def compare(data, error, prediction: neutrino.NeutrinoPrediction) -> dict[str, float]:
+    """Normalization, shape χ²/ndf and band coverage of a [20·18] prediction (module docstring)."""
+    use = (data > 0) & (error > 0)
+    mean = prediction.mean.reshape(18, 20).T  # the grid runs over T, then cos
+    q16, q84 = (q.reshape(18, 20).T for q in np.quantile(prediction.members, [0.16, 0.84], axis=0))
+    d, e, p = data[use], error[use], mean[use]
+    k = float(np.sum(d * p / e**2) / np.sum(p * p / e**2))
+    chi2 = float(np.sum((d - k * p) ** 2 / e**2) / (use.sum() - 1))
+    inside = (d / k >= q16[use] - e / k) & (d / k <= q84[use] + e / k)
+    return {"norm": k, "chi2": chi2, "coverage": float(inside.mean()), "bins": int(use.sum())}
+
+
+def write_report(model: str, out: Path, miniboone: Path) -> Path:
+    """Run the comparisons and write ``out/neutrino.md`` with its figures and tables."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data, error = load_miniboone(miniboone)
+    flux = neutrino.read_flux(miniboone / "flux_neutrino_mode.txt", "numu", EMAX)
+    ensemble = Ensemble.load(model)
+    t, c = (a.ravel() for a in np.meshgrid(T_CENTRES, COS_CENTRES, indexing="ij"))
+    rows, predictions, timings = [], {}, {}
+    variants = {f"enxs {model}, f_T (default)": (ensemble, "T"), f"enxs {model}, f_L": (ensemble, "L"),
+                "relativistic Fermi gas": (None, "RFG"), "superscaling with f₀ (Amaro et al. 2005)": (None, "f0")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, (source, which) in variants.items():
+            for cell in (None, (0.1, 0.1)):
+                start = time.perf_counter()
+                p = neutrino.double_differential(source, "12C", t, c, flux=flux, cell=cell, scaling=which)
+                timings[(name, cell)] = time.perf_counter() - start
+                predictions[(name, cell)] = p
+                rows.append({"name": name, "binned": cell is not None, **compare(data, error, p)})
+        sigma = {}
+        for nucleus in ("12C", "16O", "40Ar"):
+            for flavor in ("numu", "numubar"):
+                start = time.perf_counter()
+                sigma[(nucleus, flavor)] = neutrino.total_cross_section(ensemble, nucleus, ENERGIES, flavor=flavor)
+                timings[(nucleus, flavor)] = time.perf_counter() - start
+                sigma[(nucleus, flavor, "RFG")] = neutrino.total_cross_section(None, nucleus, ENERGIES, flavor=flavor)
+    _figure_miniboone(plt, data, error, predictions, model, out / FIGURES[0])
+    _figure_sigma(plt, sigma, out / FIGURES[1])
+    for nucleus, name in zip(("12C", "16O", "40Ar"), TABLES, strict=True):
+        frame = sigma[(nucleus, "numu")].to_frame().rename(columns=lambda k: k.replace("_cm2", "_numu_cm2"))
+        bar = sigma[(nucleus, "numubar")].to_frame()
+        for column in bar.columns[1:]:
+            frame[column.replace("_cm2", "_numubar_cm2")] = bar[column]
+        meta = {**sigma[(nucleus, "numu")].metadata, "quantity": "charged-current quasielastic sigma(E_nu) [cm^2]",
+                "convention": "per active nucleon: per neutron for numu, per proton for numubar"}
+        write_table(frame, out / name, meta)
+    return _write_markdown(out, model, ensemble, rows, timings, sigma)
+
+
+def _write_markdown(out: Path, model, ensemble, rows, timings, sigma) -> Path:
+    default = f"enxs {model}, f_T (default)"
+    lines = ["# enxs neutrino study: CCQE from the electron model", "",
+             f"Model `{model}` ({ensemble.members} members): its learned scaling function in the relativistic "
+             "Fermi-gas CCQE kernel (`enxs.ccqe`; M_A = 1.03 GeV, Pauli blocking), flux-averaged over MiniBooNE's "
+             f"ν_μ flux below {EMAX:g} GeV. Not included: {neutrino.NOT_INCLUDED}. One-nucleon knockout alone is "
+             "known to fall 20–30% below these data (attributed to 2p2h, which MiniBooNE counted as signal): a "
+             "data/model normalization above 1 is expected, and is not tuned away.", "",
+             "## MiniBooNE CCQE d²σ/dT_μ dcos θ_μ on carbon (PRD 81, 092005)", "",
+             "| prediction | at | data/model normalization | shape χ²/ndf | band coverage | bins |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['name']} | {'bin-averaged' if r['binned'] else 'bin centres'} | {r['norm']:.2f} | "
+                     f"{r['chi2']:.2f} | {r['coverage']:.0%} | {r['bins']} |")
+    lines += ["", "Shape χ² with the published (diagonal) shape errors after the fitted normalization; band "
+              "coverage: bins whose data/normalization lie within the 16–84% band widened by the data's error "
+              "(one member for the baselines: a band of zero width). Figure: `neutrino-miniboone.png`.", "",
+              "## σ(E_ν) per active nucleon [10⁻³⁸ cm²] (mean ± std over members; RFG by the same code)", "",
+              "| nucleus | flavour | " + " | ".join(f"{e:.1f} GeV" for e in ENERGIES[[2, 8, 14, 29]]) + " |",
+              "|---|---|---|---|---|---|"]
+    for (nucleus, flavor, *rfg), p in sigma.items():
+        cells = (f"{1e38 * p.mean[i]:.3f}" + ("" if rfg else f" ± {1e38 * p.std[i]:.3f}") for i in (2, 8, 14, 29))
+        lines.append(f"| {nucleus} | {flavor}{' (RFG)' if rfg else ''} | " + " | ".join(cells) + " |")
+    lines += ["", f"Tables for generators: {', '.join(f'`{t}`' for t in TABLES)} (30 energies 0.2–3 GeV; mean, "
+              "std, 16/84% quantiles for ν_μ and ν̄_μ; units and convention in the header). Figure: "
+              "`neutrino-sigma.png`.", "", "## Speed (this machine)", "",
+              f"- flux-averaged 18 × 20 grid, {ensemble.members} members, bin centres: "
+              f"{timings[(default, None)]:.1f} s; bin-averaged (3 × 3 points per bin): "
+              f"{timings[(default, (0.1, 0.1))]:.1f} s",
+              f"- σ(E_ν) at 30 energies, {ensemble.members} members: "
+              + ", ".join(f"{n} {f} {timings[(n, f)]:.1f} s" for n, f in (("12C", "numu"), ("40Ar", "numubar")))]
+    (out / REPORT).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return out / REPORT
+
+
+def _figure_miniboone(plt, data, error, predictions, model, path: Path) -> None:
+    from enxs import plots
+
+    fig, axes = plt.subplots(2, 3, figsize=(12, 6.5), sharex=True)
+    default = predictions[(f"enxs {model}, f_T (default)", (0.1, 0.1))]
+    rfg = predictions[("relativistic Fermi gas", (0.1, 0.1))]
+    q16, q84 = (q.reshape(18, 20) for q in np.quantile(default.members, [0.16, 0.84], axis=0))
+    mean, fermi = default.mean.reshape(18, 20), rfg.mean.reshape(18, 20)
+    for ax, cos in zip(axes.ravel(), SLICES, strict=True):
+        j = round((cos + 0.95) / 0.1)
+        use = data[j] > 0
+        ax.errorbar(T_CENTRES[use], 1e39 * data[j][use], yerr=1e39 * error[j][use], fmt="o", ms=3.5, color="k",
+                    label="MiniBooNE (shape errors)")
+        plots.band(ax, T_CENTRES, 1e39 * mean[:, j], 1e39 * q16[:, j], 1e39 * q84[:, j], f"enxs {model} (16–84%)")
+        plots.curve(ax, T_CENTRES, 1e39 * fermi[:, j], "relativistic Fermi gas")
+        ax.set_title(f"{cos - 0.05:.1f} < cos θ_μ < {cos + 0.05:.1f}", fontsize=9)
+        ax.set_ylim(bottom=0)
+    for ax in axes[1]:
+        ax.set_xlabel("T_μ [GeV]")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("d²σ/dT_μ dcos θ_μ [10⁻³⁹ cm²/GeV/n]")
+    axes[0, 0].legend(fontsize=7)
+    fig.suptitle("ν_μ CCQE on carbon, MiniBooNE flux: bin-averaged predictions, absolute (no normalization fitted)",
+                 fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _figure_sigma(plt, sigma, path: Path) -> None:
+    from enxs import plots
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for n, (nucleus, flavor) in enumerate(k for k in sigma if len(k) == 2):
+        p = sigma[(nucleus, flavor)]
+        q16, q84 = np.quantile(p.members, [0.16, 0.84], axis=0)
+        drawn = plots.band(ax, ENERGIES, 1e38 * p.mean, 1e38 * q16, 1e38 * q84, f"{nucleus} {flavor}", f"C{n}")
+        ax.plot(ENERGIES, 1e38 * sigma[(nucleus, flavor, "RFG")].mean, ls=":", color=drawn["line"].get_color())
+    ax.set_xlabel("E_ν [GeV]")
+    ax.set_ylabel("σ per active nucleon [10⁻³⁸ cm²]")
+    ax.set_title("CCQE σ(E_ν): enxs (bands) and the Fermi gas (dotted)", fontsize=10)
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
