@@ -161,3 +161,16 @@ def test_neutrino_command_writes_a_table_and_keeps_an_existing_one(tmp_path):
     bad = _enxs("neutrino", "enxs-any-fast", "--nucleus", "12C", "--flavor", "nutau", "--energy", "1",
                 "--tmu", "0.5", "--cos", "0.5")
     assert bad.returncode != 0 and "--flavor 'nutau'" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_neutrino_hepdata_submission_and_figure(tmp_path):
+    pytest.importorskip("hepdata_lib")
+    result = _enxs("neutrino", "enxs-any-fast", "--nucleus", "16O", "--energy", "0.5:2:4", "--total",
+                   "--hepdata", tmp_path / "hd")
+    assert result.returncode == 0, result.stderr
+    table = (tmp_path / "hd" / "16o_ccqe_sigma.yaml").read_text()
+    assert "E_nu_GeV" in table and "ensemble standard deviation" in table
+    assert (tmp_path / "hd" / "submission.tar.gz").is_file()
+    figure = _enxs("plot", "enxs-any-fast", "--neutrino", "numu", "--nucleus", "12C", "--energy", "1.0",
+                   "--cos", "0.9,0.5", "--output", tmp_path / "nu.png")
+    assert figure.returncode == 0 and (tmp_path / "nu.png").stat().st_size > 10_000, figure.stderr

@@ -66,7 +66,43 @@ def write_submission(ensemble: Ensemble, model_name: str, prediction: Prediction
     for variable in (x, y, flag):
         variable.digits = SIGNIFICANT_DIGITS
         table.add_variable(variable)
-    submission = Submission()
+    _write(Submission, table, out)
+    return out
+
+
+def write_neutrino_submission(prediction, out: Path) -> Path:
+    """Write a neutrino prediction (``enxs.neutrino.NeutrinoPrediction``: d²σ/dT dcos θ over a grid or
+    σ(E_ν)) as a HEPData submission into ``out``, its metadata in the description."""
+    try:
+        from hepdata_lib import Submission, Table, Uncertainty, Variable
+    except ImportError:
+        raise HepDataError(INSTALL_HINT) from None
+    check_output_directory(out)
+    meta = prediction.metadata
+    table = Table(f"{meta['nucleus']} CCQE {'sigma' if prediction.unit == 'cm2' else 'd2sigma'}")
+    table.description = ("enxs prediction, not a measurement: mean and standard deviation over the ensemble's members "
+                         "of the " + "; ".join(f"{k}: {v}" for k, v in meta.items()) + ".")
+    table.location = f"exported by enxs {__version__}"
+    table.keywords["observables"] = ["SIG" if prediction.unit == "cm2" else "D2SIG/DT/DCOSTH"]
+    for column in prediction.points.columns:
+        x = Variable(column, is_independent=True, is_binned=False, units="GeV" if "GeV" in column else "")
+        x.values = prediction.points[column].tolist()
+        table.add_variable(x)
+    y = Variable(meta["quantity"], is_independent=False, is_binned=False,
+                 units="cm2" if prediction.unit == "cm2" else "cm2/GeV")
+    y.values = prediction.mean.tolist()
+    unc = Uncertainty("ensemble standard deviation", is_symmetric=True)
+    unc.values = prediction.std.tolist()
+    y.add_uncertainty(unc)
+    y.digits = SIGNIFICANT_DIGITS
+    table.add_variable(y)
+    _write(Submission, table, out)
+    return out
+
+
+def _write(submission_class, table, out: Path) -> None:
+    """The submission of one table, written atomically into ``out`` with its archive."""
+    submission = submission_class()
     submission.comment = table.description
     submission.add_table(table)
     out = out.resolve()
@@ -78,4 +114,3 @@ def write_submission(ensemble: Ensemble, model_name: str, prediction: Prediction
         if out.exists():
             out.rmdir()  # empty (checked above)
         staging.rename(out)
-    return out

@@ -79,6 +79,8 @@ def neutrino(
         "--bin-average", help="Average each point over its cell (the grid spacing), as binned data are.")] = False,
     axial_mass: AxialMass = 1.03, per: Per = "nucleon", scaling: Scaling = None, no_pauli: NoPauli = False,
     output: Annotated[Path | None, typer.Option(help="Write .csv, .parquet or .json (by extension).")] = None,
+    hepdata: Annotated[Path | None, typer.Option(
+        "--hepdata", help="Also write a HEPData submission into this new (or empty) directory.")] = None,
     overwrite: Overwrite = False, threads: Threads = None,
 ) -> None:
     """Charged-current quasielastic neutrino cross sections d²σ/dT dcos θ [cm²/GeV] (or σ(E_ν) [cm²]) with the
@@ -89,10 +91,26 @@ def neutrino(
     from enxs import pointfiles
 
     check_table_output(output, overwrite)
+    if hepdata is not None:
+        import importlib.util
+
+        from enxs.files import check_output_directory
+        from enxs.hepdata import INSTALL_HINT
+
+        if importlib.util.find_spec("hepdata_lib") is None:
+            raise CLIError(INSTALL_HINT)
+        check_output_directory(hepdata, "--hepdata")
     use_threads(threads)
     result = compute(model, nucleus, flavor, energy, flux, emax, tmu, cos, total, axial_mass, per, scaling,
                      bin_average, not no_pauli)
     frame = result.to_frame()
+    if hepdata is not None:
+        from enxs.hepdata import write_neutrino_submission
+
+        write_neutrino_submission(result, hepdata)
+        say(f"HEPData submission written to {hepdata} (with submission.tar.gz)")
+    if output is None and hepdata is not None:
+        return
     if output is None:
         table = Table(title=escape(f"{result.metadata['nucleus']} — {model} — {result.metadata['quantity']} "
                                    f"({result.metadata['convention']})"))
