@@ -161,3 +161,19 @@ def test_structured_onnx_is_traced_and_agrees(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         onnx_io.export(net, ARGON, tmp_path / "resp", responses=True)
+
+
+def test_pauli_fraction_matches_a_monte_carlo_of_the_fermi_sphere():
+    rng = np.random.default_rng(0)
+    k_f, e_s = 0.25, 0.02
+    p = rng.normal(size=(400_000, 3))
+    p *= (k_f * rng.random(len(p)) ** (1 / 3) / np.linalg.norm(p, axis=1))[:, None]  # uniform in the sphere
+    energy = np.sqrt(M * M + (p * p).sum(1))
+    for q, omega in ((0.2, 0.05), (0.3, 0.08), (0.45, 0.12)):
+        final = p + [0.0, 0.0, q]
+        transferred = np.sqrt(M * M + (final * final).sum(1)) - energy
+        struck = np.abs(transferred - (omega - e_s)) < 0.004
+        expected = (np.linalg.norm(final[struck], axis=1) > k_f).mean()
+        share = float(superscaling.pauli_fraction(t(q), t(omega), k_f, e_s))
+        assert share == pytest.approx(expected, abs=0.03), (q, omega)
+    assert float(superscaling.pauli_fraction(t(0.6), t(0.2), k_f, e_s)) == 1.0  # q > 2k_F: nothing blocked

@@ -144,9 +144,9 @@ def kernel(e_nu, t_lepton, cos_theta, k_fermi: float, e_shift: float, current: C
     xi = float(np.sqrt(1 + (k_fermi / M) ** 2) - 1)
     eps_f = 1 + xi
     eps_0 = kappa * torch.sqrt(1 + 1 / tau) - lam
-    low = torch.maximum(eps_0, eps_f - 2 * lam) if pauli else eps_0
-    width = torch.clamp(eps_f - low, min=0.0)
-    unblocked = torch.where(eps_0 < eps_f, width / (eps_f - eps_0).clamp_min(1e-30), torch.ones_like(width))
+    unblocked = superscaling.pauli_fraction(q, omega, k_fermi, e_shift) if pauli else torch.ones_like(q)
+    width = torch.clamp(eps_f - eps_0, min=0.0) * unblocked  # the unblocked nucleons: ε from ε_F − width
+    low = torch.where(eps_0 < eps_f, eps_f - width, eps_0)
     big_q2 = q * q - w * w
     a, b, c = llewellyn_smith(big_q2.clamp_min(0.0), current, axial_mass, vector)
     k_z = (e_nu * e_nu - e_nu * k_l * cos_theta) / q  # the beam's component along q

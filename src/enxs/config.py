@@ -38,7 +38,9 @@ class ModelConfig:
       Rosenbluth formula, fitted with the same χ², λ_k, replicas and transfer as σ.
       ``superscaling``: the physics-structured model (``enxs.structured``): superscaling
       quasielastic responses with a bounded learned correction, a learned inelastic transverse
-      term and Coulomb distortion; needs ``nucleus_inputs='physics'``.
+      term and Coulomb distortion; needs ``nucleus_inputs='physics'``. ``pauli_blocking``: its
+      quasielastic responses times the Fermi gas's Pauli-unblocked share
+      (``superscaling.pauli_fraction``), below 1 at q < 2k_F, which depends on the nucleus' k_F.
     """
 
     depth: int = 10
@@ -54,6 +56,7 @@ class ModelConfig:
     output_bias_init: str = "zero"  # zero | data
     init: str = "lecun"  # lecun | he
     nucleus_inputs: str = "none"  # none (one nucleus) | shape | psi | scaling | physics: how the nucleus enters
+    pauli_blocking: bool = False  # the structured model only
 
     def check(self) -> None:
         _choice("model.nucleus_inputs", self.nucleus_inputs, ("none", "shape", "psi", "scaling", "physics"))
@@ -64,6 +67,8 @@ class ModelConfig:
         if (self.output == "superscaling") != (self.nucleus_inputs == "physics"):
             raise ConfigError("model.output=superscaling and model.nucleus_inputs=physics go together "
                               "(the structured model needs the nucleus' Z, N, k_F, E_s and Coulomb potential)")
+        if self.pauli_blocking and self.output != "superscaling":
+            raise ConfigError("model.pauli_blocking=true is a part of the structured model (model.output=superscaling)")
         _choice("model.output_bias_init", self.output_bias_init, ("zero", "data"))
         _choice("model.init", self.init, ("lecun", "he"))
         if self.depth < 1 or self.width < 1:

@@ -210,7 +210,8 @@ class EnsembleNet(nn.Module):
         distortion (the responses are defined without it)."""
         if self.is_structured:
             q, omega = structured.effective_q(features, coulomb_on=False)
-            log_r = structured.log_responses(self.logits(features, coulomb_on=False), self.scaling, q, omega, features)
+            log_r = structured.log_responses(self.logits(features, coulomb_on=False), self.scaling, q, omega, features,
+                                             self.config.pauli_blocking)
             return log_r + torch.log(self.output_factor)
         z = self.logits(features)
         return torch.nn.functional.logsigmoid(z) + math.log(R_UNIT) + torch.log(self.output_factor)
@@ -220,7 +221,8 @@ class EnsembleNet(nn.Module):
         for a response model log y = logsumexp(ln w + ln R) over L and T."""
         if self.is_structured:
             q, omega = structured.effective_q(features)
-            log_r = structured.log_responses(self.logits(features), self.scaling, q, omega, features)
+            log_r = structured.log_responses(self.logits(features), self.scaling, q, omega, features,
+                                             self.config.pauli_blocking)
             log_r = log_r + torch.log(self.output_factor)
             log_y = torch.logsumexp(log_r + structured.log_weights(features), dim=-1)
             return torch.exp(log_y), log_y

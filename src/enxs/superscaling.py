@@ -74,6 +74,22 @@ def psi_prime(q: torch.Tensor, omega: torch.Tensor, k_fermi, e_shift) -> torch.T
     return (lam - tau) / denominator / torch.sqrt(xi)
 
 
+def pauli_fraction(q: torch.Tensor, omega: torch.Tensor, k_fermi, e_shift) -> torch.Tensor:
+    """The share of the relativistic Fermi gas's quasielastic response at (q, ω) [GeV] that Pauli
+    blocking leaves (final nucleons above the Fermi surface): struck nucleons have ε from
+    ε₀ = κ√(1 + 1/τ′) − λ′ to ε_F = 1 + ξ_F, those from max(ε₀, ε_F − 2λ′) are unblocked, so the
+    share is (ε_F − max(ε₀, ε_F − 2λ′))/(ε_F − ε₀) ∈ [0, 1]; below 1 only where q < 2k_F; 1 outside
+    the Fermi gas's support (ε₀ ≥ ε_F) and where ω ≤ E_s or Q² ≤ 0 (no Fermi-gas response there)."""
+    lam, kappa = (omega - e_shift) / (2 * M), q / (2 * M)
+    tau = kappa**2 - lam**2
+    physical = (lam > 0) & (tau > 0)
+    tau = torch.where(physical, tau, torch.ones_like(tau))
+    eps_f = 1 + torch.sqrt(1 + (torch.as_tensor(k_fermi, dtype=q.dtype) / M) ** 2) - 1
+    eps_0 = kappa * torch.sqrt(1 + 1 / tau) - lam
+    share = (eps_f - torch.maximum(eps_0, eps_f - 2 * lam)) / (eps_f - eps_0).clamp_min(1e-12)
+    return torch.where(physical & (eps_0 < eps_f), share.clamp(0.0, 1.0), torch.ones_like(share))
+
+
 def single_nucleon(q: torch.Tensor, omega: torch.Tensor, protons, neutrons, k_fermi,
                    psi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(G_L, G_T) [dimensionless], the Z- and N-weighted single-nucleon factors (module docstring)."""
