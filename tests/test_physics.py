@@ -170,7 +170,7 @@ def test_pauli_fraction_matches_a_monte_carlo_of_the_fermi_sphere():
     p *= (k_f * rng.random(len(p)) ** (1 / 3) / np.linalg.norm(p, axis=1))[:, None]  # uniform in the sphere
     energy = np.sqrt(M * M + (p * p).sum(1))
     for q, omega in ((0.2, 0.05), (0.3, 0.08), (0.45, 0.12)):
-        final = p + [0.0, 0.0, q]
+        final = p + np.array([0.0, 0.0, q])
         transferred = np.sqrt(M * M + (final * final).sum(1)) - energy
         struck = np.abs(transferred - (omega - e_s)) < 0.004
         expected = (np.linalg.norm(final[struck], axis=1) > k_f).mean()

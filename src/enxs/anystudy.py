@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from enxs import archive, artifacts, runs, superscaling
+from enxs import archive, artifacts, executors, runs, superscaling
 from enxs.evaluation import metrics_of_members, predict_table
 from enxs.metrics import score_cell
 from enxs.nuclei import Nucleus
@@ -77,20 +77,20 @@ def baselines(carbon: Ensemble, target: str, table: pd.DataFrame, test: pd.DataF
     return out
 
 
-def run_any_study(preset: str, executor: runs.LocalExecutor, carbon_model: str, data_dir=None,
+def run_any_study(preset: str, executor: executors.LocalExecutor, carbon_model: str, data_dir=None,
                   members: int | None = None, seed: int = 0, targets=ZERO_SHOT_TARGETS,
                   fractions=(0.7, 0.1), recipes=RECIPES) -> list[dict[str, Any]]:
     """Train (or reuse) a base of each recipe without each target, score them zero-shot beside the
     carbon baselines, fine-tune the default recipe's base; one row per target. Two stages, each one
     plan: the bases, then the fine-tunes that start from them."""
     plan = [(recipe, t) for recipe in recipes for t in targets]
-    bases = executor.run_all([runs.Job(runs.pretrain_spec("all", preset, exclude=t, data_dir=data_dir,
+    bases = executor.run_all([executors.Job(runs.pretrain_spec("all", preset, exclude=t, data_dir=data_dir,
                                                           members=members, seed=seed, assignments=recipes[recipe]),
                                        f"{t} zero-shot base, {recipe}") for recipe, t in plan])
     base_of = dict(zip(plan, bases, strict=True))
     default = next(iter(recipes))
     tuned = [(t, f) for t in targets if t != "12C" for f in fractions]
-    jobs = [runs.Job(runs.finetune_spec(str(base_of[default, t]), t, "all", f, data_dir=data_dir, members=members,
+    jobs = [executors.Job(runs.finetune_spec(str(base_of[default, t]), t, "all", f, data_dir=data_dir, members=members,
                                         seed=seed), f"{t} {f:g} from the {default} base") for t, f in tuned]
     finetuned = dict(zip(tuned, executor.run_all(jobs), strict=True))
     carbon = Ensemble.load(carbon_model)

@@ -110,8 +110,11 @@ class TrainConfig:
     patience: int = 0  # evaluations without improvement of any member before stopping; 0: off
     checkpoint_every: int = 50
     seed: int = 0  # of the members: each member's seed (replica, validation split, batch order) derives from it
+    first_member: int = 0  # members first_member … first_member + members − 1 of the seed's (a chunk on a worker)
 
     def check(self) -> None:
+        if self.first_member < 0:
+            raise ConfigError("train.first_member must be ≥ 0")
         _choice("train.lr_schedule", self.lr_schedule, ("cosine", "constant"))
         _choice("train.loss", self.loss, ("chi2", "log_chi2"))
         if self.members < 1 or self.epochs < 1 or self.batch_size < 2:

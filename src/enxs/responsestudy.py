@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from enxs import archive, artifacts, runs, superscaling
+from enxs import archive, artifacts, executors, runs, superscaling
 from enxs.coverage import outside_coverage
 from enxs.datasets import tag_nucleus
 from enxs.evaluation import metrics_of_members, metrics_on, predict_table, stored_split
@@ -88,11 +88,11 @@ def held_out_scores(directories: list[Path], data_dir=None) -> dict[str, Any]:
     return result
 
 
-def run_loso(preset: str, executor: runs.LocalExecutor, data_dir=None, members: int | None = None,
+def run_loso(preset: str, executor: executors.LocalExecutor, data_dir=None, members: int | None = None,
              seeds=LOSO_SEEDS, recipes=tuple(RECIPES)) -> dict[tuple[str, str], dict[str, Any]]:
     """Train (or reuse) every leave-settings-out run as one plan; scores per (recipe, model)."""
     keys = [(name, label, output, s) for name in recipes for label, output in OUTPUTS.items() for s in seeds]
-    finished = executor.run_all([runs.Job(loso_spec(name, output, s, preset, data_dir, members),
+    finished = executor.run_all([executors.Job(loso_spec(name, output, s, preset, data_dir, members),
                                           f"{name} {label} seed {s}") for name, label, output, s in keys])
     dirs: dict[tuple[str, str], list[Path]] = {}
     for (name, label, _, _), directory in zip(keys, finished, strict=True):
@@ -291,13 +291,13 @@ def shipped_recipe_specs(preset: str, data_dir=None, members: int | None = None,
     return specs
 
 
-def run_response_study(preset: str, out: Path, executor: runs.LocalExecutor, data_dir=None,
+def run_response_study(preset: str, out: Path, executor: executors.LocalExecutor, data_dir=None,
                        members: int | None = None, seed: int = 0, carbon_model: str = "enxs-12C-fast",
                        seeds=LOSO_SEEDS) -> Path:
     """Train (or reuse) every run, write ``out/responses.md`` and its scaling figure."""
     scores = run_loso(preset, executor, data_dir, members, seeds)
     specs = shipped_recipe_specs(preset, data_dir, members, seed)
-    shipped = dict(zip(specs, executor.run_all([runs.Job(s, f"{r} response model") for r, s in specs.items()]),
+    shipped = dict(zip(specs, executor.run_all([executors.Job(s, f"{r} response model") for r, s in specs.items()]),
                        strict=True))
     random_points = random_point_scores({carbon_model: carbon_model,
                                          f"response model ({shipped['carbon'].name})": str(shipped["carbon"])},

@@ -5,7 +5,6 @@ Resumable: ``run.json`` records what the run is, checkpoints record how far it g
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -35,7 +34,7 @@ from enxs.coverage import coverage_settings
 from enxs.datasets import dataset_info, experiment_of, tag_nucleus
 from enxs.errors import EnxsError
 from enxs.evaluation import evaluate_split
-from enxs.files import check_output_directory, sha256, write_json
+from enxs.files import check_output_directory, write_json
 from enxs.network import EnsembleNet
 from enxs.nuclei import Nucleus
 from enxs.predict import Ensemble
@@ -199,9 +198,10 @@ def build_model(spec: RunSpec) -> tuple[EnsembleNet, set[str] | None, list, Mani
         with torch.random.fork_rng():  # the Trainer redraws every member from its own seed
             return EnsembleNet(config.model, config.train.members), None, [], None
     parent, parent_manifest = artifacts.load_model(start.parent)
-    if config.train.members > parent.members:
-        raise RunError(f"{start.parent} has {parent.members} members; cannot fine-tune {config.train.members}")
-    model = parent.select(list(range(config.train.members)))
+    first, count = config.train.first_member, config.train.members
+    if first + count > parent.members:
+        raise RunError(f"{start.parent} has {parent.members} members; cannot fine-tune {first + count}")
+    model = parent.select(list(range(first, first + count)))
     if start.scale_by_a:
         if parent_manifest.nucleus is None:
             raise RunError(f"{start.parent} describes several nuclei: it needs no A/A_parent factor "
@@ -235,6 +235,30 @@ def check_norm_overrides(overrides: dict[str, float], labels: list[str], spec: R
                        f"its datasets: {', '.join(experiments)}")
 
 
+@dataclass
+class Prepared:
+    """A run's data, checked and split: the selected points, the files' records, train and test rows,
+    the training points as tensors."""
+
+    selected: pd.DataFrame
+    data: list[dict[str, Any]]
+    train_idx: np.ndarray
+    test_idx: np.ndarray
+    points: PointSet
+
+
+def prepare(spec: RunSpec) -> Prepared:
+    """Load, check and split a run's data (all validation before anything is written)."""
+    selected, data = load_points(spec)
+    check_norm_overrides(spec.norm_overrides, list(dict.fromkeys(selected.dataset)), spec)
+    if len(spec.nuclei) > 1 and spec.config.model.nucleus_inputs == "none":
+        raise RunError("a model of several nuclei needs nucleus inputs: set model.nucleus_inputs")
+    train_idx, test_idx = split_by_nucleus(selected, spec.config)
+    points = PointSet.from_table(selected, spec.norm_overrides, spec.config.train.p2p_sys,
+                                 spec.config.model.nucleus_inputs)
+    return Prepared(selected, data, train_idx, test_idx, points)
+
+
 def execute(spec: RunSpec, out_dir: str | os.PathLike, *, resume: bool = False,
             on_epoch: Callable[[EpochReport], None] | None = None) -> Manifest:
     """Run (or resume) training and write the model directory; returns its manifest."""
@@ -244,24 +268,19 @@ def execute(spec: RunSpec, out_dir: str | os.PathLike, *, resume: bool = False,
             raise RunError(f"{out} already holds a model or a run; use --resume or another --out")
         check_output_directory(out, "--out")
     device = resolve_device(spec.device)
-    selected, data = load_points(spec)  # all validation before anything is written
-    check_norm_overrides(spec.norm_overrides, list(dict.fromkeys(selected.dataset)), spec)
-    if len(spec.nuclei) > 1 and config.model.nucleus_inputs == "none":
-        raise RunError("a model of several nuclei needs nucleus inputs: set model.nucleus_inputs")
-    train_idx, test_idx = split_by_nucleus(selected, config)
+    run = prepare(spec)
     model, trainable, frozen, parent = build_model(spec)
-    points = PointSet.from_table(selected, spec.norm_overrides, config.train.p2p_sys, config.model.nucleus_inputs)
-    trainer = Trainer(model.to(device), points.to(device), train_idx, config, trainable=trainable,
+    trainer = Trainer(model.to(device), run.points.to(device), run.train_idx, config, trainable=trainable,
                       frozen_modules=frozen, fresh=parent is None)
     if resume:
-        if spec.data_sha256 not in (None, [d["sha256"] for d in data]):
+        if spec.data_sha256 not in (None, [d["sha256"] for d in run.data]):
             raise RunError(f"{', '.join(spec.data_files)}: changed since this run started (sha256 differs); "
                            f"start a new run instead of resuming")
         if artifacts.has_checkpoint(out):  # killed before its first checkpoint: start at epoch 0
             trainer.load_state(*artifacts.load_checkpoint(out))
     else:
         out.mkdir(exist_ok=True)
-        write_json(out / RUN_FILE, {**spec.to_json(), "data_sha256": [d["sha256"] for d in data]})
+        write_json(out / RUN_FILE, {**spec.to_json(), "data_sha256": [d["sha256"] for d in run.data]})
 
     def checkpoint(t: Trainer) -> None:
         tensors, meta = t.state()
@@ -269,29 +288,35 @@ def execute(spec: RunSpec, out_dir: str | os.PathLike, *, resume: bool = False,
 
     started = time.perf_counter()
     trainer.fit(on_epoch=on_epoch, on_checkpoint=checkpoint)
-    fit_seconds = time.perf_counter() - started
-    model = trainer.model.cpu().eval()
-    train, test = selected.iloc[train_idx], selected.iloc[test_idx]
+    training = {"rng_scheme": RNG_SCHEME, "member_seeds": trainer.seeds,
+                "best_epoch": trainer.best_epoch.cpu().tolist(),
+                "best_validation_chi2_per_point": [round(v, 4) for v in trainer.best_val.cpu().tolist()],
+                "epochs_run": trainer.epoch, "fit_seconds_last_invocation": round(time.perf_counter() - started, 1)}
+    manifest = write_model(spec, out, run, trainer.model.cpu().eval(), trainer.lam.cpu().numpy(), training, parent)
+    artifacts.remove_checkpoint(out)
+    return manifest
+
+
+def write_model(spec: RunSpec, out: Path, run: Prepared, model: EnsembleNet, lam: np.ndarray,
+                training: dict[str, Any], parent: Manifest | None) -> Manifest:
+    """Evaluate a trained ensemble ([K, D] normalizations ``lam``) on its split and write its directory."""
+    train, test = run.selected.iloc[run.train_idx], run.selected.iloc[run.test_idx]
     manifest = artifacts.Manifest(
-        kind=spec.kind, nuclei=[Nucleus.parse(n) for n in spec.nuclei], config=config, members=model.members,
-        data=data,
+        kind=spec.kind, nuclei=[Nucleus.parse(n) for n in spec.nuclei], config=spec.config, members=model.members,
+        data=run.data,
         split={n: {"train_lines": train.line[train.nucleus == n].tolist(),
                    "test_lines": test.line[test.nucleus == n].tolist()} for n in spec.nuclei},
         coverage={n: coverage_settings(train[train.nucleus == n]) for n in spec.nuclei},
-        lam={"labels": points.labels, "per_member": np.round(trainer.lam.cpu().numpy(), 6).tolist()},
+        lam={"labels": run.points.labels, "per_member": np.round(lam, 6).tolist()},
         datasets={k: {"norm_unc": (info := dataset_info(k, spec.norm_overrides)).norm_unc,
-                      "norm_source": info.norm_source} for k in points.labels},
+                      "norm_source": info.norm_source} for k in run.points.labels},
         norm_overrides=spec.norm_overrides,
         parent=({"nuclei": [n.name for n in parent.nuclei], "weights_sha256": parent.weights_sha256}
                 if parent else None),
-        training={"rng_scheme": RNG_SCHEME, "member_seeds": trainer.seeds,
-                  "best_epoch": trainer.best_epoch.cpu().tolist(),
-                  "best_validation_chi2_per_point": [round(v, 4) for v in trainer.best_val.cpu().tolist()],
-                  "epochs_run": trainer.epoch, "fit_seconds_last_invocation": round(fit_seconds, 1)},
+        training=training,
     )
     manifest.metrics = evaluate_split(model, train, test, manifest)
     artifacts.save_model(out, model, manifest)
-    artifacts.remove_checkpoint(out)
     return manifest
 
 
@@ -343,45 +368,3 @@ def resume(out: str | os.PathLike, on_epoch: Callable[[EpochReport], None] | Non
     """Continue the interrupted run in ``out``; returns the finished ensemble."""
     execute(resume_spec(out), out, resume=True, on_epoch=on_epoch)
     return Ensemble.load(out)
-
-
-@dataclass
-class Job:
-    """One run of a study's plan: what to train and a title for progress."""
-
-    spec: RunSpec
-    title: str
-
-
-def run_key(spec: RunSpec) -> str:
-    """Stable hash of a run: its config, data file checksums and parent weights."""
-    start = spec.config.start
-    parent_sha = (artifacts.read_manifest(artifacts.resolve_model(start.parent)).weights_sha256
-                  if isinstance(start, Finetune) else None)
-    blob = json.dumps({"kind": spec.kind, "config": spec.config.to_dict(), "data": [sha256(f) for f in spec.data_files],
-                       "norm": spec.norm_overrides, "parent": parent_sha}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:10]
-
-
-class LocalExecutor:
-    """Trains the runs of a plan one after another in this process, each in
-    ``root/<name>-<start>-<run_key>``: a finished run is reused, an interrupted one resumed.
-    The runs of one ``run_all`` call are independent of each other, so an executor that
-    spreads them over machines implements the same two methods."""
-
-    def __init__(self, root: Path, on_run: Callable[[str, RunSpec], Callable | None] | None = None):
-        self.root, self.on_run = Path(root), on_run
-
-    def directory(self, spec: RunSpec) -> Path:
-        return self.root / f"{spec.name}-{spec.config.start.kind}-{run_key(spec)}"
-
-    def run_all(self, jobs: list[Job]) -> list[Path]:
-        """The finished run directory of every job, in order."""
-        out = []
-        for job in jobs:
-            directory = self.directory(job.spec)
-            if not (directory / artifacts.MANIFEST).is_file():
-                on_epoch = self.on_run(job.title, job.spec) if self.on_run else None
-                execute(job.spec, directory, resume=(directory / RUN_FILE).is_file(), on_epoch=on_epoch)
-            out.append(directory)
-        return out

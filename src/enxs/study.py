@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from enxs import anystudy, archive, artifacts, runs
+from enxs import anystudy, archive, artifacts, executors, runs
 from enxs.config import Finetune, Scratch, build_config, finetune_base, scratch_baseline_base
 from enxs.datasets import total_error
 from enxs.evaluation import metrics_of_members
@@ -62,13 +62,13 @@ def study_specs(base: str, preset: str, nucleus: str, fraction: float, data_dir,
     return specs
 
 
-def run_study(base: str, preset: str, executor: runs.LocalExecutor, data_dir=None, targets=TARGETS,
+def run_study(base: str, preset: str, executor: executors.LocalExecutor, data_dir=None, targets=TARGETS,
               fractions=FRACTIONS, members: int | None = None, seed: int = 0) -> list[Cell]:
     """Plan every run of the study, train (or reuse) them all, then evaluate all methods on each
     cell's test points."""
     base_model, base_manifest = artifacts.load_model(base)
     cells_specs = {(n, f): study_specs(base, preset, n, f, data_dir, members, seed) for n in targets for f in fractions}
-    jobs = [runs.Job(s, f"{n} {f:g} {m}") for (n, f), specs in cells_specs.items() for m, s in specs.items()]
+    jobs = [executors.Job(s, f"{n} {f:g} {m}") for (n, f), specs in cells_specs.items() for m, s in specs.items()]
     finished = iter(executor.run_all(jobs))
     cells = []
     for (nucleus, fraction), specs in cells_specs.items():
@@ -195,13 +195,15 @@ def _figure(cell: Cell, path: Path, panels: int = 3) -> None:
 def reproduce(base: str, preset: str, out: Path, data_dir=None, members: int | None = None, seed: int = 0,
               targets=TARGETS, fractions=FRACTIONS, on_run=None, any_targets=ZERO_SHOT_TARGETS,
               any_model: str | None = None, any_members: int | None = None,
-              studies=("transfer",), overwrite: bool = False, neutrino_data: Path | None = None) -> list[Path]:
+              studies=("transfer",), overwrite: bool = False, neutrino_data: Path | None = None,
+              executor: executors.LocalExecutor | None = None) -> list[Path]:
     """Run the studies and write their reports: ``transfer`` writes ``out/report.md`` (the
     carbon-based transfer study); ``any`` writes ``out/any-nucleus.md`` (``anystudy``: leave one of
     ``any_targets`` out, the recipes beside the carbon baselines, fine-tuned from the default
     recipe's base; with ``any_model``, that model against ``base`` on carbon's test points);
     ``responses`` writes ``out/responses.md`` (``responsestudy``); ``neutrino`` writes
-    ``out/neutrino.md`` (``neutrinostudy``, with ``any_model`` or enxs-any-fast). The directory
+    ``out/neutrino.md`` (``neutrinostudy``, with ``any_model`` or enxs-any-fast). The runs train in
+    this process, or with ``executor`` (``executors.RayExecutor``) on Ray, in ``out/runs``. The directory
     follows the rule for study directories (:func:`enxs.files.check_study_directory`): runs
     finished there are reused, reports replaced only with ``overwrite``."""
     from enxs import __version__, neutrinostudy, responsestudy
@@ -218,7 +220,7 @@ def reproduce(base: str, preset: str, out: Path, data_dir=None, members: int | N
                                     "note": "a directory of enxs reproduce: its reports and its runs (reused when "
                                             "reproduce runs here again)"})
 
-    executor = runs.LocalExecutor(out / "runs", on_run)
+    executor = executor or executors.LocalExecutor(out / "runs", on_run)
     written = []
     if "neutrino" in studies:
         written.append(neutrinostudy.write_report(any_model or "enxs-any-fast", out, neutrino_data

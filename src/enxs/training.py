@@ -164,7 +164,7 @@ class Trainer:
         self.model, self.points, self.config = model, points, config
         tc = config.train
         self.K, self.D = model.members, len(points.labels)
-        self.seeds = member_seeds(tc.seed, self.K)
+        self.seeds = member_seeds(tc.seed, tc.first_member + self.K)[tc.first_member:]
         device = self.device = points.sigma.device
         # per member: its training and validation points ([K, n]) and its replica of σ ([K, N])
         self.train_index, self.val_index, self.sigma_rep = (

@@ -23,6 +23,12 @@ ConfigFile = Annotated[Path | None, typer.Option("--config", help="JSON config f
 Sets = Annotated[list[str] | None, typer.Option("--set", help="Override: SECTION.KEY=VALUE (repeatable).")]
 Out = Annotated[Path | None, typer.Option("--out", help="Model directory to write.")]
 Resume = Annotated[Path | None, typer.Option("--resume", help="Continue an interrupted run in this directory.")]
+Executor = Annotated[str, typer.Option(
+    "--executor", help="local (this process) or ray: the members train in chunks on Ray workers (pip install "
+                       "'enxs[ray]'), merged into the same model directory.")]
+Address = Annotated[str | None, typer.Option(
+    "--address", help="With --executor ray: a Ray cluster HOST:PORT (or auto); default: a local Ray.")]
+Workers = Annotated[int, typer.Option("--workers", min=1, help="With --executor ray: chunks (and local Ray CPUs).")]
 
 
 def _progress_run(spec, out: Path, resume: bool, command: str) -> dict:
@@ -73,10 +79,39 @@ def _print_metrics(manifest, out: Path) -> None:
     console.print(table)
 
 
-def _start_or_resume(out: Path | None, resume: Path | None, make_spec, command: str) -> None:
-    """Resume the run in ``resume``, or start ``make_spec()`` writing to ``out``."""
+def _on_ray(spec, out: Path, resume: bool, address: str | None, workers: int, command: str):
+    """Train in chunks on Ray, a line as each chunk finishes; Ctrl-C says how to continue."""
+    from enxs import executors
+
+    try:
+        manifest = executors.train_in_chunks(spec, out, address, workers, resume=resume,
+                                             on_done=lambda title, seconds: say(f"{title}: finished ({seconds:.0f} s)"))
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted; finished chunks are kept in {out / executors.CHUNKS}: continue with "
+                          f"enxs {command} --resume {out} --executor ray", 143 if SIGNALS["SIGTERM"] else 130) from None
+    return manifest
+
+
+def _start_or_resume(out: Path | None, resume: Path | None, make_spec, command: str, executor: str = "local",
+                     address: str | None = None, workers: int = 2) -> None:
+    """Resume the run in ``resume``, or start ``make_spec()`` writing to ``out``; on Ray with
+    ``executor='ray'``."""
     from enxs import runs
 
+    if executor not in ("local", "ray"):
+        raise CLIError(f"--executor {executor!r}: choose local or ray")
+    if executor == "ray":
+        from enxs.executors import ray_module
+
+        ray_module()  # the one-line error without the extra, before any work
+        target = resume or out
+        if target is None:
+            raise CLIError("give --out DIR (or --resume DIR)")
+        spec = runs.resume_spec(resume) if resume is not None else make_spec()
+        _print_metrics(_on_ray(spec, target, resume is not None, address, workers, command), target)
+        return
+    if address is not None:
+        raise CLIError("--address needs --executor ray")
     if resume is not None:
         _print_metrics(_progress_run(runs.resume_spec(resume), resume, True, command), resume)
     elif out is None:
@@ -94,7 +129,8 @@ def pretrain(
     members: Members = None, epochs: Epochs = None, seed: Seed = None, device: Device = "cpu",
     config: ConfigFile = None, set_: Sets = None, out: Out = None, resume: Resume = None,
     data_file: Annotated[Path | None, typer.Option(help="Archive-format file instead of <A><Sym>.dat.")] = None,
-    data_dir: DataDir = None, threads: Threads = None,
+    data_dir: DataDir = None, threads: Threads = None, executor: Executor = "local", address: Address = None,
+    workers: Workers = 2,
 ) -> None:
     """Train an ensemble from scratch and write a model directory.
 
@@ -104,7 +140,7 @@ def pretrain(
     use_threads(threads)
     _start_or_resume(out, resume, lambda: runs.pretrain_spec(
         nucleus, preset, exclude=exclude, data_file=data_file, data_dir=data_dir, device=device, config_file=config,
-        assignments=set_, members=members, epochs=epochs, seed=seed), "pretrain")
+        assignments=set_, members=members, epochs=epochs, seed=seed), "pretrain", executor, address, workers)
 
 
 def finetune(
@@ -121,7 +157,8 @@ def finetune(
     device: Device = "cpu", config: ConfigFile = None, set_: Sets = None, out: Out = None, resume: Resume = None,
     norm: Annotated[list[str] | None, typer.Option(help="Normalization uncertainty LABEL=0.03 (repeatable).")] = None,
     data_file: Annotated[Path | None, typer.Option(help="The target's data in the archive format.")] = None,
-    data_dir: DataDir = None, threads: Threads = None,
+    data_dir: DataDir = None, threads: Threads = None, executor: Executor = "local", address: Address = None,
+    workers: Workers = 2,
 ) -> None:
     """Fine-tune every member of a pre-trained ensemble to another nucleus.
 
@@ -135,7 +172,7 @@ def finetune(
     _start_or_resume(out, resume, lambda: runs.finetune_spec(
         from_, nucleus, scenario, train_fraction, norm_overrides=parse_norm_overrides(norm), data_file=data_file,
         data_dir=data_dir, device=device, config_file=config, assignments=set_, members=members, epochs=epochs,
-        seed=seed), "finetune")
+        seed=seed), "finetune", executor, address, workers)
 
 
 def evaluate(
@@ -218,6 +255,10 @@ def reproduce(
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="Replace the reports already in OUT (finished runs there are reused either way).")] = False,
     data_dir: DataDir = None, threads: Threads = None,
+    executor: Annotated[str, typer.Option(
+        "--executor", help="local (one run after another here) or ray: the study's independent runs fan out over "
+                           "Ray workers, one CPU each (pip install 'enxs[ray]').")] = "local",
+    address: Address = None, workers: Workers = 2,
 ) -> None:
     """The transfer-learning study (targets × {all, last2} × {7:3, 1:9}) with baselines, the
     any-nucleus study (zero-shot, leave one nucleus out; fine-tuned from those bases) and the
@@ -236,7 +277,16 @@ def reproduce(
     unknown = set(chosen) - {"transfer", "any", "responses", "neutrino"}
     if unknown or not chosen:
         raise CLIError(f"--studies {studies!r}: choose among transfer, any, responses and neutrino (comma-separated)")
+    if executor not in ("local", "ray"):
+        raise CLIError(f"--executor {executor!r}: choose local or ray")
+    runner = None
+    if executor == "ray":
+        from enxs.executors import RayExecutor, ray_module
+
+        ray_module()  # the one-line error without the extra, before any work
+        runner = RayExecutor(out / "runs", address, workers, lambda title, seconds: say(
+            f"{title}: finished ({seconds:.0f} s)"))
     paths = study.reproduce(base, preset, out, data_dir, members, seed, tuple(nuclei or study.TARGETS),
                             study.FRACTIONS, on_run, any_targets, any_model, any_members, chosen, overwrite,
-                            neutrino_data)
+                            neutrino_data, runner)
     say(f"report(s) written to {', '.join(map(str, paths))}")
