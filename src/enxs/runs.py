@@ -307,7 +307,7 @@ def write_model(spec: RunSpec, out: Path, run: Prepared, model: EnsembleNet, lam
         split={n: {"train_lines": train.line[train.nucleus == n].tolist(),
                    "test_lines": test.line[test.nucleus == n].tolist()} for n in spec.nuclei},
         coverage={n: coverage_settings(train[train.nucleus == n]) for n in spec.nuclei},
-        lam={"labels": run.points.labels, "per_member": np.round(lam, 6).tolist()},
+        lam={"labels": run.points.labels, "per_member": np.round(np.asarray(lam, np.float64), 6).tolist()},
         datasets={k: {"norm_unc": (info := dataset_info(k, spec.norm_overrides)).norm_unc,
                       "norm_source": info.norm_source} for k in run.points.labels},
         norm_overrides=spec.norm_overrides,
