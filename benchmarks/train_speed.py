@@ -7,6 +7,7 @@ matrix-multiply peak measured in the same run.
 
     python benchmarks/train_speed.py                     # paper architecture, K = 50
     python benchmarks/train_speed.py --width 64 --depth 4 --no-norm   # the fast preset
+    python benchmarks/train_speed.py --device cuda       # on a GPU (its float32 matmul peak, TF32 off)
 
 A last line times the response network (``model.output='responses'``: inputs from (q, ω),
 two outputs, the Rosenbluth weights) against the σ network of the same size, stacked, in
@@ -28,14 +29,26 @@ from enxs.network import EnsembleNet
 N_TRAIN = 2310  # carbon training points with the default selection and split
 
 
+DEVICE = torch.device("cpu")
+
+
+def sync() -> None:
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
+
+
 def matmul_peak(size: int = 2048, seconds: float = 2.0) -> float:
-    """float32 GFLOP/s of square matrix products on this machine (best of repeated runs)."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
+    """float32 GFLOP/s of square matrix products on this device (best of repeated runs)."""
+    if DEVICE.type == "cuda":
+        size = 8192
+    a, b = torch.randn(size, size, device=DEVICE), torch.randn(size, size, device=DEVICE)
     torch.mm(a, b)
+    sync()
     best, end = 0.0, time.perf_counter() + seconds
     while time.perf_counter() < end:
         t = time.perf_counter()
         torch.mm(a, b)
+        sync()
         best = max(best, 2 * size**3 / (time.perf_counter() - t) / 1e9)
     return best
 
@@ -48,21 +61,23 @@ def flops_per_member_step(depth: int, width: int, batch: int) -> float:
 
 def time_steps(step, steps: int) -> float:
     step()  # warm-up
+    sync()
     start = time.perf_counter()
     for _ in range(steps):
         step()
+    sync()
     return (time.perf_counter() - start) / steps
 
 
 def stacked_step(config: ModelConfig, members: int, batch: int):
-    model = EnsembleNet(config, members).train()
+    model = EnsembleNet(config, members).to(DEVICE).train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-4, fused=True)
     # physical inputs (the response network takes logarithms of q and ω): E/20, ω/20 ≤ E/20, θ/180, cos θ, Q²/100
     u = torch.rand(members, batch, 3) * 0.9 + 0.05
     energy, omega, theta = 5 * u[..., 0], 5 * u[..., 0] * u[..., 1], 180 * u[..., 2]
     big_q2 = 2 * energy * (energy - omega) * (1 - torch.cos(torch.deg2rad(theta)))
     x = torch.stack([energy / 20, omega / 20, theta / 180, torch.cos(torch.deg2rad(theta)), big_q2 / 100], -1)
-    target = torch.rand(members, batch)
+    x, target = x.to(DEVICE), torch.rand(members, batch, device=DEVICE)
 
     def step():
         opt.zero_grad(set_to_none=True)
@@ -82,9 +97,9 @@ def loop_step(config: ModelConfig, members: int, batch: int):
             fan_in = config.width
         return nn.Sequential(*layers, nn.Linear(fan_in, 1), nn.Sigmoid()).train()
 
-    models = [make() for _ in range(members)]
+    models = [make().to(DEVICE) for _ in range(members)]
     opts = [torch.optim.Adam(m.parameters(), lr=1e-4, fused=True) for m in models]
-    x, target = torch.rand(members, batch, 5), torch.rand(members, batch)
+    x, target = torch.rand(members, batch, 5, device=DEVICE), torch.rand(members, batch, device=DEVICE)
 
     def step():
         for k, (m, o) in enumerate(zip(models, opts, strict=True)):
@@ -103,7 +118,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--no-norm", action="store_true")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     args = parser.parse_args()
+    global DEVICE
+    DEVICE = torch.device(args.device)
+    torch.backends.cuda.matmul.allow_tf32 = False  # float32 as on the CPU
     config = ModelConfig(depth=args.depth, width=args.width, norm="none" if args.no_norm else "batch")
     torch.manual_seed(0)
     peak = matmul_peak()
@@ -113,7 +132,8 @@ def main() -> None:
     me_stacked = args.members / (t_stacked * per_epoch)
     me_loop = args.members / (t_loop * per_epoch)
     gflops = args.members * flops_per_member_step(args.depth, args.width, args.batch) / t_stacked / 1e9
-    print(f"machine: {torch.get_num_threads()} threads, torch {torch.__version__}")
+    where = torch.cuda.get_device_name() if DEVICE.type == "cuda" else f"{torch.get_num_threads()} CPU threads"
+    print(f"machine: {where}, torch {torch.__version__}")
     print(f"architecture: {args.depth}×{args.width}, norm={config.norm}, K={args.members}, batch {args.batch}")
     print(f"float32 matmul peak:       {peak:8.1f} GFLOP/s")
     print(f"stacked ensemble:          {me_stacked:8.2f} member-epochs/s  ({t_stacked * 1e3:.1f} ms/step)")

@@ -31,6 +31,7 @@ expect_clean_error "ω must be < q" responses enxs-12C-fast --input "$WORK/q.csv
 expect_clean_error "needs a response model" export onnx enxs-12C-fast --responses --out onnx
 expect_clean_error "model.output" pretrain --preset smoke --set model.output=response --out bad
 expect_clean_error "available here" pretrain --preset smoke --device cuda --out dev
+expect_clean_error "enxs[ray]" pretrain --preset smoke --executor ray --out rayrun
 printf 'E,theta,omega\n' > "$WORK/empty.csv"
 echo x > "$WORK/exists.txt"
 expect_clean_error "no points" predict enxs-12C-fast --input "$WORK/empty.csv"
