@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import onnxruntime as ort
@@ -177,3 +178,15 @@ def test_pauli_fraction_matches_a_monte_carlo_of_the_fermi_sphere():
         share = float(superscaling.pauli_fraction(t(q), t(omega), k_f, e_s))
         assert share == pytest.approx(expected, abs=0.03), (q, omega)
     assert float(superscaling.pauli_fraction(t(0.6), t(0.2), k_f, e_s)) == 1.0  # q > 2k_F: nothing blocked
+
+
+def test_pauli_blocking_of_the_structured_model_multiplies_its_quasielastic_responses():
+    plain, blocked = structured_net(zero_head=True), structured_net(zero_head=True)
+    blocked.config = replace(blocked.config, pauli_blocking=True)
+    q, omega = np.array([0.2, 0.3, 0.8]), np.array([0.04, 0.035, 0.3])
+    ratio = member_responses(blocked, q, omega, CARBON) / member_responses(plain, q, omega, CARBON)
+    d = describe(CARBON)
+    share = superscaling.pauli_fraction(t(q), t(omega), d.k_fermi, d.e_shift).numpy()
+    assert share[:2].max() < 0.9 and share[2] == 1.0
+    assert ratio[..., 0] == pytest.approx(np.broadcast_to(share, ratio.shape[:2]), rel=1e-4)  # R_L: all quasielastic
+    assert (ratio[..., 1] <= 1 + 1e-6).all() and (ratio[:, 2] == pytest.approx(1.0))

@@ -40,7 +40,8 @@ class ModelConfig:
       quasielastic responses with a bounded learned correction, a learned inelastic transverse
       term and Coulomb distortion; needs ``nucleus_inputs='physics'``. ``pauli_blocking``: its
       quasielastic responses times the Fermi gas's Pauli-unblocked share
-      (``superscaling.pauli_fraction``), below 1 at q < 2k_F, which depends on the nucleus' k_F.
+      (``superscaling.pauli_fraction``), below 1 at q < 2k_F, which depends on the nucleus' k_F
+      (off by default: measured no better zero-shot, docs/method.md).
     """
 
     depth: int = 10
