@@ -278,6 +278,7 @@ def test_below_the_data_and_the_elastic_line_is_flagged():
         assert ensemble.predict(1.0, 30.0, 0.02).outside_coverage.all()
 
 
+@pytest.mark.slow
 def test_imported_model_flags_extrapolation(tmp_path, monkeypatch):
     if not PEER.is_dir():
         pytest.skip("peer ONNX files not available")
