@@ -1,3 +1,5 @@
+import numpy as np
+import pytest
 import torch
 from torch import nn
 
@@ -75,3 +77,18 @@ def test_log_output_matches_output_and_factor_scales_both():
     net.output_factor.fill_(56 / 12)
     y56, log_y56 = net.forward_with_log(x)
     assert torch.allclose(y56, y * 56 / 12) and torch.allclose(log_y56, log_y + torch.log(torch.tensor(56 / 12)))
+
+
+def test_every_nucleus_view_is_a_config_choice_with_its_inputs_and_factor():
+    from enxs.config import NUCLEUS_INPUTS
+    from enxs.descriptors import VIEWS, inputs, nucleus_factor
+    from enxs.nuclei import Nucleus
+
+    assert tuple(VIEWS) == NUCLEUS_INPUTS
+    iron = Nucleus.parse("56Fe")
+    for name, view in VIEWS.items():
+        features = inputs(name, [1.0, 2.0], [30.0, 40.0], [0.3, 0.5], None if name == "none" else iron)
+        assert features.shape == (2, 5 + view.extra) and np.isfinite(features).all()
+    assert nucleus_factor("shape", iron) == pytest.approx(56 / 12)
+    assert nucleus_factor("scaling", iron) < nucleus_factor("psi", iron) == nucleus_factor("shape", iron)
+    assert nucleus_factor("physics", iron) == 1.0

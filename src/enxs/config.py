@@ -20,6 +20,10 @@ class ConfigError(EnxsError):
     """An invalid configuration: unknown key, bad value or type."""
 
 
+#: How a model may see the nucleus: the names of ``descriptors.VIEWS``.
+NUCLEUS_INPUTS = ("none", "shape", "psi", "scaling", "physics")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Network architecture; the published one is ``depth=10, width=300, norm='batch'``.
@@ -60,7 +64,7 @@ class ModelConfig:
     pauli_blocking: bool = False  # the structured model only
 
     def check(self) -> None:
-        _choice("model.nucleus_inputs", self.nucleus_inputs, ("none", "shape", "psi", "scaling", "physics"))
+        _choice("model.nucleus_inputs", self.nucleus_inputs, NUCLEUS_INPUTS)
         _choice("model.activation", self.activation, ("relu", "silu", "tanh"))
         _choice("model.norm", self.norm, ("batch", "affine", "none"))
         _choice("model.inputs", self.inputs, ("nuwro", "standardized"))

@@ -15,7 +15,7 @@ above 208Pb the 208Pb values. Such values are *extrapolated* and said to be so.
 ψ′, the superscaling variable: ``enxs.superscaling`` (zero at the quasielastic peak, ±1 at the
 edges of the Fermi-gas response for every nucleus).
 
-Choices of ``model.nucleus_inputs``:
+Choices of ``model.nucleus_inputs``, one ``NucleusView`` each in ``VIEWS``:
 
 - ``none``: one nucleus; the five published inputs; σ = y · S(E, θ).
 - ``shape``: the five inputs plus (Z/A, A^{1/3}, k_F [GeV]); σ = y · S · A/12.
@@ -43,7 +43,6 @@ MONIZ = {"6Li": (169, 17), "12C": (221, 25), "24Mg": (235, 32), "40Ca": (251, 28
 _BY_A = sorted((Nucleus.parse(name).A, value) for name, value in MONIZ.items())
 CARBON_KF = 0.221  # GeV
 N_KINEMATIC = 5
-EXTRA_INPUTS = {"none": 0, "shape": 3, "psi": 5, "scaling": 5, "physics": 5}
 
 
 @dataclass(frozen=True)
@@ -87,6 +86,70 @@ def psi_prime(energy, theta, omega, k_fermi, e_shift) -> np.ndarray:
     return superscaling.psi_prime(q, torch.as_tensor(np.asarray(omega, float)), k_fermi, e_shift).numpy()
 
 
+class NucleusView:
+    """How a model sees the nucleus (``model.nucleus_inputs``): the number of its inputs beyond the
+    five published ones, their values at each point, and the factor that multiplies y · S(E, θ).
+    This one is ``none``: one nucleus, nothing added, factor 1. A new view is a subclass here and its
+    name in ``VIEWS`` (and in ``config.NUCLEUS_INPUTS``)."""
+
+    extra = 0
+
+    def columns(self, energy: np.ndarray, theta: np.ndarray, omega: np.ndarray, nucleus: Nucleus) -> np.ndarray:
+        """[N, extra] inputs at the points (E [GeV], θ [deg], ω [GeV])."""
+        return np.zeros((len(energy), 0))
+
+    def factor(self, nucleus: Nucleus | None) -> float:
+        return 1.0
+
+
+class Shape(NucleusView):
+    """(Z/A, A^{1/3}, k_F [GeV]); σ = y · S · A/12 (per nucleon, in carbon units)."""
+
+    extra = 3
+
+    def constants(self, d: Descriptors) -> list[float]:
+        return [d.z_over_a, d.a_third, d.k_fermi]
+
+    def columns(self, energy, theta, omega, nucleus):
+        return np.tile(self.constants(describe(nucleus)), (len(energy), 1))
+
+    def factor(self, nucleus):
+        return nucleus.A / 12
+
+
+class Psi(Shape):
+    """ψ′ at each point, then (Z/A, A^{1/3}, k_F, E_s [GeV]); σ = y · S · A/12."""
+
+    extra = 5
+
+    def columns(self, energy, theta, omega, nucleus):
+        d = describe(nucleus)
+        psi = psi_prime(energy, theta, omega, d.k_fermi, d.e_shift)[:, None]
+        return np.concatenate([psi, np.tile([*self.constants(d), d.e_shift], (len(energy), 1))], axis=1)
+
+
+class Scaling(Psi):
+    """As ``Psi``, and σ = y · S · (A/12) · (k_F,C/k_F): the Fermi gas's peak height."""
+
+    def factor(self, nucleus):
+        return nucleus.A / 12 * CARBON_KF / describe(nucleus).k_fermi
+
+
+class Physics(NucleusView):
+    """(Z, N, k_F [GeV], E_s [GeV], V̄ [GeV]) that the structured model uses in its formulas; factor 1."""
+
+    extra = 5
+
+    def columns(self, energy, theta, omega, nucleus):
+        d = describe(nucleus)
+        physical = [nucleus.Z, nucleus.A - nucleus.Z, d.k_fermi, d.e_shift, coulomb.potential(nucleus)]
+        return np.tile(physical, (len(energy), 1))
+
+
+VIEWS: dict[str, NucleusView] = {"none": NucleusView(), "shape": Shape(), "psi": Psi(), "scaling": Scaling(),
+                                 "physics": Physics()}
+
+
 def inputs(mode: str, energy, theta, omega, nucleus: Nucleus | None) -> np.ndarray:
     """Network inputs [N, 5 + extra] (float64): the published five, then the nucleus' own."""
     energy, theta, omega = (np.ravel(a) for a in np.broadcast_arrays(*(np.asarray(v, float)
@@ -94,31 +157,18 @@ def inputs(mode: str, energy, theta, omega, nucleus: Nucleus | None) -> np.ndarr
     base = kinematics.network_features(energy, theta, omega)
     if mode == "none":
         return base
-    d = describe(nucleus)
-    if mode == "physics":
-        physical = [nucleus.Z, nucleus.A - nucleus.Z, d.k_fermi, d.e_shift, coulomb.potential(nucleus)]
-        return np.concatenate([base, np.tile(physical, (len(base), 1))], axis=1)
-    constant = [d.z_over_a, d.a_third, d.k_fermi] + ([] if mode == "shape" else [d.e_shift])
-    columns = [base]
-    if mode != "shape":
-        columns.append(psi_prime(energy, theta, omega, d.k_fermi, d.e_shift)[:, None])
-    columns.append(np.tile(constant, (len(base), 1)))
-    return np.concatenate(columns, axis=1)
+    return np.concatenate([base, VIEWS[mode].columns(energy, theta, omega, nucleus)], axis=1)
 
 
 def nucleus_factor(mode: str, nucleus: Nucleus | None) -> float:
-    """What multiplies y · S(E, θ): 1 for one nucleus; A/12 (per nucleon, in carbon units),
-    times k_F,C/k_F for ``scaling``."""
-    if mode in ("none", "physics"):
-        return 1.0
-    d = describe(nucleus)
-    return nucleus.A / 12 * (CARBON_KF / d.k_fermi if mode == "scaling" else 1.0)
+    """What multiplies y · S(E, θ) for the view ``mode`` (``NucleusView.factor``)."""
+    return VIEWS[mode].factor(nucleus)
 
 
 def table_inputs(mode: str, table) -> tuple[np.ndarray, np.ndarray]:
     """Inputs [N, 5 + extra] and output scale S · factor [N] (nb/sr/GeV) for a table of
     measured points of one or several nuclei (columns E, theta, omega, Z, A, scale)."""
-    features = np.zeros((len(table), N_KINEMATIC + EXTRA_INPUTS[mode]))
+    features = np.zeros((len(table), N_KINEMATIC + VIEWS[mode].extra))
     scale = table.scale.to_numpy(float).copy()
     for (z, a), rows in table.groupby(["Z", "A"]).indices.items():
         nucleus = Nucleus(int(z), int(a)) if mode != "none" else None

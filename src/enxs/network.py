@@ -26,7 +26,7 @@ from torch import nn
 
 from enxs import structured
 from enxs.config import ModelConfig
-from enxs.descriptors import EXTRA_INPUTS, N_KINEMATIC
+from enxs.descriptors import N_KINEMATIC, VIEWS
 from enxs.rosenbluth import response_kinematics, weights_over_scale
 
 #: R_L, R_T of a response network are R_UNIT · sigmoid(z) GeV⁻¹ (per nucleus, times the
@@ -132,7 +132,7 @@ class EnsembleNet(nn.Module):
         self.is_structured = config.output == "superscaling"
         self.is_response = config.output == "responses" or self.is_structured
         kinematic = N_RESPONSE_KINEMATIC if self.is_response else N_KINEMATIC
-        n_inputs = structured.N_INPUTS if self.is_structured else kinematic + EXTRA_INPUTS[config.nucleus_inputs]
+        n_inputs = structured.N_INPUTS if self.is_structured else kinematic + VIEWS[config.nucleus_inputs].extra
         outputs = structured.N_OUTPUTS if self.is_structured else 2 if self.is_response else 1
         widths = [n_inputs] + [config.width] * config.depth
         self.blocks = nn.ModuleList(Block(members, w, config) for w in widths[:-1])

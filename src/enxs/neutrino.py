@@ -286,6 +286,8 @@ def _setup(ensemble, nucleus, flavor, per, scaling):
         if ensemble.manifest.nucleus is None and ensemble.outside_trained_nuclei(target):
             warnings.warn(f"{target.name} lies outside the range of A and k_F of the nuclei {ensemble.name} was "
                           f"trained on: its scaling function is an extrapolation", ExtrapolationWarning, stacklevel=3)
+    if target.A < 2:
+        raise NeutrinoError(f"{target.name}: a free nucleon is no Fermi gas; the scaling function describes nuclei")
     lepton, current, _ = FLAVORS[flavor]
     active = target.A - target.Z if current.nucleon == "neutron" else target.Z
     if active == 0:
