@@ -92,3 +92,23 @@ def test_every_nucleus_view_is_a_config_choice_with_its_inputs_and_factor():
     assert nucleus_factor("shape", iron) == pytest.approx(56 / 12)
     assert nucleus_factor("scaling", iron) < nucleus_factor("psi", iron) == nucleus_factor("shape", iron)
     assert nucleus_factor("physics", iron) == 1.0
+
+
+@pytest.mark.parametrize("output", ["sigmoid", "exp", "responses", "superscaling"])
+def test_every_output_kind_is_a_config_choice_and_gives_finite_positive_y(output):
+    from enxs.config import OUTPUTS
+    from enxs.descriptors import inputs
+    from enxs.network import OUTPUTS as KINDS
+    from enxs.nuclei import Nucleus
+
+    assert tuple(KINDS) == OUTPUTS
+    several = output == "superscaling"
+    config = ModelConfig(depth=2, width=8, norm="none", output=output, nucleus_inputs="physics" if several else "none")
+    net = EnsembleNet(config, 3).eval()
+    features = torch.as_tensor(inputs(config.nucleus_inputs, [1.0, 2.0], [30.0, 40.0], [0.3, 0.5],
+                                      Nucleus.parse("12C") if several else None), dtype=torch.float32)
+    y, log_y = net.forward_with_log(features)
+    assert y.shape == (3, 2) and torch.isfinite(log_y).all() and (y > 0).all()
+    torch.testing.assert_close(torch.log(y), log_y)
+    if net.is_response:  # σ/S is the Rosenbluth sum of the responses it gives
+        assert net.log_responses(features).shape == (3, 2, 2)

@@ -20,6 +20,8 @@ class ConfigError(EnxsError):
     """An invalid configuration: unknown key, bad value or type."""
 
 
+#: What a model's outputs may be: the names of ``network.OUTPUTS``.
+OUTPUTS = ("sigmoid", "exp", "responses", "superscaling")
 #: How a model may see the nucleus: the names of ``descriptors.VIEWS``.
 NUCLEUS_INPUTS = ("none", "shape", "psi", "scaling", "physics")
 
@@ -68,7 +70,7 @@ class ModelConfig:
         _choice("model.activation", self.activation, ("relu", "silu", "tanh"))
         _choice("model.norm", self.norm, ("batch", "affine", "none"))
         _choice("model.inputs", self.inputs, ("nuwro", "standardized"))
-        _choice("model.output", self.output, ("sigmoid", "exp", "responses", "superscaling"))
+        _choice("model.output", self.output, OUTPUTS)
         if (self.output == "superscaling") != (self.nucleus_inputs == "physics"):
             raise ConfigError("model.output=superscaling and model.nucleus_inputs=physics go together "
                               "(the structured model needs the nucleus' Z, N, k_F, E_s and Coulomb potential)")

@@ -15,6 +15,8 @@ outputs R_L, R_T = R_UNIT · sigmoid(z) ≥ 0; its y = σ/S follows from the Ros
 The physics-structured model (``model.output='superscaling'``) has the same blocks, two outputs,
 a longitudinal correction of ψ′ alone (``structured.ScalingCorrection``) and the superscaling and
 Coulomb structure of ``enxs.structured`` around them.
+
+Each kind of output is one ``Output`` class in ``OUTPUTS``; the ensemble delegates to it.
 """
 
 from __future__ import annotations
@@ -115,6 +117,97 @@ class Block(nn.Module):
         return self.dropout(self.activation(self.norm(self.linear(x))))
 
 
+class Output:
+    """What a model's outputs are (``model.output``), one class each in ``OUTPUTS``: the inputs its
+    blocks see, the number of outputs, how they start, and y = σ/S (with its logarithm) and, for a
+    model of responses, ln R_L, ln R_T from them. This one is the published σ network: y = sigmoid(z)
+    (or exp(z)) on the published inputs and the nucleus' own. A new kind of output is a subclass
+    here, its name in ``OUTPUTS`` (and in ``config.OUTPUTS``), and its tests."""
+
+    outputs = 1
+    gives_responses = False  # R_L, R_T of (q, ω) exist (``log_responses``)
+    structured = False  # the physics-structured model: Coulomb distortion, ψ′ correction, traced ONNX
+
+    def __init__(self, kind: str = "sigmoid"):
+        self.kind = kind
+
+    def n_inputs(self, config: ModelConfig) -> int:
+        return N_KINEMATIC + VIEWS[config.nucleus_inputs].extra
+
+    def network_inputs(self, features: torch.Tensor, coulomb_on: bool) -> torch.Tensor:
+        return features
+
+    def output_bias(self, net: EnsembleNet, features: torch.Tensor, y: torch.Tensor) -> float:
+        """The head's starting bias: the logit (or log) of the median y of the training points."""
+        typical = float(y.median())
+        return math.log(typical) if self.kind == "exp" else math.log(typical / (1 - typical))
+
+    def log_y(self, net: EnsembleNet, features: torch.Tensor) -> torch.Tensor:
+        z = net.logits(features)
+        return torch.nn.functional.logsigmoid(z) if self.kind == "sigmoid" else z
+
+    def log_responses(self, net: EnsembleNet, features: torch.Tensor) -> torch.Tensor:
+        raise TypeError("a σ network has no responses")
+
+
+class Responses(Output):
+    """A response network: blocks fed with functions of (q, ω) (``rosenbluth.response_kinematics``)
+    and the nucleus' inputs; R_L, R_T = R_UNIT · sigmoid(z); y by the Rosenbluth formula."""
+
+    outputs = 2
+    gives_responses = True
+
+    def n_inputs(self, config):
+        return N_RESPONSE_KINEMATIC + VIEWS[config.nucleus_inputs].extra
+
+    def network_inputs(self, features, coulomb_on):
+        return torch.cat([response_kinematics(features), features[..., N_KINEMATIC:]], dim=-1)
+
+    def output_bias(self, net, features, y):
+        """R_L = R_T at the median that gives the training points' y."""
+        typical = float((y / weights_over_scale(features)[0].sum(-1)).median()) / R_UNIT / float(net.output_factor)
+        return math.log(typical / (1 - typical))
+
+    def log_y(self, net, features):
+        return torch.logsumexp(self.log_responses(net, features) - torch.log(net.output_factor)
+                               + torch.log(weights_over_scale(features)[0]), dim=-1)
+
+    def log_responses(self, net, features):
+        return torch.nn.functional.logsigmoid(net.logits(features)) + math.log(R_UNIT) + torch.log(net.output_factor)
+
+
+class Structured(Output):
+    """The physics-structured model (``enxs.structured``): superscaling responses with bounded learned
+    corrections, a learned inelastic transverse term, Coulomb distortion."""
+
+    outputs = structured.N_OUTPUTS
+    gives_responses = True
+    structured = True
+
+    def n_inputs(self, config):
+        return structured.N_INPUTS
+
+    def network_inputs(self, features, coulomb_on):
+        return structured.network_inputs(*structured.effective_q(features, coulomb_on), features)
+
+    def _log_responses(self, net, features, coulomb_on):
+        q, omega = structured.effective_q(features, coulomb_on)
+        log_r = structured.log_responses(net.logits(features, coulomb_on), net.scaling, q, omega, features,
+                                         net.config.pauli_blocking)
+        return log_r + torch.log(net.output_factor)
+
+    def log_y(self, net, features):
+        return torch.logsumexp(self._log_responses(net, features, True) - torch.log(net.output_factor)
+                               + structured.log_weights(features), dim=-1)
+
+    def log_responses(self, net, features):
+        return self._log_responses(net, features, False)
+
+
+OUTPUTS: dict[str, Output] = {"sigmoid": Output("sigmoid"), "exp": Output("exp"), "responses": Responses(),
+                              "superscaling": Structured()}
+
+
 class EnsembleNet(nn.Module):
     """K stacked networks mapping features [N, 5] (shared) or [K, N, 5] to y = σ/S, shape [K, N]
     (a response model: through R_L, R_T, module docstring).
@@ -129,14 +222,12 @@ class EnsembleNet(nn.Module):
     def __init__(self, config: ModelConfig, members: int):
         super().__init__()
         self.config, self.members = config, members
-        self.is_structured = config.output == "superscaling"
-        self.is_response = config.output == "responses" or self.is_structured
-        kinematic = N_RESPONSE_KINEMATIC if self.is_response else N_KINEMATIC
-        n_inputs = structured.N_INPUTS if self.is_structured else kinematic + VIEWS[config.nucleus_inputs].extra
-        outputs = structured.N_OUTPUTS if self.is_structured else 2 if self.is_response else 1
+        self.output = OUTPUTS[config.output]
+        self.is_structured, self.is_response = self.output.structured, self.output.gives_responses
+        n_inputs = self.output.n_inputs(config)
         widths = [n_inputs] + [config.width] * config.depth
         self.blocks = nn.ModuleList(Block(members, w, config) for w in widths[:-1])
-        self.head = StackedLinear(members, config.width, outputs, "lecun")
+        self.head = StackedLinear(members, config.width, self.output.outputs, "lecun")
         if self.is_structured:
             self.scaling = structured.ScalingCorrection(members)
         self.register_buffer("feature_mean", torch.zeros(n_inputs))
@@ -153,14 +244,9 @@ class EnsembleNet(nn.Module):
                 layer.draw(k, generator)
 
     def network_inputs(self, features: torch.Tensor, coulomb_on: bool = True) -> torch.Tensor:
-        """What the first block sees before standardization: the features [N, 5 + extra] as
-        given, for a response model ``rosenbluth.response_kinematics`` and the nucleus' inputs,
-        for the structured model ``structured.network_inputs`` (at q with or without Coulomb)."""
-        if self.is_structured:
-            return structured.network_inputs(*structured.effective_q(features, coulomb_on), features)
-        if not self.is_response:
-            return features
-        return torch.cat([response_kinematics(features), features[..., N_KINEMATIC:]], dim=-1)
+        """What the first block sees before standardization (``Output.network_inputs``; the structured
+        model's at q with or without Coulomb distortion)."""
+        return self.output.network_inputs(features, coulomb_on)
 
     def set_standardization(self, features: torch.Tensor) -> None:
         """Standardize inputs with these training features' mean and std (if configured)."""
@@ -170,24 +256,14 @@ class EnsembleNet(nn.Module):
             self.feature_std.copy_(x.std(0).clamp_min(1e-6))
 
     def set_output_bias(self, features: torch.Tensor, y: torch.Tensor) -> None:
-        """Start the output at the median of the training points' y = σ/S (logit or log of it;
-        a response model starts with R_L = R_T at the median that gives y), so early steps
-        learn shape."""
-        if self.is_structured:  # the prior f₀ and a small inelastic term to start from
-            with torch.no_grad():
+        """Start the output at the median of the training points' y = σ/S (``Output.output_bias``),
+        so early steps learn shape; the structured model at its prior f₀ and a small inelastic term."""
+        with torch.no_grad():
+            if self.is_structured:
                 self.head.bias.zero_()
                 self.head.bias[..., 1] = math.log(0.05 / 0.95)
-            return
-        if self.config.output_bias_init != "data":
-            return
-        if self.is_response:
-            weights = weights_over_scale(features)[0].sum(-1)
-            typical = float((y / weights).median()) / R_UNIT / float(self.output_factor)
-        else:
-            typical = float(y.median())
-        z = math.log(typical) if self.config.output == "exp" else math.log(typical / (1 - typical))
-        with torch.no_grad():
-            self.head.bias.fill_(z)
+            elif self.config.output_bias_init == "data":
+                self.head.bias.fill_(self.output.output_bias(self, features, y))
 
     def logits(self, features: torch.Tensor, coulomb_on: bool = True) -> torch.Tensor:
         """The pre-activation output z, [K, N] (a response model: [K, N, 2], z_L and z_T; the
@@ -208,31 +284,12 @@ class EnsembleNet(nn.Module):
         """ln(R_L, R_T / GeV⁻¹) [K, N, 2] of a response model at the points' (q, ω), per
         nucleus divided by the nucleus factor (``descriptors.nucleus_factor``); without Coulomb
         distortion (the responses are defined without it)."""
-        if self.is_structured:
-            q, omega = structured.effective_q(features, coulomb_on=False)
-            log_r = structured.log_responses(self.logits(features, coulomb_on=False), self.scaling, q, omega, features,
-                                             self.config.pauli_blocking)
-            return log_r + torch.log(self.output_factor)
-        z = self.logits(features)
-        return torch.nn.functional.logsigmoid(z) + math.log(R_UNIT) + torch.log(self.output_factor)
+        return self.output.log_responses(self, features)
 
     def forward_with_log(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(y, log y), log y computed from the logits (``logsigmoid``), so it never underflows;
         for a response model log y = logsumexp(ln w + ln R) over L and T."""
-        if self.is_structured:
-            q, omega = structured.effective_q(features)
-            log_r = structured.log_responses(self.logits(features), self.scaling, q, omega, features,
-                                             self.config.pauli_blocking)
-            log_r = log_r + torch.log(self.output_factor)
-            log_y = torch.logsumexp(log_r + structured.log_weights(features), dim=-1)
-            return torch.exp(log_y), log_y
-        if self.is_response:
-            log_weights = torch.log(weights_over_scale(features)[0])
-            log_y = torch.logsumexp(self.log_responses(features) + log_weights, dim=-1)
-            return torch.exp(log_y), log_y
-        z = self.logits(features)
-        log_y = (torch.nn.functional.logsigmoid(z) if self.config.output == "sigmoid" else z)
-        log_y = log_y + torch.log(self.output_factor)
+        log_y = self.output.log_y(self, features) + torch.log(self.output_factor)
         return torch.exp(log_y), log_y
 
     def is_stacked(self, name: str) -> bool:
