@@ -15,6 +15,7 @@ from enxs.files import sha256
 from enxs.network import EnsembleNet
 from enxs.nuclei import Nucleus
 from enxs.predict import member_predictions, member_spread
+from enxs.transfer import a_factor
 
 
 def predict_table(model: EnsembleNet, table: pd.DataFrame) -> np.ndarray:
@@ -102,7 +103,7 @@ def evaluate_model(model_ref: str | os.PathLike, nucleus: str | None = None,
                                    f"the nucleus is taken from the file, name none or the same")
     if scale_by_a and manifest.nucleus is None:
         raise archive.ArchiveError("--scale-a scales a one-nucleus model; this one takes the nucleus as input")
-    factor = target.A / manifest.nucleus.A if scale_by_a else 1.0
+    factor = a_factor(target, manifest.nucleus) if scale_by_a else 1.0
     result |= {"nucleus": target.name, "scale_factor": factor, "all": metrics_on(model, table, manifest, factor)}
     if target.name in (manifest.split or {}) and data_file is None:
         train, test = stored_split(manifest, data_dir, [target.name])

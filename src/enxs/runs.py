@@ -205,7 +205,7 @@ def build_model(spec: RunSpec) -> tuple[EnsembleNet, set[str] | None, list, Mani
         if parent_manifest.nucleus is None:
             raise RunError(f"{start.parent} describes several nuclei: it needs no A/A_parent factor "
                            f"(start.scale_by_a=false)")
-        scale_to_nucleus(model, Nucleus.parse(spec.nuclei[0]).A, parent_manifest.nucleus.A)
+        scale_to_nucleus(model, Nucleus.parse(spec.nuclei[0]), parent_manifest.nucleus)
     trainable, frozen = trainable_parts(model, start.scenario)
     return model, trainable, frozen, parent_manifest
 

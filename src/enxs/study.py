@@ -26,6 +26,7 @@ from enxs.files import STUDY_MARKER, check_study_directory, write_json
 from enxs.metrics import REGIONS, median_by_region
 from enxs.nuclei import Nucleus
 from enxs.predict import member_predictions
+from enxs.transfer import a_factor
 
 ZERO_SHOT_TARGETS = anystudy.ZERO_SHOT_TARGETS
 ANY_REPORT = "any-nucleus.md"
@@ -77,7 +78,7 @@ def run_study(base: str, preset: str, executor: executors.LocalExecutor, data_di
         table = first.config.selection.apply(archive.read_file(specs["fine-tuned all"].data_files[0])[0])
         test = table[table.line.isin(first.split[nucleus]["test_lines"])]
         results = {}
-        factor = Nucleus.parse(nucleus).A / base_manifest.nucleus.A
+        factor = a_factor(Nucleus.parse(nucleus), base_manifest.nucleus)
         results["A/12 carbon"] = _evaluate(base_model, base_manifest, test, factor, None)
         for method, directory in dirs.items():
             model, manifest = artifacts.load_model(directory)

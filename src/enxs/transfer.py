@@ -17,11 +17,19 @@ from __future__ import annotations
 from torch import nn
 
 from enxs.network import EnsembleNet
+from enxs.nuclei import Nucleus
 
 
-def scale_to_nucleus(model: EnsembleNet, a_target: int, a_parent: int) -> None:
-    """Multiply the model's output by A_target/A_parent (A/12 from carbon)."""
-    model.output_factor.mul_(a_target / a_parent)
+def a_factor(target: Nucleus, parent: Nucleus) -> float:
+    """A_target/A_parent: how a one-nucleus model's cross section is carried to another nucleus by
+    counting nucleons (A/12 from carbon). The one place this factor is written: fine-tuning starts
+    from it (``scale_to_nucleus``), and the baseline "carbon × A/12" and ``evaluate --scale-a`` use it."""
+    return target.A / parent.A
+
+
+def scale_to_nucleus(model: EnsembleNet, target: Nucleus, parent: Nucleus) -> None:
+    """Multiply the model's output by ``a_factor(target, parent)``."""
+    model.output_factor.mul_(a_factor(target, parent))
 
 
 def trainable_parts(model: EnsembleNet, scenario: str) -> tuple[set[str] | None, list[nn.Module]]:
