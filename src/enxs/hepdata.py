@@ -27,15 +27,21 @@ class HepDataError(EnxsError):
     """A HEPData export that cannot be written (missing extra, non-empty output directory)."""
 
 
-def write_submission(ensemble: Ensemble, model_name: str, prediction: Prediction, out: Path,
-                     nucleus: str | None = None) -> Path:
-    """Write the prediction for ``nucleus`` (default: the model's) at one (E, θ) over ω as a
-    HEPData submission into ``out``."""
+def _library(out: Path):
+    """hepdata_lib's (Submission, Table, Uncertainty, Variable), once ``out`` is checked to be new or empty."""
     try:
         from hepdata_lib import Submission, Table, Uncertainty, Variable
     except ImportError:
         raise HepDataError(INSTALL_HINT) from None
     check_output_directory(out)
+    return Submission, Table, Uncertainty, Variable
+
+
+def write_submission(ensemble: Ensemble, model_name: str, prediction: Prediction, out: Path,
+                     nucleus: str | None = None) -> Path:
+    """Write the prediction for ``nucleus`` (default: the model's) at one (E, θ) over ω as a
+    HEPData submission into ``out``."""
+    Submission, Table, Uncertainty, Variable = _library(out)
     m = ensemble.manifest
     energy, theta = float(prediction.energy[0]), float(prediction.theta[0])
     name = nucleus or ensemble.nucleus
@@ -73,11 +79,7 @@ def write_submission(ensemble: Ensemble, model_name: str, prediction: Prediction
 def write_neutrino_submission(prediction, out: Path) -> Path:
     """Write a neutrino prediction (``enxs.neutrino.NeutrinoPrediction``: d²σ/dT dcos θ over a grid or
     σ(E_ν)) as a HEPData submission into ``out``, its metadata in the description."""
-    try:
-        from hepdata_lib import Submission, Table, Uncertainty, Variable
-    except ImportError:
-        raise HepDataError(INSTALL_HINT) from None
-    check_output_directory(out)
+    Submission, Table, Uncertainty, Variable = _library(out)
     meta = prediction.metadata
     table = Table(f"{meta['nucleus']} CCQE {'sigma' if prediction.unit == 'cm2' else 'd2sigma'}")
     table.description = ("enxs prediction, not a measurement: mean and standard deviation over the ensemble's members "
