@@ -180,3 +180,18 @@ def test_neutrino_hepdata_submission_and_figure(tmp_path):
     assert "E_nu_GeV" in table and "ensemble standard deviation" in table
     assert (tmp_path / "hd" / "submission.tar.gz").is_file()
     assert (tmp_path / "nu.png").stat().st_size > 10_000
+
+
+def test_an_axial_mass_spread_per_member_widens_the_band(structured_model):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = neutrino.total_cross_section(structured_model, "12C", [1.0], nodes=(64, 32))
+        spread = neutrino.total_cross_section(structured_model, "12C", [1.0], nodes=(64, 32), axial_mass_std=0.1)
+    masses = neutrino.axial_masses(structured_model, 1.03, 0.1)
+    assert masses.shape == (50,) and masses.std() == pytest.approx(0.1, rel=0.3)
+    assert masses[:10].tolist() == neutrino.axial_masses(structured_model, 1.03, 0.1)[:10].tolist()
+    assert spread.std[0] > 1.3 * plain.std[0]
+    assert spread.mean[0] == pytest.approx(plain.mean[0], rel=0.05)
+    assert "axial masses" in spread.metadata["band"]
+    with pytest.raises(neutrino.NeutrinoError, match="needs a model"):
+        neutrino.total_cross_section(None, "12C", [1.0], axial_mass_std=0.1)

@@ -3,9 +3,10 @@ d²σ/dT dcos θ and σ(E_ν) with ensemble bands (the physics: ``enxs.ccqe``).
 
 Every member's learned longitudinal scaling function f_L(ψ′) = k_F R_L/G_L, put into the Fermi-gas
 kernel of ``enxs.ccqe`` in place of the Fermi gas's own, gives that member's neutrino cross
-section: the band is the spread of the electron model's scaling function. It does not include the
-uncertainty of the axial mass M_A (a parameter, ``axial_mass``), of the form factors, or of what
-is not in the model at all (``NOT_INCLUDED``). The same function is used for the vector and the
+section: the band is the spread of the electron model's scaling function. The axial mass M_A is a
+parameter (``axial_mass``); with ``axial_mass_std`` each member also draws its own M_A, and the band
+holds that uncertainty too. It never includes the vector form factors' uncertainty, or what is not
+in the model at all (``NOT_INCLUDED``). The same function is used for the vector and the
 axial responses, longitudinal and transverse (superscaling of the zeroth kind; SuSA, Amaro et al.,
 PRC 71, 015501 (2005)): the transverse one the electron model learns holds meson-exchange currents
 and the Δ tail, which are not quasielastic.
@@ -189,12 +190,15 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus,
                         flavor: str = "numu", energy: float | None = None, flux: Flux | None = None,
                         axial_mass: float = ccqe.AXIAL_MASS, per: str = "nucleon",
                         cell: tuple[float, float] | None = None, scaling: str | None = None,
-                        pauli: bool = True) -> NeutrinoPrediction:
+                        pauli: bool = True, axial_mass_std: float = 0.0) -> NeutrinoPrediction:
     """CCQE d²σ/dT dcos θ [cm²/GeV] at the lepton's kinetic energy T [GeV] and cos θ (broadcast),
     at one neutrino ``energy`` [GeV] or averaged over a ``flux``; ``cell`` = (ΔT, Δcos θ) averages
     each point over the cell around it (3 × 3 points), as binned data are. ``ensemble`` None gives
-    a baseline by the same code (one member; ``scaling_choice``); a name or path loads that model."""
+    a baseline by the same code (one member; ``scaling_choice``); a name or path loads that model.
+    ``axial_mass_std`` > 0 gives each member its own M_A (``axial_masses``): the band then holds M_A's
+    uncertainty too."""
     ensemble, target, current, lepton, which = _setup(ensemble, nucleus, flavor, per, scaling)
+    masses = axial_masses(ensemble, axial_mass, axial_mass_std)
     t_lepton, cos_theta = (np.ravel(a).astype(float) for a in np.broadcast_arrays(t_lepton, cos_theta))
     _check_axis(t_lepton, cos_theta)
     energies, weights = _energies(energy, flux)
@@ -215,13 +219,16 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus,
             continue
         flat = [v.ravel()[live] for v in (k.psi, k.factor, k.q, k.omega)]
         weight = torch.as_tensor(np.broadcast_to(weights[:, None], k.factor.shape).ravel()[live.numpy()] * cw)
-        part = _scaling(ensemble, target, ccqe.Kernel(*flat), which) * (flat[1] * weight)
+        factor = flat[1] if masses is None else torch.stack([ccqe.kernel(
+            energies[:, None], t[None, :], c[None, :], d.k_fermi, d.e_shift, current, axial_mass=float(m),
+            pauli=pauli).factor.ravel()[live] for m in masses])
+        part = _scaling(ensemble, target, ccqe.Kernel(*flat), which) * (factor * weight)
         if len(part) != len(total):
             total = total.expand(len(part), -1).clone()
         total.index_add_(1, torch.as_tensor(point[live.numpy()]), part)
     members = total.numpy() * _per_factor(target, current, per)
     frame = pd.DataFrame({f"T_{lepton}_GeV": t_lepton, f"cos_theta_{lepton}": cos_theta})
-    meta = _metadata(ensemble, target, flavor, per, axial_mass, pauli, which,
+    meta = _metadata(ensemble, target, flavor, per, axial_mass, pauli, which, axial_mass_std,
                      f"d2sigma/dT_{lepton}/dcos(theta_{lepton}) [cm^2/GeV]"
                      + (f", averaged over the flux {flux.source}" if flux else f" at E_nu = {energy:g} GeV")
                      + (f", each point averaged over its cell dT = {cell[0]:g} GeV, dcos = {cell[1]:g}"
@@ -231,12 +238,14 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus,
 
 def total_cross_section(ensemble: Ensemble | str | None, nucleus: str | Nucleus, energies, *, flavor: str = "numu",
                         axial_mass: float = ccqe.AXIAL_MASS, per: str = "nucleon", scaling: str | None = None,
-                        pauli: bool = True, nodes: tuple[int, int] = (128, 64)) -> NeutrinoPrediction:
+                        pauli: bool = True, nodes: tuple[int, int] = (128, 64),
+                        axial_mass_std: float = 0.0) -> NeutrinoPrediction:
     """σ(E_ν) [cm²] at the neutrino energies [GeV]: d²σ/dT dcos θ integrated over T and cos θ with
     Gauss–Legendre rules of ``nodes`` points, each in 8 panels, in T ∈ (0, E_ν − m_l) and in u with
     cos θ = 1 − 2u², u ∈ (0, 1) (dense where the forward peak is narrow); within 0.2% of a rule of
-    480 × 320 points for the Fermi gas at 0.3–3 GeV."""
+    480 × 320 points for the Fermi gas at 0.3–3 GeV. ``axial_mass_std``: as ``double_differential``."""
     ensemble, target, current, _, which = _setup(ensemble, nucleus, flavor, per, scaling)
+    masses = axial_masses(ensemble, axial_mass, axial_mass_std)
     energies = np.ravel(np.asarray(energies, float))
     if not np.all(np.isfinite(energies)) or (energies <= 0).any():
         raise NeutrinoError("--energy: neutrino energies must be finite and > 0 GeV")
@@ -253,10 +262,34 @@ def total_cross_section(ensemble: Ensemble | str | None, nucleus: str | Nucleus,
             rows.append(np.zeros(1 if ensemble is None else _member_count(ensemble)))
             continue
         f = _scaling(ensemble, target, ccqe.Kernel(k.psi[live], k.factor[live], k.q[live], k.omega[live]), which)
-        rows.append((f * (k.factor[live] * torch.as_tensor(w)[live])).sum(-1).numpy())
+        factor = k.factor[live] if masses is None else torch.stack([ccqe.kernel(
+            e_nu, t.ravel(), c.ravel(), d.k_fermi, d.e_shift, current, axial_mass=float(m),
+            pauli=pauli).factor[live] for m in masses])
+        rows.append((f * (factor * torch.as_tensor(w)[live])).sum(-1).numpy())
     members = np.stack(rows, axis=1) * _per_factor(target, current, per)
-    meta = _metadata(ensemble, target, flavor, per, axial_mass, pauli, which, "sigma(E_nu) [cm^2]")
+    meta = _metadata(ensemble, target, flavor, per, axial_mass, pauli, which, axial_mass_std, "sigma(E_nu) [cm^2]")
     return NeutrinoPrediction(pd.DataFrame({"E_nu_GeV": energies}), members, "cm2", meta)
+
+
+#: Member k's M_A draw depends only on k (and this tag): the same for every call and nucleus.
+AXIAL_DRAW_TAG = 20_261_130
+
+
+def axial_masses(ensemble: Ensemble | None, axial_mass: float, std: float) -> np.ndarray | None:
+    """One M_A [GeV] per member, M_A + std · z_k with z_k standard normal drawn from (tag, k) alone, or
+    None without a spread."""
+    if std < 0 or not np.isfinite(std):
+        raise NeutrinoError(f"--axial-mass-std {std:g}: must be ≥ 0 GeV")
+    if not std:
+        return None
+    if ensemble is None:
+        raise NeutrinoError("--axial-mass-std draws M_A per member: it needs a model's ensemble")
+    draws = [np.random.default_rng(np.random.SeedSequence([AXIAL_DRAW_TAG, k])).standard_normal()
+             for k in range(_member_count(ensemble))]
+    masses = axial_mass + std * np.asarray(draws)
+    if (masses <= 0).any():
+        raise NeutrinoError(f"--axial-mass-std {std:g}: draws M_A ≤ 0; choose a smaller spread")
+    return masses
 
 
 def _panels(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -307,7 +340,7 @@ def _per_factor(target: Nucleus, current: ccqe.Current, per: str) -> float:
     return 1.0 if per == "nucleon" else float(active)
 
 
-def _metadata(ensemble, target, flavor, per, axial_mass, pauli, which, quantity) -> dict:
+def _metadata(ensemble, target, flavor, per, axial_mass, pauli, which, axial_mass_std, quantity) -> dict:
     meta = ensemble.provenance(target) if ensemble is not None else {"model": f"baseline ({which})",
                                                                     "nucleus": target.name}
     meta.pop("coulomb_correction", None)
@@ -320,5 +353,8 @@ def _metadata(ensemble, target, flavor, per, axial_mass, pauli, which, quantity)
                        f"factors by CVC (Kelly 2004), axial dipole g_A = {ccqe.G_AXIAL}, M_A = {axial_mass:g} GeV, "
                        f"pseudoscalar by PCAC; |V_ud| = {ccqe.V_UD}"
                        + ("; Fermi-gas Pauli blocking" if pauli else ""),
-            "band": "spread of the ensemble members' scaling functions; not included: M_A, form factors",
+            "band": ("spread of the ensemble members' scaling functions and of their axial masses (M_A = "
+                     f"{axial_mass:g} +- {axial_mass_std:g} GeV, one draw per member); not included: the vector form "
+                     "factors" if axial_mass_std else "spread of the ensemble members' scaling functions; not "
+                     "included: M_A (a parameter; --axial-mass-std to draw it per member), form factors"),
             "not_included": NOT_INCLUDED}

@@ -19,6 +19,8 @@ FluxFile = Annotated[Path | None, typer.Option(
     "--flux", help="Flux table: (E_ν, Φ) columns, or bin edges and one column per flavour (MiniBooNE's layout).")]
 Emax = Annotated[float | None, typer.Option("--emax", help="Cut the flux above this E_ν [GeV] (default: its range).")]
 AxialMass = Annotated[float, typer.Option("--axial-mass", help="Axial mass M_A [GeV] of the dipole axial form factor.")]
+AxialMassStd = Annotated[float, typer.Option(
+    "--axial-mass-std", help="Draw M_A per member with this spread [GeV] (e.g. 0.021), so that the band holds it.")]
 Per = Annotated[str, typer.Option("--per", help="nucleon (per active nucleon: n for ν, p for ν̄) or nucleus.")]
 Scaling = Annotated[str | None, typer.Option(
     "--scaling", help="The model's scaling function used: T (transverse quasielastic; default for the "
@@ -28,7 +30,7 @@ NoPauli = Annotated[bool, typer.Option("--no-pauli", help="Leave out the Fermi g
 
 def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, flux: Path | None, emax: float | None,
             tmu: str | None, cos: str | None, total: bool, axial_mass: float, per: str, scaling: str | None,
-            bin_average: bool, pauli: bool):
+            bin_average: bool, pauli: bool, axial_mass_std: float = 0.0):
     """The prediction the options ask for (``NeutrinoPrediction``)."""
     from enxs import neutrino
     from enxs.cli.use import load
@@ -41,7 +43,8 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
             if energy is None or flux is not None:
                 raise CLIError("--total needs --energy start:stop:count (or a list), and no --flux")
             return neutrino.total_cross_section(ensemble, target, parse_values(energy, "--energy"), flavor=flavor,
-                                                axial_mass=axial_mass, per=per, scaling=scaling, pauli=pauli)
+                                                axial_mass=axial_mass, per=per, scaling=scaling, pauli=pauli,
+                                                axial_mass_std=axial_mass_std)
         if tmu is None or cos is None:
             raise CLIError("give --tmu and --cos (start:stop:count or lists), or --total")
         if (energy is None) == (flux is None):
@@ -63,7 +66,8 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
 
         t, c = (a.ravel() for a in np.meshgrid(t_axis, c_axis, indexing="ij"))
         return neutrino.double_differential(ensemble, target, t, c, flavor=flavor, energy=e_nu, flux=table,
-                                            axial_mass=axial_mass, per=per, cell=cell, scaling=scaling, pauli=pauli)
+                                            axial_mass=axial_mass, per=per, cell=cell, scaling=scaling, pauli=pauli,
+                                            axial_mass_std=axial_mass_std)
 
 
 def neutrino(
@@ -77,7 +81,8 @@ def neutrino(
     = False,
     bin_average: Annotated[bool, typer.Option(
         "--bin-average", help="Average each point over its cell (the grid spacing), as binned data are.")] = False,
-    axial_mass: AxialMass = 1.03, per: Per = "nucleon", scaling: Scaling = None, no_pauli: NoPauli = False,
+    axial_mass: AxialMass = 1.03, axial_mass_std: AxialMassStd = 0.0, per: Per = "nucleon", scaling: Scaling = None,
+    no_pauli: NoPauli = False,
     output: Annotated[Path | None, typer.Option(help="Write .csv, .parquet or .json (by extension).")] = None,
     hepdata: Annotated[Path | None, typer.Option(
         "--hepdata", help="Also write a HEPData submission into this new (or empty) directory.")] = None,
@@ -85,7 +90,8 @@ def neutrino(
 ) -> None:
     """Charged-current quasielastic neutrino cross sections d²σ/dT dcos θ [cm²/GeV] (or σ(E_ν) [cm²]) with the
     ensemble's band, per active nucleon: the model's learned scaling function in the relativistic Fermi-gas
-    CCQE kernel (superscaling). The band holds the scaling function's spread, not M_A's or the form factors'.
+    CCQE kernel (superscaling). The band holds the scaling function's spread (and M_A's with --axial-mass-std),
+    not the form factors'.
     Not included: two-nucleon (2p2h) knockout, pion production and absorption, final-state interactions
     beyond what the scaling function holds."""
     from enxs import pointfiles
@@ -102,7 +108,7 @@ def neutrino(
         check_output_directory(hepdata, "--hepdata")
     use_threads(threads)
     result = compute(model, nucleus, flavor, energy, flux, emax, tmu, cos, total, axial_mass, per, scaling,
-                     bin_average, not no_pauli)
+                     bin_average, not no_pauli, axial_mass_std)
     frame = result.to_frame()
     if hepdata is not None:
         from enxs.hepdata import write_neutrino_submission
