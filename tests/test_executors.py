@@ -97,7 +97,8 @@ def test_members_on_two_ray_workers_equal_the_in_process_run(toy_file, tmp_path)
     spec = _spec(toy_file)
     runs.execute(spec, tmp_path / "local")
     done = []
-    executors.train_in_chunks(spec, tmp_path / "ray", workers=2, on_done=lambda title, s: done.append(title))
+    executors.train_in_chunks(spec, tmp_path / "ray", workers=2,
+                              on_event=lambda title, event, s: done.append(title) if event == "finished" else None)
     _same_weights(tmp_path / "local", tmp_path / "ray")
     assert len(done) == 2 and not (tmp_path / "ray" / executors.CHUNKS).exists()
 

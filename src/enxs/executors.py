@@ -130,13 +130,14 @@ def _train(spec_json: dict, directory: str, threads: int) -> str:
 
 class RayExecutor(LocalExecutor):
     """The runs of a plan as Ray tasks, one CPU (or with ``device='cuda'`` one GPU) each, each in
-    ``root/<name>-<start>-<run_key>`` like ``LocalExecutor``; ``on_done(title, seconds)`` as each
-    finishes. A failed run is one line naming it; Ctrl-C cancels the rest (finished runs are kept)."""
+    ``root/<name>-<start>-<run_key>`` like ``LocalExecutor``; ``on_event(title, event, seconds)`` with
+    event ``submitted`` and ``finished`` (seconds since the first submission). A failed run is one line
+    naming it; Ctrl-C cancels the rest (finished runs are kept)."""
 
     def __init__(self, root: Path, address: str | None = None, workers: int = 2,
-                 on_done: Callable[[str, float], None] | None = None):
+                 on_event: Callable[[str, str, float], None] | None = None):
         super().__init__(root)
-        self.address, self.workers, self.on_done = address, workers, on_done
+        self.address, self.workers, self.on_event = address, workers, on_event or (lambda *_: None)
 
     def run_all(self, jobs: list[Job]) -> list[Path]:
         directories = [self.directory(job.spec) for job in jobs]
@@ -150,6 +151,7 @@ class RayExecutor(LocalExecutor):
                 gpu = 1 if job.spec.device.startswith("cuda") else 0
                 task = ray.remote(num_cpus=1, num_gpus=gpu, max_retries=0)(_train)
                 pending[task.remote(job.spec.to_json(), str(directory), 1)] = job.title
+                self.on_event(job.title, "submitted", 0.0)
             try:
                 while pending:
                     ready, _ = ray.wait(list(pending), num_returns=1)
@@ -160,8 +162,7 @@ class RayExecutor(LocalExecutor):
                         cause = getattr(exc, "cause", None) or exc
                         raise ExecutorError(f"{title}: failed on a Ray worker: "
                                             f"{str(cause).strip().splitlines()[-1]}") from None
-                    if self.on_done:
-                        self.on_done(title, time.perf_counter() - started)
+                    self.on_event(title, "finished", time.perf_counter() - started)
             finally:
                 for ref in pending:
                     ray.cancel(ref, force=True)
@@ -175,7 +176,7 @@ def chunk_ranges(members: int, workers: int) -> list[tuple[int, int]]:
 
 
 def train_in_chunks(spec: RunSpec, out: Path, address: str | None = None, workers: int = 2, *,
-                    resume: bool = False, on_done: Callable[[str, float], None] | None = None):
+                    resume: bool = False, on_event: Callable[[str, str, float], None] | None = None):
     """Train ``spec``'s members in ``workers`` chunks on Ray (each chunk a run in ``out/chunks``), then
     merge them into the model directory ``out``; finished chunks are reused on resume."""
     tc = spec.config.train
@@ -189,7 +190,7 @@ def train_in_chunks(spec: RunSpec, out: Path, address: str | None = None, worker
     jobs = [Job(replace(spec, config=replace(spec.config, train=replace(tc, members=count, first_member=first))),
                 f"{spec.kind} {spec.name}, members {first}–{first + count - 1}")
             for first, count in chunk_ranges(tc.members, workers)]
-    directories = RayExecutor(out / CHUNKS, address, workers, on_done).run_all(jobs)
+    directories = RayExecutor(out / CHUNKS, address, workers, on_event).run_all(jobs)
     manifest = merge_chunks(spec, out, directories)
     shutil.rmtree(out / CHUNKS)
     return manifest

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -79,13 +80,31 @@ def _print_metrics(manifest, out: Path) -> None:
     console.print(table)
 
 
+@contextmanager
+def ray_progress():
+    """A progress bar per Ray task (run or chunk), finished as its worker returns; the callback for
+    ``executors.RayExecutor``."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    bars: dict[str, int] = {}
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  console=console) as progress:
+        def on_event(title: str, event: str, seconds: float) -> None:
+            if event == "submitted":
+                bars[title] = progress.add_task(f"{title} (Ray)", total=1)
+            else:
+                progress.update(bars[title], completed=1, description=f"{title}: finished ({seconds:.0f} s)")
+
+        yield on_event
+
+
 def _on_ray(spec, out: Path, resume: bool, address: str | None, workers: int, command: str):
-    """Train in chunks on Ray, a line as each chunk finishes; Ctrl-C says how to continue."""
+    """Train in chunks on Ray, a bar per chunk; Ctrl-C says how to continue."""
     from enxs import executors
 
     try:
-        manifest = executors.train_in_chunks(spec, out, address, workers, resume=resume,
-                                             on_done=lambda title, seconds: say(f"{title}: finished ({seconds:.0f} s)"))
+        with ray_progress() as on_event:
+            manifest = executors.train_in_chunks(spec, out, address, workers, resume=resume, on_event=on_event)
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted; finished chunks are kept in {out / executors.CHUNKS}: continue with "
                           f"enxs {command} --resume {out} --executor ray", 143 if SIGNALS["SIGTERM"] else 130) from None
@@ -279,14 +298,16 @@ def reproduce(
         raise CLIError(f"--studies {studies!r}: choose among transfer, any, responses and neutrino (comma-separated)")
     if executor not in ("local", "ray"):
         raise CLIError(f"--executor {executor!r}: choose local or ray")
-    runner = None
     if executor == "ray":
         from enxs.executors import RayExecutor, ray_module
 
         ray_module()  # the one-line error without the extra, before any work
-        runner = RayExecutor(out / "runs", address, workers, lambda title, seconds: say(
-            f"{title}: finished ({seconds:.0f} s)"))
-    paths = study.reproduce(base, preset, out, data_dir, members, seed, tuple(nuclei or study.TARGETS),
-                            study.FRACTIONS, on_run, any_targets, any_model, any_members, chosen, overwrite,
-                            neutrino_data, runner)
+        with ray_progress() as on_event:
+            paths = study.reproduce(base, preset, out, data_dir, members, seed, tuple(nuclei or study.TARGETS),
+                                    study.FRACTIONS, on_run, any_targets, any_model, any_members, chosen, overwrite,
+                                    neutrino_data, RayExecutor(out / "runs", address, workers, on_event))
+    else:
+        paths = study.reproduce(base, preset, out, data_dir, members, seed, tuple(nuclei or study.TARGETS),
+                                study.FRACTIONS, on_run, any_targets, any_model, any_members, chosen, overwrite,
+                                neutrino_data)
     say(f"report(s) written to {', '.join(map(str, paths))}")
