@@ -50,6 +50,7 @@ def test_export_sidecar_states_what_the_graph_outputs_and_the_spread(tmp_path):
     assert sidecar["onnx_ir_version"] == 8
 
 
+@pytest.mark.slow  # 13 s of subprocesses; CI runs it with the slow tests
 def test_an_existing_file_is_kept_unless_overwrite_whoever_wrote_it(tmp_path):
     args = ("predict", SHIPPED, "--energy", 0.68, "--angle", 60, "--omega", "0.1:0.3:3", "--output", "p.csv")
     assert _enxs(*args, cwd=tmp_path).returncode == 0
