@@ -119,14 +119,14 @@ class Block(nn.Module):
 
 class Output:
     """What a model's outputs are (``model.output``), one class each in ``OUTPUTS``: the inputs its
-    blocks see, the number of outputs, how they start, and y = σ/S (with its logarithm) and, for a
-    model of responses, ln R_L, ln R_T from them. This one is the published σ network: y = sigmoid(z)
-    (or exp(z)) on the published inputs and the nucleus' own. A new kind of output is a subclass
-    here, its name in ``OUTPUTS`` (and in ``config.OUTPUTS``), and its tests."""
+    blocks see, the number of outputs, how they start, and ln y (y = σ/S, the model's output factor
+    included) and, for a model of responses, ln R_L, ln R_T from them. This one is the published σ
+    network: y = sigmoid(z) (or exp(z)) on the published inputs and the nucleus' own. A new kind of
+    output is a subclass here, its name in ``OUTPUTS`` (and in ``config.OUTPUTS``), and its tests."""
 
     outputs = 1
     gives_responses = False  # R_L, R_T of (q, ω) exist (``log_responses``)
-    structured = False  # the physics-structured model: Coulomb distortion, ψ′ correction, traced ONNX
+    is_structured = False  # the physics-structured model: Coulomb distortion, ψ′ correction, traced ONNX
 
     def __init__(self, kind: str = "sigmoid"):
         self.kind = kind
@@ -144,7 +144,7 @@ class Output:
 
     def log_y(self, net: EnsembleNet, features: torch.Tensor) -> torch.Tensor:
         z = net.logits(features)
-        return torch.nn.functional.logsigmoid(z) if self.kind == "sigmoid" else z
+        return (torch.nn.functional.logsigmoid(z) if self.kind == "sigmoid" else z) + torch.log(net.output_factor)
 
     def log_responses(self, net: EnsembleNet, features: torch.Tensor) -> torch.Tensor:
         raise TypeError("a σ network has no responses")
@@ -169,8 +169,7 @@ class Responses(Output):
         return math.log(typical / (1 - typical))
 
     def log_y(self, net, features):
-        return torch.logsumexp(self.log_responses(net, features) - torch.log(net.output_factor)
-                               + torch.log(weights_over_scale(features)[0]), dim=-1)
+        return torch.logsumexp(self.log_responses(net, features) + torch.log(weights_over_scale(features)[0]), dim=-1)
 
     def log_responses(self, net, features):
         return torch.nn.functional.logsigmoid(net.logits(features)) + math.log(R_UNIT) + torch.log(net.output_factor)
@@ -182,7 +181,7 @@ class Structured(Output):
 
     outputs = structured.N_OUTPUTS
     gives_responses = True
-    structured = True
+    is_structured = True
 
     def n_inputs(self, config):
         return structured.N_INPUTS
@@ -197,8 +196,7 @@ class Structured(Output):
         return log_r + torch.log(net.output_factor)
 
     def log_y(self, net, features):
-        return torch.logsumexp(self._log_responses(net, features, True) - torch.log(net.output_factor)
-                               + structured.log_weights(features), dim=-1)
+        return torch.logsumexp(self._log_responses(net, features, True) + structured.log_weights(features), dim=-1)
 
     def log_responses(self, net, features):
         return self._log_responses(net, features, False)
@@ -223,7 +221,7 @@ class EnsembleNet(nn.Module):
         super().__init__()
         self.config, self.members = config, members
         self.output = OUTPUTS[config.output]
-        self.is_structured, self.is_response = self.output.structured, self.output.gives_responses
+        self.is_structured, self.is_response = self.output.is_structured, self.output.gives_responses
         n_inputs = self.output.n_inputs(config)
         widths = [n_inputs] + [config.width] * config.depth
         self.blocks = nn.ModuleList(Block(members, w, config) for w in widths[:-1])
@@ -289,7 +287,7 @@ class EnsembleNet(nn.Module):
     def forward_with_log(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(y, log y), log y computed from the logits (``logsigmoid``), so it never underflows;
         for a response model log y = logsumexp(ln w + ln R) over L and T."""
-        log_y = self.output.log_y(self, features) + torch.log(self.output_factor)
+        log_y = self.output.log_y(self, features)
         return torch.exp(log_y), log_y
 
     def is_stacked(self, name: str) -> bool:
