@@ -161,8 +161,12 @@ class NeutrinoPrediction:
     def std(self) -> np.ndarray:
         return member_spread(self.members)
 
+    def quantiles(self) -> tuple[np.ndarray, np.ndarray]:
+        """The members' 16% and 84% quantiles per point."""
+        return tuple(np.quantile(self.members, [0.16, 0.84], axis=0))
+
     def to_frame(self) -> pd.DataFrame:
-        q16, q84 = np.quantile(self.members, [0.16, 0.84], axis=0)
+        q16, q84 = self.quantiles()
         return self.points.assign(**{f"{k}_{self.unit}": v for k, v in
                                      (("mean", self.mean), ("std", self.std), ("q16", q16), ("q84", q84))})
 
@@ -212,16 +216,14 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus,
     point = np.broadcast_to(np.arange(len(t_lepton)), (len(energies), len(t_lepton))).ravel()
     for (dt, dc), cw in zip(offsets, cell_weights, strict=True):
         t, c = t_lepton + dt, np.clip(cos_theta + dc, -1.0, 1.0)
-        k = ccqe.kernel(energies[:, None], t[None, :], c[None, :], d.k_fermi, d.e_shift, current,
-                        axial_mass=axial_mass, pauli=pauli)
+        where = (energies[:, None], t[None, :], c[None, :], d.k_fermi, d.e_shift, current)
+        k = ccqe.kernel(*where, axial_mass=axial_mass, pauli=pauli)
         live = _live(k).ravel()
         if not live.any():
             continue
         flat = [v.ravel()[live] for v in (k.psi, k.factor, k.q, k.omega)]
         weight = torch.as_tensor(np.broadcast_to(weights[:, None], k.factor.shape).ravel()[live.numpy()] * cw)
-        factor = flat[1] if masses is None else torch.stack([ccqe.kernel(
-            energies[:, None], t[None, :], c[None, :], d.k_fermi, d.e_shift, current, axial_mass=float(m),
-            pauli=pauli).factor.ravel()[live] for m in masses])
+        factor = _member_factors(k, live, masses, where, pauli)
         part = _scaling(ensemble, target, ccqe.Kernel(*flat), which) * (factor * weight)
         if len(part) != len(total):
             total = total.expand(len(part), -1).clone()
@@ -256,15 +258,14 @@ def total_cross_section(ensemble: Ensemble | str | None, nucleus: str | Nucleus,
         span = max(e_nu - current.lepton_mass, 0.0)
         t, c = np.meshgrid(t_x * span, 1 - 2 * c_x**2, indexing="ij")  # cos θ = 1 − 2u²: dense forward
         w = np.outer(t_w * span, 4 * c_x * c_w).ravel()
-        k = ccqe.kernel(e_nu, t.ravel(), c.ravel(), d.k_fermi, d.e_shift, current, axial_mass=axial_mass, pauli=pauli)
+        where = (e_nu, t.ravel(), c.ravel(), d.k_fermi, d.e_shift, current)
+        k = ccqe.kernel(*where, axial_mass=axial_mass, pauli=pauli)
         live = _live(k)
         if not live.any():
             rows.append(np.zeros(1 if ensemble is None else _member_count(ensemble)))
             continue
         f = _scaling(ensemble, target, ccqe.Kernel(k.psi[live], k.factor[live], k.q[live], k.omega[live]), which)
-        factor = k.factor[live] if masses is None else torch.stack([ccqe.kernel(
-            e_nu, t.ravel(), c.ravel(), d.k_fermi, d.e_shift, current, axial_mass=float(m),
-            pauli=pauli).factor[live] for m in masses])
+        factor = _member_factors(k, live, masses, where, pauli)
         rows.append((f * (factor * torch.as_tensor(w)[live])).sum(-1).numpy())
     members = np.stack(rows, axis=1) * _per_factor(target, current, per)
     meta = _metadata(ensemble, target, flavor, per, axial_mass, pauli, which, axial_mass_std, "sigma(E_nu) [cm^2]")
@@ -290,6 +291,16 @@ def axial_masses(ensemble: Ensemble | None, axial_mass: float, std: float) -> np
     if (masses <= 0).any():
         raise NeutrinoError(f"--axial-mass-std {std:g}: draws M_A ≤ 0; choose a smaller spread")
     return masses
+
+
+def _member_factors(k: ccqe.Kernel, live: torch.Tensor, masses: np.ndarray | None, where: tuple,
+                    pauli: bool) -> torch.Tensor:
+    """The kernel ``k``'s factor at the live points [N], or, with drawn axial masses, the kernel at
+    ``where`` (``ccqe.kernel``'s positional arguments) at each member's M_A [K, N]."""
+    if masses is None:
+        return k.factor.ravel()[live.ravel()]
+    return torch.stack([ccqe.kernel(*where, axial_mass=float(m), pauli=pauli).factor.ravel()[live.ravel()]
+                        for m in masses])
 
 
 def _panels(n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -66,7 +66,7 @@ def compare(data, error, prediction: neutrino.NeutrinoPrediction) -> dict[str, f
     """Normalization, shape χ²/ndf and band coverage of a [20·18] prediction (module docstring)."""
     use = (data > 0) & (error > 0)
     mean = prediction.mean.reshape(18, 20).T  # the grid runs over T, then cos
-    q16, q84 = (q.reshape(18, 20).T for q in np.quantile(prediction.members, [0.16, 0.84], axis=0))
+    q16, q84 = (q.reshape(18, 20).T for q in prediction.quantiles())
     d, e, p = data[use], error[use], mean[use]
     k = float(np.sum(d * p / e**2) / np.sum(p * p / e**2))
     chi2 = float(np.sum((d - k * p) ** 2 / e**2) / (use.sum() - 1))
@@ -158,7 +158,7 @@ def _figure_miniboone(plt, data, error, predictions, model, path: Path) -> None:
     fig, axes = plt.subplots(2, 3, figsize=(12, 6.5), sharex=True)
     default = predictions[(f"enxs {model}, f_T (default)", (0.1, 0.1))]
     rfg = predictions[("relativistic Fermi gas", (0.1, 0.1))]
-    q16, q84 = (q.reshape(18, 20) for q in np.quantile(default.members, [0.16, 0.84], axis=0))
+    q16, q84 = (q.reshape(18, 20) for q in default.quantiles())
     mean, fermi = default.mean.reshape(18, 20), rfg.mean.reshape(18, 20)
     for ax, cos in zip(axes.ravel(), SLICES, strict=True):
         j = round((cos + 0.95) / 0.1)
@@ -187,7 +187,7 @@ def _figure_sigma(plt, sigma, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     for n, (nucleus, flavor) in enumerate(k for k in sigma if len(k) == 2):
         p = sigma[(nucleus, flavor)]
-        q16, q84 = np.quantile(p.members, [0.16, 0.84], axis=0)
+        q16, q84 = p.quantiles()
         drawn = plots.band(ax, ENERGIES, 1e38 * p.mean, 1e38 * q16, 1e38 * q84, f"{nucleus} {flavor}", f"C{n}")
         ax.plot(ENERGIES, 1e38 * sigma[(nucleus, flavor, "RFG")].mean, ls=":", color=drawn["line"].get_color())
     ax.set_xlabel("E_ν [GeV]")
