@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Annotated
 
@@ -302,12 +302,9 @@ def reproduce(
         from enxs.executors import RayExecutor, ray_module
 
         ray_module()  # the one-line error without the extra, before any work
-        with ray_progress() as on_event:
-            paths = study.reproduce(base, preset, out, data_dir, members, seed, tuple(nuclei or study.TARGETS),
-                                    study.FRACTIONS, on_run, any_targets, any_model, any_members, chosen, overwrite,
-                                    neutrino_data, RayExecutor(out / "runs", address, workers, on_event))
-    else:
+    with ray_progress() if executor == "ray" else nullcontext() as on_event:
+        runner = RayExecutor(out / "runs", address, workers, on_event) if executor == "ray" else None
         paths = study.reproduce(base, preset, out, data_dir, members, seed, tuple(nuclei or study.TARGETS),
                                 study.FRACTIONS, on_run, any_targets, any_model, any_members, chosen, overwrite,
-                                neutrino_data)
+                                neutrino_data, runner)
     say(f"report(s) written to {', '.join(map(str, paths))}")
