@@ -27,13 +27,20 @@ class HepDataError(EnxsError):
     """A HEPData export that cannot be written (missing extra, non-empty output directory)."""
 
 
+def check_ready(out: Path, option: str = "--out") -> None:
+    """Before any work: hepdata_lib installed (else the one-line hint) and ``out`` new or empty."""
+    import importlib.util
+
+    if importlib.util.find_spec("hepdata_lib") is None:
+        raise HepDataError(INSTALL_HINT)
+    check_output_directory(out, option)
+
+
 def _library(out: Path):
-    """hepdata_lib's (Submission, Table, Uncertainty, Variable), once ``out`` is checked to be new or empty."""
-    try:
-        from hepdata_lib import Submission, Table, Uncertainty, Variable
-    except ImportError:
-        raise HepDataError(INSTALL_HINT) from None
-    check_output_directory(out)
+    """hepdata_lib's (Submission, Table, Uncertainty, Variable), once ``out`` is checked (``check_ready``)."""
+    check_ready(out)
+    from hepdata_lib import Submission, Table, Uncertainty, Variable
+
     return Submission, Table, Uncertainty, Variable
 
 

@@ -54,15 +54,11 @@ def export_hepdata(
     nucleus: Nucleus = None,
 ) -> None:
     """A HEPData submission (hepdata_lib) of the prediction at one (E, θ) over ω, with its archive, in OUT."""
-    import importlib.util
-
     import numpy as np
 
     from enxs import hepdata
 
-    if importlib.util.find_spec("hepdata_lib") is None:
-        raise CLIError(hepdata.INSTALL_HINT)
-    check_output_directory(out)
+    hepdata.check_ready(out)
     w = np.asarray(parse_values(omega))
     ensemble, target = load(model, nucleus)
     prediction = predict_with_warnings(ensemble, target, energy, angle, w)

@@ -98,14 +98,9 @@ def neutrino(
 
     check_table_output(output, overwrite)
     if hepdata is not None:
-        import importlib.util
+        from enxs.hepdata import check_ready
 
-        from enxs.files import check_output_directory
-        from enxs.hepdata import INSTALL_HINT
-
-        if importlib.util.find_spec("hepdata_lib") is None:
-            raise CLIError(INSTALL_HINT)
-        check_output_directory(hepdata, "--hepdata")
+        check_ready(hepdata, "--hepdata")
     use_threads(threads)
     result = compute(model, nucleus, flavor, energy, flux, emax, tmu, cos, total, axial_mass, per, scaling,
                      bin_average, not no_pauli, axial_mass_std)
@@ -140,32 +135,34 @@ def plot_neutrino(model: str, nucleus: str | None, flavor: str, energy: float | 
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from enxs import plots
-    from enxs.cli.use import save_figure
+    from enxs import neutrino, plots
+    from enxs.cli.use import load, save_figure
 
+    ensemble, target = load(model, nucleus)
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    if total:
-        top = emax or 3.0
-        result = compute(model, nucleus, flavor, f"0.1:{top}:40", None, None, None, None, True, 1.03, "nucleon",
-                         None, False, True)
-        x = result.points["E_nu_GeV"].to_numpy()
-        q16, q84 = np.quantile(result.members, [0.16, 0.84], axis=0)
-        plots.band(ax, x, 1e38 * result.mean, 1e38 * q16, 1e38 * q84, f"{model} (mean, 16–84%)")
-        ax.set_xlabel("E_ν [GeV]")
-        ax.set_ylabel("σ per active nucleon [10⁻³⁸ cm²]")
-    else:
-        slices = parse_values(cos or "0.95,0.8,0.6,0.3,0.0", "--cos")
-        top = energy if energy is not None else (emax or 2.0)
-        t_values = np.linspace(0.02, 0.98 * top, 80)
-        result = compute(model, nucleus, flavor, None if energy is None else str(energy), flux, emax,
-                         ",".join(map(str, t_values)), ",".join(map(str, slices)), False, 1.03, "nucleon", None,
-                         False, True)
-        mean = result.mean.reshape(len(t_values), len(slices))
-        q16, q84 = (q.reshape(len(t_values), len(slices)) for q in np.quantile(result.members, [0.16, 0.84], axis=0))
-        for j, c in enumerate(slices):
-            plots.band(ax, t_values, 1e39 * mean[:, j], 1e39 * q16[:, j], 1e39 * q84[:, j], f"cos θ = {c:g}")
-        ax.set_xlabel("T [GeV] (the charged lepton's kinetic energy)")
-        ax.set_ylabel("d²σ/dT dcos θ per active nucleon [10⁻³⁹ cm²/GeV]")
+    with warnings_on_screen():
+        if total:
+            x = np.linspace(0.1, emax or 3.0, 40)
+            result = neutrino.total_cross_section(ensemble, target, x, flavor=flavor)
+            q16, q84 = result.quantiles()
+            plots.band(ax, x, 1e38 * result.mean, 1e38 * q16, 1e38 * q84, f"{model} (mean, 16–84%)")
+            ax.set_xlabel("E_ν [GeV]")
+            ax.set_ylabel("σ per active nucleon [10⁻³⁸ cm²]")
+        else:
+            if (energy is None) == (flux is None):
+                raise CLIError("give one of --energy E_nu (GeV) or --flux FILE")
+            table = neutrino.read_flux(flux, flavor, emax) if flux is not None else None
+            slices = parse_values(cos or "0.95,0.8,0.6,0.3,0.0", "--cos")
+            t_values = np.linspace(0.02, 0.98 * (energy if energy is not None else (emax or 2.0)), 80)
+            t, c = np.meshgrid(t_values, slices, indexing="ij")
+            result = neutrino.double_differential(ensemble, target, t.ravel(), c.ravel(), flavor=flavor,
+                                                  energy=energy, flux=table)
+            mean = result.mean.reshape(t.shape)
+            q16, q84 = (q.reshape(t.shape) for q in result.quantiles())
+            for j, value in enumerate(slices):
+                plots.band(ax, t_values, 1e39 * mean[:, j], 1e39 * q16[:, j], 1e39 * q84[:, j], f"cos θ = {value:g}")
+            ax.set_xlabel("T [GeV] (the charged lepton's kinetic energy)")
+            ax.set_ylabel("d²σ/dT dcos θ per active nucleon [10⁻³⁹ cm²/GeV]")
     ax.set_ylim(bottom=0)
     where = f"E_ν = {energy:g} GeV" if energy is not None and not total else ("flux-averaged" if flux else "")
     ax.set_title(f"{result.metadata['nucleus']}: CCQE {flavor} {where} ({model}; mean, 16–84%)", fontsize=9)
