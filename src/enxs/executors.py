@@ -146,11 +146,10 @@ class RayExecutor(LocalExecutor):
             return directories
         self.root.mkdir(parents=True, exist_ok=True)
         with ray_session(self.address, self.workers) as ray:
-            started, pending = time.perf_counter(), {}
+            started, pending, task = time.perf_counter(), {}, ray.remote(_train)
             for job, directory in todo:
-                gpu = 1 if job.spec.device.startswith("cuda") else 0
-                task = ray.remote(num_cpus=1, num_gpus=gpu, max_retries=0)(_train)
-                pending[task.remote(job.spec.to_json(), str(directory), 1)] = job.title
+                options = {"num_cpus": 1, "num_gpus": 1 if job.spec.device.startswith("cuda") else 0, "max_retries": 0}
+                pending[task.options(**options).remote(job.spec.to_json(), str(directory), 1)] = job.title
                 self.on_event(job.title, "submitted", 0.0)
             try:
                 while pending:
