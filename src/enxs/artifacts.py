@@ -34,6 +34,7 @@ from enxs.errors import EnxsError
 from enxs.files import atomic_write, sha256, write_json
 from enxs.network import EnsembleNet
 from enxs.nuclei import Nucleus, UnknownNucleusError
+from enxs.zeroshot import ZeroShot
 
 SCHEMA_VERSION = 2
 MANIFEST = "manifest.json"
@@ -255,6 +256,8 @@ def load_model(name_or_path: str | os.PathLike) -> tuple[EnsembleNet, Manifest]:
         model.load_state_dict(state)
     except RuntimeError as exc:
         raise ModelFileError(f"{weights}: weights do not match the manifest's architecture") from exc
+    if model.is_structured and manifest.nucleus is None:
+        model.zero_shot = ZeroShot(manifest.nuclei, manifest.config.train.seed)
     return model.eval(), manifest
 
 

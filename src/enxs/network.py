@@ -231,6 +231,7 @@ class EnsembleNet(nn.Module):
         self.register_buffer("feature_mean", torch.zeros(n_inputs))
         self.register_buffer("feature_std", torch.ones(n_inputs))
         self.register_buffer("output_factor", torch.ones(()))  # A/12 after transfer (transfer.py)
+        self.zero_shot = None  # a loaded structured model of several nuclei: enxs.zeroshot.ZeroShot
 
     def initialize(self, seeds: list[int]) -> None:
         """Draw member k's initial weights from ``seeds[k]`` alone, layer by layer, so that

@@ -48,6 +48,7 @@ from enxs.network import N_RESPONSE_KINEMATIC, R_UNIT, EnsembleNet
 from enxs.nuclei import Nucleus
 from enxs.responses import member_responses
 from enxs.rosenbluth import MOTT_OVER_S
+from enxs.zeroshot import member_factors
 
 INPUT, OUTPUT, OPSET = "input", "Identity:0", 17
 IR_VERSION = 8  # the published members': onnxruntime 1.18 (the oldest enxs supports) reads IR ≤ 10
@@ -305,7 +306,8 @@ def export(model: EnsembleNet, nucleus: Nucleus, out: Path, weights_sha256: str 
     else:
         features = inputs(mode, energy, theta, omega, nucleus if mode != "none" else None).astype(np.float32)
         with torch.inference_mode():
-            reference = model.eval()(torch.as_tensor(features)).numpy() * nucleus_factor(mode, nucleus)
+            reference = (model.eval()(torch.as_tensor(features)).numpy() * nucleus_factor(mode, nucleus)
+                         * member_factors(model, nucleus))
         features = np.ascontiguousarray(features[:, :N_KINEMATIC])
     directory.parent.mkdir(exist_ok=True)
     files, worst_abs, worst_rel = [], 0.0, 0.0

@@ -1,6 +1,7 @@
 """ONNX graphs traced from the torch module itself: the physics-structured model
 (``enxs.structured``) is exported by tracing the same code that trains and predicts, with the
-nucleus' constants (Z, N, k_F, E_s, V̄) folded in, so nothing of its physics is written twice.
+nucleus' constants (Z, N, k_F, E_s, V̄) folded in, so nothing of its physics is written twice;
+a zero-shot nucleus' member factor (``enxs.zeroshot``) folded in too.
 
 Same interface as every enxs export (``enxs.onnx_io``): float32, input ``input`` [N, 5] = the
 published five, output ``Identity:0`` [N, 1] = y with σ = y · S(E, θ); or with ``responses``
@@ -21,6 +22,7 @@ from torch import nn
 from enxs.descriptors import inputs
 from enxs.network import EnsembleNet
 from enxs.nuclei import Nucleus
+from enxs.zeroshot import member_factors
 
 
 class _Member(nn.Module):
@@ -32,6 +34,7 @@ class _Member(nn.Module):
         self.net, self.responses = model.select([k]).eval(), responses
         constants = inputs("physics", 1.0, 90.0, 0.1, nucleus)[0, 5:]
         self.register_buffer("constants", torch.as_tensor(constants, dtype=torch.float32))
+        self.register_buffer("factor", torch.tensor(float(member_factors(model, nucleus)[k, 0])))  # enxs.zeroshot
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.responses:  # the published inputs at θ = 90°, where E (E − ω) = Q²/2 gives q exactly
@@ -41,8 +44,8 @@ class _Member(nn.Module):
             x = torch.stack([energy / 20, omega / 20, torch.full_like(q, 0.5), torch.zeros_like(q), big_q2 / 100], -1)
         features = torch.cat([x, self.constants.expand(x.shape[0], -1)], dim=-1)
         if self.responses:
-            return torch.exp(self.net.log_responses(features)[0])
-        return self.net(features)[0].unsqueeze(-1)
+            return torch.exp(self.net.log_responses(features)[0]) * self.factor
+        return self.net(features)[0].unsqueeze(-1) * self.factor
 
 
 def member_graph(model: EnsembleNet, k: int, name: str, nucleus: Nucleus, responses: bool,

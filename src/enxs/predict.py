@@ -25,6 +25,7 @@ from enxs.descriptors import describe, inputs, nucleus_factor
 from enxs.errors import EnxsError
 from enxs.network import EnsembleNet
 from enxs.nuclei import Nucleus
+from enxs.zeroshot import member_factors
 
 
 class ExtrapolationWarning(UserWarning):
@@ -68,7 +69,8 @@ def member_predictions(model: EnsembleNet, energy, theta, omega, nucleus: Nucleu
     Points go through in chunks of ``model.chunk_points()`` (cache-sized).
 
     With ``model.config.mc_samples`` = S > 0 (model B), dropout stays on and each member is
-    sampled S times (seeded, so repeated calls agree): [K·S, N].
+    sampled S times (seeded, so repeated calls agree): [K·S, N]. A zero-shot nucleus of a structured
+    model of several nuclei: each member times its factor of ``enxs.zeroshot``.
     """
     mode = model.config.nucleus_inputs
     if mode != "none" and nucleus is None:
@@ -84,7 +86,7 @@ def member_predictions(model: EnsembleNet, energy, theta, omega, nucleus: Nucleu
             x = torch.as_tensor(features[start : start + chunk], dtype=torch.float32)
             draws = [model(x) for _ in range(max(samples, 1))]
             out.append(torch.cat(draws).double().numpy())
-    return np.concatenate(out, axis=1) * scale
+    return np.concatenate(out, axis=1) * scale * member_factors(model, nucleus)
 
 
 @contextmanager
@@ -165,9 +167,12 @@ class Ensemble:
 
     def zero_shot_note(self, target: Nucleus) -> str:
         trained = ", ".join(n.name for n in self.manifest.nuclei)
+        width = self.model.zero_shot.width(target) if self.model.zero_shot is not None else 0.0
+        band = (f"; each member carries a factor exp({width:.3f} z_k), z_k ~ N(0, 1), the uncertainty of carrying "
+                f"the model to a nucleus without data (enxs.zeroshot)" if width else "")
         return (f"zero-shot: {self.name} was trained without any {target.name} data (trained on {trained}); the "
                 f"{target.name} prediction is carried from those nuclei, and its coverage flags refer to their "
-                f"kinematics")
+                f"kinematics{band}")
 
     def warn_zero_shot(self, target: Nucleus) -> None:
         """Warn (:class:`ExtrapolationWarning`) when predicting for a nucleus without training data."""

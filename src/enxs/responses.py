@@ -30,6 +30,7 @@ from enxs.descriptors import inputs, nucleus_factor
 from enxs.network import EnsembleNet
 from enxs.nuclei import Nucleus
 from enxs.predict import Ensemble, ExtrapolationWarning, NonFiniteError, member_spread, sampling
+from enxs.zeroshot import member_factors
 
 #: The angle through which a response network is evaluated: any angle gives the same R's
 #: (the network sees (q, ω) only); 90° keeps E moderate for every (q, ω).
@@ -72,7 +73,8 @@ class Responses:
 
 def member_responses(model: EnsembleNet, q, omega, nucleus: Nucleus | None) -> np.ndarray:
     """R_L, R_T of every member of a response model, [K, N, 2] in GeV⁻¹ per nucleus ([K·S, N, 2]
-    for model B with S = ``mc_samples`` dropout samples per member)."""
+    for model B with S = ``mc_samples`` dropout samples per member); a zero-shot nucleus of a structured
+    model of several nuclei times each member's factor of ``enxs.zeroshot``."""
     mode = model.config.nucleus_inputs
     energy = rosenbluth.beam_energy(q, omega, EVALUATION_ANGLE)
     features = torch.as_tensor(inputs(mode, energy, EVALUATION_ANGLE, omega, nucleus), dtype=torch.float32)
@@ -80,7 +82,7 @@ def member_responses(model: EnsembleNet, q, omega, nucleus: Nucleus | None) -> n
         draws = max(model.config.mc_samples, 1)
         log_r = torch.cat([torch.cat([model.log_responses(x) for _ in range(draws)]) for x in features.split(8192)],
                           dim=1)
-    return np.exp(log_r.double().numpy()) * nucleus_factor(mode, nucleus)
+    return np.exp(log_r.double().numpy()) * nucleus_factor(mode, nucleus) * member_factors(model, nucleus)[..., None]
 
 
 def rosenbluth_fit(sigma: np.ndarray, q: float, omega: float, theta: np.ndarray) -> np.ndarray:

@@ -1,0 +1,68 @@
+"""A zero-shot nucleus of a structured model of several nuclei: each member's factor exp(s z_k)
+(``enxs.zeroshot``), in σ, in the responses and in the traced ONNX, and nowhere else."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from enxs import kinematics, onnx_io, zeroshot
+from enxs.descriptors import inputs
+from enxs.nuclei import Nucleus
+from enxs.predict import member_predictions
+from enxs.responses import member_responses
+from enxs.zeroshot import ZeroShot
+from test_physics import structured_net
+
+TRAINED = [Nucleus.parse(n) for n in ("4He", "12C", "27Al", "56Fe")]
+ARGON, CARBON, LEAD, LITHIUM = (Nucleus.parse(n) for n in ("40Ar", "12C", "208Pb", "6Li"))
+
+
+def test_width_is_zero_for_trained_nuclei_s0_inside_and_grows_outside():
+    zs = ZeroShot(TRAINED, seed=0)
+    assert zs.width(CARBON) == 0.0 and (zs.factors(CARBON, 7) == 1).all()
+    assert zs.width(ARGON) == zeroshot.S0 and zs.width(LITHIUM) == zeroshot.S0  # inside the range of A^(1/3)
+    assert zs.width(LEAD) == pytest.approx(zeroshot.S0 * (1 + 208 ** (1 / 3) - 56 ** (1 / 3)))
+
+
+def test_member_k_depends_on_the_seed_k_and_the_nucleus_only():
+    zs = ZeroShot(TRAINED, seed=3)
+    assert np.array_equal(zs.factors(ARGON, 50)[:10], zs.factors(ARGON, 10))
+    assert not np.allclose(zs.factors(ARGON, 10), ZeroShot(TRAINED, seed=4).factors(ARGON, 10))
+    assert not np.allclose(zs.factors(ARGON, 10), zs.factors(Nucleus.parse("40Ca"), 10))
+    z = np.log(zs.factors(ARGON, 4000)) / zeroshot.S0
+    assert abs(z.mean()) < 0.1 and z.std() == pytest.approx(1.0, abs=0.05)
+
+
+def loaded_net(members=4):
+    net = structured_net(members)
+    net.zero_shot = ZeroShot(TRAINED, seed=0)
+    return net
+
+
+def test_sigma_and_responses_of_a_zero_shot_nucleus_carry_the_factor_and_trained_ones_do_not():
+    net, plain = loaded_net(), structured_net(4)
+    factors = net.zero_shot.factors(ARGON, 4)[:, None]
+    e, th, w = np.array([1.0, 2.0]), np.array([30.0, 20.0]), np.array([0.2, 0.5])
+    expected = member_predictions(plain, e, th, w, ARGON) * factors
+    assert member_predictions(net, e, th, w, ARGON) == pytest.approx(expected)
+    assert member_predictions(net, e, th, w, CARBON) == pytest.approx(member_predictions(plain, e, th, w, CARBON))
+    q, omega = np.array([0.5, 0.8]), np.array([0.15, 0.3])
+    assert member_responses(net, q, omega, ARGON) == pytest.approx(
+        member_responses(plain, q, omega, ARGON) * factors[..., None])
+
+
+def test_traced_onnx_of_a_zero_shot_nucleus_holds_each_members_factor(tmp_path):
+    net = loaded_net(2)
+    onnx_io.export(net, ARGON, tmp_path / "out")
+    x = kinematics.network_features([1.0, 2.0], [30.0, 60.0], [0.2, 0.9]).astype(np.float32)
+    features = torch.as_tensor(inputs("physics", [1.0, 2.0], [30.0, 60.0], [0.2, 0.9], ARGON), dtype=torch.float32)
+    with torch.no_grad():
+        y = net(features).numpy()  # [K, N], without the factor
+    for k, factor in enumerate(net.zero_shot.factors(ARGON, 2)):
+        session = ort.InferenceSession(str(tmp_path / "out" / "Ar40" / f"model_electron_A_40_{k}.onnx"),
+                                       providers=["CPUExecutionProvider"])
+        assert session.run(None, {"input": x})[0][:, 0] == pytest.approx(y[k] * factor, rel=1e-4)
+        assert factor != pytest.approx(1.0)
