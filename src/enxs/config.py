@@ -1,8 +1,5 @@
-"""Frozen, validated configurations and the named presets (``paper``, ``fast``, ``smoke``).
-
-Unknown keys are errors; every field has a real default. ``--set key=value`` overrides
-use dotted paths (``model.width=128``, ``train.lr=3e-3``).
-"""
+"""Frozen, validated configurations and the named presets (``paper``, ``fast``, ``smoke``). Unknown keys
+are errors; every field has a real default; ``--set`` uses dotted paths (``model.width=128``)."""
 
 from __future__ import annotations
 
@@ -47,7 +44,8 @@ class ModelConfig:
       term and Coulomb distortion; needs ``nucleus_inputs='physics'``. ``pauli_blocking``: its
       quasielastic responses times the Fermi gas's Pauli-unblocked share
       (``superscaling.pauli_fraction``), below 1 at q < 2k_F, which depends on the nucleus' k_F
-      (off by default: measured no better zero-shot, docs/method.md).
+      (off by default: measured no better zero-shot, docs/method.md). ``longitudinal_cut``: ψ′ where
+      its longitudinal f₀'s tail is cut, exp(−(ψ′/cut)⁴) (``superscaling``; the transverse one at 3).
     """
 
     depth: int = 10
@@ -64,6 +62,7 @@ class ModelConfig:
     init: str = "lecun"  # lecun | he
     nucleus_inputs: str = "none"  # none (one nucleus) | shape | psi | scaling | physics: how the nucleus enters
     pauli_blocking: bool = False  # the structured model only
+    longitudinal_cut: float = 3.0  # the structured model only; its recipe (runs.STRUCTURED) takes 2.5
 
     def check(self) -> None:
         _choice("model.nucleus_inputs", self.nucleus_inputs, NUCLEUS_INPUTS)
@@ -76,6 +75,8 @@ class ModelConfig:
                               "(the structured model needs the nucleus' Z, N, k_F, E_s and Coulomb potential)")
         if self.pauli_blocking and self.output != "superscaling":
             raise ConfigError("model.pauli_blocking=true is a part of the structured model (model.output=superscaling)")
+        if self.longitudinal_cut <= 0:
+            raise ConfigError("model.longitudinal_cut must be > 0 (a value of ψ′)")
         _choice("model.output_bias_init", self.output_bias_init, ("zero", "data"))
         _choice("model.init", self.init, ("lecun", "he"))
         if self.depth < 1 or self.width < 1:

@@ -192,7 +192,7 @@ class Structured(Output):
     def _log_responses(self, net, features, coulomb_on):
         q, omega = structured.effective_q(features, coulomb_on)
         log_r = structured.log_responses(net.logits(features, coulomb_on), net.scaling, q, omega, features,
-                                         net.config.pauli_blocking)
+                                         net.config.pauli_blocking, net.config.longitudinal_cut)
         return log_r + torch.log(net.output_factor)
 
     def log_y(self, net, features):

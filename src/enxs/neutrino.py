@@ -33,6 +33,7 @@ from enxs.errors import EnxsError
 from enxs.nuclei import Nucleus
 from enxs.predict import Ensemble, ExtrapolationWarning, member_spread, sampling
 from enxs.responses import EVALUATION_ANGLE, member_responses
+from enxs.zeroshot import member_factors
 
 #: flavour → (the lepton's name, the current, the flux table's column after the two bin edges).
 FLAVORS = {"numu": ("mu", ccqe.Current(ccqe.MUON_MASS, 1, "neutron"), 0),
@@ -133,7 +134,9 @@ def scaling_members(ensemble: Ensemble, nucleus: Nucleus, k: ccqe.Kernel, which:
                 g_t = torch.cat([model.logits(x, coulomb_on=False)[..., 0]
                                  for x in features.split(model.chunk_points())], dim=1)
                 correction = structured.C_MAX * torch.tanh(g_t.double() / structured.C_MAX)
-        return torch.exp(superscaling.log_f0(k.psi) + correction) * float(model.output_factor)
+        cut = model.config.longitudinal_cut if which == "L" else superscaling.PSI_CUT
+        return (torch.exp(superscaling.log_f0(k.psi, cut) + correction) * float(model.output_factor)
+                * torch.as_tensor(member_factors(model, nucleus)))
     d = describe(nucleus)
     usable = k.omega < k.q
     r_l = torch.zeros((model.members * max(model.config.mc_samples, 1), len(k.q)), dtype=torch.float64)

@@ -96,18 +96,20 @@ def network_inputs(q: torch.Tensor, omega: torch.Tensor, features: torch.Tensor)
 
 
 def log_responses(outputs: torch.Tensor, scaling: ScalingCorrection, q: torch.Tensor, omega: torch.Tensor,
-                  features: torch.Tensor, pauli: bool = False) -> torch.Tensor:
+                  features: torch.Tensor, pauli: bool = False,
+                  longitudinal_cut: float = superscaling.PSI_CUT) -> torch.Tensor:
     """ln(R_L, R_T / GeV⁻¹) [K, N, 2] at (q, ω) from the network's outputs (g_T, z_in) [K, N, 2]
     and the longitudinal correction c_L(ψ′); with ``pauli`` the quasielastic parts times the Fermi
-    gas's Pauli-unblocked share (at least 10⁻⁴, so that the logarithm stays finite)."""
+    gas's Pauli-unblocked share (at least 10⁻⁴, so that the logarithm stays finite); the longitudinal
+    f₀'s tail cut at ``longitudinal_cut`` (``superscaling.log_f0``), the transverse one's at PSI_CUT."""
     z, n, k_f, e_s, _ = _nucleus(features)
     psi = superscaling.psi_prime(q, omega, k_f, e_s)
     g_l, g_t = superscaling.single_nucleon(q, omega, z, n, k_f, psi)
-    base = superscaling.log_f0(psi) - torch.log(k_f)
+    base = -torch.log(k_f)
     if pauli:
         base = base + torch.log(superscaling.pauli_fraction(q, omega, k_f, e_s).clamp_min(1e-4))
-    log_l = torch.log(g_l) + base + scaling(psi)
-    log_t_qe = torch.log(g_t) + base + C_MAX * torch.tanh(outputs[..., 0] / C_MAX)
+    log_l = torch.log(g_l) + superscaling.log_f0(psi, longitudinal_cut) + base + scaling(psi)
+    log_t_qe = torch.log(g_t) + superscaling.log_f0(psi) + base + C_MAX * torch.tanh(outputs[..., 0] / C_MAX)
     # ln sigmoid as −softplus(−z): exported exactly (onnxruntime's Sigmoid is an approximation)
     log_t_in = torch.log(z + n) + math.log(R_INELASTIC) - torch.nn.functional.softplus(-outputs[..., 1])
     return torch.stack([log_l, torch.logsumexp(torch.stack([log_t_qe, log_t_in]), dim=0)], dim=-1)

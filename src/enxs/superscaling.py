@@ -103,12 +103,12 @@ def single_nucleon(q: torch.Tensor, omega: torch.Tensor, protons, neutrons, k_fe
     return g_l, g_t
 
 
-def log_f0(psi: torch.Tensor) -> torch.Tensor:
-    """ln f₀(ψ′), the phenomenological scaling function with its tail cut (module docstring),
-    computed without overflow."""
+def log_f0(psi: torch.Tensor, cut: float = PSI_CUT) -> torch.Tensor:
+    """ln f₀(ψ′), the phenomenological scaling function with its tail cut by exp(−(ψ′/cut)⁴)
+    (module docstring), computed without overflow."""
     p1, p2, p3, p4 = F0_PARAMETERS
     return (np.log(p1) - torch.log1p((p2 * (psi + p3)) ** 2) - torch.nn.functional.softplus(-p4 * psi)
-            - (psi / PSI_CUT) ** 4)
+            - (psi / cut) ** 4)
 
 
 def scaling_function(r_l, q, omega, nucleus: Nucleus) -> tuple[np.ndarray, np.ndarray]:
