@@ -79,7 +79,7 @@ def main() -> None:
     jobs = [(name, assignments, held, args.members, args.epochs, args.device)
             for name, assignments in variants for held in held_out]
     with ProcessPoolExecutor(args.jobs) as pool:
-        for line in pool.map(run_one, *zip(*jobs)):
+        for line in pool.map(run_one, *zip(*jobs, strict=True)):
             print(line, flush=True)
 
 

@@ -122,12 +122,16 @@ def test_fine_tuning_from_the_any_nucleus_model_needs_no_a_factor(any_model, tmp
     assert manifest.config.model.nucleus_inputs == "physics"
 
 
-def test_the_default_model_of_several_nuclei_and_the_other_recipes(archive_dir):
-    def model_of(*assignments):
-        spec = runs.pretrain_spec("12C,16O", "smoke", data_dir=archive_dir, assignments=list(assignments))
+def test_the_default_model_of_several_nuclei_and_the_other_recipes(archive_dir, tmp_path):
+    def model_of(*assignments, **options):
+        spec = runs.pretrain_spec("12C,16O", "smoke", data_dir=archive_dir, assignments=list(assignments), **options)
         return spec.config.model.output, spec.config.model.nucleus_inputs
 
     assert model_of() == ("superscaling", "physics")
+    structured = runs.pretrain_spec("12C,16O", "smoke", data_dir=archive_dir, assignments=["model.pauli_blocking=true"])
+    assert structured.config.model.pauli_blocking and structured.config.model.longitudinal_cut == 2.0
+    (tmp_path / "c.json").write_text('{"model": {"output": "responses"}}')
+    assert model_of(config_file=tmp_path / "c.json") == ("responses", runs.MULTI_NUCLEUS_INPUTS)
     spec = runs.pretrain_spec("12C,16O", "smoke", data_dir=archive_dir)
     assert spec.config.train.fluctuate_norm and spec.config.preset == "smoke" and spec.config.train.epochs == 6
     spec = runs.pretrain_spec("12C,16O", "smoke", data_dir=archive_dir, members=2,

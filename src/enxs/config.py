@@ -62,7 +62,7 @@ class ModelConfig:
     init: str = "lecun"  # lecun | he
     nucleus_inputs: str = "none"  # none (one nucleus) | shape | psi | scaling | physics: how the nucleus enters
     pauli_blocking: bool = False  # the structured model only
-    longitudinal_cut: float = 3.0  # the structured model only; its recipe (runs.STRUCTURED) takes 2.5
+    longitudinal_cut: float = 3.0  # the structured model only; its recipe (runs.STRUCTURED) takes 2.0
 
     def check(self) -> None:
         _choice("model.nucleus_inputs", self.nucleus_inputs, NUCLEUS_INPUTS)
@@ -218,14 +218,9 @@ class Config:
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "preset": self.preset,
-            "model": dataclasses.asdict(self.model),
-            "train": dataclasses.asdict(self.train),
-            "selection": self.selection.to_dict(),
-            "split": dataclasses.asdict(self.split),
-            "start": dataclasses.asdict(self.start),
-        }
+        return {"preset": self.preset, "model": dataclasses.asdict(self.model), "train": dataclasses.asdict(self.train),
+                "selection": self.selection.to_dict(), "split": dataclasses.asdict(self.split),
+                "start": dataclasses.asdict(self.start)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Config:
@@ -319,6 +314,17 @@ PRESETS: dict[str, Config] = {
 }
 
 
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The sections of a JSON config file (one object of sections)."""
+    try:
+        user = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc}") from exc
+    if not isinstance(user, dict):
+        raise ConfigError(f"{path}: a config file holds one JSON object of sections")
+    return user
+
+
 def build_config(base: Config, start: Start | None = None, *, train_fraction: float | None = None,
                  seed: int | None = None, config_file: str | Path | None = None,
                  assignments: list[str] | None = None, **train_overrides: Any) -> Config:
@@ -334,13 +340,7 @@ def build_config(base: Config, start: Start | None = None, *, train_fraction: fl
     if seed is not None:
         merged["split"]["seed"] = merged["train"]["seed"] = seed
     if config_file is not None:
-        try:
-            user = json.loads(Path(config_file).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"{config_file}: cannot read config: {exc}") from exc
-        if not isinstance(user, dict):
-            raise ConfigError(f"{config_file}: a config file holds one JSON object of sections")
-        for section, values in user.items():
+        for section, values in read_config_file(config_file).items():
             if isinstance(values, dict) and isinstance(merged.get(section), dict):
                 merged[section].update(values)
             else:

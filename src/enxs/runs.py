@@ -27,8 +27,8 @@ from enxs.config import (
     Scratch,
     build_config,
     finetune_base,
-    load_config,
     preset_config,
+    read_config_file,
 )
 from enxs.coverage import coverage_settings
 from enxs.datasets import dataset_info, experiment_of, tag_nucleus
@@ -53,7 +53,7 @@ RUN_FILE = "run.json"
 MULTI_NUCLEUS_INPUTS = "shape"
 #: The default model of several nuclei: the physics-structured one, with normalizations drawn per
 #: replica (coverage of zero-shot nuclei 45% → 55% on the validation nuclei; docs/method.md).
-STRUCTURED = {"model": {"output": "superscaling", "nucleus_inputs": "physics", "longitudinal_cut": 2.5},
+STRUCTURED = {"model": {"output": "superscaling", "nucleus_inputs": "physics", "longitudinal_cut": 2.0},
               "train": {"fluctuate_norm": True}}
 #: Manifest kind of each start.
 KIND = {"scratch": "pretrain", "finetune": "finetune", "imported": "imported"}
@@ -123,18 +123,26 @@ def pretrain_spec(nucleus: str, preset: str, *, exclude: str | None = None, data
     nuclei = choose_nuclei(nucleus, exclude, data_dir)
     if data_file is not None and len(nuclei) > 1:
         raise RunError("--data-file holds one nucleus; give one --nucleus with it")
-    config = load_config(preset, **options)
-    if len(nuclei) > 1 and config.model.nucleus_inputs == "none":
-        named = any(item.split("=")[0].strip() == "model.output" for item in options.get("assignments") or [])
-        if named or config.model.output != preset_config(preset).model.output:  # a network the user chose
-            config = replace(config, model=replace(config.model, nucleus_inputs=MULTI_NUCLEUS_INPUTS))
-        else:  # the structured recipe under the user's options
-            base = preset_config(preset)
-            base = replace(base, model=replace(base.model, **STRUCTURED["model"]),
-                           train=replace(base.train, **STRUCTURED["train"]))
-            config = build_config(base, Scratch(), **options)
+    base = preset_config(preset)
+    chosen = user_model_keys(options) & {"output", "nucleus_inputs"}
+    if len(nuclei) > 1 and not chosen:  # the structured recipe under the user's options
+        base = replace(base, model=replace(base.model, **STRUCTURED["model"]),
+                       train=replace(base.train, **STRUCTURED["train"]))
+    config = build_config(base, Scratch(), **options)
+    if len(nuclei) > 1 and config.model.nucleus_inputs == "none":  # a network the user chose
+        config = replace(config, model=replace(config.model, nucleus_inputs=MULTI_NUCLEUS_INPUTS))
     paths = [str(archive.data_path(n, data_file, data_dir).resolve()) for n in nuclei]
     return RunSpec(nuclei, paths, config, device=device)
+
+
+def user_model_keys(options: dict[str, Any]) -> set[str]:
+    """The ``model.*`` keys a user's options set (``--set model.key=…`` items and the config file's
+    ``model`` section)."""
+    keys = {item.split("=")[0].strip().removeprefix("model.") for item in options.get("assignments") or []
+            if item.strip().startswith("model.")}
+    if options.get("config_file") is not None:
+        keys |= set(read_config_file(options["config_file"]).get("model", {}))
+    return keys
 
 
 def finetune_spec(parent: str, nucleus: str, scenario: str = "all", train_fraction: float = TRANSFER_TRAIN_FRACTION,
