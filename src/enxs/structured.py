@@ -3,7 +3,7 @@ model, the network learns what it does not.
 
 Responses per nucleus (GeV⁻¹), at (q, ω) [GeV] (``enxs.superscaling`` for G_X, ψ′ and f₀):
 
-    R_L = G_L f₀(ψ′) e^{c_L(ψ′)} / k_F,
+    R_L = G_L f₀,L(ψ′) e^{c_L(ψ′)} / k_F,      (f₀,L: f₀ with the tail cut at ``model.longitudinal_cut``)
     R_T = G_T f₀(ψ′) e^{c_T} / k_F + A · R_INELASTIC · sigmoid(z_in),
 
 - the quasielastic part is superscaling: the single-nucleon factors weighted by Z and N, the

@@ -27,7 +27,8 @@ physics-structured model starts from, with its Lorentzian tail cut beyond the fi
 exp(−(ψ′/PSI_CUT)⁴), PSI_CUT = 3 (the project's choice). Without a cut, the single-nucleon factor's
 q²/Q² makes R_L grow without bound towards the photon point ω → q, where ψ′ stays finite
 (≈ 10 at q = 1.2 GeV, because of E_s); the cut removes 1% of f₀ at ψ′ = 1, 18% at 2, 63% at 3,
-and leaves ∫ f₀ dψ′ = 0.93.
+and leaves ∫ f₀ dψ′ = 0.93. The structured model cuts its longitudinal f₀ at ``model.longitudinal_cut``
+(2 in its recipe: 6% removed at ψ′ = 1, 63% at 2), the longitudinal tail being the shorter.
 
 Nucleon form factors: Kelly, PRC 70, 068202 (2004): G_Ep, G_Mp/μ_p, G_Mn/μ_n =
 (1 + a₁τ)/(1 + b₁τ + b₂τ² + b₃τ³) and G_En = A τ G_D/(1 + B τ) (Galster form), G_D = (1 + Q²/0.71)⁻².
