@@ -190,3 +190,16 @@ def test_pauli_blocking_of_the_structured_model_multiplies_its_quasielastic_resp
     assert share[:2].max() < 0.9 and share[2] == 1.0
     assert ratio[..., 0] == pytest.approx(np.broadcast_to(share, ratio.shape[:2]), rel=1e-4)  # R_L: all quasielastic
     assert (ratio[..., 1] <= 1 + 1e-6).all() and (ratio[:, 2] == pytest.approx(1.0))
+
+
+def test_the_longitudinal_cut_shortens_the_tail_of_r_l_only():
+    plain, cut = structured_net(zero_head=True), structured_net(zero_head=True)
+    cut.config = replace(cut.config, longitudinal_cut=2.0)
+    q, omega = np.array([0.8, 0.8, 0.8]), np.array([0.3, 0.5, 0.62])
+    ratio = member_responses(cut, q, omega, ARGON) / member_responses(plain, q, omega, ARGON)
+    d = describe(ARGON)
+    psi = superscaling.psi_prime(t(q), t(omega), d.k_fermi, d.e_shift).numpy()
+    expected = np.exp(-(psi / 2.0) ** 4 + (psi / superscaling.PSI_CUT) ** 4)
+    assert psi[-1] > 2 and expected[-1] < 0.5  # beyond the Fermi edge the longitudinal tail is cut hard
+    assert ratio[..., 0] == pytest.approx(np.broadcast_to(expected, ratio.shape[:2]), rel=1e-4)
+    assert ratio[..., 1] == pytest.approx(1.0)  # R_T keeps f₀'s tail

@@ -67,3 +67,12 @@ def test_traced_onnx_of_a_zero_shot_nucleus_holds_each_members_factor(tmp_path):
                                        providers=["CPUExecutionProvider"])
         assert session.run(None, {"input": x})[0][:, 0] == pytest.approx(y[k] * factor, rel=1e-4)
         assert factor != pytest.approx(1.0)
+
+
+def test_a_loaded_model_of_several_nuclei_knows_its_trained_nuclei_and_says_so():
+    from enxs.predict import Ensemble
+
+    many, carbon = Ensemble.load("enxs-any-fast"), Ensemble.load("enxs-12C-fast")
+    assert CARBON in many.model.zero_shot.trained and many.model.zero_shot.width(ARGON) == zeroshot.S0
+    assert carbon.model.zero_shot is None
+    assert "exp(0.080 z_k)" in many.zero_shot_note(ARGON)
