@@ -195,3 +195,15 @@ def test_an_axial_mass_spread_per_member_widens_the_band(structured_model):
     assert "axial masses" in spread.metadata["band"]
     with pytest.raises(neutrino.NeutrinoError, match="needs a model"):
         neutrino.total_cross_section(None, "12C", [1.0], axial_mass_std=0.1)
+
+
+def test_a_zero_shot_nucleus_carries_each_members_factor_into_the_neutrino_band():
+    ensemble, argon = Ensemble.load("enxs-any-fast"), Nucleus.parse("40Ar")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        widened = neutrino.total_cross_section(ensemble, "40Ar", [1.0], nodes=(32, 16))
+        factors = ensemble.model.zero_shot.factors(argon, ensemble.members)
+        ensemble.model.zero_shot = None
+        plain = neutrino.total_cross_section(ensemble, "40Ar", [1.0], nodes=(32, 16))
+    assert widened.members[:, 0] == pytest.approx(plain.members[:, 0] * factors, rel=1e-6)
+    assert widened.std[0] > plain.std[0]
