@@ -256,6 +256,24 @@ def test_onnx_check_fails_on_a_wrong_member(tmp_path):
         onnx_io.check_member(good, x, np.where(np.arange(len(x)) == 3, 0.0, ref[0]))
 
 
+
+def test_onnx_check_floor_scales_with_the_files_largest_output(tmp_path):
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Identity", ["input"], ["out"])], "identity",
+                              [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1])],
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 1])])
+    path = tmp_path / "identity.onnx"
+    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+                     .SerializeToString())
+    y = np.array([[200.0], [5.0], [1e-5]], np.float32)  # a response's peak, its flank, its far tail (GeV⁻¹)
+    off = 1 + 1e-3  # 0.1%, ten times the relative tolerance
+    tail_off = y[:, 0].astype(np.float64) * np.array([1, 1, off])  # 10⁻⁷ of the peak: within the scaled floor
+    assert onnx_io.check_member(path, y, tail_off)[1] < 1e-6
+    with pytest.raises(onnx_io.OnnxFormatError, match=r"identity\.onnx"):  # the same on the flank is not
+        onnx_io.check_member(path, y, y[:, 0].astype(np.float64) * np.array([1, off, 1]))
+
+
 def test_export_refuses_a_directory_holding_files(tmp_path):
     net, manifest = artifacts.load_model(SHIPPED)
     (tmp_path / "C12").mkdir()

@@ -41,8 +41,8 @@ def export_onnx(model: ModelArg, out: Annotated[Path, typer.Option(help="Output 
         warn(ensemble.zero_shot_note(target))
     summary = onnx_io.export_ensemble(ensemble, out, target, responses=responses)
     say(f"{summary['members']} members written to {summary['directory']} (onnxruntime vs enxs: max |Δy| = "
-        f"{summary['max_abs_diff']:.1e}, max relative difference where y > {onnx_io.CHECK_FLOOR:g}: "
-        f"{summary['max_rel_diff']:.1e})")
+        f"{summary['max_abs_diff']:.1e}, max relative difference above {onnx_io.CHECK_FLOOR:g} of each file's "
+        f"largest: {summary['max_rel_diff']:.1e})")
 
 
 @export_app.command("hepdata")
