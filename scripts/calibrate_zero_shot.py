@@ -38,7 +38,8 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=Path("report/runs"))
     args = parser.parse_args()
     warnings.simplefilter("ignore")
-    print("nucleus  points  median log(data/mean)  1σ coverage at s = " + "  ".join(f"{s:.2f}" for s in WIDTHS))
+    print("nucleus  longitudinal cut  points  median log(data/mean)  1σ coverage at s = "
+          + "  ".join(f"{s:.2f}" for s in WIDTHS))
     for run in sorted(p for p in args.runs.iterdir() if (p / "manifest.json").is_file()):
         held = left_out(run)
         if held is None:
@@ -52,7 +53,9 @@ def main() -> None:
         data, error = table.sigma.to_numpy(), np.hypot(table.stat_err, table.sys_err.fillna(0)).to_numpy()
         cover = [np.mean(np.abs(data - mean) <= np.sqrt(spread**2 + (s * mean) ** 2 + error**2)) for s in WIDTHS]
         offset = np.median(np.log(np.clip(data, 1e-30, None) / mean))
-        print(f"{held:7s} {len(data):6d}  {offset:+21.3f}  " + "  ".join(f"{c:4.0%}" for c in cover), flush=True)
+        cut = ensemble.model.config.longitudinal_cut
+        print(f"{held:7s} {cut:17.1f} {len(data):7d}  {offset:+21.3f}  " + "  ".join(f"{c:4.0%}" for c in cover),
+              flush=True)
 
 
 if __name__ == "__main__":
