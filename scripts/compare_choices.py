@@ -15,7 +15,6 @@ A variant is ``name=`` followed by ``--set`` assignments separated by ``;`` (non
 from __future__ import annotations
 
 import argparse
-import math
 import tempfile
 import time
 import warnings
@@ -25,9 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from enxs import runs
-from enxs.descriptors import describe
+from enxs.anystudy import longitudinal_shape
 from enxs.evaluation import evaluate_model
-from enxs.kinematics import NUCLEON_MASS
 from enxs.nuclei import Nucleus
 from enxs.predict import Ensemble
 from enxs.responses import member_responses
@@ -41,9 +39,8 @@ def response_shape(model: Path) -> str:
         for q in (0.5, 0.8):
             omega = np.linspace(0.02, q - 0.02, 60)
             r_l = member_responses(ensemble.model, np.full_like(omega, q), omega, nucleus)[..., 0].mean(0)
-            peak = math.sqrt(q * q + NUCLEON_MASS**2) - NUCLEON_MASS + describe(nucleus).e_shift
-            tail = np.interp(peak + 0.3, omega, r_l) / r_l.max()
-            cells.append(f"{name} q={q}: {1000 * (omega[np.argmax(r_l)] - peak):+.0f} MeV, tail {tail:.2f}")
+            offset, tail = longitudinal_shape(omega, r_l, q, nucleus)
+            cells.append(f"{name} q={q}: {1000 * offset:+.0f} MeV, tail {tail:.2f}")
     return "; ".join(cells)
 
 

@@ -23,7 +23,9 @@ import numpy as np
 import pandas as pd
 
 from enxs import archive, artifacts, executors, runs, superscaling
+from enxs.descriptors import describe
 from enxs.evaluation import metrics_of_members, predict_table
+from enxs.kinematics import NUCLEON_MASS
 from enxs.metrics import score_cell
 from enxs.nuclei import Nucleus
 from enxs.predict import Ensemble, ExtrapolationWarning, member_spread
@@ -164,12 +166,17 @@ RESPONSE_FIGURES = ("any-responses.png", "any-scaling.png")
 RESPONSE_Q = (0.3, 0.5, 0.8, 1.2)  # GeV
 
 
+def longitudinal_shape(omega: np.ndarray, r_l: np.ndarray, q: float, nucleus: Nucleus) -> tuple[float, float]:
+    """Where R_L [any unit] over ω [GeV] at q [GeV] peaks against the quasielastic peak
+    ω_QE = √(q² + M²) − M + E_s [GeV], and R_L(ω_QE + 0.3 GeV)/R_L(peak) (0 beyond the ω given)."""
+    omega_qe = np.sqrt(q**2 + NUCLEON_MASS**2) - NUCLEON_MASS + describe(nucleus).e_shift
+    return omega[r_l.argmax()] - omega_qe, np.interp(omega_qe + 0.3, omega, r_l, right=0.0) / r_l.max()
+
+
 def response_lines(model: str, out: Path) -> list[str]:
     """R_L, R_T of 12C, 16O and 40Ar at q = 0.3–1.2 GeV with bands, the scaling function f_L(ψ′)
     of every trained nucleus, and where the peaks lie (figures written to ``out``)."""
     from enxs import responsestudy
-    from enxs.descriptors import describe
-    from enxs.kinematics import NUCLEON_MASS as M
 
     generator = responsestudy.generator_responses(model, q_values=RESPONSE_Q)
     responsestudy.plot_generator_responses(generator, out / RESPONSE_FIGURES[0])
@@ -185,11 +192,8 @@ def response_lines(model: str, out: Path) -> list[str]:
              "| ∫R_T/∫R_L | band |", "|---|---|---|---|---|---|---|---|"]
     for row in generator["rows"]:
         r = generator["results"][(row["nucleus"], row["q"])]
-        omega_qe = np.sqrt(row["q"] ** 2 + M**2) - M + describe(Nucleus.parse(row["nucleus"])).e_shift
-        mean_l = r.mean[:, 0]
-        offset = (r.omega[mean_l.argmax()] - omega_qe) * 1000
-        after = np.interp(omega_qe + 0.3, r.omega, mean_l, right=0.0) / mean_l.max()
-        lines.append(f"| {row['nucleus']} | {row['q']:g} | {offset:+.0f} | {after:.2f} "
+        offset, after = longitudinal_shape(r.omega, r.mean[:, 0], row["q"], Nucleus.parse(row["nucleus"]))
+        lines.append(f"| {row['nucleus']} | {row['q']:g} | {offset * 1000:+.0f} | {after:.2f} "
                      f"| {row['R_L peak'][0]:.2f} ± {row['R_L peak'][1]:.2f} "
                      f"| {row['R_T peak'][0]:.2f} ± {row['R_T peak'][1]:.2f} | {row['T/L']:.2f} | {row['band']:.1%} |")
     lines += ["", f"![scaling]({RESPONSE_FIGURES[1]})", "",

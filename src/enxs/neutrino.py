@@ -133,10 +133,9 @@ def scaling_members(ensemble: Ensemble, nucleus: Nucleus, k: ccqe.Kernel, which:
                                            dtype=torch.float32)
                 g_t = torch.cat([model.logits(x, coulomb_on=False)[..., 0]
                                  for x in features.split(model.chunk_points())], dim=1)
-                correction = structured.C_MAX * torch.tanh(g_t.double() / structured.C_MAX)
-        cut = model.config.longitudinal_cut if which == "L" else superscaling.PSI_CUT
-        return (torch.exp(superscaling.log_f0(k.psi, cut) + correction) * float(model.output_factor)
-                * torch.as_tensor(member_factors(model, nucleus)))
+                correction = structured.bounded(g_t.double())
+        log_f = structured.log_scaling_function(k.psi, correction, which == "L", model.config.longitudinal_cut)
+        return torch.exp(log_f) * float(model.output_factor) * torch.as_tensor(member_factors(model, nucleus))
     d = describe(nucleus)
     usable = k.omega < k.q
     r_l = torch.zeros((model.members * max(model.config.mc_samples, 1), len(k.q)), dtype=torch.float64)

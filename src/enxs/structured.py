@@ -52,6 +52,18 @@ C_MAX = 1.5
 KNOTS = torch.linspace(-2.0, 4.0, 13)
 
 
+def bounded(g: torch.Tensor) -> torch.Tensor:
+    """A learned correction c = C_MAX tanh(g/C_MAX), so that |c| ≤ C_MAX."""
+    return C_MAX * torch.tanh(g / C_MAX)
+
+
+def log_scaling_function(psi: torch.Tensor, correction: torch.Tensor, longitudinal: bool,
+                         longitudinal_cut: float = superscaling.PSI_CUT) -> torch.Tensor:
+    """ln f_L or ln f_T: ln f₀(ψ′), its tail cut at ``longitudinal_cut`` (longitudinal) or at
+    ``superscaling.PSI_CUT`` (transverse), plus the learned correction c_X."""
+    return superscaling.log_f0(psi, longitudinal_cut if longitudinal else superscaling.PSI_CUT) + correction
+
+
 class ScalingCorrection(nn.Module):
     """c_L(ψ′) = C_MAX tanh(Σ_j a_kj h_j(ψ′) / C_MAX) per member k, with h_j the piecewise-linear
     hat functions on ``KNOTS``: one universal longitudinal scaling function, as superscaling has it."""
@@ -64,7 +76,7 @@ class ScalingCorrection(nn.Module):
     def forward(self, psi: torch.Tensor) -> torch.Tensor:
         spacing = float(self.knots[1] - self.knots[0])
         hats = torch.relu(1 - torch.abs(psi.unsqueeze(-1) - self.knots) / spacing)  # [N, J]
-        return C_MAX * torch.tanh((hats @ self.values.unsqueeze(-1)).squeeze(-1) / C_MAX)  # [K, N]
+        return bounded((hats @ self.values.unsqueeze(-1)).squeeze(-1))  # [K, N]
 
 
 #: The inelastic transverse response per nucleon is R_INELASTIC · sigmoid(z) GeV⁻¹.
@@ -108,8 +120,8 @@ def log_responses(outputs: torch.Tensor, scaling: ScalingCorrection, q: torch.Te
     base = -torch.log(k_f)
     if pauli:
         base = base + torch.log(superscaling.pauli_fraction(q, omega, k_f, e_s).clamp_min(1e-4))
-    log_l = torch.log(g_l) + superscaling.log_f0(psi, longitudinal_cut) + base + scaling(psi)
-    log_t_qe = torch.log(g_t) + superscaling.log_f0(psi) + base + C_MAX * torch.tanh(outputs[..., 0] / C_MAX)
+    log_l = torch.log(g_l) + base + log_scaling_function(psi, scaling(psi), True, longitudinal_cut)
+    log_t_qe = torch.log(g_t) + base + log_scaling_function(psi, bounded(outputs[..., 0]), False)
     # ln sigmoid as −softplus(−z): exported exactly (onnxruntime's Sigmoid is an approximation)
     log_t_in = torch.log(z + n) + math.log(R_INELASTIC) - torch.nn.functional.softplus(-outputs[..., 1])
     return torch.stack([log_l, torch.logsumexp(torch.stack([log_t_qe, log_t_in]), dim=0)], dim=-1)
