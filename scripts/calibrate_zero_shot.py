@@ -1,8 +1,8 @@
 """How wide must a zero-shot nucleus' member factor be (``enxs.zeroshot``)? The 1σ coverage of the
 structured model left out one nucleus at a time, on all selected points of the nucleus left out,
 for a range of s: |σ − mean| ≤ √(spread² + (s · mean)² + Δσ²) (``enxs.metrics``' coverage with
-the factor's spread added). s₀ is chosen on the validation nuclei 27Al and 56Fe (pooled 68%); the
-others are the check.
+the factor's spread added; Δσ the project's error, ``datasets.total_error``). s₀ is chosen on the
+validation nuclei 27Al and 56Fe (pooled 68%); the others are the check.
 
     enxs reproduce --studies any      # trains the leave-one-out runs into report/runs
     python scripts/calibrate_zero_shot.py [--runs report/runs]
@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 import enxs
+from enxs.datasets import total_error
 from enxs.predict import Ensemble, member_predictions
 
 STUDY = ("6Li", "12C", "16O", "27Al", "40Ca", "56Fe")
@@ -50,7 +51,7 @@ def main() -> None:
         sigma = member_predictions(ensemble.model, table.E.to_numpy(), table.theta.to_numpy(),
                                    table.omega.to_numpy(), enxs.Nucleus.parse(held))
         mean, spread = sigma.mean(0), sigma.std(0, ddof=1)
-        data, error = table.sigma.to_numpy(), np.hypot(table.stat_err, table.sys_err.fillna(0)).to_numpy()
+        data, error = table.sigma.to_numpy(), total_error(table, ensemble.manifest.config.train.p2p_sys)
         cover = [np.mean(np.abs(data - mean) <= np.sqrt(spread**2 + (s * mean) ** 2 + error**2)) for s in WIDTHS]
         offset = np.median(np.log(np.clip(data, 1e-30, None) / mean))
         cut = ensemble.model.config.longitudinal_cut

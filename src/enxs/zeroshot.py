@@ -3,7 +3,7 @@
 The structured model's learned corrections are the same functions for every nucleus; what no
 member can know is how a nucleus without data departs from the nuclei that have data. The spread
 of the members alone covers too little of such a nucleus: left out one at a time (fast preset,
-10 members, all points), the validation nuclei 27Al and 56Fe have 1σ coverage of 56% and 48%.
+10 members, all points), the validation nuclei 27Al and 56Fe have 1σ coverage of 56% and 49%.
 A zero-shot prediction of the structured model therefore carries one more factor per member,
 
     σ_k, R_L,k, R_T,k  ×  exp(s z_k),   z_k = ±ζ_j, ζ_j ~ N(0, 1) drawn from (seed, j = ⌊k/2⌋, Z, A),
