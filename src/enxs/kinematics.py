@@ -7,6 +7,7 @@ electron mass neglected (ultra-relativistic electrons, E ≫ mₑ).
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from enxs.errors import EnxsError
 
@@ -127,6 +128,14 @@ def network_features(energy, theta, omega) -> np.ndarray:
         ],
         axis=-1,
     )
+
+
+def from_features(features: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """(E [GeV], ω [GeV], cos θ, Q² [GeV²], q [GeV]) from the published inputs [..., ≥5] as torch
+    tensors (:func:`network_features` is the other direction)."""
+    energy, omega, cos_theta = features[..., 0] * 20, features[..., 1] * 20, features[..., 3]
+    big_q2 = features[..., 4] * 100
+    return energy, omega, cos_theta, big_q2, torch.sqrt(big_q2 + omega * omega)
 
 
 def random_points(n: int, seed: int, energy=(0.2, 5.0), theta=(10.0, 150.0), u=(0.01, 0.95),

@@ -26,7 +26,7 @@ import math
 import torch
 from torch import nn
 
-from enxs import structured
+from enxs import kinematics, structured
 from enxs.config import ModelConfig
 from enxs.descriptors import N_KINEMATIC, VIEWS
 from enxs.rosenbluth import response_kinematics, weights_over_scale
@@ -161,7 +161,8 @@ class Responses(Output):
         return N_RESPONSE_KINEMATIC + VIEWS[config.nucleus_inputs].extra
 
     def network_inputs(self, features, coulomb_on):
-        return torch.cat([response_kinematics(features), features[..., N_KINEMATIC:]], dim=-1)
+        _, omega, _, big_q2, q = kinematics.from_features(features)
+        return torch.cat([response_kinematics(q, omega, big_q2), features[..., N_KINEMATIC:]], dim=-1)
 
     def output_bias(self, net, features, y):
         """R_L = R_T at the median that gives the training points' y."""

@@ -2,7 +2,7 @@
 read into an enxs model.
 
 Reads graphs of the form [MatMul → Add (→ Mul → Add) → Relu]×n → MatMul → Add → Sigmoid (or
-its composed form 1/(1 + exp(−z)), and a final Mul) into an enxs model with ``norm='affine'``
+its composed form 1/(1 + exp(−z)), and a final Mul; constants as initializers or ``Constant`` nodes) into an enxs model with ``norm='affine'``
 (the folded batch norm as a per-unit scale and shift) and NuWro's five inputs.
 """
 
@@ -49,6 +49,9 @@ def read_member(path: Path) -> list[dict]:
     layers: list[dict] = []
     for node in proto.graph.node:
         op, const = node.op_type, [init[n] for n in node.input if n in init]
+        if op == "Constant" or (op == "Identity" and const):  # constants as nodes, or an initializer's alias
+            init[node.output[0]] = const[0] if const else numpy_helper.to_array(node.attribute[0].t).astype(np.float64)
+            continue
         if op == "MatMul" and const:
             layers.append({"W": const[0]})
             continue

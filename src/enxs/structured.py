@@ -92,7 +92,7 @@ def _nucleus(features: torch.Tensor):
 def effective_q(features: torch.Tensor, coulomb_on: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """(q, ω) [GeV] at which the responses are probed: q from the effective energies E + V̄,
     E′ + V̄ (Coulomb distortion, EMA), or the plain q with ``coulomb_on=False``."""
-    energy, omega, cos_theta = features[..., 0] * 20, features[..., 1] * 20, features[..., 3]
+    energy, omega, cos_theta, _, _ = kinematics.from_features(features)
     v_bar = _nucleus(features)[4] if coulomb_on else torch.zeros_like(energy)
     e_in, e_out = energy + v_bar, energy - omega + v_bar
     q2 = e_in * e_in + e_out * e_out - 2 * e_in * e_out * cos_theta
@@ -130,7 +130,7 @@ def log_responses(outputs: torch.Tensor, scaling: ScalingCorrection, q: torch.Te
 def log_weights(features: torch.Tensor) -> torch.Tensor:
     """ln of (σ/S per unit R_L, per unit R_T) [N, 2] in GeV with the Coulomb distortion:
     focusing (E_eff/E)² × σ_Mott(E_eff, θ)/S(E, θ) × v_X(q_eff, ω, θ) (module docstring)."""
-    energy, cos_theta = features[..., 0] * 20, features[..., 3]
+    energy, _, cos_theta, _, _ = kinematics.from_features(features)
     q, omega = effective_q(features)
     e_eff, focusing = coulomb.effective_energy(energy, _nucleus(features)[4])
     # σ_Mott(E_eff, θ)/S(E, θ) = MOTT_OVER_S · E cos(θ/2) · (E/E_eff)²  (kinematics.output_scale)
