@@ -25,6 +25,7 @@ import numpy as np
 
 from enxs import runs
 from enxs.anystudy import longitudinal_shape
+from enxs.context import Context
 from enxs.evaluation import evaluate_model
 from enxs.nuclei import Nucleus
 from enxs.predict import Ensemble
@@ -47,7 +48,7 @@ def response_shape(model: Path) -> str:
 def run_one(variant: str, assignments: list[str], held: str, members: int, epochs: int, device: str) -> str:
     warnings.simplefilter("ignore")
     spec = runs.pretrain_spec("all", "fast", exclude=held, members=members, epochs=epochs, assignments=assignments,
-                              device=device)
+                              context=Context(device=device))
     with tempfile.TemporaryDirectory() as tmp:
         start = time.time()
         runs.execute(spec, Path(tmp) / "m")

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from enxs import kinematics, onnx_io, runs
+from enxs.context import Context
 from enxs.descriptors import describe, inputs, nucleus_factor, psi_prime
 from enxs.nuclei import Nucleus
 from enxs.predict import Ensemble, ExtrapolationWarning, NucleusChoiceError, member_predictions
@@ -42,7 +43,7 @@ def test_psi_prime_is_zero_at_the_quasielastic_peak_and_one_at_the_fermi_edge():
 @pytest.fixture(scope="module")
 def any_model(tmp_path_factory, archive_dir):
     out = tmp_path_factory.mktemp("any") / "m"
-    spec = runs.pretrain_spec("12C,16O,56Fe", "smoke", data_dir=archive_dir, members=3, epochs=4)
+    spec = runs.pretrain_spec("12C,16O,56Fe", "smoke", context=Context(archive_dir), members=3, epochs=4)
     assert (spec.config.model.output, spec.config.model.nucleus_inputs) == ("superscaling", "physics")
     runs.execute(spec, out)
     return out
@@ -112,7 +113,7 @@ def test_files_say_the_coulomb_correction(any_model, tmp_path):
 
 
 def test_fine_tuning_from_the_any_nucleus_model_needs_no_a_factor(any_model, tmp_path, archive_dir):
-    spec = runs.finetune_spec(str(any_model), "40Ca", "last2", 0.1, data_dir=archive_dir, epochs=2)
+    spec = runs.finetune_spec(str(any_model), "40Ca", "last2", 0.1, context=Context(archive_dir), epochs=2)
     assert spec.config.start.scale_by_a is False
     model, _, _, _ = runs.build_model(spec)
     assert float(model.output_factor) == 1.0
@@ -123,29 +124,31 @@ def test_fine_tuning_from_the_any_nucleus_model_needs_no_a_factor(any_model, tmp
 
 def test_the_default_model_of_several_nuclei_and_the_other_recipes(archive_dir, tmp_path):
     def model_of(*assignments, **options):
-        spec = runs.pretrain_spec("12C,16O", "smoke", data_dir=archive_dir, assignments=list(assignments), **options)
+        spec = runs.pretrain_spec("12C,16O", "smoke", context=Context(archive_dir), assignments=list(assignments),
+                                  **options)
         return spec.config.model.output, spec.config.model.nucleus_inputs
 
     assert model_of() == ("superscaling", "physics")
-    structured = runs.pretrain_spec("12C,16O", "smoke", data_dir=archive_dir, assignments=["model.pauli_blocking=true"])
+    structured = runs.pretrain_spec("12C,16O", "smoke", context=Context(archive_dir),
+                                    assignments=["model.pauli_blocking=true"])
     assert structured.config.model.pauli_blocking and structured.config.model.longitudinal_cut == 2.0
     (tmp_path / "c.json").write_text('{"model": {"output": "responses"}}')
     assert model_of(config_file=tmp_path / "c.json") == ("responses", runs.MULTI_NUCLEUS_INPUTS)
-    spec = runs.pretrain_spec("12C,16O", "smoke", data_dir=archive_dir)
+    spec = runs.pretrain_spec("12C,16O", "smoke", context=Context(archive_dir))
     assert spec.config.train.fluctuate_norm and spec.config.preset == "smoke" and spec.config.train.epochs == 6
-    spec = runs.pretrain_spec("12C,16O", "smoke", data_dir=archive_dir, members=2,
+    spec = runs.pretrain_spec("12C,16O", "smoke", context=Context(archive_dir), members=2,
                               assignments=["train.fluctuate_norm=false"])  # the user's options win
     assert not spec.config.train.fluctuate_norm and spec.config.train.members == 2
     assert model_of("model.nucleus_inputs=shape") == ("sigmoid", "shape")  # the σ-only recipe
     assert model_of("model.output=responses") == ("responses", runs.MULTI_NUCLEUS_INPUTS)
     assert model_of("model.output=sigmoid") == ("sigmoid", runs.MULTI_NUCLEUS_INPUTS)  # named: that network
-    assert runs.pretrain_spec("12C", "smoke", data_dir=archive_dir).config.model.output == "sigmoid"
+    assert runs.pretrain_spec("12C", "smoke", context=Context(archive_dir)).config.model.output == "sigmoid"
 
 
 def test_exclude_and_unknown_nuclei(archive_dir):
-    assert "40Ca" not in runs.choose_nuclei("all", "40Ca,56Fe", archive_dir)
+    assert "40Ca" not in runs.choose_nuclei("all", "40Ca,56Fe", Context(archive_dir))
     with pytest.raises(runs.RunError, match="--exclude 208Pb"):
-        runs.choose_nuclei("12C,16O", "208Pb", archive_dir)
+        runs.choose_nuclei("12C,16O", "208Pb", Context(archive_dir))
 
 
 @pytest.mark.parametrize("mode", ["shape", "psi", "scaling"])

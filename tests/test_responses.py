@@ -13,6 +13,7 @@ import torch
 
 from enxs import kinematics, onnx_io, rosenbluth, runs
 from enxs.config import ModelConfig
+from enxs.context import Context
 from enxs.coverage import passing_settings
 from enxs.descriptors import inputs
 from enxs.network import EnsembleNet
@@ -29,7 +30,7 @@ def enxs(*args):
 @pytest.fixture(scope="module")
 def response_model(tmp_path_factory, archive_dir):
     out = tmp_path_factory.mktemp("resp") / "m"
-    spec = runs.pretrain_spec("12C", "smoke", data_dir=archive_dir, members=3, epochs=4,
+    spec = runs.pretrain_spec("12C", "smoke", context=Context(archive_dir), members=3, epochs=4,
                               assignments=["model.output=responses"])
     runs.execute(spec, out)
     return out
@@ -158,7 +159,7 @@ def test_split_by_setting_holds_out_whole_spectra():
 
 
 def test_split_by_setting_in_a_run(tmp_path, archive_dir):
-    spec = runs.pretrain_spec("12C", "smoke", data_dir=archive_dir, members=2, epochs=2,
+    spec = runs.pretrain_spec("12C", "smoke", context=Context(archive_dir), members=2, epochs=2,
                               assignments=["split.unit=setting"], train_fraction=0.8)
     manifest = runs.execute(spec, tmp_path / "m")
     from enxs import archive
@@ -201,7 +202,7 @@ def test_tabulate_and_plot_responses(response_model, tmp_path):
 
 
 def test_finetune_and_hepdata_take_a_response_model(response_model, tmp_path, archive_dir):
-    spec = runs.finetune_spec(str(response_model), "16O", "last2", 0.7, data_dir=archive_dir, epochs=2)
+    spec = runs.finetune_spec(str(response_model), "16O", "last2", 0.7, context=Context(archive_dir), epochs=2)
     manifest = runs.execute(spec, tmp_path / "o16")
     assert manifest.config.model.output == "responses" and manifest.metrics["test"]["n"] > 0
     with warnings.catch_warnings():
@@ -246,7 +247,7 @@ def test_fermi_gas_longitudinal_response_scales_to_three_quarters():
 def test_response_study_writes_its_report(tmp_path, archive_dir):
     from enxs import study
 
-    [path] = study.reproduce("enxs-12C-fast", "smoke", tmp_path / "r", archive_dir, members=2, targets=(),
+    [path] = study.reproduce("enxs-12C-fast", "smoke", tmp_path / "r", Context(archive_dir), members=2, targets=(),
                              any_targets=(), studies=("responses",))
     text = path.read_text()
     for heading in ("held-out whole spectra", "Superscaling", "for generators"):

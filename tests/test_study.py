@@ -3,12 +3,14 @@ import os
 import pytest
 
 from enxs import study
+from enxs.context import Context
 from enxs.files import OutputError
 
 
 def test_reproduce_writes_a_report_and_reuses_finished_runs(tmp_path, archive_dir):
     out = tmp_path / "report"
-    [path] = study.reproduce("enxs-12C-fast", "smoke", out, archive_dir, members=2, targets=("16O",), any_targets=())
+    [path] = study.reproduce("enxs-12C-fast", "smoke", out, Context(archive_dir), members=2, targets=("16O",),
+                        any_targets=())
     text = path.read_text()
     for method in study.METHODS:
         assert method in text
@@ -18,8 +20,9 @@ def test_reproduce_writes_a_report_and_reuses_finished_runs(tmp_path, archive_di
     first = {p.name: os.path.getmtime(p / "manifest.json") for p in runs_dir.iterdir()}
     assert len(first) == 6  # 2 fractions × (all, last2, scratch)
     with pytest.raises(OutputError, match="give --overwrite"):  # the report is kept without --overwrite
-        study.reproduce("enxs-12C-fast", "smoke", out, archive_dir, members=2, targets=("16O",), any_targets=())
-    study.reproduce("enxs-12C-fast", "smoke", out, archive_dir, members=2, targets=("16O",), any_targets=(),
+        study.reproduce("enxs-12C-fast", "smoke", out, Context(archive_dir), members=2, targets=("16O",),
+                        any_targets=())
+    study.reproduce("enxs-12C-fast", "smoke", out, Context(archive_dir), members=2, targets=("16O",), any_targets=(),
                     overwrite=True)
     again = {p.name: os.path.getmtime(p / "manifest.json") for p in runs_dir.iterdir()}
     assert again == first  # nothing retrained
@@ -27,8 +30,8 @@ def test_reproduce_writes_a_report_and_reuses_finished_runs(tmp_path, archive_di
 
 @pytest.mark.slow
 def test_any_nucleus_study_reports_zero_shot_and_fine_tuning(tmp_path, archive_dir):
-    [path] = study.reproduce("enxs-12C-fast", "smoke", tmp_path / "r", archive_dir, members=2, targets=("16O",),
-                             any_targets=("16O",), any_model="enxs-any-fast", studies=("any",))
+    [path] = study.reproduce("enxs-12C-fast", "smoke", tmp_path / "r", Context(archive_dir), members=2,
+                             targets=("16O",), any_targets=("16O",), any_model="enxs-any-fast", studies=("any",))
     assert path.name == "any-nucleus.md"
     text = path.read_text()
     assert "## Any nucleus: zero-shot" in text and "| 16O | 109 |" in text and "On all points of the target" in text

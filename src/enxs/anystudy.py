@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from enxs import archive, artifacts, executors, runs, superscaling
+from enxs.context import DEFAULT_CONTEXT, Context
 from enxs.descriptors import describe
 from enxs.evaluation import metrics_of_members, predict_table
 from enxs.kinematics import NUCLEON_MASS
@@ -79,26 +80,26 @@ def baselines(carbon: Ensemble, target: str, table: pd.DataFrame, test: pd.DataF
     return out
 
 
-def run_any_study(preset: str, executor: executors.LocalExecutor, carbon_model: str, data_dir=None,
+def run_any_study(preset: str, executor: executors.LocalExecutor, carbon_model: str, context: Context,
                   members: int | None = None, seed: int = 0, targets=ZERO_SHOT_TARGETS,
                   fractions=(0.7, 0.1), recipes=RECIPES) -> list[dict[str, Any]]:
     """Train (or reuse) a base of each recipe without each target, score them zero-shot beside the
     carbon baselines, fine-tune the default recipe's base; one row per target. Two stages, each one
     plan: the bases, then the fine-tunes that start from them."""
     plan = [(recipe, t) for recipe in recipes for t in targets]
-    bases = executor.run_all([executors.Job(runs.pretrain_spec("all", preset, exclude=t, data_dir=data_dir,
+    bases = executor.run_all([executors.Job(runs.pretrain_spec("all", preset, exclude=t, context=context,
                                                           members=members, seed=seed, assignments=recipes[recipe]),
                                        f"{t} zero-shot base, {recipe}") for recipe, t in plan])
     base_of = dict(zip(plan, bases, strict=True))
     default = next(iter(recipes))
     tuned = [(t, f) for t in targets if t != "12C" for f in fractions]
-    jobs = [executors.Job(runs.finetune_spec(str(base_of[default, t]), t, "all", f, data_dir=data_dir, members=members,
+    jobs = [executors.Job(runs.finetune_spec(str(base_of[default, t]), t, "all", f, context=context, members=members,
                                         seed=seed), f"{t} {f:g} from the {default} base") for t, f in tuned]
     finetuned = dict(zip(tuned, executor.run_all(jobs), strict=True))
     carbon = Ensemble.load(carbon_model)
     rows = []
     for target in targets:
-        path = archive.find_nucleus_file(target, data_dir)
+        path = context.data_path(target)
         table = artifacts.read_manifest(base_of[default, target]).config.selection.apply(archive.read_file(path)[0])
         _, test_rows = split_points(len(table), ZERO_SHOT_FRACTION, seed)
         test = table.iloc[test_rows]
@@ -109,7 +110,7 @@ def run_any_study(preset: str, executor: executors.LocalExecutor, carbon_model: 
     return rows
 
 
-def carbon_check(any_model: str, carbon_model: str, data_dir=None) -> dict[str, dict] | None:
+def carbon_check(any_model: str, carbon_model: str, context: Context = DEFAULT_CONTEXT) -> dict[str, dict] | None:
     """Both models on carbon's own test points (the stored split of the carbon model)."""
     from enxs.evaluation import metrics_on, stored_split
 
@@ -118,7 +119,7 @@ def carbon_check(any_model: str, carbon_model: str, data_dir=None) -> dict[str, 
         model, manifest = artifacts.load_model(any_model)
     except artifacts.ModelFileError:
         return None
-    _, test = stored_split(carbon_manifest, data_dir)
+    _, test = stored_split(carbon_manifest, context.data_dir)
     return {carbon_model: metrics_on(carbon_model_, test, carbon_manifest),
             any_model: metrics_on(model, test, manifest)}
 

@@ -31,7 +31,7 @@ from enxs import ccqe, rosenbluth, structured, superscaling
 from enxs.descriptors import describe, inputs
 from enxs.errors import EnxsError
 from enxs.nuclei import Nucleus
-from enxs.predict import Ensemble, ExtrapolationWarning, member_spread, sampling
+from enxs.predict import Ensemble, ExtrapolationWarning, MemberBand, sampling
 from enxs.responses import EVALUATION_ANGLE, member_responses
 from enxs.zeroshot import member_factors
 
@@ -147,25 +147,14 @@ def scaling_members(ensemble: Ensemble, nucleus: Nucleus, k: ccqe.Kernel, which:
 
 
 @dataclass
-class NeutrinoPrediction:
-    """Members' cross sections [K, N] per point (``points``: a frame of the kinematics), in ``unit``."""
+class NeutrinoPrediction(MemberBand):
+    """Members' cross sections [K, N] per point (``points``: a frame of the kinematics), in ``unit``;
+    their band (``MemberBand``)."""
 
     points: pd.DataFrame
     members: np.ndarray
     unit: str
     metadata: dict = field(default_factory=dict)
-
-    @property
-    def mean(self) -> np.ndarray:
-        return self.members.mean(0)
-
-    @property
-    def std(self) -> np.ndarray:
-        return member_spread(self.members)
-
-    def quantiles(self) -> tuple[np.ndarray, np.ndarray]:
-        """The members' 16% and 84% quantiles per point."""
-        return tuple(np.quantile(self.members, [0.16, 0.84], axis=0))
 
     def to_frame(self) -> pd.DataFrame:
         q16, q84 = self.quantiles()

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from enxs import neutrino
+from enxs.context import DEFAULT_CONTEXT, Context
 from enxs.errors import EnxsError
 from enxs.pointfiles import write_table
 from enxs.predict import Ensemble
@@ -39,15 +40,13 @@ class MiniBooNEError(EnxsError):
     """MiniBooNE's files are missing or not in their published layout."""
 
 
-def default_directory(data_dir=None) -> Path:
-    """MiniBooNE's directory: $ENXS_NEUTRINO_DIR, else ``neutrino/miniboone-ccqe`` beside the QES archive."""
+def default_directory(context: Context = DEFAULT_CONTEXT) -> Path:
+    """MiniBooNE's directory: $ENXS_NEUTRINO_DIR, else ``neutrino/miniboone-ccqe`` beside the context's QES archive."""
     import os
-
-    from enxs.archive import resolve_data_dir
 
     if os.environ.get("ENXS_NEUTRINO_DIR"):
         return Path(os.environ["ENXS_NEUTRINO_DIR"])
-    return resolve_data_dir(data_dir).parent / "neutrino" / "miniboone-ccqe"
+    return context.archive_dir.parent / "neutrino" / "miniboone-ccqe"
 
 
 def load_miniboone(directory: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -2,8 +2,9 @@
 read into an enxs model.
 
 Reads graphs of the form [MatMul → Add (→ Mul → Add) → Relu]×n → MatMul → Add → Sigmoid (or
-its composed form 1/(1 + exp(−z)), and a final Mul; constants as initializers or ``Constant`` nodes) into an enxs model with ``norm='affine'``
-(the folded batch norm as a per-unit scale and shift) and NuWro's five inputs.
+its composed form 1/(1 + exp(−z)), and a final Mul; constants as initializers or ``Constant``
+nodes) into an enxs model with ``norm='affine'`` (the folded batch norm as a per-unit scale and
+shift) and NuWro's five inputs.
 """
 
 from __future__ import annotations

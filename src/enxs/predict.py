@@ -110,6 +110,24 @@ def member_spread(sigma: np.ndarray) -> np.ndarray:
     return sigma.std(0, ddof=1) if len(sigma) > 1 else np.zeros(sigma.shape[1])
 
 
+class MemberBand:
+    """The band of ``self.members`` [K, …]: mean, standard deviation over members (ddof = 1; zeros
+    for one member) and the members' 16% and 84% quantiles, each of shape […]."""
+
+    members: np.ndarray
+
+    @property
+    def mean(self) -> np.ndarray:
+        return self.members.mean(0)
+
+    @property
+    def std(self) -> np.ndarray:
+        return member_spread(self.members.reshape(len(self.members), -1)).reshape(self.members.shape[1:])
+
+    def quantiles(self) -> tuple[np.ndarray, np.ndarray]:
+        return tuple(np.quantile(self.members, [0.16, 0.84], axis=0))
+
+
 class NucleusChoiceError(EnxsError):
     """A prediction for a nucleus the model cannot describe, or without the nucleus it needs."""
 

@@ -29,7 +29,7 @@ from enxs.coverage import EPSILON_LEVER, elastic_omega, epsilon_spread, passing_
 from enxs.descriptors import inputs, nucleus_factor
 from enxs.network import EnsembleNet
 from enxs.nuclei import Nucleus
-from enxs.predict import Ensemble, ExtrapolationWarning, NonFiniteError, member_spread, sampling
+from enxs.predict import Ensemble, ExtrapolationWarning, MemberBand, NonFiniteError, sampling
 from enxs.zeroshot import member_factors
 
 #: The angle through which a response network is evaluated: any angle gives the same R's
@@ -38,9 +38,9 @@ EVALUATION_ANGLE = 90.0
 
 
 @dataclass
-class Responses:
+class Responses(MemberBand):
     """R_L, R_T [GeV⁻¹] per point: ``members`` [K, N, 2] (L, T), summarized as mean, std and
-    16/84% quantiles [N, 2]; ``outside_coverage`` [N] (bool: not constrained by data at several
+    16/84% quantiles [N, 2] (``MemberBand``); ``outside_coverage`` [N] (bool: not constrained by data at several
     angles, below the elastic line, or a negative mean); ``method`` says where they come from."""
 
     q: np.ndarray
@@ -49,18 +49,6 @@ class Responses:
     outside_coverage: np.ndarray
     method: str
     zero_shot: bool = False  # the model has no training data of this nucleus
-
-    @property
-    def mean(self) -> np.ndarray:
-        return self.members.mean(0)
-
-    @property
-    def std(self) -> np.ndarray:
-        k, n, _ = self.members.shape
-        return member_spread(self.members.reshape(k, 2 * n)).reshape(n, 2)
-
-    def quantiles(self) -> tuple[np.ndarray, np.ndarray]:
-        return tuple(np.quantile(self.members, [0.16, 0.84], axis=0))
 
     def to_frame(self) -> pd.DataFrame:
         q16, q84 = self.quantiles()

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from enxs import archive, artifacts, executors, runs, superscaling
+from enxs.context import DEFAULT_CONTEXT, Context
 from enxs.coverage import outside_coverage
 from enxs.datasets import tag_nucleus
 from enxs.evaluation import metrics_of_members, metrics_on, predict_table, stored_split
@@ -54,24 +55,24 @@ PSI_RANGE = (-1.5, 1.5)
 COLLAPSE_RANGE = (-1.0, 0.3)  # ψ′ where longitudinal scaling is expected to hold (below the Δ)
 
 
-def loso_spec(name: str, output: str, seed: int, preset: str = "fast", data_dir=None,
+def loso_spec(name: str, output: str, seed: int, preset: str = "fast", context: Context = DEFAULT_CONTEXT,
               members: int | None = None) -> runs.RunSpec:
     """One leave-settings-out run: recipe ``name`` (:data:`RECIPES`) with ``output`` and split ``seed``."""
     nucleus, epochs, assignments = recipe(name, preset)
-    return runs.pretrain_spec(nucleus, preset, data_dir=data_dir, members=members, epochs=epochs, seed=seed,
+    return runs.pretrain_spec(nucleus, preset, context=context, members=members, epochs=epochs, seed=seed,
                               train_fraction=LOSO_TRAIN_FRACTION,
                               assignments=[*assignments, *(RESPONSE_SETTINGS if output == "responses" else
                                                            [f"model.output={output}"]), "split.unit=setting"])
 
 
-def held_out_scores(directories: list[Path], data_dir=None) -> dict[str, Any]:
+def held_out_scores(directories: list[Path], context: Context = DEFAULT_CONTEXT) -> dict[str, Any]:
     """Metrics of models on their own held-out spectra, pooled over the runs; inside/outside
     the σ coverage of each run's training settings; the runs' fit seconds."""
     sigmas, tables, flags, seconds = [], [], [], []
     for directory in directories:
         model, manifest = artifacts.load_model(directory)
         for nucleus in manifest.split:
-            path = archive.find_nucleus_file(nucleus, data_dir)
+            path = context.data_path(nucleus)
             table = manifest.config.selection.apply(archive.read_file(path, Nucleus.parse(nucleus))[0])
             test = table[table.line.isin(manifest.split[nucleus]["test_lines"])]
             if len(manifest.nuclei) > 1:
@@ -88,23 +89,23 @@ def held_out_scores(directories: list[Path], data_dir=None) -> dict[str, Any]:
     return result
 
 
-def run_loso(preset: str, executor: executors.LocalExecutor, data_dir=None, members: int | None = None,
+def run_loso(preset: str, executor: executors.LocalExecutor, context: Context, members: int | None = None,
              seeds=LOSO_SEEDS, recipes=tuple(RECIPES)) -> dict[tuple[str, str], dict[str, Any]]:
     """Train (or reuse) every leave-settings-out run as one plan; scores per (recipe, model)."""
     keys = [(name, label, output, s) for name in recipes for label, output in OUTPUTS.items() for s in seeds]
-    finished = executor.run_all([executors.Job(loso_spec(name, output, s, preset, data_dir, members),
+    finished = executor.run_all([executors.Job(loso_spec(name, output, s, preset, context, members),
                                           f"{name} {label} seed {s}") for name, label, output, s in keys])
     dirs: dict[tuple[str, str], list[Path]] = {}
     for (name, label, _, _), directory in zip(keys, finished, strict=True):
         dirs.setdefault((name, label), []).append(directory)
-    return {key: held_out_scores(paths, data_dir) for key, paths in dirs.items()}
+    return {key: held_out_scores(paths, context) for key, paths in dirs.items()}
 
 
-def random_point_scores(models: dict[str, str], data_dir=None) -> dict[str, dict]:
+def random_point_scores(models: dict[str, str], context: Context = DEFAULT_CONTEXT) -> dict[str, dict]:
     """Metrics of models (label → directory or shipped name) on the first one's stored test
     points (the same points when their splits agree, as for carbon with seed 0)."""
     loaded = {label: artifacts.load_model(name) for label, name in models.items()}
-    _, test = stored_split(next(iter(loaded.values()))[1], data_dir)
+    _, test = stored_split(next(iter(loaded.values()))[1], context.data_dir)
     return {label: metrics_on(model, test, manifest) for label, (model, manifest) in loaded.items()}
 
 
@@ -279,29 +280,29 @@ def report_lines(scores: dict[tuple[str, str], dict[str, Any]], scaling: dict[st
     return [*lines, ""]
 
 
-def shipped_recipe_specs(preset: str, data_dir=None, members: int | None = None,
+def shipped_recipe_specs(preset: str, context: Context, members: int | None = None,
                          seed: int = 0) -> dict[str, runs.RunSpec]:
     """The response models of the shipped recipes on the usual random split: carbon (to compare
     on random test points with the shipped σ model) and all nuclei (superscaling, zero-shot)."""
     specs = {}
     for name in RECIPES:
         nucleus, epochs, assignments = recipe(name, preset)
-        specs[name] = runs.pretrain_spec(nucleus, preset, data_dir=data_dir, members=members, epochs=epochs,
+        specs[name] = runs.pretrain_spec(nucleus, preset, context=context, members=members, epochs=epochs,
                                          seed=seed, assignments=[*assignments, *RESPONSE_SETTINGS])
     return specs
 
 
-def run_response_study(preset: str, out: Path, executor: executors.LocalExecutor, data_dir=None,
+def run_response_study(preset: str, out: Path, executor: executors.LocalExecutor, context: Context,
                        members: int | None = None, seed: int = 0, carbon_model: str = "enxs-12C-fast",
                        seeds=LOSO_SEEDS) -> Path:
     """Train (or reuse) every run, write ``out/responses.md`` and its scaling figure."""
-    scores = run_loso(preset, executor, data_dir, members, seeds)
-    specs = shipped_recipe_specs(preset, data_dir, members, seed)
+    scores = run_loso(preset, executor, context, members, seeds)
+    specs = shipped_recipe_specs(preset, context, members, seed)
     shipped = dict(zip(specs, executor.run_all([executors.Job(s, f"{r} response model") for r, s in specs.items()]),
                        strict=True))
     random_points = random_point_scores({carbon_model: carbon_model,
                                          f"response model ({shipped['carbon'].name})": str(shipped["carbon"])},
-                                        data_dir)
+                                        context)
     scaling = scaling_curves(str(shipped["all nuclei"]))
     figure, generator_figure = REPORT_FILES[1:]
     plot_scaling(scaling, out / figure)

@@ -30,6 +30,7 @@ from enxs.config import (
     preset_config,
     read_config_file,
 )
+from enxs.context import DEFAULT_CONTEXT, Context
 from enxs.coverage import coverage_settings
 from enxs.datasets import dataset_info, experiment_of, tag_nucleus
 from enxs.errors import EnxsError
@@ -97,10 +98,10 @@ class RunSpec:
         return cls(**{**d, "config": Config.from_dict(d["config"])})
 
 
-def choose_nuclei(nucleus: str, exclude: str | None = None, data_dir=None) -> list[str]:
-    """``12C``, a comma-separated list, or ``all`` (every nucleus file in the data directory),
-    less the comma-separated ``exclude``; names normalized (``Fe56`` → ``56Fe``)."""
-    names = (list(archive.nucleus_files(data_dir)) if nucleus.strip().lower() == "all"
+def choose_nuclei(nucleus: str, exclude: str | None = None, context: Context = DEFAULT_CONTEXT) -> list[str]:
+    """``12C``, a comma-separated list, or ``all`` (every nucleus file in the context's data
+    directory), less the comma-separated ``exclude``; names normalized (``Fe56`` → ``56Fe``)."""
+    names = (context.nucleus_names() if nucleus.strip().lower() == "all"
              else [Nucleus.parse(n).name for n in nucleus.split(",") if n.strip()])
     dropped = {Nucleus.parse(n).name for n in (exclude or "").split(",") if n.strip()}
     unknown = dropped - set(names)
@@ -112,15 +113,15 @@ def choose_nuclei(nucleus: str, exclude: str | None = None, data_dir=None) -> li
     return chosen
 
 
-def pretrain_spec(nucleus: str, preset: str, *, exclude: str | None = None, data_file=None, data_dir=None,
-                  device: str = "cpu", **options: Any) -> RunSpec:
+def pretrain_spec(nucleus: str, preset: str, *, exclude: str | None = None, data_file=None,
+                  context: Context = DEFAULT_CONTEXT, **options: Any) -> RunSpec:
     """A pre-training run on one nucleus or several (``choose_nuclei``): the preset with
     ``options`` (``build_config``'s: config_file, assignments, members, epochs, seed,
     train_fraction). Several nuclei need nucleus inputs: unless the configuration names them,
     the structured model (``STRUCTURED``, under the user's options), or where the user names an
     output (``model.output=responses``, ``=sigmoid``) that network with ``MULTI_NUCLEUS_INPUTS``.
     The σ-only recipe: ``nucleus_inputs=shape`` (or ``model.output=sigmoid``)."""
-    nuclei = choose_nuclei(nucleus, exclude, data_dir)
+    nuclei = choose_nuclei(nucleus, exclude, context)
     if data_file is not None and len(nuclei) > 1:
         raise RunError("--data-file holds one nucleus; give one --nucleus with it")
     base = preset_config(preset)
@@ -131,8 +132,7 @@ def pretrain_spec(nucleus: str, preset: str, *, exclude: str | None = None, data
     config = build_config(base, Scratch(), **options)
     if len(nuclei) > 1 and config.model.nucleus_inputs == "none":  # a network the user chose
         config = replace(config, model=replace(config.model, nucleus_inputs=MULTI_NUCLEUS_INPUTS))
-    paths = [str(archive.data_path(n, data_file, data_dir).resolve()) for n in nuclei]
-    return RunSpec(nuclei, paths, config, device=device)
+    return RunSpec(nuclei, [str(context.data_path(n, data_file)) for n in nuclei], config, device=context.device)
 
 
 def user_model_keys(options: dict[str, Any]) -> set[str]:
@@ -147,7 +147,7 @@ def user_model_keys(options: dict[str, Any]) -> set[str]:
 
 def finetune_spec(parent: str, nucleus: str, scenario: str = "all", train_fraction: float = TRANSFER_TRAIN_FRACTION,
                   *, scale_by_a: bool | None = None, norm_overrides: dict[str, float] | None = None, data_file=None,
-                  data_dir=None, device: str = "cpu", **options: Any) -> RunSpec:
+                  context: Context = DEFAULT_CONTEXT, **options: Any) -> RunSpec:
     """A fine-tuning run from ``parent`` (directory or shipped name) with the fine-tuning
     schedule of the parent's preset (``fast`` for other presets) and ``options`` as above.
     The output is scaled by A/A_parent from a one-nucleus parent; a parent with nucleus
@@ -159,8 +159,8 @@ def finetune_spec(parent: str, nucleus: str, scenario: str = "all", train_fracti
         scale_by_a = parent_config.model.nucleus_inputs == "none"
     start = Finetune(parent=artifacts.model_reference(parent), scenario=scenario, scale_by_a=scale_by_a)
     config = build_config(finetune_base(parent_config, preset), start, train_fraction=train_fraction, **options)
-    path = archive.data_path(target.name, data_file, data_dir).resolve()
-    return RunSpec(target.name, str(path), config, norm_overrides or {}, device=device)
+    path = context.data_path(target.name, data_file)
+    return RunSpec(target.name, str(path), config, norm_overrides or {}, device=context.device)
 
 
 def load_points(spec: RunSpec) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
@@ -354,7 +354,7 @@ def pretrain(nucleus: str, out: str | os.PathLike, preset: str = "fast", *, excl
     """Train an ensemble from scratch on ``nucleus`` (``"12C"``, ``"12C,16O"`` or ``"all"``) and
     write it to the new directory ``out``; returns it loaded. ``options``: members, epochs, seed,
     train_fraction, config_file, assignments (``["train.lr=1e-3"]``), as ``enxs pretrain``."""
-    spec = pretrain_spec(nucleus, preset, exclude=exclude, data_file=data_file, data_dir=data_dir, device=device,
+    spec = pretrain_spec(nucleus, preset, exclude=exclude, data_file=data_file, context=Context(data_dir, device),
                          **options)
     execute(spec, out, on_epoch=on_epoch)
     return Ensemble.load(out)
@@ -367,7 +367,7 @@ def finetune(parent: str | os.PathLike, nucleus: str, out: str | os.PathLike, sc
     """Fine-tune every member of ``parent`` (a directory or shipped name) to ``nucleus`` on
     ``train_fraction`` of its points, writing the new directory ``out``; returns it loaded."""
     spec = finetune_spec(str(parent), nucleus, scenario, train_fraction, norm_overrides=norm_overrides,
-                         data_file=data_file, data_dir=data_dir, device=device, **options)
+                         data_file=data_file, context=Context(data_dir, device), **options)
     execute(spec, out, on_epoch=on_epoch)
     return Ensemble.load(out)
 

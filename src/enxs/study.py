@@ -20,6 +20,7 @@ import pandas as pd
 
 from enxs import anystudy, archive, artifacts, executors, runs
 from enxs.config import Finetune, Scratch, build_config, finetune_base, scratch_baseline_base
+from enxs.context import DEFAULT_CONTEXT, Context
 from enxs.datasets import total_error
 from enxs.evaluation import metrics_of_members
 from enxs.files import STUDY_MARKER, check_study_directory, write_json
@@ -47,28 +48,28 @@ class Cell:
     results: dict[str, dict[str, Any]]  # method → {"metrics", "regions", "model_dir", "members"}
 
 
-def study_specs(base: str, preset: str, nucleus: str, fraction: float, data_dir, members: int | None,
+def study_specs(base: str, preset: str, nucleus: str, fraction: float, context: Context, members: int | None,
                 seed: int) -> dict[str, runs.RunSpec]:
     """The three trained methods for one cell."""
     parent = artifacts.read_manifest(artifacts.resolve_model(base)).config
-    path = str(archive.find_nucleus_file(nucleus, data_dir).resolve())
+    path = str(context.data_path(nucleus))
     options = {"members": members, "seed": seed}
     specs = {}
     for scenario in ("all", "last2"):
         start = Finetune(parent=artifacts.model_reference(base), scenario=scenario)
         config = build_config(finetune_base(parent, preset), start, train_fraction=fraction, **options)
-        specs[f"fine-tuned {scenario}"] = runs.RunSpec(nucleus, path, config)
+        specs[f"fine-tuned {scenario}"] = runs.RunSpec(nucleus, path, config, device=context.device)
     config = build_config(scratch_baseline_base(parent, preset), Scratch(), train_fraction=fraction, **options)
-    specs["from scratch"] = runs.RunSpec(nucleus, path, config)
+    specs["from scratch"] = runs.RunSpec(nucleus, path, config, device=context.device)
     return specs
 
 
-def run_study(base: str, preset: str, executor: executors.LocalExecutor, data_dir=None, targets=TARGETS,
+def run_study(base: str, preset: str, executor: executors.LocalExecutor, context: Context, targets=TARGETS,
               fractions=FRACTIONS, members: int | None = None, seed: int = 0) -> list[Cell]:
     """Plan every run of the study, train (or reuse) them all, then evaluate all methods on each
     cell's test points."""
     base_model, base_manifest = artifacts.load_model(base)
-    cells_specs = {(n, f): study_specs(base, preset, n, f, data_dir, members, seed) for n in targets for f in fractions}
+    cells_specs = {(n, f): study_specs(base, preset, n, f, context, members, seed) for n in targets for f in fractions}
     jobs = [executors.Job(s, f"{n} {f:g} {m}") for (n, f), specs in cells_specs.items() for m, s in specs.items()]
     finished = iter(executor.run_all(jobs))
     cells = []
@@ -193,8 +194,8 @@ def _figure(cell: Cell, path: Path, panels: int = 3) -> None:
     plt.close(fig)
 
 
-def reproduce(base: str, preset: str, out: Path, data_dir=None, members: int | None = None, seed: int = 0,
-              targets=TARGETS, fractions=FRACTIONS, on_run=None, any_targets=ZERO_SHOT_TARGETS,
+def reproduce(base: str, preset: str, out: Path, context: Context = DEFAULT_CONTEXT, members: int | None = None,
+              seed: int = 0, targets=TARGETS, fractions=FRACTIONS, on_run=None, any_targets=ZERO_SHOT_TARGETS,
               any_model: str | None = None, any_members: int | None = None,
               studies=("transfer",), overwrite: bool = False, neutrino_data: Path | None = None,
               executor: executors.LocalExecutor | None = None) -> list[Path]:
@@ -206,7 +207,8 @@ def reproduce(base: str, preset: str, out: Path, data_dir=None, members: int | N
     ``out/neutrino.md`` (``neutrinostudy``, with ``any_model`` or enxs-any-fast). The runs train in
     this process, or with ``executor`` (``executors.RayExecutor``) on Ray, in ``out/runs``. The directory
     follows the rule for study directories (:func:`enxs.files.check_study_directory`): runs
-    finished there are reused, reports replaced only with ``overwrite``."""
+    finished there are reused, reports replaced only with ``overwrite``. ``context``: the data
+    directory and the device every run uses."""
     from enxs import __version__, neutrinostudy, responsestudy
 
     reports = [*(responsestudy.REPORT_FILES if "responses" in studies else ()),
@@ -225,13 +227,13 @@ def reproduce(base: str, preset: str, out: Path, data_dir=None, members: int | N
     written = []
     if "neutrino" in studies:
         written.append(neutrinostudy.write_report(any_model or "enxs-any-fast", out, neutrino_data
-                                                  or neutrinostudy.default_directory(data_dir)))
+                                                  or neutrinostudy.default_directory(context)))
     if "responses" in studies:
-        written.append(responsestudy.run_response_study(preset, out, executor, data_dir, members, seed, base))
+        written.append(responsestudy.run_response_study(preset, out, executor, context, members, seed, base))
     if "any" in studies and any_targets:
-        rows = anystudy.run_any_study(preset, executor, base, data_dir, any_members or members, seed, any_targets,
+        rows = anystudy.run_any_study(preset, executor, base, context, any_members or members, seed, any_targets,
                                       fractions)
-        carbon = anystudy.carbon_check(any_model, base, data_dir) if any_model else None
+        carbon = anystudy.carbon_check(any_model, base, context) if any_model else None
         several = any_model is not None and artifacts.read_manifest(artifacts.resolve_model(any_model)).nucleus is None
         header = {"enxs": __version__, "preset": preset, "carbon model": base, "seed": seed,
                   "members": any_members or members or "the preset's",
@@ -243,7 +245,7 @@ def reproduce(base: str, preset: str, out: Path, data_dir=None, members: int | N
         written.append(out / ANY_REPORT)
     if "transfer" not in studies:
         return written
-    cells = run_study(base, preset, executor, data_dir, targets, fractions, members, seed)
+    cells = run_study(base, preset, executor, context, targets, fractions, members, seed)
     header = {"enxs": __version__, "preset": preset, "base model": base, "seed": seed,
               "members": cells[0].results["fine-tuned all"]["model"].members if cells else members,
               "wall time of this invocation (runs reused from earlier invocations are not retrained)":

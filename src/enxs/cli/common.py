@@ -6,7 +6,6 @@ and configuration keys ("θ [deg]", "[train]") reach the user as written.
 
 from __future__ import annotations
 
-import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,11 +35,13 @@ Threads = Annotated[
 ]
 
 
-def use_threads(threads: int | None) -> None:
-    """Set torch's CPU threads: ``threads``, else one per core this process may use."""
-    import torch
+def job_context(data_dir: Path | None = None, threads: int | None = None, device: str = "cpu"):
+    """The command's ``enxs.context.Context`` from its options, torch's CPU threads set from it."""
+    from enxs.context import Context
 
-    torch.set_num_threads(threads or len(os.sched_getaffinity(0)))
+    context = Context(data_dir, device, threads)
+    context.use_threads()
+    return context
 
 
 class CLIError(EnxsError):

@@ -12,9 +12,9 @@ from enxs.cli.common import (
     DataDir,
     Overwrite,
     Threads,
+    job_context,
     make_app,
     say,
-    use_threads,
     warn,
     warnings_on_screen,
 )
@@ -124,7 +124,7 @@ def tabulate(
         raise CLIError(f"--q-min {q_min:g} and --q-max {q_max:g}: need 0 < q-min < q-max (GeV)")
     if not responses and not 0 < e_min < e_max:
         raise CLIError(f"--e-min {e_min:g} and --e-max {e_max:g}: need 0 < e-min < e-max (GeV)")
-    use_threads(threads)
+    job_context(threads=threads)
     ensemble, target = load(model, nucleus)
     if responses:
         with warnings_on_screen():

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from enxs.cli.common import CLIError, Overwrite, Threads, console, say, use_threads, warnings_on_screen
+from enxs.cli.common import CLIError, Overwrite, Threads, console, job_context, say, warnings_on_screen
 from enxs.cli.use import ModelArg, Nucleus, check_table_output, parse_values
 
 Flavor = Annotated[str, typer.Option("--flavor", help="numu, numubar, nue or nuebar.")]
@@ -101,7 +101,7 @@ def neutrino(
         from enxs.hepdata import check_ready
 
         check_ready(hepdata, "--hepdata")
-    use_threads(threads)
+    job_context(threads=threads)
     result = compute(model, nucleus, flavor, energy, flux, emax, tmu, cos, total, axial_mass, per, scaling,
                      bin_average, not no_pauli, axial_mass_std)
     frame = result.to_frame()

@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from enxs.cli.common import SIGNALS, CLIError, DataDir, Threads, console, make_app, say, use_threads
+from enxs.cli.common import SIGNALS, CLIError, DataDir, Threads, console, job_context, make_app, say
 from enxs.errors import Interrupted
 
 Members = Annotated[int | None, typer.Option(help="Ensemble members K (default: the preset's).")]
@@ -156,9 +156,9 @@ def pretrain(
     The method of Kowal et al., Phys. Rev. C 110, 025501 (2024)."""
     from enxs import runs
 
-    use_threads(threads)
+    context = job_context(data_dir, threads, device)
     _start_or_resume(out, resume, lambda: runs.pretrain_spec(
-        nucleus, preset, exclude=exclude, data_file=data_file, data_dir=data_dir, device=device, config_file=config,
+        nucleus, preset, exclude=exclude, data_file=data_file, context=context, config_file=config,
         assignments=set_, members=members, epochs=epochs, seed=seed), "pretrain", executor, address, workers)
 
 
@@ -187,10 +187,10 @@ def finetune(
 
     if resume is None and (from_ is None or nucleus is None):
         raise CLIError("give --from MODEL and --nucleus TARGET (or --resume DIR)")
-    use_threads(threads)
+    context = job_context(data_dir, threads, device)
     _start_or_resume(out, resume, lambda: runs.finetune_spec(
         from_, nucleus, scenario, train_fraction, norm_overrides=parse_norm_overrides(norm), data_file=data_file,
-        data_dir=data_dir, device=device, config_file=config, assignments=set_, members=members, epochs=epochs,
+        context=context, config_file=config, assignments=set_, members=members, epochs=epochs,
         seed=seed), "finetune", executor, address, workers)
 
 
@@ -205,8 +205,7 @@ def evaluate(
     """Accuracy and calibration per dataset and in total: stored train/test split, or a nucleus."""
     from enxs.evaluation import evaluate_model
 
-    use_threads(threads)
-    result = evaluate_model(model, nucleus, data_dir, data_file, scale_a)
+    result = evaluate_model(model, nucleus, job_context(data_dir, threads).data_dir, data_file, scale_a)
     if as_json:
         print(json.dumps(result, indent=1))
         return
@@ -271,9 +270,9 @@ def reproduce(
     neutrino_data: Annotated[Path | None, typer.Option(
         help="MiniBooNE's CCQE directory (default: $ENXS_NEUTRINO_DIR, else neutrino/miniboone-ccqe beside the "
              "QES archive).")] = None,
+    data_dir: DataDir = None, threads: Threads = None, device: Device = "cpu",
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="Replace the reports already in OUT (finished runs there are reused either way).")] = False,
-    data_dir: DataDir = None, threads: Threads = None,
     executor: Annotated[str, typer.Option(
         "--executor", help="local (one run after another here) or ray: the study's independent runs fan out over "
                            "Ray workers, one CPU each (pip install 'enxs[ray]').")] = "local",
@@ -284,7 +283,7 @@ def reproduce(
     response study, as reports."""
     from enxs import study
 
-    use_threads(threads)
+    context = job_context(data_dir, threads, device)
 
     def on_run(title, spec):
         say(f"{title}: {spec.kind}, {spec.config.train.epochs} epochs")
@@ -304,7 +303,7 @@ def reproduce(
         ray_module()  # the one-line error without the extra, before any work
     with ray_progress() if executor == "ray" else nullcontext() as on_event:
         runner = RayExecutor(out / "runs", address, workers, on_event) if executor == "ray" else None
-        paths = study.reproduce(base, preset, out, data_dir, members, seed, tuple(nuclei or study.TARGETS),
+        paths = study.reproduce(base, preset, out, context, members, seed, tuple(nuclei or study.TARGETS),
                                 study.FRACTIONS, on_run, any_targets, any_model, any_members, chosen, overwrite,
                                 neutrino_data, runner)
     say(f"report(s) written to {', '.join(map(str, paths))}")

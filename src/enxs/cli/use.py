@@ -15,8 +15,8 @@ from enxs.cli.common import (
     Overwrite,
     Threads,
     console,
+    job_context,
     say,
-    use_threads,
     warn,
     warnings_on_screen,
 )
@@ -87,7 +87,7 @@ def predict(
     check_table_output(output, overwrite)
     if input_ is not None and (energy, angle, omega) != (None, None, None):
         raise CLIError("give --input points.csv or --energy, --angle and --omega, not both")
-    use_threads(threads)
+    job_context(threads=threads)
     if input_ is not None:
         e, t, w = pointfiles.read_points(input_)
     elif energy is not None and angle is not None and omega is not None:
@@ -130,7 +130,7 @@ def responses(
     check_table_output(output, overwrite)
     if input_ is not None and (q, omega) != (None, None):
         raise CLIError("give --input points.csv or --q and --omega, not both")
-    use_threads(threads)
+    job_context(threads=threads)
     if input_ is not None:
         qq, w = pointfiles.read_points(input_, ("q", "omega"))
     elif q is not None and omega is not None:
