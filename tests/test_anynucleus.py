@@ -151,15 +151,23 @@ def test_exclude_and_unknown_nuclei(archive_dir):
         runs.choose_nuclei("12C,16O", "208Pb", Context(archive_dir))
 
 
+@pytest.mark.parametrize("output", ["sigmoid", "responses"])
 @pytest.mark.parametrize("mode", ["shape", "psi", "scaling"])
-def test_onnx_export_of_every_nucleus_input_choice(mode, tmp_path):
+def test_onnx_export_of_every_nucleus_input_choice(mode, output, tmp_path):
     from enxs.config import ModelConfig
     from enxs.network import EnsembleNet
 
     torch.manual_seed(0)
-    net = EnsembleNet(ModelConfig(depth=2, width=16, norm="none", inputs="standardized", nucleus_inputs=mode), 2)
+    net = EnsembleNet(ModelConfig(depth=2, width=16, norm="batch", inputs="standardized", nucleus_inputs=mode,
+                                  output=output), 2)
     energy, theta, omega = kinematics.random_points(500, 1)
-    net.set_standardization(torch.as_tensor(inputs(mode, energy, theta, omega, Nucleus.parse("27Al")),
-                                            dtype=torch.float32))
+    features = torch.as_tensor(inputs(mode, energy, theta, omega, Nucleus.parse("27Al")), dtype=torch.float32)
+    net.set_standardization(features)
+    net.train()
+    net(features)  # batch norm with running statistics to fold
+    net.eval()
     summary = onnx_io.export(net, Nucleus.parse("16O"), tmp_path)  # checked against enxs inside
     assert summary["max_rel_diff"] < 1e-4 and summary["members"] == 2
+    if output == "responses":  # the (q, ω) → (R_L, R_T) graphs, ψ′ computed inside from q and ω
+        responses = onnx_io.export(net, Nucleus.parse("16O"), tmp_path, responses=True)
+        assert responses["max_rel_diff"] < 1e-4

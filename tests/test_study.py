@@ -41,3 +41,10 @@ def test_any_nucleus_study_reports_zero_shot_and_fine_tuning(tmp_path, archive_d
     assert (tmp_path / "r" / "any-responses.png").is_file() and (tmp_path / "r" / "any-scaling.png").is_file()
     bases = [p for p in (tmp_path / "r" / "runs").iterdir() if p.name.startswith("any-")]
     assert len(bases) == 3  # one per recipe
+
+
+def test_the_context_reaches_every_run_of_a_study(archive_dir):
+    context = Context(archive_dir, device="cuda:1")
+    specs = study.study_specs("enxs-12C-fast", "smoke", "16O", 0.7, context, 2, 0)
+    assert {s.device for s in specs.values()} == {"cuda:1"}
+    assert {s.data_files[0] for s in specs.values()} == {str((archive_dir / "16O.dat").resolve())}
