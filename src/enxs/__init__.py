@@ -4,7 +4,8 @@ The Python API: ``load_archive`` (measured points), ``pretrain``, ``finetune``, 
 (training runs that write a model directory and return an :class:`Ensemble`),
 ``Ensemble.load(...).predict`` (σ with spread and coverage flags), ``responses`` (R_L, R_T),
 ``evaluate`` (metrics), ``export_onnx`` (NuWro's files), ``neutrino_cross_section`` and
-``neutrino_total`` (CCQE d²σ/dT dcos θ and σ(E_ν) with bands), ``read_flux``. Every error a user can fix is an
+``neutrino_total`` (CCQE d²σ/dT dcos θ and σ(E_ν) with bands), ``read_flux``; ``Context`` (data directory,
+device, threads) for run descriptions and studies. Every error a user can fix is an
 :class:`EnxsError`. Heavy modules (pandas, torch) load on first use, so ``import enxs`` stays cheap.
 """
 
@@ -27,9 +28,11 @@ _LAZY = {
     "neutrino_total": ("enxs.neutrino", "total_cross_section"),
     "read_flux": ("enxs.neutrino", "read_flux"),
     "EnxsError": ("enxs.errors", "EnxsError"),
+    "Context": ("enxs.context", "Context"),
 }
 
 __all__ = [
+    "Context",
     "Ensemble",
     "EnxsError",
     "Nucleus",
