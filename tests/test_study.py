@@ -4,6 +4,7 @@ import pytest
 
 from enxs import study
 from enxs.context import Context
+from enxs.errors import EnxsError
 from enxs.files import OutputError
 
 
@@ -48,3 +49,11 @@ def test_the_context_reaches_every_run_of_a_study(archive_dir):
     specs = study.study_specs("enxs-12C-fast", "smoke", "16O", 0.7, context, 2, 0)
     assert {s.device for s in specs.values()} == {"cuda:1"}
     assert {s.data_files[0] for s in specs.values()} == {str((archive_dir / "16O.dat").resolve())}
+
+
+@pytest.mark.parametrize(("context", "message"), [(Context(device="gpu9"), "not a device name"),
+                                                  (Context(data_dir="/nonexistent/qes"), "does not exist")])
+def test_a_study_with_a_bad_device_or_archive_writes_nothing(tmp_path, context, message):
+    with pytest.raises(EnxsError, match=message):
+        study.reproduce("enxs-12C-fast", "smoke", tmp_path / "r", context, targets=("16O",), any_targets=())
+    assert not (tmp_path / "r").exists()

@@ -11,6 +11,25 @@ from pathlib import Path
 import torch
 
 from enxs import archive
+from enxs.errors import EnxsError
+
+
+class DeviceError(EnxsError):
+    """A torch device this machine or torch build does not have."""
+
+
+def resolve_device(name: str) -> torch.device:
+    """The torch device called ``name``, refused in one line when this machine or build lacks it."""
+    available = ["cpu"] + (["cuda"] if torch.cuda.is_available() else []) + (
+        ["mps"] if torch.backends.mps.is_available() else [])
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise DeviceError(f"device {name!r} is not a device name; available here: {', '.join(available)}") from None
+    if device.type not in available:
+        raise DeviceError(f"device {name!r} is not available (torch {torch.__version__} on this machine); "
+                          f"available here: {', '.join(available)}")
+    return device
 
 
 @dataclass(frozen=True)
@@ -36,6 +55,14 @@ class Context:
     def data_path(self, nucleus: str, data_file: str | os.PathLike | None = None) -> Path:
         """``data_file`` when given, else the nucleus' file in the archive directory (absolute)."""
         return archive.data_path(nucleus, data_file, self.data_dir).resolve()
+
+    def check(self, data: bool = True) -> Context:
+        """This context checked before a job writes anything: its device and (with ``data``) its data
+        directory, each refused in one line."""
+        resolve_device(self.device)
+        if data:
+            _ = self.archive_dir
+        return self
 
     def use_threads(self) -> None:
         """Set torch's CPU threads (class docstring)."""

@@ -30,7 +30,7 @@ from enxs.config import (
     preset_config,
     read_config_file,
 )
-from enxs.context import DEFAULT_CONTEXT, Context
+from enxs.context import DEFAULT_CONTEXT, Context, resolve_device
 from enxs.coverage import coverage_settings
 from enxs.datasets import dataset_info, experiment_of, tag_nucleus
 from enxs.errors import EnxsError
@@ -217,20 +217,6 @@ def build_model(spec: RunSpec) -> tuple[EnsembleNet, set[str] | None, list, Mani
         scale_to_nucleus(model, Nucleus.parse(spec.nuclei[0]), parent_manifest.nucleus)
     trainable, frozen = trainable_parts(model, start.scenario)
     return model, trainable, frozen, parent_manifest
-
-
-def resolve_device(name: str) -> torch.device:
-    """The torch device called ``name``, refused in one line when this machine or build lacks it."""
-    available = ["cpu"] + (["cuda"] if torch.cuda.is_available() else []) + (
-        ["mps"] if torch.backends.mps.is_available() else [])
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise RunError(f"device {name!r} is not a device name; available here: {', '.join(available)}") from None
-    if device.type not in available:
-        raise RunError(f"device {name!r} is not available (torch {torch.__version__} on this machine); "
-                       f"available here: {', '.join(available)}")
-    return device
 
 
 def check_norm_overrides(overrides: dict[str, float], labels: list[str], spec: RunSpec) -> None:

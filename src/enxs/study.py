@@ -215,6 +215,7 @@ def reproduce(base: str, preset: str, out: Path, context: Context = DEFAULT_CONT
                *(report_files(targets, fractions) if "transfer" in studies else ()),
                *([ANY_REPORT, *anystudy.RESPONSE_FIGURES] if "any" in studies else ()),
                *(neutrinostudy.REPORT_FILES if "neutrino" in studies else ())]
+    context.check(data=set(studies) != {"neutrino"} or neutrino_data is None)
     check_study_directory(out, reports, overwrite)
     start = time.time()
     (out / "runs").mkdir(parents=True, exist_ok=True)
