@@ -1,0 +1,75 @@
+"""Where a zero-shot nucleus departs from the structured model trained without it: per experiment, the
+median data/model over all selected points and near the quasielastic peak (|ψ′| < 0.5), beside the
+same experiments' trained nuclei; and per measured spectrum (E, θ) of the nucleus, the ratios
+data/model of the quasielastic peak's position, full width at half maximum, height and width × height
+(its area, roughly). Used for the 40Ca paragraph of docs/method.md.
+
+    enxs reproduce --studies any      # trains the leave-one-out runs into report/runs
+    python scripts/zero_shot_residuals.py 40Ca --compare 12C,56Fe [--runs report/runs]
+"""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+from pathlib import Path
+
+import numpy as np
+from calibrate_zero_shot import left_out
+
+import enxs
+from enxs.descriptors import describe, psi_prime
+from enxs.predict import Ensemble
+
+
+def half_maximum(omega: np.ndarray, sigma: np.ndarray) -> tuple[float, float, float]:
+    """(ω at the maximum, full width at half maximum, maximum) of a spectrum sorted in ω."""
+    i = int(np.argmax(sigma))
+    half = sigma[i] / 2
+    low = np.interp(half, sigma[: i + 1], omega[: i + 1])
+    high = np.interp(half, sigma[i:][::-1], omega[i:][::-1])
+    return omega[i], high - low, sigma[i]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("nucleus")
+    parser.add_argument("--compare", default="12C,56Fe", help="trained nuclei to show beside it")
+    parser.add_argument("--runs", type=Path, default=Path("report/runs"))
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    run = next(p for p in sorted(args.runs.iterdir())
+               if (p / "manifest.json").is_file() and left_out(p) == args.nucleus)
+    ensemble = Ensemble.load(run)
+    print(f"model: {run} (trained without {args.nucleus}; {ensemble.model.members} members)")
+    print("nucleus  experiment  points  data/model: all  |ψ′| < 0.5")
+    for name in [args.nucleus, *args.compare.split(",")]:
+        table = enxs.Selection().apply(enxs.load_archive(name))
+        d = describe(enxs.Nucleus.parse(name))
+        psi = psi_prime(table.E.to_numpy(), table.theta.to_numpy(), table.omega.to_numpy(), d.k_fermi, d.e_shift)
+        ratio = table.sigma.to_numpy() / ensemble.predict(table.E.to_numpy(), table.theta.to_numpy(),
+                                                          table.omega.to_numpy(), nucleus=name).mean
+        for label in sorted(table.dataset.unique()):
+            mine = table.dataset.to_numpy() == label
+            peak = mine & (np.abs(psi) < 0.5)
+            print(f"{name:7s}  {label:20s} {mine.sum():5d}  {np.median(ratio[mine]):15.3f}  "
+                  f"{np.median(ratio[peak]) if peak.any() else float('nan'):10.3f}")
+    print(f"\n{args.nucleus}, each spectrum with ≥ 15 points: data/model of the quasielastic peak")
+    print("experiment            E [GeV]  θ [deg]  Δω_peak [MeV]  width  height  width × height")
+    table = enxs.Selection().apply(enxs.load_archive(args.nucleus))
+    for (label, energy, theta), spectrum in table.groupby(["dataset", table.E.round(3), "theta"]):
+        spectrum = spectrum.sort_values("omega")
+        if len(spectrum) < 15:
+            continue
+        omega = spectrum.omega.to_numpy()
+        fine = np.linspace(omega.min(), omega.max(), 400)
+        model = ensemble.predict(np.full_like(fine, spectrum.E.iloc[0]), np.full_like(fine, theta), fine,
+                                 nucleus=args.nucleus).mean
+        smooth = np.convolve(spectrum.sigma.to_numpy(), np.ones(3) / 3, mode="same")
+        (wd, fd, hd), (wm, fm, hm) = half_maximum(omega[1:-1], smooth[1:-1]), half_maximum(fine, model)
+        print(f"{label:20s} {energy:8.3f} {theta:8.1f} {1000 * (wd - wm):+14.0f} {fd / fm:6.2f} {hd / hm:7.2f} "
+              f"{fd * hd / (fm * hm):15.2f}")
+
+
+if __name__ == "__main__":
+    main()
