@@ -98,7 +98,8 @@ class StackedAffine(nn.Module):
         return torch.addcmul(self.bias, x, self.weight)
 
 
-_ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU, "tanh": nn.Tanh}
+#: ``model.activation`` → its torch module (also what the traced ONNX graphs use, ``enxs.onnx_trace``).
+ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU, "tanh": nn.Tanh}
 
 
 class Block(nn.Module):
@@ -110,7 +111,7 @@ class Block(nn.Module):
         norms = {"batch": lambda: StackedBatchNorm(members, config.width, config.bn_momentum, config.bn_eps),
                  "affine": lambda: StackedAffine(members, config.width), "none": nn.Identity}
         self.norm = norms[config.norm]()
-        self.activation = _ACTIVATIONS[config.activation]()
+        self.activation = ACTIVATIONS[config.activation]()
         self.dropout = nn.Dropout(config.dropout) if config.dropout > 0 else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

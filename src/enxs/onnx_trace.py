@@ -31,8 +31,8 @@ import torch
 from torch import nn
 
 from enxs import kinematics, superscaling
-from enxs.descriptors import N_KINEMATIC, VIEWS, describe, inputs, nucleus_factor
-from enxs.network import N_RESPONSE_KINEMATIC, R_UNIT, EnsembleNet
+from enxs.descriptors import N_KINEMATIC, describe, inputs, nucleus_factor
+from enxs.network import ACTIVATIONS, N_RESPONSE_KINEMATIC, R_UNIT, EnsembleNet
 from enxs.nuclei import Nucleus
 from enxs.rosenbluth import response_kinematics, weights_over_scale
 from enxs.zeroshot import member_factors
@@ -70,7 +70,8 @@ class _Network(nn.Module):
 
     def __init__(self, model: EnsembleNet, k: int, nucleus: Nucleus | None, responses: bool):
         super().__init__()
-        self.is_response, self.responses, self.activation = model.is_response, responses, model.config.activation
+        self.is_response, self.responses = model.is_response, responses
+        self.activation = ACTIVATIONS[model.config.activation]()
         self.sigmoid = model.config.output in ("sigmoid", "responses")
         mode = model.config.nucleus_inputs
         layers = folded_layers(model, k)
@@ -79,7 +80,7 @@ class _Network(nn.Module):
         self.psi = None
         if mode != "none":  # the nucleus' constant inputs into the first bias; ψ′ stays an input
             d = describe(nucleus)
-            columns = VIEWS[mode].columns(np.array([1.0]), np.array([90.0]), np.array([0.1]), nucleus)[0]
+            columns = inputs(mode, 1.0, 90.0, 0.1, nucleus)[0, N_KINEMATIC:]  # at any point; ψ′ is replaced
             self.psi = (d.k_fermi, d.e_shift) if mode in ("psi", "scaling") else None
             n_point = n_kinematic + (self.psi is not None)
             b = b + columns[n_point - n_kinematic:] @ w[n_point:]
@@ -91,11 +92,6 @@ class _Network(nn.Module):
         factor = float(model.output_factor) * nucleus_factor(mode, nucleus) * (R_UNIT if model.is_response else 1.0)
         _buffer(self, "factor", factor * float(member_factors(model, nucleus)[k, 0]))
         _buffer(self, "one", 1.0)
-
-    def _activation(self, z: torch.Tensor) -> torch.Tensor:
-        if self.activation == "relu":
-            return torch.relu(z)
-        return torch.tanh(z) if self.activation == "tanh" else z * torch.sigmoid(z)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.responses:
@@ -109,7 +105,7 @@ class _Network(nn.Module):
         for i in range(self.depth):
             h = h @ getattr(self, f"w{i}") + getattr(self, f"b{i}")
             if i < self.depth - 1:
-                h = self._activation(h)
+                h = self.activation(h)
         unit = torch.reciprocal(torch.exp(-h) + self.one) if self.sigmoid else torch.exp(h)
         out = unit * self.factor
         if self.is_response and not self.responses:  # y = Σ (σ_Mott v/S) R over L, T
