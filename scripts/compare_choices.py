@@ -45,17 +45,25 @@ def response_shape(model: Path) -> str:
     return "; ".join(cells)
 
 
-def run_one(variant: str, assignments: list[str], held: str, members: int, epochs: int, device: str) -> str:
+def run_one(variant: str, assignments: list[str], held: str, members: int, epochs: int, device: str,
+            threads: int | None) -> str:
     warnings.simplefilter("ignore")
+    context = Context(device=device, threads=threads)
+    context.use_threads()
     spec = runs.pretrain_spec("all", "fast", exclude=held, members=members, epochs=epochs, assignments=assignments,
-                              context=Context(device=device))
+                              context=context)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.time()
         runs.execute(spec, Path(tmp) / "m")
         r = evaluate_model(Path(tmp) / "m", nucleus=held)["all"]
+        trained = evaluate_model(Path(tmp) / "m")["test"]
+        carbon = evaluate_model(Path(tmp) / "m", nucleus="12C")["test"]
         shape = response_shape(Path(tmp) / "m")
     return (f"{variant:10s} without {held:5s}: {r['median_abs_rel_dev']:.1%} (90th pct {r['p90_abs_rel_dev']:.0%}), "
             f"1σ coverage {r['coverage_1sigma']:.0%}, χ²/N {r['chi2_per_point']:.1f}  [{time.time() - start:.0f} s]"
+            f"\n{'':10s} trained nuclei' test points {trained['median_abs_rel_dev']:.1%}, χ²/N "
+            f"{trained['chi2_per_point']:.1f}; 12C's {carbon['median_abs_rel_dev']:.1%}, "
+            f"χ²/N {carbon['chi2_per_point']:.1f}"
             f"\n{'':10s} R_L: {shape}")
 
 
@@ -68,13 +76,14 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=300)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--jobs", type=int, default=1, help="runs at once (processes)")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads of each run (default: all)")
     args = parser.parse_args()
     variants = [(name, [a for a in rest.split(";") if a]) for name, _, rest in
                 (v.partition("=") for v in args.variant or ["default="])]
     held_out = [n for n in (args.holdout + "," + args.report).split(",") if n]
     print(f"fast preset, {args.members} members, {args.epochs} epochs, {args.device}; zero-shot on all points of "
           f"the nucleus left out (validation: {args.holdout}; for the record: {args.report or 'none'})", flush=True)
-    jobs = [(name, assignments, held, args.members, args.epochs, args.device)
+    jobs = [(name, assignments, held, args.members, args.epochs, args.device, args.threads)
             for name, assignments in variants for held in held_out]
     with ProcessPoolExecutor(args.jobs) as pool:
         for line in pool.map(run_one, *zip(*jobs, strict=True)):

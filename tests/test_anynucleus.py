@@ -16,6 +16,7 @@ from enxs.context import Context
 from enxs.descriptors import describe, inputs, nucleus_factor, psi_prime
 from enxs.nuclei import Nucleus
 from enxs.predict import Ensemble, ExtrapolationWarning, NucleusChoiceError, member_predictions
+from enxs.training import Trainer
 
 
 def test_descriptors_follow_the_table_and_the_rule():
@@ -171,3 +172,17 @@ def test_onnx_export_of_every_nucleus_input_choice(mode, output, tmp_path):
     if output == "responses":  # the (q, ω) → (R_L, R_T) graphs, ψ′ computed inside from q and ω
         responses = onnx_io.export(net, Nucleus.parse("16O"), tmp_path, responses=True)
         assert responses["max_rel_diff"] < 1e-4
+
+
+def test_own_parts_are_trained_alone_after_the_universal_corrections(archive_dir):
+    spec = runs.pretrain_spec("12C,16O", "smoke", context=Context(archive_dir), members=2, epochs=5,
+                              assignments=["model.nucleus_prior=0.1"])
+    assert spec.config.model.own_nuclei == "12C,16O"
+    run, model = runs.prepare(spec), runs.build_model(spec)[0]
+    trainer = Trainer(model, run.points, run.train_idx, spec.config)
+    states = []
+    trainer.fit(on_epoch=lambda report: states.append({k: v.clone() for k, v in model.state_dict().items()}))
+    universal = [k for k in states[0] if not k.startswith("parts.")]
+    assert trainer.own_from == 4 and all(float(s["parts.head"].abs().sum()) == 0 for s in states[:4])
+    assert float(states[4]["parts.head"].abs().sum()) > 0 and float(states[4]["parts.longitudinal"].abs().sum()) > 0
+    assert all(torch.equal(states[3][k], states[4][k]) for k in universal)

@@ -203,3 +203,28 @@ def test_the_longitudinal_cut_shortens_the_tail_of_r_l_only():
     assert psi[-1] > 2 and expected[-1] < 0.5  # beyond the Fermi edge the longitudinal tail is cut hard
     assert ratio[..., 0] == pytest.approx(np.broadcast_to(expected, ratio.shape[:2]), rel=1e-4)
     assert ratio[..., 1] == pytest.approx(1.0)  # R_T keeps f₀'s tail
+
+
+def test_own_parts_act_on_their_nucleus_only(tmp_path):
+    """A trained nucleus' own parts change its responses and σ; every other nucleus (zero-shot) gets
+    exactly the universal corrections; the parts' prior is zero at the start, and the ONNX graph of an
+    own nucleus holds them."""
+    config = replace(structured_net().config, nucleus_prior=0.1, own_nuclei="12C,56Fe")
+    torch.manual_seed(0)
+    net = EnsembleNet(config, 3)
+    net.set_output_bias(None, None)
+    universal = EnsembleNet(replace(config, nucleus_prior=0.0, own_nuclei=""), 3)
+    universal.load_state_dict({k: v for k, v in net.state_dict().items() if not k.startswith("parts.")})
+    with torch.no_grad():
+        assert float(net.prior_penalty().sum()) == 0.0
+        net.parts.head.normal_(0, 0.3)
+        net.parts.longitudinal.normal_(0, 0.3)
+        assert torch.all(net.prior_penalty() > 0)
+    net.eval(), universal.eval()
+    q, omega = np.full(50, 0.6), np.linspace(0.05, 0.55, 50)
+    for nucleus, own in ((CARBON, True), (ARGON, False), (Nucleus.parse("56Fe"), True)):
+        r, r0 = member_responses(net, q, omega, nucleus), member_responses(universal, q, omega, nucleus)
+        assert (np.abs(r / r0 - 1).max(axis=(0, 1)) > 1e-3).all() if own else np.array_equal(r, r0)
+    assert onnx_io.export(net, CARBON, tmp_path / "out")["max_rel_diff"] < 1e-4
+    with pytest.raises(ConfigError, match="structured"):
+        ModelConfig(nucleus_prior=0.1).check()

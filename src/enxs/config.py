@@ -46,6 +46,8 @@ class ModelConfig:
       (``superscaling.pauli_fraction``), below 1 at q < 2k_F, which depends on the nucleus' k_F
       (off by default: measured no better zero-shot, docs/method.md). ``longitudinal_cut``: ψ′ where
       its longitudinal f₀'s tail is cut, exp(−(ψ′/cut)⁴) (``superscaling``; the transverse one at 3).
+      ``nucleus_prior`` > 0: each trained nucleus (``own_nuclei``) gets own corrections of that prior
+      width, trained after the universal ones (``structured.NucleusParts``).
     """
 
     depth: int = 10
@@ -63,6 +65,8 @@ class ModelConfig:
     nucleus_inputs: str = "none"  # none (one nucleus) | shape | psi | scaling | physics: how the nucleus enters
     pauli_blocking: bool = False  # the structured model only
     longitudinal_cut: float = 3.0  # the structured model only; its recipe (runs.STRUCTURED) takes 2.0
+    nucleus_prior: float = 0.0  # the structured model only; 0: no own parts
+    own_nuclei: str = ""  # comma-separated; a run sets it to its nuclei
 
     def check(self) -> None:
         _choice("model.nucleus_inputs", self.nucleus_inputs, NUCLEUS_INPUTS)
@@ -73,10 +77,11 @@ class ModelConfig:
         if (self.output == "superscaling") != (self.nucleus_inputs == "physics"):
             raise ConfigError("model.output=superscaling and model.nucleus_inputs=physics go together "
                               "(the structured model needs the nucleus' Z, N, k_F, E_s and Coulomb potential)")
-        if self.pauli_blocking and self.output != "superscaling":
-            raise ConfigError("model.pauli_blocking=true is a part of the structured model (model.output=superscaling)")
-        if self.longitudinal_cut <= 0:
-            raise ConfigError("model.longitudinal_cut must be > 0 (a value of ψ′)")
+        if (self.pauli_blocking or self.nucleus_prior) and self.output != "superscaling":
+            raise ConfigError("model.pauli_blocking and model.nucleus_prior are parts of the structured model "
+                              "(model.output=superscaling)")
+        if self.nucleus_prior < 0 or self.longitudinal_cut <= 0:
+            raise ConfigError("model.nucleus_prior must be ≥ 0 and model.longitudinal_cut > 0 (a value of ψ′)")
         _choice("model.output_bias_init", self.output_bias_init, ("zero", "data"))
         _choice("model.init", self.init, ("lecun", "he"))
         if self.depth < 1 or self.width < 1:
@@ -91,13 +96,12 @@ class ModelConfig:
 class TrainConfig:
     """Optimization, replicas, splits, early stopping, checkpoints.
 
-    λ_k (the project's choice): always profiled analytically (closed-form minimum of the
-    χ² in λ, ``loss.profile_lambda``), never trained by gradient. By default λ = 1 while the
-    network trains, each replica fluctuating its datasets' normalizations by Δλ_k, and the
-    λ_k of each member are profiled once on its training points after training. With
-    ``lambda_in_training`` they are profiled every epoch instead: measured to random-walk
-    (±20% within 100 epochs on carbon), because wherever a dataset is alone in its
-    kinematic region the χ² is flat along (f → f/c, λ_k → cλ_k) but for the weak penalty.
+    λ_k (the project's choice): always profiled in closed form (``loss.profile_lambda``), never
+    trained. By default λ = 1 while the network trains (``fluctuate_norm``: each replica draws its
+    datasets' normalizations by Δλ_k), and each member's λ_k are profiled once on its training points
+    after training. ``lambda_in_training`` profiles them every epoch: measured to random-walk (±20%
+    within 100 epochs on carbon): where a dataset is alone in its kinematic region the χ² is flat
+    along (f → f/c, λ_k → cλ_k) but for the weak penalty.
     """
 
     members: int = 50
@@ -137,13 +141,11 @@ class TrainConfig:
 class SplitConfig:
     """The run's train/test split of the selected points, point by point.
 
-    ``train_fraction``: the fraction of the selected points the run trains on (its members
-    then hold out ``train.val_fraction`` of those for validation); the rest are the test
-    points, never seen in training. 0.9 for pre-training, 0.7 or 0.1 in the transfer study.
-    ``seed``: the split's own seed (the members' seeds come from ``train.seed``).
-    ``unit``: ``point`` draws test points one by one; ``setting`` holds out whole spectra,
-    every point of a drawn (E, θ) setting, until the held-out share is reached: the test
-    of extrapolation to kinematics without data that random points hide.
+    ``train_fraction``: the share of the selected points the run trains on (its members hold out
+    ``train.val_fraction`` of those for validation); the rest are the test points, never seen in
+    training. ``seed``: the split's own (the members' come from ``train.seed``). ``unit``: ``point``
+    draws test points one by one; ``setting`` holds out whole (E, θ) spectra until the share is
+    reached: the test of extrapolation to kinematics without data that random points hide.
     """
 
     train_fraction: float = 0.9
@@ -285,11 +287,10 @@ def _build(cls, values: dict[str, Any], section: str):
 
 
 PRESETS: dict[str, Config] = {
-    # The published network (architecture, BatchNorm momentum, LeCun init, zero biases, NuWro
-    # inputs) with the training recipe that works for it here: a log-ratio warm-up, then the
-    # log-space χ². With the linear χ² from a zero-bias start (y = 0.5 against ~0.002) it
-    # stayed at a 24,000% median deviation; with this recipe 2 members reach 16% in 150
-    # epochs and still improve. Sized for a GPU; not trained to convergence on CPU.
+    # The published network (architecture, BatchNorm momentum, LeCun init, zero biases, NuWro inputs) with
+    # the recipe that works for it here: a log-ratio warm-up, then the log-space χ². With the linear χ² from a
+    # zero-bias start (y = 0.5 against ~0.002) it stayed at a 24,000% median deviation; with this recipe 2
+    # members reach 16% in 150 epochs and still improve. Sized for a GPU; not trained to convergence on CPU.
     "paper": Config(
         preset="paper",
         train=TrainConfig(epochs=4000, warmup_epochs=5, relative_warmup_epochs=200, loss="log_chi2",

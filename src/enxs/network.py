@@ -194,7 +194,8 @@ class Structured(Output):
     def _log_responses(self, net, features, coulomb_on):
         q, omega = structured.effective_q(features, coulomb_on)
         log_r = structured.log_responses(net.logits(features, coulomb_on), net.scaling, q, omega, features,
-                                         net.config.pauli_blocking, net.config.longitudinal_cut)
+                                         net.config.pauli_blocking, net.config.longitudinal_cut,
+                                         net.own_knots(features))
         return log_r + torch.log(net.output_factor)
 
     def log_y(self, net, features):
@@ -230,6 +231,8 @@ class EnsembleNet(nn.Module):
         self.head = StackedLinear(members, config.width, self.output.outputs, "lecun")
         if self.is_structured:
             self.scaling = structured.ScalingCorrection(members)
+        self.parts = (structured.NucleusParts(members, config.own_nuclei, config.width, config.nucleus_prior)
+                      if config.nucleus_prior > 0 else None)
         self.register_buffer("feature_mean", torch.zeros(n_inputs))
         self.register_buffer("feature_std", torch.ones(n_inputs))
         self.register_buffer("output_factor", torch.ones(()))  # A/12 after transfer (transfer.py)
@@ -275,7 +278,18 @@ class EnsembleNet(nn.Module):
         for block in self.blocks:
             x = block(x)
         z = self.head(x)
+        if self.parts is not None:
+            z = z + self.parts.head_shift(x, self.parts.which(features))
         return z if self.is_response else z.squeeze(-1)
+
+    def own_knots(self, features: torch.Tensor) -> torch.Tensor | None:
+        """The structured model's own knot values of c_L for the points' nucleus [K, N, J], or None
+        (no own parts: ``structured.NucleusParts``)."""
+        return None if self.parts is None else self.parts.knot_shift(self.parts.which(features))
+
+    def prior_penalty(self) -> torch.Tensor | float:
+        """The own parts' prior term per member [K] (``structured.NucleusParts.penalty``), or 0."""
+        return 0.0 if self.parts is None else self.parts.penalty()
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """y = σ/S, [K, N]."""
@@ -295,7 +309,7 @@ class EnsembleNet(nn.Module):
 
     def is_stacked(self, name: str) -> bool:
         """Whether state entry ``name`` has a leading member axis (all but the shared buffers)."""
-        return name not in ("feature_mean", "feature_std", "output_factor", "scaling.knots")
+        return name not in ("feature_mean", "feature_std", "output_factor", "scaling.knots", "parts.za")
 
     def select(self, members: list[int]) -> EnsembleNet:
         """A sub-ensemble of copies of the given members, in that order."""

@@ -125,12 +125,12 @@ def scaling_members(ensemble: Ensemble, nucleus: Nucleus, k: ccqe.Kernel, which:
     model = ensemble.model
     if model.is_structured:
         with sampling(model):
+            energy = rosenbluth.beam_energy(k.q.numpy(), k.omega.numpy(), EVALUATION_ANGLE)
+            features = torch.as_tensor(inputs("physics", energy, EVALUATION_ANGLE, k.omega.numpy(), nucleus),
+                                       dtype=torch.float32)
             if which == "L":
-                correction = model.scaling(k.psi.float()).double()
+                correction = model.scaling(k.psi.float(), model.own_knots(features)).double()
             else:
-                energy = rosenbluth.beam_energy(k.q.numpy(), k.omega.numpy(), EVALUATION_ANGLE)
-                features = torch.as_tensor(inputs("physics", energy, EVALUATION_ANGLE, k.omega.numpy(), nucleus),
-                                           dtype=torch.float32)
                 g_t = torch.cat([model.logits(x, coulomb_on=False)[..., 0]
                                  for x in features.split(model.chunk_points())], dim=1)
                 correction = structured.bounded(g_t.double())

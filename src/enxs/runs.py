@@ -54,7 +54,8 @@ RUN_FILE = "run.json"
 MULTI_NUCLEUS_INPUTS = "shape"
 #: The default model of several nuclei: the physics-structured one, with normalizations drawn per
 #: replica (coverage of zero-shot nuclei 45% → 55% on the validation nuclei; docs/method.md).
-STRUCTURED = {"model": {"output": "superscaling", "nucleus_inputs": "physics", "longitudinal_cut": 2.0},
+STRUCTURED = {"model": {"output": "superscaling", "nucleus_inputs": "physics", "longitudinal_cut": 2.0,
+                        "nucleus_prior": 0.1},
               "train": {"fluctuate_norm": True}}
 #: Manifest kind of each start.
 KIND = {"scratch": "pretrain", "finetune": "finetune", "imported": "imported"}
@@ -132,6 +133,8 @@ def pretrain_spec(nucleus: str, preset: str, *, exclude: str | None = None, data
     config = build_config(base, Scratch(), **options)
     if len(nuclei) > 1 and config.model.nucleus_inputs == "none":  # a network the user chose
         config = replace(config, model=replace(config.model, nucleus_inputs=MULTI_NUCLEUS_INPUTS))
+    if config.model.nucleus_prior > 0:  # the structured model's own parts: one per nucleus trained on
+        config = replace(config, model=replace(config.model, own_nuclei=",".join(nuclei)))
     return RunSpec(nuclei, [str(context.data_path(n, data_file)) for n in nuclei], config, device=context.device)
 
 

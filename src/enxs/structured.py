@@ -42,6 +42,7 @@ import torch
 from torch import nn
 
 from enxs import coulomb, kinematics, rosenbluth, superscaling
+from enxs.nuclei import Nucleus
 
 N_INPUTS = 6
 N_OUTPUTS = 2
@@ -66,17 +67,62 @@ def log_scaling_function(psi: torch.Tensor, correction: torch.Tensor, longitudin
 
 class ScalingCorrection(nn.Module):
     """c_L(ψ′) = C_MAX tanh(Σ_j a_kj h_j(ψ′) / C_MAX) per member k, with h_j the piecewise-linear
-    hat functions on ``KNOTS``: one universal longitudinal scaling function, as superscaling has it."""
+    hat functions on ``KNOTS``: one universal longitudinal scaling function, as superscaling has it.
+    ``own`` [K, N, J]: a trained nucleus' own knot values added at its points (``NucleusParts``)."""
 
     def __init__(self, members: int):
         super().__init__()
         self.values = nn.Parameter(torch.zeros(members, len(KNOTS)))
         self.register_buffer("knots", KNOTS.clone())
 
-    def forward(self, psi: torch.Tensor) -> torch.Tensor:
+    def forward(self, psi: torch.Tensor, own: torch.Tensor | None = None) -> torch.Tensor:
         spacing = float(self.knots[1] - self.knots[0])
         hats = torch.relu(1 - torch.abs(psi.unsqueeze(-1) - self.knots) / spacing)  # [N, J]
-        return bounded((hats @ self.values.unsqueeze(-1)).squeeze(-1))  # [K, N]
+        if own is None:
+            return bounded((hats @ self.values.unsqueeze(-1)).squeeze(-1))  # [K, N]
+        return bounded((hats * (self.values.unsqueeze(1) + own)).sum(-1))
+
+
+class NucleusParts(nn.Module):
+    """Each trained nucleus' own corrections (``model.nucleus_prior`` = τ > 0): a shift of the head's
+    weights and bias (so of c_T and z_in everywhere) and of c_L's knot values, per member, for the
+    nuclei of ``model.own_nuclei`` only; every other nucleus gets none (zero-shot: the universal
+    corrections alone). They are trained after the universal parts, which are then held
+    (``training.Trainer``: the last ``OWN_SHARE`` of a run's epochs), so that the universal
+    corrections are what they are without them; a Gaussian prior of width τ on every entry
+    (:meth:`penalty`, in the units of χ²/2) keeps them small where the nucleus' data do not ask."""
+
+    def __init__(self, members: int, own_nuclei: str, width: int, prior: float):
+        super().__init__()
+        self.prior = prior
+        nuclei = [(n.Z, n.A - n.Z) for n in map(Nucleus.parse, filter(None, own_nuclei.split(",")))]
+        self.register_buffer("za", torch.tensor(nuclei, dtype=torch.float32).reshape(-1, 2))  # (Z, N) each
+        self.head = nn.Parameter(torch.zeros(members, len(nuclei), width + 1, N_OUTPUTS))
+        self.longitudinal = nn.Parameter(torch.zeros(members, len(nuclei), len(KNOTS)))
+
+    def which(self, features: torch.Tensor) -> torch.Tensor:
+        """[N, n]: 1 where a point's nucleus (its Z, N features) is own nucleus j, else 0."""
+        z, n = _nucleus(features)[:2]
+        return ((z.unsqueeze(-1) == self.za[:, 0]) & (n.unsqueeze(-1) == self.za[:, 1])).to(features.dtype)
+
+    def head_shift(self, hidden: torch.Tensor, which: torch.Tensor) -> torch.Tensor:
+        """The shift of the head's outputs [K, N, 2] for the last hidden layer [K, N, H]."""
+        k, n, h = hidden.shape
+        weight = self.head[:, :, :-1].permute(0, 2, 1, 3).reshape(k, h, -1)  # [K, H, n·2]
+        per_nucleus = (hidden @ weight).view(k, n, -1, N_OUTPUTS) + self.head[:, :, -1].unsqueeze(1)
+        return (per_nucleus * which.unsqueeze(-1)).sum(2)
+
+    def knot_shift(self, which: torch.Tensor) -> torch.Tensor:
+        """Each point's own knot values of c_L [K, N, J]."""
+        return which @ self.longitudinal
+
+    def penalty(self) -> torch.Tensor:
+        """−ln of the parts' Gaussian prior per member [K], in the units of χ²/2."""
+        return (self.head.square().sum((1, 2, 3)) + self.longitudinal.square().sum((1, 2))) / (2 * self.prior**2)
+
+
+#: The share of a run's epochs (the last) in which a structured model's own parts are trained alone.
+OWN_SHARE = 0.2
 
 
 #: The inelastic transverse response per nucleon is R_INELASTIC · sigmoid(z) GeV⁻¹.
@@ -108,19 +154,20 @@ def network_inputs(q: torch.Tensor, omega: torch.Tensor, features: torch.Tensor)
 
 
 def log_responses(outputs: torch.Tensor, scaling: ScalingCorrection, q: torch.Tensor, omega: torch.Tensor,
-                  features: torch.Tensor, pauli: bool = False,
-                  longitudinal_cut: float = superscaling.PSI_CUT) -> torch.Tensor:
+                  features: torch.Tensor, pauli: bool = False, longitudinal_cut: float = superscaling.PSI_CUT,
+                  own_knots: torch.Tensor | None = None) -> torch.Tensor:
     """ln(R_L, R_T / GeV⁻¹) [K, N, 2] at (q, ω) from the network's outputs (g_T, z_in) [K, N, 2]
-    and the longitudinal correction c_L(ψ′); with ``pauli`` the quasielastic parts times the Fermi
-    gas's Pauli-unblocked share (at least 10⁻⁴, so that the logarithm stays finite); the longitudinal
-    f₀'s tail cut at ``longitudinal_cut`` (``superscaling.log_f0``), the transverse one's at PSI_CUT."""
+    and the longitudinal correction c_L(ψ′) (with a trained nucleus' ``own_knots``); with ``pauli``
+    the quasielastic parts times the Fermi gas's Pauli-unblocked share (at least 10⁻⁴, so that the
+    logarithm stays finite); the longitudinal f₀'s tail cut at ``longitudinal_cut``
+    (``superscaling.log_f0``), the transverse one's at PSI_CUT."""
     z, n, k_f, e_s, _ = _nucleus(features)
     psi = superscaling.psi_prime(q, omega, k_f, e_s)
     g_l, g_t = superscaling.single_nucleon(q, omega, z, n, k_f, psi)
     base = -torch.log(k_f)
     if pauli:
         base = base + torch.log(superscaling.pauli_fraction(q, omega, k_f, e_s).clamp_min(1e-4))
-    log_l = torch.log(g_l) + base + log_scaling_function(psi, scaling(psi), True, longitudinal_cut)
+    log_l = torch.log(g_l) + base + log_scaling_function(psi, scaling(psi, own_knots), True, longitudinal_cut)
     log_t_qe = torch.log(g_t) + base + log_scaling_function(psi, bounded(outputs[..., 0]), False)
     # ln sigmoid as −softplus(−z): exported exactly (onnxruntime's Sigmoid is an approximation)
     log_t_in = torch.log(z + n) + math.log(R_INELASTIC) - torch.nn.functional.softplus(-outputs[..., 1])

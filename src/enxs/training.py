@@ -28,6 +28,7 @@ from enxs.datasets import dataset_info, total_error
 from enxs.descriptors import table_inputs
 from enxs.loss import data_chi2, fix_common_scale, lambda_sums, profile_lambda, training_loss
 from enxs.network import EnsembleNet
+from enxs.structured import OWN_SHARE
 
 
 @dataclass
@@ -172,6 +173,10 @@ class Trainer:
         self.frozen_modules = frozen_modules or []
         names = dict(model.named_parameters())
         chosen = set(names) if trainable is None else trainable
+        # a structured model's own parts: trained alone in the last epochs of a run from scratch, never in fine-tuning
+        self.own_from = (math.ceil(tc.epochs * (1 - OWN_SHARE)) if model.parts is not None and fresh else None)
+        if model.parts is not None and not fresh:
+            chosen = {n for n in chosen if not n.startswith("parts.")}
         for name, p in names.items():
             p.requires_grad_(name in chosen)
         self.optimizer = torch.optim.Adam([names[n] for n in sorted(chosen)], lr=tc.lr,
@@ -192,11 +197,15 @@ class Trainer:
         self.best_state = {k: v.clone() for k, v in model.state_dict().items()}
 
     def _lr(self, epoch: int) -> float:
+        """Linear warm-up, then the schedule; a run with own parts has one cosine per phase."""
         tc = self.config.train
         if epoch < tc.warmup_epochs:
             return tc.lr * (epoch + 1) / tc.warmup_epochs
         if tc.lr_schedule == "cosine":
-            t = (epoch - tc.warmup_epochs) / max(1, tc.epochs - tc.warmup_epochs)
+            start, end = tc.warmup_epochs, tc.epochs
+            if self.own_from is not None:
+                start, end = (self.own_from, end) if epoch >= self.own_from else (start, self.own_from)
+            t = (epoch - start) / max(1, end - start)
             return tc.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * t)))
         return tc.lr
 
@@ -232,6 +241,10 @@ class Trainer:
     # -- the steps of an epoch ------------------------------------------------------------
     def _start_epoch(self) -> None:
         tc = self.config.train
+        if self.own_from is not None:  # the universal parts, then the own parts alone (structured.NucleusParts)
+            own = self.epoch >= self.own_from
+            for name, p in self.model.named_parameters():
+                p.requires_grad_(name.startswith("parts.") == own)
         for group in self.optimizer.param_groups:
             group["lr"] = self._lr(self.epoch)
         self._set_mode(True)
@@ -259,8 +272,9 @@ class Trainer:
         y, log_y = self.model.forward_with_log(p.features[idx])
         prediction, log_prediction = y * p.scale[idx], log_y + torch.log(p.scale[idx])
         phase = "warmup" if self.warming_up else self.config.train.loss
-        loss = training_loss(phase, sigma, error, prediction, log_prediction, data, self.lam, p.norm_unc,
-                             batch / self.train_index.shape[1])
+        share = batch / self.train_index.shape[1]
+        loss = training_loss(phase, sigma, error, prediction, log_prediction, data, self.lam, p.norm_unc, share)
+        loss = loss + share * self.model.prior_penalty() / batch  # the own parts' prior (structured model)
         with torch.no_grad():
             fs, ff = lambda_sums(sigma, error, prediction, data, self.D)
             self.tally[0] += fs
