@@ -278,14 +278,16 @@ class EnsembleNet(nn.Module):
         for block in self.blocks:
             x = block(x)
         z = self.head(x)
-        if self.parts is not None:
+        if self.parts is not None and self.parts.active():
             z = z + self.parts.head_shift(x, self.parts.which(features))
         return z if self.is_response else z.squeeze(-1)
 
     def own_knots(self, features: torch.Tensor) -> torch.Tensor | None:
         """The structured model's own knot values of c_L for the points' nucleus [K, N, J], or None
         (no own parts: ``structured.NucleusParts``)."""
-        return None if self.parts is None else self.parts.knot_shift(self.parts.which(features))
+        if self.parts is None or not self.parts.active():
+            return None
+        return self.parts.knot_shift(self.parts.which(features))
 
     def prior_penalty(self) -> torch.Tensor | float:
         """The own parts' prior term per member [K] (``structured.NucleusParts.penalty``), or 0."""
