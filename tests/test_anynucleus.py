@@ -17,6 +17,7 @@ from enxs.descriptors import describe, inputs, nucleus_factor, psi_prime
 from enxs.nuclei import Nucleus
 from enxs.predict import Ensemble, ExtrapolationWarning, NucleusChoiceError, member_predictions
 from enxs.training import Trainer
+from enxs.transfer import without_own_parts
 
 
 def test_descriptors_follow_the_table_and_the_rule():
@@ -186,3 +187,18 @@ def test_own_parts_are_trained_alone_after_the_universal_corrections(archive_dir
     assert trainer.own_from == 4 and all(float(s["parts.head"].abs().sum()) == 0 for s in states[:4])
     assert float(states[4]["parts.head"].abs().sum()) > 0 and float(states[4]["parts.longitudinal"].abs().sum()) > 0
     assert all(torch.equal(states[3][k], states[4][k]) for k in universal)
+
+
+def test_a_fine_tuned_start_folds_the_targets_own_part_and_drops_the_others(any_model):
+    model = Ensemble.load(any_model).model
+    with torch.no_grad():
+        model.parts.head.normal_(0, 0.1)
+        model.parts.longitudinal.normal_(0, 0.1)
+    energy, theta, omega = np.full(40, 1.0), np.full(40, 37.5), np.linspace(0.05, 0.8, 40)
+    for name in ("12C", "40Ca"):  # an own nucleus of the base, and one it was not trained on
+        nucleus = Nucleus.parse(name)
+        folded = without_own_parts(model, nucleus)
+        assert folded.parts is None and folded.config.nucleus_prior == 0
+        x = torch.as_tensor(inputs("physics", energy, theta, omega, nucleus), dtype=torch.float32)
+        with torch.no_grad():
+            torch.testing.assert_close(folded.eval()(x), model.eval()(x), rtol=2e-5, atol=0)

@@ -47,7 +47,7 @@ from enxs.training import (
     split_points,
     split_settings,
 )
-from enxs.transfer import scale_to_nucleus, trainable_parts
+from enxs.transfer import scale_to_nucleus, trainable_parts, without_own_parts
 
 RUN_FILE = "run.json"
 #: How the σ and response networks of several nuclei see them (descriptors.py; docs/method.md).
@@ -162,6 +162,7 @@ def finetune_spec(parent: str, nucleus: str, scenario: str = "all", train_fracti
         scale_by_a = parent_config.model.nucleus_inputs == "none"
     start = Finetune(parent=artifacts.model_reference(parent), scenario=scenario, scale_by_a=scale_by_a)
     config = build_config(finetune_base(parent_config, preset), start, train_fraction=train_fraction, **options)
+    config = replace(config, model=replace(config.model, nucleus_prior=0.0, own_nuclei=""))  # transfer.py
     path = context.data_path(target.name, data_file)
     return RunSpec(target.name, str(path), config, norm_overrides or {}, device=context.device)
 
@@ -212,7 +213,7 @@ def build_model(spec: RunSpec) -> tuple[EnsembleNet, set[str] | None, list, Mani
     first, count = config.train.first_member, config.train.members
     if first + count > parent.members:
         raise RunError(f"{start.parent} has {parent.members} members; cannot fine-tune {first + count}")
-    model = parent.select(list(range(first, first + count)))
+    model = without_own_parts(parent.select(list(range(first, first + count))), Nucleus.parse(spec.nuclei[0]))
     if start.scale_by_a:
         if parent_manifest.nucleus is None:
             raise RunError(f"{start.parent} describes several nuclei: it needs no A/A_parent factor "

@@ -173,10 +173,8 @@ class Trainer:
         self.frozen_modules = frozen_modules or []
         names = dict(model.named_parameters())
         chosen = set(names) if trainable is None else trainable
-        # a structured model's own parts: trained alone in the last epochs of a run from scratch, never in fine-tuning
-        self.own_from = (math.ceil(tc.epochs * (1 - OWN_SHARE)) if model.parts is not None and fresh else None)
-        if model.parts is not None and not fresh:
-            chosen = {n for n in chosen if not n.startswith("parts.")}
+        # a structured model's own parts: trained alone in the last epochs (a fine-tuned model has none)
+        self.own_from = math.ceil(tc.epochs * (1 - OWN_SHARE)) if model.parts is not None else None
         for name, p in names.items():
             p.requires_grad_(name in chosen)
         self.optimizer = torch.optim.Adam([names[n] for n in sorted(chosen)], lr=tc.lr,

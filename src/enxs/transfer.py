@@ -3,6 +3,10 @@ Phys. Rev. Lett. 135, 052502 (2025)).
 
 - Every member k starts from parent member k; the output is multiplied by A/12 exactly
   once, through the model's ``output_factor`` buffer (A_target / A_parent in general).
+- A structured base's own parts (``structured.NucleusParts``) are not carried: a fine-tuned model
+  is its target's alone; where the base was trained on the target, its own part is folded into
+  the universal output layer and longitudinal knots first (``without_own_parts``: exact, both
+  enter linearly before the bound).
 - Scenario ``all``: every parameter is trained.
 - Scenario ``last2`` (the project's reading of "the last two layers"): the last two hidden
   blocks [Linear → (BatchNorm) → activation] *and* the output layer are trained; the
@@ -13,6 +17,8 @@ Phys. Rev. Lett. 135, 052502 (2025)).
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from torch import nn
 
@@ -43,3 +49,19 @@ def trainable_parts(model: EnsembleNet, scenario: str) -> tuple[set[str] | None,
     names = {name for name, _ in model.named_parameters() if any(name.startswith(t) for t in trained)}
     frozen = [model.blocks[i] for i in range(max(0, n - 2))]
     return names, frozen
+
+
+def without_own_parts(model: EnsembleNet, target: Nucleus) -> EnsembleNet:
+    """The model with no own parts, ``target``'s (if it has one) folded in (module docstring)."""
+    if model.parts is None:
+        return model
+    folded = EnsembleNet(replace(model.config, nucleus_prior=0.0, own_nuclei=""), model.members)
+    state = {name: t.clone() for name, t in model.state_dict().items() if not name.startswith("parts.")}
+    for j, za in enumerate(model.parts.za.tolist()):
+        if za == [target.Z, target.A - target.Z]:
+            own = model.parts.head.detach()[:, j]  # [K, H + 1, 2]: weights, then the bias
+            state["head.weight"] += own[:, :-1]
+            state["head.bias"] += own[:, -1:]
+            state["scaling.values"] += model.parts.longitudinal.detach()[:, j]
+    folded.load_state_dict(state)
+    return folded
