@@ -278,16 +278,23 @@ class EnsembleNet(nn.Module):
         for block in self.blocks:
             x = block(x)
         z = self.head(x)
-        if self.parts is not None and self.parts.active():
-            z = z + self.parts.head_shift(x, self.parts.which(features))
+        which = self.own_nuclei_of(features)
+        if which is not None:
+            z = z + self.parts.head_shift(x, which)
         return z if self.is_response else z.squeeze(-1)
 
-    def own_knots(self, features: torch.Tensor) -> torch.Tensor | None:
-        """The structured model's own knot values of c_L for the points' nucleus [K, N, J], or None
-        (no own parts: ``structured.NucleusParts``)."""
+    def own_nuclei_of(self, features: torch.Tensor) -> torch.Tensor | None:
+        """Which own nucleus each point is, [N, n] (``structured.NucleusParts.which``), or None where
+        own parts cannot act (none, all zero and not trained, or no point of an own nucleus)."""
         if self.parts is None or not self.parts.active():
             return None
-        return self.parts.knot_shift(self.parts.which(features))
+        which = self.parts.which(features)
+        return which if bool(which.any()) else None
+
+    def own_knots(self, features: torch.Tensor) -> torch.Tensor | None:
+        """The structured model's own knot values of c_L for the points' nucleus [K, N, J], or None."""
+        which = self.own_nuclei_of(features)
+        return None if which is None else self.parts.knot_shift(which)
 
     def prior_penalty(self) -> torch.Tensor | float:
         """The own parts' prior term per member [K] (``structured.NucleusParts.penalty``), or 0."""
