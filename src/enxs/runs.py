@@ -47,7 +47,7 @@ from enxs.training import (
     split_points,
     split_settings,
 )
-from enxs.transfer import scale_to_nucleus, trainable_parts, without_own_parts
+from enxs.transfer import no_own_parts, scale_to_nucleus, trainable_parts, without_own_parts
 
 RUN_FILE = "run.json"
 #: How the σ and response networks of several nuclei see them (descriptors.py; docs/method.md).
@@ -162,7 +162,7 @@ def finetune_spec(parent: str, nucleus: str, scenario: str = "all", train_fracti
         scale_by_a = parent_config.model.nucleus_inputs == "none"
     start = Finetune(parent=artifacts.model_reference(parent), scenario=scenario, scale_by_a=scale_by_a)
     config = build_config(finetune_base(parent_config, preset), start, train_fraction=train_fraction, **options)
-    config = replace(config, model=replace(config.model, nucleus_prior=0.0, own_nuclei=""))  # transfer.py
+    config = replace(config, model=no_own_parts(config.model))
     path = context.data_path(target.name, data_file)
     return RunSpec(target.name, str(path), config, norm_overrides or {}, device=context.device)
 

@@ -22,6 +22,7 @@ from dataclasses import replace
 
 from torch import nn
 
+from enxs.config import ModelConfig
 from enxs.network import EnsembleNet
 from enxs.nuclei import Nucleus
 
@@ -51,11 +52,16 @@ def trainable_parts(model: EnsembleNet, scenario: str) -> tuple[set[str] | None,
     return names, frozen
 
 
+def no_own_parts(config: ModelConfig) -> ModelConfig:
+    """A fine-tuned model's architecture: its base's, without own parts (module docstring)."""
+    return replace(config, nucleus_prior=0.0, own_nuclei="")
+
+
 def without_own_parts(model: EnsembleNet, target: Nucleus) -> EnsembleNet:
     """The model with no own parts, ``target``'s (if it has one) folded in (module docstring)."""
     if model.parts is None:
         return model
-    folded = EnsembleNet(replace(model.config, nucleus_prior=0.0, own_nuclei=""), model.members)
+    folded = EnsembleNet(no_own_parts(model.config), model.members)
     state = {name: t.clone() for name, t in model.state_dict().items() if not name.startswith("parts.")}
     for j, za in enumerate(model.parts.za.tolist()):
         if za == [target.Z, target.A - target.Z]:
