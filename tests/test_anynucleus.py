@@ -2,6 +2,7 @@
 exporting any nucleus, fine-tuning from it."""
 
 import json
+import shutil
 import subprocess
 import sys
 import warnings
@@ -10,10 +11,12 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
+from safetensors.torch import load_file, save_file
 
 from enxs import kinematics, onnx_io, runs
 from enxs.context import Context
 from enxs.descriptors import describe, inputs, nucleus_factor, psi_prime
+from enxs.files import sha256
 from enxs.nuclei import Nucleus
 from enxs.predict import Ensemble, ExtrapolationWarning, NucleusChoiceError, member_predictions
 from enxs.training import Trainer
@@ -185,15 +188,32 @@ def test_own_parts_are_trained_alone_after_the_universal_corrections(archive_dir
     trainer.fit(on_epoch=lambda report: states.append({k: v.clone() for k, v in model.state_dict().items()}))
     universal = [k for k in states[0] if not k.startswith("parts.")]
     assert trainer.own_from == 4 and all(float(s["parts.head"].abs().sum()) == 0 for s in states[:4])
-    assert float(states[4]["parts.head"].abs().sum()) > 0 and float(states[4]["parts.longitudinal"].abs().sum()) > 0
+    assert all(float(states[4][f"parts.{p}"].abs().sum()) > 0 for p in ("layers", "head", "longitudinal"))
     assert all(torch.equal(states[3][k], states[4][k]) for k in universal)
+
+
+def test_a_model_written_before_the_layer_shifts_loads_as_it_was(any_model, tmp_path):
+    """Own parts saved without ``parts.layers`` (enxs before they shifted the hidden layers) load with
+    zero shifts: the model those files hold."""
+    old = tmp_path / "old"
+    shutil.copytree(any_model, old)
+    state = load_file(old / "weights.safetensors")
+    assert not state.pop("parts.layers").any()  # the smoke run trains too briefly for the own phase
+    save_file(state, old / "weights.safetensors")
+    manifest = json.loads((old / "manifest.json").read_text())
+    manifest["weights"]["sha256"] = sha256(old / "weights.safetensors")
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    energy, theta, omega = 1.0, 37.5, np.linspace(0.05, 0.8, 20)
+    new, before = Ensemble.load(any_model).model, Ensemble.load(old).model
+    np.testing.assert_array_equal(member_predictions(before, energy, theta, omega, Nucleus.parse("12C")),
+                                  member_predictions(new, energy, theta, omega, Nucleus.parse("12C")))
 
 
 def test_a_fine_tuned_start_folds_the_targets_own_part_and_drops_the_others(any_model):
     model = Ensemble.load(any_model).model
     with torch.no_grad():
-        model.parts.head.normal_(0, 0.1)
-        model.parts.longitudinal.normal_(0, 0.1)
+        for part in (model.parts.layers, model.parts.head, model.parts.longitudinal):
+            part.normal_(0, 0.1)
     energy, theta, omega = np.full(40, 1.0), np.full(40, 37.5), np.linspace(0.05, 0.8, 40)
     for name in ("12C", "40Ca"):  # an own nucleus of the base, and one it was not trained on
         nucleus = Nucleus.parse(name)

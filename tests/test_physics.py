@@ -217,8 +217,8 @@ def test_own_parts_act_on_their_nucleus_only(tmp_path):
     universal.load_state_dict({k: v for k, v in net.state_dict().items() if not k.startswith("parts.")})
     with torch.no_grad():
         assert float(net.prior_penalty().sum()) == 0.0
-        net.parts.head.normal_(0, 0.3)
-        net.parts.longitudinal.normal_(0, 0.3)
+        for part in (net.parts.layers, net.parts.head, net.parts.longitudinal):
+            part.normal_(0, 0.3)
         assert torch.all(net.prior_penalty() > 0)
     net.eval(), universal.eval()
     q, omega = np.full(50, 0.6), np.linspace(0.05, 0.55, 50)

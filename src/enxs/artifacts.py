@@ -252,6 +252,8 @@ def load_model(name_or_path: str | os.PathLike) -> tuple[EnsembleNet, Manifest]:
     except (SafetensorError, OSError) as exc:
         raise ModelFileError(f"{weights}: unreadable weights ({exc})") from exc
     model = EnsembleNet(manifest.config.model, manifest.members)
+    if model.parts is not None and "parts.layers" not in state:  # own parts written before they shifted layers
+        state["parts.layers"] = torch.zeros_like(model.parts.layers)  # zero shifts: the model as it was trained
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:

@@ -114,8 +114,10 @@ class Block(nn.Module):
         self.activation = ACTIVATIONS[config.activation]()
         self.dropout = nn.Dropout(config.dropout) if config.dropout > 0 else nn.Identity()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.activation(self.norm(self.linear(x))))
+    def forward(self, x: torch.Tensor, shift: torch.Tensor | None = None) -> torch.Tensor:
+        """``shift`` [K, N, H]: added to the linear map's output (a trained nucleus' own part)."""
+        h = self.linear(x)
+        return self.dropout(self.activation(self.norm(h if shift is None else h + shift)))
 
 
 class Output:
@@ -231,8 +233,8 @@ class EnsembleNet(nn.Module):
         self.head = StackedLinear(members, config.width, self.output.outputs, "lecun")
         if self.is_structured:
             self.scaling = structured.ScalingCorrection(members)
-        self.parts = (structured.NucleusParts(members, config.own_nuclei, config.width, config.nucleus_prior)
-                      if config.nucleus_prior > 0 else None)
+        self.parts = (structured.NucleusParts(members, config.own_nuclei, config.width, config.depth,
+                                              config.nucleus_prior) if config.nucleus_prior > 0 else None)
         self.register_buffer("feature_mean", torch.zeros(n_inputs))
         self.register_buffer("feature_std", torch.ones(n_inputs))
         self.register_buffer("output_factor", torch.ones(()))  # A/12 after transfer (transfer.py)
@@ -275,10 +277,10 @@ class EnsembleNet(nn.Module):
         x = (self.network_inputs(features, coulomb_on) - self.feature_mean) / self.feature_std
         if x.dim() == 2:
             x = x.unsqueeze(0).expand(self.members, -1, -1)
-        for block in self.blocks:
-            x = block(x)
-        z = self.head(x)
         which = self.own_nuclei_of(features)
+        for i, block in enumerate(self.blocks):
+            x = block(x, None if which is None else self.parts.layer_shift(which, i))
+        z = self.head(x)
         if which is not None:
             z = z + self.parts.head_shift(x, which)
         return z if self.is_response else z.squeeze(-1)

@@ -84,31 +84,37 @@ class ScalingCorrection(nn.Module):
 
 
 class NucleusParts(nn.Module):
-    """Each trained nucleus' own corrections (``model.nucleus_prior`` = τ > 0): a shift of the head's
-    weights and bias (so of c_T and z_in everywhere) and of c_L's knot values, per member, for the
+    """Each trained nucleus' own corrections (``model.nucleus_prior`` = τ > 0): a shift of every hidden
+    layer's pre-activations (a learned embedding of the nucleus in each layer), of the head's weights
+    and bias (so of c_T and z_in everywhere) and of c_L's knot values, per member, for the
     nuclei of ``model.own_nuclei`` only; every other nucleus gets none (zero-shot: the universal
     corrections alone). They are trained after the universal parts, which are then held
     (``training.Trainer``: the last ``OWN_SHARE`` of a run's epochs), so that the universal
     corrections are what they are without them; a Gaussian prior of width τ on every entry
     (:meth:`penalty`, in the units of χ²/2) keeps them small where the nucleus' data do not ask."""
 
-    def __init__(self, members: int, own_nuclei: str, width: int, prior: float):
+    def __init__(self, members: int, own_nuclei: str, width: int, depth: int, prior: float):
         super().__init__()
         self.prior = prior
         nuclei = [(n.Z, n.A - n.Z) for n in map(Nucleus.parse, filter(None, own_nuclei.split(",")))]
         self.register_buffer("za", torch.tensor(nuclei, dtype=torch.float32).reshape(-1, 2))  # (Z, N) each
+        self.layers = nn.Parameter(torch.zeros(members, len(nuclei), depth, width))
         self.head = nn.Parameter(torch.zeros(members, len(nuclei), width + 1, N_OUTPUTS))
         self.longitudinal = nn.Parameter(torch.zeros(members, len(nuclei), len(KNOTS)))
 
     def active(self) -> bool:
         """Whether they can change anything: being trained, or not all zero (before their phase they
         are skipped, which saves a fifth of a training step)."""
-        return self.head.requires_grad or bool(self.head.any()) or bool(self.longitudinal.any())
+        return self.head.requires_grad or any(bool(p.any()) for p in (self.layers, self.head, self.longitudinal))
 
     def which(self, features: torch.Tensor) -> torch.Tensor:
         """[N, n]: 1 where a point's nucleus (its Z, N features) is own nucleus j, else 0."""
         z, n = _nucleus(features)[:2]
         return ((z.unsqueeze(-1) == self.za[:, 0]) & (n.unsqueeze(-1) == self.za[:, 1])).to(features.dtype)
+
+    def layer_shift(self, which: torch.Tensor, layer: int) -> torch.Tensor:
+        """The shift of hidden layer ``layer``'s pre-activations [K, N, H] at the points."""
+        return which @ self.layers[:, :, layer]
 
     def head_shift(self, hidden: torch.Tensor, which: torch.Tensor) -> torch.Tensor:
         """The shift of the head's outputs [K, N, 2] for the last hidden layer [K, N, H]."""
@@ -123,7 +129,8 @@ class NucleusParts(nn.Module):
 
     def penalty(self) -> torch.Tensor:
         """−ln of the parts' Gaussian prior per member [K], in the units of χ²/2."""
-        return (self.head.square().sum((1, 2, 3)) + self.longitudinal.square().sum((1, 2))) / (2 * self.prior**2)
+        squares = self.layers.square().sum((1, 2, 3)) + self.head.square().sum((1, 2, 3))
+        return (squares + self.longitudinal.square().sum((1, 2))) / (2 * self.prior**2)
 
 
 #: The share of a run's epochs (the last) in which a structured model's own parts are trained alone.

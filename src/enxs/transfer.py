@@ -5,8 +5,8 @@ Phys. Rev. Lett. 135, 052502 (2025)).
   once, through the model's ``output_factor`` buffer (A_target / A_parent in general).
 - A structured base's own parts (``structured.NucleusParts``) are not carried: a fine-tuned model
   is its target's alone; where the base was trained on the target, its own part is folded into
-  the universal output layer and longitudinal knots first (``without_own_parts``: exact, both
-  enter linearly before the bound).
+  the hidden layers' biases, the universal output layer and longitudinal knots first
+  (``without_own_parts``: exact, all enter linearly before an activation or the bound).
 - Scenario ``all``: every parameter is trained.
 - Scenario ``last2`` (the project's reading of "the last two layers"): the last two hidden
   blocks [Linear → (BatchNorm) → activation] *and* the output layer are trained; the
@@ -65,6 +65,8 @@ def without_own_parts(model: EnsembleNet, target: Nucleus) -> EnsembleNet:
     state = {name: t.clone() for name, t in model.state_dict().items() if not name.startswith("parts.")}
     for j, za in enumerate(model.parts.za.tolist()):
         if za == [target.Z, target.A - target.Z]:
+            for i, shift in enumerate(model.parts.layers.detach()[:, j].unbind(1)):  # [K, H] each
+                state[f"blocks.{i}.linear.bias"] += shift.unsqueeze(1)
             own = model.parts.head.detach()[:, j]  # [K, H + 1, 2]: weights, then the bias
             state["head.weight"] += own[:, :-1]
             state["head.bias"] += own[:, -1:]
