@@ -2,10 +2,12 @@
 median data/model over all selected points and near the quasielastic peak (|ψ′| < 0.5), beside the
 same experiments' trained nuclei; and per measured spectrum (E, θ) of the nucleus, the ratios
 data/model of the quasielastic peak's position, full width at half maximum, height and width × height
-(its area, roughly). Used for the 40Ca paragraph of docs/method.md.
+(its area, roughly); with ``--partner``, on the spectra an experiment measured for both nuclei at the
+same (E, θ), the per-nucleon ratio nucleus/partner of the data and of the model, and of the model with
+the nucleus' E_s replaced by the partner's. Used for the 40Ca paragraph of docs/method.md.
 
     enxs reproduce --studies any      # trains the leave-one-out runs into report/runs
-    python scripts/zero_shot_residuals.py 40Ca --compare 12C,56Fe [--runs report/runs]
+    python scripts/zero_shot_residuals.py 40Ca --compare 12C,56Fe [--partner 56Fe] [--runs report/runs]
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import torch
 from calibrate_zero_shot import left_out
 
 import enxs
-from enxs.descriptors import describe, psi_prime
+from enxs import kinematics
+from enxs.descriptors import describe, inputs, psi_prime
 from enxs.predict import Ensemble
+from enxs.zeroshot import member_factors
 
 
 def half_maximum(omega: np.ndarray, sigma: np.ndarray) -> tuple[float, float, float]:
@@ -31,10 +36,48 @@ def half_maximum(omega: np.ndarray, sigma: np.ndarray) -> tuple[float, float, fl
     return omega[i], high - low, sigma[i]
 
 
+E_SHIFT_COLUMN = 8  # of the physics inputs: the five kinematic ones, then Z, N, k_F, E_s, V̄
+
+
+def mean_sigma(model, energy, theta, omega, nucleus, e_shift: float | None = None) -> np.ndarray:
+    """The ensemble's mean σ [nb/sr/GeV] at the points, with the nucleus' E_s [GeV] replaced if given."""
+    features = inputs("physics", energy, theta, omega, nucleus)
+    if e_shift is not None:
+        features[:, E_SHIFT_COLUMN] = e_shift
+    with torch.no_grad():
+        y = model.eval()(torch.as_tensor(features, dtype=torch.float32)).double().numpy()
+    return (y * kinematics.output_scale(energy, theta) * member_factors(model, nucleus)).mean(0)
+
+
+def partner_ratios(model, name: str, partner: str) -> None:
+    """Per spectrum measured for both nuclei by one experiment: the median over the nucleus' points
+    (inside the partner's ω range) of (σ/A)_nucleus / (σ/A)_partner, data and model."""
+    nucleus, other = enxs.Nucleus.parse(name), enxs.Nucleus.parse(partner)
+    mine, theirs = (enxs.Selection().apply(enxs.load_archive(n)) for n in (name, partner))
+    print(f"\n{name}/{partner} per nucleon, spectra both were measured at (median over {name}'s points)")
+    print(f"experiment            E [GeV]  θ [deg]  data  model  model with {partner}'s E_s")
+    for (label, energy, theta), spectrum in mine.groupby(["dataset", mine.E.round(3), "theta"]):
+        twin = theirs[(theirs.dataset == label) & (theirs.E.round(3) == energy) & (theirs.theta == theta)]
+        if len(twin) < 10:
+            continue
+        spectrum, twin = spectrum.sort_values("omega"), twin.sort_values("omega")
+        omega = spectrum.omega.to_numpy()
+        inside = (omega > twin.omega.min()) & (omega < twin.omega.max())
+        e, t = np.full(inside.sum(), spectrum.E.iloc[0]), np.full(inside.sum(), theta)
+        w = omega[inside]
+        data = (spectrum.sigma.to_numpy()[inside] / nucleus.A) / (np.interp(w, twin.omega, twin.sigma) / other.A)
+        partner_model = mean_sigma(model, e, t, w, other) / other.A
+        ratios = [mean_sigma(model, e, t, w, nucleus, es) / nucleus.A / partner_model
+                  for es in (None, describe(other).e_shift)]
+        print(f"{label:20s} {energy:8.3f} {theta:8.1f} {np.median(data):5.2f} {np.median(ratios[0]):6.2f} "
+              f"{np.median(ratios[1]):10.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("nucleus")
     parser.add_argument("--compare", default="12C,56Fe", help="trained nuclei to show beside it")
+    parser.add_argument("--partner", help="a trained nucleus measured by the same experiments at the same (E, θ)")
     parser.add_argument("--runs", type=Path, default=Path("report/runs"))
     args = parser.parse_args()
     warnings.simplefilter("ignore")
@@ -69,6 +112,8 @@ def main() -> None:
         (wd, fd, hd), (wm, fm, hm) = half_maximum(omega[1:-1], smooth[1:-1]), half_maximum(fine, model)
         print(f"{label:20s} {energy:8.3f} {theta:8.1f} {1000 * (wd - wm):+14.0f} {fd / fm:6.2f} {hd / hm:7.2f} "
               f"{fd * hd / (fm * hm):15.2f}")
+    if args.partner:
+        partner_ratios(ensemble.model, args.nucleus, args.partner)
 
 
 if __name__ == "__main__":
