@@ -195,9 +195,10 @@ class Structured(Output):
 
     def _log_responses(self, net, features, coulomb_on):
         q, omega = structured.effective_q(features, coulomb_on)
-        log_r = structured.log_responses(net.logits(features, coulomb_on), net.scaling, q, omega, features,
-                                         net.config.pauli_blocking, net.config.longitudinal_cut,
-                                         net.own_knots(features))
+        own = net.own_nuclei_of(features)  # once per call: the hidden layers, the head and c_L's knots use it
+        knots = None if own is None else net.parts.knot_shift(own)
+        log_r = structured.log_responses(net.logits(features, coulomb_on, own), net.scaling, q, omega, features,
+                                         net.config.pauli_blocking, net.config.longitudinal_cut, knots)
         return log_r + torch.log(net.output_factor)
 
     def log_y(self, net, features):
@@ -271,18 +272,18 @@ class EnsembleNet(nn.Module):
             elif self.config.output_bias_init == "data":
                 self.head.bias.fill_(self.output.output_bias(self, features, y))
 
-    def logits(self, features: torch.Tensor, coulomb_on: bool = True) -> torch.Tensor:
+    def logits(self, features: torch.Tensor, coulomb_on: bool = True, own: torch.Tensor | None = None) -> torch.Tensor:
         """The pre-activation output z, [K, N] (a response model: [K, N, 2], z_L and z_T; the
-        structured model [K, N, 2], g_T and z_in)."""
+        structured model [K, N, 2], g_T and z_in); ``own``: the points' own nuclei (``own_nuclei_of``),
+        whose own parts then act."""
         x = (self.network_inputs(features, coulomb_on) - self.feature_mean) / self.feature_std
         if x.dim() == 2:
             x = x.unsqueeze(0).expand(self.members, -1, -1)
-        which = self.own_nuclei_of(features)
         for i, block in enumerate(self.blocks):
-            x = block(x, None if which is None else self.parts.layer_shift(which, i))
+            x = block(x, None if own is None else self.parts.layer_shift(own, i))
         z = self.head(x)
-        if which is not None:
-            z = z + self.parts.head_shift(x, which)
+        if own is not None:
+            z = z + self.parts.head_shift(x, own)
         return z if self.is_response else z.squeeze(-1)
 
     def own_nuclei_of(self, features: torch.Tensor) -> torch.Tensor | None:

@@ -131,7 +131,7 @@ def scaling_members(ensemble: Ensemble, nucleus: Nucleus, k: ccqe.Kernel, which:
             if which == "L":
                 correction = model.scaling(k.psi.float(), model.own_knots(features)).double()
             else:
-                g_t = torch.cat([model.logits(x, coulomb_on=False)[..., 0]
+                g_t = torch.cat([model.logits(x, coulomb_on=False, own=model.own_nuclei_of(x))[..., 0]
                                  for x in features.split(model.chunk_points())], dim=1)
                 correction = structured.bounded(g_t.double())
         log_f = structured.log_scaling_function(k.psi, correction, which == "L", model.config.longitudinal_cut)
