@@ -196,9 +196,8 @@ class Structured(Output):
     def _log_responses(self, net, features, coulomb_on):
         q, omega = structured.effective_q(features, coulomb_on)
         own = net.own_nuclei_of(features)  # once per call: the hidden layers, the head and c_L's knots use it
-        knots = None if own is None else net.parts.knot_shift(own)
         log_r = structured.log_responses(net.logits(features, coulomb_on, own), net.scaling, q, omega, features,
-                                         net.config.pauli_blocking, net.config.longitudinal_cut, knots)
+                                         net.config.pauli_blocking, net.config.longitudinal_cut, net.own_knots(own))
         return log_r + torch.log(net.output_factor)
 
     def log_y(self, net, features):
@@ -294,10 +293,9 @@ class EnsembleNet(nn.Module):
         which = self.parts.which(features)
         return which if bool(which.any()) else None
 
-    def own_knots(self, features: torch.Tensor) -> torch.Tensor | None:
-        """The structured model's own knot values of c_L for the points' nucleus [K, N, J], or None."""
-        which = self.own_nuclei_of(features)
-        return None if which is None else self.parts.knot_shift(which)
+    def own_knots(self, own: torch.Tensor | None) -> torch.Tensor | None:
+        """The own knot values of c_L [K, N, J] for the points' own nuclei ``own`` (``own_nuclei_of``), or None."""
+        return None if own is None else self.parts.knot_shift(own)
 
     def prior_penalty(self) -> torch.Tensor | float:
         """The own parts' prior term per member [K] (``structured.NucleusParts.penalty``), or 0."""

@@ -129,7 +129,7 @@ def scaling_members(ensemble: Ensemble, nucleus: Nucleus, k: ccqe.Kernel, which:
             features = torch.as_tensor(inputs("physics", energy, EVALUATION_ANGLE, k.omega.numpy(), nucleus),
                                        dtype=torch.float32)
             if which == "L":
-                correction = model.scaling(k.psi.float(), model.own_knots(features)).double()
+                correction = model.scaling(k.psi.float(), model.own_knots(model.own_nuclei_of(features))).double()
             else:
                 g_t = torch.cat([model.logits(x, coulomb_on=False, own=model.own_nuclei_of(x))[..., 0]
                                  for x in features.split(model.chunk_points())], dim=1)
