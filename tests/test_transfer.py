@@ -47,6 +47,15 @@ def test_last2_leaves_every_other_parameter_bit_identical(toy, tmp_path):
             assert torch.equal(tensor, after[name]), f"{name} changed"  # incl. frozen batch-norm statistics
 
 
+def test_a_fine_tune_that_only_hurts_keeps_its_base(toy, tmp_path):
+    spec = runs.finetune_spec(str(toy / "c12"), "16O", "all", 0.5, data_file=toy / "16O.dat", epochs=20, seed=3,
+                              lr=30.0)  # steps this large only hurt: the starting weights stay the best on validation
+    manifest = runs.execute(spec, tmp_path / "f")
+    assert manifest.training["best_epoch"] == [0] * 4
+    before, after = (load_file(d / "weights.safetensors") for d in (toy / "c12", tmp_path / "f"))
+    assert all(torch.equal(t, after[name]) for name, t in before.items() if name != "output_factor")
+
+
 def test_a_over_12_is_applied_exactly_once(toy, tmp_path):
     manifest = _finetune(toy, "all", 0.5, tmp_path / "f", epochs=1)
     weights = load_file(tmp_path / "f" / "weights.safetensors")

@@ -5,7 +5,8 @@ Per member k (Kowal et al., Phys. Rev. C 110, 025501 (2024); NNPDF: Forte et al.
   (the normalization draw r_d only with ``fluctuate_norm``);
 - its own train/validation split of the training part;
 - λ_k profiled in closed form (``loss.profile_lambda``) from the previous epoch's predictions;
-- the weights of its best validation χ² kept (early stopping per member).
+- the weights of its best validation χ² kept (early stopping per member), the starting weights among
+  them: a fine-tuned member that never beats its base on its validation points keeps the base.
 
 Member batches are drawn independently ([K, B] index tensors) and run through the stacked
 network together, so one optimizer step updates all K members at once. Computation only:
@@ -217,6 +218,8 @@ class Trainer:
         """The training loop: every epoch, mini-batch steps that update all K members at once,
         then validation; checkpoints and early stopping; at the end, each member's best weights."""
         tc, stale = self.config.train, 0
+        if self.epoch == 0:  # the starting weights compete too (module docstring)
+            self._validate()
         while self.epoch < tc.epochs:
             self._start_epoch()  # learning rate, loss phase, a shuffled order of points per member
             for idx in self._batches():  # [K, B]: one batch of its own training points per member
