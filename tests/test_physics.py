@@ -143,8 +143,10 @@ def test_corrections_are_bounded_whatever_the_network_does():
     assert np.all(np.isfinite(r)) and np.all(r >= 0)
 
 
-def test_structured_onnx_is_traced_and_agrees(tmp_path):
+@pytest.mark.parametrize("threshold", [0.0, structured.PION_THRESHOLD])
+def test_structured_onnx_is_traced_and_agrees(tmp_path, threshold):
     net = structured_net()
+    net.config = replace(net.config, inelastic_threshold=threshold)
     summary = onnx_io.export(net, ARGON, tmp_path / "out")
     assert summary["max_rel_diff"] < 1e-4 and "effective-momentum" in summary["coulomb_correction"]
     path = tmp_path / "out" / "Ar40" / "model_electron_A_40_0.onnx"
@@ -190,6 +192,33 @@ def test_pauli_blocking_of_the_structured_model_multiplies_its_quasielastic_resp
     assert share[:2].max() < 0.9 and share[2] == 1.0
     assert ratio[..., 0] == pytest.approx(np.broadcast_to(share, ratio.shape[:2]), rel=1e-4)  # R_L: all quasielastic
     assert (ratio[..., 1] <= 1 + 1e-6).all() and (ratio[:, 2] == pytest.approx(1.0))
+
+
+def test_the_inelastic_scaling_variable_is_minus_one_where_the_fermi_surface_just_makes_the_mass():
+    d, w_x = describe(ARGON), structured.PION_THRESHOLD
+    for q in (0.3, 0.5, 0.8, 1.2):
+        # a nucleon of momentum k_F against q, energy √(k_F² + M²) − E_s, absorbs (ω, q) into mass W_X at
+        # (√(k_F² + M²) − E_s + ω)² − (q − k_F)² = W_X²; a nucleon at rest at ω − E_s = √(q² + W_X²) − M
+        edge = math.sqrt((q - d.k_fermi) ** 2 + w_x**2) - math.sqrt(d.k_fermi**2 + M * M) + d.e_shift
+        at_rest = math.sqrt(q * q + w_x**2) - M + d.e_shift
+        psi = superscaling.psi_prime(t([q, q]), t([edge, at_rest]), d.k_fermi, d.e_shift, final_mass=w_x).numpy()
+        assert psi == pytest.approx([-1, 0], abs=1e-6)
+    q, omega = t(np.full(200, 0.6)), t(np.linspace(0.02, 0.59, 200))
+    share = torch.exp(structured.log_inelastic_threshold(q, omega, t(d.k_fermi), t(d.e_shift), w_x)).numpy()
+    assert np.all(np.diff(share) > 0) and share[0] < 0.005 and share[-1] > 0.99
+    omega_qe = math.sqrt(0.36 + M * M) - M + d.e_shift  # at the quasielastic peak few nucleons make a pion
+    assert np.interp(omega_qe, omega.numpy(), share) < 0.1
+
+
+def test_the_inelastic_threshold_multiplies_only_the_inelastic_term():
+    plain, gated = structured_net(), structured_net()
+    gated.config = replace(gated.config, inelastic_threshold=structured.PION_THRESHOLD)
+    q, omega = np.array([0.5, 0.5, 0.5]), np.array([0.05, 0.15, 0.45])
+    r_plain, r_gated = (member_responses(m, q, omega, CARBON) for m in (plain, gated))
+    assert r_gated[..., 0] == pytest.approx(r_plain[..., 0])  # R_L has no inelastic term
+    assert (r_gated[..., 1] < r_plain[..., 1]).all() and r_gated[:, 2, 1] == pytest.approx(r_plain[:, 2, 1], rel=1e-3)
+    with pytest.raises(ConfigError, match="inelastic_threshold"):
+        ModelConfig(inelastic_threshold=1.1).check()
 
 
 def test_the_longitudinal_cut_shortens_the_tail_of_r_l_only():

@@ -47,7 +47,8 @@ class ModelConfig:
       (off by default: measured no better zero-shot, docs/method.md). ``longitudinal_cut``: ψ′ where
       its longitudinal f₀'s tail is cut, exp(−(ψ′/cut)⁴) (``superscaling``; the transverse one at 3).
       ``nucleus_prior`` > 0: each trained nucleus (``own_nuclei``) gets own corrections of that prior
-      width, trained after the universal ones (``structured.NucleusParts``).
+      width, trained after the universal ones (``structured.NucleusParts``). ``inelastic_threshold`` > 0:
+      its inelastic term only where the Fermi gas reaches that mass W [GeV] (``structured.log_inelastic_threshold``).
     """
 
     depth: int = 10
@@ -63,9 +64,10 @@ class ModelConfig:
     output_bias_init: str = "zero"  # zero | data
     init: str = "lecun"  # lecun | he
     nucleus_inputs: str = "none"  # none (one nucleus) | shape | psi | scaling | physics: how the nucleus enters
-    pauli_blocking: bool = False  # the structured model only
-    longitudinal_cut: float = 3.0  # the structured model only; its recipe (runs.STRUCTURED) takes 2.0
-    nucleus_prior: float = 0.0  # the structured model only; 0: no own parts
+    pauli_blocking: bool = False  # the structured model only, as are the next three
+    longitudinal_cut: float = 3.0  # its recipe (runs.STRUCTURED) takes 2.0
+    nucleus_prior: float = 0.0  # 0: no own parts
+    inelastic_threshold: float = 0.0  # W [GeV]; 0: none
     own_nuclei: str = ""  # comma-separated; a run sets it to its nuclei
 
     def check(self) -> None:
@@ -77,11 +79,11 @@ class ModelConfig:
         if (self.output == "superscaling") != (self.nucleus_inputs == "physics"):
             raise ConfigError("model.output=superscaling and model.nucleus_inputs=physics go together "
                               "(the structured model needs the nucleus' Z, N, k_F, E_s and Coulomb potential)")
-        if (self.pauli_blocking or self.nucleus_prior) and self.output != "superscaling":
-            raise ConfigError("model.pauli_blocking and model.nucleus_prior are parts of the structured model "
-                              "(model.output=superscaling)")
-        if self.nucleus_prior < 0 or self.longitudinal_cut <= 0:
-            raise ConfigError("model.nucleus_prior must be ≥ 0 and model.longitudinal_cut > 0 (a value of ψ′)")
+        if (self.pauli_blocking or self.nucleus_prior or self.inelastic_threshold) and self.output != "superscaling":
+            raise ConfigError("model.pauli_blocking, nucleus_prior and inelastic_threshold are parts of the structured "
+                              "model (model.output=superscaling)")
+        if self.nucleus_prior < 0 or self.longitudinal_cut <= 0 or self.inelastic_threshold < 0:
+            raise ConfigError("model.nucleus_prior and inelastic_threshold must be ≥ 0 and longitudinal_cut > 0 (a ψ′)")
         _choice("model.output_bias_init", self.output_bias_init, ("zero", "data"))
         _choice("model.init", self.init, ("lecun", "he"))
         if self.depth < 1 or self.width < 1:
@@ -213,10 +215,8 @@ class Config:
     preset: str = "custom"
 
     def check(self) -> Config:
-        self.model.check()
-        self.train.check()
-        self.split.check()
-        self.start.check()
+        for part in (self.model, self.train, self.split, self.start):
+            part.check()
         return self
 
     def to_dict(self) -> dict[str, Any]:

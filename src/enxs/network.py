@@ -197,7 +197,8 @@ class Structured(Output):
         q, omega = structured.effective_q(features, coulomb_on)
         own = net.own_nuclei_of(features)  # once per call: the hidden layers, the head and c_L's knots use it
         log_r = structured.log_responses(net.logits(features, coulomb_on, own), net.scaling, q, omega, features,
-                                         net.config.pauli_blocking, net.config.longitudinal_cut, net.own_knots(own))
+                                         net.config.pauli_blocking, net.config.longitudinal_cut, net.own_knots(own),
+                                         net.config.inelastic_threshold)
         return log_r + torch.log(net.output_factor)
 
     def log_y(self, net, features):

@@ -4,7 +4,7 @@ model, the network learns what it does not.
 Responses per nucleus (GeV⁻¹), at (q, ω) [GeV] (``enxs.superscaling`` for G_X, ψ′ and f₀):
 
     R_L = G_L f₀,L(ψ′) e^{c_L(ψ′)} / k_F,      (f₀,L: f₀ with the tail cut at ``model.longitudinal_cut``)
-    R_T = G_T f₀(ψ′) e^{c_T} / k_F + A · R_INELASTIC · sigmoid(z_in),
+    R_T = G_T f₀(ψ′) e^{c_T} / k_F + A · R_INELASTIC · sigmoid(z_in) [· s_W],
 
 - the quasielastic part is superscaling: the single-nucleon factors weighted by Z and N, the
   scaling variable ψ′ of the nucleus' (k_F, E_s), and the phenomenological scaling function f₀
@@ -18,6 +18,9 @@ Responses per nucleus (GeV⁻¹), at (q, ω) [GeV] (``enxs.superscaling`` for G_
   learned transverse term per nucleon, fed with the free-nucleon invariant mass W² = M² + 2Mω − Q²
   and Q². It is transverse only: the longitudinal response is the quasielastic one (Rosenbluth
   separations show R_L small above the quasielastic peak, and a longitudinal Δ peak does not exist).
+  With ``model.inelastic_threshold`` = W it lives only where the Fermi gas reaches W (M + m_π: where it
+  can make a pion): times the share s_W of :func:`log_inelastic_threshold`, so that it cannot stand in
+  for the quasielastic peak.
 
 The network's inputs are [ψ′, q, ω, W², Q², ln q]: the nucleus enters only through the physics
 (ψ′ with its k_F and E_s; Z and N in the single-nucleon factors; A; its Coulomb potential), so the
@@ -165,14 +168,30 @@ def network_inputs(q: torch.Tensor, omega: torch.Tensor, features: torch.Tensor)
     return torch.stack([psi, q, omega, M * M + 2 * M * omega - big_q2, big_q2, torch.log(q)], dim=-1)
 
 
+#: The pion-production threshold M + m_π [GeV] (m_π⁰, PDG).
+PION_THRESHOLD = M + 0.134_977
+
+
+def log_inelastic_threshold(q: torch.Tensor, omega: torch.Tensor, k_f: torch.Tensor, e_s: torch.Tensor,
+                            mass: float) -> torch.Tensor:
+    """ln of the share of the Fermi gas that reaches the invariant mass W = ``mass`` [GeV] at (q, ω) [GeV]:
+    sigmoid(3 ψ′_W), ψ′_W the inelastic scaling variable for W_X = W (``superscaling.psi_prime``): 0 below
+    the edge ψ′_W = −1 (no nucleon of the Fermi sphere reaches W), ½ where a nucleon at rest just does,
+    1 beyond +1; the slope 3 is the relativistic Fermi gas's, whose share (2 + 3ψ − ψ³)/4 has slope ¾
+    at 0. With W = M + m_π (``PION_THRESHOLD``): no Δ, resonance or DIS where no pion can be made; with
+    W = M: no inelastic strength below the quasielastic peak."""
+    return -torch.nn.functional.softplus(-3 * superscaling.psi_prime(q, omega, k_f, e_s, final_mass=mass))
+
+
 def log_responses(outputs: torch.Tensor, scaling: ScalingCorrection, q: torch.Tensor, omega: torch.Tensor,
                   features: torch.Tensor, pauli: bool = False, longitudinal_cut: float = superscaling.PSI_CUT,
-                  own_knots: torch.Tensor | None = None) -> torch.Tensor:
+                  own_knots: torch.Tensor | None = None, threshold: float = 0.0) -> torch.Tensor:
     """ln(R_L, R_T / GeV⁻¹) [K, N, 2] at (q, ω) from the network's outputs (g_T, z_in) [K, N, 2]
     and the longitudinal correction c_L(ψ′) (with a trained nucleus' ``own_knots``); with ``pauli``
     the quasielastic parts times the Fermi gas's Pauli-unblocked share (at least 10⁻⁴, so that the
     logarithm stays finite); the longitudinal f₀'s tail cut at ``longitudinal_cut``
-    (``superscaling.log_f0``), the transverse one's at PSI_CUT."""
+    (``superscaling.log_f0``), the transverse one's at PSI_CUT; with a ``threshold`` W > 0 [GeV] the
+    inelastic term times :func:`log_inelastic_threshold`'s share."""
     z, n, k_f, e_s, _ = _nucleus(features)
     psi = superscaling.psi_prime(q, omega, k_f, e_s)
     g_l, g_t = superscaling.single_nucleon(q, omega, z, n, k_f, psi)
@@ -183,6 +202,8 @@ def log_responses(outputs: torch.Tensor, scaling: ScalingCorrection, q: torch.Te
     log_t_qe = torch.log(g_t) + base + log_scaling_function(psi, bounded(outputs[..., 0]), False)
     # ln sigmoid as −softplus(−z): exported exactly (onnxruntime's Sigmoid is an approximation)
     log_t_in = torch.log(z + n) + math.log(R_INELASTIC) - torch.nn.functional.softplus(-outputs[..., 1])
+    if threshold:
+        log_t_in = log_t_in + log_inelastic_threshold(q, omega, k_f, e_s, threshold)
     return torch.stack([log_l, torch.logsumexp(torch.stack([log_t_qe, log_t_in]), dim=0)], dim=-1)
 
 

@@ -65,14 +65,19 @@ def form_factors(big_q2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torc
     return kelly("Ep"), a * tau * g_d / (1 + b * tau), MU_P * kelly("Mp"), MU_N * kelly("Mn")
 
 
-def psi_prime(q: torch.Tensor, omega: torch.Tensor, k_fermi, e_shift) -> torch.Tensor:
-    """ψ′ at (q, ω) [GeV] for a Fermi momentum k_F and shift E_s [GeV] (module docstring)."""
+def psi_prime(q: torch.Tensor, omega: torch.Tensor, k_fermi, e_shift, final_mass: float = M) -> torch.Tensor:
+    """ψ′ at (q, ω) [GeV] for a Fermi momentum k_F and shift E_s [GeV] (module docstring); with a
+    ``final_mass`` W_X [GeV] above M, the inelastic scaling variable ψ′_X of a struck nucleon turned into
+    mass W_X (Barbaro et al., PRC 69, 035502 (2004)): τ′ → τ′ρ′ = τ′ + μ, μ = (W_X² − M²)/4M², in
+    ψ′_X = (1/√ξ_F)(λ′ − τ′ρ′)/√((1 + λ′ρ′)τ′ + κ√(τ′(1 + τ′ρ′²))), ±1 at the edges of the Fermi gas's
+    response for that mass and 0 where a nucleon at rest makes it (μ = 0: ψ′, bit for bit)."""
     lam, kappa = (omega - e_shift) / (2 * M), q / (2 * M)
     tau = kappa**2 - lam**2
     xi = torch.sqrt(1 + (torch.as_tensor(k_fermi, dtype=q.dtype) / M) ** 2) - 1
+    mu = (final_mass**2 - M * M) / (4 * M * M)
     tau_safe = tau.clamp_min(1e-12)
-    denominator = torch.sqrt(((1 + lam) * tau_safe + kappa * torch.sqrt(tau_safe * (1 + tau_safe))).clamp_min(1e-12))
-    return (lam - tau) / denominator / torch.sqrt(xi)
+    root = (1 + lam) * tau_safe + lam * mu + kappa * torch.sqrt(tau_safe * (1 + tau_safe) + mu * (2 * tau_safe + mu))
+    return (lam - tau - mu) / torch.sqrt(root.clamp_min(1e-12)) / torch.sqrt(xi)
 
 
 def pauli_fraction(q: torch.Tensor, omega: torch.Tensor, k_fermi, e_shift) -> torch.Tensor:
