@@ -13,6 +13,7 @@ the nucleus' E_s replaced by the partner's. Used for the 40Ca paragraph of docs/
 from __future__ import annotations
 
 import argparse
+import json
 import warnings
 from pathlib import Path
 
@@ -81,8 +82,8 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=Path("report/runs"))
     args = parser.parse_args()
     warnings.simplefilter("ignore")
-    run = next(p for p in sorted(args.runs.iterdir())
-               if (p / "manifest.json").is_file() and left_out(p) == args.nucleus)
+    runs = [p for p in args.runs.iterdir() if (p / "manifest.json").is_file() and left_out(p) == args.nucleus]
+    run = max(runs, key=lambda p: json.loads((p / "manifest.json").read_text())["created"])  # the latest recipe's
     ensemble = Ensemble.load(run)
     print(f"model: {run} (trained without {args.nucleus}; {ensemble.model.members} members)")
     print("nucleus  experiment  points  data/model: all  |ψ′| < 0.5")
