@@ -5,8 +5,9 @@ Per member k (Kowal et al., Phys. Rev. C 110, 025501 (2024); NNPDF: Forte et al.
   (the normalization draw r_d only with ``fluctuate_norm``);
 - its own train/validation split of the training part;
 - λ_k profiled in closed form (``loss.profile_lambda``) from the previous epoch's predictions;
-- the weights of its best validation χ² kept (early stopping per member), the starting weights among
-  them: a fine-tuned member that never beats its base on its validation points keeps the base.
+- the weights of its best validation χ² kept (early stopping per member), a parent's among them: a
+  fine-tuned member that never beats its base on its validation points keeps the base (a fresh start
+  does not compete: the from-scratch baseline of a few points would keep its random start).
 
 Member batches are drawn independently ([K, B] index tensors) and run through the stacked
 network together, so one optimizer step updates all K members at once. Computation only:
@@ -163,7 +164,7 @@ class Trainer:
     def __init__(self, model: EnsembleNet, points: PointSet, train_index: np.ndarray, config: Config,
                  *, trainable: set[str] | None = None, frozen_modules: list[torch.nn.Module] | None = None,
                  fresh: bool = True):
-        self.model, self.points, self.config = model, points, config
+        self.model, self.points, self.config, self.fresh = model, points, config, fresh
         tc = config.train
         self.K, self.D = model.members, len(points.labels)
         self.seeds = member_seeds(tc.seed, tc.first_member + self.K)[tc.first_member:]
@@ -218,7 +219,7 @@ class Trainer:
         """The training loop: every epoch, mini-batch steps that update all K members at once,
         then validation; checkpoints and early stopping; at the end, each member's best weights."""
         tc, stale = self.config.train, 0
-        if self.epoch == 0:  # the starting weights compete too (module docstring)
+        if self.epoch == 0 and not self.fresh:  # a parent's weights compete too (module docstring)
             self._validate()
         while self.epoch < tc.epochs:
             self._start_epoch()  # learning rate, loss phase, a shuffled order of points per member
