@@ -18,9 +18,9 @@ Responses per nucleus (GeV⁻¹), at (q, ω) [GeV] (``enxs.superscaling`` for G_
   learned transverse term per nucleon, fed with the free-nucleon invariant mass W² = M² + 2Mω − Q²
   and Q². It is transverse only: the longitudinal response is the quasielastic one (Rosenbluth
   separations show R_L small above the quasielastic peak, and a longitudinal Δ peak does not exist).
-  With ``model.inelastic_threshold`` = W it lives only where the Fermi gas reaches W (M + m_π: where it
-  can make a pion): times the share s_W of :func:`log_inelastic_threshold`, so that it cannot stand in
-  for the quasielastic peak.
+  With ``model.inelastic_threshold`` = W it is times the share s_W of the Fermi gas that reaches W
+  (:func:`log_inelastic_threshold`; M + m_π: where a pion can be made), so that less of the quasielastic
+  peak is left to it (off in the recipe: measured no gain, docs/method.md).
 
 The network's inputs are [ψ′, q, ω, W², Q², ln q]: the nucleus enters only through the physics
 (ψ′ with its k_F and E_s; Z and N in the single-nucleon factors; A; its Coulomb potential), so the
