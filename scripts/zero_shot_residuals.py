@@ -16,16 +16,14 @@ import argparse
 import json
 import warnings
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
-import torch
 from calibrate_zero_shot import left_out
 
 import enxs
-from enxs import kinematics
-from enxs.descriptors import describe, inputs, psi_prime
-from enxs.predict import Ensemble
-from enxs.zeroshot import member_factors
+from enxs.descriptors import MONIZ, describe, psi_prime
+from enxs.predict import Ensemble, member_predictions
 
 
 def half_maximum(omega: np.ndarray, sigma: np.ndarray) -> tuple[float, float, float]:
@@ -37,17 +35,12 @@ def half_maximum(omega: np.ndarray, sigma: np.ndarray) -> tuple[float, float, fl
     return omega[i], high - low, sigma[i]
 
 
-E_SHIFT_COLUMN = 8  # of the physics inputs: the five kinematic ones, then Z, N, k_F, E_s, V̄
-
-
 def mean_sigma(model, energy, theta, omega, nucleus, e_shift: float | None = None) -> np.ndarray:
-    """The ensemble's mean σ [nb/sr/GeV] at the points, with the nucleus' E_s [GeV] replaced if given."""
-    features = inputs("physics", energy, theta, omega, nucleus)
-    if e_shift is not None:
-        features[:, E_SHIFT_COLUMN] = e_shift
-    with torch.no_grad():
-        y = model.eval()(torch.as_tensor(features, dtype=torch.float32)).double().numpy()
-    return (y * kinematics.output_scale(energy, theta) * member_factors(model, nucleus)).mean(0)
+    """The ensemble's mean σ [nb/sr/GeV] at the points; with ``e_shift`` [GeV] the nucleus' E_s replaced
+    (its k_F kept) in the descriptor table the model reads, for this call only."""
+    swap = {} if e_shift is None else {nucleus.name: (describe(nucleus).k_fermi * 1000, e_shift * 1000)}
+    with mock.patch.dict(MONIZ, swap):
+        return member_predictions(model, energy, theta, omega, nucleus).mean(0)
 
 
 def partner_ratios(model, name: str, partner: str) -> None:
