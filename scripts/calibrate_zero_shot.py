@@ -1,8 +1,9 @@
 """How wide must a zero-shot nucleus' member factor be (``enxs.zeroshot``)? The 1σ coverage of the
 structured model left out one nucleus at a time, on all selected points of the nucleus left out,
-for a range of s: |σ − mean| ≤ √(spread² + (s · mean)² + Δσ²) (``enxs.metrics``' coverage with
-the factor's spread added; Δσ the project's error, ``datasets.total_error``). s₀ is chosen on the
-validation nuclei 27Al and 56Fe (pooled 68%); the others are the check.
+for a range of s₀ (``zeroshot.coverage``: the members' own spread with the factor's width s₀ (1 + d) added);
+then, on the latest run of each nucleus, s₀ calibrated on the other nuclei of
+``anystudy.CALIBRATION`` (``anystudy.calibrated_widths``, what the any-nucleus study reports) and the
+coverage it gives the nucleus left out.
 
     enxs reproduce --studies any      # trains the leave-one-out runs into report/runs
     python scripts/calibrate_zero_shot.py [--runs report/runs]
@@ -15,13 +16,11 @@ import json
 import warnings
 from pathlib import Path
 
-import numpy as np
-
 import enxs
-from enxs.datasets import total_error
-from enxs.predict import Ensemble, member_predictions
+from enxs import zeroshot
+from enxs.anystudy import ZERO_SHOT_TARGETS, calibrated_widths, member_residuals
+from enxs.artifacts import read_manifest
 
-STUDY = ("6Li", "12C", "16O", "27Al", "40Ca", "56Fe")
 WIDTHS = (0.0, 0.05, 0.08, 0.10, 0.12, 0.15)
 
 
@@ -30,7 +29,7 @@ def left_out(run: Path) -> str | None:
     manifest = json.loads((run / "manifest.json").read_text())
     if manifest["config"]["model"]["output"] != "superscaling":
         return None
-    missing = [n for n in STUDY if n not in manifest["nuclei"]]
+    missing = [n for n in ZERO_SHOT_TARGETS if n not in manifest["nuclei"]]
     return missing[0] if len(missing) == 1 else None
 
 
@@ -39,24 +38,26 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=Path("report/runs"))
     args = parser.parse_args()
     warnings.simplefilter("ignore")
-    print("nucleus  longitudinal cut  points  median log(data/mean)  1σ coverage at s = "
+    print("nucleus  run                      points  1 + d  1σ coverage at s₀ = "
           + "  ".join(f"{s:.2f}" for s in WIDTHS))
+    latest: dict[str, tuple[str, zeroshot.Residuals]] = {}
     for run in sorted(p for p in args.runs.iterdir() if (p / "manifest.json").is_file()):
         held = left_out(run)
         if held is None:
             continue
-        ensemble = Ensemble.load(run)
-        ensemble.model.zero_shot = None  # the members' own spread
-        table = enxs.Selection().apply(enxs.load_archive(held))
-        sigma = member_predictions(ensemble.model, table.E.to_numpy(), table.theta.to_numpy(),
-                                   table.omega.to_numpy(), enxs.Nucleus.parse(held))
-        mean, spread = sigma.mean(0), sigma.std(0, ddof=1)
-        data, error = table.sigma.to_numpy(), total_error(table, ensemble.manifest.config.train.p2p_sys)
-        cover = [np.mean(np.abs(data - mean) <= np.sqrt(spread**2 + (s * mean) ** 2 + error**2)) for s in WIDTHS]
-        offset = np.median(np.log(np.clip(data, 1e-30, None) / mean))
-        cut = ensemble.model.config.longitudinal_cut
-        print(f"{held:7s} {cut:17.1f} {len(data):7d}  {offset:+21.3f}  " + "  ".join(f"{c:4.0%}" for c in cover),
-              flush=True)
+        table = read_manifest(run).config.selection.apply(enxs.load_archive(held))
+        residuals = member_residuals(run, held, table)
+        print(f"{held:7s}  {run.name:24s} {len(table):6d}  {residuals.growth:5.2f}  "
+              + "  ".join(f"{zeroshot.coverage(residuals, s):4.0%}" for s in WIDTHS), flush=True)
+        created = json.loads((run / "manifest.json").read_text())["created"]
+        if held not in latest or created > latest[held][0]:
+            latest[held] = (created, residuals)
+    widths = calibrated_widths({n: r for n, (_, r) in latest.items()})
+    print(f"\nlatest runs: s₀ calibrated on all of {', '.join(n for n in latest if n != '6Li')}: "
+          f"{widths.get('all', float('nan')):.3f} (shipped {zeroshot.S0})")
+    for name, (_, residuals) in latest.items():
+        print(f"{name:7s} s₀ without it {widths[name]:.3f}: 1σ coverage "
+              f"{zeroshot.coverage(residuals, widths[name]):.0%}")
 
 
 if __name__ == "__main__":

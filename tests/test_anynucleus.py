@@ -101,7 +101,7 @@ def test_cli_asks_for_the_nucleus_and_exports_argon_for_nuwro(any_model, tmp_pat
     model = Ensemble.load(any_model).model  # argon is zero-shot: member 0's factor of enxs.zeroshot included
     expected = member_predictions(model, energy, theta, omega, Nucleus.parse("40Ar"))[0]
     assert np.allclose(y * kinematics.output_scale(energy, theta), expected, rtol=1e-4)
-    assert model.zero_shot.factors(Nucleus.parse("40Ar"), 1)[0] != pytest.approx(1.0)
+    assert model.zero_shot.factors(Nucleus.parse("40Ar"), model.members)[0] != pytest.approx(1.0)
 
 
 def test_files_say_the_coulomb_correction(any_model, tmp_path):

@@ -27,14 +27,33 @@ def test_width_is_zero_for_trained_nuclei_s0_inside_and_grows_outside():
     assert zs.width(LEAD) == pytest.approx(zeroshot.S0 * (1 + 208 ** (1 / 3) - 56 ** (1 / 3)))
 
 
-def test_member_k_depends_on_the_seed_k_and_the_nucleus_only():
+def test_member_draws_depend_on_the_seed_k_and_the_nucleus_and_the_band_is_exactly_s_wide():
     zs = ZeroShot(TRAINED, seed=3)
-    assert np.array_equal(zs.factors(ARGON, 50)[:10], zs.factors(ARGON, 10))
+    for members in (10, 11, 50):
+        factors = zs.factors(ARGON, members)
+        assert factors.mean() == pytest.approx(1.0)  # the band widens, the mean stays
+        z = np.log(factors)
+        assert z.std(ddof=1) == pytest.approx(zeroshot.S0)  # whatever the draws
+    z10, z50 = np.log(zs.factors(ARGON, 10)), np.log(zs.factors(ARGON, 50))[:10]
+    assert np.corrcoef(z10, z50)[0, 1] == pytest.approx(1.0)  # the same draws, scaled by the ensemble's spread
+    assert z10[::2] - z10[::2].mean() == pytest.approx(-(z10[1::2] - z10[1::2].mean()))  # pairs of opposite sign
     assert not np.allclose(zs.factors(ARGON, 10), ZeroShot(TRAINED, seed=4).factors(ARGON, 10))
     assert not np.allclose(zs.factors(ARGON, 10), zs.factors(Nucleus.parse("40Ca"), 10))
-    z = np.log(zs.factors(ARGON, 4000)) / zeroshot.S0
-    assert z.std() == pytest.approx(1.0, abs=0.05) and z[::2] == pytest.approx(-z[1::2])  # pairs of opposite sign
-    assert np.prod(zs.factors(ARGON, 10)) == pytest.approx(1.0)  # the band widens, the mean stays
+
+
+def test_calibrated_width_gives_one_sigma_coverage_averaged_over_nuclei():
+    rng = np.random.default_rng(0)
+    mean = np.full(20000, 10.0)
+    residuals = []
+    for offset in (0.9, 1.0, 1.1):  # three nuclei, each off by its own factor, members agreeing (spread 0)
+        data = mean * offset * np.exp(0.05 * rng.standard_normal(mean.size))
+        residuals.append(zeroshot.Residuals(data, mean, np.zeros_like(mean), np.full_like(mean, 0.01)))
+    s0 = zeroshot.calibrate(residuals)
+    assert np.mean([zeroshot.coverage(r, s0) for r in residuals]) == pytest.approx(zeroshot.ONE_SIGMA, abs=2e-3)
+    assert 0.05 < s0 < 0.15
+    farther = [r._replace(growth=2.0) for r in residuals]  # a band twice as wide needs half the s₀
+    assert zeroshot.calibrate(farther) == pytest.approx(s0 / 2, rel=1e-6)
+    assert zeroshot.calibrate([zeroshot.Residuals(mean, mean, np.ones_like(mean), np.ones_like(mean))]) == 0.0
 
 
 def loaded_net(members=4):
@@ -75,4 +94,22 @@ def test_a_loaded_model_of_several_nuclei_knows_its_trained_nuclei_and_says_so()
     many, carbon = Ensemble.load("enxs-any-fast"), Ensemble.load("enxs-12C-fast")
     assert CARBON in many.model.zero_shot.trained and many.model.zero_shot.width(ARGON) == zeroshot.S0
     assert carbon.model.zero_shot is None
-    assert "exp(0.080 z_k)" in many.zero_shot_note(ARGON)
+    assert f"exp({zeroshot.S0:.3f} z_k) / m" in many.zero_shot_note(ARGON)
+
+
+def test_the_any_nucleus_study_calibrates_each_targets_band_without_it():
+    from enxs.anystudy import calibrated_widths
+
+    rng = np.random.default_rng(1)
+    mean = np.full(4000, 5.0)
+
+    def nucleus(offset):
+        data = mean * offset * np.exp(0.04 * rng.standard_normal(mean.size))
+        return zeroshot.Residuals(data, mean, 0.02 * mean, 0.01 * mean)
+
+    residuals = {"6Li": nucleus(0.7), "12C": nucleus(1.05), "16O": nucleus(0.97), "27Al": nucleus(1.0)}
+    widths = calibrated_widths(residuals)
+    assert widths["12C"] == zeroshot.calibrate([residuals["16O"], residuals["27Al"]])
+    assert widths["6Li"] == widths["all"] == zeroshot.calibrate([residuals[n] for n in ("12C", "16O", "27Al")])
+    assert calibrated_widths({**residuals, "12C": nucleus(2.0)})["12C"] == widths["12C"]  # never the target's own
+    assert calibrated_widths({"6Li": residuals["6Li"], "12C": residuals["12C"]})["6Li"] == zeroshot.S0  # too few

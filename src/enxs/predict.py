@@ -186,8 +186,9 @@ class Ensemble:
     def zero_shot_note(self, target: Nucleus) -> str:
         trained = ", ".join(n.name for n in self.manifest.nuclei)
         width = self.model.zero_shot.width(target) if self.model.zero_shot is not None else 0.0
-        band = (f"; each member carries a factor exp({width:.3f} z_k), z_k ~ N(0, 1), the uncertainty of carrying "
-                f"the model to a nucleus without data (enxs.zeroshot)" if width else "")
+        band = (f"; each member carries a factor exp({width:.3f} z_k) / m (z_k standard normal draws scaled to unit "
+                f"spread over the members, m the factors' mean), the uncertainty of carrying the model to a nucleus "
+                f"without data (enxs.zeroshot)" if width else "")
         return (f"zero-shot: {self.name} was trained without any {target.name} data (trained on {trained}); the "
                 f"{target.name} prediction is carried from those nuclei, and its coverage flags refer to their "
                 f"kinematics{band}")
