@@ -40,7 +40,7 @@ def response_shape(model: Path) -> str:
         for q in (0.5, 0.8):
             omega = np.linspace(0.02, q - 0.02, 60)
             r_l = member_responses(ensemble.model, np.full_like(omega, q), omega, nucleus)[..., 0].mean(0)
-            offset, tail = longitudinal_shape(omega, r_l, q, nucleus)
+            offset, _, tail = longitudinal_shape(omega, r_l, q, nucleus)
             cells.append(f"{name} q={q}: {1000 * offset:+.0f} MeV, tail {tail:.2f}")
     return "; ".join(cells)
 

@@ -23,10 +23,10 @@ M = kinematics.NUCLEON_MASS
 CARBON, ARGON, LEAD = (Nucleus.parse(n) for n in ("12C", "40Ar", "208Pb"))
 
 
-def structured_net(members=3, seed=0, zero_head=False) -> EnsembleNet:
+def structured_net(members=3, seed=0, zero_head=False, **model) -> EnsembleNet:
     torch.manual_seed(seed)
     net = EnsembleNet(ModelConfig(depth=2, width=16, norm="none", inputs="standardized", output="superscaling",
-                                  nucleus_inputs="physics", init="he"), members)
+                                  nucleus_inputs="physics", init="he", **model), members)
     net.set_output_bias(None, None)
     if zero_head:
         with torch.no_grad():
@@ -164,6 +164,25 @@ def test_structured_onnx_is_traced_and_agrees(tmp_path, threshold):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         onnx_io.export(net, ARGON, tmp_path / "resp", responses=True)
+
+
+def test_the_cubic_basis_is_smooth_a_partition_of_unity_and_traces_to_onnx(tmp_path):
+    knots = structured.KNOTS
+    psi = torch.linspace(-1.5, 3.5, 5001, dtype=torch.float64)
+    cubic = structured.knot_basis(psi, knots.double(), "cubic")
+    assert cubic.sum(-1).numpy() == pytest.approx(1.0)  # inside the knots: a constant stays a constant
+    hats = structured.knot_basis(psi, knots.double(), "linear")
+    assert hats.sum(-1).numpy() == pytest.approx(1.0)
+    coefficients = torch.as_tensor(np.random.default_rng(0).normal(size=len(knots)))
+    step = float(psi[1] - psi[0])
+    for basis, smooth in ((cubic, True), (hats, False)):
+        slope = np.diff((basis @ coefficients).numpy()) / step
+        assert (np.abs(np.diff(slope)).max() < 0.1) == smooth  # no jump of the slope at a knot, or jumps
+    net = structured_net(longitudinal_basis="cubic")
+    with torch.no_grad():
+        net.scaling.values.normal_(0, 0.5)
+    summary = onnx_io.export(net, ARGON, tmp_path / "out")
+    assert summary["max_rel_diff"] < 1e-4
 
 
 def test_pauli_fraction_matches_a_monte_carlo_of_the_fermi_sphere():

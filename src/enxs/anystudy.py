@@ -207,11 +207,13 @@ RESPONSE_FIGURES = ("any-responses.png", "any-scaling.png")
 RESPONSE_Q = (0.3, 0.5, 0.8, 1.2)  # GeV
 
 
-def longitudinal_shape(omega: np.ndarray, r_l: np.ndarray, q: float, nucleus: Nucleus) -> tuple[float, float]:
+def longitudinal_shape(omega: np.ndarray, r_l: np.ndarray, q: float, nucleus: Nucleus) -> tuple[float, float, float]:
     """Where R_L [any unit] over ω [GeV] at q [GeV] peaks against the quasielastic peak
-    ω_QE = √(q² + M²) − M + E_s [GeV], and R_L(ω_QE + 0.3 GeV)/R_L(peak) (0 beyond the ω given)."""
+    ω_QE = √(q² + M²) − M + E_s [GeV], R_L(ω_QE)/R_L(peak) (how flat the top is) and
+    R_L(ω_QE + 0.3 GeV)/R_L(peak) (0 beyond the ω given)."""
     omega_qe = np.sqrt(q**2 + NUCLEON_MASS**2) - NUCLEON_MASS + describe(nucleus).e_shift
-    return omega[r_l.argmax()] - omega_qe, np.interp(omega_qe + 0.3, omega, r_l, right=0.0) / r_l.max()
+    at, after = (np.interp(omega_qe + d, omega, r_l, right=0.0) / r_l.max() for d in (0.0, 0.3))
+    return omega[r_l.argmax()] - omega_qe, at, after
 
 
 def response_lines(model: str, out: Path) -> list[str]:
@@ -226,15 +228,16 @@ def response_lines(model: str, out: Path) -> list[str]:
     lines = [f"## Responses of {model}", "",
              f"![responses]({RESPONSE_FIGURES[0]})", "",
              "Per nucleus and q: where R_L peaks against the quasielastic peak ω_QE = √(q² + M²) − M + E_s, R_L "
-             "0.3 GeV above ω_QE relative to its peak (a Δ peak would show here), the peak values with their "
+             "at ω_QE relative to its peak (near 1 where the top is flat, as at q = 1.2 GeV), and 0.3 GeV above "
+             "ω_QE (a Δ peak would show here), the peak values with their "
              "spread, ∫R_T/∫R_L and the median relative band (zero-shot: " + (", ".join(generator["zero_shot"]) or
                                                                               "none") + ").", "",
-             "| nucleus | q [GeV] | R_L peak − ω_QE [MeV] | R_L(ω_QE + 0.3)/peak | R_L peak [GeV⁻¹] | R_T peak [GeV⁻¹] "
-             "| ∫R_T/∫R_L | band |", "|---|---|---|---|---|---|---|---|"]
+             "| nucleus | q [GeV] | R_L peak − ω_QE [MeV] | R_L(ω_QE)/peak | R_L(ω_QE + 0.3)/peak | R_L peak [GeV⁻¹] "
+             "| R_T peak [GeV⁻¹] | ∫R_T/∫R_L | band |", "|---|---|---|---|---|---|---|---|---|"]
     for row in generator["rows"]:
         r = generator["results"][(row["nucleus"], row["q"])]
-        offset, after = longitudinal_shape(r.omega, r.mean[:, 0], row["q"], Nucleus.parse(row["nucleus"]))
-        lines.append(f"| {row['nucleus']} | {row['q']:g} | {offset * 1000:+.0f} | {after:.2f} "
+        offset, at, after = longitudinal_shape(r.omega, r.mean[:, 0], row["q"], Nucleus.parse(row["nucleus"]))
+        lines.append(f"| {row['nucleus']} | {row['q']:g} | {offset * 1000:+.0f} | {at:.2f} | {after:.2f} "
                      f"| {row['R_L peak'][0]:.2f} ± {row['R_L peak'][1]:.2f} "
                      f"| {row['R_T peak'][0]:.2f} ± {row['R_T peak'][1]:.2f} | {row['T/L']:.2f} | {row['band']:.1%} |")
     lines += ["", f"![scaling]({RESPONSE_FIGURES[1]})", "",

@@ -46,9 +46,9 @@ class ModelConfig:
       (``superscaling.pauli_fraction``), below 1 at q < 2k_F, which depends on the nucleus' k_F
       (off by default: measured no better zero-shot, docs/method.md). ``longitudinal_cut``: ψ′ where
       its longitudinal f₀'s tail is cut, exp(−(ψ′/cut)⁴) (``superscaling``; the transverse one at 3).
-      ``nucleus_prior`` > 0: each trained nucleus (``own_nuclei``) gets own corrections of that prior
-      width, trained after the universal ones (``structured.NucleusParts``). ``inelastic_threshold`` > 0:
-      its inelastic term only where the Fermi gas reaches that mass W [GeV] (``structured.log_inelastic_threshold``).
+      ``nucleus_prior`` > 0: own corrections of each trained nucleus (``own_nuclei``), of that prior width
+      (``structured.NucleusParts``). ``inelastic_threshold`` > 0: its inelastic term only where the Fermi gas
+      reaches that mass W [GeV]. ``longitudinal_basis``: c_L's on its knots (``structured.ScalingCorrection``).
     """
 
     depth: int = 10
@@ -68,6 +68,7 @@ class ModelConfig:
     longitudinal_cut: float = 3.0  # its recipe (runs.STRUCTURED) takes 2.0
     nucleus_prior: float = 0.0  # 0: no own parts
     inelastic_threshold: float = 0.0  # W [GeV]; 0: none
+    longitudinal_basis: str = "linear"  # linear (hats) | cubic (B-splines: smooth; the recipe's)
     own_nuclei: str = ""  # comma-separated; a run sets it to its nuclei
 
     def check(self) -> None:
@@ -76,12 +77,12 @@ class ModelConfig:
         _choice("model.norm", self.norm, ("batch", "affine", "none"))
         _choice("model.inputs", self.inputs, ("nuwro", "standardized"))
         _choice("model.output", self.output, OUTPUTS)
+        _choice("model.longitudinal_basis", self.longitudinal_basis, ("linear", "cubic"))
         if (self.output == "superscaling") != (self.nucleus_inputs == "physics"):
             raise ConfigError("model.output=superscaling and model.nucleus_inputs=physics go together "
                               "(the structured model needs the nucleus' Z, N, k_F, E_s and Coulomb potential)")
         if (self.pauli_blocking or self.nucleus_prior or self.inelastic_threshold) and self.output != "superscaling":
-            raise ConfigError("model.pauli_blocking, nucleus_prior and inelastic_threshold are parts of the structured "
-                              "model (model.output=superscaling)")
+            raise ConfigError("model.pauli_blocking, nucleus_prior, inelastic_threshold: structured model only")
         if self.nucleus_prior < 0 or self.longitudinal_cut <= 0 or self.inelastic_threshold < 0:
             raise ConfigError("model.nucleus_prior and inelastic_threshold must be ≥ 0 and longitudinal_cut > 0 (a ψ′)")
         _choice("model.output_bias_init", self.output_bias_init, ("zero", "data"))
@@ -299,16 +300,14 @@ PRESETS: dict[str, Config] = {
     # Tuned for 50 members on 2 CPU cores in about a minute (the method document of the repository).
     "fast": Config(
         preset="fast",
-        model=ModelConfig(depth=4, width=64, norm="none", inputs="standardized", output_bias_init="data",
-                          init="he"),
+        model=ModelConfig(depth=4, width=64, norm="none", inputs="standardized", output_bias_init="data", init="he"),
         train=TrainConfig(epochs=300, batch_size=128, lr=3e-3, warmup_epochs=5, relative_warmup_epochs=50,
                           loss="log_chi2", eval_every=5, checkpoint_every=25),
     ),
     # Seconds, for tests and trying the pipeline.
     "smoke": Config(
         preset="smoke",
-        model=ModelConfig(depth=2, width=16, norm="none", inputs="standardized", output_bias_init="data",
-                          init="he"),
+        model=ModelConfig(depth=2, width=16, norm="none", inputs="standardized", output_bias_init="data", init="he"),
         train=TrainConfig(members=4, epochs=6, batch_size=256, lr=3e-3, relative_warmup_epochs=2,
                           loss="log_chi2", eval_every=2, checkpoint_every=2),
     ),

@@ -233,7 +233,7 @@ class EnsembleNet(nn.Module):
         self.blocks = nn.ModuleList(Block(members, w, config) for w in widths[:-1])
         self.head = StackedLinear(members, config.width, self.output.outputs, "lecun")
         if self.is_structured:
-            self.scaling = structured.ScalingCorrection(members)
+            self.scaling = structured.ScalingCorrection(members, config.longitudinal_basis)
         self.parts = (structured.NucleusParts(members, config.own_nuclei, config.width, config.depth,
                                               config.nucleus_prior) if config.nucleus_prior > 0 else None)
         self.register_buffer("feature_mean", torch.zeros(n_inputs))

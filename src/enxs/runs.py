@@ -55,7 +55,7 @@ MULTI_NUCLEUS_INPUTS = "shape"
 #: The default model of several nuclei: the physics-structured one, with normalizations drawn per
 #: replica (coverage of zero-shot nuclei 45% → 55% on the validation nuclei; docs/method.md).
 STRUCTURED = {"model": {"output": "superscaling", "nucleus_inputs": "physics", "longitudinal_cut": 2.0,
-                        "nucleus_prior": 0.1},
+                        "nucleus_prior": 0.1, "longitudinal_basis": "cubic"},
               "train": {"fluctuate_norm": True}}
 #: Manifest kind of each start.
 KIND = {"scratch": "pretrain", "finetune": "finetune", "imported": "imported"}

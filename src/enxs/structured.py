@@ -9,7 +9,7 @@ Responses per nucleus (GeV⁻¹), at (q, ω) [GeV] (``enxs.superscaling`` for G_
 - the quasielastic part is superscaling: the single-nucleon factors weighted by Z and N, the
   scaling variable ψ′ of the nucleus' (k_F, E_s), and the phenomenological scaling function f₀
   times a learned correction. The longitudinal one, c_L(ψ′), is a function of ψ′ alone (a
-  piecewise-linear function on ``KNOTS`` per member): one universal longitudinal scaling function,
+  spline on ``KNOTS`` per member, :class:`ScalingCorrection`): one universal longitudinal scaling function,
   as superscaling of the first and second kind has it. The transverse one, c_T, comes from the
   network and may vary with q (scaling violations: meson-exchange currents, the Δ tail). Both are
   bounded, |c_X| ≤ C_MAX, so that whatever is learned, the quasielastic peak stays where ψ′ puts
@@ -51,8 +51,8 @@ N_INPUTS = 6
 N_OUTPUTS = 2
 #: The bound on the learned corrections of the scaling function: |ln(f/f₀)| ≤ C_MAX.
 C_MAX = 1.5
-#: The longitudinal correction is a function of ψ′ alone, piecewise linear between these knots
-#: (zero beyond them: the far tails are f₀'s).
+#: The longitudinal correction is a function of ψ′ alone, a spline on these knots (zero one or two
+#: spacings beyond them, for the linear or cubic basis: the far tails are f₀'s).
 KNOTS = torch.linspace(-2.0, 4.0, 13)
 
 
@@ -68,22 +68,36 @@ def log_scaling_function(psi: torch.Tensor, correction: torch.Tensor, longitudin
     return superscaling.log_f0(psi, longitudinal_cut if longitudinal else superscaling.PSI_CUT) + correction
 
 
-class ScalingCorrection(nn.Module):
-    """c_L(ψ′) = C_MAX tanh(Σ_j a_kj h_j(ψ′) / C_MAX) per member k, with h_j the piecewise-linear
-    hat functions on ``KNOTS``: one universal longitudinal scaling function, as superscaling has it.
-    ``own`` [K, N, J]: a trained nucleus' own knot values added at its points (``NucleusParts``)."""
+def knot_basis(psi: torch.Tensor, knots: torch.Tensor, basis: str) -> torch.Tensor:
+    """The basis functions h_j(ψ′) on equally spaced knots, [N, J]: ``linear``, the hats
+    max(0, 1 − t) (a kink at every knot); ``cubic``, the uniform cubic B-splines
+    (2 − t)₊³/6 − 4 (1 − t)₊³/6, smooth to the second derivative; t = |ψ′ − ψ_j| / spacing."""
+    t = torch.abs(psi.unsqueeze(-1) - knots) / float(knots[1] - knots[0])
+    if basis == "linear":
+        return torch.relu(1 - t)
+    near, far = torch.relu(1 - t), torch.relu(2 - t)
+    return (far * far * far - 4 * near * near * near) / 6
 
-    def __init__(self, members: int):
+
+class ScalingCorrection(nn.Module):
+    """c_L(ψ′) = C_MAX tanh(Σ_j a_kj h_j(ψ′) / C_MAX) per member k, with h_j the basis
+    (``model.longitudinal_basis``, :func:`knot_basis`) on ``KNOTS``: one universal longitudinal
+    scaling function, as superscaling has it. The recipe's cubic B-splines keep f_L smooth; with
+    the linear hats the response had a kink at every knot (at q = 1.2 GeV a dip at ψ′ = 0 between
+    two maxima, docs/method.md). ``own`` [K, N, J]: a trained nucleus' own knot values added at
+    its points (``NucleusParts``)."""
+
+    def __init__(self, members: int, basis: str = "linear"):
         super().__init__()
+        self.basis = basis
         self.values = nn.Parameter(torch.zeros(members, len(KNOTS)))
         self.register_buffer("knots", KNOTS.clone())
 
     def forward(self, psi: torch.Tensor, own: torch.Tensor | None = None) -> torch.Tensor:
-        spacing = float(self.knots[1] - self.knots[0])
-        hats = torch.relu(1 - torch.abs(psi.unsqueeze(-1) - self.knots) / spacing)  # [N, J]
+        h = knot_basis(psi, self.knots, self.basis)  # [N, J]
         if own is None:
-            return bounded((hats @ self.values.unsqueeze(-1)).squeeze(-1))  # [K, N]
-        return bounded((hats * (self.values.unsqueeze(1) + own)).sum(-1))
+            return bounded((h @ self.values.unsqueeze(-1)).squeeze(-1))  # [K, N]
+        return bounded((h * (self.values.unsqueeze(1) + own)).sum(-1))
 
 
 class NucleusParts(nn.Module):
