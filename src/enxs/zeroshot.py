@@ -15,9 +15,10 @@ that the band widens without moving the ensemble mean, where independent draws w
 s/√K; r is the draws' own standard deviation over the members (ddof = 1), so that the band's width
 is s whatever the draws (five pairs of draws alone make it 0.5–1.6 s, 5th–95th percentile).
 s₀ (``S0``) is calibrated on the nuclei where superscaling holds, each left out in turn
-(:func:`calibrate`): the width at which their 1σ coverage, averaged over nuclei, is 68.3%. Which nuclei, and the coverage of each
-with s₀ calibrated without it, are in docs/method.md; the growth with d is the project's choice for
-nuclei far outside (the one case with data, 56Fe left out beyond 40Ca, says it is generous).
+(:func:`calibrate`): the width at which their 1σ coverage, averaged over nuclei, is 68.3%.
+Which nuclei, and the coverage of each with s₀ calibrated without it, are in docs/method.md;
+the growth with d is the project's choice for nuclei far outside (the one case with data, 56Fe
+left out beyond 40Ca, says it is generous).
 Trained nuclei get no factor.
 """
 
