@@ -276,3 +276,25 @@ def test_own_parts_act_on_their_nucleus_only(tmp_path):
     assert onnx_io.export(net, CARBON, tmp_path / "out")["max_rel_diff"] < 1e-4
     with pytest.raises(ConfigError, match="structured"):
         ModelConfig(nucleus_prior=0.1).check()
+
+
+def test_the_physics_backbone_is_superscaling_alone():
+    """``anystudy.physics_backbone``: whatever a model learned (network, c_L, own parts), its backbone's
+    responses are R_L = G_L f₀,L(ψ′)/k_F and R_T = G_T f₀(ψ′)/k_F, one member, no inelastic term."""
+    from enxs.anystudy import physics_backbone
+
+    net = structured_net(longitudinal_cut=2.0, nucleus_prior=0.1, own_nuclei="40Ca")
+    with torch.no_grad():
+        for parameter in (net.head.bias, net.scaling.values, net.parts.head, net.parts.longitudinal):
+            parameter.normal_()
+    backbone = physics_backbone(net)
+    assert backbone.members == 1 and net.scaling.values.abs().sum() > 0  # the model itself is untouched
+    for nucleus in (ARGON, Nucleus.parse("40Ca")):
+        d, q = describe(nucleus), 0.6
+        omega = np.linspace(0.02, 0.58, 57)
+        r = member_responses(backbone, np.full_like(omega, q), omega, nucleus)[0]
+        psi = superscaling.psi_prime(t(q), t(omega), d.k_fermi, d.e_shift)
+        g_l, g_t = superscaling.single_nucleon(t(q), t(omega), nucleus.Z, nucleus.A - nucleus.Z, d.k_fermi, psi)
+        f_l, f_t = (torch.exp(superscaling.log_f0(psi, cut)) for cut in (2.0, superscaling.PSI_CUT))
+        np.testing.assert_allclose(r[:, 0], (g_l * f_l / d.k_fermi).numpy(), rtol=1e-3)  # float32 tails
+        np.testing.assert_allclose(r[:, 1], (g_t * f_t / d.k_fermi).numpy(), rtol=1e-3)  # float32 tails

@@ -37,6 +37,7 @@ def test_any_nucleus_study_reports_zero_shot_and_fine_tuning(tmp_path, archive_d
     text = path.read_text()
     assert "## Any nucleus: zero-shot" in text and "| 16O | 109 |" in text and "On all points of the target" in text
     assert "carbon carried by superscaling" in text and "response network" in text
+    assert "physics backbone alone" in text and "On the quasielastic region of all points" in text
     assert "## Fine-tuned from the structured (default) base" in text and "| 16O | " in text
     assert "## Carbon must not suffer" in text and "## Responses of enxs-any-fast" in text
     assert (tmp_path / "r" / "any-responses.png").is_file() and (tmp_path / "r" / "any-scaling.png").is_file()

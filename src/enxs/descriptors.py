@@ -83,7 +83,7 @@ def describe(nucleus: Nucleus) -> Descriptors:
 def psi_prime(energy, theta, omega, k_fermi, e_shift) -> np.ndarray:
     """The superscaling variable ψ′ (``enxs.superscaling.psi_prime``) at E [GeV], θ [deg], ω [GeV]."""
     q = torch.as_tensor(kinematics.three_momentum_transfer(energy, theta, omega))
-    return superscaling.psi_prime(q, torch.as_tensor(np.asarray(omega, float)), k_fermi, e_shift).numpy()
+    return superscaling.psi_prime(q, torch.tensor(np.asarray(omega, float)), k_fermi, e_shift).numpy()
 
 
 class NucleusView:
