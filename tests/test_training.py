@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from enxs import archive, runs
+from enxs import archive, artifacts, runs
 from enxs.config import load_config
 from enxs.evaluation import evaluate_model
 from enxs.predict import Ensemble, ExtrapolationWarning
@@ -67,6 +67,20 @@ def test_resume_continues_bit_identically(toy_file, tmp_path):
     for name in full:
         assert torch.equal(full[name], cut[name]), name
     assert not (tmp_path / "cut" / "checkpoint.safetensors").exists()
+
+
+def test_a_kill_between_a_checkpoints_two_files_leaves_one_whole_checkpoint(tmp_path):
+    """A SIGKILL after the tensors are renamed into place and before checkpoint.json: the
+    checkpoint carries its own metadata, so what is resumed is the new one, consistent."""
+    out = tmp_path / "run"
+    artifacts.save_checkpoint(out, {"w": torch.zeros(3)}, {"epoch": 4})
+    stale = (out / artifacts.CHECKPOINT_META).read_text()
+    artifacts.save_checkpoint(out, {"w": torch.ones(3)}, {"epoch": 8, "history": [0.1 + 0.2]})
+    (out / artifacts.CHECKPOINT_META).write_text(stale)  # the kill fell between the two renames
+    tensors, meta = artifacts.load_checkpoint(out)
+    assert meta == {"epoch": 8, "history": [0.1 + 0.2]} and torch.equal(tensors["w"], torch.ones(3))
+    (out / artifacts.CHECKPOINT_META).unlink()  # killed before the very first checkpoint.json
+    assert artifacts.has_checkpoint(out) and artifacts.checkpoint_meta(out)["epoch"] == 8
 
 
 @pytest.mark.slow

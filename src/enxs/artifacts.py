@@ -9,8 +9,8 @@ Manifests of schema version 1 are migrated on load; newer versions are refused. 
 atomic (temporary file, then rename), and the manifest is written last, so an interrupted
 save leaves no loadable half-model.
 
-Training checkpoints live in the same directory (``checkpoint.safetensors`` +
-``checkpoint.json``) until the run finishes.
+Training checkpoints live in the same directory (``checkpoint.safetensors``, its metadata in
+its header, and a readable copy ``checkpoint.json``) until the run finishes.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from enxs import __version__
@@ -41,6 +41,7 @@ MANIFEST = "manifest.json"
 WEIGHTS = "weights.safetensors"
 CHECKPOINT = "checkpoint.safetensors"
 CHECKPOINT_META = "checkpoint.json"
+_CHECKPOINT_KEY = "enxs_checkpoint"
 
 
 class ModelFileError(EnxsError):
@@ -297,25 +298,36 @@ def model_reference(name_or_path: str | os.PathLike) -> str:
 
 
 def save_checkpoint(directory: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
-    """Write a resumable training checkpoint (tensors first, then the JSON that points at them)."""
+    """Write a resumable training checkpoint: one safetensors file, renamed into place, that carries
+    its JSON metadata in its header, so a kill at any moment leaves the previous checkpoint or the
+    new one, whole. ``checkpoint.json`` is a readable copy of the metadata written after it (one
+    checkpoint behind if the kill fell between the two)."""
     directory.mkdir(parents=True, exist_ok=True)
-    atomic_write(directory / CHECKPOINT, lambda p: save_file(tensors, str(p)))
-    write_json(directory / CHECKPOINT_META, {**meta, "sha256": sha256(directory / CHECKPOINT)})
+    atomic_write(directory / CHECKPOINT,
+                 lambda p: save_file(tensors, str(p), metadata={_CHECKPOINT_KEY: json.dumps(meta)}))
+    write_json(directory / CHECKPOINT_META, meta)
 
 
 def has_checkpoint(directory: Path) -> bool:
-    """Whether a run directory holds a checkpoint (both of its files)."""
-    return (directory / CHECKPOINT_META).is_file() and (directory / CHECKPOINT).is_file()
+    """Whether a run directory holds a checkpoint."""
+    return (directory / CHECKPOINT).is_file()
+
+
+def checkpoint_meta(directory: Path) -> dict[str, Any]:
+    """The metadata (epoch, history, ...) of a run directory's checkpoint, from the checkpoint itself."""
+    path = directory / CHECKPOINT
+    try:
+        with safe_open(str(path), "pt") as f:
+            return json.loads((f.metadata() or {})[_CHECKPOINT_KEY])
+    except (SafetensorError, OSError, KeyError, ValueError) as exc:
+        raise ModelFileError(f"{path}: not a checkpoint this enxs can resume from ({exc})") from exc
 
 
 def load_checkpoint(directory: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     if not has_checkpoint(directory):
         raise ModelFileError(f"{directory}: no checkpoint to resume from")
-    path = directory / CHECKPOINT
-    meta = json.loads((directory / CHECKPOINT_META).read_text(encoding="utf-8"))
-    if sha256(path) != meta.get("sha256"):
-        raise ModelFileError(f"{path}: checkpoint checksum mismatch (interrupted write?)")
-    return load_file(str(path)), meta
+    meta = checkpoint_meta(directory)
+    return load_file(str(directory / CHECKPOINT)), meta
 
 
 def remove_checkpoint(directory: Path) -> None:

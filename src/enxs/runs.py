@@ -322,8 +322,7 @@ def interrupted_message(out: Path, epoch: int | None, command: str) -> str:
     """What to tell a user whose run was interrupted: where it stopped and how to resume."""
     if not (out / RUN_FILE).is_file():
         return f"interrupted before training started; nothing was written to {out}"
-    saved = (json.loads((out / artifacts.CHECKPOINT_META).read_text(encoding="utf-8"))["epoch"]
-             if artifacts.has_checkpoint(out) else None)
+    saved = artifacts.checkpoint_meta(out)["epoch"] if artifacts.has_checkpoint(out) else None
     where = f"last checkpoint epoch {saved}" if saved is not None else "no checkpoint yet (resuming starts at epoch 0)"
     return f"interrupted at epoch {epoch or 0}; {where}; resume with `enxs {command} --resume {out}`"
 
