@@ -81,6 +81,11 @@ def test_a_kill_between_a_checkpoints_two_files_leaves_one_whole_checkpoint(tmp_
     assert meta == {"epoch": 8, "history": [0.1 + 0.2]} and torch.equal(tensors["w"], torch.ones(3))
     (out / artifacts.CHECKPOINT_META).unlink()  # killed before the very first checkpoint.json
     assert artifacts.has_checkpoint(out) and artifacts.checkpoint_meta(out)["epoch"] == 8
+    data = bytearray((out / artifacts.CHECKPOINT).read_bytes())
+    data[-1] ^= 0x40  # one flipped bit in the last tensor's bytes
+    (out / artifacts.CHECKPOINT).write_bytes(bytes(data))
+    with pytest.raises(artifacts.ModelFileError, match="checksum mismatch"):
+        artifacts.load_checkpoint(out)
 
 
 @pytest.mark.slow

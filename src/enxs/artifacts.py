@@ -15,6 +15,7 @@ its header, and a readable copy ``checkpoint.json``) until the run finishes.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import warnings
@@ -42,6 +43,7 @@ WEIGHTS = "weights.safetensors"
 CHECKPOINT = "checkpoint.safetensors"
 CHECKPOINT_META = "checkpoint.json"
 _CHECKPOINT_KEY = "enxs_checkpoint"
+_DIGEST_KEY = "enxs_tensors_sha256"
 
 
 class ModelFileError(EnxsError):
@@ -299,13 +301,22 @@ def model_reference(name_or_path: str | os.PathLike) -> str:
 
 def save_checkpoint(directory: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
     """Write a resumable training checkpoint: one safetensors file, renamed into place, that carries
-    its JSON metadata in its header, so a kill at any moment leaves the previous checkpoint or the
-    new one, whole. ``checkpoint.json`` is a readable copy of the metadata written after it (one
-    checkpoint behind if the kill fell between the two)."""
+    its JSON metadata and the SHA-256 of its tensors in its header, so a kill at any moment leaves the
+    previous checkpoint or the new one, whole. ``checkpoint.json`` is a readable copy of the metadata
+    written after it (one checkpoint behind if the kill fell between the two)."""
     directory.mkdir(parents=True, exist_ok=True)
-    atomic_write(directory / CHECKPOINT,
-                 lambda p: save_file(tensors, str(p), metadata={_CHECKPOINT_KEY: json.dumps(meta)}))
+    header = {_CHECKPOINT_KEY: json.dumps(meta), _DIGEST_KEY: _tensor_digest(tensors)}
+    atomic_write(directory / CHECKPOINT, lambda p: save_file(tensors, str(p), metadata=header))
     write_json(directory / CHECKPOINT_META, meta)
+
+
+def _tensor_digest(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over the tensors' names and bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        digest.update(name.encode())
+        digest.update(tensors[name].detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
 
 
 def has_checkpoint(directory: Path) -> bool:
@@ -313,21 +324,34 @@ def has_checkpoint(directory: Path) -> bool:
     return (directory / CHECKPOINT).is_file()
 
 
-def checkpoint_meta(directory: Path) -> dict[str, Any]:
-    """The metadata (epoch, history, ...) of a run directory's checkpoint, from the checkpoint itself."""
-    path = directory / CHECKPOINT
+def _checkpoint_header(path: Path) -> dict[str, str]:
     try:
         with safe_open(str(path), "pt") as f:
-            return json.loads((f.metadata() or {})[_CHECKPOINT_KEY])
-    except (SafetensorError, OSError, KeyError, ValueError) as exc:
-        raise ModelFileError(f"{path}: not a checkpoint this enxs can resume from ({exc})") from exc
+            header = f.metadata() or {}
+    except (SafetensorError, OSError) as exc:
+        raise ModelFileError(f"{path}: not a readable checkpoint ({exc})") from exc
+    if _CHECKPOINT_KEY not in header or _DIGEST_KEY not in header:
+        raise ModelFileError(f"{path}: not a checkpoint this enxs can resume from (no metadata in its header)")
+    return header
+
+
+def checkpoint_meta(directory: Path) -> dict[str, Any]:
+    """The metadata (epoch, history, ...) of a run directory's checkpoint, from the checkpoint itself."""
+    return json.loads(_checkpoint_header(directory / CHECKPOINT)[_CHECKPOINT_KEY])
 
 
 def load_checkpoint(directory: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     if not has_checkpoint(directory):
         raise ModelFileError(f"{directory}: no checkpoint to resume from")
-    meta = checkpoint_meta(directory)
-    return load_file(str(directory / CHECKPOINT)), meta
+    path = directory / CHECKPOINT
+    header = _checkpoint_header(path)
+    try:
+        tensors = load_file(str(path))
+    except SafetensorError as exc:
+        raise ModelFileError(f"{path}: corrupt checkpoint ({exc})") from exc
+    if _tensor_digest(tensors) != header[_DIGEST_KEY]:
+        raise ModelFileError(f"{path}: checkpoint checksum mismatch (its tensors differ from what was written)")
+    return tensors, json.loads(header[_CHECKPOINT_KEY])
 
 
 def remove_checkpoint(directory: Path) -> None:
