@@ -5,4 +5,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export ENXS_DATA_DIR="${ENXS_DATA_DIR:-$(cd .. && pwd)/shared/data/qes-archive}"
 .venv/bin/ruff check src tests benchmarks scripts
-.venv/bin/python -m pytest -m "not slow" "$@"
+# One worker per core, each running whole test files (a file's tests share its fixtures); in-process
+# torch on one thread, so that the workers do not fight for the cores (the enxs commands the tests
+# start pick their own threads).
+OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" .venv/bin/python -m pytest -m "not slow" -n auto --dist loadfile "$@"
