@@ -298,3 +298,23 @@ def test_the_physics_backbone_is_superscaling_alone():
         f_l, f_t = (torch.exp(superscaling.log_f0(psi, cut)) for cut in (2.0, superscaling.PSI_CUT))
         np.testing.assert_allclose(r[:, 0], (g_l * f_l / d.k_fermi).numpy(), rtol=1e-3)  # float32 tails
         np.testing.assert_allclose(r[:, 1], (g_t * f_t / d.k_fermi).numpy(), rtol=1e-3)  # float32 tails
+
+
+def test_the_low_q_longitudinal_part_fades_with_q_stays_bounded_and_traces(tmp_path):
+    """``model.longitudinal_low_q``: c_L takes the network's third output weighted 1/(1 + (q/q₀)⁴), inside the
+    bound; R_T is untouched, and far above q₀ R_L is c_L(ψ′)'s alone; the ONNX graph agrees."""
+    low, plain = structured_net(longitudinal_low_q=0.5), structured_net()
+    plain.load_state_dict({k: v[..., :2] if k.startswith("head.") else v for k, v in low.state_dict().items()})
+    with torch.no_grad():
+        low.head.weight[..., 2] = 0.0
+        low.head.bias[..., 2] = 5.0  # a large g_L everywhere
+    for q, fades in ((0.3, False), (3.0, True)):
+        omega = np.linspace(0.02, 0.25 if q < 1 else 1.5, 40)
+        r_plain, r_low = (member_responses(m, np.full_like(omega, q), omega, CARBON) for m in (plain, low))
+        assert r_low[..., 1] == pytest.approx(r_plain[..., 1], rel=1e-5)  # R_T untouched
+        ratio = r_low[..., 0] / r_plain[..., 0]  # c_L = 0 without the low-q part (knots at zero)
+        assert np.all(ratio <= math.exp(structured.C_MAX) * 1.001)  # inside the bound
+        assert (np.abs(ratio - 1).max() < 0.01) if fades else (ratio.min() > 3), q
+    assert onnx_io.export(low, CARBON, tmp_path / "out")["max_rel_diff"] < 1e-4
+    with pytest.raises(ConfigError, match="longitudinal_low_q"):
+        ModelConfig(longitudinal_low_q=0.5).check()

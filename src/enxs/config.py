@@ -49,6 +49,8 @@ class ModelConfig:
       ``nucleus_prior`` > 0: own corrections of each trained nucleus (``own_nuclei``), of that prior width
       (``structured.NucleusParts``). ``inelastic_threshold`` > 0: its inelastic term only where the Fermi gas
       reaches that mass W [GeV]. ``longitudinal_basis``: c_L's on its knots (``structured.ScalingCorrection``).
+      ``longitudinal_low_q`` = q₀ > 0 [GeV]: c_L may also vary with q below about q₀, a network output weighted
+      1/(1 + (q/q₀)⁴) (``structured.low_q_weight``); 0: c_L of ψ′ alone.
     """
 
     depth: int = 10
@@ -69,6 +71,7 @@ class ModelConfig:
     nucleus_prior: float = 0.0  # 0: no own parts
     inelastic_threshold: float = 0.0  # W [GeV]; 0: none
     longitudinal_basis: str = "linear"  # linear (hats) | cubic (B-splines: smooth; the recipe's)
+    longitudinal_low_q: float = 0.0  # q₀ [GeV]; 0: c_L of ψ′ alone
     own_nuclei: str = ""  # comma-separated; a run sets it to its nuclei
 
     def check(self) -> None:
@@ -81,10 +84,14 @@ class ModelConfig:
         if (self.output == "superscaling") != (self.nucleus_inputs == "physics"):
             raise ConfigError("model.output=superscaling and model.nucleus_inputs=physics go together "
                               "(the structured model needs the nucleus' Z, N, k_F, E_s and Coulomb potential)")
-        if (self.pauli_blocking or self.nucleus_prior or self.inelastic_threshold) and self.output != "superscaling":
-            raise ConfigError("model.pauli_blocking, nucleus_prior, inelastic_threshold: structured model only")
-        if self.nucleus_prior < 0 or self.longitudinal_cut <= 0 or self.inelastic_threshold < 0:
-            raise ConfigError("model.nucleus_prior and inelastic_threshold must be ≥ 0 and longitudinal_cut > 0 (a ψ′)")
+        if ((self.pauli_blocking or self.nucleus_prior or self.inelastic_threshold or self.longitudinal_low_q)
+                and self.output != "superscaling"):
+            raise ConfigError("model.pauli_blocking, nucleus_prior, inelastic_threshold, longitudinal_low_q: "
+                              "structured model only")
+        if (self.nucleus_prior < 0 or self.longitudinal_cut <= 0 or self.inelastic_threshold < 0
+                or self.longitudinal_low_q < 0):
+            raise ConfigError("model.nucleus_prior, inelastic_threshold and longitudinal_low_q must be ≥ 0 and "
+                              "longitudinal_cut > 0 (a ψ′)")
         _choice("model.output_bias_init", self.output_bias_init, ("zero", "data"))
         _choice("model.init", self.init, ("lecun", "he"))
         if self.depth < 1 or self.width < 1:

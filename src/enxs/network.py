@@ -127,7 +127,6 @@ class Output:
     network: y = sigmoid(z) (or exp(z)) on the published inputs and the nucleus' own. A new kind of
     output is a subclass here, its name in ``OUTPUTS`` (and in ``config.OUTPUTS``), and its tests."""
 
-    outputs = 1
     gives_responses = False  # R_L, R_T of (q, ω) exist (``log_responses``)
     is_structured = False  # the physics-structured model: Coulomb distortion, ψ′ correction, traced ONNX
 
@@ -136,6 +135,9 @@ class Output:
 
     def n_inputs(self, config: ModelConfig) -> int:
         return N_KINEMATIC + VIEWS[config.nucleus_inputs].extra
+
+    def n_outputs(self, config: ModelConfig) -> int:
+        return 1
 
     def network_inputs(self, features: torch.Tensor, coulomb_on: bool) -> torch.Tensor:
         return features
@@ -157,11 +159,13 @@ class Responses(Output):
     """A response network: blocks fed with functions of (q, ω) (``rosenbluth.response_kinematics``)
     and the nucleus' inputs; R_L, R_T = R_UNIT · sigmoid(z); y by the Rosenbluth formula."""
 
-    outputs = 2
     gives_responses = True
 
     def n_inputs(self, config):
         return N_RESPONSE_KINEMATIC + VIEWS[config.nucleus_inputs].extra
+
+    def n_outputs(self, config):
+        return 2
 
     def network_inputs(self, features, coulomb_on):
         _, omega, _, big_q2, q = kinematics.from_features(features)
@@ -183,12 +187,14 @@ class Structured(Output):
     """The physics-structured model (``enxs.structured``): superscaling responses with bounded learned
     corrections, a learned inelastic transverse term, Coulomb distortion."""
 
-    outputs = structured.N_OUTPUTS
     gives_responses = True
     is_structured = True
 
     def n_inputs(self, config):
         return structured.N_INPUTS
+
+    def n_outputs(self, config):
+        return structured.n_outputs(config.longitudinal_low_q)
 
     def network_inputs(self, features, coulomb_on):
         return structured.network_inputs(*structured.effective_q(features, coulomb_on), features)
@@ -198,7 +204,7 @@ class Structured(Output):
         own = net.own_nuclei_of(features)  # once per call: the hidden layers, the head and c_L's knots use it
         log_r = structured.log_responses(net.logits(features, coulomb_on, own), net.scaling, q, omega, features,
                                          net.config.pauli_blocking, net.config.longitudinal_cut, net.own_knots(own),
-                                         net.config.inelastic_threshold)
+                                         net.config.inelastic_threshold, net.config.longitudinal_low_q)
         return log_r + torch.log(net.output_factor)
 
     def log_y(self, net, features):
@@ -231,11 +237,12 @@ class EnsembleNet(nn.Module):
         n_inputs = self.output.n_inputs(config)
         widths = [n_inputs] + [config.width] * config.depth
         self.blocks = nn.ModuleList(Block(members, w, config) for w in widths[:-1])
-        self.head = StackedLinear(members, config.width, self.output.outputs, "lecun")
+        self.head = StackedLinear(members, config.width, self.output.n_outputs(config), "lecun")
         if self.is_structured:
             self.scaling = structured.ScalingCorrection(members, config.longitudinal_basis)
         self.parts = (structured.NucleusParts(members, config.own_nuclei, config.width, config.depth,
-                                              config.nucleus_prior) if config.nucleus_prior > 0 else None)
+                                              config.nucleus_prior, self.output.n_outputs(config))
+                      if config.nucleus_prior > 0 else None)
         self.register_buffer("feature_mean", torch.zeros(n_inputs))
         self.register_buffer("feature_std", torch.ones(n_inputs))
         self.register_buffer("output_factor", torch.ones(()))  # A/12 after transfer (transfer.py)

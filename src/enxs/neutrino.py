@@ -120,7 +120,8 @@ def scaling_choice(ensemble: Ensemble | None, scaling: str | None) -> str:
 
 def scaling_members(ensemble: Ensemble, nucleus: Nucleus, k: ccqe.Kernel, which: str) -> torch.Tensor:
     """Every member's scaling function at the points' (ψ′, q, ω), [K, N]: the structured model's
-    f_L = f₀ e^{c_L(ψ′)} or f_T = f₀ e^{c_T(q, ω)} (its quasielastic transverse part), a response
+    f_L = f₀ e^{c_L(ψ′)} (and of q at low q with ``model.longitudinal_low_q``) or f_T = f₀ e^{c_T(q, ω)}
+    (its quasielastic transverse part), a response
     network's f_L = k_F R_L/G_L at (q, ω)."""
     model = ensemble.model
     if model.is_structured:
@@ -128,12 +129,14 @@ def scaling_members(ensemble: Ensemble, nucleus: Nucleus, k: ccqe.Kernel, which:
             energy = rosenbluth.beam_energy(k.q.numpy(), k.omega.numpy(), EVALUATION_ANGLE)
             features = torch.as_tensor(inputs("physics", energy, EVALUATION_ANGLE, k.omega.numpy(), nucleus),
                                        dtype=torch.float32)
-            if which == "L":
-                correction = model.scaling(k.psi.float(), model.own_knots(model.own_nuclei_of(features))).double()
-            else:
-                g_t = torch.cat([model.logits(x, coulomb_on=False, own=model.own_nuclei_of(x))[..., 0]
+            outputs = torch.cat([model.logits(x, coulomb_on=False, own=model.own_nuclei_of(x))
                                  for x in features.split(model.chunk_points())], dim=1)
-                correction = structured.bounded(g_t.double())
+            if which == "L":
+                low_q = model.config.longitudinal_low_q
+                g_l = outputs[..., 2] * structured.low_q_weight(k.q.float(), low_q) if low_q else None
+                correction = model.scaling(k.psi.float(), model.own_knots(model.own_nuclei_of(features)), g_l).double()
+            else:
+                correction = structured.bounded(outputs[..., 0].double())
         log_f = structured.log_scaling_function(k.psi, correction, which == "L", model.config.longitudinal_cut)
         return torch.exp(log_f) * float(model.output_factor) * torch.as_tensor(member_factors(model, nucleus))
     d = describe(nucleus)

@@ -48,12 +48,24 @@ from enxs import coulomb, kinematics, rosenbluth, superscaling
 from enxs.nuclei import Nucleus
 
 N_INPUTS = 6
+#: The network's outputs: (g_T, z_in), and g_L with ``model.longitudinal_low_q`` (``n_outputs``).
 N_OUTPUTS = 2
 #: The bound on the learned corrections of the scaling function: |ln(f/f₀)| ≤ C_MAX.
 C_MAX = 1.5
 #: The longitudinal correction is a function of ψ′ alone, a spline on these knots (zero one or two
 #: spacings beyond them, for the linear or cubic basis: the far tails are f₀'s).
 KNOTS = torch.linspace(-2.0, 4.0, 13)
+
+
+def n_outputs(low_q: float) -> int:
+    """The network's outputs: (g_T, z_in), and g_L where c_L may also vary at low q (``low_q`` > 0)."""
+    return N_OUTPUTS + (low_q > 0)
+
+
+def low_q_weight(q: torch.Tensor, low_q: float) -> torch.Tensor:
+    """How much of the network's g_L enters c_L at q [GeV]: 1/(1 + (q/q₀)⁴), q₀ = ``low_q`` [GeV]
+    (½ at q₀, 6% at 2q₀)."""
+    return 1 / (1 + (q / low_q) ** 4)
 
 
 def bounded(g: torch.Tensor) -> torch.Tensor:
@@ -85,7 +97,8 @@ class ScalingCorrection(nn.Module):
     scaling function, as superscaling has it. The recipe's cubic B-splines keep f_L smooth; with
     the linear hats the response had a kink at every knot (at q = 1.2 GeV a dip at ψ′ = 0 between
     two maxima, docs/method.md). ``own`` [K, N, J]: a trained nucleus' own knot values added at
-    its points (``NucleusParts``)."""
+    its points (``NucleusParts``); ``low_q`` [K, N]: the network's low-q part w(q) g_L, added before
+    the bound (``model.longitudinal_low_q``)."""
 
     def __init__(self, members: int, basis: str = "linear"):
         super().__init__()
@@ -93,11 +106,14 @@ class ScalingCorrection(nn.Module):
         self.values = nn.Parameter(torch.zeros(members, len(KNOTS)))
         self.register_buffer("knots", KNOTS.clone())
 
-    def forward(self, psi: torch.Tensor, own: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, psi: torch.Tensor, own: torch.Tensor | None = None,
+                low_q: torch.Tensor | None = None) -> torch.Tensor:
         h = knot_basis(psi, self.knots, self.basis)  # [N, J]
         if own is None:
-            return bounded((h @ self.values.unsqueeze(-1)).squeeze(-1))  # [K, N]
-        return bounded((h * (self.values.unsqueeze(1) + own)).sum(-1))
+            raw = (h @ self.values.unsqueeze(-1)).squeeze(-1)  # [K, N]
+        else:
+            raw = (h * (self.values.unsqueeze(1) + own)).sum(-1)
+        return bounded(raw if low_q is None else raw + low_q)
 
 
 class NucleusParts(nn.Module):
@@ -110,13 +126,13 @@ class NucleusParts(nn.Module):
     corrections are what they are without them; a Gaussian prior of width τ on every entry
     (:meth:`penalty`, in the units of χ²/2) keeps them small where the nucleus' data do not ask."""
 
-    def __init__(self, members: int, own_nuclei: str, width: int, depth: int, prior: float):
+    def __init__(self, members: int, own_nuclei: str, width: int, depth: int, prior: float, outputs: int = N_OUTPUTS):
         super().__init__()
         self.prior = prior
         nuclei = [(n.Z, n.A - n.Z) for n in map(Nucleus.parse, filter(None, own_nuclei.split(",")))]
         self.register_buffer("za", torch.tensor(nuclei, dtype=torch.float32).reshape(-1, 2))  # (Z, N) each
         self.layers = nn.Parameter(torch.zeros(members, len(nuclei), depth, width))
-        self.head = nn.Parameter(torch.zeros(members, len(nuclei), width + 1, N_OUTPUTS))
+        self.head = nn.Parameter(torch.zeros(members, len(nuclei), width + 1, outputs))
         self.longitudinal = nn.Parameter(torch.zeros(members, len(nuclei), len(KNOTS)))
 
     def active(self) -> bool:
@@ -134,10 +150,10 @@ class NucleusParts(nn.Module):
         return which @ self.layers[:, :, layer]
 
     def head_shift(self, hidden: torch.Tensor, which: torch.Tensor) -> torch.Tensor:
-        """The shift of the head's outputs [K, N, 2] for the last hidden layer [K, N, H]."""
+        """The shift of the head's outputs [K, N, outputs] for the last hidden layer [K, N, H]."""
         k, n, h = hidden.shape
-        weight = self.head[:, :, :-1].permute(0, 2, 1, 3).reshape(k, h, -1)  # [K, H, n·2]
-        per_nucleus = (hidden @ weight).view(k, n, -1, N_OUTPUTS) + self.head[:, :, -1].unsqueeze(1)
+        weight = self.head[:, :, :-1].permute(0, 2, 1, 3).reshape(k, h, -1)  # [K, H, n·outputs]
+        per_nucleus = (hidden @ weight).view(k, n, -1, self.head.shape[-1]) + self.head[:, :, -1].unsqueeze(1)
         return (per_nucleus * which.unsqueeze(-1)).sum(2)
 
     def knot_shift(self, which: torch.Tensor) -> torch.Tensor:
@@ -199,20 +215,22 @@ def log_inelastic_threshold(q: torch.Tensor, omega: torch.Tensor, k_f: torch.Ten
 
 def log_responses(outputs: torch.Tensor, scaling: ScalingCorrection, q: torch.Tensor, omega: torch.Tensor,
                   features: torch.Tensor, pauli: bool = False, longitudinal_cut: float = superscaling.PSI_CUT,
-                  own_knots: torch.Tensor | None = None, threshold: float = 0.0) -> torch.Tensor:
+                  own_knots: torch.Tensor | None = None, threshold: float = 0.0, low_q: float = 0.0) -> torch.Tensor:
     """ln(R_L, R_T / GeV⁻¹) [K, N, 2] at (q, ω) from the network's outputs (g_T, z_in) [K, N, 2]
     and the longitudinal correction c_L(ψ′) (with a trained nucleus' ``own_knots``); with ``pauli``
     the quasielastic parts times the Fermi gas's Pauli-unblocked share (at least 10⁻⁴, so that the
     logarithm stays finite); the longitudinal f₀'s tail cut at ``longitudinal_cut``
     (``superscaling.log_f0``), the transverse one's at PSI_CUT; with a ``threshold`` W > 0 [GeV] the
-    inelastic term times :func:`log_inelastic_threshold`'s share."""
+    inelastic term times :func:`log_inelastic_threshold`'s share; with ``low_q`` = q₀ > 0 [GeV] c_L also takes
+    the network's third output g_L weighted by :func:`low_q_weight`."""
     z, n, k_f, e_s, _ = _nucleus(features)
     psi = superscaling.psi_prime(q, omega, k_f, e_s)
     g_l, g_t = superscaling.single_nucleon(q, omega, z, n, k_f, psi)
     base = -torch.log(k_f)
     if pauli:
         base = base + torch.log(superscaling.pauli_fraction(q, omega, k_f, e_s).clamp_min(1e-4))
-    log_l = torch.log(g_l) + base + log_scaling_function(psi, scaling(psi, own_knots), True, longitudinal_cut)
+    c_l = scaling(psi, own_knots, outputs[..., 2] * low_q_weight(q, low_q) if low_q else None)
+    log_l = torch.log(g_l) + base + log_scaling_function(psi, c_l, True, longitudinal_cut)
     log_t_qe = torch.log(g_t) + base + log_scaling_function(psi, bounded(outputs[..., 0]), False)
     # ln sigmoid as −softplus(−z): exported exactly (onnxruntime's Sigmoid is an approximation)
     log_t_in = torch.log(z + n) + math.log(R_INELASTIC) - torch.nn.functional.softplus(-outputs[..., 1])
