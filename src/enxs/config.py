@@ -39,18 +39,15 @@ class ModelConfig:
       ``responses``: the network sees (q, ω) (and the nucleus) only and outputs the
       longitudinal and transverse responses R_L, R_T ≥ 0 [GeV⁻¹]; σ follows from the
       Rosenbluth formula, fitted with the same χ², λ_k, replicas and transfer as σ.
-      ``superscaling``: the physics-structured model (``enxs.structured``): superscaling
-      quasielastic responses with a bounded learned correction, a learned inelastic transverse
-      term and Coulomb distortion; needs ``nucleus_inputs='physics'``. ``pauli_blocking``: its
-      quasielastic responses times the Fermi gas's Pauli-unblocked share
-      (``superscaling.pauli_fraction``), below 1 at q < 2k_F, which depends on the nucleus' k_F
-      (off by default: measured no better zero-shot, docs/method.md). ``longitudinal_cut``: ψ′ where
-      its longitudinal f₀'s tail is cut, exp(−(ψ′/cut)⁴) (``superscaling``; the transverse one at 3).
-      ``nucleus_prior`` > 0: own corrections of each trained nucleus (``own_nuclei``), of that prior width
-      (``structured.NucleusParts``). ``inelastic_threshold`` > 0: its inelastic term only where the Fermi gas
-      reaches that mass W [GeV]. ``longitudinal_basis``: c_L's on its knots (``structured.ScalingCorrection``).
-      ``longitudinal_low_q`` = q₀ > 0 [GeV]: c_L may also vary with q below about q₀, a network output weighted
-      1/(1 + (q/q₀)⁴) (``structured.low_q_weight``); 0: c_L of ψ′ alone.
+      ``superscaling``: the physics-structured model (``enxs.structured``): superscaling quasielastic responses
+      with a bounded learned correction, a learned inelastic transverse term and Coulomb distortion; needs
+      ``nucleus_inputs='physics'``. Its options: ``pauli_blocking``, the quasielastic responses times the Fermi
+      gas's Pauli-unblocked share (``superscaling.pauli_fraction``; measured, off); ``longitudinal_cut``, ψ′ where
+      the longitudinal f₀'s tail is cut, exp(−(ψ′/cut)⁴) (the transverse one at 3); ``nucleus_prior`` > 0, own
+      corrections of each trained nucleus (``own_nuclei``) of that prior width (``structured.NucleusParts``);
+      ``inelastic_threshold`` > 0, the inelastic term only where the Fermi gas reaches that mass W [GeV];
+      ``longitudinal_basis``, c_L's on its knots (``structured.ScalingCorrection``); ``longitudinal_low_q`` =
+      q₀ > 0 [GeV], c_L may also vary with q below about q₀ (``structured.low_q_weight``).
     """
 
     depth: int = 10
@@ -84,13 +81,12 @@ class ModelConfig:
         if (self.output == "superscaling") != (self.nucleus_inputs == "physics"):
             raise ConfigError("model.output=superscaling and model.nucleus_inputs=physics go together "
                               "(the structured model needs the nucleus' Z, N, k_F, E_s and Coulomb potential)")
-        if ((self.pauli_blocking or self.nucleus_prior or self.inelastic_threshold or self.longitudinal_low_q)
-                and self.output != "superscaling"):
+        structured = (self.nucleus_prior, self.inelastic_threshold, self.longitudinal_low_q)
+        if (self.pauli_blocking or any(structured)) and self.output != "superscaling":
             raise ConfigError("model.pauli_blocking, nucleus_prior, inelastic_threshold, longitudinal_low_q: "
                               "structured model only")
-        if (self.nucleus_prior < 0 or self.longitudinal_cut <= 0 or self.inelastic_threshold < 0
-                or self.longitudinal_low_q < 0):
-            raise ConfigError("model.nucleus_prior, inelastic_threshold and longitudinal_low_q must be ≥ 0 and "
+        if min(structured) < 0 or self.longitudinal_cut <= 0:
+            raise ConfigError("model.nucleus_prior, inelastic_threshold, longitudinal_low_q must be ≥ 0, "
                               "longitudinal_cut > 0 (a ψ′)")
         _choice("model.output_bias_init", self.output_bias_init, ("zero", "data"))
         _choice("model.init", self.init, ("lecun", "he"))
@@ -135,12 +131,10 @@ class TrainConfig:
     first_member: int = 0  # members first_member … first_member + members − 1 of the seed's (a chunk on a worker)
 
     def check(self) -> None:
-        if self.first_member < 0:
-            raise ConfigError("train.first_member must be ≥ 0")
         _choice("train.lr_schedule", self.lr_schedule, ("cosine", "constant"))
         _choice("train.loss", self.loss, ("chi2", "log_chi2"))
-        if self.members < 1 or self.epochs < 1 or self.batch_size < 2:
-            raise ConfigError("train.members, train.epochs ≥ 1 and train.batch_size ≥ 2")
+        if self.members < 1 or self.epochs < 1 or self.batch_size < 2 or self.first_member < 0:
+            raise ConfigError("train.members, train.epochs ≥ 1, train.batch_size ≥ 2 and train.first_member ≥ 0")
         if not 0 < self.val_fraction < 1:
             raise ConfigError("train.val_fraction must be in (0, 1)")
         if self.lr <= 0:
