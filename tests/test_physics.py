@@ -318,3 +318,24 @@ def test_the_low_q_longitudinal_part_fades_with_q_stays_bounded_and_traces(tmp_p
     assert onnx_io.export(low, CARBON, tmp_path / "out")["max_rel_diff"] < 1e-4
     with pytest.raises(ConfigError, match="longitudinal_low_q"):
         ModelConfig(longitudinal_low_q=0.5).check()
+
+
+@pytest.mark.parametrize("low_q", [0.0, 0.5])
+def test_the_neutrino_scaling_function_is_the_models_own_longitudinal_one(low_q):
+    """``neutrino.scaling_members`` (L) gives f_L = k_F R_L/G_L of the model's own responses, its low-q part
+    included."""
+    from types import SimpleNamespace
+
+    from enxs import ccqe, neutrino
+
+    net = structured_net(longitudinal_low_q=low_q)
+    with torch.no_grad():
+        net.scaling.values.normal_(0, 0.5)
+        net.head.bias[..., -1] += 1.0  # g_L (or z_in) away from zero
+    d, q, omega = describe(CARBON), torch.full((30,), 0.3, dtype=torch.float64), torch.linspace(0.03, 0.2, 30).double()
+    psi = superscaling.psi_prime(q, omega, d.k_fermi, d.e_shift)
+    kernel = ccqe.Kernel(psi=psi, factor=torch.ones_like(q), q=q, omega=omega)
+    f_l = neutrino.scaling_members(SimpleNamespace(model=net), CARBON, kernel, "L").numpy()
+    r_l = member_responses(net, q.numpy(), omega.numpy(), CARBON)[..., 0]
+    g_l = superscaling.single_nucleon(q, omega, CARBON.Z, CARBON.A - CARBON.Z, d.k_fermi, psi)[0].numpy()
+    np.testing.assert_allclose(f_l, d.k_fermi * r_l / g_l, rtol=2e-4)

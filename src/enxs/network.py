@@ -237,12 +237,12 @@ class EnsembleNet(nn.Module):
         n_inputs = self.output.n_inputs(config)
         widths = [n_inputs] + [config.width] * config.depth
         self.blocks = nn.ModuleList(Block(members, w, config) for w in widths[:-1])
-        self.head = StackedLinear(members, config.width, self.output.n_outputs(config), "lecun")
+        n_outputs = self.output.n_outputs(config)
+        self.head = StackedLinear(members, config.width, n_outputs, "lecun")
         if self.is_structured:
             self.scaling = structured.ScalingCorrection(members, config.longitudinal_basis)
         self.parts = (structured.NucleusParts(members, config.own_nuclei, config.width, config.depth,
-                                              config.nucleus_prior, self.output.n_outputs(config))
-                      if config.nucleus_prior > 0 else None)
+                                              config.nucleus_prior, n_outputs) if config.nucleus_prior > 0 else None)
         self.register_buffer("feature_mean", torch.zeros(n_inputs))
         self.register_buffer("feature_std", torch.ones(n_inputs))
         self.register_buffer("output_factor", torch.ones(()))  # A/12 after transfer (transfer.py)

@@ -70,6 +70,12 @@ def low_q_weight(q: torch.Tensor, low_q: float) -> torch.Tensor:
     return 1 / (1 + (q / low_q) ** 4)
 
 
+def low_q_part(outputs: torch.Tensor, q: torch.Tensor, low_q: float) -> torch.Tensor | None:
+    """What the network adds to c_L before the bound, w(q) g_L [K, N] (g_L its third output), or None
+    without ``low_q`` (then it has no third output)."""
+    return outputs[..., 2] * low_q_weight(q, low_q) if low_q else None
+
+
 def bounded(g: torch.Tensor) -> torch.Tensor:
     """A learned correction c = C_MAX tanh(g/C_MAX), so that |c| ≤ C_MAX."""
     return C_MAX * torch.tanh(g / C_MAX)
@@ -231,7 +237,7 @@ def log_responses(outputs: torch.Tensor, scaling: ScalingCorrection, q: torch.Te
     base = -torch.log(k_f)
     if pauli:
         base = base + torch.log(superscaling.pauli_fraction(q, omega, k_f, e_s).clamp_min(1e-4))
-    c_l = scaling(psi, own_knots, outputs[..., 2] * low_q_weight(q, low_q) if low_q else None)
+    c_l = scaling(psi, own_knots, low_q_part(outputs, q, low_q))
     log_l = torch.log(g_l) + base + log_scaling_function(psi, c_l, True, longitudinal_cut)
     log_t_qe = torch.log(g_t) + base + log_scaling_function(psi, bounded(outputs[..., 0]), False)
     # ln sigmoid as −softplus(−z): exported exactly (onnxruntime's Sigmoid is an approximation)
