@@ -28,8 +28,8 @@ learned corrections are the same functions for every nucleus. Chosen on the vali
 and 56Fe left out (fast preset, 50 members, all points): with the descriptors (Z/A, A^{1/3}, k_F)
 as further inputs 9.1% and 11.1% median |rel dev|, without them (and with c_L of ψ′ alone) 6.6%
 and 7.9% (docs/method.md has the table). Its two outputs are (g_T, z_in), c_T = C_MAX tanh(g_T/C_MAX);
-with ``model.longitudinal_low_q`` a third, g_L, enters c_L at low q (:func:`low_q_weight`; measured, off
-in the recipe).
+with ``model.longitudinal_low_q`` a third, g_L, enters c_L at low q (:func:`low_q_weight`; the recipe's
+q₀ = 0.2 GeV, docs/method.md).
 
 The cross section is the Rosenbluth formula with the Coulomb distortion of ``enxs.coulomb`` (EMA):
 responses at q_eff, the Mott factor at E_eff, the focusing factor (E_eff/E)². The responses
