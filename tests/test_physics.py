@@ -273,6 +273,13 @@ def test_own_parts_act_on_their_nucleus_only(tmp_path):
     for nucleus, own in ((CARBON, True), (ARGON, False), (Nucleus.parse("56Fe"), True)):
         r, r0 = member_responses(net, q, omega, nucleus), member_responses(universal, q, omega, nucleus)
         assert (np.abs(r / r0 - 1).max(axis=(0, 1)) > 1e-3).all() if own else np.array_equal(r, r0)
+    # points of one nucleus take its parts as one broadcast row; mixed points, a row each: the same σ
+    points = {n: torch.as_tensor(inputs("physics", 1.0, 30.0, omega, n), dtype=torch.float32)
+              for n in (CARBON, Nucleus.parse("56Fe"), ARGON)}
+    mixed = torch.cat(list(points.values()))
+    assert net.own_nuclei_of(points[CARBON]).shape[0] == 1 and net.own_nuclei_of(mixed).shape[0] == 150
+    with torch.no_grad():
+        torch.testing.assert_close(net(mixed), torch.cat([net(x) for x in points.values()], dim=1), rtol=1e-5, atol=0)
     assert onnx_io.export(net, CARBON, tmp_path / "out")["max_rel_diff"] < 1e-4
     with pytest.raises(ConfigError, match="structured"):
         ModelConfig(nucleus_prior=0.1).check()

@@ -53,8 +53,11 @@ class StackedLinear(nn.Module):
         self.weight[k] = torch.randn(self.weight.shape[1:], generator=generator) * self.scale
         self.bias[k] = 0.0
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.baddbmm(self.bias, x, self.weight)
+    def forward(self, x: torch.Tensor, shift: torch.Tensor | None = None) -> torch.Tensor:
+        """``shift`` [K, N, H] or [K, 1, H]: added to the output (the latter inside the one ``baddbmm``)."""
+        if shift is None or shift.shape[1] == 1:
+            return torch.baddbmm(self.bias if shift is None else self.bias + shift, x, self.weight)
+        return torch.baddbmm(self.bias, x, self.weight) + shift
 
 
 class StackedBatchNorm(nn.Module):
@@ -116,8 +119,7 @@ class Block(nn.Module):
 
     def forward(self, x: torch.Tensor, shift: torch.Tensor | None = None) -> torch.Tensor:
         """``shift`` [K, N, H]: added to the linear map's output (a trained nucleus' own part)."""
-        h = self.linear(x)
-        return self.dropout(self.activation(self.norm(h if shift is None else h + shift)))
+        return self.dropout(self.activation(self.norm(self.linear(x, shift))))
 
 
 class Output:
@@ -294,12 +296,16 @@ class EnsembleNet(nn.Module):
         return z if self.is_response else z.squeeze(-1)
 
     def own_nuclei_of(self, features: torch.Tensor) -> torch.Tensor | None:
-        """Which own nucleus each point is, [N, n] (``structured.NucleusParts.which``), or None where
-        own parts cannot act (none, all zero and not trained, or no point of an own nucleus)."""
+        """Which own nucleus each point is, [N, n] (``structured.NucleusParts.which``); one row [1, n]
+        where every point is the same nucleus (a prediction: the parts then broadcast, at the cost of
+        none); None where own parts cannot act (none, all zero and not trained, or no point of an own
+        nucleus)."""
         if self.parts is None or not self.parts.active():
             return None
         which = self.parts.which(features)
-        return which if bool(which.any()) else None
+        if not bool(which.any()):
+            return None
+        return which[:1] if bool((which == which[:1]).all()) else which
 
     def own_knots(self, own: torch.Tensor | None) -> torch.Tensor | None:
         """The own knot values of c_L [K, N, J] for the points' own nuclei ``own`` (``own_nuclei_of``), or None."""

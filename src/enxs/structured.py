@@ -154,18 +154,22 @@ class NucleusParts(nn.Module):
         return ((z.unsqueeze(-1) == self.za[:, 0]) & (n.unsqueeze(-1) == self.za[:, 1])).to(features.dtype)
 
     def layer_shift(self, which: torch.Tensor, layer: int) -> torch.Tensor:
-        """The shift of hidden layer ``layer``'s pre-activations [K, N, H] at the points."""
+        """The shift of hidden layer ``layer``'s pre-activations [K, N, H] at the points ([K, 1, H] for
+        one ``which`` row: every point the same nucleus)."""
         return which @ self.layers[:, :, layer]
 
     def head_shift(self, hidden: torch.Tensor, which: torch.Tensor) -> torch.Tensor:
         """The shift of the head's outputs [K, N, outputs] for the last hidden layer [K, N, H]."""
+        if which.shape[0] == 1:  # every point nucleus j: its part alone
+            j = int(which[0].argmax())
+            return torch.baddbmm(self.head[:, j, -1:], hidden, self.head[:, j, :-1])
         k, n, h = hidden.shape
         weight = self.head[:, :, :-1].permute(0, 2, 1, 3).reshape(k, h, -1)  # [K, H, n·outputs]
         per_nucleus = (hidden @ weight).view(k, n, -1, self.head.shape[-1]) + self.head[:, :, -1].unsqueeze(1)
         return (per_nucleus * which.unsqueeze(-1)).sum(2)
 
     def knot_shift(self, which: torch.Tensor) -> torch.Tensor:
-        """Each point's own knot values of c_L [K, N, J]."""
+        """Each point's own knot values of c_L [K, N, J] ([K, 1, J] for one ``which`` row)."""
         return which @ self.longitudinal
 
     def penalty(self) -> torch.Tensor:

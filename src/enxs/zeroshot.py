@@ -31,7 +31,7 @@ import numpy as np
 from enxs.nuclei import Nucleus
 
 #: s₀: the relative width of a zero-shot nucleus' factor inside the trained range (module docstring).
-S0 = 0.106
+S0 = 0.098
 #: The 1σ coverage a calibrated band has.
 ONE_SIGMA = 0.6827
 
