@@ -191,9 +191,11 @@ def test_an_axial_mass_spread_per_member_widens_the_band(structured_model):
     masses = neutrino.axial_masses(structured_model, 1.03, 0.1)
     assert masses.shape == (50,) and masses.std() == pytest.approx(0.1, rel=0.3)
     assert masses[:10].tolist() == neutrino.axial_masses(structured_model, 1.03, 0.1)[:10].tolist()
-    # what the draws add in quadrature is M_A's own spread: dσ/dM_A × 0.1 GeV, within the draws' scatter
+    # the band widens, and what the draws add in quadrature is M_A's own spread, dσ/dM_A × 0.1 GeV (the shipped
+    # model: 0.96 of it; 50 draws scatter their width by ~10%, and they need not be independent of the members)
+    assert spread.std[0] > plain.std[0]
     added = np.sqrt(spread.std[0] ** 2 - plain.std[0] ** 2)
-    assert added == pytest.approx(heavier.mean[0] - plain.mean[0], rel=0.5)
+    assert added == pytest.approx(heavier.mean[0] - plain.mean[0], rel=0.25)
     assert spread.mean[0] == pytest.approx(plain.mean[0], rel=0.05)
     assert "axial masses" in spread.metadata["band"]
     with pytest.raises(neutrino.NeutrinoError, match="needs a model"):

@@ -118,7 +118,7 @@ class Block(nn.Module):
         self.dropout = nn.Dropout(config.dropout) if config.dropout > 0 else nn.Identity()
 
     def forward(self, x: torch.Tensor, shift: torch.Tensor | None = None) -> torch.Tensor:
-        """``shift`` [K, N, H]: added to the linear map's output (a trained nucleus' own part)."""
+        """``shift`` [K, N, H] or [K, 1, H]: added to the linear map's output (a trained nucleus' own part)."""
         return self.dropout(self.activation(self.norm(self.linear(x, shift))))
 
 
