@@ -129,18 +129,15 @@ def scaling_members(ensemble: Ensemble, nucleus: Nucleus, k: ccqe.Kernel, which:
             energy = rosenbluth.beam_energy(k.q.numpy(), k.omega.numpy(), EVALUATION_ANGLE)
             features = torch.as_tensor(inputs("physics", energy, EVALUATION_ANGLE, k.omega.numpy(), nucleus),
                                        dtype=torch.float32)
-
-            def network_outputs() -> torch.Tensor:
-                return torch.cat([model.logits(x, coulomb_on=False, own=model.own_nuclei_of(x))
-                                  for x in features.split(model.chunk_points())], dim=1)
-
+            own = model.own_nuclei_of(features)
             low_q = model.config.longitudinal_low_q
             if which == "L":  # the network only where c_L takes its low-q part
-                extra = structured.low_q_part(network_outputs(), k.q.float(), low_q) if low_q else None
-                correction = model.scaling(k.psi.float(), model.own_knots(model.own_nuclei_of(features)), extra)
+                outputs = model.logits(features, coulomb_on=False, own=own) if low_q else None
+                extra = structured.low_q_part(outputs, k.q.float(), low_q) if outputs is not None else None
+                correction = model.scaling(k.psi.float(), model.own_knots(own), extra)
                 correction = correction.double()
             else:
-                correction = structured.bounded(network_outputs()[..., 0].double())
+                correction = structured.bounded(model.logits(features, coulomb_on=False, own=own)[..., 0].double())
         log_f = structured.log_scaling_function(k.psi, correction, which == "L", model.config.longitudinal_cut)
         return torch.exp(log_f) * float(model.output_factor) * torch.as_tensor(member_factors(model, nucleus))
     d = describe(nucleus)

@@ -66,7 +66,9 @@ def member_predictions(model: EnsembleNet, energy, theta, omega, nucleus: Nucleu
                        chunk: int | None = None, seed: int = 0) -> np.ndarray:
     """σ for every member, [K, N] in nb/sr/GeV (float64 from float32 networks).
 
-    Points go through in chunks of ``model.chunk_points()`` (cache-sized).
+    Points go through in chunks of ``chunk`` (default: [K, N] tensors near 4M floats, so that memory stays
+    bounded for any number of points); inside, the network's layers take them in cache-sized pieces
+    (``EnsembleNet.logits``).
 
     With ``model.config.mc_samples`` = S > 0 (model B), dropout stays on and each member is
     sampled S times (seeded, so repeated calls agree): [K·S, N]. A zero-shot nucleus of a structured
@@ -79,7 +81,7 @@ def member_predictions(model: EnsembleNet, energy, theta, omega, nucleus: Nucleu
     scale = (kinematics.output_scale(energy, theta) * nucleus_factor(mode, nucleus)).reshape(-1)
     samples = model.config.mc_samples
     if chunk is None:
-        chunk = model.chunk_points()
+        chunk = max(1, 2**22 // (model.members * max(samples, 1)))
     out = []
     with sampling(model, seed):
         for start in range(0, len(features), chunk):
