@@ -351,3 +351,28 @@ def test_the_neutrino_scaling_function_is_the_models_own_longitudinal_one(low_q)
     r_l = member_responses(net, q.numpy(), omega.numpy(), CARBON)[..., 0]
     g_l = superscaling.single_nucleon(q, omega, CARBON.Z, CARBON.A - CARBON.Z, d.k_fermi, psi)[0].numpy()
     np.testing.assert_allclose(f_l, d.k_fermi * r_l / g_l, rtol=2e-4)
+
+
+def test_the_two_body_term_scales_as_a_kf_squared_and_exports(tmp_path):
+    """``model.two_body``: R_T gains A · R_INELASTIC · (k_F/k_F,C)² · sigmoid(z_2b) and R_L nothing (with the
+    head's weights zero, z_2b is its bias for every nucleus, so the added strength is exactly that); the
+    physics backbone drops it; the ONNX graph holds it."""
+    from enxs.anystudy import physics_backbone
+
+    net = structured_net(zero_head=True, two_body=True)
+    without = structured_net(zero_head=True)
+    assert net.head.weight.shape[-1] == without.head.weight.shape[-1] + 1
+    without.load_state_dict({k: (v[..., :-1] if k.startswith("head.") else v) for k, v in net.state_dict().items()})
+    q, omega = np.full(40, 0.5), np.linspace(0.05, 0.45, 40)
+    sigmoid = 1 / (1 + math.exp(-net.head.bias.detach()[0, 0, -1].item()))
+    for nucleus in (CARBON, ARGON, Nucleus.parse("56Fe")):
+        r, r0 = member_responses(net, q, omega, nucleus), member_responses(without, q, omega, nucleus)
+        np.testing.assert_allclose(r[..., 0], r0[..., 0], rtol=1e-6)
+        k_f = describe(nucleus).k_fermi
+        added = nucleus.A * structured.R_INELASTIC * (k_f / structured.TWO_BODY_KF) ** 2 * sigmoid
+        np.testing.assert_allclose(r[..., 1] - r0[..., 1], added, rtol=1e-3)
+    backbone = member_responses(physics_backbone(net), q, omega, CARBON)
+    np.testing.assert_allclose(backbone, member_responses(physics_backbone(without), q, omega, CARBON), rtol=1e-6)
+    assert onnx_io.export(structured_net(two_body=True), ARGON, tmp_path / "out")["max_rel_diff"] < 1e-4
+    with pytest.raises(ConfigError, match="two_body"):
+        ModelConfig(two_body=True).check()

@@ -107,12 +107,14 @@ def zero_shot(model_dir: Path, target: str, table: pd.DataFrame, test: pd.DataFr
 def physics_backbone(model: EnsembleNet) -> EnsembleNet:
     """A structured model's physics with nothing learned, as one member: the superscaling responses
     with f₀ as Amaro et al. fitted it (c_L = c_T = 0, the model's longitudinal cut), the form factors
-    and the Coulomb distortion; no inelastic term, no own parts, no zero-shot factor."""
+    and the Coulomb distortion; no inelastic or two-nucleon term, no own parts, no zero-shot factor."""
     backbone = model.select([0])
     with torch.no_grad():
         for parameter in backbone.parameters():
             parameter.zero_()
         backbone.head.bias[..., 1] = -40.0  # the inelastic term's sigmoid(−40) ≈ 4 × 10⁻¹⁸: none
+        if model.config.two_body:
+            backbone.head.bias[..., -1] = -40.0  # nor a two-nucleon term
     return backbone
 
 

@@ -27,18 +27,16 @@ NUCLEUS_INPUTS = ("none", "shape", "psi", "scaling", "physics")
 class ModelConfig:
     """Network architecture; the published one is ``depth=10, width=300, norm='batch'``.
 
-    - ``inputs``: ``nuwro`` feeds [E/20, ω/20, θ/180, cos θ, Q²/100] as published;
-      ``standardized`` additionally shifts and scales each to zero mean and unit variance
-      on the training points (statistics saved with the weights, folded into the first
-      layer on ONNX export).
+    - ``inputs``: ``nuwro`` feeds [E/20, ω/20, θ/180, cos θ, Q²/100] as published; ``standardized`` also
+      shifts and scales each to zero mean and unit variance on the training points (statistics saved with
+      the weights, folded into the first layer on ONNX export).
     - Model B of the paper (one network, MC dropout, uncertainty from 50 dropout samples):
       ``members=1, dropout=0.01, mc_samples=50``.
     - ``output``: ``sigmoid`` gives y = sigmoid(z) ∈ (0, 1) as published; the output bias
       starts at logit(median y of the data) when ``output_bias_init='data'`` (then, since
       y ≪ 1, z ≈ log y and the network effectively fits log σ/S). ``exp`` gives y = exp(z).
-      ``responses``: the network sees (q, ω) (and the nucleus) only and outputs the
-      longitudinal and transverse responses R_L, R_T ≥ 0 [GeV⁻¹]; σ follows from the
-      Rosenbluth formula, fitted with the same χ², λ_k, replicas and transfer as σ.
+      ``responses``: the network sees (q, ω) (and the nucleus) only and outputs the longitudinal and
+      transverse responses R_L, R_T ≥ 0 [GeV⁻¹]; σ by the Rosenbluth formula, fitted as σ is.
       ``superscaling``: the physics-structured model (``enxs.structured``): superscaling quasielastic responses
       with a bounded learned correction, a learned inelastic transverse term and Coulomb distortion; needs
       ``nucleus_inputs='physics'``. Its options: ``pauli_blocking``, the quasielastic responses times the Fermi
@@ -47,7 +45,8 @@ class ModelConfig:
       corrections of each trained nucleus (``own_nuclei``) of that prior width (``structured.NucleusParts``);
       ``inelastic_threshold`` > 0, the inelastic term only where the Fermi gas reaches that mass W [GeV];
       ``longitudinal_basis``, c_L's on its knots (``structured.ScalingCorrection``); ``longitudinal_low_q`` =
-      q₀ > 0 [GeV], c_L may also vary with q below about q₀ (``structured.low_q_weight``).
+      q₀ > 0 [GeV], c_L may also vary with q below about q₀ (``structured.low_q_weight``); ``two_body``, a
+      transverse two-nucleon term ∝ A k_F² (``structured.log_two_body``).
     """
 
     depth: int = 10
@@ -63,12 +62,13 @@ class ModelConfig:
     output_bias_init: str = "zero"  # zero | data
     init: str = "lecun"  # lecun | he
     nucleus_inputs: str = "none"  # none (one nucleus) | shape | psi | scaling | physics: how the nucleus enters
-    pauli_blocking: bool = False  # the structured model only, as are the next three
+    pauli_blocking: bool = False  # the structured model only, as are the next six
     longitudinal_cut: float = 3.0  # its recipe (runs.STRUCTURED) takes 2.0
     nucleus_prior: float = 0.0  # 0: no own parts
     inelastic_threshold: float = 0.0  # W [GeV]; 0: none
     longitudinal_basis: str = "linear"  # linear (hats) | cubic (B-splines: smooth; the recipe's)
     longitudinal_low_q: float = 0.0  # q₀ [GeV]; 0: c_L of ψ′ alone (the recipe: 0.2)
+    two_body: bool = False
     own_nuclei: str = ""  # comma-separated; a run sets it to its nuclei
 
     def check(self) -> None:
@@ -82,9 +82,9 @@ class ModelConfig:
             raise ConfigError("model.output=superscaling and model.nucleus_inputs=physics go together "
                               "(the structured model needs the nucleus' Z, N, k_F, E_s and Coulomb potential)")
         structured = (self.nucleus_prior, self.inelastic_threshold, self.longitudinal_low_q)
-        if (self.pauli_blocking or any(structured)) and self.output != "superscaling":
-            raise ConfigError("model.pauli_blocking, nucleus_prior, inelastic_threshold, longitudinal_low_q: "
-                              "structured model only")
+        if (self.pauli_blocking or self.two_body or any(structured)) and self.output != "superscaling":
+            raise ConfigError("model.pauli_blocking, nucleus_prior, inelastic_threshold, longitudinal_low_q, "
+                              "two_body: structured model only")
         if min(structured) < 0 or self.longitudinal_cut <= 0:
             raise ConfigError("model.nucleus_prior, inelastic_threshold, longitudinal_low_q must be ≥ 0, "
                               "longitudinal_cut > 0 (a ψ′)")

@@ -200,7 +200,7 @@ class Structured(Output):
         return structured.N_INPUTS
 
     def n_outputs(self, config):
-        return structured.n_outputs(config.longitudinal_low_q)
+        return structured.n_outputs(config.longitudinal_low_q, config.two_body)
 
     def network_inputs(self, features, coulomb_on):
         return structured.network_inputs(*structured.effective_q(features, coulomb_on), features)
@@ -210,7 +210,8 @@ class Structured(Output):
         own = net.own_nuclei_of(features)  # once per call: the hidden layers, the head and c_L's knots use it
         log_r = structured.log_responses(net.logits(features, coulomb_on, own), net.scaling, q, omega, features,
                                          net.config.pauli_blocking, net.config.longitudinal_cut, net.own_knots(own),
-                                         net.config.inelastic_threshold, net.config.longitudinal_low_q)
+                                         net.config.inelastic_threshold, net.config.longitudinal_low_q,
+                                         net.config.two_body)
         return log_r + torch.log(net.output_factor)
 
     def log_y(self, net, features):
@@ -282,6 +283,8 @@ class EnsembleNet(nn.Module):
             if self.is_structured:
                 self.head.bias.zero_()
                 self.head.bias[..., 1] = math.log(0.05 / 0.95)
+                if self.config.two_body:
+                    self.head.bias[..., -1] = math.log(0.05 / 0.95)
             elif self.config.output_bias_init == "data":
                 self.head.bias.fill_(self.output.output_bias(self, features, y))
 

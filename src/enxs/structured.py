@@ -59,9 +59,10 @@ C_MAX = 1.5
 KNOTS = torch.linspace(-2.0, 4.0, 13)
 
 
-def n_outputs(low_q: float) -> int:
-    """The network's outputs: (g_T, z_in), and g_L where c_L may also vary at low q (``low_q`` > 0)."""
-    return N_OUTPUTS + (low_q > 0)
+def n_outputs(low_q: float, two_body: bool = False) -> int:
+    """The network's outputs: (g_T, z_in), then g_L where c_L may also vary at low q (``low_q`` > 0), then
+    z_2b with the two-nucleon term (``two_body``; always the last)."""
+    return N_OUTPUTS + (low_q > 0) + bool(two_body)
 
 
 def low_q_weight(q: torch.Tensor, low_q: float) -> torch.Tensor:
@@ -182,8 +183,10 @@ class NucleusParts(nn.Module):
 OWN_SHARE = 0.2
 
 
-#: The inelastic transverse response per nucleon is R_INELASTIC · sigmoid(z) GeV⁻¹.
+#: The inelastic transverse response per nucleon is R_INELASTIC · sigmoid(z) GeV⁻¹; the two-nucleon one
+#: (``model.two_body``) R_INELASTIC · (k_F / k_F,C)² · sigmoid(z_2b) GeV⁻¹, k_F,C = ``TWO_BODY_KF``.
 R_INELASTIC = 10.0
+TWO_BODY_KF = 0.221  # GeV: carbon's (Moniz)
 M = kinematics.NUCLEON_MASS
 
 
@@ -227,14 +230,16 @@ def log_inelastic_threshold(q: torch.Tensor, omega: torch.Tensor, k_f: torch.Ten
 
 def log_responses(outputs: torch.Tensor, scaling: ScalingCorrection, q: torch.Tensor, omega: torch.Tensor,
                   features: torch.Tensor, pauli: bool = False, longitudinal_cut: float = superscaling.PSI_CUT,
-                  own_knots: torch.Tensor | None = None, threshold: float = 0.0, low_q: float = 0.0) -> torch.Tensor:
+                  own_knots: torch.Tensor | None = None, threshold: float = 0.0, low_q: float = 0.0,
+                  two_body: bool = False) -> torch.Tensor:
     """ln(R_L, R_T / GeV⁻¹) [K, N, 2] at (q, ω) from the network's outputs (g_T, z_in) [K, N, 2]
     and the longitudinal correction c_L(ψ′) (with a trained nucleus' ``own_knots``); with ``pauli``
     the quasielastic parts times the Fermi gas's Pauli-unblocked share (at least 10⁻⁴, so that the
     logarithm stays finite); the longitudinal f₀'s tail cut at ``longitudinal_cut``
     (``superscaling.log_f0``), the transverse one's at PSI_CUT; with a ``threshold`` W > 0 [GeV] the
     inelastic term times :func:`log_inelastic_threshold`'s share; with ``low_q`` = q₀ > 0 [GeV] c_L also takes
-    the network's third output g_L weighted by :func:`low_q_weight`."""
+    the network's third output g_L weighted by :func:`low_q_weight`; with ``two_body`` R_T also has the
+    two-nucleon term from the last output (:func:`log_two_body`)."""
     z, n, k_f, e_s, _ = _nucleus(features)
     psi = superscaling.psi_prime(q, omega, k_f, e_s)
     g_l, g_t = superscaling.single_nucleon(q, omega, z, n, k_f, psi)
@@ -248,7 +253,18 @@ def log_responses(outputs: torch.Tensor, scaling: ScalingCorrection, q: torch.Te
     log_t_in = torch.log(z + n) + math.log(R_INELASTIC) - torch.nn.functional.softplus(-outputs[..., 1])
     if threshold:
         log_t_in = log_t_in + log_inelastic_threshold(q, omega, k_f, e_s, threshold)
-    return torch.stack([log_l, torch.logsumexp(torch.stack([log_t_qe, log_t_in]), dim=0)], dim=-1)
+    transverse = [log_t_qe, log_t_in] + ([log_two_body(outputs[..., -1], z + n, k_f)] if two_body else [])
+    return torch.stack([log_l, torch.logsumexp(torch.stack(transverse), dim=0)], dim=-1)
+
+
+def log_two_body(z_2b: torch.Tensor, a: torch.Tensor, k_f: torch.Tensor) -> torch.Tensor:
+    """ln R_T^2b [GeV⁻¹]: the transverse response of two-nucleon knockout (meson-exchange currents, 2p2h),
+    A · R_INELASTIC · (k_F/TWO_BODY_KF)² · sigmoid(z_2b), z_2b learned of the same inputs as the rest. The
+    2p2h responses of the relativistic Fermi gas scale as A k_F² at their peaks (k_F = 200–300 MeV, q = 2k_F
+    to 2 GeV), where the quasielastic ones scale as A/k_F (Amaro et al., PRC 95, 065502 (2017)): the term
+    carries a nucleus' dip strength with its k_F, the inelastic term (Δ, resonances, DIS) per nucleon."""
+    return (torch.log(a) + math.log(R_INELASTIC) + 2 * torch.log(k_f / TWO_BODY_KF)
+            - torch.nn.functional.softplus(-z_2b))
 
 
 def log_weights(features: torch.Tensor) -> torch.Tensor:
