@@ -284,6 +284,7 @@ def test_own_parts_act_on_their_nucleus_only(tmp_path):
         net.chunk_points = lambda: 40  # the layers take the points in pieces, each piece its own rows
         torch.testing.assert_close(net(mixed), whole, rtol=1e-5, atol=0)
         torch.testing.assert_close(net(points[CARBON]), whole[:, :50], rtol=1e-5, atol=0)
+        torch.testing.assert_close(net(mixed.expand(3, -1, -1)), whole, rtol=1e-5, atol=0)  # features per member
         del net.chunk_points
     assert onnx_io.export(net, CARBON, tmp_path / "out")["max_rel_diff"] < 1e-4
     with pytest.raises(ConfigError, match="structured"):

@@ -299,9 +299,9 @@ class EnsembleNet(nn.Module):
         if torch.is_grad_enabled() or x.shape[-2] <= chunk:
             z = self._layers(x, own)
         else:
-            rows = own is not None and own.shape[0] > 1  # one row: every point the same nucleus
+            rows = own is not None and own.shape[-2] > 1  # one row: every point the same nucleus
             z = torch.cat([self._layers(x[..., start : start + chunk, :],
-                                        own[start : start + chunk] if rows else own)
+                                        own[..., start : start + chunk, :] if rows else own)
                            for start in range(0, x.shape[-2], chunk)], dim=1)
         return z if self.is_response else z.squeeze(-1)
 
@@ -324,7 +324,8 @@ class EnsembleNet(nn.Module):
         which = self.parts.which(features)
         if not bool(which.any()):
             return None
-        return which[:1] if bool((which == which[:1]).all()) else which
+        first = which.reshape(-1, which.shape[-1])[:1]  # [1, n]
+        return first if bool((which == first).all()) else which
 
     def own_knots(self, own: torch.Tensor | None) -> torch.Tensor | None:
         """The own knot values of c_L [K, N, J] for the points' own nuclei ``own`` (``own_nuclei_of``), or None."""

@@ -20,7 +20,9 @@ Responses per nucleus (GeV⁻¹), at (q, ω) [GeV] (``enxs.superscaling`` for G_
   separations show R_L small above the quasielastic peak, and a longitudinal Δ peak does not exist).
   With ``model.inelastic_threshold`` = W it is times the share s_W of the Fermi gas that reaches W
   (:func:`log_inelastic_threshold`; M + m_π: where a pion can be made), so that less of the quasielastic
-  peak is left to it (off in the recipe: measured no gain, docs/method.md).
+  peak is left to it (off in the recipe: measured no gain, docs/method.md). With ``model.two_body`` R_T
+  has a third term, two-nucleon knockout per nucleon times (k_F/k_F,C)² (:func:`log_two_body`), so that
+  the dip's strength moves with k_F as the Fermi gas's 2p2h responses do.
 
 The network's inputs are [ψ′, q, ω, W², Q², ln q]: the nucleus enters only through the physics
 (ψ′ with its k_F and E_s; Z and N in the single-nucleon factors; A; its Coulomb potential), so the
