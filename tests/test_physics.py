@@ -370,7 +370,7 @@ def test_the_two_body_term_scales_as_a_kf_squared_and_exports(tmp_path):
         r, r0 = member_responses(net, q, omega, nucleus), member_responses(without, q, omega, nucleus)
         np.testing.assert_allclose(r[..., 0], r0[..., 0], rtol=1e-6)
         k_f = describe(nucleus).k_fermi
-        added = nucleus.A * structured.R_INELASTIC * (k_f / structured.TWO_BODY_KF) ** 2 * sigmoid
+        added = nucleus.A * structured.R_INELASTIC * (k_f / describe(CARBON).k_fermi) ** 2 * sigmoid
         np.testing.assert_allclose(r[..., 1] - r0[..., 1], added, rtol=1e-3)
     backbone = member_responses(physics_backbone(net), q, omega, CARBON)
     np.testing.assert_allclose(backbone, member_responses(physics_backbone(without), q, omega, CARBON), rtol=1e-6)

@@ -68,7 +68,7 @@ class ModelConfig:
     inelastic_threshold: float = 0.0  # W [GeV]; 0: none
     longitudinal_basis: str = "linear"  # linear (hats) | cubic (B-splines: smooth; the recipe's)
     longitudinal_low_q: float = 0.0  # q₀ [GeV]; 0: c_L of ψ′ alone (the recipe: 0.2)
-    two_body: bool = False
+    two_body: bool = False  # measured, not in the recipe (docs/method.md)
     own_nuclei: str = ""  # comma-separated; a run sets it to its nuclei
 
     def check(self) -> None:

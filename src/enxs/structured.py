@@ -48,7 +48,7 @@ import math
 import torch
 from torch import nn
 
-from enxs import coulomb, kinematics, rosenbluth, superscaling
+from enxs import coulomb, descriptors, kinematics, rosenbluth, superscaling
 from enxs.nuclei import Nucleus
 
 N_INPUTS = 6
@@ -186,9 +186,8 @@ OWN_SHARE = 0.2
 
 
 #: The inelastic transverse response per nucleon is R_INELASTIC · sigmoid(z) GeV⁻¹; the two-nucleon one
-#: (``model.two_body``) R_INELASTIC · (k_F / k_F,C)² · sigmoid(z_2b) GeV⁻¹, k_F,C = ``TWO_BODY_KF``.
+#: (``model.two_body``) R_INELASTIC · (k_F / k_F,C)² · sigmoid(z_2b) GeV⁻¹, k_F,C carbon's (``descriptors.CARBON_KF``).
 R_INELASTIC = 10.0
-TWO_BODY_KF = 0.221  # GeV: carbon's (Moniz)
 M = kinematics.NUCLEON_MASS
 
 
@@ -261,11 +260,12 @@ def log_responses(outputs: torch.Tensor, scaling: ScalingCorrection, q: torch.Te
 
 def log_two_body(z_2b: torch.Tensor, a: torch.Tensor, k_f: torch.Tensor) -> torch.Tensor:
     """ln R_T^2b [GeV⁻¹]: the transverse response of two-nucleon knockout (meson-exchange currents, 2p2h),
-    A · R_INELASTIC · (k_F/TWO_BODY_KF)² · sigmoid(z_2b), z_2b learned of the same inputs as the rest. The
-    2p2h responses of the relativistic Fermi gas scale as A k_F² at their peaks (k_F = 200–300 MeV, q = 2k_F
-    to 2 GeV), where the quasielastic ones scale as A/k_F (Amaro et al., PRC 95, 065502 (2017)): the term
-    carries a nucleus' dip strength with its k_F, the inelastic term (Δ, resonances, DIS) per nucleon."""
-    return (torch.log(a) + math.log(R_INELASTIC) + 2 * torch.log(k_f / TWO_BODY_KF)
+    A · R_INELASTIC · (k_F/k_F,C)² · sigmoid(z_2b), k_F,C carbon's (``descriptors.CARBON_KF``), z_2b learned
+    of the same inputs as the rest. The 2p2h responses of the relativistic Fermi gas scale as A k_F² at
+    their peaks (k_F = 200–300 MeV, q = 2k_F to 2 GeV), where the quasielastic ones scale as A/k_F (Amaro
+    et al., PRC 95, 065502 (2017)): the term carries a nucleus' dip strength with its k_F, the inelastic
+    term (Δ, resonances, DIS) per nucleon."""
+    return (torch.log(a) + math.log(R_INELASTIC) + 2 * torch.log(k_f / descriptors.CARBON_KF)
             - torch.nn.functional.softplus(-z_2b))
 
 
