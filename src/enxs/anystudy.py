@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from enxs import archive, artifacts, executors, runs, superscaling, zeroshot
+from enxs import archive, artifacts, executors, runs, structured, superscaling, zeroshot
 from enxs.context import DEFAULT_CONTEXT, Context
 from enxs.datasets import total_error
 from enxs.descriptors import describe, psi_prime
@@ -112,9 +112,8 @@ def physics_backbone(model: EnsembleNet) -> EnsembleNet:
     with torch.no_grad():
         for parameter in backbone.parameters():
             parameter.zero_()
-        backbone.head.bias[..., 1] = -40.0  # the inelastic term's sigmoid(−40) ≈ 4 × 10⁻¹⁸: none
-        if model.config.two_body:
-            backbone.head.bias[..., -1] = -40.0  # nor a two-nucleon term
+        # the inelastic (and two-nucleon) term's sigmoid(−40) ≈ 4 × 10⁻¹⁸: none
+        backbone.head.bias[..., structured.per_nucleon_outputs(model.config.two_body)] = -40.0
     return backbone
 
 

@@ -132,8 +132,8 @@ def scaling_members(ensemble: Ensemble, nucleus: Nucleus, k: ccqe.Kernel, which:
             own = model.own_nuclei_of(features)
             low_q = model.config.longitudinal_low_q
             if which == "L":  # the network only where c_L takes its low-q part
-                outputs = model.logits(features, coulomb_on=False, own=own) if low_q else None
-                extra = structured.low_q_part(outputs, k.q.float(), low_q) if outputs is not None else None
+                extra = (structured.low_q_part(model.logits(features, coulomb_on=False, own=own), k.q.float(), low_q)
+                         if low_q else None)
                 correction = model.scaling(k.psi.float(), model.own_knots(own), extra)
                 correction = correction.double()
             else:

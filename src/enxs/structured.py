@@ -67,6 +67,12 @@ def n_outputs(low_q: float, two_body: bool = False) -> int:
     return N_OUTPUTS + (low_q > 0) + bool(two_body)
 
 
+def per_nucleon_outputs(two_body: bool) -> list[int]:
+    """The outputs that are the z of a per-nucleon transverse term A · R_INELASTIC · sigmoid(z) (· (k_F/k_F,C)²):
+    z_in, and z_2b (the last) with ``two_body``."""
+    return [1, -1] if two_body else [1]
+
+
 def low_q_weight(q: torch.Tensor, low_q: float) -> torch.Tensor:
     """How much of the network's g_L enters c_L at q [GeV]: 1/(1 + (q/q₀)⁴), q₀ = ``low_q`` [GeV]
     (½ at q₀, 6% at 2q₀)."""
