@@ -200,7 +200,7 @@ class Structured(Output):
         return structured.N_INPUTS
 
     def n_outputs(self, config):
-        return structured.n_outputs(config.longitudinal_low_q, config.two_body)
+        return structured.n_outputs(config)
 
     def network_inputs(self, features, coulomb_on):
         return structured.network_inputs(*structured.effective_q(features, coulomb_on), features)
@@ -209,9 +209,7 @@ class Structured(Output):
         q, omega = structured.effective_q(features, coulomb_on)
         own = net.own_nuclei_of(features)  # once per call: the hidden layers, the head and c_L's knots use it
         log_r = structured.log_responses(net.logits(features, coulomb_on, own), net.scaling, q, omega, features,
-                                         net.config.pauli_blocking, net.config.longitudinal_cut, net.own_knots(own),
-                                         net.config.inelastic_threshold, net.config.longitudinal_low_q,
-                                         net.config.two_body)
+                                         net.config, net.own_knots(own))
         return log_r + torch.log(net.output_factor)
 
     def log_y(self, net, features):

@@ -49,6 +49,7 @@ import torch
 from torch import nn
 
 from enxs import coulomb, descriptors, kinematics, rosenbluth, superscaling
+from enxs.config import ModelConfig
 from enxs.nuclei import Nucleus
 
 N_INPUTS = 6
@@ -61,10 +62,10 @@ C_MAX = 1.5
 KNOTS = torch.linspace(-2.0, 4.0, 13)
 
 
-def n_outputs(low_q: float, two_body: bool = False) -> int:
-    """The network's outputs: (g_T, z_in), then g_L where c_L may also vary at low q (``low_q`` > 0), then
-    z_2b with the two-nucleon term (``two_body``; always the last)."""
-    return N_OUTPUTS + (low_q > 0) + bool(two_body)
+def n_outputs(config: ModelConfig) -> int:
+    """The network's outputs: (g_T, z_in), then g_L where c_L may also vary at low q (``longitudinal_low_q`` > 0),
+    then z_2b with the two-nucleon term (``two_body``; always the last)."""
+    return N_OUTPUTS + (config.longitudinal_low_q > 0) + config.two_body
 
 
 def per_nucleon_outputs(two_body: bool) -> list[int]:
@@ -236,31 +237,30 @@ def log_inelastic_threshold(q: torch.Tensor, omega: torch.Tensor, k_f: torch.Ten
 
 
 def log_responses(outputs: torch.Tensor, scaling: ScalingCorrection, q: torch.Tensor, omega: torch.Tensor,
-                  features: torch.Tensor, pauli: bool = False, longitudinal_cut: float = superscaling.PSI_CUT,
-                  own_knots: torch.Tensor | None = None, threshold: float = 0.0, low_q: float = 0.0,
-                  two_body: bool = False) -> torch.Tensor:
-    """ln(R_L, R_T / GeV⁻¹) [K, N, 2] at (q, ω) from the network's outputs (g_T, z_in) [K, N, 2]
-    and the longitudinal correction c_L(ψ′) (with a trained nucleus' ``own_knots``); with ``pauli``
-    the quasielastic parts times the Fermi gas's Pauli-unblocked share (at least 10⁻⁴, so that the
-    logarithm stays finite); the longitudinal f₀'s tail cut at ``longitudinal_cut``
-    (``superscaling.log_f0``), the transverse one's at PSI_CUT; with a ``threshold`` W > 0 [GeV] the
-    inelastic term times :func:`log_inelastic_threshold`'s share; with ``low_q`` = q₀ > 0 [GeV] c_L also takes
-    the network's third output g_L weighted by :func:`low_q_weight`; with ``two_body`` R_T also has the
+                  features: torch.Tensor, config: ModelConfig, own_knots: torch.Tensor | None = None) -> torch.Tensor:
+    """ln(R_L, R_T / GeV⁻¹) [K, N, 2] at (q, ω) from the network's outputs (g_T, z_in, …) [K, N, F] and the
+    longitudinal correction c_L(ψ′) (with a trained nucleus' ``own_knots``), with the model's options
+    (``ModelConfig``): ``pauli_blocking``, the quasielastic parts times the Fermi gas's Pauli-unblocked share (at
+    least 10⁻⁴, so that the logarithm stays finite); the longitudinal f₀'s tail cut at ``longitudinal_cut``
+    (``superscaling.log_f0``), the transverse one's at PSI_CUT; ``inelastic_threshold`` W > 0 [GeV], the
+    inelastic term times :func:`log_inelastic_threshold`'s share; ``longitudinal_low_q`` = q₀ > 0 [GeV], c_L also
+    takes the network's third output g_L weighted by :func:`low_q_weight`; ``two_body``, R_T also has the
     two-nucleon term from the last output (:func:`log_two_body`)."""
     z, n, k_f, e_s, _ = _nucleus(features)
     psi = superscaling.psi_prime(q, omega, k_f, e_s)
     g_l, g_t = superscaling.single_nucleon(q, omega, z, n, k_f, psi)
     base = -torch.log(k_f)
-    if pauli:
+    if config.pauli_blocking:
         base = base + torch.log(superscaling.pauli_fraction(q, omega, k_f, e_s).clamp_min(1e-4))
-    c_l = scaling(psi, own_knots, low_q_part(outputs, q, low_q))
-    log_l = torch.log(g_l) + base + log_scaling_function(psi, c_l, True, longitudinal_cut)
+    c_l = scaling(psi, own_knots, low_q_part(outputs, q, config.longitudinal_low_q))
+    log_l = torch.log(g_l) + base + log_scaling_function(psi, c_l, True, config.longitudinal_cut)
     log_t_qe = torch.log(g_t) + base + log_scaling_function(psi, bounded(outputs[..., 0]), False)
     # ln sigmoid as −softplus(−z): exported exactly (onnxruntime's Sigmoid is an approximation)
     log_t_in = torch.log(z + n) + math.log(R_INELASTIC) - torch.nn.functional.softplus(-outputs[..., 1])
-    if threshold:
-        log_t_in = log_t_in + log_inelastic_threshold(q, omega, k_f, e_s, threshold)
-    transverse = [log_t_qe, log_t_in] + ([log_two_body(outputs[..., -1], z + n, k_f)] if two_body else [])
+    if config.inelastic_threshold:
+        log_t_in = log_t_in + log_inelastic_threshold(q, omega, k_f, e_s, config.inelastic_threshold)
+    two_body = [log_two_body(outputs[..., -1], z + n, k_f)] if config.two_body else []
+    transverse = [log_t_qe, log_t_in, *two_body]
     return torch.stack([log_l, torch.logsumexp(torch.stack(transverse), dim=0)], dim=-1)
 
 
