@@ -11,7 +11,7 @@ import torch
 from enxs import kinematics, onnx_io, zeroshot
 from enxs.descriptors import inputs
 from enxs.nuclei import Nucleus
-from enxs.predict import member_predictions
+from enxs.predict import Ensemble, member_predictions
 from enxs.responses import member_responses
 from enxs.zeroshot import ZeroShot
 from test_physics import structured_net
@@ -113,3 +113,10 @@ def test_the_any_nucleus_study_calibrates_each_targets_band_without_it():
     assert widths["6Li"] == widths["all"] == zeroshot.calibrate([residuals[n] for n in ("12C", "16O", "27Al")])
     assert calibrated_widths({**residuals, "12C": nucleus(2.0)})["12C"] == widths["12C"]  # never the target's own
     assert calibrated_widths({"6Li": residuals["6Li"], "12C": residuals["12C"]})["6Li"] == zeroshot.S0  # too few
+
+
+def test_the_zero_shot_note_says_where_the_band_is_not_calibrated():
+    ensemble = Ensemble.load("enxs-any-fast")
+    beryllium = ensemble.zero_shot_note(Nucleus.parse("9Be"))
+    assert "below carbon" in beryllium and "1σ band" in beryllium
+    assert "below carbon" not in ensemble.zero_shot_note(ARGON) and "exp(0.098 z_k)" in ensemble.zero_shot_note(ARGON)

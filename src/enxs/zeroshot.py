@@ -32,6 +32,9 @@ from enxs.nuclei import Nucleus
 
 #: s₀: the relative width of a zero-shot nucleus' factor inside the trained range (module docstring).
 S0 = 0.098
+#: The lightest mass number of the nuclei s₀ is calibrated on (carbon; superscaling holds from there on): below
+#: it the band is not calibrated, and lithium left out showed it too narrow (docs/method.md).
+CALIBRATED_FROM_A = 12
 #: The 1σ coverage a calibrated band has.
 ONE_SIGMA = 0.6827
 
