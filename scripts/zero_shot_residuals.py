@@ -4,10 +4,15 @@ same experiments' trained nuclei; and per measured spectrum (E, θ) of the nucle
 data/model of the quasielastic peak's position, full width at half maximum, height and width × height
 (its area, roughly); with ``--partner``, on the spectra an experiment measured for both nuclei at the
 same (E, θ), the per-nucleon ratio nucleus/partner of the data and of the model, and of the model with
-the nucleus' E_s replaced by the partner's. Used for the 40Ca paragraph of docs/method.md.
+the nucleus' E_s replaced by the partner's. With ``--strength MODEL`` (a model trained *with* the nucleus,
+whose own parts hold its data, e.g. enxs-any-fast): at the nucleus' measured points, by region of the
+invariant mass W of a nucleon at rest, the median per-nucleon ratio σ/A of the nucleus to each compared
+nucleus as that model represents them — what the data say of the nucleus' strength beside its neighbours'.
+Used for the 40Ca and 6Li paragraphs of docs/method.md.
 
     enxs reproduce --studies any      # trains the leave-one-out runs into report/runs
     python scripts/zero_shot_residuals.py 40Ca --compare 12C,56Fe [--partner 56Fe] [--runs report/runs]
+    python scripts/zero_shot_residuals.py 6Li --compare 4He,12C --strength enxs-any-fast
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from calibrate_zero_shot import left_out
 
 import enxs
 from enxs.descriptors import MONIZ, describe, psi_prime
+from enxs.kinematics import invariant_mass
 from enxs.predict import Ensemble, member_predictions
 
 
@@ -67,12 +73,37 @@ def partner_ratios(model, name: str, partner: str) -> None:
               f"{np.median(ratios[1]):10.2f}")
 
 
+#: Regions of W = √(M² + 2Mω − Q²) [GeV] (``kinematics.invariant_mass``): quasielastic, dip, Δ, beyond.
+W_REGIONS = ((0.0, 1.0), (1.0, 1.1), (1.1, 1.3), (1.3, np.inf))
+
+
+def strength_ratios(model_name: str, name: str, compare: list[str]) -> None:
+    """Per region of W, the median over the nucleus' measured points of (σ/A)_nucleus / (σ/A)_other in a
+    model trained with all of them."""
+    model = Ensemble.load(model_name).model
+    table = enxs.Selection().apply(enxs.load_archive(name))
+    e, t, w = table.E.to_numpy(), table.theta.to_numpy(), table.omega.to_numpy()
+    w_mass = np.nan_to_num(invariant_mass(e, t, w), nan=0.0)  # W² < 0: below the free nucleon, quasielastic
+    per_nucleon = {n: member_predictions(model, e, t, w, enxs.Nucleus.parse(n)).mean(0) / enxs.Nucleus.parse(n).A
+                   for n in [name, *compare]}
+    print(f"\n{name} per nucleon beside {', '.join(compare)} in {model_name} (trained with them all), "
+          f"median over {name}'s points")
+    print("W [GeV]       points  " + "  ".join(f"{name}/{n}" for n in compare))
+    for low, high in W_REGIONS:
+        inside = (w_mass >= low) & (w_mass < high)
+        if inside.any():
+            ratios = [np.median(per_nucleon[name][inside] / per_nucleon[n][inside]) for n in compare]
+            cells = "  ".join(f"{r:{len(name) + len(n) + 1}.2f}" for r, n in zip(ratios, compare, strict=True))
+            print(f"[{low:.1f}, {high:.1f})  {inside.sum():6d}  {cells}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("nucleus")
     parser.add_argument("--compare", default="12C,56Fe", help="trained nuclei to show beside it")
     parser.add_argument("--partner", help="a trained nucleus measured by the same experiments at the same (E, θ)")
     parser.add_argument("--runs", type=Path, default=Path("report/runs"))
+    parser.add_argument("--strength", help="a model trained with the nucleus: its per-nucleon ratios by region of W")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     runs = [p for p in args.runs.iterdir() if (p / "manifest.json").is_file() and left_out(p) == args.nucleus]
@@ -108,6 +139,8 @@ def main() -> None:
               f"{fd * hd / (fm * hm):15.2f}")
     if args.partner:
         partner_ratios(ensemble.model, args.nucleus, args.partner)
+    if args.strength:
+        strength_ratios(args.strength, args.nucleus, args.compare.split(","))
 
 
 if __name__ == "__main__":
