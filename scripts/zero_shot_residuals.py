@@ -8,11 +8,13 @@ the nucleus' E_s replaced by the partner's. With ``--strength MODEL`` (a model t
 whose own parts hold its data, e.g. enxs-any-fast): at the nucleus' measured points, by region of the
 invariant mass W of a nucleon at rest, the median per-nucleon ratio σ/A of the nucleus to each compared
 nucleus as that model represents them — what the data say of the nucleus' strength beside its neighbours'.
+With ``--terms``: per spectrum, at the data's maxima in the quasielastic and Δ regions, the model's σ split
+into its inelastic term and its quasielastic parts, beside the physics backbone alone.
 Used for the 40Ca and 6Li paragraphs of docs/method.md.
 
     enxs reproduce --studies any      # trains the leave-one-out runs into report/runs
     python scripts/zero_shot_residuals.py 40Ca --compare 12C,56Fe [--partner 56Fe] [--runs report/runs]
-    python scripts/zero_shot_residuals.py 6Li --compare 4He,12C --strength enxs-any-fast
+    python scripts/zero_shot_residuals.py 6Li --compare 4He,12C --strength enxs-any-fast --terms
 """
 
 from __future__ import annotations
@@ -24,9 +26,12 @@ from pathlib import Path
 from unittest import mock
 
 import numpy as np
+import torch
 from calibrate_zero_shot import left_out
 
 import enxs
+from enxs import structured
+from enxs.anystudy import physics_backbone
 from enxs.descriptors import MONIZ, describe, psi_prime
 from enxs.kinematics import invariant_mass
 from enxs.predict import Ensemble, member_predictions
@@ -97,6 +102,40 @@ def strength_ratios(model_name: str, name: str, compare: list[str]) -> None:
             print(f"[{low:.1f}, {high:.1f})  {inside.sum():6d}  {cells}")
 
 
+def without_inelastic(model):
+    """The model with its per-nucleon inelastic (and two-nucleon) terms switched off: its quasielastic parts."""
+    quasielastic = model.select(list(range(model.members)))
+    with torch.no_grad():
+        quasielastic.head.bias[..., structured.per_nucleon_outputs(model.config.two_body)] = -40.0
+    return quasielastic
+
+
+def terms(model, name: str) -> None:
+    """Per spectrum with ≥ 15 points, at the data's maximum in the quasielastic region (W < 1 GeV) and in the
+    Δ region (1.1 ≤ W < 1.3 GeV): σ [nb/sr/GeV] of the data, the model, its inelastic term, its quasielastic
+    parts (L + T) and the physics backbone alone."""
+    nucleus = enxs.Nucleus.parse(name)
+    parts = {"model": model, "quasielastic": without_inelastic(model), "backbone": physics_backbone(model)}
+    table = enxs.Selection().apply(enxs.load_archive(name))
+    print(f"\n{name}: the model's terms at the data's maxima [nb/sr/GeV]")
+    print("experiment            E [GeV]  θ [deg]  region  ω [GeV]    data   model  inelastic  quasielastic  backbone")
+    for (label, energy, theta), spectrum in table.groupby(["dataset", table.E.round(3), "theta"]):
+        if len(spectrum) < 15:
+            continue
+        e, t, w = spectrum.E.to_numpy(), spectrum.theta.to_numpy(), spectrum.omega.to_numpy()
+        w_mass = np.nan_to_num(invariant_mass(e, t, w), nan=0.0)
+        for region, (low, high) in (("QE", W_REGIONS[0]), ("Δ", W_REGIONS[2])):
+            inside = np.flatnonzero((w_mass >= low) & (w_mass < high))
+            if not len(inside):
+                continue
+            i = inside[np.argmax(spectrum.sigma.to_numpy()[inside])]
+            sigma = {k: float(member_predictions(m, e[i:i + 1], t[i:i + 1], w[i:i + 1], nucleus).mean())
+                     for k, m in parts.items()}
+            print(f"{label:20s} {energy:8.3f} {theta:8.1f}  {region:6s} {w[i]:7.3f} {spectrum.sigma.iloc[i]:7.0f} "
+                  f"{sigma['model']:7.0f} {sigma['model'] - sigma['quasielastic']:10.0f} {sigma['quasielastic']:13.0f} "
+                  f"{sigma['backbone']:9.0f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("nucleus")
@@ -104,6 +143,7 @@ def main() -> None:
     parser.add_argument("--partner", help="a trained nucleus measured by the same experiments at the same (E, θ)")
     parser.add_argument("--runs", type=Path, default=Path("report/runs"))
     parser.add_argument("--strength", help="a model trained with the nucleus: its per-nucleon ratios by region of W")
+    parser.add_argument("--terms", action="store_true", help="the model's terms at each spectrum's maxima")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     runs = [p for p in args.runs.iterdir() if (p / "manifest.json").is_file() and left_out(p) == args.nucleus]
@@ -139,6 +179,8 @@ def main() -> None:
               f"{fd * hd / (fm * hm):15.2f}")
     if args.partner:
         partner_ratios(ensemble.model, args.nucleus, args.partner)
+    if args.terms:
+        terms(ensemble.model, args.nucleus)
     if args.strength:
         strength_ratios(args.strength, args.nucleus, args.compare.split(","))
 
