@@ -26,12 +26,10 @@ from pathlib import Path
 from unittest import mock
 
 import numpy as np
-import torch
 from calibrate_zero_shot import left_out
 
 import enxs
-from enxs import structured
-from enxs.anystudy import physics_backbone
+from enxs.anystudy import physics_backbone, without_inelastic
 from enxs.descriptors import MONIZ, describe, psi_prime
 from enxs.kinematics import invariant_mass
 from enxs.predict import Ensemble, member_predictions
@@ -91,8 +89,7 @@ def strength_ratios(model_name: str, name: str, compare: list[str]) -> None:
     w_mass = np.nan_to_num(invariant_mass(e, t, w), nan=0.0)  # W² < 0: below the free nucleon, quasielastic
     per_nucleon = {n: member_predictions(model, e, t, w, enxs.Nucleus.parse(n)).mean(0) / enxs.Nucleus.parse(n).A
                    for n in [name, *compare]}
-    print(f"\n{name} per nucleon beside {', '.join(compare)} in {model_name} (trained with them all), "
-          f"median over {name}'s points")
+    print(f"\n{name} per nucleon beside {', '.join(compare)} in {model_name}, median over {name}'s points")
     print("W [GeV]       points  " + "  ".join(f"{name}/{n}" for n in compare))
     for low, high in W_REGIONS:
         inside = (w_mass >= low) & (w_mass < high)
@@ -102,20 +99,13 @@ def strength_ratios(model_name: str, name: str, compare: list[str]) -> None:
             print(f"[{low:.1f}, {high:.1f})  {inside.sum():6d}  {cells}")
 
 
-def without_inelastic(model):
-    """The model with its per-nucleon inelastic (and two-nucleon) terms switched off: its quasielastic parts."""
-    quasielastic = model.select(list(range(model.members)))
-    with torch.no_grad():
-        quasielastic.head.bias[..., structured.per_nucleon_outputs(model.config.two_body)] = -40.0
-    return quasielastic
-
-
 def terms(model, name: str) -> None:
     """Per spectrum with ≥ 15 points, at the data's maximum in the quasielastic region (W < 1 GeV) and in the
     Δ region (1.1 ≤ W < 1.3 GeV): σ [nb/sr/GeV] of the data, the model, its inelastic term, its quasielastic
     parts (L + T) and the physics backbone alone."""
     nucleus = enxs.Nucleus.parse(name)
-    parts = {"model": model, "quasielastic": without_inelastic(model), "backbone": physics_backbone(model)}
+    quasielastic = without_inelastic(model.select(list(range(model.members))))
+    parts = {"model": model, "quasielastic": quasielastic, "backbone": physics_backbone(model)}
     table = enxs.Selection().apply(enxs.load_archive(name))
     print(f"\n{name}: the model's terms at the data's maxima [nb/sr/GeV]")
     print("experiment            E [GeV]  θ [deg]  region  ω [GeV]    data   model  inelastic  quasielastic  backbone")

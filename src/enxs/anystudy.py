@@ -112,9 +112,15 @@ def physics_backbone(model: EnsembleNet) -> EnsembleNet:
     with torch.no_grad():
         for parameter in backbone.parameters():
             parameter.zero_()
-        # the inelastic (and two-nucleon) term's sigmoid(−40) ≈ 4 × 10⁻¹⁸: none
-        backbone.head.bias[..., structured.per_nucleon_outputs(model.config.two_body)] = -40.0
-    return backbone
+    return without_inelastic(backbone)
+
+
+def without_inelastic(model: EnsembleNet) -> EnsembleNet:
+    """The structured ``model`` itself with its per-nucleon inelastic (and two-nucleon) terms switched off,
+    sigmoid(−40) ≈ 4 × 10⁻¹⁸: its quasielastic parts alone."""
+    with torch.no_grad():
+        model.head.bias[..., structured.per_nucleon_outputs(model.config.two_body)] = -40.0
+    return model
 
 
 def quasielastic(points: pd.DataFrame, target: str) -> np.ndarray:
