@@ -2,7 +2,7 @@
 structured model left out one nucleus at a time, on all selected points of the nucleus left out,
 for a range of s₀ (``zeroshot.coverage``: the members' own spread with the factor's width s₀ (1 + d) added);
 then, on the latest run of each nucleus, s₀ calibrated on the other nuclei of
-``anystudy.CALIBRATION`` (``anystudy.calibrated_widths``, what the any-nucleus study reports) and the
+``zeroshot.CALIBRATION`` (``anystudy.calibrated_widths``, what the any-nucleus study reports) and the
 coverage it gives the nucleus left out.
 
     enxs reproduce --studies any      # trains the leave-one-out runs into report/runs

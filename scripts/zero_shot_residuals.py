@@ -80,15 +80,19 @@ def partner_ratios(model, name: str, partner: str) -> None:
 W_REGIONS = ((0.0, 1.0), (1.0, 1.1), (1.1, 1.3), (1.3, np.inf))
 
 
-def strength_ratios(model_name: str, name: str, compare: list[str]) -> None:
-    """Per region of W, the median over the nucleus' measured points of (σ/A)_nucleus / (σ/A)_other in a
-    model trained with all of them."""
+def invariant_masses(points) -> np.ndarray:
+    """W [GeV] of the points (E, θ, ω) of an archive table; 0 where W² < 0 (below the free nucleon: quasielastic)."""
+    return np.nan_to_num(invariant_mass(points.E.to_numpy(), points.theta.to_numpy(), points.omega.to_numpy()), nan=0.0)
+
+
+def strength_ratios(model_name: str, table, name: str, compare: list[str]) -> None:
+    """Per region of W, the median over the nucleus' measured points (``table``) of (σ/A)_nucleus / (σ/A)_other
+    in a model trained with all of them."""
     model = Ensemble.load(model_name).model
-    table = enxs.Selection().apply(enxs.load_archive(name))
     e, t, w = table.E.to_numpy(), table.theta.to_numpy(), table.omega.to_numpy()
-    w_mass = np.nan_to_num(invariant_mass(e, t, w), nan=0.0)  # W² < 0: below the free nucleon, quasielastic
-    per_nucleon = {n: member_predictions(model, e, t, w, enxs.Nucleus.parse(n)).mean(0) / enxs.Nucleus.parse(n).A
-                   for n in [name, *compare]}
+    w_mass = invariant_masses(table)
+    nuclei = {n: enxs.Nucleus.parse(n) for n in [name, *compare]}
+    per_nucleon = {n: member_predictions(model, e, t, w, nucleus).mean(0) / nucleus.A for n, nucleus in nuclei.items()}
     print(f"\n{name} per nucleon beside {', '.join(compare)} in {model_name}, median over {name}'s points")
     print("W [GeV]       points  " + "  ".join(f"{name}/{n}" for n in compare))
     for low, high in W_REGIONS:
@@ -99,21 +103,20 @@ def strength_ratios(model_name: str, name: str, compare: list[str]) -> None:
             print(f"[{low:.1f}, {high:.1f})  {inside.sum():6d}  {cells}")
 
 
-def terms(model, name: str) -> None:
+def terms(model, table, name: str) -> None:
     """Per spectrum with ≥ 15 points, at the data's maximum in the quasielastic region (W < 1 GeV) and in the
     Δ region (1.1 ≤ W < 1.3 GeV): σ [nb/sr/GeV] of the data, the model, its inelastic term, its quasielastic
     parts (L + T) and the physics backbone alone."""
     nucleus = enxs.Nucleus.parse(name)
     quasielastic = without_inelastic(model.select(list(range(model.members))))
     parts = {"model": model, "quasielastic": quasielastic, "backbone": physics_backbone(model)}
-    table = enxs.Selection().apply(enxs.load_archive(name))
     print(f"\n{name}: the model's terms at the data's maxima [nb/sr/GeV]")
     print("experiment            E [GeV]  θ [deg]  region  ω [GeV]    data   model  inelastic  quasielastic  backbone")
     for (label, energy, theta), spectrum in table.groupby(["dataset", table.E.round(3), "theta"]):
         if len(spectrum) < 15:
             continue
         e, t, w = spectrum.E.to_numpy(), spectrum.theta.to_numpy(), spectrum.omega.to_numpy()
-        w_mass = np.nan_to_num(invariant_mass(e, t, w), nan=0.0)
+        w_mass = invariant_masses(spectrum)
         for region, (low, high) in (("QE", W_REGIONS[0]), ("Δ", W_REGIONS[2])):
             inside = np.flatnonzero((w_mass >= low) & (w_mass < high))
             if not len(inside):
@@ -170,9 +173,9 @@ def main() -> None:
     if args.partner:
         partner_ratios(ensemble.model, args.nucleus, args.partner)
     if args.terms:
-        terms(ensemble.model, args.nucleus)
+        terms(ensemble.model, table, args.nucleus)
     if args.strength:
-        strength_ratios(args.strength, args.nucleus, args.compare.split(","))
+        strength_ratios(args.strength, table, args.nucleus, args.compare.split(","))
 
 
 if __name__ == "__main__":

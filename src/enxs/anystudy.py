@@ -14,7 +14,7 @@ to hold. The default recipe's base is then fine-tuned at
 the default recipe's coverage also separately for the points outside its training coverage, and
 the ensemble's median relative spread beside the target's distance from the trained nuclei.
 The default recipe's zero-shot band (``enxs.zeroshot``) is calibrated for each target on the other
-nuclei of ``CALIBRATION`` left out, never on the target itself: its coverage is what a nucleus
+nuclei of ``zeroshot.CALIBRATION`` left out, never on the target itself: its coverage is what a nucleus
 without data gets.
 """
 
@@ -48,9 +48,6 @@ RECIPES = {"structured (default)": [], "σ network": ["model.nucleus_inputs=shap
 BASELINES = ("carbon × A/12", "carbon carried by superscaling", "physics backbone alone")
 #: The quasielastic region, where the physics backbone is meant to hold: |ψ′| ≤ QE_REGION (the Fermi gas's edges).
 QE_REGION = 1.0
-#: The nuclei a zero-shot band is calibrated on: those of the study superscaling holds for (A ≥ 12;
-#: 6Li, no Fermi gas, is scored, not used to calibrate).
-CALIBRATION = ("12C", "16O", "27Al", "40Ca", "56Fe")
 
 
 def distance(target: Nucleus, trained: list[Nucleus]) -> float:
@@ -70,9 +67,9 @@ def member_residuals(model_dir: Path, target: str, table: pd.DataFrame) -> zeros
 
 
 def calibrated_widths(residuals: dict[str, zeroshot.Residuals]) -> dict[str, float]:
-    """s₀ for each target, calibrated on the other ``CALIBRATION`` nuclei left out (at least two;
+    """s₀ for each target, calibrated on the other ``zeroshot.CALIBRATION`` nuclei left out (at least two;
     else ``zeroshot.S0``), and under ``"all"`` on every one of them."""
-    pool = [n for n in CALIBRATION if n in residuals]
+    pool = [n for n in zeroshot.CALIBRATION if n in residuals]
     widths = {t: zeroshot.calibrate([residuals[n] for n in pool if n != t]) if len([n for n in pool if n != t]) >= 2
               else zeroshot.S0 for t in residuals}
     if len(pool) >= 2:
@@ -224,7 +221,7 @@ def report_lines(rows: list[dict[str, Any]], carbon: dict[str, dict] | None) -> 
         lines.append("")
     every = rows[0].get("calibrated_width_all") if rows else None
     lines += [f"The {default} recipe's zero-shot band has s₀ calibrated on the other nuclei of "
-              f"{', '.join(CALIBRATION)} left out, never on the target (enxs.zeroshot; on all of them: "
+              f"{', '.join(zeroshot.CALIBRATION)} left out, never on the target (enxs.zeroshot; on all of them: "
               + (f"{every:.3f}" if every is not None else "—") + f", the shipped s₀ {zeroshot.S0:.3f}). On the test "
               "points: that s₀, the 1σ coverage inside / outside its training coverage (points outside), the "
               "ensemble's median relative spread and the distance from the trained nuclei:", "",

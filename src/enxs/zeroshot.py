@@ -32,9 +32,12 @@ from enxs.nuclei import Nucleus
 
 #: s₀: the relative width of a zero-shot nucleus' factor inside the trained range (module docstring).
 S0 = 0.098
-#: The lightest mass number of the nuclei s₀ is calibrated on (carbon; superscaling holds from there on): below
-#: it the band is not calibrated, and lithium left out showed it too narrow (docs/method.md).
-CALIBRATED_FROM_A = 12
+#: The nuclei s₀ is calibrated on: those of the any-nucleus study superscaling holds for (A ≥ 12; 6Li, no Fermi
+#: gas, is scored, not used to calibrate).
+CALIBRATION = ("12C", "16O", "27Al", "40Ca", "56Fe")
+#: The lightest of them: below it the band is not calibrated, and lithium left out showed it too narrow
+#: (docs/method.md).
+CALIBRATED_FROM_A = min(Nucleus.parse(name).A for name in CALIBRATION)
 #: The 1σ coverage a calibrated band has.
 ONE_SIGMA = 0.6827
 
