@@ -31,6 +31,7 @@ from calibrate_zero_shot import left_out
 import enxs
 from enxs.anystudy import physics_backbone, without_inelastic
 from enxs.descriptors import MONIZ, describe, psi_prime
+from enxs.errors import EnxsError
 from enxs.kinematics import invariant_mass
 from enxs.predict import Ensemble, member_predictions
 
@@ -85,10 +86,9 @@ def invariant_masses(points) -> np.ndarray:
     return np.nan_to_num(invariant_mass(points.E.to_numpy(), points.theta.to_numpy(), points.omega.to_numpy()), nan=0.0)
 
 
-def strength_ratios(model_name: str, table, name: str, compare: list[str]) -> None:
+def strength_ratios(model, model_name: str, table, name: str, compare: list[str]) -> None:
     """Per region of W, the median over the nucleus' measured points (``table``) of (σ/A)_nucleus / (σ/A)_other
-    in a model trained with all of them."""
-    model = Ensemble.load(model_name).model
+    in ``model``, trained with all of them."""
     e, t, w = table.E.to_numpy(), table.theta.to_numpy(), table.omega.to_numpy()
     w_mass = invariant_masses(table)
     nuclei = {n: enxs.Nucleus.parse(n) for n in [name, *compare]}
@@ -139,6 +139,10 @@ def main() -> None:
     parser.add_argument("--terms", action="store_true", help="the model's terms at each spectrum's maxima")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
+    try:  # before the analysis: a model that is not there is said at once, in one line
+        strength = Ensemble.load(args.strength).model if args.strength else None
+    except EnxsError as error:
+        parser.error(str(error))
     runs = [p for p in args.runs.iterdir() if (p / "manifest.json").is_file() and left_out(p) == args.nucleus]
     run = max(runs, key=lambda p: json.loads((p / "manifest.json").read_text())["created"])  # the latest recipe's
     ensemble = Ensemble.load(run)
@@ -174,8 +178,8 @@ def main() -> None:
         partner_ratios(ensemble.model, args.nucleus, args.partner)
     if args.terms:
         terms(ensemble.model, table, args.nucleus)
-    if args.strength:
-        strength_ratios(args.strength, table, args.nucleus, args.compare.split(","))
+    if strength is not None:
+        strength_ratios(strength, args.strength, table, args.nucleus, args.compare.split(","))
 
 
 if __name__ == "__main__":
