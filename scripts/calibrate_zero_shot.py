@@ -37,6 +37,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=Path, default=Path("report/runs"))
     args = parser.parse_args()
+    if not args.runs.is_dir():
+        parser.error(f"--runs {args.runs}: no such directory (`enxs reproduce --studies any` trains the runs there)")
     warnings.simplefilter("ignore")
     print("nucleus  run                      points  1 + d  1σ coverage at s₀ = "
           + "  ".join(f"{s:.2f}" for s in WIDTHS))

@@ -25,7 +25,8 @@ import numpy as np
 
 from enxs import runs
 from enxs.anystudy import longitudinal_shape
-from enxs.context import Context
+from enxs.context import Context, resolve_device
+from enxs.errors import EnxsError
 from enxs.evaluation import evaluate_model
 from enxs.nuclei import Nucleus
 from enxs.predict import Ensemble
@@ -81,10 +82,19 @@ def main() -> None:
     variants = [(name, [a for a in rest.split(";") if a]) for name, _, rest in
                 (v.partition("=") for v in args.variant or ["default="])]
     held_out = [n for n in (args.holdout + "," + args.report).split(",") if n]
-    print(f"fast preset, {args.members} members, {args.epochs} epochs, {args.device}; zero-shot on all points of "
-          f"the nucleus left out (validation: {args.holdout}; for the record: {args.report or 'none'})", flush=True)
     jobs = [(name, assignments, held, args.members, args.epochs, args.device, args.threads)
             for name, assignments in variants for held in held_out]
+    try:  # every run's nucleus and settings checked before the first trains
+        resolve_device(args.device)
+    except EnxsError as error:
+        parser.error(f"--device: {error}")
+    for name, assignments, held, *_ in jobs:
+        try:
+            runs.pretrain_spec("all", "fast", exclude=held, assignments=assignments, context=Context())
+        except EnxsError as error:
+            parser.error(f"--variant {name} without {held} (--holdout/--report): {error}")
+    print(f"fast preset, {args.members} members, {args.epochs} epochs, {args.device}; zero-shot on all points of "
+          f"the nucleus left out (validation: {args.holdout}; for the record: {args.report or 'none'})", flush=True)
     with ProcessPoolExecutor(args.jobs) as pool:
         for line in pool.map(run_one, *zip(*jobs, strict=True)):
             print(line, flush=True)

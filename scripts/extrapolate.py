@@ -21,6 +21,7 @@ from pathlib import Path
 from enxs import archive, artifacts, runs
 from enxs.anystudy import BASELINES, baselines, zero_shot
 from enxs.context import Context
+from enxs.errors import EnxsError
 from enxs.metrics import score_cell
 from enxs.predict import Ensemble
 
@@ -51,12 +52,24 @@ def main() -> None:
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     context = Context()
+
+    def checked(option: str, check):  # everything checked before anything trains
+        try:
+            return check()
+        except EnxsError as error:
+            parser.error(f"{option}: {error}")
+
+    checked("--target", lambda: context.data_path(args.target))
+    checked("--carbon-model", lambda: Ensemble.load(args.carbon_model))
+    if args.model:
+        checked("--model", lambda: artifacts.read_manifest(args.model))
+    spec = None if args.model else checked("--without", lambda: runs.pretrain_spec(
+        "all", "fast", exclude=args.without, members=args.members, context=context))
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model
         if model is None:
             model, start = Path(tmp) / "m", time.time()
-            runs.execute(runs.pretrain_spec("all", "fast", exclude=args.without, members=args.members,
-                                            context=context), model)
+            runs.execute(spec, model)
             print(f"trained without {args.without} in {time.time() - start:.0f} s", flush=True)
         print("\n".join(report(model, args.target, args.carbon_model, context)))
 

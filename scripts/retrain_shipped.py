@@ -18,8 +18,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--only", action="append", help="a shipped model name (repeatable; default: all)")
     args = parser.parse_args()
+    shipped = artifacts.shipped_models()
+    unknown = [name for name in args.only or [] if name not in shipped]
+    if unknown:
+        parser.error(f"--only {', '.join(unknown)}: not a shipped model ({', '.join(shipped)})")
     args.out.mkdir(parents=True, exist_ok=True)
-    for name, path in artifacts.shipped_models().items():
+    for name, path in shipped.items():
         if args.only and name not in args.only:
             continue
         before = artifacts.read_manifest(path)

@@ -116,7 +116,7 @@ def without_inelastic(model: EnsembleNet) -> EnsembleNet:
     """The structured ``model`` itself with its per-nucleon inelastic (and two-nucleon) terms switched off,
     sigmoid(−40) ≈ 4 × 10⁻¹⁸: its quasielastic parts alone."""
     with torch.no_grad():
-        model.head.bias[..., structured.per_nucleon_outputs(model.config.two_body)] = -40.0
+        model.head.bias[..., structured.per_nucleon_outputs(model.config)] = -40.0
     return model
 
 

@@ -280,7 +280,7 @@ class EnsembleNet(nn.Module):
         with torch.no_grad():
             if self.is_structured:
                 self.head.bias.zero_()
-                self.head.bias[..., structured.per_nucleon_outputs(self.config.two_body)] = math.log(0.05 / 0.95)
+                self.head.bias[..., structured.per_nucleon_outputs(self.config)] = math.log(0.05 / 0.95)
             elif self.config.output_bias_init == "data":
                 self.head.bias.fill_(self.output.output_bias(self, features, y))
 

@@ -68,10 +68,10 @@ def n_outputs(config: ModelConfig) -> int:
     return N_OUTPUTS + (config.longitudinal_low_q > 0) + config.two_body
 
 
-def per_nucleon_outputs(two_body: bool) -> list[int]:
+def per_nucleon_outputs(config: ModelConfig) -> list[int]:
     """The outputs that are the z of a per-nucleon transverse term A · R_INELASTIC · sigmoid(z) (· (k_F/k_F,C)²):
     z_in, and z_2b (the last) with ``two_body``."""
-    return [1, -1] if two_body else [1]
+    return [1, -1] if config.two_body else [1]
 
 
 def low_q_weight(q: torch.Tensor, low_q: float) -> torch.Tensor:
