@@ -142,8 +142,12 @@ def main() -> None:
     try:  # before the analysis: a model that is not there is said at once, in one line
         strength = Ensemble.load(args.strength).model if args.strength else None
     except EnxsError as error:
-        parser.error(str(error))
+        parser.error(f"--strength: {error}")
+    if not args.runs.is_dir():
+        parser.error(f"--runs {args.runs}: no such directory (`enxs reproduce --studies any` trains the runs there)")
     runs = [p for p in args.runs.iterdir() if (p / "manifest.json").is_file() and left_out(p) == args.nucleus]
+    if not runs:
+        parser.error(f"{args.nucleus}: no structured run without it in {args.runs} (`enxs reproduce --studies any`)")
     run = max(runs, key=lambda p: json.loads((p / "manifest.json").read_text())["created"])  # the latest recipe's
     ensemble = Ensemble.load(run)
     print(f"model: {run} (trained without {args.nucleus}; {ensemble.model.members} members)")
