@@ -33,12 +33,17 @@ def left_out(run: Path) -> str | None:
     return missing[0] if len(missing) == 1 else None
 
 
+def check_runs(parser: argparse.ArgumentParser, runs: Path) -> None:
+    """A missing directory of study runs ends the script in one line (exit 2)."""
+    if not runs.is_dir():
+        parser.error(f"--runs {runs}: no such directory (`enxs reproduce --studies any` trains the runs there)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=Path, default=Path("report/runs"))
     args = parser.parse_args()
-    if not args.runs.is_dir():
-        parser.error(f"--runs {args.runs}: no such directory (`enxs reproduce --studies any` trains the runs there)")
+    check_runs(parser, args.runs)
     warnings.simplefilter("ignore")
     print("nucleus  run                      points  1 + d  1σ coverage at s₀ = "
           + "  ".join(f"{s:.2f}" for s in WIDTHS))

@@ -46,13 +46,9 @@ def response_shape(model: Path) -> str:
     return "; ".join(cells)
 
 
-def run_one(variant: str, assignments: list[str], held: str, members: int, epochs: int, device: str,
-            threads: int | None) -> str:
+def run_one(variant: str, held: str, spec: runs.RunSpec, threads: int | None) -> str:
     warnings.simplefilter("ignore")
-    context = Context(device=device, threads=threads)
-    context.use_threads()
-    spec = runs.pretrain_spec("all", "fast", exclude=held, members=members, epochs=epochs, assignments=assignments,
-                              context=context)
+    Context(device=spec.device, threads=threads).use_threads()
     with tempfile.TemporaryDirectory() as tmp:
         start = time.time()
         runs.execute(spec, Path(tmp) / "m")
@@ -82,17 +78,19 @@ def main() -> None:
     variants = [(name, [a for a in rest.split(";") if a]) for name, _, rest in
                 (v.partition("=") for v in args.variant or ["default="])]
     held_out = [n for n in (args.holdout + "," + args.report).split(",") if n]
-    jobs = [(name, assignments, held, args.members, args.epochs, args.device, args.threads)
-            for name, assignments in variants for held in held_out]
-    try:  # every run's nucleus and settings checked before the first trains
+    try:  # the device and every run (its nucleus and settings) checked before the first trains
         resolve_device(args.device)
     except EnxsError as error:
         parser.error(f"--device: {error}")
-    for name, assignments, held, *_ in jobs:
-        try:
-            runs.pretrain_spec("all", "fast", exclude=held, assignments=assignments, context=Context())
-        except EnxsError as error:
-            parser.error(f"--variant {name} without {held} (--holdout/--report): {error}")
+    context, jobs = Context(device=args.device, threads=args.threads), []
+    for name, assignments in variants:
+        for held in held_out:
+            try:
+                spec = runs.pretrain_spec("all", "fast", exclude=held, members=args.members, epochs=args.epochs,
+                                          assignments=assignments, context=context)
+            except EnxsError as error:
+                parser.error(f"--variant {name} without {held} (--holdout/--report): {error}")
+            jobs.append((name, held, spec, args.threads))
     print(f"fast preset, {args.members} members, {args.epochs} epochs, {args.device}; zero-shot on all points of "
           f"the nucleus left out (validation: {args.holdout}; for the record: {args.report or 'none'})", flush=True)
     with ProcessPoolExecutor(args.jobs) as pool:

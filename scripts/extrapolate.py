@@ -26,9 +26,8 @@ from enxs.metrics import score_cell
 from enxs.predict import Ensemble
 
 
-def report(model: Path, target: str, carbon_model: str, context: Context) -> list[str]:
+def report(model: Path, target: str, carbon: Ensemble, context: Context) -> list[str]:
     table = artifacts.read_manifest(model).config.selection.apply(archive.read_file(context.data_path(target))[0])
-    carbon = Ensemble.load(carbon_model)
     base = baselines(carbon, model, target, table, table)
     z = zero_shot(model, target, table, table)
     trained = ", ".join(n.name for n in artifacts.read_manifest(model).nuclei)
@@ -60,7 +59,7 @@ def main() -> None:
             parser.error(f"{option}: {error}")
 
     checked("--target", lambda: context.data_path(args.target))
-    checked("--carbon-model", lambda: Ensemble.load(args.carbon_model))
+    carbon = checked("--carbon-model", lambda: Ensemble.load(args.carbon_model))
     if args.model:
         checked("--model", lambda: artifacts.read_manifest(args.model))
     spec = None if args.model else checked("--without", lambda: runs.pretrain_spec(
@@ -71,7 +70,7 @@ def main() -> None:
             model, start = Path(tmp) / "m", time.time()
             runs.execute(spec, model)
             print(f"trained without {args.without} in {time.time() - start:.0f} s", flush=True)
-        print("\n".join(report(model, args.target, args.carbon_model, context)))
+        print("\n".join(report(model, args.target, carbon, context)))
 
 
 if __name__ == "__main__":

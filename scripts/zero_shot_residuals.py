@@ -26,7 +26,7 @@ from pathlib import Path
 from unittest import mock
 
 import numpy as np
-from calibrate_zero_shot import left_out
+from calibrate_zero_shot import check_runs, left_out
 
 import enxs
 from enxs.anystudy import physics_backbone, without_inelastic
@@ -143,8 +143,7 @@ def main() -> None:
         strength = Ensemble.load(args.strength).model if args.strength else None
     except EnxsError as error:
         parser.error(f"--strength: {error}")
-    if not args.runs.is_dir():
-        parser.error(f"--runs {args.runs}: no such directory (`enxs reproduce --studies any` trains the runs there)")
+    check_runs(parser, args.runs)
     runs = [p for p in args.runs.iterdir() if (p / "manifest.json").is_file() and left_out(p) == args.nucleus]
     if not runs:
         parser.error(f"{args.nucleus}: no structured run without it in {args.runs} (`enxs reproduce --studies any`)")
