@@ -110,8 +110,9 @@ def test_structured_cross_section_is_rosenbluth_at_effective_kinematics(nucleus)
 @pytest.mark.parametrize("nucleus", [CARBON, ARGON, LEAD])
 def test_backbone_responses_peak_at_the_quasielastic_peak(nucleus):
     """With the learned corrections at zero the longitudinal response is superscaling's: it peaks
-    within 30 MeV of ω_QE up to q = 0.8 GeV (50 MeV at 1.2) and has one peak only (none in the Δ region; towards the
-    photon point ω → q it vanishes)."""
+    within 30 MeV of ω_QE up to q = 0.8 GeV and has one peak only (none in the Δ region; towards the photon point
+    ω → q it vanishes). At q = 1.2 GeV it peaks 20–50 MeV above ω_QE: G_L grows with ω (Q² falls) across the broad
+    top, while f₀ itself peaks below ω_QE (the report's "backbone alone" column)."""
     net = structured_net(zero_head=True)
     d = describe(nucleus)
     for q in (0.3, 0.5, 0.8, 1.2):
@@ -119,7 +120,10 @@ def test_backbone_responses_peak_at_the_quasielastic_peak(nucleus):
         r = member_responses(net, np.full_like(omega, q), omega, nucleus)[0]
         omega_qe = math.sqrt(q * q + M * M) - M + d.e_shift
         peak = r[:, 0].argmax()
-        assert abs(omega[peak] - omega_qe) < (0.03 if q <= 0.8 else 0.05), q  # G_L grows with ω: 208Pb +47 MeV at 1.2
+        offset = omega[peak] - omega_qe
+        assert (abs(offset) < 0.03) if q <= 0.8 else (0.02 < offset < 0.05), (q, offset)
+        f_0 = superscaling.log_f0(superscaling.psi_prime(t(q), t(omega), d.k_fermi, d.e_shift)).numpy()
+        assert omega[f_0.argmax()] < omega_qe
         assert np.all(np.diff(r[:peak + 1, 0]) >= 0)
         low = np.flatnonzero(r[peak:, 0] < 0.05 * r[peak, 0])  # once down to 5% of the peak it stays there
         assert len(low) and np.all(r[peak + low[0]:, 0] < 0.05 * r[peak, 0]), q
