@@ -206,9 +206,9 @@ class Structured(Output):
         return structured.network_inputs(*structured.effective_q(features, coulomb_on), features)
 
     def _log_responses(self, net, features, coulomb_on):
-        q, omega = structured.effective_q(features, coulomb_on)
+        q, omega, big_q2 = structured.effective_q(features, coulomb_on)
         own = net.own_nuclei_of(features)  # once per call: the hidden layers, the head and c_L's knots use it
-        log_r = structured.log_responses(net.logits(features, coulomb_on, own), net.scaling, q, omega, features,
+        log_r = structured.log_responses(net.logits(features, coulomb_on, own), net.scaling, q, omega, big_q2, features,
                                          net.config, net.own_knots(own))
         return log_r + torch.log(net.output_factor)
 

@@ -179,10 +179,16 @@ def _live(k: ccqe.Kernel) -> torch.Tensor:
     return (k.factor > 0) & (superscaling.log_f0(k.psi) > np.log(1e-8))
 
 
+def _check_energies(energies: np.ndarray) -> np.ndarray:
+    if not np.all(np.isfinite(energies)) or (energies <= 0).any():
+        raise NeutrinoError("--energy: neutrino energies must be finite and > 0 GeV")
+    return energies
+
+
 def _energies(energy: float | None, flux: Flux | None) -> tuple[np.ndarray, np.ndarray]:
     if (energy is None) == (flux is None):
         raise NeutrinoError("give a neutrino energy or a flux, not both or neither")
-    return (np.array([float(energy)]), np.ones(1)) if flux is None else (flux.energy, flux.weight)
+    return (_check_energies(np.array([float(energy)])), np.ones(1)) if flux is None else (flux.energy, flux.weight)
 
 
 def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus, t_lepton, cos_theta, *,
@@ -243,9 +249,7 @@ def total_cross_section(ensemble: Ensemble | str | None, nucleus: str | Nucleus,
     480 × 320 points for the Fermi gas at 0.3–3 GeV. ``axial_mass_std``: as ``double_differential``."""
     ensemble, target, current, _, which = _setup(ensemble, nucleus, flavor, per, scaling)
     masses = axial_masses(ensemble, axial_mass, axial_mass_std)
-    energies = np.ravel(np.asarray(energies, float))
-    if not np.all(np.isfinite(energies)) or (energies <= 0).any():
-        raise NeutrinoError("--energy: neutrino energies must be finite and > 0 GeV")
+    energies = _check_energies(np.ravel(np.asarray(energies, float)))
     (t_x, t_w), (c_x, c_w) = (_panels(n) for n in nodes)
     d = describe(target)
     rows = []

@@ -117,8 +117,8 @@ def export(model: EnsembleNet, nucleus: Nucleus, out: Path, weights_sha256: str 
     energy, theta, omega = kinematics.random_points(check_count, seed)
     if responses:
         q = kinematics.three_momentum_transfer(energy, theta, omega)
-        reference = member_responses(model, q, omega, nucleus)  # [K, N, 2]
         features = np.ascontiguousarray(np.stack([q, omega], axis=1).astype(np.float32))
+        reference = member_responses(model, *features.astype(np.float64).T, nucleus)  # [K, N, 2], the same inputs
     else:
         features = inputs(mode, energy, theta, omega, nucleus if mode != "none" else None).astype(np.float32)
         with torch.inference_mode():

@@ -96,12 +96,12 @@ class _Network(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.responses:
             q, omega = x[:, 0], x[:, 1]
-            big_q2 = q * q - omega * omega
+            big_q2 = (q - omega) * (q + omega)  # q − ω exact in float32 near the photon point, unlike q² − ω²
         else:
             _, omega, _, big_q2, q = kinematics.from_features(x)
         h = response_kinematics(q, omega, big_q2) if self.is_response else x
         if self.psi is not None:
-            h = torch.cat([h, superscaling.psi_prime(q, omega, *self.psi).unsqueeze(-1)], dim=-1)
+            h = torch.cat([h, superscaling.psi_prime(q, omega, *self.psi, big_q2=big_q2).unsqueeze(-1)], dim=-1)
         for i in range(self.depth):
             h = h @ getattr(self, f"w{i}") + getattr(self, f"b{i}")
             if i < self.depth - 1:
@@ -127,7 +127,7 @@ class _Structured(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.responses:  # the published inputs at θ = 90°, where E (E − ω) = Q²/2 gives q exactly
             q, omega = x[:, 0], x[:, 1]
-            big_q2 = q * q - omega * omega
+            big_q2 = (q - omega) * (q + omega)  # q − ω exact in float32 near the photon point, unlike q² − ω²
             energy = (omega + torch.sqrt(omega * omega + 2 * big_q2)) / 2
             x = torch.stack([energy / 20, omega / 20, torch.full_like(q, 0.5), torch.zeros_like(q), big_q2 / 100], -1)
         features = torch.cat([x, self.constants.expand(x.shape[0], -1)], dim=-1)

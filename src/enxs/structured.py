@@ -203,21 +203,22 @@ def _nucleus(features: torch.Tensor):
     return z, n, k_f, e_s, v_bar
 
 
-def effective_q(features: torch.Tensor, coulomb_on: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-    """(q, ω) [GeV] at which the responses are probed: q from the effective energies E + V̄,
-    E′ + V̄ (Coulomb distortion, EMA), or the plain q with ``coulomb_on=False``."""
-    energy, omega, cos_theta, _, _ = kinematics.from_features(features)
+def effective_q(features: torch.Tensor, coulomb_on: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(q [GeV], ω [GeV], Q² [GeV²]) at which the responses are probed: from the effective energies E + V̄,
+    E′ + V̄ (Coulomb distortion, EMA), or the plain ones with ``coulomb_on=False``. Q² = 2EE′(1 − cos θ) scales
+    with EE′ at fixed θ, so Q²_eff is the inputs' Q² times (E + V̄)(E′ + V̄)/EE′ and q² = Q² + ω²: no
+    cancellation of q² − ω² near the photon point."""
+    energy, omega, _, big_q2, _ = kinematics.from_features(features)
     v_bar = _nucleus(features)[4] if coulomb_on else torch.zeros_like(energy)
-    e_in, e_out = energy + v_bar, energy - omega + v_bar
-    q2 = e_in * e_in + e_out * e_out - 2 * e_in * e_out * cos_theta
-    return torch.sqrt(q2.clamp_min(omega * omega + 1e-12)), omega
+    e_out = energy - omega
+    big_q2 = (big_q2 * ((energy + v_bar) * (e_out + v_bar)) / (energy * e_out)).clamp_min(1e-12)
+    return torch.sqrt(big_q2 + omega * omega), omega, big_q2
 
 
-def network_inputs(q: torch.Tensor, omega: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
-    """The network's inputs [N, 6] (module docstring)."""
+def network_inputs(q: torch.Tensor, omega: torch.Tensor, big_q2: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+    """The network's inputs [N, 6] (module docstring) at (q, ω) [GeV] and Q² [GeV²]."""
     _, _, k_f, e_s, _ = _nucleus(features)
-    psi = superscaling.psi_prime(q, omega, k_f, e_s)
-    big_q2 = q * q - omega * omega
+    psi = superscaling.psi_prime(q, omega, k_f, e_s, big_q2=big_q2)
     return torch.stack([psi, q, omega, M * M + 2 * M * omega - big_q2, big_q2, torch.log(q)], dim=-1)
 
 
@@ -226,20 +227,21 @@ PION_THRESHOLD = M + 0.134_977
 
 
 def log_inelastic_threshold(q: torch.Tensor, omega: torch.Tensor, k_f: torch.Tensor, e_s: torch.Tensor,
-                            mass: float) -> torch.Tensor:
+                            mass: float, big_q2: torch.Tensor | None = None) -> torch.Tensor:
     """ln of the share of the Fermi gas that reaches the invariant mass W = ``mass`` [GeV] at (q, ω) [GeV]:
     sigmoid(3 ψ′_W), ψ′_W the inelastic scaling variable for W_X = W (``superscaling.psi_prime``): 0 below
     the edge ψ′_W = −1 (no nucleon of the Fermi sphere reaches W), ½ where a nucleon at rest just does,
     1 beyond +1; the slope 3 is the relativistic Fermi gas's, whose share (2 + 3ψ − ψ³)/4 has slope ¾
     at 0. With W = M + m_π (``PION_THRESHOLD``): no Δ, resonance or DIS where no pion can be made; with
     W = M: no inelastic strength below the quasielastic peak."""
-    return -torch.nn.functional.softplus(-3 * superscaling.psi_prime(q, omega, k_f, e_s, final_mass=mass))
+    return -torch.nn.functional.softplus(-3 * superscaling.psi_prime(q, omega, k_f, e_s, mass, big_q2))
 
 
 def log_responses(outputs: torch.Tensor, scaling: ScalingCorrection, q: torch.Tensor, omega: torch.Tensor,
-                  features: torch.Tensor, config: ModelConfig, own_knots: torch.Tensor | None = None) -> torch.Tensor:
-    """ln(R_L, R_T / GeV⁻¹) [K, N, 2] at (q, ω) from the network's outputs (g_T, z_in, …) [K, N, F] and the
-    longitudinal correction c_L(ψ′) (with a trained nucleus' ``own_knots``), with the model's options
+                  big_q2: torch.Tensor, features: torch.Tensor, config: ModelConfig,
+                  own_knots: torch.Tensor | None = None) -> torch.Tensor:
+    """ln(R_L, R_T / GeV⁻¹) [K, N, 2] at (q, ω) [GeV] and Q² [GeV²] from the network's outputs (g_T, z_in, …)
+    [K, N, F] and the longitudinal correction c_L(ψ′) (with a trained nucleus' ``own_knots``), with the model's options
     (``ModelConfig``): ``pauli_blocking``, the quasielastic parts times the Fermi gas's Pauli-unblocked share (at
     least 10⁻⁴, so that the logarithm stays finite); the longitudinal f₀'s tail cut at ``longitudinal_cut``
     (``superscaling.log_f0``), the transverse one's at PSI_CUT; ``inelastic_threshold`` W > 0 [GeV], the
@@ -247,18 +249,18 @@ def log_responses(outputs: torch.Tensor, scaling: ScalingCorrection, q: torch.Te
     takes the network's third output g_L weighted by :func:`low_q_weight`; ``two_body``, R_T also has the
     two-nucleon term from the last output (:func:`log_two_body`)."""
     z, n, k_f, e_s, _ = _nucleus(features)
-    psi = superscaling.psi_prime(q, omega, k_f, e_s)
-    g_l, g_t = superscaling.single_nucleon(q, omega, z, n, k_f, psi)
+    psi = superscaling.psi_prime(q, omega, k_f, e_s, big_q2=big_q2)
+    g_l, g_t = superscaling.single_nucleon(q, omega, z, n, k_f, psi, big_q2)
     base = -torch.log(k_f)
     if config.pauli_blocking:
-        base = base + torch.log(superscaling.pauli_fraction(q, omega, k_f, e_s).clamp_min(1e-4))
+        base = base + torch.log(superscaling.pauli_fraction(q, omega, k_f, e_s, big_q2).clamp_min(1e-4))
     c_l = scaling(psi, own_knots, low_q_part(outputs, q, config.longitudinal_low_q))
     log_l = torch.log(g_l) + base + log_scaling_function(psi, c_l, True, config.longitudinal_cut)
     log_t_qe = torch.log(g_t) + base + log_scaling_function(psi, bounded(outputs[..., 0]), False)
     # ln sigmoid as −softplus(−z): exported exactly (onnxruntime's Sigmoid is an approximation)
     log_t_in = torch.log(z + n) + math.log(R_INELASTIC) - torch.nn.functional.softplus(-outputs[..., 1])
     if config.inelastic_threshold:
-        log_t_in = log_t_in + log_inelastic_threshold(q, omega, k_f, e_s, config.inelastic_threshold)
+        log_t_in = log_t_in + log_inelastic_threshold(q, omega, k_f, e_s, config.inelastic_threshold, big_q2)
     two_body = [log_two_body(outputs[..., -1], z + n, k_f)] if config.two_body else []
     transverse = [log_t_qe, log_t_in, *two_body]
     return torch.stack([log_l, torch.logsumexp(torch.stack(transverse), dim=0)], dim=-1)
@@ -279,11 +281,11 @@ def log_weights(features: torch.Tensor) -> torch.Tensor:
     """ln of (σ/S per unit R_L, per unit R_T) [N, 2] in GeV with the Coulomb distortion:
     focusing (E_eff/E)² × σ_Mott(E_eff, θ)/S(E, θ) × v_X(q_eff, ω, θ) (module docstring)."""
     energy, _, cos_theta, _, _ = kinematics.from_features(features)
-    q, omega = effective_q(features)
+    q, _, big_q2 = effective_q(features)
     e_eff, focusing = coulomb.effective_energy(energy, _nucleus(features)[4])
     # σ_Mott(E_eff, θ)/S(E, θ) = MOTT_OVER_S · E cos(θ/2) · (E/E_eff)²  (kinematics.output_scale)
     mott_over_s = rosenbluth.MOTT_OVER_S * energy * torch.sqrt((1 + cos_theta) / 2) * (energy / e_eff) ** 2
-    ratio = (q * q - omega * omega) / (q * q)
+    ratio = big_q2 / (q * q)
     tan2_half = (1 - cos_theta) / (1 + cos_theta)
     v = torch.stack([ratio * ratio, ratio / 2 + tan2_half], dim=-1)
     return torch.log(focusing * mott_over_s).unsqueeze(-1) + torch.log(v)

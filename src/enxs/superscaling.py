@@ -65,44 +65,63 @@ def form_factors(big_q2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torc
     return kelly("Ep"), a * tau * g_d / (1 + b * tau), MU_P * kelly("Mp"), MU_N * kelly("Mn")
 
 
-def psi_prime(q: torch.Tensor, omega: torch.Tensor, k_fermi, e_shift, final_mass: float = M) -> torch.Tensor:
+def fermi_xi(k_fermi, dtype: torch.dtype) -> torch.Tensor:
+    """ξ_F = √(1 + k_F²/M²) − 1 for k_F [GeV], as x/(√(1 + x) + 1), x = k_F²/M²: the same number without the
+    cancellation that costs float32 a third of its digits at k_F/M ≈ 0.06 (the deuteron)."""
+    x = (torch.as_tensor(k_fermi, dtype=dtype) / M) ** 2
+    return x / (torch.sqrt(1 + x) + 1)
+
+
+def tau_prime(q: torch.Tensor, omega: torch.Tensor, e_shift, big_q2: torch.Tensor | None = None) -> torch.Tensor:
+    """τ′ = κ² − λ′² = (Q² + E_s(2ω − E_s))/4M² at (q, ω) [GeV]; ``big_q2`` Q² [GeV²] where the caller has it
+    without the cancellation of q² − ω² (near the photon point ω → q float32 keeps few of its digits)."""
+    big_q2 = q * q - omega * omega if big_q2 is None else big_q2
+    return (big_q2 + e_shift * (2 * omega - e_shift)) / (4 * M * M)
+
+
+def psi_prime(q: torch.Tensor, omega: torch.Tensor, k_fermi, e_shift, final_mass: float = M,
+              big_q2: torch.Tensor | None = None) -> torch.Tensor:
     """ψ′ at (q, ω) [GeV] for a Fermi momentum k_F and shift E_s [GeV] (module docstring); with a
     ``final_mass`` W_X [GeV] above M, the inelastic scaling variable ψ′_X of a struck nucleon turned into
     mass W_X (Barbaro et al., PRC 69, 035502 (2004)): τ′ → τ′ρ′ = τ′ + μ, μ = (W_X² − M²)/4M², in
     ψ′_X = (1/√ξ_F)(λ′ − τ′ρ′)/√((1 + λ′ρ′)τ′ + κ√(τ′(1 + τ′ρ′²))), ±1 at the edges of the Fermi gas's
-    response for that mass and 0 where a nucleon at rest makes it (μ = 0: ψ′, bit for bit)."""
+    response for that mass and 0 where a nucleon at rest makes it (μ = 0: ψ′, bit for bit). ``big_q2``: as
+    :func:`tau_prime`."""
     lam, kappa = (omega - e_shift) / (2 * M), q / (2 * M)
-    tau = kappa**2 - lam**2
-    xi = torch.sqrt(1 + (torch.as_tensor(k_fermi, dtype=q.dtype) / M) ** 2) - 1
+    tau = tau_prime(q, omega, e_shift, big_q2)
+    xi = fermi_xi(k_fermi, q.dtype)
     mu = (final_mass**2 - M * M) / (4 * M * M)
     tau_safe = tau.clamp_min(1e-12)
     root = (1 + lam) * tau_safe + lam * mu + kappa * torch.sqrt(tau_safe * (1 + tau_safe) + mu * (2 * tau_safe + mu))
     return (lam - tau - mu) / torch.sqrt(root.clamp_min(1e-12)) / torch.sqrt(xi)
 
 
-def pauli_fraction(q: torch.Tensor, omega: torch.Tensor, k_fermi, e_shift) -> torch.Tensor:
+def pauli_fraction(q: torch.Tensor, omega: torch.Tensor, k_fermi, e_shift,
+                   big_q2: torch.Tensor | None = None) -> torch.Tensor:
     """The share of the relativistic Fermi gas's quasielastic response at (q, ω) [GeV] that Pauli
     blocking leaves (final nucleons above the Fermi surface): struck nucleons have ε from
     ε₀ = κ√(1 + 1/τ′) − λ′ to ε_F = 1 + ξ_F, those from max(ε₀, ε_F − 2λ′) are unblocked, so the
     share is (ε_F − max(ε₀, ε_F − 2λ′))/(ε_F − ε₀) ∈ [0, 1]; below 1 only where q < 2k_F; 1 outside
-    the Fermi gas's support (ε₀ ≥ ε_F) and where ω ≤ E_s or Q² ≤ 0 (no Fermi-gas response there)."""
+    the Fermi gas's support (ε₀ ≥ ε_F) and where ω ≤ E_s or Q² ≤ 0 (no Fermi-gas response there).
+    ``big_q2``: as :func:`tau_prime`."""
     lam, kappa = (omega - e_shift) / (2 * M), q / (2 * M)
-    tau = kappa**2 - lam**2
+    tau = tau_prime(q, omega, e_shift, big_q2)
     physical = (lam > 0) & (tau > 0)
     tau = torch.where(physical, tau, torch.ones_like(tau))
-    eps_f = 1 + torch.sqrt(1 + (torch.as_tensor(k_fermi, dtype=q.dtype) / M) ** 2) - 1
+    eps_f = 1 + fermi_xi(k_fermi, q.dtype)
     eps_0 = kappa * torch.sqrt(1 + 1 / tau) - lam
     share = (eps_f - torch.maximum(eps_0, eps_f - 2 * lam)) / (eps_f - eps_0).clamp_min(1e-12)
     return torch.where(physical & (eps_0 < eps_f), share.clamp(0.0, 1.0), torch.ones_like(share))
 
 
-def single_nucleon(q: torch.Tensor, omega: torch.Tensor, protons, neutrons, k_fermi,
-                   psi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(G_L, G_T) [dimensionless], the Z- and N-weighted single-nucleon factors (module docstring)."""
-    big_q2 = q * q - omega * omega
+def single_nucleon(q: torch.Tensor, omega: torch.Tensor, protons, neutrons, k_fermi, psi: torch.Tensor,
+                   big_q2: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(G_L, G_T) [dimensionless], the Z- and N-weighted single-nucleon factors (module docstring); ``big_q2``:
+    as :func:`tau_prime`."""
+    big_q2 = q * q - omega * omega if big_q2 is None else big_q2
     g_ep, g_en, g_mp, g_mn = form_factors(big_q2)
     kappa, tau = q / (2 * M), big_q2 / (4 * M * M)
-    xi = torch.sqrt(1 + (torch.as_tensor(k_fermi, dtype=q.dtype) / M) ** 2) - 1
+    xi = fermi_xi(k_fermi, q.dtype)
     d = 1 + xi * (1 + psi * psi) / 2
     g_l = kappa / (2 * tau) * (protons * g_ep**2 + neutrons * g_en**2) / d
     g_t = tau / kappa * (protons * g_mp**2 + neutrons * g_mn**2) / d
