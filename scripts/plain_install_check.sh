@@ -39,6 +39,7 @@ expect_clean_error "is a file" export onnx enxs-12C-fast --out exists.txt
 expect_clean_error "is a file" pretrain --nucleus 12C --preset smoke --out exists.txt
 expect_clean_error "NIST isotope table" predict enxs-any-fast --nucleus 999C --energy 1 --angle 30 --omega 0.3
 expect_clean_error "not both" predict enxs-12C-fast --input "$WORK/empty.csv" --energy 5
+expect_clean_error "free nucleon" predict enxs-any-fast --nucleus 1H --energy 1 --angle 30 --omega 0.3
 expect_clean_error "> 0 GeV" neutrino enxs-any-fast --nucleus 40Ar --energy -1 --tmu 0.1:0.5:3 --cos 0:0.9:3 --output nu.csv
 if .venv-plain/bin/python -c "import hepdata_lib" 2>/dev/null; then
   echo "FAIL: a plain install pulled in hepdata_lib"; fails=$((fails + 1))

@@ -70,6 +70,8 @@ def test_any_nucleus_is_predicted_and_flagged_outside_the_trained_range(any_mode
     ensemble = Ensemble.load(any_model)
     with pytest.raises(NucleusChoiceError, match="name the nucleus"):
         ensemble.predict(2.222, 15.541, 0.3)
+    with pytest.raises(NucleusChoiceError, match="free nucleon"):
+        ensemble.predict(2.222, 15.541, 0.3, nucleus="1H")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExtrapolationWarning)  # argon lies inside the trained range of A, k_F
         argon = ensemble.predict(2.222, 15.541, np.linspace(0.05, 1.0, 20), nucleus="40Ar")

@@ -167,13 +167,15 @@ def test_python_api_matches_cli(tmp_path):
         (["predict", SHIPPED, "--energy", 0.5, "--angle", 60, "--omega", "0.6:0.7:3"], "ω must be < beam energy"),
         (["predict", SHIPPED, "--energy", 0.5, "--angle", 60, "--omega", "a:b"], "start:stop:count"),
         (["predict", SHIPPED, "--energy", 1, "--angle", 30, "--omega", "0.1", "--output", "x.txt"], ".csv, .parquet"),
+        (["tabulate", SHIPPED, "--out", "g.h5", "--q-max", 1.5], "--q-max: only with --responses"),
+        (["tabulate", "enxs-12C-responses-fast", "--responses", "--e-min", 0.5, "--out", "g.h5"], "use --q-min"),
     ],
 )
 def test_cli_bad_input(tmp_path, args, message):
     result = _enxs(*args, cwd=tmp_path)
     assert result.returncode != 0
     assert message in result.stderr, result.stderr
-    assert not (tmp_path / "x.txt").exists()
+    assert not (tmp_path / "x.txt").exists() and not (tmp_path / "g.h5").exists()
 
 
 @pytest.mark.parametrize(

@@ -167,6 +167,10 @@ class Ensemble:
         if self.model.config.nucleus_inputs == "none" and target != own:
             raise NucleusChoiceError(f"{self.name} describes {own.name} only: fine-tune it to {target.name} "
                                      f"(enxs finetune) or use a model of several nuclei")
+        if target.A == 1 and target != own:
+            raise NucleusChoiceError(f"{target.name}: a free nucleon is no nucleus (its inclusive cross section is "
+                                     f"the elastic line and the resonances, no quasielastic peak); {self.name} is "
+                                     f"carried to nuclei, A ≥ 2")
         return target
 
     def zero_shot(self, target: Nucleus) -> bool:

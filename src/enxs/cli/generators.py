@@ -93,15 +93,15 @@ def import_onnx(
 
 def tabulate(
     model: ModelArg, out: Annotated[Path, typer.Option(help="Grid file: .h5 or .npz.")],
-    e_min: Annotated[float, typer.Option(help="Lowest E [GeV].")] = 0.1,
-    e_max: Annotated[float, typer.Option(help="Highest E [GeV].")] = 6.0,
+    e_min: Annotated[float | None, typer.Option(help="Lowest E [GeV] (default 0.1).")] = None,
+    e_max: Annotated[float | None, typer.Option(help="Highest E [GeV] (default 6).")] = None,
     shape: Annotated[str | None, typer.Option(
         help="Grid nodes in ln E, θ, v (default 128,138,160; v follows ω around the quasielastic peak); "
              "with --responses in q, ω (default 96,200).")] = None,
     responses: Annotated[bool, typer.Option(
         "--responses", help="Tabulate R_L, R_T [GeV⁻¹] (mean, std, 16%, 84%, coverage) on a q × ω grid.")] = False,
-    q_min: Annotated[float, typer.Option(help="With --responses: lowest q [GeV].")] = 0.1,
-    q_max: Annotated[float, typer.Option(help="With --responses: highest q and ω [GeV].")] = 2.0,
+    q_min: Annotated[float | None, typer.Option(help="With --responses: lowest q [GeV] (default 0.1).")] = None,
+    q_max: Annotated[float | None, typer.Option(help="With --responses: highest q and ω [GeV] (default 2).")] = None,
     nucleus: Nucleus = None, overwrite: Overwrite = False, threads: Threads = None,
 ) -> None:
     """Precompute mean and std on an (E, θ, ω) grid for generators, with its interpolation error
@@ -120,6 +120,13 @@ def tabulate(
     if len(dims) != (2 if responses else 3) or min(dims) < 2:
         raise CLIError(f"--shape {shape!r}: " + ("two integers ≥ 2 (q, ω), e.g. 96,200" if responses
                                                  else "three integers ≥ 2, e.g. 128,138,160"))
+    unused = ["--e-min", "--e-max"] if responses else ["--q-min", "--q-max"]
+    given = [o for o, v in zip(unused, (e_min, e_max) if responses else (q_min, q_max), strict=True) if v is not None]
+    if given:
+        raise CLIError(f"{' and '.join(given)}: " + ("the --responses grid is in q and ω: use --q-min and --q-max"
+                                                     if responses else "only with --responses (a q × ω grid)"))
+    e_min, e_max = 0.1 if e_min is None else e_min, 6.0 if e_max is None else e_max
+    q_min, q_max = 0.1 if q_min is None else q_min, 2.0 if q_max is None else q_max
     if responses and not 0 < q_min < q_max:
         raise CLIError(f"--q-min {q_min:g} and --q-max {q_max:g}: need 0 < q-min < q-max (GeV)")
     if not responses and not 0 < e_min < e_max:
