@@ -107,7 +107,7 @@ def test_a_device_this_build_lacks(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-def test_finetune_refuses_a_norm_label_not_in_the_data_and_a_train_fraction_outside_0_1(tmp_path, archive_dir):
+def test_finetune_refuses_a_norm_label_not_in_the_data_and_options_out_of_range(tmp_path, archive_dir):
     result = _enxs("finetune", "--from", SHIPPED, "--nucleus", "56Fe", "--norm",
                    "Typo:2026=0.03", "--out", "ft", cwd=tmp_path)
     _one_line_error(result, "Typo:2026", "Day:1993md")
@@ -115,6 +115,9 @@ def test_finetune_refuses_a_norm_label_not_in_the_data_and_a_train_fraction_outs
     result = _enxs("finetune", "--from", SHIPPED, "--nucleus", "56Fe", "--train-fraction", 1.5, "--out", "ft",
                    cwd=tmp_path)
     _one_line_error(result, "--train-fraction 1.5: must be in (0, 1)")
+    for option in ("--members", "--epochs"):  # typer's own range check, before any work
+        result = _enxs("finetune", "--from", SHIPPED, "--nucleus", "56Fe", option, 0, "--out", "ft", cwd=tmp_path)
+        _one_line_error(result, f"Invalid value for '{option}'")
     assert not (tmp_path / "ft").exists()
 
 

@@ -14,8 +14,8 @@ from rich.table import Table
 from enxs.cli.common import SIGNALS, CLIError, DataDir, Threads, console, job_context, make_app, say
 from enxs.errors import Interrupted
 
-Members = Annotated[int | None, typer.Option(help="Ensemble members K (default: the preset's).")]
-Epochs = Annotated[int | None, typer.Option(help="Training epochs (default: the preset's).")]
+Members = Annotated[int | None, typer.Option(min=1, help="Ensemble members K (default: the preset's).")]
+Epochs = Annotated[int | None, typer.Option(min=1, help="Training epochs (default: the preset's).")]
 Seed = Annotated[int | None, typer.Option(
     help="Seed of everything random: the test split, then each member's seed (its replica, validation "
          "split, initial weights and batch order), derived from it.")]
@@ -262,7 +262,7 @@ def reproduce(
     any_model: Annotated[str | None, typer.Option(
         help="Model of all nuclei to compare with --base on carbon's test points.")] = None,
     any_members: Annotated[int | None, typer.Option(
-        help="Members of the any-nucleus study's ensembles (default: --members, else the preset's).")] = None,
+        min=1, help="Members of the any-nucleus study's ensembles (default: --members, else the preset's).")] = None,
     studies: Annotated[str, typer.Option(
         help="Which studies, comma-separated: transfer (OUT/report.md), any (the any-nucleus study: leave one "
              "nucleus out, recipes and baselines; OUT/any-nucleus.md) and responses (σ vs response models on "
