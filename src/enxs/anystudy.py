@@ -266,10 +266,11 @@ def response_lines(model: str, out: Path) -> list[str]:
     from enxs import responsestudy
     from enxs.responses import member_responses
 
-    generator = responsestudy.generator_responses(model, q_values=RESPONSE_Q)
-    backbone = physics_backbone(Ensemble.load(model).model)
+    ensemble = Ensemble.load(model)
+    generator = responsestudy.generator_responses(ensemble, q_values=RESPONSE_Q)
+    backbone = physics_backbone(ensemble.model)  # a copy of one member: the ensemble stays as it is
     responsestudy.plot_generator_responses(generator, out / RESPONSE_FIGURES[0])
-    scaling = responsestudy.scaling_curves(model, q_values=RESPONSE_Q[:3])
+    scaling = responsestudy.scaling_curves(ensemble, q_values=RESPONSE_Q[:3])
     responsestudy.plot_scaling(scaling, out / RESPONSE_FIGURES[1])
     lines = [f"## Responses of {model}", "",
              f"![responses]({RESPONSE_FIGURES[0]})", "",

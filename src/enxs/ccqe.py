@@ -138,10 +138,10 @@ def kernel(e_nu, t_lepton, cos_theta, k_fermi: float, e_shift: float, current: C
     e_l, k_l, q, omega = lepton_kinematics(e_nu, t_lepton, cos_theta, m_l)
     w = omega - e_shift
     lam, kappa = w / (2 * M), q / (2 * M)
-    tau = kappa * kappa - lam * lam
+    tau = superscaling.tau_prime(q, omega, e_shift)
     allowed = (w > 0) & (tau > 0) & (e_l < e_nu) & (t_lepton >= 0)
     tau = torch.where(allowed, tau, torch.ones_like(tau))
-    xi = float(np.sqrt(1 + (k_fermi / M) ** 2) - 1)
+    xi = float(superscaling.fermi_xi(k_fermi, torch.float64))
     eps_f = 1 + xi
     eps_0 = kappa * torch.sqrt(1 + 1 / tau) - lam
     unblocked = superscaling.pauli_fraction(q, omega, k_fermi, e_shift) if pauli else torch.ones_like(q)

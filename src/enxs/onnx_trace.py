@@ -64,6 +64,13 @@ def _buffer(module: nn.Module, name: str, value) -> None:
     module.register_buffer(name, torch.as_tensor(np.asarray(value, np.float32)))
 
 
+def _q_omega(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(q, ω) [GeV] of a response graph's inputs [N, 2] and Q² = (q − ω)(q + ω) [GeV²]: q − ω is exact in float32
+    near the photon point, q² − ω² is not."""
+    q, omega = x[:, 0], x[:, 1]
+    return q, omega, (q - omega) * (q + omega)
+
+
 class _Network(nn.Module):
     """Member k of a σ or response network for one nucleus (module docstring): the five inputs → y
     [N, 1], or (q, ω) → (R_L, R_T) [N, 2] with ``responses``."""
@@ -95,8 +102,7 @@ class _Network(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.responses:
-            q, omega = x[:, 0], x[:, 1]
-            big_q2 = (q - omega) * (q + omega)  # q − ω exact in float32 near the photon point, unlike q² − ω²
+            q, omega, big_q2 = _q_omega(x)
         else:
             _, omega, _, big_q2, q = kinematics.from_features(x)
         h = response_kinematics(q, omega, big_q2) if self.is_response else x
@@ -126,8 +132,7 @@ class _Structured(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.responses:  # the published inputs at θ = 90°, where E (E − ω) = Q²/2 gives q exactly
-            q, omega = x[:, 0], x[:, 1]
-            big_q2 = (q - omega) * (q + omega)  # q − ω exact in float32 near the photon point, unlike q² − ω²
+            q, omega, big_q2 = _q_omega(x)
             energy = (omega + torch.sqrt(omega * omega + 2 * big_q2)) / 2
             x = torch.stack([energy / 20, omega / 20, torch.full_like(q, 0.5), torch.zeros_like(q), big_q2 / 100], -1)
         features = torch.cat([x, self.constants.expand(x.shape[0], -1)], dim=-1)

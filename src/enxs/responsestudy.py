@@ -109,11 +109,10 @@ def random_point_scores(models: dict[str, str], context: Context = DEFAULT_CONTE
     return {label: metrics_on(model, test, manifest) for label, (model, manifest) in loaded.items()}
 
 
-def scaling_curves(model_name: str, q_values=SCALING_Q) -> dict[str, Any]:
+def scaling_curves(ensemble: Ensemble, q_values=SCALING_Q) -> dict[str, Any]:
     """f_L(ψ′) of every nucleus of an all-nuclei response model at each q (mean and 16–84% over
     members) on a common ψ′ grid, and each nucleus' median |f_L/f̄_L − 1| in :data:`COLLAPSE_RANGE`
     (f̄_L: the mean over nuclei)."""
-    ensemble = Ensemble.load(model_name)
     nuclei = ensemble.manifest.nuclei
     psi_grid = np.linspace(*PSI_RANGE, 61)
     omega = np.linspace(0.005, 0.995, 400)
@@ -145,7 +144,7 @@ GENERATOR_NUCLEI = ("12C", "16O", "40Ar")
 GENERATOR_Q = (0.3, 0.5, 0.7, 1.0)  # GeV
 
 
-def generator_responses(model_name: str, nuclei=GENERATOR_NUCLEI, q_values=GENERATOR_Q) -> dict[str, Any]:
+def generator_responses(ensemble: Ensemble, nuclei=GENERATOR_NUCLEI, q_values=GENERATOR_Q) -> dict[str, Any]:
     """R_L, R_T of the nuclei generators need most from an all-nuclei response model at each q:
     the results (``responses.Responses``) over ω ∈ (0, q), and per nucleus and q the peak values
     with their spread, ∫R_T dω / ∫R_L dω, the median relative band width and the share of
@@ -155,7 +154,6 @@ def generator_responses(model_name: str, nuclei=GENERATOR_NUCLEI, q_values=GENER
     from enxs.predict import ExtrapolationWarning
     from enxs.responses import predict_responses
 
-    ensemble = Ensemble.load(model_name)
     results, rows = {}, []
     for name in nuclei:
         for q in q_values:
@@ -303,10 +301,11 @@ def run_response_study(preset: str, out: Path, executor: executors.LocalExecutor
     random_points = random_point_scores({carbon_model: carbon_model,
                                          f"response model ({shipped['carbon'].name})": str(shipped["carbon"])},
                                         context)
-    scaling = scaling_curves(str(shipped["all nuclei"]))
+    all_nuclei = Ensemble.load(shipped["all nuclei"])
+    scaling = scaling_curves(all_nuclei)
     figure, generator_figure = REPORT_FILES[1:]
     plot_scaling(scaling, out / figure)
-    generator = generator_responses(str(shipped["all nuclei"]))
+    generator = generator_responses(all_nuclei)
     plot_generator_responses(generator, out / generator_figure)
     path = out / REPORT_FILES[0]
     lines = ["# Longitudinal and transverse responses: study", "",

@@ -120,8 +120,8 @@ def tabulate(
     if len(dims) != (2 if responses else 3) or min(dims) < 2:
         raise CLIError(f"--shape {shape!r}: " + ("two integers ≥ 2 (q, ω), e.g. 96,200" if responses
                                                  else "three integers ≥ 2, e.g. 128,138,160"))
-    unused = ["--e-min", "--e-max"] if responses else ["--q-min", "--q-max"]
-    given = [o for o, v in zip(unused, (e_min, e_max) if responses else (q_min, q_max), strict=True) if v is not None]
+    unused = {"--e-min": e_min, "--e-max": e_max} if responses else {"--q-min": q_min, "--q-max": q_max}
+    given = [option for option, value in unused.items() if value is not None]
     if given:
         raise CLIError(f"{' and '.join(given)}: " + ("the --responses grid is in q and ω: use --q-min and --q-max"
                                                      if responses else "only with --responses (a q × ω grid)"))
