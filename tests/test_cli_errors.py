@@ -197,3 +197,14 @@ def test_an_existing_output_file_is_kept_unless_told(tmp_path):
     assert (tmp_path / "mine.csv").read_text() == "keep"
     assert _enxs(*args, "--overwrite", cwd=tmp_path).returncode == 0
     assert "mean_nb_sr_GeV" in (tmp_path / "mine.csv").read_text()
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (("predict", SHIPPED, "--energy", 1, "--angle", 30, "--omega", ","), ["--omega ','"]),
+    (("responses", "enxs-any-fast", "--nucleus", "12C", "--q", "0.5,-1", "--omega", 0.1), ["--q", "> 0", "-1"]),
+    (("plot", "enxs-any-fast", "--nucleus", "12C", "--responses", "--q", "0:1:3"), ["--q", "> 0"]),
+    (("plot", SHIPPED, "--energy", 1, "--angle", 30, "--output", "fig.txt"), ["fig.txt", "figure format", "png"]),
+])
+def test_empty_lists_nonpositive_q_and_figure_formats_are_refused_before_any_work(tmp_path, args, fragments):
+    _one_line_error(_enxs(*args, cwd=tmp_path), *fragments)
+    assert not any(tmp_path.iterdir())

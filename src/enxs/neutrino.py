@@ -207,6 +207,12 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus,
     t_lepton, cos_theta = (np.ravel(a).astype(float) for a in np.broadcast_arrays(t_lepton, cos_theta))
     _check_axis(t_lepton, cos_theta)
     energies, weights = _energies(energy, flux)
+    forbidden = t_lepton + current.lepton_mass >= energies.max()
+    if forbidden.any():
+        highest = " (the highest of the flux)" if flux else ""
+        warnings.warn(f"{int(forbidden.sum())} of {len(t_lepton)} point(s) have T_{lepton} + m_{lepton} ≥ E_nu = "
+                      f"{energies.max():g} GeV{highest}: kinematically forbidden, the cross section is 0 there",
+                      stacklevel=2)
     offsets, cell_weights = [(0.0, 0.0)], [1.0]
     if cell is not None:
         x, w = _CELL_NODES

@@ -27,8 +27,9 @@ Energy = Annotated[float | None, typer.Option("--energy", help="Beam energy E [G
 Angle = Annotated[float | None, typer.Option("--angle", help="Scattering angle θ [deg].")]
 Omega = Annotated[str | None, typer.Option("--omega", help="ω [GeV]: start:stop:count or a comma list.")]
 
-def parse_values(text: str, what: str = "--omega") -> list[float]:
-    """'0.01:0.6:200' → 200 evenly spaced values; '0.1,0.2' → a list."""
+def parse_values(text: str, what: str = "--omega", positive: bool = False) -> list[float]:
+    """'0.01:0.6:200' → 200 evenly spaced values; '0.1,0.2' → a list; at least one value, each > 0 if
+    ``positive``."""
     import numpy as np
 
     try:
@@ -36,10 +37,17 @@ def parse_values(text: str, what: str = "--omega") -> list[float]:
             start, stop, count = text.split(":")
             if int(count) < 1:
                 raise ValueError
-            return np.linspace(float(start), float(stop), int(count)).tolist()
-        return [float(v) for v in text.split(",") if v.strip()]
+            values = np.linspace(float(start), float(stop), int(count)).tolist()
+        else:
+            values = [float(v) for v in text.split(",") if v.strip()]
+        if not values:
+            raise ValueError
     except ValueError:
         raise CLIError(f"{what} {text!r}: write start:stop:count (e.g. 0.01:0.6:200) or a list 0.1,0.2") from None
+    bad = [v for v in values if positive and not v > 0]
+    if bad:
+        raise CLIError(f"{what} {text!r}: every value must be > 0 (found {bad[0]:g})")
+    return values
 
 
 Nucleus = Annotated[str | None, typer.Option(
@@ -71,6 +79,16 @@ def check_table_output(output: Path | None, overwrite: bool) -> None:
         if output.suffix.lower() not in pointfiles.FORMATS:
             raise CLIError(f"--output {output}: the extension must be .csv, .parquet or .json")
         check_output_file(output, overwrite=overwrite)
+
+
+def check_figure_output(output: Path, overwrite: bool) -> None:
+    """A figure's --output: a format matplotlib writes, and no existing file replaced unless --overwrite."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if output.suffix.lower().lstrip(".") not in formats:
+        raise CLIError(f"--output {output}: the extension must name a figure format ({', '.join(sorted(formats))})")
+    check_output_file(output, overwrite=overwrite)
 
 
 def predict(
@@ -134,7 +152,8 @@ def responses(
     if input_ is not None:
         qq, w = pointfiles.read_points(input_, ("q", "omega"))
     elif q is not None and omega is not None:
-        qq, w = (a.ravel() for a in np.meshgrid(parse_values(q, "--q"), parse_values(omega), indexing="ij"))
+        q_values = parse_values(q, "--q", positive=True)
+        qq, w = (a.ravel() for a in np.meshgrid(q_values, parse_values(omega), indexing="ij"))
         keep = w < qq
         if not keep.any():
             raise CLIError("every (q, ω) of the grid has ω ≥ q: electron scattering needs ω < q")
@@ -206,20 +225,20 @@ def plot(
     if neutrino is not None:
         from enxs.cli.neutrino import plot_neutrino
 
-        check_output_file(output, overwrite=overwrite)
+        check_figure_output(output, overwrite)
         plot_neutrino(model, nucleus, neutrino, energy, flux, emax, cos, total, output)
         return
     if responses:
         if q is None:
             raise CLIError("--responses needs --q (GeV), e.g. --q 0.5 or --q 0.3,0.6,0.9")
-        check_output_file(output, overwrite=overwrite)
-        _plot_responses(model, nucleus, parse_values(q, "--q"), omega, output)
+        check_figure_output(output, overwrite)
+        _plot_responses(model, nucleus, parse_values(q, "--q", positive=True), omega, output)
         return
     if energy is None:
         raise CLIError("give --energy")
     if scan not in ("omega", "angle", "q2"):
         raise CLIError(f"--scan {scan!r}: choose omega, angle or q2")
-    check_output_file(output, overwrite=overwrite)
+    check_figure_output(output, overwrite)
     limits = _parse_ylim(ylim)
     fig, ax = plt.subplots(figsize=(6, 4.2))
     label = f"{model} (mean, 16–84%)"
