@@ -118,3 +118,12 @@ def test_cli_refuses_a_malformed_norm_in_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "LABEL=VALUE" in result.stderr
     assert not out.exists()
+
+
+def test_a_one_nucleus_model_on_another_nucleus_is_compared_unscaled_only_with_a_warning(toy):
+    from enxs.evaluation import evaluate_model
+
+    with pytest.warns(UserWarning, match="describes 12C only: its cross sections are compared unscaled with 16O"):
+        unscaled = evaluate_model(toy / "c12", data_file=toy / "16O.dat")
+    scaled = evaluate_model(toy / "c12", data_file=toy / "16O.dat", scale_by_a=True)
+    assert scaled["scale_factor"] == pytest.approx(16 / 12) and unscaled["scale_factor"] == 1.0

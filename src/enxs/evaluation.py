@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 import numpy as np
@@ -91,8 +92,6 @@ def evaluate_model(model_ref: str | os.PathLike, nucleus: str | None = None,
     if nucleus is None and data_file is None:
         train, test = stored_split(manifest, data_dir)
         return result | {"nucleus": manifest.name, **evaluate_split(model, train, test, manifest)}
-    if nucleus is None and data_file is None and manifest.nucleus is None:
-        raise archive.ArchiveError("this model describes several nuclei: name the nucleus to evaluate on")
     path = archive.data_path(nucleus or manifest.name, data_file, data_dir)  # the file, when given, decides
     table = manifest.config.selection.apply(archive.read_file(path)[0])
     if table.empty:
@@ -104,6 +103,10 @@ def evaluate_model(model_ref: str | os.PathLike, nucleus: str | None = None,
     if scale_by_a and manifest.nucleus is None:
         raise archive.ArchiveError("--scale-a scales a one-nucleus model; this one takes the nucleus as input")
     factor = a_factor(target, manifest.nucleus) if scale_by_a else 1.0
+    if manifest.nucleus not in (None, target) and not scale_by_a:
+        warnings.warn(f"{model_ref} describes {manifest.name} only: its cross sections are compared unscaled with "
+                      f"{target.name} data (--scale-a for the A/{manifest.nucleus.A} baseline; enxs finetune carries "
+                      f"the model to {target.name})", stacklevel=2)
     result |= {"nucleus": target.name, "scale_factor": factor, "all": metrics_on(model, table, manifest, factor)}
     if target.name in (manifest.split or {}) and data_file is None:
         train, test = stored_split(manifest, data_dir, [target.name])

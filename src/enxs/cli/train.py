@@ -11,7 +11,17 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from enxs.cli.common import SIGNALS, CLIError, DataDir, Threads, console, job_context, make_app, say
+from enxs.cli.common import (
+    SIGNALS,
+    CLIError,
+    DataDir,
+    Threads,
+    console,
+    job_context,
+    make_app,
+    say,
+    warnings_on_screen,
+)
 from enxs.errors import Interrupted
 
 Members = Annotated[int | None, typer.Option(min=1, help="Ensemble members K (default: the preset's).")]
@@ -207,7 +217,8 @@ def evaluate(
     """Accuracy and calibration per dataset and in total: stored train/test split, or a nucleus."""
     from enxs.evaluation import evaluate_model
 
-    result = evaluate_model(model, nucleus, job_context(data_dir, threads).data_dir, data_file, scale_a)
+    with warnings_on_screen():
+        result = evaluate_model(model, nucleus, job_context(data_dir, threads).data_dir, data_file, scale_a)
     if as_json:
         print(json.dumps(result, indent=1))
         return
