@@ -125,6 +125,7 @@ def test_points_beyond_the_neutrino_energy_are_zero_and_said_so():
         result = neutrino.double_differential(None, "12C", [0.7, 0.95], 0.8, energy=1.0)
     assert result.mean[0] > 0 and result.mean[1] == 0.0
 
+
 def test_ensemble_cross_sections_have_a_band_and_the_fermi_gas_size(structured_model):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

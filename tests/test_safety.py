@@ -15,6 +15,7 @@ import pytest
 from enxs import archive, files, onnx_io, runs
 from enxs.nuclei import Nucleus, UnknownNucleusError
 from enxs.predict import Ensemble, ExtrapolationWarning
+from enxs.toy import make_toy_table
 
 SHIPPED, ANY, RESPONSES = "enxs-12C-fast", "enxs-any-fast", "enxs-any-responses-fast"
 PEER = Path(__file__).resolve().parents[2] / "shared" / "peers" / "kowal-c12-onnx"
@@ -126,8 +127,12 @@ def test_evaluate_takes_the_nucleus_from_the_data_file(tmp_path, archive_dir):
     part.write_text("".join((archive_dir / "16O.dat").read_text().splitlines(keepends=True)[:40]))
     result = _enxs("evaluate", ANY, "--data-file", part, "--json")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["nucleus"] == "16O"
+    assert json.loads(result.stdout)["nucleus"] == "16O" and not json.loads(result.stdout)["zero_shot"]
     _one_line_error(_enxs("evaluate", ANY, "--data-file", part, "--nucleus", "12C"), "holds 16O data")
+    archive.write_file(make_toy_table(seed=5, nucleus="40Ar", n_datasets=1, settings_per_dataset=2,
+                                      points_per_setting=10), tmp_path / "40Ar.dat")
+    result = _enxs("evaluate", ANY, "--data-file", tmp_path / "40Ar.dat", "--json")
+    assert json.loads(result.stdout)["zero_shot"] and "zero-shot: " in result.stderr
 
 
 def test_negative_mean_responses_are_flagged():

@@ -15,7 +15,7 @@ from enxs.datasets import dataset_info, tag_nucleus, total_error
 from enxs.files import sha256
 from enxs.network import EnsembleNet
 from enxs.nuclei import Nucleus
-from enxs.predict import member_predictions, member_spread
+from enxs.predict import Ensemble, member_predictions, member_spread
 from enxs.transfer import a_factor
 
 
@@ -107,7 +107,10 @@ def evaluate_model(model_ref: str | os.PathLike, nucleus: str | None = None,
         warnings.warn(f"{model_ref} describes {manifest.name} only: its cross sections are compared unscaled with "
                       f"{target.name} data (--scale-a for the A/{manifest.nucleus.A} baseline; enxs finetune carries "
                       f"the model to {target.name})", stacklevel=2)
-    result |= {"nucleus": target.name, "scale_factor": factor, "all": metrics_on(model, table, manifest, factor)}
+    ensemble = Ensemble(model, manifest, str(model_ref))
+    ensemble.warn_zero_shot(target)
+    result |= {"nucleus": target.name, "zero_shot": ensemble.zero_shot(target), "scale_factor": factor,
+               "all": metrics_on(model, table, manifest, factor)}
     if target.name in (manifest.split or {}) and data_file is None:
         train, test = stored_split(manifest, data_dir, [target.name])
         result |= {"train": metrics_on(model, train, manifest), "test": metrics_on(model, test, manifest)}

@@ -226,7 +226,8 @@ def evaluate(
         if part not in result:
             continue
         r = result[part]
-        table = Table(title=escape(f"{result['model']} on {result['nucleus']} — {part} points"))
+        zero_shot = " (zero-shot)" if result.get("zero_shot") else ""
+        table = Table(title=escape(f"{result['model']} on {result['nucleus']} — {part} points{zero_shot}"))
         for col in ("dataset", "n", "χ²/N", "χ²/N (stat)", "median |rel dev|", "pull mean", "pull width",
                     "1σ coverage", "λ"):
             table.add_column(col, justify="left" if col == "dataset" else "right")
