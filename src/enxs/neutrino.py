@@ -331,7 +331,7 @@ def _setup(ensemble, nucleus, flavor, per, scaling):
         ensemble = Ensemble.load(ensemble)
     if ensemble is not None:
         target = ensemble.target(target)
-        ensemble.warn_zero_shot(target)
+        ensemble.warn_zero_shot(target, stacklevel=4)  # the caller of double_differential or total_cross_section
         if ensemble.manifest.nucleus is None and ensemble.outside_trained_nuclei(target):
             warnings.warn(f"{target.name} lies outside the range of A and k_F of the nuclei {ensemble.name} was "
                           f"trained on: its scaling function is an extrapolation", ExtrapolationWarning, stacklevel=3)

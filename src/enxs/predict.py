@@ -203,10 +203,11 @@ class Ensemble:
                 f"{target.name} prediction is carried from those nuclei, and its coverage flags refer to their "
                 f"kinematics{band}")
 
-    def warn_zero_shot(self, target: Nucleus) -> None:
-        """Warn (:class:`ExtrapolationWarning`) when predicting for a nucleus without training data."""
+    def warn_zero_shot(self, target: Nucleus, stacklevel: int = 3) -> None:
+        """Warn (:class:`ExtrapolationWarning`) when predicting for a nucleus without training data;
+        ``stacklevel`` as in ``warnings.warn`` from here (3: the caller of the method that calls this)."""
         if self.zero_shot(target):
-            warnings.warn(self.zero_shot_note(target), ExtrapolationWarning, stacklevel=3)
+            warnings.warn(self.zero_shot_note(target), ExtrapolationWarning, stacklevel=stacklevel)
 
     def outside_trained_nuclei(self, target: Nucleus) -> bool:
         """Whether a nucleus lies outside the trained nuclei's range of A or of k_F."""
