@@ -1,15 +1,16 @@
 """Neutrino cross sections on any nucleus from an electron model: charged-current quasielastic
 d²σ/dT dcos θ and σ(E_ν) with ensemble bands (the physics: ``enxs.ccqe``).
 
-Every member's learned longitudinal scaling function f_L(ψ′) = k_F R_L/G_L, put into the Fermi-gas
-kernel of ``enxs.ccqe`` in place of the Fermi gas's own, gives that member's neutrino cross
-section: the band is the spread of the electron model's scaling function. The axial mass M_A is a
-parameter (``axial_mass``); with ``axial_mass_std`` each member also draws its own M_A, and the band
-holds that uncertainty too. It never includes the vector form factors' uncertainty, or what is not
-in the model at all (``NOT_INCLUDED``). The same function is used for the vector and the
-axial responses, longitudinal and transverse (superscaling of the zeroth kind; SuSA, Amaro et al.,
-PRC 71, 015501 (2005)): the transverse one the electron model learns holds meson-exchange currents
-and the Δ tail, which are not quasielastic.
+Every member's learned scaling function, put into the Fermi-gas kernel of ``enxs.ccqe`` in place of
+the Fermi gas's own, gives that member's neutrino cross section: the band is the spread of the
+electron model's scaling function. By default (``scaling_choice``) it is the physics-structured
+model's transverse quasielastic one, f_T = k_F R_T^QE/G_T, kept apart from its inelastic term (the
+neutrino cross section is mostly transverse); f_L = k_F R_L/G_L on request, and for a response
+network, whose R_T holds the inelastic part. The same function is used for the vector and the axial
+responses, longitudinal and transverse (superscaling of the zeroth kind; SuSA, Amaro et al., PRC 71,
+015501 (2005)). The axial mass M_A is a parameter (``axial_mass``); with ``axial_mass_std`` each member
+also draws its own M_A, and the band holds that uncertainty too. It never includes the vector form
+factors' uncertainty, or what is not in the model at all (``NOT_INCLUDED``).
 
 Cross sections in cm² (d²σ/dT dcos θ in cm²/GeV), per active nucleon (neutrons for ν, protons for
 ν̄; MiniBooNE's and most measurements' convention) or per nucleus; energies in GeV.
