@@ -32,6 +32,14 @@ def test_check_names_every_bad_line(archive_dir, tmp_path):
     result = runner.invoke(app, ["data", "check", str(bad)])
     assert result.exit_code == 1
     assert f"{bad}:5:" in result.output and f"{bad}:9:" in result.output
+    (tmp_path / "notes.txt").write_text("not a nucleus file")
+    result = runner.invoke(app, ["data", "check", str(tmp_path), str(archive_dir / "12C.dat")])  # a directory
+    assert result.exit_code == 1 and f"{bad}:5:" in result.output and "in 2 file(s)" in result.output
+    result = runner.invoke(app, ["data", "check", str(tmp_path / "sub")])  # the error, as `enxs` prints it
+    assert "sub: no such file or directory" in str(result.exception)
+    (tmp_path / "sub").mkdir()
+    result = runner.invoke(app, ["data", "check", str(tmp_path / "sub")])
+    assert "sub: no nucleus file" in str(result.exception)
 
 
 def test_check_good_files_exits_zero():

@@ -81,19 +81,26 @@ def show(
 
 @app.command()
 def check(
-    files: Annotated[list[Path] | None, typer.Argument(help="Files to check (default: every nucleus file).")] = None,
+    files: Annotated[list[Path] | None, typer.Argument(
+        help="Files, or directories of nucleus files, to check (default: every nucleus file).")] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Validate archive files: one line FILE:LINE: what is wrong, per bad line; exit 1 if any."""
     from enxs import archive
 
-    paths = files or list(archive.nucleus_files(data_dir).values())
-    if not paths:
-        raise CLIError("no files to check")
+    paths = []
+    for path in files or [archive.resolve_data_dir(data_dir)]:
+        if path.is_dir():
+            found = list(archive.nucleus_files(path).values())
+            if not found:
+                raise CLIError(f"{path}: no nucleus file (<A><Symbol>.dat, e.g. 12C.dat) in this directory")
+            paths += found
+        elif path.is_file():
+            paths.append(path)
+        else:
+            raise CLIError(f"{path}: no such file or directory")
     bad, points = 0, 0
     for path in paths:
-        if not Path(path).is_file():
-            raise CLIError(f"{path}: no such file")
         _, report = archive.parse_file(path)
         for error in report.errors:
             print(error)
