@@ -24,6 +24,7 @@ measured interpolation error (:func:`interpolation_error`).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -215,9 +216,11 @@ def build_responses(ensemble, nucleus: Nucleus, q=(0.1, 2.0), shape=(96, 200),
 
 
 def build(ensemble: Ensemble, nucleus: Nucleus, energy=(0.1, 6.0), theta=(5.0, 175.0),
-          shape=(128, 138, 160), meta: dict[str, Any] | None = None) -> Grid:
+          shape=(128, 138, 160), meta: dict[str, Any] | None = None,
+          on_energy: Callable[[int, int], None] | None = None) -> Grid:
     """Evaluate the ensemble for ``nucleus`` on the grid (E range in GeV, θ in degrees, the
-    module docstring's v), one energy node at a time so that memory stays bounded."""
+    module docstring's v), one energy node at a time so that memory stays bounded; ``on_energy``
+    (nodes done, nodes) after each."""
     log_e = np.linspace(np.log(energy[0]), np.log(energy[1]), shape[0])
     th = np.linspace(theta[0], theta[1], shape[1])
     v = np.linspace(0.0, 1.0, shape[2])
@@ -230,6 +233,8 @@ def build(ensemble: Ensemble, nucleus: Nucleus, energy=(0.1, 6.0), theta=(5.0, 1
         mean = np.maximum(sigma.mean(0), FLOOR)
         log_ratio[i] = np.log(mean / mott(e2, t2).ravel()).reshape(t2.shape)
         rel_std[i] = (member_spread(sigma) / mean).reshape(t2.shape)
+        if on_energy is not None:
+            on_energy(i + 1, shape[0])
     axes = {"log_e": "ln(E/GeV), uniform", "theta": "scattering angle [deg], uniform",
             "v": "omega variable in [0, 1], uniform (see interpolation)"}
     return Grid(log_e, th, v, log_ratio, rel_std, nucleus.A,

@@ -12,6 +12,7 @@ from enxs.cli.common import (
     DataDir,
     Overwrite,
     Threads,
+    console,
     job_context,
     make_app,
     say,
@@ -145,7 +146,14 @@ def tabulate(
     provenance = ensemble.provenance(target)
     if provenance["zero_shot"]:
         warn(ensemble.zero_shot_note(target))
-    g = grid.build(ensemble, target, (e_min, e_max), shape=dims, meta=provenance)
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    columns = [TextColumn(f"tabulating {target.name}"), BarColumn(), TextColumn("E node {task.completed}/{task.total}"),
+               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("", total=dims[0])
+        g = grid.build(ensemble, target, (e_min, e_max), shape=dims, meta=provenance,
+                       on_energy=lambda done, _: progress.update(task, completed=done))
     err = grid.interpolation_error(g, ensemble, target)
     g.meta.update(err)
     atomic_write(out, g.save)
