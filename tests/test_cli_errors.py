@@ -208,3 +208,17 @@ def test_an_existing_output_file_is_kept_unless_told(tmp_path):
 def test_empty_lists_nonpositive_q_and_figure_formats_are_refused_before_any_work(tmp_path, args, fragments):
     _one_line_error(_enxs(*args, cwd=tmp_path), *fragments)
     assert not any(tmp_path.iterdir())
+
+
+def test_a_command_stopped_by_sigterm_says_so_and_leaves_no_file(tmp_path):
+    # typer turns the KeyboardInterrupt of `terminate` into a silent exit code 130: enxs says it, with SIGTERM's 143
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "enxs", "tabulate", SHIPPED, "--out", "grid.h5"], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(4)  # the default grid takes about a minute
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and "interrupted (SIGTERM)" in stderr and "Traceback" not in stderr, stderr
+    assert not any(tmp_path.iterdir())

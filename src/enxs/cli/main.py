@@ -11,7 +11,7 @@ import typer
 
 from enxs import __version__
 from enxs.cli import data, generators, neutrino, train, use
-from enxs.cli.common import error, terminate
+from enxs.cli.common import SIGNALS, error, terminate
 from enxs.errors import EnxsError
 
 app = typer.Typer(
@@ -61,12 +61,15 @@ def run() -> None:
     signal.signal(signal.SIGTERM, terminate)
     try:
         code = app(standalone_mode=False)  # click returns typer.Exit's code in this mode
+        if code == 130:  # typer turns Ctrl-C (and SIGTERM, through `terminate`) into a silent exit code 130
+            raise KeyboardInterrupt
         sys.exit(code if isinstance(code, int) else 0)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
-        error("interrupted")
-        sys.exit(130)
+        error("interrupted" + (" (SIGTERM)" if SIGNALS["SIGTERM"] else "") + ": enxs writes each output whole or "
+              "not at all, so nothing half-written is left")
+        sys.exit(143 if SIGNALS["SIGTERM"] else 130)
     except typer.TyperException as exc:  # usage errors (typer ≥ 0.29 carries its own click)
         show = getattr(exc, "show", None)
         if show is None:

@@ -315,9 +315,14 @@ def reproduce(
         from enxs.executors import RayExecutor, ray_module
 
         ray_module()  # the one-line error without the extra, before any work
-    with ray_progress() if executor == "ray" else nullcontext() as on_event:
-        runner = RayExecutor(out / "runs", address, workers, on_event) if executor == "ray" else None
-        paths = study.reproduce(base, preset, out, context, members, seed, tuple(nuclei or study.TARGETS),
-                                study.FRACTIONS, on_run, any_targets, any_model, any_members, chosen, overwrite,
-                                neutrino_data, runner)
+    try:
+        with ray_progress() if executor == "ray" else nullcontext() as on_event:
+            runner = RayExecutor(out / "runs", address, workers, on_event) if executor == "ray" else None
+            paths = study.reproduce(base, preset, out, context, members, seed, tuple(nuclei or study.TARGETS),
+                                    study.FRACTIONS, on_run, any_targets, any_model, any_members, chosen, overwrite,
+                                    neutrino_data, runner)
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted; the runs in {out / 'runs'} are kept (checkpoints too): the same command "
+                          f"reuses the finished ones and resumes the rest",
+                          143 if SIGNALS["SIGTERM"] else 130) from None
     say(f"report(s) written to {', '.join(map(str, paths))}")
