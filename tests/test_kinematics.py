@@ -54,3 +54,14 @@ def test_properties(point):
 def test_impossible_kinematics_are_refused(e, th, w, what):
     with pytest.raises(k.KinematicsError, match=what):
         k.check_kinematics([e], [th], [w])
+
+
+def test_points_that_do_not_broadcast_are_empty_or_not_numbers_are_named():
+    energy, omega = k.as_points(energy=1.0, omega=[0.1, 0.2])
+    assert energy.tolist() == [1.0, 1.0] and omega.tolist() == [0.1, 0.2]
+    with pytest.raises(k.KinematicsError, match=r"energy \(3,\), theta \(2,\), omega \(\): these shapes"):
+        k.as_points(energy=[1, 2, 3], theta=[30, 40], omega=0.2)
+    with pytest.raises(k.KinematicsError, match="no points: q, omega hold no value"):
+        k.as_points(q=0.5, omega=[])
+    with pytest.raises(k.KinematicsError, match="theta: not numbers"):
+        k.as_points(energy=1.0, theta="x")

@@ -253,3 +253,19 @@ def test_response_study_writes_its_report(tmp_path, archive_dir):
     for heading in ("held-out whole spectra", "Superscaling", "for generators"):
         assert heading in text
     assert (tmp_path / "r" / "responses-scaling.png").is_file()
+
+
+def test_the_python_api_names_no_submodule_so_that_each_name_stays_its_function():
+    # importing enxs.<name> sets the package's attribute to the module: a lazy name equal to a submodule's
+    # (enxs.responses was one) turned into the module after its first call
+    import importlib.util
+
+    import enxs
+
+    assert [name for name in enxs._LAZY if importlib.util.find_spec(f"enxs.{name}")] == []
+    assert set(enxs._LAZY) <= set(dir(enxs))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        first = enxs.predict_responses("enxs-any-fast", 0.5, [0.1, 0.2], nucleus="12C")
+        again = enxs.predict_responses("enxs-any-fast", 0.5, [0.1, 0.2], nucleus="12C")
+    assert np.array_equal(first.mean, again.mean)

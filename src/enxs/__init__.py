@@ -2,7 +2,7 @@
 
 The Python API: ``load_archive`` (measured points), ``pretrain``, ``finetune``, ``resume``
 (training runs that write a model directory and return an :class:`Ensemble`),
-``Ensemble.load(...).predict`` (σ with spread and coverage flags), ``responses`` (R_L, R_T),
+``Ensemble.load(...).predict`` (σ with spread and coverage flags), ``predict_responses`` (R_L, R_T),
 ``evaluate`` (metrics), ``export_onnx`` (NuWro's files), ``neutrino_cross_section`` and
 ``neutrino_total`` (CCQE d²σ/dT dcos θ and σ(E_ν) with bands), ``read_flux``; ``Context`` (data directory,
 device, threads) for run descriptions and studies. Every error a user can fix is an
@@ -22,7 +22,7 @@ _LAZY = {
     "finetune": ("enxs.runs", "finetune"),
     "resume": ("enxs.runs", "resume"),
     "evaluate": ("enxs.evaluation", "evaluate_model"),
-    "responses": ("enxs.responses", "predict_responses"),
+    "predict_responses": ("enxs.responses", "predict_responses"),
     "export_onnx": ("enxs.onnx_io", "export_ensemble"),
     "neutrino_cross_section": ("enxs.neutrino", "double_differential"),
     "neutrino_total": ("enxs.neutrino", "total_cross_section"),
@@ -44,11 +44,16 @@ __all__ = [
     "load_archive",
     "neutrino_cross_section",
     "neutrino_total",
+    "predict_responses",
     "pretrain",
     "read_flux",
-    "responses",
     "resume",
 ]
+
+
+def __dir__() -> list[str]:
+    """The API with the names that load on first use, for completion and ``help(enxs)``."""
+    return sorted(set(globals()) | set(__all__))
 
 
 def __getattr__(name: str):

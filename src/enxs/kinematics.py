@@ -39,6 +39,25 @@ class KinematicsError(EnxsError):
     """Kinematics outside the physical region (0 < ω < E, 0° < θ < 180°)."""
 
 
+def as_points(**values) -> list[np.ndarray]:
+    """The named values (scalars or arrays) as float arrays broadcast to one shape, in order; a
+    :class:`KinematicsError` naming them when one is not numbers, they do not broadcast, or there is no point."""
+    arrays = []
+    for name, value in values.items():
+        try:
+            arrays.append(np.asarray(value, float))
+        except (TypeError, ValueError):
+            raise KinematicsError(f"{name}: not numbers ({value!r:.60})") from None
+    try:
+        arrays = np.broadcast_arrays(*arrays)
+    except ValueError:
+        shapes = ", ".join(f"{name} {a.shape}" for name, a in zip(values, arrays, strict=True))
+        raise KinematicsError(f"{shapes}: these shapes do not broadcast to one") from None
+    if arrays[0].size == 0:
+        raise KinematicsError(f"no points: {', '.join(values)} hold no value")
+    return arrays
+
+
 def check_kinematics(energy, theta, omega, *, where: str = "input") -> None:
     """Raise :class:`KinematicsError` naming the first impossible point.
 

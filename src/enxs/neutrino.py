@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from enxs import ccqe, rosenbluth, structured, superscaling
+from enxs import ccqe, kinematics, rosenbluth, structured, superscaling
 from enxs.descriptors import describe, inputs
 from enxs.errors import EnxsError
 from enxs.nuclei import Nucleus
@@ -205,7 +205,7 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus,
     uncertainty too."""
     ensemble, target, current, lepton, which = _setup(ensemble, nucleus, flavor, per, scaling)
     masses = axial_masses(ensemble, axial_mass, axial_mass_std)
-    t_lepton, cos_theta = (np.ravel(a).astype(float) for a in np.broadcast_arrays(t_lepton, cos_theta))
+    t_lepton, cos_theta = (np.ravel(a) for a in kinematics.as_points(t_lepton=t_lepton, cos_theta=cos_theta))
     _check_axis(t_lepton, cos_theta)
     energies, weights = _energies(energy, flux)
     forbidden = t_lepton + current.lepton_mass >= energies.max()

@@ -251,7 +251,7 @@ class Ensemble:
         every point when the nucleus lies outside their range of A or k_F.
         """
         target = self.target(nucleus)
-        broadcast = np.broadcast_arrays(np.asarray(energy, float), np.asarray(theta, float), np.asarray(omega, float))
+        broadcast = kinematics.as_points(energy=energy, theta=theta, omega=omega)
         shape = broadcast[0].shape
         energy, theta, omega = (np.ravel(a) for a in broadcast)
         if check:

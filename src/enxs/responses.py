@@ -17,6 +17,7 @@ Coverage of (q, ω): ``enxs.coverage``.
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass
 
@@ -24,7 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from enxs import rosenbluth
+from enxs import kinematics, rosenbluth
 from enxs.coverage import EPSILON_LEVER, elastic_omega, epsilon_spread, passing_settings
 from enxs.descriptors import inputs, nucleus_factor
 from enxs.network import EnsembleNet
@@ -86,15 +87,17 @@ def rosenbluth_fit(sigma: np.ndarray, q: float, omega: float, theta: np.ndarray)
     return out
 
 
-def predict_responses(ensemble: Ensemble, q, omega, *, nucleus: str | Nucleus | None = None) -> Responses:
+def predict_responses(ensemble: Ensemble | str | os.PathLike, q, omega, *,
+                      nucleus: str | Nucleus | None = None) -> Responses:
     """R_L and R_T at (q [GeV], ω [GeV]) (broadcast) for the model's nucleus or ``nucleus``:
     from a response model, or by the Rosenbluth separation of a cross-section model (module
-    docstring; points where it is not defined hold NaN). Raises
-    :class:`enxs.kinematics.KinematicsError` unless 0 < ω < q; warns
+    docstring; points where it is not defined hold NaN); ``ensemble`` loaded, or a name or path to load.
+    Raises :class:`enxs.kinematics.KinematicsError` unless 0 < ω < q; warns
     (:class:`enxs.predict.ExtrapolationWarning`) for points outside the coverage."""
+    if isinstance(ensemble, str | os.PathLike):
+        ensemble = Ensemble.load(ensemble)
     target = ensemble.target(nucleus)
-    q, omega = (np.ravel(a).astype(float) for a in np.broadcast_arrays(np.asarray(q, float),
-                                                                       np.asarray(omega, float)))
+    q, omega = (np.ravel(a) for a in kinematics.as_points(q=q, omega=omega))
     rosenbluth.check_q_omega(q, omega)
     settings = ensemble.training_settings(target, all_nuclei=ensemble.manifest.nucleus is None)
     passing = passing_settings(q, omega, settings)
