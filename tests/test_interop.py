@@ -121,6 +121,11 @@ def test_import_cli_and_evaluate(tmp_path):
     evaluated = _enxs("evaluate", tmp_path / "peer", "--nucleus", "12C", "--json")
     assert evaluated.returncode == 0, evaluated.stderr
     assert 0.02 < json.loads(evaluated.stdout)["all"]["median_abs_rel_dev"] < 0.06
+    # the Python API takes the loaded ensemble or its path alike
+    import enxs
+
+    assert enxs.evaluate(ensemble, "12C") == enxs.evaluate(tmp_path / "peer", "12C") | {"model": ensemble.name}
+    assert enxs.export_onnx(tmp_path / "peer", tmp_path / "again")["members"] == 5
 
 
 def test_corrupt_onnx_is_refused(tmp_path):

@@ -77,17 +77,20 @@ def stored_split(manifest: Manifest, data_dir: str | os.PathLike | None = None,
     return pd.concat(parts["train"], ignore_index=True), pd.concat(parts["test"], ignore_index=True)
 
 
-def evaluate_model(model_ref: str | os.PathLike, nucleus: str | None = None,
+def evaluate_model(model_ref: str | os.PathLike | Ensemble, nucleus: str | None = None,
                    data_dir: str | os.PathLike | None = None, data_file: str | os.PathLike | None = None,
                    scale_by_a: bool = False) -> dict[str, Any]:
-    """Metrics of a model directory or shipped model.
+    """Metrics of a model directory or shipped model (or a loaded :class:`enxs.predict.Ensemble`).
 
     Without ``nucleus``/``data_file``: on the model's stored train/test split (``stored_split``).
     Otherwise on every selected point of that nucleus or file (``all``; for a nucleus the
     model was trained on, also its ``train`` and ``test`` points), optionally scaling the
     prediction of a one-nucleus model by A_target/A_model (the A/12 baseline).
     """
-    model, manifest = load_model(model_ref)
+    if isinstance(model_ref, Ensemble):
+        model, manifest, model_ref = model_ref.model, model_ref.manifest, model_ref.name
+    else:
+        model, manifest = load_model(model_ref)
     result: dict[str, Any] = {"model": str(model_ref), "model_nuclei": [n.name for n in manifest.nuclei]}
     if nucleus is None and data_file is None:
         train, test = stored_split(manifest, data_dir)

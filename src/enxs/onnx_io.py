@@ -23,6 +23,7 @@ GeV⁻¹ per nucleus.
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from enxs.errors import EnxsError
 from enxs.files import check_output_directory
 from enxs.network import EnsembleNet
 from enxs.nuclei import Nucleus
+from enxs.predict import Ensemble
 from enxs.responses import member_responses
 from enxs.zeroshot import member_factors
 
@@ -170,8 +172,11 @@ def export(model: EnsembleNet, nucleus: Nucleus, out: Path, weights_sha256: str 
 
 def export_ensemble(ensemble, out: str | Path, nucleus: str | Nucleus | None = None,
                     responses: bool = False) -> dict[str, Any]:
-    """:func:`export` for an :class:`enxs.predict.Ensemble`: its members for ``nucleus`` (its own,
-    or any for a model of several), zero-shot said in the sidecar where it has no such data."""
+    """:func:`export` for an :class:`enxs.predict.Ensemble` (or a model name or path, loaded): its members
+    for ``nucleus`` (its own, or any for a model of several), zero-shot said in the sidecar where it has
+    no such data."""
+    if isinstance(ensemble, str | os.PathLike):
+        ensemble = Ensemble.load(ensemble)
     target = ensemble.target(nucleus)
     return export(ensemble.model, target, Path(out), ensemble.manifest.weights_sha256, responses=responses,
                   zero_shot_note=ensemble.zero_shot_note(target) if ensemble.zero_shot(target) else None)
