@@ -15,6 +15,7 @@ import torch
 
 from enxs import ccqe, neutrino, rosenbluth, superscaling
 from enxs.descriptors import describe
+from enxs.errors import EnxsError
 from enxs.nuclei import Nucleus
 from enxs.predict import Ensemble
 
@@ -120,10 +121,14 @@ def structured_model():
     return Ensemble.load("enxs-any-fast")
 
 
-def test_points_beyond_the_neutrino_energy_are_zero_and_said_so():
+def test_points_beyond_the_neutrino_energy_are_zero_and_said_so_and_no_points_are_refused():
     with pytest.warns(UserWarning, match=r"1 of 2 point\(s\) have T_mu \+ m_mu ≥ E_nu = 1 GeV: kinematically"):
         result = neutrino.double_differential(None, "12C", [0.7, 0.95], 0.8, energy=1.0)
     assert result.mean[0] > 0 and result.mean[1] == 0.0
+    with pytest.raises(neutrino.NeutrinoError, match="no neutrino energy"):
+        neutrino.total_cross_section(None, "12C", [])
+    with pytest.raises(EnxsError, match="t_lepton \\(2,\\), cos_theta \\(3,\\)"):
+        neutrino.double_differential(None, "12C", [0.5, 0.6], [0.1, 0.2, 0.3], energy=1.0)
 
 
 def test_ensemble_cross_sections_have_a_band_and_the_fermi_gas_size(structured_model):

@@ -181,6 +181,8 @@ def _live(k: ccqe.Kernel) -> torch.Tensor:
 
 
 def _check_energies(energies: np.ndarray) -> np.ndarray:
+    if energies.size == 0:
+        raise NeutrinoError("--energy: no neutrino energy given")
     if not np.all(np.isfinite(energies)) or (energies <= 0).any():
         raise NeutrinoError("--energy: neutrino energies must be finite and > 0 GeV")
     return energies
