@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from enxs import archive, metrics
-from enxs.artifacts import Manifest, load_model
+from enxs.artifacts import Manifest
 from enxs.datasets import dataset_info, tag_nucleus, total_error
 from enxs.files import sha256
 from enxs.network import EnsembleNet
@@ -87,11 +87,9 @@ def evaluate_model(model_ref: str | os.PathLike | Ensemble, nucleus: str | None 
     model was trained on, also its ``train`` and ``test`` points), optionally scaling the
     prediction of a one-nucleus model by A_target/A_model (the A/12 baseline).
     """
-    if isinstance(model_ref, Ensemble):
-        model, manifest, model_ref = model_ref.model, model_ref.manifest, model_ref.name
-    else:
-        model, manifest = load_model(model_ref)
-    result: dict[str, Any] = {"model": str(model_ref), "model_nuclei": [n.name for n in manifest.nuclei]}
+    ensemble = Ensemble.of(model_ref)
+    model, manifest = ensemble.model, ensemble.manifest
+    result: dict[str, Any] = {"model": ensemble.name, "model_nuclei": [n.name for n in manifest.nuclei]}
     if nucleus is None and data_file is None:
         train, test = stored_split(manifest, data_dir)
         return result | {"nucleus": manifest.name, **evaluate_split(model, train, test, manifest)}
@@ -107,10 +105,9 @@ def evaluate_model(model_ref: str | os.PathLike | Ensemble, nucleus: str | None 
         raise archive.ArchiveError("--scale-a scales a one-nucleus model; this one takes the nucleus as input")
     factor = a_factor(target, manifest.nucleus) if scale_by_a else 1.0
     if manifest.nucleus not in (None, target) and not scale_by_a:
-        warnings.warn(f"{model_ref} describes {manifest.name} only: its cross sections are compared unscaled with "
+        warnings.warn(f"{ensemble.name} describes {manifest.name} only: its cross sections are compared unscaled with "
                       f"{target.name} data (--scale-a for the A/{manifest.nucleus.A} baseline; enxs finetune carries "
                       f"the model to {target.name})", stacklevel=2)
-    ensemble = Ensemble(model, manifest, str(model_ref))
     ensemble.warn_zero_shot(target)
     result |= {"nucleus": target.name, "zero_shot": ensemble.zero_shot(target), "scale_factor": factor,
                "all": metrics_on(model, table, manifest, factor)}

@@ -19,7 +19,6 @@ Cross sections in cm² (d²σ/dT dcos θ in cm²/GeV), per active nucleon (neutr
 from __future__ import annotations
 
 import itertools
-import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -330,9 +329,8 @@ def _setup(ensemble, nucleus, flavor, per, scaling):
     if per not in ("nucleon", "nucleus"):
         raise NeutrinoError(f"--per {per!r}: choose nucleon (per active nucleon) or nucleus")
     target = nucleus if isinstance(nucleus, Nucleus) else Nucleus.parse(nucleus)
-    if isinstance(ensemble, str | os.PathLike):
-        ensemble = Ensemble.load(ensemble)
     if ensemble is not None:
+        ensemble = Ensemble.of(ensemble)
         target = ensemble.target(target)
         ensemble.warn_zero_shot(target, stacklevel=4)  # the caller of double_differential or total_cross_section
         if ensemble.manifest.nucleus is None and ensemble.outside_trained_nuclei(target):

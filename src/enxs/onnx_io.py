@@ -23,7 +23,6 @@ GeV⁻¹ per nucleus.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -175,8 +174,7 @@ def export_ensemble(ensemble, out: str | Path, nucleus: str | Nucleus | None = N
     """:func:`export` for an :class:`enxs.predict.Ensemble` (or a model name or path, loaded): its members
     for ``nucleus`` (its own, or any for a model of several), zero-shot said in the sidecar where it has
     no such data."""
-    if isinstance(ensemble, str | os.PathLike):
-        ensemble = Ensemble.load(ensemble)
+    ensemble = Ensemble.of(ensemble)
     target = ensemble.target(nucleus)
     return export(ensemble.model, target, Path(out), ensemble.manifest.weights_sha256, responses=responses,
                   zero_shot_note=ensemble.zero_shot_note(target) if ensemble.zero_shot(target) else None)

@@ -145,6 +145,12 @@ class Ensemble:
         """Load a model directory or a shipped model by name (``enxs models list``)."""
         return cls(*load_model(path_or_name), name=str(path_or_name))
 
+    @classmethod
+    def of(cls, ensemble: Ensemble | str | os.PathLike) -> Ensemble:
+        """``ensemble`` itself, or the model of that name or path loaded (``load``): what the API's
+        functions take for a model."""
+        return ensemble if isinstance(ensemble, Ensemble) else cls.load(ensemble)
+
     @property
     def nucleus(self) -> str:
         """The model's nucleus, or ``any`` for a model of several."""

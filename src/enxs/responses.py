@@ -94,8 +94,7 @@ def predict_responses(ensemble: Ensemble | str | os.PathLike, q, omega, *,
     docstring; points where it is not defined hold NaN); ``ensemble`` loaded, or a name or path to load.
     Raises :class:`enxs.kinematics.KinematicsError` unless 0 < ω < q; warns
     (:class:`enxs.predict.ExtrapolationWarning`) for points outside the coverage."""
-    if isinstance(ensemble, str | os.PathLike):
-        ensemble = Ensemble.load(ensemble)
+    ensemble = Ensemble.of(ensemble)
     target = ensemble.target(nucleus)
     q, omega = (np.ravel(a) for a in kinematics.as_points(q=q, omega=omega))
     rosenbluth.check_q_omega(q, omega)
