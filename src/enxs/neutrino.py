@@ -322,10 +322,16 @@ def _member_count(ensemble: Ensemble) -> int:
     return ensemble.members * max(ensemble.model.config.mc_samples, 1)
 
 
-def _setup(ensemble, nucleus, flavor, per, scaling):
-    """(ensemble, target, current, lepton, scaling function) of a request, checked."""
+def flavor_current(flavor: str) -> ccqe.Current:
+    """The charged current of a flavour (``FLAVORS``); a NeutrinoError naming the flavours for any other."""
     if flavor not in FLAVORS:
         raise NeutrinoError(f"--flavor {flavor!r}: choose one of {', '.join(FLAVORS)}")
+    return FLAVORS[flavor][1]
+
+
+def _setup(ensemble, nucleus, flavor, per, scaling):
+    """(ensemble, target, current, lepton, scaling function) of a request, checked."""
+    flavor_current(flavor)
     if per not in ("nucleon", "nucleus"):
         raise NeutrinoError(f"--per {per!r}: choose nucleon (per active nucleon) or nucleus")
     target = nucleus if isinstance(nucleus, Nucleus) else Nucleus.parse(nucleus)

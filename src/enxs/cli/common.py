@@ -57,6 +57,11 @@ def terminate(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def interrupted_status() -> int:
+    """The exit status of a job stopped by Ctrl-C (130) or SIGTERM (143, through :func:`terminate`)."""
+    return 143 if SIGNALS["SIGTERM"] else 130
+
+
 def make_app(help_text: str) -> typer.Typer:
     """A command group whose help is plain text (no rich markup)."""
     return typer.Typer(help=help_text, no_args_is_help=True, rich_markup_mode=None)

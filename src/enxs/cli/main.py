@@ -11,7 +11,7 @@ import typer
 
 from enxs import __version__
 from enxs.cli import data, generators, neutrino, train, use
-from enxs.cli.common import SIGNALS, error, terminate
+from enxs.cli.common import SIGNALS, error, interrupted_status, terminate
 from enxs.errors import EnxsError
 
 app = typer.Typer(
@@ -69,7 +69,7 @@ def run() -> None:
     except (typer.Abort, KeyboardInterrupt):
         error("interrupted" + (" (SIGTERM)" if SIGNALS["SIGTERM"] else "") + ": enxs writes each output whole or "
               "not at all, so nothing half-written is left")
-        sys.exit(143 if SIGNALS["SIGTERM"] else 130)
+        sys.exit(interrupted_status())
     except typer.TyperException as exc:  # usage errors (typer ≥ 0.29 carries its own click)
         show = getattr(exc, "show", None)
         if show is None:

@@ -154,7 +154,7 @@ def plot_neutrino(model: str, nucleus: str | None, flavor: str, energy: float | 
             table = neutrino.read_flux(flux, flavor, emax) if flux is not None else None
             slices = parse_values(cos or "0.95,0.8,0.6,0.3,0.0", "--cos")
             top = energy if energy is not None else (emax or 2.0)  # E_ν [GeV]
-            t_max = 0.98 * (top - (neutrino.FLAVORS[flavor][1].lepton_mass if flavor in neutrino.FLAVORS else 0.0))
+            t_max = 0.98 * (top - neutrino.flavor_current(flavor).lepton_mass)
             if t_max <= 0.02:
                 raise CLIError(f"E_nu = {top:g} GeV: too low to make the charged lepton of {flavor}")
             t_values = np.linspace(0.02, t_max, 80)

@@ -12,11 +12,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from enxs.cli.common import (
-    SIGNALS,
     CLIError,
     DataDir,
     Threads,
     console,
+    interrupted_status,
     job_context,
     make_app,
     say,
@@ -74,7 +74,7 @@ def _progress_run(spec, out: Path, resume: bool, command: str) -> dict:
             return runs.execute(spec, out, resume=resume, on_epoch=on_epoch)
         except KeyboardInterrupt:
             raise Interrupted(runs.interrupted_message(out, reached["epoch"], command),
-                              143 if SIGNALS["SIGTERM"] else 130) from None
+                              interrupted_status()) from None
 
 
 def _print_metrics(manifest, out: Path) -> None:
@@ -117,7 +117,7 @@ def _on_ray(spec, out: Path, resume: bool, address: str | None, workers: int, co
             manifest = executors.train_in_chunks(spec, out, address, workers, resume=resume, on_event=on_event)
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted; finished chunks are kept in {out / executors.CHUNKS}: continue with "
-                          f"enxs {command} --resume {out} --executor ray", 143 if SIGNALS["SIGTERM"] else 130) from None
+                          f"enxs {command} --resume {out} --executor ray", interrupted_status()) from None
     return manifest
 
 
@@ -324,5 +324,5 @@ def reproduce(
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted; the runs in {out / 'runs'} are kept (checkpoints too): the same command "
                           f"reuses the finished ones and resumes the rest",
-                          143 if SIGNALS["SIGTERM"] else 130) from None
+                          interrupted_status()) from None
     say(f"report(s) written to {', '.join(map(str, paths))}")
