@@ -186,12 +186,25 @@ def test_cli_bad_input(tmp_path, args, message):
 @pytest.mark.parametrize(
     ("content", "message"),
     [("E,theta,omega\n1.0,30,0.1\n1.0,thirty,0.2\n", "p.csv:3: column 'theta' is not a finite number: 'thirty'"),
-     ("E,angle\n1.0,30\n", "missing column 'omega'")],
+     ("E,angle\n1.0,30\n", "missing column 'omega'"),
+     ("# E GeV, theta deg\nE,theta,omega\n\n1.0,30,0.1\n# next\n1.0,30,x\n", "p.csv:6: column 'omega'"),
+     ("E,theta,omega\n1.0,30,0.1\n  # a setting beyond the beam\n1.0,30,1.2\n",
+      "p.csv:4: energy transfer ω must be < beam energy E (E=1 GeV, θ=30°, ω=1.2 GeV)")],
 )
 def test_cli_bad_csv(tmp_path, content, message):
     (tmp_path / "p.csv").write_text(content)
     result = _enxs("predict", SHIPPED, "--input", tmp_path / "p.csv")
     assert result.returncode != 0 and message in result.stderr, result.stderr
+
+
+def test_a_q_omega_file_names_the_line_of_a_point_outside_electron_scattering(tmp_path):
+    from enxs import pointfiles, rosenbluth
+    from enxs.kinematics import KinematicsError
+
+    path = tmp_path / "q.csv"
+    path.write_text("# responses at\nq,omega\n0.5,0.1\n\n0.5,0.6\n")
+    with pytest.raises(KinematicsError, match=r"q.csv:5: ω must be < q .*\(q=0.5 GeV, ω=0.6 GeV\)"):
+        pointfiles.read_points(path, ("q", "omega"), check=rosenbluth.check_q_omega)
 
 
 def test_extrapolation_is_flagged(tmp_path):

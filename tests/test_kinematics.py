@@ -56,6 +56,13 @@ def test_impossible_kinematics_are_refused(e, th, w, what):
         k.check_kinematics([e], [th], [w])
 
 
+def test_the_first_impossible_point_is_named_by_its_ordinal_or_its_row():
+    with pytest.raises(k.KinematicsError, match=r"^input: .* \(point 2 of 3: E=1 GeV, θ=30°, ω=1.5 GeV\)$"):
+        k.check_kinematics(1.0, 30.0, [0.5, 1.5, 2.0])
+    with pytest.raises(k.KinematicsError, match=r"^p.csv:7: energy transfer ω must be < beam energy E \(E=1 GeV"):
+        k.check_kinematics(1.0, 30.0, [0.5, 1.5], rows=["p.csv:4", "p.csv:7"])
+
+
 def test_points_that_do_not_broadcast_are_empty_or_not_numbers_are_named():
     energy, omega = k.as_points(energy=1.0, omega=[0.1, 0.2])
     assert energy.tolist() == [1.0, 1.0] and omega.tolist() == [0.1, 0.2]

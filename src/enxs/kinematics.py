@@ -58,8 +58,9 @@ def as_points(**values) -> list[np.ndarray]:
     return arrays
 
 
-def check_kinematics(energy, theta, omega, *, where: str = "input") -> None:
-    """Raise :class:`KinematicsError` naming the first impossible point.
+def check_kinematics(energy, theta, omega, *, where: str = "input", rows=None) -> None:
+    """Raise :class:`KinematicsError` naming the first impossible point: ``rows[i]`` names point i
+    where given (e.g. ``FILE:LINE``), else ``where`` and its ordinal.
 
     Physical region: E > 0, 0 < ω < E (GeV) and 0 < θ < 180 (degrees).
     """
@@ -73,13 +74,20 @@ def check_kinematics(energy, theta, omega, *, where: str = "input") -> None:
         (omega >= energy, "energy transfer ω must be < beam energy E"),
         ((theta <= 0) | (theta >= 180), "scattering angle θ must lie in (0, 180) degrees"),
     ]
-    for bad, message in tests:
+    energy, theta, omega = energy.ravel(), theta.ravel(), omega.ravel()
+    raise_first_bad(tests, lambda i: f"E={energy[i]:g} GeV, θ={theta[i]:g}°, ω={omega[i]:g} GeV", where, rows)
+
+
+def raise_first_bad(tests, values, where: str, rows=None) -> None:
+    """Raise :class:`KinematicsError` for the first point that a mask of ``tests`` ((mask, reason)
+    pairs, in order) marks, named by ``rows[i]`` or by ``where`` and its ordinal (point i + 1 of n),
+    with ``values(i)``."""
+    for bad, reason in tests:
         if np.any(bad):
             i = int(np.flatnonzero(bad.ravel())[0])
-            e, t, w = energy.ravel()[i], theta.ravel()[i], omega.ravel()[i]
-            raise KinematicsError(
-                f"{where}: {message} (point {i}: E={e:g} GeV, θ={t:g}°, ω={w:g} GeV)"
-            )
+            if rows is not None:
+                raise KinematicsError(f"{rows[i]}: {reason} ({values(i)})")
+            raise KinematicsError(f"{where}: {reason} (point {i + 1} of {bad.size}: {values(i)})")
 
 
 def is_physical(energy, theta, omega) -> np.ndarray:

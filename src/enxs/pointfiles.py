@@ -10,7 +10,9 @@ here carries its provenance, ``written_by: enxs <version>`` (first CSV line, JSO
 
 from __future__ import annotations
 
+import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,15 +36,24 @@ class PointFileError(EnxsError):
     """A points file that cannot be read: a missing column or a cell that is not a number."""
 
 
-def read_points(path: Path, names: tuple[str, ...] = ("E", "theta", "omega")) -> tuple[np.ndarray, ...]:
+def read_points(path: Path, names: tuple[str, ...] = ("E", "theta", "omega"),
+                check: Callable[..., None] | None = None) -> tuple[np.ndarray, ...]:
     """The columns ``names`` (default E [GeV], θ [deg], ω [GeV]; or q, ω [GeV]) of a CSV file
-    (accepted spellings: :data:`COLUMN_NAMES`)."""
+    (accepted spellings: :data:`COLUMN_NAMES`; blank lines and lines starting with ``#`` skipped).
+
+    ``check`` (e.g. :func:`enxs.kinematics.check_kinematics`) is called with the columns and
+    ``rows``, the ``FILE:LINE`` of each point, so that its error names the line.
+    """
     try:  # as text: a bad cell is reported as the user wrote it
-        table = pd.read_csv(path, comment="#", skipinitialspace=True, dtype=str, keep_default_na=False)
+        lines = path.read_text(encoding="utf-8").splitlines()
+        kept = [n for n, line in enumerate(lines, 1) if line.strip() and not line.lstrip().startswith("#")]
+        text = "\n".join(lines[n - 1] for n in kept)
+        table = pd.read_csv(io.StringIO(text), comment="#", skipinitialspace=True, dtype=str, keep_default_na=False)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise PointFileError(f"{path}: cannot read CSV ({exc})") from exc
     if table.empty:
         raise PointFileError(f"{path}: no points (a header and no rows)")
+    rows = [f"{path}:{n}" for n in kept[1:]]
     lower = {c.strip().lower(): c for c in table.columns}
     out = {}
     for name in names:
@@ -54,10 +65,12 @@ def read_points(path: Path, names: tuple[str, ...] = ("E", "theta", "omega")) ->
         bad = ~np.isfinite(values)
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise PointFileError(f"{path}:{row + 2}: column {column!r} is not a finite number: "
-                                 f"'{table[column][row]}'")
+            raise PointFileError(f"{rows[row]}: column {column!r} is not a finite number: '{table[column][row]}'")
         out[name] = values
-    return tuple(out[name] for name in names)
+    points = tuple(out[name] for name in names)
+    if check is not None:
+        check(*points, rows=rows)
+    return points
 
 
 def write_prediction(prediction: Prediction, path: Path, metadata: dict[str, Any]) -> None:

@@ -64,18 +64,16 @@ def beam_energy(q, omega, theta) -> np.ndarray:
     return (a * omega + np.sqrt((a * omega) ** 2 + 4 * a * q2)) / (2 * a)
 
 
-def check_q_omega(q, omega, *, where: str = "input") -> None:
+def check_q_omega(q, omega, *, where: str = "input", rows=None) -> None:
     """Raise :class:`enxs.kinematics.KinematicsError` naming the first point outside the
-    electron-scattering region 0 < ω < q (spacelike, Q² > 0)."""
+    electron-scattering region 0 < ω < q (spacelike, Q² > 0): ``rows[i]`` names point i where
+    given (e.g. ``FILE:LINE``), else ``where`` and its ordinal."""
     q, omega = np.broadcast_arrays(np.asarray(q, float), np.asarray(omega, float))
     tests = [(~np.isfinite(q) | ~np.isfinite(omega), "non-finite value"),
              (omega <= 0, "energy transfer ω must be > 0 GeV"),
              (omega >= q, "ω must be < q (Q² = q² − ω² > 0 in electron scattering)")]
-    for bad, message in tests:
-        if np.any(bad):
-            i = int(np.flatnonzero(bad.ravel())[0])
-            raise kinematics.KinematicsError(f"{where}: {message} (point {i}: q={q.ravel()[i]:g} GeV, "
-                                             f"ω={omega.ravel()[i]:g} GeV)")
+    q, omega = q.ravel(), omega.ravel()
+    kinematics.raise_first_bad(tests, lambda i: f"q={q[i]:g} GeV, ω={omega[i]:g} GeV", where, rows)
 
 
 #: Factor turning σ_Mott into units of the network's output scale S(E, θ)

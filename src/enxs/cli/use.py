@@ -100,14 +100,14 @@ def predict(
     """Cross sections (mean, std, 16%/84% quantiles) in nb/sr/GeV at given kinematics."""
     import numpy as np
 
-    from enxs import pointfiles
+    from enxs import kinematics, pointfiles
 
     check_table_output(output, overwrite)
     if input_ is not None and (energy, angle, omega) != (None, None, None):
         raise CLIError("give --input points.csv or --energy, --angle and --omega, not both")
     job_context(threads=threads)
     if input_ is not None:
-        e, t, w = pointfiles.read_points(input_)
+        e, t, w = pointfiles.read_points(input_, check=kinematics.check_kinematics)
     elif energy is not None and angle is not None and omega is not None:
         w = np.asarray(parse_values(omega))
         e, t = np.full(len(w), energy), np.full(len(w), angle)
@@ -143,14 +143,14 @@ def responses(
     outside electron scattering, are left out and counted)."""
     import numpy as np
 
-    from enxs import pointfiles
+    from enxs import pointfiles, rosenbluth
 
     check_table_output(output, overwrite)
     if input_ is not None and (q, omega) != (None, None):
         raise CLIError("give --input points.csv or --q and --omega, not both")
     job_context(threads=threads)
     if input_ is not None:
-        qq, w = pointfiles.read_points(input_, ("q", "omega"))
+        qq, w = pointfiles.read_points(input_, ("q", "omega"), check=rosenbluth.check_q_omega)
     elif q is not None and omega is not None:
         q_values = parse_values(q, "--q", positive=True)
         qq, w = (a.ravel() for a in np.meshgrid(q_values, parse_values(omega), indexing="ij"))
