@@ -156,6 +156,9 @@ def test_exclude_and_unknown_nuclei(archive_dir):
     assert "40Ca" not in runs.choose_nuclei("all", "40Ca,56Fe", Context(archive_dir))
     with pytest.raises(runs.RunError, match="--exclude 208Pb"):
         runs.choose_nuclei("12C,16O", "208Pb", Context(archive_dir))
+    for nucleus, exclude, option in (("all", "99X", "--exclude"), ("12C,Xx12", None, "--nucleus")):
+        with pytest.raises(runs.RunError, match=f"^{option}: unknown nucleus"):
+            runs.choose_nuclei(nucleus, exclude, Context(archive_dir))
 
 
 @pytest.mark.parametrize("output", ["sigmoid", "responses"])

@@ -115,6 +115,9 @@ def test_finetune_refuses_a_norm_label_not_in_the_data_and_options_out_of_range(
     result = _enxs("finetune", "--from", SHIPPED, "--nucleus", "56Fe", "--train-fraction", 1.5, "--out", "ft",
                    cwd=tmp_path)
     _one_line_error(result, "--train-fraction 1.5: must be in (0, 1)")
+    result = _enxs("finetune", "--from", SHIPPED, "--nucleus", "56Fe", "--scenario", "last3", "--out", "ft",
+                   cwd=tmp_path)
+    _one_line_error(result, "--scenario 'last3': choose all or last2")
     for option in ("--members", "--epochs"):  # typer's own range check, before any work
         result = _enxs("finetune", "--from", SHIPPED, "--nucleus", "56Fe", option, 0, "--out", "ft", cwd=tmp_path)
         _one_line_error(result, f"Invalid value for '{option}'")

@@ -37,7 +37,7 @@ from enxs.errors import EnxsError
 from enxs.evaluation import evaluate_split
 from enxs.files import check_output_directory, write_json
 from enxs.network import EnsembleNet
-from enxs.nuclei import Nucleus
+from enxs.nuclei import Nucleus, UnknownNucleusError
 from enxs.predict import Ensemble
 from enxs.training import (
     RNG_SCHEME,
@@ -103,9 +103,14 @@ class RunSpec:
 def choose_nuclei(nucleus: str, exclude: str | None = None, context: Context = DEFAULT_CONTEXT) -> list[str]:
     """``12C``, a comma-separated list, or ``all`` (every nucleus file in the context's data
     directory), less the comma-separated ``exclude``; names normalized (``Fe56`` → ``56Fe``)."""
-    names = (context.nucleus_names() if nucleus.strip().lower() == "all"
-             else [Nucleus.parse(n).name for n in nucleus.split(",") if n.strip()])
-    dropped = {Nucleus.parse(n).name for n in (exclude or "").split(",") if n.strip()}
+    def parse(option: str, text: str) -> list[str]:
+        try:
+            return [Nucleus.parse(n).name for n in text.split(",") if n.strip()]
+        except UnknownNucleusError as exc:
+            raise RunError(f"{option}: {exc}") from None
+
+    names = context.nucleus_names() if nucleus.strip().lower() == "all" else parse("--nucleus", nucleus)
+    dropped = set(parse("--exclude", exclude or ""))
     unknown = dropped - set(names)
     if unknown:
         raise RunError(f"--exclude {', '.join(sorted(unknown))}: not among the nuclei to train on ({', '.join(names)})")

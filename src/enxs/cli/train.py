@@ -199,6 +199,8 @@ def finetune(
         raise CLIError("give --from MODEL and --nucleus TARGET (or --resume DIR)")
     if not 0 < train_fraction < 1:
         raise CLIError(f"--train-fraction {train_fraction:g}: must be in (0, 1)")
+    if scenario not in ("all", "last2"):
+        raise CLIError(f"--scenario {scenario!r}: choose all or last2")
     context = job_context(data_dir, threads, device)
     _start_or_resume(out, resume, lambda: runs.finetune_spec(
         from_, nucleus, scenario, train_fraction, norm_overrides=parse_norm_overrides(norm), data_file=data_file,
