@@ -207,6 +207,13 @@ def test_an_existing_output_file_is_kept_unless_told(tmp_path):
     (("responses", "enxs-any-fast", "--nucleus", "12C", "--q", "0.5,-1", "--omega", 0.1), ["--q", "> 0", "-1"]),
     (("plot", "enxs-any-fast", "--nucleus", "12C", "--responses", "--q", "0:1:3"), ["--q", "> 0"]),
     (("plot", SHIPPED, "--energy", 1, "--angle", 30, "--output", "fig.txt"), ["fig.txt", "figure format", "png"]),
+    (("plot", SHIPPED, "--energy", 1, "--angle", 30, "--flux", "f.txt", "--cos", "0.5"),
+     ["--cos, --flux: not used for a spectrum in ω", "--neutrino"]),
+    (("plot", SHIPPED, "--energy", 1, "--angle", 30, "--omega", 0.3, "--scan", "angle"),
+     ["--angle: not used in a scan"]),
+    (("plot", "enxs-any-fast", "--neutrino", "numu", "--total", "--energy", 1),
+     ["--energy: not used with --neutrino --total"]),
+    (("plot", SHIPPED, "--energy", 1, "--angle", 30, "--log-y", "--ylim", "0,10"), ["--ylim '0,10'", "LO > 0"]),
 ])
 def test_empty_lists_nonpositive_q_and_figure_formats_are_refused_before_any_work(tmp_path, args, fragments):
     _one_line_error(_enxs(*args, cwd=tmp_path), *fragments)

@@ -222,6 +222,14 @@ def plot(
 
     from enxs import kinematics, plots
 
+    given = {"--energy": energy is not None, "--angle": angle is not None, "--omega": omega is not None,
+             "--scan": scan != "omega", "--with-data": with_data, "--responses": responses, "--q": q is not None,
+             "--log-y": log_y, "--ylim": ylim is not None, "--cos": cos is not None, "--flux": flux is not None,
+             "--total": total, "--emax": emax is not None}
+    if scan not in ("omega", "angle", "q2"):
+        raise CLIError(f"--scan {scan!r}: choose omega, angle or q2")
+    _check_plot_options(given, "--neutrino --total" if neutrino and total else "--neutrino" if neutrino
+                        else "--responses" if responses else "--scan" if scan != "omega" else "")
     if neutrino is not None:
         from enxs.cli.neutrino import plot_neutrino
 
@@ -236,10 +244,8 @@ def plot(
         return
     if energy is None:
         raise CLIError("give --energy")
-    if scan not in ("omega", "angle", "q2"):
-        raise CLIError(f"--scan {scan!r}: choose omega, angle or q2")
     check_figure_output(output, overwrite)
-    limits = _parse_ylim(ylim)
+    limits = _parse_ylim(ylim, log=log_y or scan != "omega")
     fig, ax = plt.subplots(figsize=(6, 4.2))
     label = f"{model} (mean, 16–84%)"
     if scan == "omega":
@@ -322,7 +328,24 @@ def _plot_responses(model: str, nucleus: str | None, q_values: list[float], omeg
     save_figure(fig, output, f" ({r.method})")
 
 
-def _parse_ylim(text: str | None) -> tuple[float, float] | None:
+#: The options each kind of plot uses (by the mode option that chooses it; "" a cross section).
+PLOT_OPTIONS = {"": ("--energy", "--angle", "--omega", "--scan", "--with-data", "--log-y", "--ylim"),
+                "--scan": ("--energy", "--omega", "--scan", "--log-y", "--ylim"),
+                "--responses": ("--responses", "--q", "--omega"),
+                "--neutrino": ("--energy", "--flux", "--emax", "--cos"),
+                "--neutrino --total": ("--total", "--emax")}
+
+
+def _check_plot_options(given: dict[str, bool], mode: str) -> None:
+    """Refuse options the chosen plot would ignore (a --flux without --neutrino drew electrons)."""
+    unused = [option for option, present in given.items() if present and option not in PLOT_OPTIONS[mode]]
+    if unused:
+        kind = (f"with {mode}" if mode != "--scan" else "in a scan in angle or Q²") if mode else \
+            "for a spectrum in ω (without --scan, --neutrino or --responses)"
+        raise CLIError(f"{', '.join(unused)}: not used {kind}; this plot takes {', '.join(PLOT_OPTIONS[mode])}")
+
+
+def _parse_ylim(text: str | None, log: bool) -> tuple[float, float] | None:
     if text is None:
         return None
     try:
@@ -331,6 +354,8 @@ def _parse_ylim(text: str | None) -> tuple[float, float] | None:
         low = high = float("nan")
     if not low < high:
         raise CLIError(f"--ylim {text!r}: write LO,HI with LO < HI, e.g. 0,1500")
+    if log and low <= 0:
+        raise CLIError(f"--ylim {text!r}: a logarithmic y axis needs LO > 0")
     return low, high
 
 
