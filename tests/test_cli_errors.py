@@ -213,9 +213,13 @@ def test_an_existing_output_file_is_kept_unless_told(tmp_path):
      ["--angle: not used in a scan"]),
     (("plot", "enxs-any-fast", "--neutrino", "numu", "--total", "--energy", 1),
      ["--energy: not used with --neutrino --total"]),
+    (("neutrino", "enxs-any-fast", "--nucleus", "12C", "--total", "--energy", "0.5,1", "--cos", "0.5"),
+     ["--cos: not used with --total"]),
+    (("neutrino", "enxs-any-fast", "--nucleus", "12C", "--energy", 1, "--emax", 2, "--tmu", 0.2, "--cos", 0.5),
+     ["--emax: not used without --flux"]),
     (("plot", SHIPPED, "--energy", 1, "--angle", 30, "--log-y", "--ylim", "0,10"), ["--ylim '0,10'", "LO > 0"]),
 ])
-def test_empty_lists_nonpositive_q_and_figure_formats_are_refused_before_any_work(tmp_path, args, fragments):
+def test_bad_lists_figure_formats_and_ignored_options_are_refused_before_any_work(tmp_path, args, fragments):
     _one_line_error(_enxs(*args, cwd=tmp_path), *fragments)
     assert not any(tmp_path.iterdir())
 

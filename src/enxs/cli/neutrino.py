@@ -37,6 +37,12 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
 
     if axial_mass <= 0:
         raise CLIError(f"--axial-mass {axial_mass:g}: must be > 0 GeV")
+    ignored = ({"--tmu": tmu is not None, "--cos": cos is not None, "--bin-average": bin_average,
+                "--emax": emax is not None} if total else {"--emax": emax is not None and flux is None})
+    unused = [option for option, present in ignored.items() if present]
+    if unused:
+        where = "with --total (σ at each --energy)" if total else "without --flux"
+        raise CLIError(f"{', '.join(unused)}: not used {where}")
     ensemble, target = load(model, nucleus)
     with warnings_on_screen():
         if total:
