@@ -150,7 +150,13 @@ def test_a_cross_section_model_says_which_model_works():
     with pytest.raises(neutrino.NeutrinoError, match="enxs-any-fast"):
         neutrino.total_cross_section(sigma_only, "12C", [1.0])
     response_network = Ensemble.load("enxs-12C-responses-fast")
-    assert neutrino.total_cross_section(response_network, "12C", [1.0], nodes=(64, 48)).mean[0] > 0
+    own = neutrino.total_cross_section(response_network, None, [1.0], nodes=(64, 48))  # None: its own nucleus
+    assert own.mean[0] > 0
+    assert own.mean[0] == neutrino.total_cross_section(response_network, "12C", [1.0], nodes=(64, 48)).mean[0]
+    with pytest.raises(EnxsError, match="name the nucleus to predict"):
+        neutrino.total_cross_section(sigma_only, None, [1.0])
+    with pytest.raises(neutrino.NeutrinoError, match="needs the nucleus"):
+        neutrino.total_cross_section(None, None, [1.0])
     with pytest.raises(neutrino.NeutrinoError, match="--scaling L"):
         neutrino.total_cross_section(response_network, "12C", [1.0], scaling="T")
 

@@ -193,7 +193,7 @@ def _energies(energy: float | None, flux: Flux | None) -> tuple[np.ndarray, np.n
     return (_check_energies(np.array([float(energy)])), np.ones(1)) if flux is None else (flux.energy, flux.weight)
 
 
-def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus, t_lepton, cos_theta, *,
+def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus | None, t_lepton, cos_theta, *,
                         flavor: str = "numu", energy: float | None = None, flux: Flux | None = None,
                         axial_mass: float = ccqe.AXIAL_MASS, per: str = "nucleon",
                         cell: tuple[float, float] | None = None, scaling: str | None = None,
@@ -202,8 +202,8 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus,
     at one neutrino ``energy`` [GeV] or averaged over a ``flux``; ``cell`` = (ΔT, Δcos θ) averages
     each point over the cell around it (3 × 3 points), as binned data are. ``ensemble`` None gives
     a baseline by the same code (one member; ``scaling_choice``); a name or path loads that model.
-    ``axial_mass_std`` > 0 gives each member its own M_A (``axial_masses``): the band then holds M_A's
-    uncertainty too."""
+    ``nucleus`` None: a one-nucleus model's own. ``axial_mass_std`` > 0 gives each member its own M_A
+    (``axial_masses``): the band then holds M_A's uncertainty too."""
     ensemble, target, current, lepton, which = _setup(ensemble, nucleus, flavor, per, scaling)
     masses = axial_masses(ensemble, axial_mass, axial_mass_std)
     t_lepton, cos_theta = (np.ravel(a) for a in kinematics.as_points(t_lepton=t_lepton, cos_theta=cos_theta))
@@ -247,8 +247,9 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus,
     return NeutrinoPrediction(frame, np.clip(members, 0.0, None), "cm2_per_GeV", meta)
 
 
-def total_cross_section(ensemble: Ensemble | str | None, nucleus: str | Nucleus, energies, *, flavor: str = "numu",
-                        axial_mass: float = ccqe.AXIAL_MASS, per: str = "nucleon", scaling: str | None = None,
+def total_cross_section(ensemble: Ensemble | str | None, nucleus: str | Nucleus | None, energies, *,
+                        flavor: str = "numu", axial_mass: float = ccqe.AXIAL_MASS, per: str = "nucleon",
+                        scaling: str | None = None,
                         pauli: bool = True, nodes: tuple[int, int] = (128, 64),
                         axial_mass_std: float = 0.0) -> NeutrinoPrediction:
     """σ(E_ν) [cm²] at the neutrino energies [GeV]: d²σ/dT dcos θ integrated over T and cos θ with
@@ -334,14 +335,17 @@ def _setup(ensemble, nucleus, flavor, per, scaling):
     flavor_current(flavor)
     if per not in ("nucleon", "nucleus"):
         raise NeutrinoError(f"--per {per!r}: choose nucleon (per active nucleon) or nucleus")
-    target = nucleus if isinstance(nucleus, Nucleus) else Nucleus.parse(nucleus)
     if ensemble is not None:
         ensemble = Ensemble.of(ensemble)
-        target = ensemble.target(target)
+        target = ensemble.target(nucleus)
         ensemble.warn_zero_shot(target, stacklevel=4)  # the caller of double_differential or total_cross_section
         if ensemble.manifest.nucleus is None and ensemble.outside_trained_nuclei(target):
             warnings.warn(f"{target.name} lies outside the range of A and k_F of the nuclei {ensemble.name} was "
                           f"trained on: its scaling function is an extrapolation", ExtrapolationWarning, stacklevel=3)
+    elif nucleus is None:
+        raise NeutrinoError("a baseline without a model needs the nucleus, e.g. 12C")
+    else:
+        target = nucleus if isinstance(nucleus, Nucleus) else Nucleus.parse(nucleus)
     if target.A < 2:
         raise NeutrinoError(f"{target.name}: a free nucleon is no Fermi gas; the scaling function describes nuclei")
     lepton, current, _ = FLAVORS[flavor]
