@@ -73,3 +73,9 @@ def test_version_is_fast_and_does_not_import_torch():
 def test_table_headers_keep_their_units():
     result = runner.invoke(app, ["data", "summary"])
     assert "θ [deg]" in result.output and "Q² [GeV²]" in result.output
+
+
+def test_a_directory_without_nucleus_files_is_one_error_for_summary_and_check(tmp_path):
+    for command in ("summary", "check"):
+        result = runner.invoke(app, ["data", command, "--data-dir", str(tmp_path)])
+        assert result.exit_code == 1 and "no nucleus file (<A><Symbol>.dat" in result.output, result.output

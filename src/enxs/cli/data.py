@@ -14,6 +14,17 @@ from enxs.cli.common import CLIError, DataDir, console, fmt_range, make_app, war
 app = make_app("Inspect and validate the QES archive files.")
 
 
+def _nucleus_files(data_dir: Path | None) -> dict[str, Path]:
+    """The directory's nucleus files (``archive.nucleus_files``); a CLIError when it has none."""
+    from enxs import archive
+
+    found = archive.nucleus_files(data_dir)
+    if not found:
+        raise CLIError(f"{archive.resolve_data_dir(data_dir)}: no nucleus file (<A><Symbol>.dat, e.g. 12C.dat) "
+                       f"in this directory")
+    return found
+
+
 @app.command()
 def summary(data_dir: DataDir = None) -> None:
     """One row per nucleus file: raw and selected points, datasets, kinematic ranges."""
@@ -26,7 +37,7 @@ def summary(data_dir: DataDir = None) -> None:
                 "ω [GeV]", "Q² [GeV²]"):
         table.add_column(escape(col), justify="left" if col == "nucleus" else "right")
     notes = []
-    for name, path in archive.nucleus_files(data_dir).items():
+    for name, path in _nucleus_files(data_dir).items():
         try:
             data, report = archive.read_file(path)
         except archive.ArchiveError as exc:
@@ -91,10 +102,7 @@ def check(
     paths = []
     for path in files or [archive.resolve_data_dir(data_dir)]:
         if path.is_dir():
-            found = list(archive.nucleus_files(path).values())
-            if not found:
-                raise CLIError(f"{path}: no nucleus file (<A><Symbol>.dat, e.g. 12C.dat) in this directory")
-            paths += found
+            paths += _nucleus_files(path).values()
         elif path.is_file():
             paths.append(path)
         else:
