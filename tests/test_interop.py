@@ -121,6 +121,10 @@ def test_import_cli_and_evaluate(tmp_path):
     evaluated = _enxs("evaluate", tmp_path / "peer", "--nucleus", "12C", "--json")
     assert evaluated.returncode == 0, evaluated.stderr
     assert 0.02 < json.loads(evaluated.stdout)["all"]["median_abs_rel_dev"] < 0.06
+    # a nucleus the file names contradict is imported as asked, with one warning line (not Python's file:line)
+    result = _enxs("import", "onnx", PEER, "--out", tmp_path / "as16O", "--nucleus", "16O")
+    assert result.returncode == 0 and Ensemble.load(tmp_path / "as16O").nucleus == "16O"
+    assert result.stderr.splitlines() == ["warning: model_electron_A_12_0.onnx says A = 12; imported as 16O, as asked"]
     # the Python API takes the loaded ensemble or its path alike
     import enxs
 
@@ -399,3 +403,13 @@ def test_every_activation_and_output_exports_to_the_same_numbers(tmp_path, activ
     carbon = Nucleus.parse("12C")
     summary = onnx_io.export(net, carbon, tmp_path, check_count=500)
     assert summary["max_rel_diff"] < 1e-4 and len(summary["files"]) == 2
+
+
+def test_importing_from_a_missing_directory_says_so(tmp_path):
+    from enxs import onnx_import
+    from enxs.errors import EnxsError
+
+    with pytest.raises(EnxsError, match="missing: no such directory"):
+        onnx_import.member_files(tmp_path / "missing")
+    with pytest.raises(EnxsError, match="no model_electron_"):
+        onnx_import.member_files(tmp_path)

@@ -10,6 +10,7 @@ shift) and NuWro's five inputs.
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,8 @@ def member_files(directory: Path) -> list[Path]:
     found = [(int(m[1]), p) for p in Path(directory).glob("*.onnx")
              if (m := _MEMBER_FILE.match(p.name)) and "_ver_" not in p.name]
     if not found:
-        raise OnnxFormatError(f"{directory}: no model_electron_*_<i>.onnx files")
+        what = "no model_electron_*_<i>.onnx files" if Path(directory).is_dir() else "no such directory"
+        raise OnnxFormatError(f"{directory}: {what}")
     return [p for _, p in sorted(found)]
 
 
@@ -96,6 +98,9 @@ def import_ensemble(directory: Path, nucleus: str | None = None,
             nuc = Nucleus.parse(_NUWRO_A[a_field])
     else:
         nuc = Nucleus.parse(nucleus)
+        a_field = paths[0].stem.split("_")[-2]
+        if a_field.isdigit() and int(a_field) != nuc.A:
+            warnings.warn(f"{paths[0].name} says A = {a_field}; imported as {nuc.name}, as asked", stacklevel=2)
     config = build_config(Config(model=model.config, preset="imported"), Imported(source=Path(directory).name),
                           members=model.members)
     coverage, source = None, "unknown: no data file for this nucleus in the data directory"

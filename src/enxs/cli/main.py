@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import warnings
 from typing import Annotated
 
 import typer
 
 from enxs import __version__
 from enxs.cli import data, generators, neutrino, train, use
-from enxs.cli.common import SIGNALS, error, interrupted_status, terminate
+from enxs.cli.common import SIGNALS, error, interrupted_status, terminate, warn
 from enxs.errors import EnxsError
 
 app = typer.Typer(
@@ -50,6 +51,12 @@ def main(
     """enxs: train, fine-tune, evaluate and use cross-section ensembles."""
 
 
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning no command gathered (``warnings_on_screen``) as one warning line, not Python's
+    file:line and source line."""
+    warn(str(message))
+
+
 def run() -> None:
     """Console-script entry point: one-line errors, non-zero exit.
 
@@ -59,6 +66,7 @@ def run() -> None:
     """
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     signal.signal(signal.SIGTERM, terminate)
+    warnings.showwarning = _warning_line
     try:
         code = app(standalone_mode=False)  # click returns typer.Exit's code in this mode
         if code == 130:  # typer turns Ctrl-C (and SIGTERM, through `terminate`) into a silent exit code 130
