@@ -217,6 +217,8 @@ def test_an_existing_output_file_is_kept_unless_told(tmp_path):
      ["--cos: not used with --total"]),
     (("neutrino", "enxs-any-fast", "--nucleus", "12C", "--energy", 1, "--emax", 2, "--tmu", 0.2, "--cos", 0.5),
      ["--emax: not used without --flux"]),
+    (("pretrain", "--preset", "smoke", "--workers", 3, "--out", "run"), ["--workers: only with --executor ray"]),
+    (("reproduce", "--address", "auto", "--out", "study"), ["--address: only with --executor ray"]),
     (("plot", SHIPPED, "--energy", 1, "--angle", 30, "--log-y", "--ylim", "0,10"), ["--ylim '0,10'", "LO > 0"]),
 ])
 def test_bad_lists_figure_formats_and_ignored_options_are_refused_before_any_work(tmp_path, args, fragments):

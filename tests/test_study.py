@@ -58,3 +58,21 @@ def test_a_study_with_a_bad_device_or_archive_writes_nothing(tmp_path, context, 
     with pytest.raises(EnxsError, match=message):
         study.reproduce("enxs-12C-fast", "smoke", tmp_path / "r", context, targets=("16O",), any_targets=())
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    ({"targets": ("99X",)}, "--nucleus: unknown nucleus '99X'"),
+    ({"targets": ("208Pb",)}, "--nucleus 208Pb: no 208Pb.dat"),
+    ({"studies": ("any",), "any_targets": ("208Pb",)}, "--any-nucleus 208Pb: no 208Pb.dat"),
+    ({"studies": ("any",), "any_targets": ()}, "no nucleus to leave out"),
+    ({"studies": ("any",), "any_targets": ("16O",), "any_model": "nope"}, "unknown model 'nope'"),
+    ({"base": "nope"}, "unknown model 'nope'"),
+    ({"studies": ("neutrino",), "neutrino_data": "/nonexistent"}, "MiniBooNE's CCQE files cannot be read"),
+])
+def test_a_study_asked_for_what_it_cannot_do_says_so_before_writing(tmp_path, archive_dir, arguments, message):
+    options = {"base": "enxs-12C-fast", "targets": ("16O",), "any_targets": ()} | arguments
+    if "neutrino_data" in options:
+        options["neutrino_data"] = tmp_path / options["neutrino_data"].lstrip("/")
+    with pytest.raises(EnxsError, match=message):
+        study.reproduce(options.pop("base"), "smoke", tmp_path / "r", Context(archive_dir), **options)
+    assert not (tmp_path / "r").exists()

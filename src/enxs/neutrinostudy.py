@@ -73,6 +73,12 @@ def compare(data, error, prediction: neutrino.NeutrinoPrediction) -> dict[str, f
     return {"norm": k, "chi2": chi2, "coverage": float(inside.mean()), "bins": int(use.sum())}
 
 
+def load_inputs(directory: Path) -> tuple[np.ndarray, np.ndarray, neutrino.Flux]:
+    """MiniBooNE's d²σ and shape error (``load_miniboone``) and its ν_μ flux up to ``EMAX``."""
+    data, error = load_miniboone(directory)
+    return data, error, neutrino.read_flux(directory / "flux_neutrino_mode.txt", "numu", EMAX)
+
+
 def write_report(model: str, out: Path, miniboone: Path) -> Path:
     """Run the comparisons and write ``out/neutrino.md`` with its figures and tables."""
     import matplotlib
@@ -80,8 +86,7 @@ def write_report(model: str, out: Path, miniboone: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    data, error = load_miniboone(miniboone)
-    flux = neutrino.read_flux(miniboone / "flux_neutrino_mode.txt", "numu", EMAX)
+    data, error, flux = load_inputs(miniboone)
     ensemble = Ensemble.load(model)
     t, c = (a.ravel() for a in np.meshgrid(T_CENTRES, COS_CENTRES, indexing="ij"))
     rows, predictions, timings = [], {}, {}

@@ -22,10 +22,11 @@ from enxs import anystudy, archive, artifacts, executors, runs
 from enxs.config import Finetune, Scratch, build_config, finetune_base, scratch_baseline_base
 from enxs.context import DEFAULT_CONTEXT, Context
 from enxs.datasets import total_error
+from enxs.errors import EnxsError
 from enxs.evaluation import metrics_of_members
 from enxs.files import STUDY_MARKER, check_study_directory, write_json
 from enxs.metrics import REGIONS, median_by_region
-from enxs.nuclei import Nucleus
+from enxs.nuclei import Nucleus, UnknownNucleusError
 from enxs.predict import member_predictions
 from enxs.transfer import a_factor
 
@@ -194,6 +195,39 @@ def _figure(cell: Cell, path: Path, panels: int = 3) -> None:
     plt.close(fig)
 
 
+class StudyError(EnxsError):
+    """A study asked for what it cannot do: a target without data, no nucleus to leave out."""
+
+
+def check_inputs(studies, context: Context, base: str, targets, any_targets, any_model: str | None,
+                 neutrino_data: Path | None) -> None:
+    """What ``reproduce``'s studies read, checked before anything is written: the targets' data files,
+    the any-nucleus study's nuclei to leave out, the models named and MiniBooNE's files; one
+    error each, before any run."""
+    from enxs import neutrinostudy
+
+    if "any" in studies and not any_targets:
+        raise StudyError("--any-nucleus none: the any-nucleus study has no nucleus to leave out (name some, or "
+                         "leave 'any' out of --studies)")
+    named = [("--nucleus", targets)] * ("transfer" in studies) + [("--any-nucleus", any_targets)] * ("any" in studies)
+    if named:
+        available = context.nucleus_names()
+        for option, names in named:
+            for name in names:
+                try:
+                    nucleus = Nucleus.parse(name).name
+                except UnknownNucleusError as exc:
+                    raise StudyError(f"{option}: {exc}") from None
+                if nucleus not in available:
+                    raise StudyError(f"{option} {name}: no {nucleus}.dat in {context.archive_dir} (nuclei found: "
+                                     f"{', '.join(available)})")
+    for model in (base if set(studies) - {"neutrino"} else None, any_model):
+        if model is not None:
+            artifacts.resolve_model(model)
+    if "neutrino" in studies:
+        neutrinostudy.load_inputs(neutrino_data or neutrinostudy.default_directory(context))
+
+
 def reproduce(base: str, preset: str, out: Path, context: Context = DEFAULT_CONTEXT, members: int | None = None,
               seed: int = 0, targets=TARGETS, fractions=FRACTIONS, on_run=None, any_targets=ZERO_SHOT_TARGETS,
               any_model: str | None = None, any_members: int | None = None,
@@ -216,6 +250,7 @@ def reproduce(base: str, preset: str, out: Path, context: Context = DEFAULT_CONT
                *([ANY_REPORT, *anystudy.RESPONSE_FIGURES] if "any" in studies else ()),
                *(neutrinostudy.REPORT_FILES if "neutrino" in studies else ())]
     context.check(data=set(studies) != {"neutrino"} or neutrino_data is None)
+    check_inputs(studies, context, base, targets, any_targets, any_model, neutrino_data)
     check_study_directory(out, reports, overwrite)
     start = time.time()
     (out / "runs").mkdir(parents=True, exist_ok=True)

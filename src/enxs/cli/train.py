@@ -39,7 +39,24 @@ Executor = Annotated[str, typer.Option(
                        "'enxs[ray]'), merged into the same model directory.")]
 Address = Annotated[str | None, typer.Option(
     "--address", help="With --executor ray: a Ray cluster HOST:PORT (or auto); default: a local Ray.")]
-Workers = Annotated[int, typer.Option("--workers", min=1, help="With --executor ray: chunks (and local Ray CPUs).")]
+Workers = Annotated[int | None, typer.Option(
+    "--workers", min=1, show_default=False, help="With --executor ray: chunks (and local Ray CPUs; default 2).")]
+
+
+def check_executor(executor: str, address: str | None, workers: int | None) -> int:
+    """The executor options checked before any work (Ray installed where asked for; --address and
+    --workers only with it); returns the number of Ray workers."""
+    if executor not in ("local", "ray"):
+        raise CLIError(f"--executor {executor!r}: choose local or ray")
+    if executor == "local":
+        given = [option for option, value in (("--address", address), ("--workers", workers)) if value is not None]
+        if given:
+            raise CLIError(f"{', '.join(given)}: only with --executor ray")
+        return 1
+    from enxs.executors import ray_module
+
+    ray_module()  # the one-line error without the extra
+    return workers or 2
 
 
 def _progress_run(spec, out: Path, resume: bool, command: str) -> dict:
@@ -122,25 +139,19 @@ def _on_ray(spec, out: Path, resume: bool, address: str | None, workers: int, co
 
 
 def _start_or_resume(out: Path | None, resume: Path | None, make_spec, command: str, executor: str = "local",
-                     address: str | None = None, workers: int = 2) -> None:
+                     address: str | None = None, workers: int | None = None) -> None:
     """Resume the run in ``resume``, or start ``make_spec()`` writing to ``out``; on Ray with
     ``executor='ray'``."""
     from enxs import runs
 
-    if executor not in ("local", "ray"):
-        raise CLIError(f"--executor {executor!r}: choose local or ray")
+    workers = check_executor(executor, address, workers)
     if executor == "ray":
-        from enxs.executors import ray_module
-
-        ray_module()  # the one-line error without the extra, before any work
         target = resume or out
         if target is None:
             raise CLIError("give --out DIR (or --resume DIR)")
         spec = runs.resume_spec(resume) if resume is not None else make_spec()
         _print_metrics(_on_ray(spec, target, resume is not None, address, workers, command), target)
         return
-    if address is not None:
-        raise CLIError("--address needs --executor ray")
     if resume is not None:
         _print_metrics(_progress_run(runs.resume_spec(resume), resume, True, command), resume)
     elif out is None:
@@ -159,7 +170,7 @@ def pretrain(
     config: ConfigFile = None, set_: Sets = None, out: Out = None, resume: Resume = None,
     data_file: Annotated[Path | None, typer.Option(help="Archive-format file instead of <A><Sym>.dat.")] = None,
     data_dir: DataDir = None, threads: Threads = None, executor: Executor = "local", address: Address = None,
-    workers: Workers = 2,
+    workers: Workers = None,
 ) -> None:
     """Train an ensemble from scratch and write a model directory.
 
@@ -187,7 +198,7 @@ def finetune(
     norm: Annotated[list[str] | None, typer.Option(help="Normalization uncertainty LABEL=0.03 (repeatable).")] = None,
     data_file: Annotated[Path | None, typer.Option(help="The target's data in the archive format.")] = None,
     data_dir: DataDir = None, threads: Threads = None, executor: Executor = "local", address: Address = None,
-    workers: Workers = 2,
+    workers: Workers = None,
 ) -> None:
     """Fine-tune every member of a pre-trained ensemble to another nucleus.
 
@@ -292,12 +303,13 @@ def reproduce(
     executor: Annotated[str, typer.Option(
         "--executor", help="local (one run after another here) or ray: the study's independent runs fan out over "
                            "Ray workers, one CPU each (pip install 'enxs[ray]').")] = "local",
-    address: Address = None, workers: Workers = 2,
+    address: Address = None, workers: Workers = None,
 ) -> None:
     """The transfer-learning study (targets × {all, last2} × {7:3, 1:9}) with baselines, the
     any-nucleus study (zero-shot, leave one nucleus out; fine-tuned from those bases) and the
     response study, as reports."""
     from enxs import study
+    from enxs.executors import RayExecutor
 
     context = job_context(data_dir, threads, device)
 
@@ -311,12 +323,7 @@ def reproduce(
     unknown = set(chosen) - {"transfer", "any", "responses", "neutrino"}
     if unknown or not chosen:
         raise CLIError(f"--studies {studies!r}: choose among transfer, any, responses and neutrino (comma-separated)")
-    if executor not in ("local", "ray"):
-        raise CLIError(f"--executor {executor!r}: choose local or ray")
-    if executor == "ray":
-        from enxs.executors import RayExecutor, ray_module
-
-        ray_module()  # the one-line error without the extra, before any work
+    workers = check_executor(executor, address, workers)
     try:
         with ray_progress() if executor == "ray" else nullcontext() as on_event:
             runner = RayExecutor(out / "runs", address, workers, on_event) if executor == "ray" else None
