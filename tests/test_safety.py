@@ -212,5 +212,5 @@ def test_plot_range_shows_the_whole_model_and_the_legend_names_datasets():
 
 def test_plot_takes_ylim_and_refuses_a_bad_one(tmp_path):
     args = ("plot", SHIPPED, "--energy", 0.68, "--angle", 60)
-    assert _enxs(*args, "--ylim", "0,3000", "--log-y", "--output", "a.png", cwd=tmp_path).returncode == 0
+    assert _enxs(*args, "--ylim", "1,3000", "--log-y", "--output", "a.png", cwd=tmp_path).returncode == 0
     _one_line_error(_enxs(*args, "--ylim", "5,1", "--output", "b.png", cwd=tmp_path), "--ylim")
