@@ -116,7 +116,7 @@ def test_files_say_the_coulomb_correction(any_model, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "effective-momentum approximation" in out.read_text() and "V = 9.02 MeV" in out.read_text()
     carbon = Ensemble.load("enxs-12C-fast").provenance(Nucleus.parse("12C"))
-    assert carbon["coulomb_correction"].startswith("none")
+    assert carbon["coulomb_correction"].startswith("not modelled: the network is fit to measured cross sections")
 
 
 def test_fine_tuning_from_the_any_nucleus_model_needs_no_a_factor(any_model, tmp_path, archive_dir):

@@ -64,7 +64,8 @@ def effective_energy(energy: torch.Tensor, v_bar: torch.Tensor) -> tuple[torch.T
 def note(nucleus: Nucleus, applied: bool) -> str:
     """What a file says about the Coulomb distortion in its cross sections."""
     if not applied:
-        return "none: the model's cross sections have no Coulomb distortion (plane-wave electrons)"
+        return ("not modelled: the network is fit to measured cross sections as they are, so the Coulomb "
+                "distortion of its training nuclei is in it implicitly, not adjusted for another nucleus")
     radius, tabulated = charge_radius(nucleus)
     source = "Angeli and Marinova 2013" if tabulated else "the A^(1/3) rule, not tabulated"
     return (f"effective-momentum approximation with focusing (E -> E + V, E' -> E' + V, sigma x ((E + V)/E)^2), "
