@@ -167,6 +167,8 @@ def test_unknown_config_keys_are_errors():
     with pytest.raises(ConfigError, match="must be a number"):
         load_config("fast", assignments=["train.lr=fast"])
     assert np.isclose(load_config("fast", assignments=["train.lr=0.01"]).train.lr, 0.01)
+    with pytest.raises(ConfigError, match=r"^train.batch_size=1: must be ≥ 2$"):  # the value that is wrong, named
+        load_config("fast", assignments=["train.batch_size=1"])
 
 
 def test_model_b_mc_dropout_gives_a_spread_from_one_network(toy_file, tmp_path):

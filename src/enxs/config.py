@@ -133,8 +133,9 @@ class TrainConfig:
     def check(self) -> None:
         _choice("train.lr_schedule", self.lr_schedule, ("cosine", "constant"))
         _choice("train.loss", self.loss, ("chi2", "log_chi2"))
-        if self.members < 1 or self.epochs < 1 or self.batch_size < 2 or self.first_member < 0:
-            raise ConfigError("train.members, train.epochs ≥ 1, train.batch_size ≥ 2 and train.first_member ≥ 0")
+        for key, least in (("members", 1), ("epochs", 1), ("batch_size", 2), ("first_member", 0)):
+            if getattr(self, key) < least:
+                raise ConfigError(f"train.{key}={getattr(self, key)}: must be ≥ {least}")
         if not 0 < self.val_fraction < 1:
             raise ConfigError("train.val_fraction must be in (0, 1)")
         if self.lr <= 0:
@@ -385,9 +386,8 @@ TRANSFER_TRAIN_FRACTION = 0.7
 
 
 def finetune_base(parent: Config, preset: str) -> Config:
-    """The base of a fine-tuning configuration (for :func:`build_config` with a
-    :class:`Finetune` start): the parent's architecture, selection and loss with the preset's
-    fine-tuning schedule."""
+    """The base of a fine-tuning configuration (for :func:`build_config` with a :class:`Finetune`
+    start): the parent's architecture, selection and loss with the preset's fine-tuning schedule."""
     return replace(parent, preset=preset, train=replace(parent.train, **FINETUNE_TRAIN[preset]))
 
 
