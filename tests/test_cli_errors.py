@@ -188,6 +188,8 @@ def test_cli_run_killed_before_its_first_checkpoint_resumes(tmp_path, archive_di
     assert (tmp_path / "run" / "run.json").exists() and not artifacts.has_checkpoint(tmp_path / "run")
     again = _enxs("pretrain", "--out", "run", cwd=tmp_path)
     _one_line_error(again, "--resume")
+    changed = _enxs("pretrain", "--resume", "run", "--members", 5, "--preset", "fast", cwd=tmp_path)
+    _one_line_error(changed, "--preset, --members: a resumed run keeps the settings it started with")
     resumed = _enxs("pretrain", "--resume", "run", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads((tmp_path / "run" / "manifest.json").read_text())["training"]["epochs_run"] == 60

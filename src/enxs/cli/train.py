@@ -138,6 +138,19 @@ def _on_ray(spec, out: Path, resume: bool, address: str | None, workers: int, co
     return manifest
 
 
+#: Options that a resumed run may take: how it runs here, not what it is.
+RESUME_OPTIONS = {"resume", "threads", "executor", "address", "workers"}
+
+
+def refuse_settings_on_resume(ctx: typer.Context) -> None:
+    """A resumed run keeps the settings it started with (its run.json): refuse options given for it."""
+    given = [p.opts[0] for p in ctx.command.params if p.name not in RESUME_OPTIONS
+             and getattr(ctx.get_parameter_source(p.name), "name", None) == "COMMANDLINE"]
+    if given:
+        raise CLIError(f"{', '.join(given)}: a resumed run keeps the settings it started with (its run.json); "
+                       f"give --resume DIR alone, or start a new run with --out")
+
+
 def _start_or_resume(out: Path | None, resume: Path | None, make_spec, command: str, executor: str = "local",
                      address: str | None = None, workers: int | None = None) -> None:
     """Resume the run in ``resume``, or start ``make_spec()`` writing to ``out``; on Ray with
@@ -161,6 +174,7 @@ def _start_or_resume(out: Path | None, resume: Path | None, make_spec, command: 
 
 
 def pretrain(
+    ctx: typer.Context,
     nucleus: Annotated[str, typer.Option(
         help="Nucleus to train on (12C), several (12C,16O,56Fe), or all: every nucleus file in the data "
              "directory. Several nuclei train one model that takes the nucleus as input.")] = "12C",
@@ -177,6 +191,8 @@ def pretrain(
     The method of Kowal et al., Phys. Rev. C 110, 025501 (2024)."""
     from enxs import runs
 
+    if resume is not None:
+        refuse_settings_on_resume(ctx)
     context = job_context(data_dir, threads, device)
     _start_or_resume(out, resume, lambda: runs.pretrain_spec(
         nucleus, preset, exclude=exclude, data_file=data_file, context=context, config_file=config,
@@ -184,6 +200,7 @@ def pretrain(
 
 
 def finetune(
+    ctx: typer.Context,
     from_: Annotated[str | None, typer.Option(
         "--from", help="Pre-trained model: directory or shipped name.", show_default=False)] = None,
     nucleus: Annotated[str | None, typer.Option(help="Target nucleus, e.g. 56Fe.", show_default=False)] = None,
@@ -206,6 +223,8 @@ def finetune(
     from enxs import runs
     from enxs.datasets import parse_norm_overrides
 
+    if resume is not None:
+        refuse_settings_on_resume(ctx)
     if resume is None and (from_ is None or nucleus is None):
         raise CLIError("give --from MODEL and --nucleus TARGET (or --resume DIR)")
     if not 0 < train_fraction < 1:
