@@ -220,6 +220,7 @@ def test_an_existing_output_file_is_kept_unless_told(tmp_path):
     (("neutrino", "enxs-any-fast", "--nucleus", "12C", "--energy", 1, "--emax", 2, "--tmu", 0.2, "--cos", 0.5),
      ["--emax: not used without --flux"]),
     (("pretrain", "--preset", "smoke", "--workers", 3, "--out", "run"), ["--workers: only with --executor ray"]),
+    (("evaluate", SHIPPED, "--scale-a"), ["--scale-a scales to another nucleus: name it"]),
     (("reproduce", "--address", "auto", "--out", "study"), ["--address: only with --executor ray"]),
     (("plot", SHIPPED, "--energy", 1, "--angle", 30, "--log-y", "--ylim", "0,10"), ["--ylim '0,10'", "LO > 0"]),
 ])

@@ -91,6 +91,9 @@ def evaluate_model(model_ref: str | os.PathLike | Ensemble, nucleus: str | None 
     model, manifest = ensemble.model, ensemble.manifest
     result: dict[str, Any] = {"model": ensemble.name, "model_nuclei": [n.name for n in manifest.nuclei]}
     if nucleus is None and data_file is None:
+        if scale_by_a:
+            raise archive.ArchiveError("--scale-a scales to another nucleus: name it (--nucleus or --data-file); "
+                                       "the stored split is the model's own")
         train, test = stored_split(manifest, data_dir)
         return result | {"nucleus": manifest.name, **evaluate_split(model, train, test, manifest)}
     path = archive.data_path(nucleus or manifest.name, data_file, data_dir)  # the file, when given, decides
