@@ -100,17 +100,20 @@ class RunSpec:
         return cls(**{**d, "config": Config.from_dict(d["config"])})
 
 
+def parse_nuclei(option: str, names) -> list[str]:
+    """Nucleus names (comma-separated, or a sequence) normalized (``Fe56`` → ``56Fe``); an unknown
+    one is a :class:`RunError` naming ``option``."""
+    try:
+        return [Nucleus.parse(n).name for n in (names.split(",") if isinstance(names, str) else names) if n.strip()]
+    except UnknownNucleusError as exc:
+        raise RunError(f"{option}: {exc}") from None
+
+
 def choose_nuclei(nucleus: str, exclude: str | None = None, context: Context = DEFAULT_CONTEXT) -> list[str]:
     """``12C``, a comma-separated list, or ``all`` (every nucleus file in the context's data
-    directory), less the comma-separated ``exclude``; names normalized (``Fe56`` → ``56Fe``)."""
-    def parse(option: str, text: str) -> list[str]:
-        try:
-            return [Nucleus.parse(n).name for n in text.split(",") if n.strip()]
-        except UnknownNucleusError as exc:
-            raise RunError(f"{option}: {exc}") from None
-
-    names = context.nucleus_names() if nucleus.strip().lower() == "all" else parse("--nucleus", nucleus)
-    dropped = set(parse("--exclude", exclude or ""))
+    directory), less the comma-separated ``exclude``; names normalized (``parse_nuclei``)."""
+    names = context.nucleus_names() if nucleus.strip().lower() == "all" else parse_nuclei("--nucleus", nucleus)
+    dropped = set(parse_nuclei("--exclude", exclude or ""))
     unknown = dropped - set(names)
     if unknown:
         raise RunError(f"--exclude {', '.join(sorted(unknown))}: not among the nuclei to train on ({', '.join(names)})")

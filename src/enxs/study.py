@@ -26,7 +26,7 @@ from enxs.errors import EnxsError
 from enxs.evaluation import metrics_of_members
 from enxs.files import STUDY_MARKER, check_study_directory, write_json
 from enxs.metrics import REGIONS, median_by_region
-from enxs.nuclei import Nucleus, UnknownNucleusError
+from enxs.nuclei import Nucleus
 from enxs.predict import member_predictions
 from enxs.transfer import a_factor
 
@@ -210,17 +210,12 @@ def check_inputs(studies, context: Context, base: str, targets, any_targets, any
         raise StudyError("--any-nucleus none: the any-nucleus study has no nucleus to leave out (name some, or "
                          "leave 'any' out of --studies)")
     named = [("--nucleus", targets)] * ("transfer" in studies) + [("--any-nucleus", any_targets)] * ("any" in studies)
-    if named:
-        available = context.nucleus_names()
-        for option, names in named:
-            for name in names:
-                try:
-                    nucleus = Nucleus.parse(name).name
-                except UnknownNucleusError as exc:
-                    raise StudyError(f"{option}: {exc}") from None
-                if nucleus not in available:
-                    raise StudyError(f"{option} {name}: no {nucleus}.dat in {context.archive_dir} (nuclei found: "
-                                     f"{', '.join(available)})")
+    available = context.nucleus_names() if named else []
+    for option, names in named:
+        missing = [name for name in runs.parse_nuclei(option, names) if name not in available]
+        if missing:
+            raise StudyError(f"{option} {missing[0]}: no {missing[0]}.dat in {context.archive_dir} (nuclei found: "
+                             f"{', '.join(available)})")
     for model in (base if set(studies) - {"neutrino"} else None, any_model):
         if model is not None:
             artifacts.resolve_model(model)
