@@ -328,21 +328,21 @@ def _plot_responses(model: str, nucleus: str | None, q_values: list[float], omeg
     save_figure(fig, output, f" ({r.method})")
 
 
-#: The options each kind of plot uses (by the mode option that chooses it; "" a cross section).
-PLOT_OPTIONS = {"": ("--energy", "--angle", "--omega", "--scan", "--with-data", "--log-y", "--ylim"),
-                "--scan": ("--energy", "--omega", "--scan", "--log-y", "--ylim"),
-                "--responses": ("--responses", "--q", "--omega"),
-                "--neutrino": ("--energy", "--flux", "--emax", "--cos"),
-                "--neutrino --total": ("--total", "--emax")}
+#: Each kind of plot (by the option that chooses it; "" a spectrum in ω): how it is named, the options it uses.
+PLOT_KINDS = {"": ("for a spectrum in ω (without --scan, --neutrino or --responses)",
+                   ("--energy", "--angle", "--omega", "--scan", "--with-data", "--log-y", "--ylim")),
+              "--scan": ("in a scan in angle or Q²", ("--energy", "--omega", "--scan", "--log-y", "--ylim")),
+              "--responses": ("with --responses", ("--responses", "--q", "--omega")),
+              "--neutrino": ("with --neutrino", ("--energy", "--flux", "--emax", "--cos")),
+              "--neutrino --total": ("with --neutrino --total", ("--total", "--emax"))}
 
 
-def _check_plot_options(given: dict[str, bool], mode: str) -> None:
-    """Refuse options the chosen plot would ignore (a --flux without --neutrino drew electrons)."""
-    unused = [option for option, present in given.items() if present and option not in PLOT_OPTIONS[mode]]
+def _check_plot_options(given: dict[str, bool], kind: str) -> None:
+    """Refuse options the chosen kind of plot would ignore (a --flux without --neutrino drew electrons)."""
+    name, uses = PLOT_KINDS[kind]
+    unused = [option for option, present in given.items() if present and option not in uses]
     if unused:
-        kind = (f"with {mode}" if mode != "--scan" else "in a scan in angle or Q²") if mode else \
-            "for a spectrum in ω (without --scan, --neutrino or --responses)"
-        raise CLIError(f"{', '.join(unused)}: not used {kind}; this plot takes {', '.join(PLOT_OPTIONS[mode])}")
+        raise CLIError(f"{', '.join(unused)}: not used {name}; this plot takes {', '.join(uses)}")
 
 
 def _parse_ylim(text: str | None, log: bool) -> tuple[float, float] | None:
