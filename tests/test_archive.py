@@ -59,6 +59,8 @@ def test_load_archive_columns_and_derived(archive_dir):
 def test_unknown_nucleus_and_missing_file(archive_dir):
     with pytest.raises(UnknownNucleusError):
         Nucleus.parse("12Xx")
+    with pytest.raises(UnknownNucleusError, match="unknown nucleus 40: write it as A then symbol"):
+        Nucleus.parse(40)  # a number, not a name
     with pytest.raises(archive.ArchiveError, match=r"197Au\.dat"):
         archive.find_nucleus_file("197Au", archive_dir)
 

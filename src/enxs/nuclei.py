@@ -62,7 +62,7 @@ class Nucleus:
     @classmethod
     def parse(cls, text: str) -> Nucleus:
         """``'56Fe'``, ``'Fe56'`` or ``'fe-56'`` → Nucleus(26, 56)."""
-        match = _NAME.match(text)
+        match = _NAME.match(text) if isinstance(text, str) else None
         if not match:
             raise UnknownNucleusError(f"unknown nucleus {text!r}: write it as A then symbol, e.g. 12C, 56Fe")
         a, sym = (match[1], match[2]) if match[1] else (match[4], match[3])
