@@ -209,6 +209,8 @@ def test_a_q_omega_file_names_the_line_of_a_point_outside_electron_scattering(tm
     path.write_text("# responses at\nq,omega\n0.5,0.1\n\n0.5,0.6\n")
     with pytest.raises(KinematicsError, match=r"q.csv:5: ω must be < q .*\(q=0.5 GeV, ω=0.6 GeV\)"):
         pointfiles.read_points(path, ("q", "omega"), check=rosenbluth.check_q_omega)
+    with pytest.raises(KinematicsError, match=r"momentum transfer q must be > 0 GeV \(point 1 of 1: q=-0.5 GeV"):
+        rosenbluth.check_q_omega(-0.5, 0.1)
 
 
 def test_extrapolation_is_flagged(tmp_path):

@@ -114,6 +114,12 @@ def test_flux_tables(tmp_path):
         neutrino.read_flux(tmp_path / "bad.txt")
     with pytest.raises(neutrino.NeutrinoError, match="cannot read"):
         neutrino.read_flux(tmp_path / "missing.txt")
+    with pytest.raises(neutrino.NeutrinoError, match="--flavor 'nutau'"):
+        neutrino.read_flux(edges, "nutau")
+    with pytest.raises(neutrino.NeutrinoError, match="--emax -1: must be > 0 GeV"):
+        neutrino.read_flux(edges, emax=-1)
+    with pytest.raises(neutrino.NeutrinoError, match=r"no positive flux at or below --emax 0.1 GeV \(its lowest"):
+        neutrino.read_flux(edges, emax=0.1)
 
 
 @pytest.fixture(scope="module")

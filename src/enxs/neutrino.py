@@ -68,6 +68,9 @@ def read_flux(path: str | Path, flavor: str = "numu", emax: float | None = None)
     flavour (ν_μ, ν̄_μ, ν_e, ν̄_e, as MiniBooNE's published file); lines that are not numbers are
     skipped. Points are weighted by Φ ΔE, bins by Φ at their centre; ``emax`` cuts [GeV]."""
     path = Path(path)
+    flavor_current(flavor)
+    if emax is not None and not emax > 0:
+        raise NeutrinoError(f"--emax {emax:g}: must be > 0 GeV")
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError as exc:
@@ -92,8 +95,11 @@ def read_flux(path: str | Path, flavor: str = "numu", emax: float | None = None)
             raise NeutrinoError(f"--flux {path}: no column for {flavor} (it has {table.shape[1] - 2} flux column(s))")
         energy, weight = (table[:, 0] + table[:, 1]) / 2, table[:, column]
     keep = (energy > 0) & np.isfinite(weight) & (weight > 0) & (energy <= (np.inf if emax is None else emax))
-    if (weight < 0).any() or not keep.any():
-        raise NeutrinoError(f"--flux {path}: negative flux values, or no positive flux below --emax")
+    if (weight < 0).any():
+        raise NeutrinoError(f"--flux {path}: negative flux values")
+    if not keep.any():
+        below = "" if emax is None else f" at or below --emax {emax:g} GeV (its lowest energy: {energy.min():g} GeV)"
+        raise NeutrinoError(f"--flux {path}: no positive flux{below}")
     return Flux(energy[keep], weight[keep] / weight[keep].sum(), str(path))
 
 

@@ -70,6 +70,7 @@ def check_q_omega(q, omega, *, where: str = "input", rows=None) -> None:
     given (e.g. ``FILE:LINE``), else ``where`` and its ordinal."""
     q, omega = np.broadcast_arrays(np.asarray(q, float), np.asarray(omega, float))
     tests = [(~np.isfinite(q) | ~np.isfinite(omega), "non-finite value"),
+             (q <= 0, "momentum transfer q must be > 0 GeV"),
              (omega <= 0, "energy transfer ω must be > 0 GeV"),
              (omega >= q, "ω must be < q (Q² = q² − ω² > 0 in electron scattering)")]
     q, omega = q.ravel(), omega.ravel()
