@@ -221,6 +221,8 @@ def test_an_existing_output_file_is_kept_unless_told(tmp_path):
      ["--emax: not used without --flux"]),
     (("pretrain", "--preset", "smoke", "--workers", 3, "--out", "run"), ["--workers: only with --executor ray"]),
     (("evaluate", SHIPPED, "--scale-a"), ["--scale-a scales to another nucleus: name it"]),
+    (("plot", "enxs-any-fast", "--nucleus", "12C", "--neutrino", "nutau", "--energy", 1), ["--neutrino 'nutau'"]),
+    (("plot", "enxs-any-fast", "--nucleus", "12C", "--neutrino", "numu", "--total", "--emax", -1), ["--emax -1"]),
     (("reproduce", "--address", "auto", "--out", "study"), ["--address: only with --executor ray"]),
     (("plot", SHIPPED, "--energy", 1, "--angle", 30, "--log-y", "--ylim", "0,10"), ["--ylim '0,10'", "LO > 0"]),
 ])

@@ -133,6 +133,10 @@ def test_points_beyond_the_neutrino_energy_are_zero_and_said_so_and_no_points_ar
     assert result.mean[0] > 0 and result.mean[1] == 0.0
     with pytest.raises(neutrino.NeutrinoError, match="no neutrino energy"):
         neutrino.total_cross_section(None, "12C", [])
+    with pytest.raises(neutrino.NeutrinoError, match=r"^--cos 1.5: cos θ must lie in \[-1, 1\]$"):
+        neutrino.double_differential(None, "12C", [0.5, 0.6], [0.5, 1.5], energy=1.0)
+    with pytest.raises(neutrino.NeutrinoError, match=r"^--tmu nan: T must be finite"):
+        neutrino.double_differential(None, "12C", [float("nan")], 0.5, energy=1.0)
     with pytest.raises(EnxsError, match="t_lepton \\(2,\\), cos_theta \\(3,\\)"):
         neutrino.double_differential(None, "12C", [0.5, 0.6], [0.1, 0.2, 0.3], energy=1.0)
 

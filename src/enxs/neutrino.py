@@ -362,10 +362,11 @@ def _setup(ensemble, nucleus, flavor, per, scaling):
 
 
 def _check_axis(t_lepton, cos_theta) -> None:
-    if not (np.all(np.isfinite(t_lepton)) and np.all(np.isfinite(cos_theta))):
-        raise NeutrinoError("--tmu/--cos: values must be finite")
-    if (t_lepton < 0).any() or (np.abs(cos_theta) > 1).any():
-        raise NeutrinoError("--tmu must be ≥ 0 GeV and --cos within [-1, 1]")
+    """T ≥ 0 [GeV] and cos θ in [−1, 1], finite; the first value that is not, named."""
+    for option, values, bad, rule in (("--tmu", t_lepton, ~(t_lepton >= 0), "T must be finite and ≥ 0 GeV"),
+                                      ("--cos", cos_theta, ~(np.abs(cos_theta) <= 1), "cos θ must lie in [-1, 1]")):
+        if bad.any():
+            raise NeutrinoError(f"{option} {values[np.flatnonzero(bad)[0]]:g}: {rule}")
 
 
 def _per_factor(target: Nucleus, current: ccqe.Current, per: str) -> float:

@@ -144,6 +144,10 @@ def plot_neutrino(model: str, nucleus: str | None, flavor: str, energy: float | 
     from enxs import neutrino, plots
     from enxs.cli.use import load, save_figure
 
+    if flavor not in neutrino.FLAVORS:
+        raise CLIError(f"--neutrino {flavor!r}: choose one of {', '.join(neutrino.FLAVORS)}")
+    if emax is not None and not emax > 0.1:
+        raise CLIError(f"--emax {emax:g}: must be > 0.1 GeV")
     ensemble, target = load(model, nucleus)
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     with warnings_on_screen():
