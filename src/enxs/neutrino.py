@@ -255,8 +255,7 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
 
 def total_cross_section(ensemble: Ensemble | str | None, nucleus: str | Nucleus | None, energies, *,
                         flavor: str = "numu", axial_mass: float = ccqe.AXIAL_MASS, per: str = "nucleon",
-                        scaling: str | None = None,
-                        pauli: bool = True, nodes: tuple[int, int] = (128, 64),
+                        scaling: str | None = None, pauli: bool = True, nodes: tuple[int, int] = (128, 64),
                         axial_mass_std: float = 0.0) -> NeutrinoPrediction:
     """σ(E_ν) [cm²] at the neutrino energies [GeV]: d²σ/dT dcos θ integrated over T and cos θ with
     Gauss–Legendre rules of ``nodes`` points, each in 8 panels, in T ∈ (0, E_ν − m_l) and in u with
