@@ -93,7 +93,9 @@ def check_figure_output(output: Path, overwrite: bool) -> None:
 
 def predict(
     model: ModelArg, energy: Energy = None, angle: Angle = None, omega: Omega = None,
-    input_: Annotated[Path | None, typer.Option("--input", help="CSV with E, theta, omega columns.")] = None,
+    input_: Annotated[Path | None, typer.Option(
+        "--input", help="CSV with E [GeV], theta [deg], omega [GeV] columns; lines starting with # are comments.")]
+    = None,
     output: Annotated[Path | None, typer.Option(help="Write .csv, .parquet or .json (by extension).")] = None,
     nucleus: Nucleus = None, overwrite: Overwrite = False, threads: Threads = None,
 ) -> None:
@@ -133,7 +135,8 @@ def responses(
     q: Annotated[str | None, typer.Option(
         "--q", help="Momentum transfer q [GeV]: a value, start:stop:count or a comma list.")] = None,
     omega: Omega = None,
-    input_: Annotated[Path | None, typer.Option("--input", help="CSV with q and omega columns [GeV].")] = None,
+    input_: Annotated[Path | None, typer.Option(
+        "--input", help="CSV with q and omega columns [GeV]; lines starting with # are comments.")] = None,
     output: Annotated[Path | None, typer.Option(help="Write .csv, .parquet or .json (by extension).")] = None,
     nucleus: Nucleus = None, overwrite: Overwrite = False, threads: Threads = None,
 ) -> None:
