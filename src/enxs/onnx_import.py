@@ -88,17 +88,16 @@ def import_ensemble(directory: Path, nucleus: str | None = None,
     the nucleus' file in the data directory, or None (unknown) where there is none.
     """
     model, paths = import_members(directory)
+    a_field = paths[0].stem.split("_")[-2]  # NuWro's model_electron_A_<A>_<i>.onnx
     if nucleus is None:
         try:
             nuc = Nucleus.parse(Path(directory).name)
         except UnknownNucleusError:
-            a_field = paths[0].stem.split("_")[-2]
             if a_field not in _NUWRO_A:
                 raise OnnxFormatError(f"cannot tell the nucleus of {directory} (A={a_field}); give --nucleus") from None
             nuc = Nucleus.parse(_NUWRO_A[a_field])
     else:
         nuc = Nucleus.parse(nucleus)
-        a_field = paths[0].stem.split("_")[-2]
         if a_field.isdigit() and int(a_field) != nuc.A:
             warnings.warn(f"{paths[0].name} says A = {a_field}; imported as {nuc.name}, as asked", stacklevel=2)
     config = build_config(Config(model=model.config, preset="imported"), Imported(source=Path(directory).name),
