@@ -328,10 +328,11 @@ def _member_count(ensemble: Ensemble) -> int:
     return ensemble.members * max(ensemble.model.config.mc_samples, 1)
 
 
-def flavor_current(flavor: str) -> ccqe.Current:
-    """The charged current of a flavour (``FLAVORS``); a NeutrinoError naming the flavours for any other."""
+def flavor_current(flavor: str, option: str = "--flavor") -> ccqe.Current:
+    """The charged current of a flavour (``FLAVORS``); a NeutrinoError naming ``option`` and the flavours
+    for any other."""
     if flavor not in FLAVORS:
-        raise NeutrinoError(f"--flavor {flavor!r}: choose one of {', '.join(FLAVORS)}")
+        raise NeutrinoError(f"{option} {flavor!r}: choose one of {', '.join(FLAVORS)}")
     return FLAVORS[flavor][1]
 
 

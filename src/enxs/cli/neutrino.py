@@ -144,8 +144,7 @@ def plot_neutrino(model: str, nucleus: str | None, flavor: str, energy: float | 
     from enxs import neutrino, plots
     from enxs.cli.use import load, save_figure
 
-    if flavor not in neutrino.FLAVORS:
-        raise CLIError(f"--neutrino {flavor!r}: choose one of {', '.join(neutrino.FLAVORS)}")
+    lepton_mass = neutrino.flavor_current(flavor, "--neutrino").lepton_mass  # GeV
     if emax is not None and not emax > 0.1:
         raise CLIError(f"--emax {emax:g}: must be > 0.1 GeV")
     ensemble, target = load(model, nucleus)
@@ -164,7 +163,7 @@ def plot_neutrino(model: str, nucleus: str | None, flavor: str, energy: float | 
             table = neutrino.read_flux(flux, flavor, emax) if flux is not None else None
             slices = parse_values(cos or "0.95,0.8,0.6,0.3,0.0", "--cos")
             top = energy if energy is not None else (emax or 2.0)  # E_ν [GeV]
-            t_max = 0.98 * (top - neutrino.flavor_current(flavor).lepton_mass)
+            t_max = 0.98 * (top - lepton_mass)
             if t_max <= 0.02:
                 raise CLIError(f"E_nu = {top:g} GeV: too low to make the charged lepton of {flavor}")
             t_values = np.linspace(0.02, t_max, 80)
