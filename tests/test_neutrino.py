@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 import torch
 
-from enxs import ccqe, neutrino, rosenbluth, superscaling
+from enxs import ccqe, flux, neutrino, rosenbluth, superscaling
 from enxs.descriptors import describe
 from enxs.errors import EnxsError
 from enxs.nuclei import Nucleus
-from enxs.predict import Ensemble
+from enxs.predict import Ensemble, ExtrapolationWarning
+from enxs.responses import predict_responses
 
 M = ccqe.M
 NU, NUBAR = neutrino.FLAVORS["numu"][1], neutrino.FLAVORS["numubar"][1]
@@ -102,24 +103,25 @@ def test_outside_the_allowed_region_the_cross_section_is_zero():
 def test_flux_tables(tmp_path):
     edges = tmp_path / "edges.txt"
     edges.write_text("a header line\nElo Ehi numu numub nue nueb\n0.0 0.5 1 4 0 0\n0.5 1.0 3 0 1 1\n1.0 1.5 0 0 1 1\n")
-    flux = neutrino.read_flux(edges, "numu")
-    assert flux.energy.tolist() == [0.25, 0.75] and flux.weight.tolist() == [0.25, 0.75]
-    assert neutrino.read_flux(edges, "numubar").energy.tolist() == [0.25]
-    assert neutrino.read_flux(edges, "nue", emax=1.0).energy.tolist() == [0.75]
+    table = flux.read_flux(edges, "numu")
+    assert table.energy.tolist() == [0.25, 0.75] and table.weight.tolist() == [0.25, 0.75]
+    assert flux.read_flux(edges, "numubar").energy.tolist() == [0.25]
+    assert flux.read_flux(edges, "nue", emax=1.0).energy.tolist() == [0.75]
     two = tmp_path / "two.csv"
     two.write_text("E,phi\n0.5,1\n1.0,1\n1.5,2\n")
-    assert neutrino.read_flux(two).weight.sum() == pytest.approx(1.0)
+    assert flux.read_flux(two).weight.sum() == pytest.approx(1.0)
     (tmp_path / "bad.txt").write_text("no numbers here\n")
-    with pytest.raises(neutrino.NeutrinoError, match=r"bad\.txt"):
-        neutrino.read_flux(tmp_path / "bad.txt")
-    with pytest.raises(neutrino.NeutrinoError, match="cannot read"):
-        neutrino.read_flux(tmp_path / "missing.txt")
-    with pytest.raises(neutrino.NeutrinoError, match="--flavor 'nutau'"):
-        neutrino.read_flux(edges, "nutau")
-    with pytest.raises(neutrino.NeutrinoError, match="--emax -1: must be > 0 GeV"):
-        neutrino.read_flux(edges, emax=-1)
-    with pytest.raises(neutrino.NeutrinoError, match=r"no positive flux at or below --emax 0.1 GeV \(its lowest"):
-        neutrino.read_flux(edges, emax=0.1)
+    with pytest.raises(flux.FluxError, match=r"bad\.txt"):
+        flux.read_flux(tmp_path / "bad.txt")
+    with pytest.raises(flux.FluxError, match="cannot read"):
+        flux.read_flux(tmp_path / "missing.txt")
+    with pytest.raises(flux.FluxError, match="--flavor 'nutau'"):
+        flux.read_flux(edges, "nutau")
+    with pytest.raises(flux.FluxError, match="--emax -1: must be > 0 GeV"):
+        flux.read_flux(edges, emax=-1)
+    with pytest.raises(flux.FluxError, match=r"no positive flux at or below --emax 0.1 GeV \(its lowest"):
+        flux.read_flux(edges, emax=0.1)
+    assert set(flux.FLAVORS) == set(neutrino.FLAVORS)  # a table's columns name every flavour enxs predicts
 
 
 @pytest.fixture(scope="module")
@@ -153,6 +155,32 @@ def test_ensemble_cross_sections_have_a_band_and_the_fermi_gas_size(structured_m
     assert "40Ar" in grid.metadata["nucleus"] and grid.metadata["zero_shot"]
     frame = grid.to_frame()
     assert list(frame.columns)[:3] == ["T_mu_GeV", "cos_theta_mu", "mean_cm2_per_GeV"]
+
+
+def test_points_are_flagged_where_no_electron_data_at_several_angles_constrain_the_responses(structured_model,
+                                                                                              monkeypatch):
+    t, c = (a.ravel() for a in np.meshgrid(np.linspace(0.05, 2.5, 25), np.linspace(-0.95, 0.95, 20), indexing="ij"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        one = neutrino.double_differential(structured_model, "12C", t, c, energy=3.0)
+        averaged = neutrino.double_differential(structured_model, "12C", t, c, energy=3.0, cell=(0.1, 0.1))
+    live = one.mean > 0  # one energy, no cell: each point has one (q, ω), flagged as enxs responses flags it
+    d = describe(Nucleus.parse("12C"))
+    k = ccqe.kernel(3.0, t[live], c[live], d.k_fermi, d.e_shift, NU)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        separated = predict_responses(structured_model, k.q.numpy(), k.omega.numpy(), nucleus="12C")
+    assert np.array_equal(one.outside_coverage[live], separated.outside_coverage)
+    assert 0.1 < one.outside_coverage[live].mean() < 0.9
+    assert set(np.unique(one.unconstrained_share.round(9))) == {0.0, 1.0}
+    assert ((averaged.unconstrained_share > 0) & (averaged.unconstrained_share < 1)).any()  # a cell straddles
+    assert np.array_equal(averaged.outside_coverage, averaged.unconstrained_share >= neutrino.FLAG_SHARE)
+    assert list(one.to_frame().columns)[-2:] == ["unconstrained_share", "outside_coverage"]
+    assert neutrino.total_cross_section(None, "12C", [1.0]).outside_coverage is None  # a baseline: no data to flag
+    monkeypatch.setattr(Ensemble, "training_settings", lambda self, target, all_nuclei=False: None)
+    with pytest.warns(ExtrapolationWarning, match="coverage of enxs-any-fast is unknown"):
+        unknown = neutrino.total_cross_section(structured_model, "12C", [1.0], nodes=(32, 16))
+    assert unknown.outside_coverage.all() and unknown.unconstrained_share[0] == pytest.approx(1.0)
 
 
 def test_a_cross_section_model_says_which_model_works():
@@ -210,6 +238,8 @@ def test_neutrino_hepdata_submission_and_figure(tmp_path):
         plot_neutrino("enxs-any-fast", "12C", "numu", 1.0, None, None, "0.9,0.5", False, tmp_path / "nu.png")
     table = (tmp_path / "hd" / "16o_ccqe_sigma.yaml").read_text()
     assert "E_nu_GeV" in table and "ensemble standard deviation" in table
+    assert "share of the mean from (q, omega) outside the training coverage" in table
+    assert "outside training coverage (1: extrapolation)" in table
     assert (tmp_path / "hd" / "submission.tar.gz").is_file()
     assert (tmp_path / "nu.png").stat().st_size > 10_000
 

@@ -26,7 +26,7 @@ _LAZY = {
     "export_onnx": ("enxs.onnx_io", "export_ensemble"),
     "neutrino_cross_section": ("enxs.neutrino", "double_differential"),
     "neutrino_total": ("enxs.neutrino", "total_cross_section"),
-    "read_flux": ("enxs.neutrino", "read_flux"),
+    "read_flux": ("enxs.flux", "read_flux"),
     "EnxsError": ("enxs.errors", "EnxsError"),
     "Context": ("enxs.context", "Context"),
 }

@@ -79,24 +79,42 @@ def elastic_omega(q, mass_number) -> np.ndarray:
 
 
 def passing_settings(q, omega, settings) -> np.ndarray:
-    """[N, S] mask: training setting s passes through point n (module docstring)."""
+    """[N, S] mask: training setting s passes through point n (module docstring). The points whose ω lies in
+    a setting's measured range (and below its E) are a slice of the points sorted by ω: only those pairs
+    are looked at."""
     q, omega = np.atleast_1d(np.asarray(q, float)), np.atleast_1d(np.asarray(omega, float))
+    passing = np.zeros((len(q), len(settings or ())), bool)
     if not settings:
-        return np.zeros((len(q), 0), bool)
+        return passing
     s = np.asarray(settings, float)
-    energy, theta = s[None, :, 0], s[None, :, 1]
-    w = omega[:, None]
-    in_range = (w >= s[None, :, 2]) & (w <= s[None, :, 3]) & (w < energy)
-    q_setting = kinematics.three_momentum_transfer(energy, theta, np.minimum(w, 0.999 * energy))
-    return in_range & (np.abs(q_setting / q[:, None] - 1) <= Q_TOLERANCE)
+    order = np.argsort(omega, kind="stable")
+    first = np.searchsorted(omega[order], s[:, 2], side="left")
+    stop = np.maximum(np.minimum(np.searchsorted(omega[order], s[:, 3], side="right"),
+                                 np.searchsorted(omega[order], s[:, 0], side="left")), first)
+    k = np.repeat(np.arange(len(s)), stop - first)
+    n = order[np.arange(len(k)) - np.repeat(np.cumsum(stop - first) - (stop - first) - first, stop - first)]
+    q_setting = kinematics.three_momentum_transfer(s[k, 0], s[k, 1], omega[n])
+    near = np.abs(q_setting / q[n] - 1) <= Q_TOLERANCE
+    passing[n[near], k[near]] = True
+    return passing
 
 
 def epsilon_spread(q, omega, settings, passing: np.ndarray) -> np.ndarray:
     """Spread (max − min) of ε over the settings passing through each point; 0 for fewer than two."""
     if passing.shape[1] == 0:
         return np.zeros(len(passing))
-    theta = np.asarray(settings, float)[:, 1]
-    eps = rosenbluth.epsilon(np.asarray(q, float)[:, None], np.asarray(omega, float)[:, None], theta[None, :])
-    hi = np.where(passing, eps, -np.inf).max(1)
-    lo = np.where(passing, eps, np.inf).min(1)
+    n, k = np.nonzero(passing)
+    eps = rosenbluth.epsilon(np.asarray(q, float)[n], np.asarray(omega, float)[n], np.asarray(settings, float)[k, 1])
+    hi, lo = np.full(len(passing), -np.inf), np.full(len(passing), np.inf)
+    np.maximum.at(hi, n, eps)
+    np.minimum.at(lo, n, eps)
     return np.where(passing.any(1), hi - lo, 0.0)
+
+
+def responses_unconstrained(q, omega, settings, mass_number) -> np.ndarray:
+    """True where no training data at several angles constrain R_L and R_T at (q, ω) [GeV] (the
+    ε spread of the settings passing through is below ``EPSILON_LEVER``), or below the elastic line of
+    a nucleus of ``mass_number`` (module docstring); returns it with the passing mask [N, S]."""
+    passing = passing_settings(q, omega, settings)
+    lever = epsilon_spread(q, omega, settings, passing)
+    return (lever < EPSILON_LEVER) | (np.asarray(omega, float) < elastic_omega(q, mass_number)), passing

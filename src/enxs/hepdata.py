@@ -105,6 +105,15 @@ def write_neutrino_submission(prediction, out: Path) -> Path:
     y.add_uncertainty(unc)
     y.digits = SIGNIFICANT_DIGITS
     table.add_variable(y)
+    if prediction.outside_coverage is not None:
+        share = Variable("share of the mean from (q, omega) outside the training coverage", is_independent=False,
+                         is_binned=False)
+        share.values = prediction.unconstrained_share.tolist()
+        share.digits = SIGNIFICANT_DIGITS
+        flag = Variable("outside training coverage (1: extrapolation)", is_independent=False, is_binned=False)
+        flag.values = prediction.outside_coverage.astype(int).tolist()
+        for variable in (share, flag):
+            table.add_variable(variable)
     _write(Submission, table, out)
     return out
 

@@ -21,86 +21,40 @@ from __future__ import annotations
 import itertools
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
-from enxs import ccqe, kinematics, rosenbluth, structured, superscaling
+from enxs import ccqe, coverage, kinematics, rosenbluth, structured, superscaling
 from enxs.descriptors import describe, inputs
 from enxs.errors import EnxsError
+from enxs.flux import Flux
 from enxs.nuclei import Nucleus
-from enxs.predict import Ensemble, ExtrapolationWarning, MemberBand, sampling
+from enxs.predict import Ensemble, MemberBand, sampling
 from enxs.responses import EVALUATION_ANGLE, member_responses
 from enxs.zeroshot import member_factors
 
-#: flavour → (the lepton's name, the current, the flux table's column after the two bin edges).
-FLAVORS = {"numu": ("mu", ccqe.Current(ccqe.MUON_MASS, 1, "neutron"), 0),
-           "numubar": ("mu", ccqe.Current(ccqe.MUON_MASS, -1, "proton"), 1),
-           "nue": ("e", ccqe.Current(ccqe.ELECTRON_MASS, 1, "neutron"), 2),
-           "nuebar": ("e", ccqe.Current(ccqe.ELECTRON_MASS, -1, "proton"), 3)}
+#: flavour (``flux.FLAVORS``) → (the lepton's name, the current).
+FLAVORS = {"numu": ("mu", ccqe.Current(ccqe.MUON_MASS, 1, "neutron")),
+           "numubar": ("mu", ccqe.Current(ccqe.MUON_MASS, -1, "proton")),
+           "nue": ("e", ccqe.Current(ccqe.ELECTRON_MASS, 1, "neutron")),
+           "nuebar": ("e", ccqe.Current(ccqe.ELECTRON_MASS, -1, "proton"))}
 NOT_INCLUDED = ("two-nucleon (2p2h, meson-exchange-current) knockout, pion production and absorption, final-state "
                 "interactions beyond what the scaling function holds, Coulomb distortion of the outgoing lepton")
 SCALING_NOTE = {"L": "the model's longitudinal scaling function f_L(psi')",
                 "T": "the model's transverse quasielastic scaling function f_T(psi', q)",
                 "RFG": "the Fermi gas's scaling function (3/4)(1 - psi'^2)",
                 "f0": "the phenomenological scaling function f0(psi') of Amaro et al. (2005)"}
+#: A point is flagged (``outside_coverage``) when this share of its cross section or more comes from (q, ω) where
+#: no electron data at several angles constrain the model's responses (``coverage.responses_unconstrained``).
+FLAG_SHARE = 0.5
 #: Fraction of each grid cell's points (3 × 3 Gauss–Legendre) for bin-averaged predictions.
 _CELL_NODES = np.polynomial.legendre.leggauss(3)
 
 
 class NeutrinoError(EnxsError):
     """A neutrino request that cannot be served: a model without responses, a bad flux table or flavour."""
-
-
-@dataclass(frozen=True)
-class Flux:
-    """Neutrino energies E_ν [GeV] with weights summing to one (the flux's shape), and where it comes from."""
-
-    energy: np.ndarray
-    weight: np.ndarray
-    source: str
-
-
-def read_flux(path: str | Path, flavor: str = "numu", emax: float | None = None) -> Flux:
-    """A flux table: two columns (E_ν [GeV], Φ) or bin edges (E_low, E_high [GeV]) and one column per
-    flavour (ν_μ, ν̄_μ, ν_e, ν̄_e, as MiniBooNE's published file); lines that are not numbers are
-    skipped. Points are weighted by Φ ΔE, bins by Φ at their centre; ``emax`` cuts [GeV]."""
-    path = Path(path)
-    flavor_current(flavor)
-    if emax is not None and not emax > 0:
-        raise NeutrinoError(f"--emax {emax:g}: must be > 0 GeV")
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError as exc:
-        raise NeutrinoError(f"--flux {path}: cannot read ({exc.strerror})") from None
-    rows = []
-    for line in lines:
-        try:
-            rows.append([float(v) for v in line.replace(",", " ").split()])
-        except ValueError:
-            continue
-    rows = [r for r in rows if len(r) >= 2]
-    if len(rows) < 2 or len({len(r) for r in rows}) != 1:
-        raise NeutrinoError(f"--flux {path}: expected a table of numbers, (E_nu, flux) or (E_low, E_high, fluxes...)")
-    table = np.asarray(rows)
-    if table.shape[1] == 2:
-        energy, phi = table[:, 0], table[:, 1]
-        width = np.gradient(energy) if len(energy) > 1 else np.ones(1)
-        weight = phi * width
-    else:
-        column = 2 + FLAVORS[flavor][2] if table.shape[1] > 3 else 2
-        if column >= table.shape[1]:
-            raise NeutrinoError(f"--flux {path}: no column for {flavor} (it has {table.shape[1] - 2} flux column(s))")
-        energy, weight = (table[:, 0] + table[:, 1]) / 2, table[:, column]
-    keep = (energy > 0) & np.isfinite(weight) & (weight > 0) & (energy <= (np.inf if emax is None else emax))
-    if (weight < 0).any():
-        raise NeutrinoError(f"--flux {path}: negative flux values")
-    if not keep.any():
-        below = "" if emax is None else f" at or below --emax {emax:g} GeV (its lowest energy: {energy.min():g} GeV)"
-        raise NeutrinoError(f"--flux {path}: no positive flux{below}")
-    return Flux(energy[keep], weight[keep] / weight[keep].sum(), str(path))
 
 
 def scaling_choice(ensemble: Ensemble | None, scaling: str | None) -> str:
@@ -159,17 +113,22 @@ def scaling_members(ensemble: Ensemble, nucleus: Nucleus, k: ccqe.Kernel, which:
 @dataclass
 class NeutrinoPrediction(MemberBand):
     """Members' cross sections [K, N] per point (``points``: a frame of the kinematics), in ``unit``;
-    their band (``MemberBand``)."""
+    their band (``MemberBand``); of a model, each point's share of the mean from (q, ω) its electron data
+    do not constrain (``unconstrained_share``, module docstring) and ``outside_coverage`` (bool)."""
 
     points: pd.DataFrame
     members: np.ndarray
     unit: str
     metadata: dict = field(default_factory=dict)
+    unconstrained_share: np.ndarray | None = None
+    outside_coverage: np.ndarray | None = None
 
     def to_frame(self) -> pd.DataFrame:
         q16, q84 = self.quantiles()
+        flags = {} if self.outside_coverage is None else {"unconstrained_share": self.unconstrained_share,
+                                                          "outside_coverage": self.outside_coverage}
         return self.points.assign(**{f"{k}_{self.unit}": v for k, v in
-                                     (("mean", self.mean), ("std", self.std), ("q16", q16), ("q84", q84))})
+                                     (("mean", self.mean), ("std", self.std), ("q16", q16), ("q84", q84))}, **flags)
 
 
 def _scaling(ensemble: Ensemble | None, nucleus: Nucleus, k: ccqe.Kernel, which: str) -> torch.Tensor:
@@ -177,6 +136,32 @@ def _scaling(ensemble: Ensemble | None, nucleus: Nucleus, k: ccqe.Kernel, which:
         f = ccqe.fermi_gas_scaling(k.psi) if which == "RFG" else torch.exp(superscaling.log_f0(k.psi))
         return f.unsqueeze(0)
     return scaling_members(ensemble, nucleus, k, which)
+
+
+def _unconstrained(ensemble: Ensemble | None, nucleus: Nucleus, k: ccqe.Kernel) -> torch.Tensor:
+    """1 at the (q, ω) of ``k`` where no electron data at several angles constrain the model's responses
+    (``coverage.responses_unconstrained``, the rule of ``enxs.responses``), else 0; 0 for a baseline."""
+    if ensemble is None:
+        return torch.zeros(len(k.q), dtype=torch.float64)
+    settings = ensemble.training_settings(nucleus, all_nuclei=ensemble.manifest.nucleus is None)
+    mask = coverage.responses_unconstrained(k.q.numpy(), k.omega.numpy(), settings, nucleus.A)[0]
+    return torch.as_tensor(mask, dtype=torch.float64)
+
+
+def _flagged(prediction: NeutrinoPrediction, ensemble: Ensemble | None, nucleus: Nucleus,
+             unconstrained: np.ndarray) -> NeutrinoPrediction:
+    """``prediction`` with its points' unconstrained share of the mean and their flags (none for a baseline),
+    warning (``Ensemble.flag_coverage``) about the flagged points."""
+    if ensemble is None:
+        return prediction
+    mean = prediction.members.mean(0)
+    share = np.divide(unconstrained, mean, out=np.zeros_like(mean), where=mean > 0).clip(0, 1)
+    outside = share >= FLAG_SHARE
+    ensemble.flag_coverage(nucleus, outside, f"take {FLAG_SHARE:.0%} or more of their cross section from (q, ω) "
+                                             f"where no electron data at several angles constrain the model's "
+                                             f"responses (unconstrained_share)", stacklevel=4)
+    prediction.unconstrained_share, prediction.outside_coverage = share, outside
+    return prediction
 
 
 def _live(k: ccqe.Kernel) -> torch.Tensor:
@@ -228,6 +213,7 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
         cell_weights = [wa * wb / 4 for wa in w for wb in w]
     d = describe(target)
     total = torch.zeros((1, len(t_lepton)), dtype=torch.float64)
+    unconstrained = torch.zeros(len(t_lepton), dtype=torch.float64)
     point = np.broadcast_to(np.arange(len(t_lepton)), (len(energies), len(t_lepton))).ravel()
     for (dt, dc), cw in zip(offsets, cell_weights, strict=True):
         t, c = t_lepton + dt, np.clip(cos_theta + dc, -1.0, 1.0)
@@ -236,21 +222,25 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
         live = _live(k).ravel()
         if not live.any():
             continue
-        flat = [v.ravel()[live] for v in (k.psi, k.factor, k.q, k.omega)]
+        flat = ccqe.Kernel(*(v.ravel()[live] for v in (k.psi, k.factor, k.q, k.omega)))
         weight = torch.as_tensor(np.broadcast_to(weights[:, None], k.factor.shape).ravel()[live.numpy()] * cw)
         factor = _member_factors(k, live, masses, where, pauli)
-        part = _scaling(ensemble, target, ccqe.Kernel(*flat), which) * (factor * weight)
+        part = _scaling(ensemble, target, flat, which) * (factor * weight)
         if len(part) != len(total):
             total = total.expand(len(part), -1).clone()
-        total.index_add_(1, torch.as_tensor(point[live.numpy()]), part)
-    members = total.numpy() * _per_factor(target, current, per)
+        index = torch.as_tensor(point[live.numpy()])
+        total.index_add_(1, index, part)
+        unconstrained.index_add_(0, index, part.mean(0) * _unconstrained(ensemble, target, flat))
+    per_factor = _per_factor(target, current, per)
+    members = total.numpy() * per_factor
     frame = pd.DataFrame({f"T_{lepton}_GeV": t_lepton, f"cos_theta_{lepton}": cos_theta})
     meta = _metadata(ensemble, target, flavor, per, axial_mass, pauli, which, axial_mass_std,
                      f"d2sigma/dT_{lepton}/dcos(theta_{lepton}) [cm^2/GeV]"
                      + (f", averaged over the flux {flux.source}" if flux else f" at E_nu = {energy:g} GeV")
                      + (f", each point averaged over its cell dT = {cell[0]:g} GeV, dcos = {cell[1]:g}"
                         if cell else ""))
-    return NeutrinoPrediction(frame, np.clip(members, 0.0, None), "cm2_per_GeV", meta)
+    return _flagged(NeutrinoPrediction(frame, np.clip(members, 0.0, None), "cm2_per_GeV", meta), ensemble, target,
+                    unconstrained.numpy() * per_factor)
 
 
 def total_cross_section(ensemble: Ensemble | str | None, nucleus: str | Nucleus | None, energies, *,
@@ -266,7 +256,7 @@ def total_cross_section(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
     energies = _check_energies(np.ravel(np.asarray(energies, float)))
     (t_x, t_w), (c_x, c_w) = (_panels(n) for n in nodes)
     d = describe(target)
-    rows = []
+    rows, unconstrained = [], []
     for e_nu in energies:
         span = max(e_nu - current.lepton_mass, 0.0)
         t, c = np.meshgrid(t_x * span, 1 - 2 * c_x**2, indexing="ij")  # cos θ = 1 − 2u²: dense forward
@@ -276,13 +266,18 @@ def total_cross_section(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
         live = _live(k)
         if not live.any():
             rows.append(np.zeros(1 if ensemble is None else _member_count(ensemble)))
+            unconstrained.append(0.0)
             continue
-        f = _scaling(ensemble, target, ccqe.Kernel(k.psi[live], k.factor[live], k.q[live], k.omega[live]), which)
-        factor = _member_factors(k, live, masses, where, pauli)
-        rows.append((f * (factor * torch.as_tensor(w)[live])).sum(-1).numpy())
-    members = np.stack(rows, axis=1) * _per_factor(target, current, per)
+        flat = ccqe.Kernel(k.psi[live], k.factor[live], k.q[live], k.omega[live])
+        part = _scaling(ensemble, target, flat, which) * (_member_factors(k, live, masses, where, pauli)
+                                                          * torch.as_tensor(w)[live])
+        rows.append(part.sum(-1).numpy())
+        unconstrained.append(float((part.mean(0) * _unconstrained(ensemble, target, flat)).sum()))
+    per_factor = _per_factor(target, current, per)
+    members = np.stack(rows, axis=1) * per_factor
     meta = _metadata(ensemble, target, flavor, per, axial_mass, pauli, which, axial_mass_std, "sigma(E_nu) [cm^2]")
-    return NeutrinoPrediction(pd.DataFrame({"E_nu_GeV": energies}), members, "cm2", meta)
+    return _flagged(NeutrinoPrediction(pd.DataFrame({"E_nu_GeV": energies}), members, "cm2", meta), ensemble, target,
+                    np.asarray(unconstrained) * per_factor)
 
 
 #: Member k's M_A draw depends only on k (and this tag): the same for every call and nucleus.
@@ -345,16 +340,13 @@ def _setup(ensemble, nucleus, flavor, per, scaling):
         ensemble = Ensemble.of(ensemble)
         target = ensemble.target(nucleus)
         ensemble.warn_zero_shot(target, stacklevel=4)  # the caller of double_differential or total_cross_section
-        if ensemble.manifest.nucleus is None and ensemble.outside_trained_nuclei(target):
-            warnings.warn(f"{target.name} lies outside the range of A and k_F of the nuclei {ensemble.name} was "
-                          f"trained on: its scaling function is an extrapolation", ExtrapolationWarning, stacklevel=3)
     elif nucleus is None:
         raise NeutrinoError("a baseline without a model needs the nucleus, e.g. 12C")
     else:
         target = nucleus if isinstance(nucleus, Nucleus) else Nucleus.parse(nucleus)
     if target.A < 2:
         raise NeutrinoError(f"{target.name}: a free nucleon is no Fermi gas; the scaling function describes nuclei")
-    lepton, current, _ = FLAVORS[flavor]
+    lepton, current = FLAVORS[flavor]
     active = target.A - target.Z if current.nucleon == "neutron" else target.Z
     if active == 0:
         raise NeutrinoError(f"{target.name} has no {current.nucleon}s: no {flavor} quasielastic scattering")

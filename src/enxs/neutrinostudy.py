@@ -22,6 +22,7 @@ import numpy as np
 from enxs import neutrino
 from enxs.context import DEFAULT_CONTEXT, Context
 from enxs.errors import EnxsError
+from enxs.flux import Flux, read_flux
 from enxs.pointfiles import write_table
 from enxs.predict import Ensemble
 
@@ -70,13 +71,15 @@ def compare(data, error, prediction: neutrino.NeutrinoPrediction) -> dict[str, f
     k = float(np.sum(d * p / e**2) / np.sum(p * p / e**2))
     chi2 = float(np.sum((d - k * p) ** 2 / e**2) / (use.sum() - 1))
     inside = (d / k >= q16[use] - e / k) & (d / k <= q84[use] + e / k)
-    return {"norm": k, "chi2": chi2, "coverage": float(inside.mean()), "bins": int(use.sum())}
+    flagged = (None if prediction.outside_coverage is None
+               else int(prediction.outside_coverage.reshape(18, 20).T[use].sum()))
+    return {"norm": k, "chi2": chi2, "coverage": float(inside.mean()), "bins": int(use.sum()), "flagged": flagged}
 
 
-def load_inputs(directory: Path) -> tuple[np.ndarray, np.ndarray, neutrino.Flux]:
+def load_inputs(directory: Path) -> tuple[np.ndarray, np.ndarray, Flux]:
     """MiniBooNE's d²σ and shape error (``load_miniboone``) and its ν_μ flux up to ``EMAX``."""
     data, error = load_miniboone(directory)
-    return data, error, neutrino.read_flux(directory / "flux_neutrino_mode.txt", "numu", EMAX)
+    return data, error, read_flux(directory / "flux_neutrino_mode.txt", "numu", EMAX)
 
 
 def write_report(model: str, out: Path, miniboone: Path) -> Path:
@@ -111,10 +114,10 @@ def write_report(model: str, out: Path, miniboone: Path) -> Path:
     _figure_miniboone(plt, data, error, predictions, model, out / FIGURES[0])
     _figure_sigma(plt, sigma, out / FIGURES[1])
     for nucleus, name in zip(("12C", "16O", "40Ar"), TABLES, strict=True):
-        frame = sigma[(nucleus, "numu")].to_frame().rename(columns=lambda k: k.replace("_cm2", "_numu_cm2"))
-        bar = sigma[(nucleus, "numubar")].to_frame()
-        for column in bar.columns[1:]:
-            frame[column.replace("_cm2", "_numubar_cm2")] = bar[column]
+        numu, numubar = (sigma[(nucleus, flavor)].to_frame().set_index("E_nu_GeV").rename(
+            columns=lambda k, f=flavor: k.replace("_cm2", f"_{f}_cm2") if k.endswith("_cm2") else f"{k}_{f}")
+            for flavor in ("numu", "numubar"))
+        frame = numu.join(numubar).reset_index()
         meta = {**sigma[(nucleus, "numu")].metadata, "quantity": "charged-current quasielastic sigma(E_nu) [cm^2]",
                 "convention": "per active nucleon: per neutron for numu, per proton for numubar"}
         write_table(frame, out / name, meta)
@@ -130,14 +133,17 @@ def _write_markdown(out: Path, model, ensemble, rows, timings, sigma) -> Path:
              "known to fall 20–30% below these data (attributed to 2p2h, which MiniBooNE counted as signal): a "
              "data/model normalization above 1 is expected, and is not tuned away.", "",
              "## MiniBooNE CCQE d²σ/dT_μ dcos θ_μ on carbon (PRD 81, 092005)", "",
-             "| prediction | at | data/model normalization | shape χ²/ndf | band coverage | bins |",
-             "|---|---|---|---|---|---|"]
+             "| prediction | at | data/model normalization | shape χ²/ndf | band coverage | bins | flagged |",
+             "|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['name']} | {'bin-averaged' if r['binned'] else 'bin centres'} | {r['norm']:.2f} | "
-                     f"{r['chi2']:.2f} | {r['coverage']:.0%} | {r['bins']} |")
+                     f"{r['chi2']:.2f} | {r['coverage']:.0%} | {r['bins']} | "
+                     f"{'—' if r['flagged'] is None else r['flagged']} |")
     lines += ["", "Shape χ² with the published (diagonal) shape errors after the fitted normalization; band "
               "coverage: bins whose data/normalization lie within the 16–84% band widened by the data's error "
-              "(one member for the baselines: a band of zero width). Figure: `neutrino-miniboone.png`.", "",
+              "(one member for the baselines: a band of zero width); flagged: bins taking half or more of their cross "
+              "section from (q, ω) where no electron data at several angles constrain the model's responses "
+              "(`outside_coverage`). Figure: `neutrino-miniboone.png`.", "",
               "## σ(E_ν) per active nucleon [10⁻³⁸ cm²] (mean ± std over members; RFG by the same code)", "",
               "| nucleus | flavour | " + " | ".join(f"{e:.1f} GeV" for e in ENERGIES[[2, 8, 14, 29]]) + " |",
               "|---|---|---|---|---|---|"]
@@ -145,7 +151,8 @@ def _write_markdown(out: Path, model, ensemble, rows, timings, sigma) -> Path:
         cells = (f"{1e38 * p.mean[i]:.3f}" + ("" if rfg else f" ± {1e38 * p.std[i]:.3f}") for i in (2, 8, 14, 29))
         lines.append(f"| {nucleus} | {flavor}{' (RFG)' if rfg else ''} | " + " | ".join(cells) + " |")
     lines += ["", f"Tables for generators: {', '.join(f'`{t}`' for t in TABLES)} (30 energies 0.2–3 GeV; mean, "
-              "std, 16/84% quantiles for ν_μ and ν̄_μ; units and convention in the header). Figure: "
+              "std, 16/84% quantiles, the share of the mean from (q, ω) outside the training coverage and the flag "
+              "for ν_μ and ν̄_μ; units and convention in the header). Figure: "
               "`neutrino-sigma.png`.", "", "## Speed (this machine)", "",
               f"- flux-averaged 18 × 20 grid, {ensemble.members} members, bin centres: "
               f"{timings[(default, None)]:.1f} s; bin-averaged (3 × 3 points per bin): "

@@ -40,6 +40,13 @@ def mark_extrapolation(ax, x, y, outside) -> dict:
     return {"extrapolated": line}
 
 
+def legend(ax, fontsize: int = 8) -> None:
+    """The axes' legend, each label once (the extrapolation mark of several curves shares one)."""
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles, strict=True))
+    ax.legend(unique.values(), unique.keys(), fontsize=fontsize)
+
+
 def curve(ax, x, y, label: str, **style) -> dict:
     (line,) = ax.plot(x, y, label=label, **{"ls": "--", "lw": 1.2, "color": "0.35", **style})
     return {"line": line}

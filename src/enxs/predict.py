@@ -231,21 +231,21 @@ class Ensemble:
         every = [s for v in coverage.values() for s in v]
         return every if all_nuclei else coverage.get(target.name, every)
 
-    def flag_coverage(self, target: Nucleus, outside: np.ndarray, what: str) -> None:
+    def flag_coverage(self, target: Nucleus, outside: np.ndarray, what: str, stacklevel: int = 3) -> None:
         """Warn (:class:`ExtrapolationWarning`) about the points flagged ``outside`` (``what`` they
         are), flagging every point when the coverage is unknown or the nucleus lies outside the
-        trained range of A and k_F."""
+        trained range of A and k_F; ``stacklevel`` as ``warnings.warn``'s, counted from here."""
         if not self.training_settings(target):
             outside[:] = True
             warnings.warn(f"the kinematic coverage of {self.name} is unknown (no training data recorded): every "
-                          f"point is flagged as a possible extrapolation", ExtrapolationWarning, stacklevel=3)
+                          f"point is flagged as a possible extrapolation", ExtrapolationWarning, stacklevel=stacklevel)
         elif self.manifest.nucleus is None and self.outside_trained_nuclei(target):
             outside[:] = True
             warnings.warn(f"{target.name} lies outside the range of A and k_F of the nuclei {self.name} was trained "
-                          f"on: every point is an extrapolation", ExtrapolationWarning, stacklevel=3)
+                          f"on: every point is an extrapolation", ExtrapolationWarning, stacklevel=stacklevel)
         elif outside.any():
             warnings.warn(f"{int(outside.sum())} of {len(outside)} point(s) {what}", ExtrapolationWarning,
-                          stacklevel=3)
+                          stacklevel=stacklevel)
 
     def predict(self, energy, theta, omega, *, nucleus: str | Nucleus | None = None, check: bool = True) -> Prediction:
         """Cross sections at (E [GeV], θ [deg], ω [GeV]) (broadcast), in nb/sr/GeV, for the

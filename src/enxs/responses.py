@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 
 from enxs import kinematics, rosenbluth
-from enxs.coverage import EPSILON_LEVER, elastic_omega, epsilon_spread, passing_settings
+from enxs.coverage import EPSILON_LEVER, responses_unconstrained
 from enxs.descriptors import inputs, nucleus_factor
 from enxs.network import EnsembleNet
 from enxs.nuclei import Nucleus
@@ -99,10 +99,7 @@ def predict_responses(ensemble: Ensemble | str | os.PathLike, q, omega, *,
     q, omega = (np.ravel(a) for a in kinematics.as_points(q=q, omega=omega))
     rosenbluth.check_q_omega(q, omega)
     settings = ensemble.training_settings(target, all_nuclei=ensemble.manifest.nucleus is None)
-    passing = passing_settings(q, omega, settings)
-    lever = epsilon_spread(q, omega, settings, passing)
-    below_elastic = omega < elastic_omega(q, target.A)
-    outside = (lever < EPSILON_LEVER) | below_elastic
+    outside, passing = responses_unconstrained(q, omega, settings, target.A)
     if ensemble.model.is_response:
         members = member_responses(ensemble.model, q, omega, target)
         method = ("physics-structured model: superscaling responses with bounded learned corrections and a learned "

@@ -34,6 +34,7 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
     """The prediction the options ask for (``NeutrinoPrediction``)."""
     from enxs import neutrino
     from enxs.cli.use import load
+    from enxs.flux import read_flux
 
     if axial_mass <= 0:
         raise CLIError(f"--axial-mass {axial_mass:g}: must be > 0 GeV")
@@ -61,7 +62,7 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
             if len(values) != 1:
                 raise CLIError("--energy: one value for d²σ/dT dcos θ (a range needs --total)")
             e_nu = values[0]
-        table = neutrino.read_flux(flux, flavor, emax) if flux is not None else None
+        table = read_flux(flux, flavor, emax) if flux is not None else None
         t_axis, c_axis = parse_values(tmu, "--tmu"), parse_values(cos, "--cos")
         cell = None
         if bin_average:
@@ -143,6 +144,7 @@ def plot_neutrino(model: str, nucleus: str | None, flavor: str, energy: float | 
 
     from enxs import neutrino, plots
     from enxs.cli.use import load, save_figure
+    from enxs.flux import read_flux
 
     lepton_mass = neutrino.flavor_current(flavor, "--neutrino").lepton_mass  # GeV
     if emax is not None and not emax > 0.1:
@@ -155,12 +157,13 @@ def plot_neutrino(model: str, nucleus: str | None, flavor: str, energy: float | 
             result = neutrino.total_cross_section(ensemble, target, x, flavor=flavor)
             q16, q84 = result.quantiles()
             plots.band(ax, x, 1e38 * result.mean, 1e38 * q16, 1e38 * q84, f"{model} (mean, 16–84%)")
+            plots.mark_extrapolation(ax, x, 1e38 * result.mean, result.outside_coverage)
             ax.set_xlabel("E_ν [GeV]")
             ax.set_ylabel("σ per active nucleon [10⁻³⁸ cm²]")
         else:
             if (energy is None) == (flux is None):
                 raise CLIError("give one of --energy E_nu (GeV) or --flux FILE")
-            table = neutrino.read_flux(flux, flavor, emax) if flux is not None else None
+            table = read_flux(flux, flavor, emax) if flux is not None else None
             slices = parse_values(cos or "0.95,0.8,0.6,0.3,0.0", "--cos")
             top = energy if energy is not None else (emax or 2.0)  # E_ν [GeV]
             t_max = 0.98 * (top - lepton_mass)
@@ -170,14 +173,15 @@ def plot_neutrino(model: str, nucleus: str | None, flavor: str, energy: float | 
             t, c = np.meshgrid(t_values, slices, indexing="ij")
             result = neutrino.double_differential(ensemble, target, t.ravel(), c.ravel(), flavor=flavor,
                                                   energy=energy, flux=table)
-            mean = result.mean.reshape(t.shape)
+            mean, outside = result.mean.reshape(t.shape), result.outside_coverage.reshape(t.shape)
             q16, q84 = (q.reshape(t.shape) for q in result.quantiles())
             for j, value in enumerate(slices):
                 plots.band(ax, t_values, 1e39 * mean[:, j], 1e39 * q16[:, j], 1e39 * q84[:, j], f"cos θ = {value:g}")
+                plots.mark_extrapolation(ax, t_values, 1e39 * mean[:, j], outside[:, j])
             ax.set_xlabel("T [GeV] (the charged lepton's kinetic energy)")
             ax.set_ylabel("d²σ/dT dcos θ per active nucleon [10⁻³⁹ cm²/GeV]")
     ax.set_ylim(bottom=0)
     where = f"E_ν = {energy:g} GeV" if energy is not None and not total else ("flux-averaged" if flux else "")
     ax.set_title(f"{result.metadata['nucleus']}: CCQE {flavor} {where} ({model}; mean, 16–84%)", fontsize=9)
-    ax.legend(fontsize=7)
+    plots.legend(ax, fontsize=7)
     save_figure(fig, output, "; not included: 2p2h, pion production, FSI beyond the scaling function")

@@ -325,9 +325,7 @@ def _plot_responses(model: str, nucleus: str | None, q_values: list[float], omeg
         ax.set_ylabel(f"{name.split()[1]} [GeV⁻¹]")
         ax.set_title(f"{target.name}: {name} ({model}; mean, 16–84%)", fontsize=9)
         ax.set_ylim(bottom=0)
-        handles, labels = ax.get_legend_handles_labels()
-        unique = dict(zip(labels, handles, strict=True))
-        ax.legend(unique.values(), unique.keys(), fontsize=8)
+        plots.legend(ax)
     save_figure(fig, output, f" ({r.method})")
 
 

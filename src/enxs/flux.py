@@ -1,0 +1,68 @@
+"""Neutrino flux tables: the energies E_ν [GeV] a flux-averaged neutrino cross section is averaged over,
+and their weights (``enxs.neutrino``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from enxs.errors import EnxsError
+
+#: The flavours, in the order of a table's flux columns after the two bin edges (MiniBooNE's published layout).
+FLAVORS = ("numu", "numubar", "nue", "nuebar")
+
+
+class FluxError(EnxsError):
+    """A flux table that cannot be read, or has no flux for the flavour asked for."""
+
+
+@dataclass(frozen=True)
+class Flux:
+    """Neutrino energies E_ν [GeV] with weights summing to one (the flux's shape), and where it comes from."""
+
+    energy: np.ndarray
+    weight: np.ndarray
+    source: str
+
+
+def read_flux(path: str | Path, flavor: str = "numu", emax: float | None = None) -> Flux:
+    """A flux table: two columns (E_ν [GeV], Φ) or bin edges (E_low, E_high [GeV]) and one column per
+    flavour (ν_μ, ν̄_μ, ν_e, ν̄_e, as MiniBooNE's published file); lines that are not numbers are
+    skipped. Points are weighted by Φ ΔE, bins by Φ at their centre; ``emax`` cuts [GeV]."""
+    path = Path(path)
+    if flavor not in FLAVORS:
+        raise FluxError(f"--flavor {flavor!r}: choose one of {', '.join(FLAVORS)}")
+    if emax is not None and not emax > 0:
+        raise FluxError(f"--emax {emax:g}: must be > 0 GeV")
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as exc:
+        raise FluxError(f"--flux {path}: cannot read ({exc.strerror})") from None
+    rows = []
+    for line in lines:
+        try:
+            rows.append([float(v) for v in line.replace(",", " ").split()])
+        except ValueError:
+            continue
+    rows = [r for r in rows if len(r) >= 2]
+    if len(rows) < 2 or len({len(r) for r in rows}) != 1:
+        raise FluxError(f"--flux {path}: expected a table of numbers, (E_nu, flux) or (E_low, E_high, fluxes...)")
+    table = np.asarray(rows)
+    if table.shape[1] == 2:
+        energy, phi = table[:, 0], table[:, 1]
+        width = np.gradient(energy) if len(energy) > 1 else np.ones(1)
+        weight = phi * width
+    else:
+        column = 2 + FLAVORS.index(flavor) if table.shape[1] > 3 else 2
+        if column >= table.shape[1]:
+            raise FluxError(f"--flux {path}: no column for {flavor} (it has {table.shape[1] - 2} flux column(s))")
+        energy, weight = (table[:, 0] + table[:, 1]) / 2, table[:, column]
+    keep = (energy > 0) & np.isfinite(weight) & (weight > 0) & (energy <= (np.inf if emax is None else emax))
+    if (weight < 0).any():
+        raise FluxError(f"--flux {path}: negative flux values")
+    if not keep.any():
+        below = "" if emax is None else f" at or below --emax {emax:g} GeV (its lowest energy: {energy.min():g} GeV)"
+        raise FluxError(f"--flux {path}: no positive flux{below}")
+    return Flux(energy[keep], weight[keep] / weight[keep].sum(), str(path))
