@@ -23,7 +23,8 @@ continuation, and the point is flagged. Points below the elastic line ω_el = �
 flagged. For a model of several nuclei the settings of all its nuclei count, for every nucleus:
 the split into R_L and R_T is learned jointly (one network; the nucleus enters through its
 descriptors), so a nucleus with data at one angle only (16O) is separated where other nuclei
-were measured at several.
+were measured at several. Neutrino cross sections (``enxs.neutrino``) take the responses' rule at
+every (q, ω) they integrate over.
 """
 
 from __future__ import annotations

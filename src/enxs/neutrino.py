@@ -10,7 +10,9 @@ network, whose R_T holds the inelastic part. The same function is used for the v
 responses, longitudinal and transverse (superscaling of the zeroth kind; SuSA, Amaro et al., PRC 71,
 015501 (2005)). The axial mass M_A is a parameter (``axial_mass``); with ``axial_mass_std`` each member
 also draws its own M_A, and the band holds that uncertainty too. It never includes the vector form
-factors' uncertainty, or what is not in the model at all (``NOT_INCLUDED``).
+factors' uncertainty, or what is not in the model at all (``NOT_INCLUDED``). Each point of a model's
+prediction carries the share of its cross section from (q, ω) where no electron data at several angles
+constrain the responses (``coverage.responses_unconstrained``), and is flagged from ``FLAG_SHARE`` on.
 
 Cross sections in cm² (d²σ/dT dcos θ in cm²/GeV), per active nucleon (neutrons for ν, protons for
 ν̄; MiniBooNE's and most measurements' convention) or per nucleus; energies in GeV.

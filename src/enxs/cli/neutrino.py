@@ -98,7 +98,8 @@ def neutrino(
     """Charged-current quasielastic neutrino cross sections d²σ/dT dcos θ [cm²/GeV] (or σ(E_ν) [cm²]) with the
     ensemble's band, per active nucleon: the model's learned scaling function in the relativistic Fermi-gas
     CCQE kernel (superscaling). The band holds the scaling function's spread (and M_A's with --axial-mass-std),
-    not the form factors'.
+    not the form factors'. Points taking half their cross section or more from (q, ω) where no electron data at
+    several angles constrain the responses are flagged (outside_coverage, beside unconstrained_share).
     Not included: two-nucleon (2p2h) knockout, pion production and absorption, final-state interactions
     beyond what the scaling function holds."""
     from enxs import pointfiles
