@@ -56,7 +56,7 @@ _CELL_NODES = np.polynomial.legendre.leggauss(3)
 
 
 class NeutrinoError(EnxsError):
-    """A neutrino request that cannot be served: a model without responses, a bad flux table or flavour."""
+    """A neutrino request that cannot be served: a model without responses, a flavour or nucleus it cannot take."""
 
 
 def scaling_choice(ensemble: Ensemble | None, scaling: str | None) -> str:
