@@ -129,7 +129,12 @@ def test_import_cli_and_evaluate(tmp_path):
     import enxs
 
     assert enxs.evaluate(ensemble, "12C") == enxs.evaluate(tmp_path / "peer", "12C") | {"model": ensemble.name}
-    assert enxs.export_onnx(tmp_path / "peer", tmp_path / "again")["members"] == 5
+    summary = enxs.export_onnx(tmp_path / "peer", tmp_path / "again")
+    assert summary["members"] == 5
+    # the sidecar carries the coverage rule and the settings it was imported with, so a generator can flag too
+    sidecar = json.loads((tmp_path / "again" / "C12" / "enxs-export.json").read_text())["training_coverage"]
+    assert "omega_max + 0.1 E" in sidecar["rule"] and "every_point_outside" not in sidecar
+    assert sidecar["settings [E GeV, theta deg, omega_min GeV, omega_max GeV]"] == ensemble.manifest.coverage["12C"]
 
 
 def test_corrupt_onnx_is_refused(tmp_path):

@@ -39,6 +39,14 @@ def test_onnx_files_have_the_published_members_ir_version_and_opset(model, nucle
     assert proto.ir_version == 8 and {o.domain or "": o.version for o in proto.opset_import}[""] == 17
 
 
+def test_every_point_is_outside_for_a_nucleus_beyond_the_trained_ones_and_for_unknown_coverage(monkeypatch):
+    ensemble = Ensemble.load(ANY)
+    assert ensemble.everywhere_outside(Nucleus.parse("40Ar")) is None
+    assert "208Pb lies outside the range of A and k_F" in ensemble.everywhere_outside(Nucleus.parse("208Pb"))
+    monkeypatch.setattr(ensemble.manifest, "coverage", None)
+    assert "coverage of enxs-any-fast is unknown" in ensemble.everywhere_outside(Nucleus.parse("40Ar"))
+
+
 def test_export_sidecar_states_what_the_graph_outputs_and_the_spread(tmp_path):
     ensemble = Ensemble.load(ANY)
     argon = Nucleus.parse("40Ar")

@@ -119,3 +119,16 @@ def responses_unconstrained(q, omega, settings, mass_number) -> np.ndarray:
     passing = passing_settings(q, omega, settings)
     lever = epsilon_spread(q, omega, settings, passing)
     return (lever < EPSILON_LEVER) | (np.asarray(omega, float) < elastic_omega(q, mass_number)), passing
+
+
+def rule(responses: bool) -> str:
+    """The coverage rule in words with its tolerances (module docstring), for files read without enxs."""
+    if responses:
+        return (f"(q, omega) is covered where the training settings passing through it (omega within a setting's "
+                f"[omega_min, omega_max], the setting's q at that omega within {Q_TOLERANCE:.0%} of q) span a photon "
+                f"polarization epsilon of at least {EPSILON_LEVER:g}, and omega lies above the elastic line "
+                f"sqrt(q^2 + M_A^2) - M_A; elsewhere the split into R_L and R_T is the network's continuation")
+    return (f"(E, theta, omega) is covered where some training setting [E_k, theta_k, omega_min, omega_max] has "
+            f"|ln(E/E_k)| <= {E_TOLERANCE_LOG:g}, |theta - theta_k| <= {THETA_TOLERANCE_DEG:g} deg and omega_min <= "
+            f"omega <= omega_max + {OMEGA_MARGIN_OF_E:g} E, and omega lies above the elastic line; elsewhere the "
+            f"network extrapolates")

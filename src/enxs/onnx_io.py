@@ -31,7 +31,7 @@ import numpy as np
 import onnx
 import torch
 
-from enxs import __version__, coulomb, kinematics, onnx_trace
+from enxs import __version__, coulomb, coverage, kinematics, onnx_trace
 from enxs.descriptors import N_KINEMATIC, inputs, nucleus_factor
 from enxs.errors import EnxsError
 from enxs.files import check_output_directory
@@ -93,13 +93,15 @@ def check_member(path: Path, features: np.ndarray, reference: np.ndarray) -> tup
 
 
 def export(model: EnsembleNet, nucleus: Nucleus, out: Path, weights_sha256: str = "", check_count: int = 2000,
-           seed: int = 0, responses: bool = False, zero_shot_note: str | None = None) -> dict[str, Any]:
+           seed: int = 0, responses: bool = False, zero_shot_note: str | None = None,
+           training_coverage: dict | None = None) -> dict[str, Any]:
     """Write one ONNX file per member (IR version 8, opset 17, as the published members: older
     onnxruntime builds linked into generators refuse newer IR) to ``out/<Symbol><A>/`` (or to
     ``out`` itself when it is named so) and check each with onnxruntime; with ``responses`` (a
     response model), the (q, ω) → (R_L, R_T) graphs ``response_A_<A>_<i>.onnx`` to
     ``out/<Symbol><A>-responses/``. ``zero_shot_note``: the model has no data of ``nucleus``
-    (``Ensemble.zero_shot_note``), said in the sidecar ``enxs-export.json``.
+    (``Ensemble.zero_shot_note``), said in the sidecar ``enxs-export.json``, as is ``training_coverage``
+    (``export_ensemble``: the coverage rule, the training settings, and why every point is outside, if it is).
 
     The directory must not exist yet (or be empty): files are written to a staging
     directory, checked against enxs's own float32 prediction on random physical points
@@ -154,6 +156,7 @@ def export(model: EnsembleNet, nucleus: Nucleus, out: Path, weights_sha256: str 
                    "zero_shot": zero_shot_note is not None,
                    "coulomb_correction": coulomb.note(nucleus, model.is_structured),
                    **({"zero_shot_note": zero_shot_note} if zero_shot_note else {}),
+                   **({"training_coverage": training_coverage} if training_coverage else {}),
                    "onnx_ir_version": IR_VERSION, "opset": OPSET, "dtype": "float32", **interface,
                    "ensemble": "one file per member: the prediction is the mean over members, its uncertainty the "
                                "sample standard deviation over members (ddof = 1)",
@@ -176,5 +179,10 @@ def export_ensemble(ensemble, out: str | Path, nucleus: str | Nucleus | None = N
     no such data."""
     ensemble = Ensemble.of(ensemble)
     target = ensemble.target(nucleus)
+    settings = ensemble.training_settings(target, all_nuclei=responses and ensemble.manifest.nucleus is None)
+    reason = ensemble.everywhere_outside(target)
+    training_coverage = {"rule": coverage.rule(responses), "settings [E GeV, theta deg, omega_min GeV, omega_max GeV]":
+                         settings or [], **({"every_point_outside": reason} if reason else {})}
     return export(ensemble.model, target, Path(out), ensemble.manifest.weights_sha256, responses=responses,
-                  zero_shot_note=ensemble.zero_shot_note(target) if ensemble.zero_shot(target) else None)
+                  zero_shot_note=ensemble.zero_shot_note(target) if ensemble.zero_shot(target) else None,
+                  training_coverage=training_coverage)

@@ -231,18 +231,25 @@ class Ensemble:
         every = [s for v in coverage.values() for s in v]
         return every if all_nuclei else coverage.get(target.name, every)
 
+    def everywhere_outside(self, target: Nucleus) -> str | None:
+        """Why every point of ``target`` is an extrapolation (the coverage is unknown, or the nucleus lies
+        outside the trained range of A and k_F), or None."""
+        if not self.training_settings(target):
+            return (f"the kinematic coverage of {self.name} is unknown (no training data recorded): every point is "
+                    f"flagged as a possible extrapolation")
+        if self.manifest.nucleus is None and self.outside_trained_nuclei(target):
+            return (f"{target.name} lies outside the range of A and k_F of the nuclei {self.name} was trained on: "
+                    f"every point is an extrapolation")
+        return None
+
     def flag_coverage(self, target: Nucleus, outside: np.ndarray, what: str, stacklevel: int = 3) -> None:
         """Warn (:class:`ExtrapolationWarning`) about the points flagged ``outside`` (``what`` they
-        are), flagging every point when the coverage is unknown or the nucleus lies outside the
-        trained range of A and k_F; ``stacklevel`` as ``warnings.warn``'s, counted from here."""
-        if not self.training_settings(target):
+        are), flagging every point where ``everywhere_outside``; ``stacklevel`` as ``warnings.warn``'s,
+        counted from here."""
+        reason = self.everywhere_outside(target)
+        if reason:
             outside[:] = True
-            warnings.warn(f"the kinematic coverage of {self.name} is unknown (no training data recorded): every "
-                          f"point is flagged as a possible extrapolation", ExtrapolationWarning, stacklevel=stacklevel)
-        elif self.manifest.nucleus is None and self.outside_trained_nuclei(target):
-            outside[:] = True
-            warnings.warn(f"{target.name} lies outside the range of A and k_F of the nuclei {self.name} was trained "
-                          f"on: every point is an extrapolation", ExtrapolationWarning, stacklevel=stacklevel)
+            warnings.warn(reason, ExtrapolationWarning, stacklevel=stacklevel)
         elif outside.any():
             warnings.warn(f"{int(outside.sum())} of {len(outside)} point(s) {what}", ExtrapolationWarning,
                           stacklevel=stacklevel)
