@@ -223,6 +223,47 @@ def test_neutrino_command_writes_a_table_and_keeps_an_existing_one(tmp_path):
             neutrino.total_cross_section(None, "12C", [1.0, energy])
 
 
+def test_each_point_can_have_its_own_bin(tmp_path):
+    t, c = np.array([0.3, 0.6, 0.7]), np.array([0.85, 0.95, 0.7])
+    uniform = neutrino.double_differential(None, "12C", t, c, energy=1.0, cell=(0.1, 0.05))
+    per_point = neutrino.double_differential(None, "12C", t, c, energy=1.0, cell=(np.full(3, 0.1), [0.05] * 3))
+    assert np.array_equal(uniform.members, per_point.members)
+    mixed = neutrino.double_differential(None, "12C", t, c, energy=1.0, cell=([0.0, 0.1, 0.4], [0.0, 0.05, 0.2]))
+    centre = neutrino.double_differential(None, "12C", t, c, energy=1.0)
+    assert mixed.mean[0] == pytest.approx(centre.mean[0], rel=1e-12) and mixed.mean[1] == uniform.mean[1]
+    assert abs(mixed.mean[2] / centre.mean[2] - 1) > 1e-3  # a wide bin averages over a curved cross section
+    assert list(mixed.to_frame().columns[:4]) == ["T_mu_GeV", "cos_theta_mu", "dT_mu_GeV", "dcos_theta_mu"]
+    with pytest.raises(neutrino.NeutrinoError, match=r"^ΔT 0.8: a cell's ΔT must lie in \[0, 2T\]: T − ΔT/2 ≥ 0 "
+                                                     r"\(T = 0.3 GeV\)$"):
+        neutrino.double_differential(None, "12C", t, c, energy=1.0, cell=(0.8, 0.1))
+    # the command line: a file of points, each with its bin, as an experiment's irregular binning
+    from enxs.cli.common import CLIError
+    from enxs.cli.neutrino import compute
+
+    bins = tmp_path / "bins.csv"
+    bins.write_text("# irregular bins\nT_mu_GeV,cos_theta_mu,dT,dcos\n0.3,0.85,0.0,0.0\n0.6,0.95,0.1,0.05\n"
+                    "0.7,0.7,0.4,0.2\n")
+    args = dict(model="enxs-any-fast", nucleus="12C", flavor="numu", energy="1.0", flux=None, emax=None, tmu=None,
+                cos=None, total=False, axial_mass=1.03, per="nucleon", scaling="T", bin_average=False, pauli=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        read = compute(**args, input_=bins)
+        direct = neutrino.double_differential("enxs-any-fast", "12C", t, c, energy=1.0,
+                                              cell=([0.0, 0.1, 0.4], [0.0, 0.05, 0.2]))
+    assert np.array_equal(read.members, direct.members)
+    for text, message in (("T,cos,dT\n0.3,0.85,0.1\n", "cells need both a dT and a dcos column"),
+                          ("T,cos,dT,dcos\n0.3,0.85,0.1,0.1\n\n# a comment\n0.05,0.5,0.2,0.1\n",
+                           r"bad.csv:5: dT = 0.2: a cell's ΔT must lie in \[0, 2T\]"),
+                          ("T,cos\n0.3,1.2\n", r"bad.csv:2: cos = 1.2: cos θ must lie in \[-1, 1\]")):
+        (tmp_path / "bad.csv").write_text(text)
+        with pytest.raises(EnxsError, match=message):
+            compute(**args, input_=tmp_path / "bad.csv")
+    with pytest.raises(CLIError, match=r"^--tmu, --bin-average: not used with --input"):
+        compute(**{**args, "tmu": "0.1:0.5:3", "bin_average": True}, input_=bins)
+    with pytest.raises(CLIError, match=r"^--bin-average: the bin around T = 0 GeV \(0.1 GeV wide"):
+        compute(**{**args, "tmu": "0:1:11", "cos": "0.5,0.9", "bin_average": True})
+
+
 def test_neutrino_hepdata_submission_and_figure(tmp_path):
     pytest.importorskip("hepdata_lib")
     import matplotlib

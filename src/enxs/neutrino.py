@@ -189,18 +189,20 @@ def _energies(energy: float | None, flux: Flux | None) -> tuple[np.ndarray, np.n
 def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus | None, t_lepton, cos_theta, *,
                         flavor: str = "numu", energy: float | None = None, flux: Flux | None = None,
                         axial_mass: float = ccqe.AXIAL_MASS, per: str = "nucleon",
-                        cell: tuple[float, float] | None = None, scaling: str | None = None,
+                        cell: tuple | None = None, scaling: str | None = None,
                         pauli: bool = True, axial_mass_std: float = 0.0) -> NeutrinoPrediction:
     """CCQE d²σ/dT dcos θ [cm²/GeV] at the lepton's kinetic energy T [GeV] and cos θ (broadcast),
-    at one neutrino ``energy`` [GeV] or averaged over a ``flux``; ``cell`` = (ΔT, Δcos θ) averages
-    each point over the cell around it (3 × 3 points), as binned data are. ``ensemble`` None gives
-    a baseline by the same code (one member; ``scaling_choice``); a name or path loads that model.
+    at one neutrino ``energy`` [GeV] or averaged over a ``flux``; ``cell`` = (ΔT [GeV], Δcos θ), numbers or
+    one per point, averages each point over the cell around it (3 × 3 points), as binned data are.
+    ``ensemble`` None gives a baseline by the same code (one member; ``scaling_choice``); a name or path loads it.
     ``nucleus`` None: a one-nucleus model's own. ``axial_mass_std`` > 0 gives each member its own M_A
     (``axial_masses``): the band then holds M_A's uncertainty too."""
     ensemble, target, current, lepton, which = _setup(ensemble, nucleus, flavor, per, scaling)
     masses = axial_masses(ensemble, axial_mass, axial_mass_std)
     t_lepton, cos_theta = (np.ravel(a) for a in kinematics.as_points(t_lepton=t_lepton, cos_theta=cos_theta))
-    _check_axis(t_lepton, cos_theta)
+    if cell is not None:
+        cell = tuple(np.broadcast_to(np.asarray(v, float), t_lepton.shape) for v in cell)
+    check_points(t_lepton, cos_theta, cell)
     energies, weights = _energies(energy, flux)
     forbidden = t_lepton + current.lepton_mass >= energies.max()
     if forbidden.any():
@@ -235,12 +237,12 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
         unconstrained.index_add_(0, index, part.mean(0) * _unconstrained(ensemble, target, flat))
     per_factor = _per_factor(target, current, per)
     members = total.numpy() * per_factor
-    frame = pd.DataFrame({f"T_{lepton}_GeV": t_lepton, f"cos_theta_{lepton}": cos_theta})
+    frame = pd.DataFrame({f"T_{lepton}_GeV": t_lepton, f"cos_theta_{lepton}": cos_theta,
+                          **({} if cell is None else {f"dT_{lepton}_GeV": cell[0], f"dcos_theta_{lepton}": cell[1]})})
     meta = _metadata(ensemble, target, flavor, per, axial_mass, pauli, which, axial_mass_std,
                      f"d2sigma/dT_{lepton}/dcos(theta_{lepton}) [cm^2/GeV]"
                      + (f", averaged over the flux {flux.source}" if flux else f" at E_nu = {energy:g} GeV")
-                     + (f", each point averaged over its cell dT = {cell[0]:g} GeV, dcos = {cell[1]:g}"
-                        if cell else ""))
+                     + (f", each point averaged over its cell (dT_{lepton}_GeV, dcos_theta_{lepton})" if cell else ""))
     return _flagged(NeutrinoPrediction(frame, np.clip(members, 0.0, None), "cm2_per_GeV", meta), ensemble, target,
                     unconstrained.numpy() * per_factor)
 
@@ -355,12 +357,21 @@ def _setup(ensemble, nucleus, flavor, per, scaling):
     return ensemble, target, current, lepton, scaling_choice(ensemble, scaling)
 
 
-def _check_axis(t_lepton, cos_theta) -> None:
-    """T ≥ 0 [GeV] and cos θ in [−1, 1], finite; the first value that is not, named."""
-    for option, values, bad, rule in (("--tmu", t_lepton, ~(t_lepton >= 0), "T must be finite and ≥ 0 GeV"),
-                                      ("--cos", cos_theta, ~(np.abs(cos_theta) <= 1), "cos θ must lie in [-1, 1]")):
+def check_points(t_lepton, cos_theta, cell: tuple | None = None, rows: list[str] | None = None) -> None:
+    """T ≥ 0 [GeV] and cos θ in [−1, 1], finite, and cells (ΔT, Δcos θ) ≥ 0 within T ≥ 0 and |cos θ| ≤ 1;
+    the first value that is not, named by its option or, from a file, by its ``rows`` entry (FILE:LINE)."""
+    d_t, d_c = cell if cell is not None else (np.zeros_like(t_lepton),) * 2
+    for option, column, values, bad, rule in (
+            ("--tmu", "T", t_lepton, ~(t_lepton >= 0), "T must be finite and ≥ 0 GeV"),
+            ("--cos", "cos", cos_theta, ~(np.abs(cos_theta) <= 1), "cos θ must lie in [-1, 1]"),
+            ("ΔT", "dT", d_t, ~((d_t >= 0) & (d_t <= 2 * t_lepton)), "a cell's ΔT must lie in [0, 2T]: T − ΔT/2 ≥ 0"),
+            ("Δcos θ", "dcos", d_c, ~((d_c >= 0) & (np.abs(cos_theta) + d_c / 2 <= 1 + 1e-9)),
+             "a cell's Δcos θ must be ≥ 0 and keep cos θ ± Δcos θ/2 within [-1, 1]")):
         if bad.any():
-            raise NeutrinoError(f"{option} {values[np.flatnonzero(bad)[0]]:g}: {rule}")
+            i = int(np.flatnonzero(bad)[0])
+            rule += {"dT": f" (T = {t_lepton[i]:g} GeV)", "dcos": f" (cos θ = {cos_theta[i]:g})"}.get(column, "")
+            raise NeutrinoError(f"{rows[i]}: {column} = {values[i]:g}: {rule}" if rows else
+                                f"{option} {values[i]:g}: {rule}")
 
 
 def _per_factor(target: Nucleus, current: ccqe.Current, per: str) -> float:

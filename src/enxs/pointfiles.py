@@ -26,7 +26,11 @@ from enxs.predict import Prediction
 
 FORMATS = (".csv", ".parquet", ".json")
 COLUMN_NAMES = {"E": ("e", "e_gev", "energy"), "theta": ("theta", "theta_deg", "angle"),
-                "omega": ("omega", "omega_gev", "nu"), "q": ("q", "q_gev")}
+                "omega": ("omega", "omega_gev", "nu"), "q": ("q", "q_gev"),
+                "T": ("t", "t_gev", "tmu", "t_mu", "t_mu_gev", "t_e", "t_e_gev"),
+                "cos": ("cos", "cos_theta", "costheta", "cos_theta_mu", "cos_theta_e"),
+                "dT": ("dt", "dt_gev", "dt_mu_gev", "dt_e_gev"), "dcos": ("dcos", "dcos_theta", "dcos_theta_mu",
+                                                                          "dcos_theta_e")}
 COVERAGE_NOTE = ("1 where no training setting lies within |ln E/E_k| <= 0.25, |theta - theta_k| <= 10 deg, "
                  "omega from the setting's lowest measured omega to its highest + 0.1 E, or below the elastic "
                  "line; 1 everywhere when the model's training data are unknown")
@@ -37,8 +41,9 @@ class PointFileError(EnxsError):
 
 
 def read_points(path: Path, names: tuple[str, ...] = ("E", "theta", "omega"),
-                check: Callable[..., None] | None = None) -> tuple[np.ndarray, ...]:
-    """The columns ``names`` (default E [GeV], θ [deg], ω [GeV]; or q, ω [GeV]) of a CSV file
+                check: Callable[..., None] | None = None, optional: tuple[str, ...] = ()) -> tuple:
+    """The columns ``names`` (default E [GeV], θ [deg], ω [GeV]; or q, ω [GeV]; or a lepton's T [GeV] and
+    cos θ) of a CSV file, then those of ``optional`` (None where absent; e.g. a cell's dT, dcos)
     (accepted spellings: :data:`COLUMN_NAMES`; blank lines and lines starting with ``#`` skipped).
 
     ``check`` (e.g. :func:`enxs.kinematics.check_kinematics`) is called with the columns and
@@ -56,9 +61,12 @@ def read_points(path: Path, names: tuple[str, ...] = ("E", "theta", "omega"),
     rows = [f"{path}:{n}" for n in kept[1:]]
     lower = {c.strip().lower(): c for c in table.columns}
     out = {}
-    for name in names:
+    for name in names + optional:
         aliases = COLUMN_NAMES[name]
         column = next((lower[a] for a in aliases if a in lower), None)
+        if column is None and name in optional:
+            out[name] = None
+            continue
         if column is None:
             raise PointFileError(f"{path}: missing column {name!r} (accepted names: {', '.join(aliases)})")
         values = pd.to_numeric(table[column].str.strip(), errors="coerce").to_numpy(float)
@@ -67,7 +75,7 @@ def read_points(path: Path, names: tuple[str, ...] = ("E", "theta", "omega"),
             row = int(np.flatnonzero(bad)[0])
             raise PointFileError(f"{rows[row]}: column {column!r} is not a finite number: '{table[column][row]}'")
         out[name] = values
-    points = tuple(out[name] for name in names)
+    points = tuple(out[name] for name in names + optional)
     if check is not None:
         check(*points, rows=rows)
     return points

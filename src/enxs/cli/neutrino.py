@@ -30,7 +30,7 @@ NoPauli = Annotated[bool, typer.Option("--no-pauli", help="Leave out the Fermi g
 
 def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, flux: Path | None, emax: float | None,
             tmu: str | None, cos: str | None, total: bool, axial_mass: float, per: str, scaling: str | None,
-            bin_average: bool, pauli: bool, axial_mass_std: float = 0.0):
+            bin_average: bool, pauli: bool, axial_mass_std: float = 0.0, input_: Path | None = None):
     """The prediction the options ask for (``NeutrinoPrediction``)."""
     from enxs import neutrino
     from enxs.cli.use import load
@@ -38,12 +38,16 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
 
     if axial_mass <= 0:
         raise CLIError(f"--axial-mass {axial_mass:g}: must be > 0 GeV")
-    ignored = ({"--tmu": tmu is not None, "--cos": cos is not None, "--bin-average": bin_average,
-                "--emax": emax is not None} if total else {"--emax": emax is not None and flux is None})
-    unused = [option for option, present in ignored.items() if present]
-    if unused:
-        where = "with --total (σ at each --energy)" if total else "without --flux"
-        raise CLIError(f"{', '.join(unused)}: not used {where}")
+    axes = {"--tmu": tmu is not None, "--cos": cos is not None, "--bin-average": bin_average}
+    for ignored, where in ([({**axes, "--input": input_ is not None, "--emax": emax is not None},
+                             "with --total (σ at each --energy)")] if total else
+                          [(axes if input_ is not None else {}, "with --input (its T and cos columns; dT and dcos "
+                                                                "columns give cells)"),
+                           ({"--emax": emax is not None and flux is None}, "without --flux")]):
+        unused = [option for option, present in ignored.items() if present]
+        if unused:
+            raise CLIError(f"{', '.join(unused)}: not used {where}")
+    points = _lepton_points(input_) if input_ is not None and not total else None
     ensemble, target = load(model, nucleus)
     with warnings_on_screen():
         if total:
@@ -52,8 +56,8 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
             return neutrino.total_cross_section(ensemble, target, parse_values(energy, "--energy"), flavor=flavor,
                                                 axial_mass=axial_mass, per=per, scaling=scaling, pauli=pauli,
                                                 axial_mass_std=axial_mass_std)
-        if tmu is None or cos is None:
-            raise CLIError("give --tmu and --cos (start:stop:count or lists), or --total")
+        if points is None and (tmu is None or cos is None):
+            raise CLIError("give --tmu and --cos (start:stop:count or lists), --input points.csv, or --total")
         if (energy is None) == (flux is None):
             raise CLIError("give one of --energy E_nu (GeV) or --flux FILE")
         e_nu = None
@@ -63,18 +67,43 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
                 raise CLIError("--energy: one value for d²σ/dT dcos θ (a range needs --total)")
             e_nu = values[0]
         table = read_flux(flux, flavor, emax) if flux is not None else None
-        t_axis, c_axis = parse_values(tmu, "--tmu"), parse_values(cos, "--cos")
-        cell = None
-        if bin_average:
-            if min(len(t_axis), len(c_axis)) < 2:
-                raise CLIError("--bin-average needs at least two values on --tmu and --cos (the spacing is the bin)")
-            cell = (t_axis[1] - t_axis[0], c_axis[1] - c_axis[0])
-        import numpy as np
-
-        t, c = (a.ravel() for a in np.meshgrid(t_axis, c_axis, indexing="ij"))
+        t, c, cell = points or _grid(tmu, cos, bin_average)
         return neutrino.double_differential(ensemble, target, t, c, flavor=flavor, energy=e_nu, flux=table,
                                             axial_mass=axial_mass, per=per, cell=cell, scaling=scaling, pauli=pauli,
                                             axial_mass_std=axial_mass_std)
+
+
+def _grid(tmu: str, cos: str, bin_average: bool) -> tuple:
+    """The points of the --tmu × --cos grid and, with --bin-average, its spacing as the cell."""
+    import numpy as np
+
+    t_axis, c_axis = parse_values(tmu, "--tmu"), parse_values(cos, "--cos")
+    cell = None
+    if bin_average:
+        if min(len(t_axis), len(c_axis)) < 2:
+            raise CLIError("--bin-average needs at least two values on --tmu and --cos (the spacing is the bin)")
+        cell = (abs(t_axis[1] - t_axis[0]), abs(c_axis[1] - c_axis[0]))
+        if min(t_axis) < cell[0] / 2:
+            raise CLIError(f"--bin-average: the bin around T = {min(t_axis):g} GeV ({cell[0]:g} GeV wide, the --tmu "
+                           f"spacing) reaches below T = 0; start --tmu at ≥ {cell[0] / 2:g} GeV")
+        if max(abs(v) for v in c_axis) + cell[1] / 2 > 1 + 1e-9:
+            raise CLIError(f"--bin-average: the bins ({cell[1]:g} wide, the --cos spacing) around the --cos values "
+                           f"must lie within [-1, 1]; keep |cos θ| ≤ {1 - cell[1] / 2:g}")
+    t, c = (a.ravel() for a in np.meshgrid(t_axis, c_axis, indexing="ij"))
+    return t, c, cell
+
+
+def _lepton_points(path: Path) -> tuple:
+    """T, cos θ and the cells ((dT, dcos), or None) of a points file, checked line by line."""
+    from enxs import neutrino, pointfiles
+
+    def check(t, c, d_t, d_c, rows):
+        if (d_t is None) != (d_c is None):
+            raise CLIError(f"--input {path}: cells need both a dT and a dcos column (or neither)")
+        neutrino.check_points(t, c, None if d_t is None else (d_t, d_c), rows)
+
+    t, c, d_t, d_c = pointfiles.read_points(path, ("T", "cos"), check=check, optional=("dT", "dcos"))
+    return t, c, None if d_t is None else (d_t, d_c)
 
 
 def neutrino(
@@ -83,6 +112,10 @@ def neutrino(
     tmu: Annotated[str | None, typer.Option("--tmu", help="Lepton kinetic energy T [GeV]: start:stop:count or a list.")]
     = None,
     cos: Annotated[str | None, typer.Option("--cos", help="cos θ, lepton to beam: start:stop:count or a list.")]
+    = None,
+    input_: Annotated[Path | None, typer.Option(
+        "--input", help="CSV with T [GeV] and cos columns instead of --tmu and --cos; dT and dcos columns average "
+                        "each point over its own bin (irregular binnings). Lines starting with # are comments.")]
     = None,
     total: Annotated[bool, typer.Option("--total", help="σ(E_ν) [cm²] at each --energy instead of d²σ/dT dcos θ.")]
     = False,
@@ -111,7 +144,7 @@ def neutrino(
         check_ready(hepdata, "--hepdata")
     job_context(threads=threads)
     result = compute(model, nucleus, flavor, energy, flux, emax, tmu, cos, total, axial_mass, per, scaling,
-                     bin_average, not no_pauli, axial_mass_std)
+                     bin_average, not no_pauli, axial_mass_std, input_)
     frame = result.to_frame()
     if hepdata is not None:
         from enxs.hepdata import write_neutrino_submission
