@@ -92,8 +92,10 @@ def passing_settings(q, omega, settings) -> np.ndarray:
     first = np.searchsorted(omega[order], s[:, 2], side="left")
     stop = np.maximum(np.minimum(np.searchsorted(omega[order], s[:, 3], side="right"),
                                  np.searchsorted(omega[order], s[:, 0], side="left")), first)
-    k = np.repeat(np.arange(len(s)), stop - first)
-    n = order[np.arange(len(k)) - np.repeat(np.cumsum(stop - first) - (stop - first) - first, stop - first)]
+    counts = stop - first  # points in each setting's slice
+    k = np.repeat(np.arange(len(s)), counts)  # the pairs (n, k), setting by setting
+    within = np.arange(len(k)) - np.repeat(np.cumsum(counts) - counts, counts)  # position in the slice
+    n = order[np.repeat(first, counts) + within]
     q_setting = kinematics.three_momentum_transfer(s[k, 0], s[k, 1], omega[n])
     near = np.abs(q_setting / q[n] - 1) <= Q_TOLERANCE
     passing[n[near], k[near]] = True
@@ -112,7 +114,7 @@ def epsilon_spread(q, omega, settings, passing: np.ndarray) -> np.ndarray:
     return np.where(passing.any(1), hi - lo, 0.0)
 
 
-def responses_unconstrained(q, omega, settings, mass_number) -> np.ndarray:
+def responses_unconstrained(q, omega, settings, mass_number) -> tuple[np.ndarray, np.ndarray]:
     """True where no training data at several angles constrain R_L and R_T at (q, ω) [GeV] (the
     ε spread of the settings passing through is below ``EPSILON_LEVER``), or below the elastic line of
     a nucleus of ``mass_number`` (module docstring); returns it with the passing mask [N, S]."""
