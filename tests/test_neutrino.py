@@ -280,6 +280,13 @@ def test_neutrino_hepdata_submission_and_figure(tmp_path):
     table = (tmp_path / "hd" / "16o_ccqe_sigma.yaml").read_text()
     assert "E_nu_GeV" in table and "ensemble standard deviation" in table
     assert "share of the mean from (q, omega) outside the training coverage" in table
+    binned = neutrino.double_differential(None, "12C", [0.3, 0.6], [0.85, 0.9], energy=1.0,
+                                          cell=([0.2, 0.4], [0.1, 0.05]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)  # hepdata_validator leaves a file open
+        write_neutrino_submission(binned, tmp_path / "bins")
+    bins = (tmp_path / "bins" / "12c_ccqe_d2sigma.yaml").read_text()  # a bin per point: its edges, not its width
+    assert "low: 0.2" in bins and "high: 0.8" in bins and "low: 0.875" in bins and "dT_mu_GeV\n" not in bins
     assert "outside training coverage (1: extrapolation)" in table
     assert (tmp_path / "hd" / "submission.tar.gz").is_file()
     assert (tmp_path / "nu.png").stat().st_size > 10_000

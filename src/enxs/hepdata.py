@@ -93,9 +93,13 @@ def write_neutrino_submission(prediction, out: Path) -> Path:
                          "of the " + "; ".join(f"{k}: {v}" for k, v in meta.items()) + ".")
     table.location = f"exported by enxs {__version__}"
     table.keywords["observables"] = ["SIG" if prediction.unit == "cm2" else "D2SIG/DT/DCOSTH"]
-    for column in prediction.points.columns:
-        x = Variable(column, is_independent=True, is_binned=False, units="GeV" if "GeV" in column else "")
-        x.values = prediction.points[column].tolist()
+    points = prediction.points
+    widths = {c: next((w for w in points.columns if w.startswith("d") and w[1:] == c), None) for c in points.columns}
+    for column in (c for c in points.columns if not any(w == c for w in widths.values())):
+        width = widths[column]  # a bin per point (``cell``): written as the bin's edges
+        x = Variable(column, is_independent=True, is_binned=width is not None, units="GeV" if "GeV" in column else "")
+        x.values = (points[column].tolist() if width is None else
+                    list(zip(points[column] - points[width] / 2, points[column] + points[width] / 2, strict=True)))
         table.add_variable(x)
     y = Variable(meta["quantity"], is_independent=False, is_binned=False,
                  units="cm2" if prediction.unit == "cm2" else "cm2/GeV")
