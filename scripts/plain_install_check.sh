@@ -47,6 +47,8 @@ expect_clean_error "not used for a spectrum" plot enxs-12C-fast --energy 1 --ang
 expect_clean_error "only with --executor ray" pretrain --preset smoke --workers 3 --out w
 printf "E,theta,omega\n# a comment\n1.0,30,1.5\n" > "$WORK/beyond.csv"
 expect_clean_error "beyond.csv:3: energy transfer" predict enxs-12C-fast --input "$WORK/beyond.csv"
+printf "T,cos,dT,dcos\n0.3,0.85,0.1,0.1\n0.05,0.5,0.2,0.1\n" > "$WORK/bins.csv"
+expect_clean_error "bins.csv:3: dT = 0.2" neutrino enxs-any-fast --nucleus 12C --energy 1 --input "$WORK/bins.csv"
 if .venv-plain/bin/python -c "import hepdata_lib" 2>/dev/null; then
   echo "FAIL: a plain install pulled in hepdata_lib"; fails=$((fails + 1))
 else
