@@ -44,7 +44,7 @@ expect_clean_error "> 0 GeV" neutrino enxs-any-fast --nucleus 40Ar --energy -1 -
 expect_clean_error "write start:stop:count" predict enxs-12C-fast --energy 1 --angle 30 --omega ,
 expect_clean_error "figure format" plot enxs-12C-fast --energy 1 --angle 30 --output fig.txt
 expect_clean_error "not used for a spectrum" plot enxs-12C-fast --energy 1 --angle 30 --flux flux.txt
-expect_clean_error "only with --executor ray" pretrain --preset smoke --workers 3 --out w
+expect_clean_error "not used without --executor ray" pretrain --preset smoke --workers 3 --out w
 printf "E,theta,omega\n# a comment\n1.0,30,1.5\n" > "$WORK/beyond.csv"
 expect_clean_error "beyond.csv:3: energy transfer" predict enxs-12C-fast --input "$WORK/beyond.csv"
 printf "T,cos,dT,dcos\n0.3,0.85,0.1,0.1\n0.05,0.5,0.2,0.1\n" > "$WORK/bins.csv"

@@ -189,7 +189,7 @@ def test_cli_run_killed_before_its_first_checkpoint_resumes(tmp_path, archive_di
     again = _enxs("pretrain", "--out", "run", cwd=tmp_path)
     _one_line_error(again, "--resume")
     changed = _enxs("pretrain", "--resume", "run", "--members", 5, "--preset", "fast", cwd=tmp_path)
-    _one_line_error(changed, "--preset, --members: a resumed run keeps the settings it started with")
+    _one_line_error(changed, "--preset, --members: not used with --resume: a resumed run keeps the settings it")
     resumed = _enxs("pretrain", "--resume", "run", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads((tmp_path / "run" / "manifest.json").read_text())["training"]["epochs_run"] == 60
@@ -219,11 +219,11 @@ def test_an_existing_output_file_is_kept_unless_told(tmp_path):
      ["--cos: not used with --total"]),
     (("neutrino", "enxs-any-fast", "--nucleus", "12C", "--energy", 1, "--emax", 2, "--tmu", 0.2, "--cos", 0.5),
      ["--emax: not used without --flux"]),
-    (("pretrain", "--preset", "smoke", "--workers", 3, "--out", "run"), ["--workers: only with --executor ray"]),
+    (("pretrain", "--preset", "smoke", "--workers", 3, "--out", "run"), ["--workers: not used without --executor ray"]),
     (("evaluate", SHIPPED, "--scale-a"), ["--scale-a scales to another nucleus: name it"]),
     (("plot", "enxs-any-fast", "--nucleus", "12C", "--neutrino", "nutau", "--energy", 1), ["--neutrino 'nutau'"]),
     (("plot", "enxs-any-fast", "--nucleus", "12C", "--neutrino", "numu", "--total", "--emax", -1), ["--emax -1"]),
-    (("reproduce", "--address", "auto", "--out", "study"), ["--address: only with --executor ray"]),
+    (("reproduce", "--address", "auto", "--out", "study"), ["--address: not used without --executor ray"]),
     (("plot", SHIPPED, "--energy", 1, "--angle", 30, "--log-y", "--ylim", "0,10"), ["--ylim '0,10'", "LO > 0"]),
 ])
 def test_bad_lists_figure_formats_and_ignored_options_are_refused_before_any_work(tmp_path, args, fragments):

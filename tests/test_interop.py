@@ -181,7 +181,7 @@ def test_python_api_matches_cli(tmp_path):
         (["predict", SHIPPED, "--energy", 0.5, "--angle", 60, "--omega", "0.6:0.7:3"], "ω must be < beam energy"),
         (["predict", SHIPPED, "--energy", 0.5, "--angle", 60, "--omega", "a:b"], "start:stop:count"),
         (["predict", SHIPPED, "--energy", 1, "--angle", 30, "--omega", "0.1", "--output", "x.txt"], ".csv, .parquet"),
-        (["tabulate", SHIPPED, "--out", "g.h5", "--q-max", 1.5], "--q-max: only with --responses"),
+        (["tabulate", SHIPPED, "--out", "g.h5", "--q-max", 1.5], "--q-max: not used without --responses"),
         (["tabulate", "enxs-12C-responses-fast", "--responses", "--e-min", 0.5, "--out", "g.h5"], "use --q-min"),
     ],
 )

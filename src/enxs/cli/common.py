@@ -51,6 +51,14 @@ class CLIError(EnxsError):
 SIGNALS = {"SIGTERM": False}
 
 
+def refuse_unused(given: dict[str, bool], where: str) -> None:
+    """One line naming every option given (``given``: option → given or not) that the command would ignore
+    ``where`` (e.g. "without --flux"): an option that changes nothing is refused, not silently dropped."""
+    unused = [option for option, present in given.items() if present]
+    if unused:
+        raise CLIError(f"{', '.join(unused)}: not used {where}")
+
+
 def terminate(signum, frame) -> None:
     """SIGTERM handled like Ctrl-C (a training run says how to resume), remembered for exit status 143."""
     SIGNALS["SIGTERM"] = True

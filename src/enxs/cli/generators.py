@@ -15,6 +15,7 @@ from enxs.cli.common import (
     console,
     job_context,
     make_app,
+    refuse_unused,
     say,
     warn,
     warnings_on_screen,
@@ -121,11 +122,10 @@ def tabulate(
     if len(dims) != (2 if responses else 3) or min(dims) < 2:
         raise CLIError(f"--shape {shape!r}: " + ("two integers ≥ 2 (q, ω), e.g. 96,200" if responses
                                                  else "three integers ≥ 2, e.g. 128,138,160"))
-    unused = {"--e-min": e_min, "--e-max": e_max} if responses else {"--q-min": q_min, "--q-max": q_max}
-    given = [option for option, value in unused.items() if value is not None]
-    if given:
-        raise CLIError(f"{' and '.join(given)}: " + ("the --responses grid is in q and ω: use --q-min and --q-max"
-                                                     if responses else "only with --responses (a q × ω grid)"))
+    refuse_unused({"--e-min": e_min is not None, "--e-max": e_max is not None} if responses else
+                  {"--q-min": q_min is not None, "--q-max": q_max is not None},
+                  "with --responses (its grid is in q and ω: use --q-min and --q-max)" if responses else
+                  "without --responses (they bound its q × ω grid)")
     e_min, e_max = 0.1 if e_min is None else e_min, 6.0 if e_max is None else e_max
     q_min, q_max = 0.1 if q_min is None else q_min, 2.0 if q_max is None else q_max
     if responses and not 0 < q_min < q_max:

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from enxs.cli.common import CLIError, Overwrite, Threads, console, job_context, say, warnings_on_screen
+from enxs.cli.common import CLIError, Overwrite, Threads, console, job_context, refuse_unused, say, warnings_on_screen
 from enxs.cli.use import ModelArg, Nucleus, check_table_output, parse_values
 
 Flavor = Annotated[str, typer.Option("--flavor", help="numu, numubar, nue or nuebar.")]
@@ -44,9 +44,7 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
                           [(axes if input_ is not None else {}, "with --input (its T and cos columns; dT and dcos "
                                                                 "columns give cells)"),
                            ({"--emax": emax is not None and flux is None}, "without --flux")]):
-        unused = [option for option, present in ignored.items() if present]
-        if unused:
-            raise CLIError(f"{', '.join(unused)}: not used {where}")
+        refuse_unused(ignored, where)
     points = _lepton_points(input_) if input_ is not None and not total else None
     ensemble, target = load(model, nucleus)
     with warnings_on_screen():

@@ -19,6 +19,7 @@ from enxs.cli.common import (
     interrupted_status,
     job_context,
     make_app,
+    refuse_unused,
     say,
     warnings_on_screen,
 )
@@ -49,9 +50,7 @@ def check_executor(executor: str, address: str | None, workers: int | None) -> i
     if executor not in ("local", "ray"):
         raise CLIError(f"--executor {executor!r}: choose local or ray")
     if executor == "local":
-        given = [option for option, value in (("--address", address), ("--workers", workers)) if value is not None]
-        if given:
-            raise CLIError(f"{', '.join(given)}: only with --executor ray")
+        refuse_unused({"--address": address is not None, "--workers": workers is not None}, "without --executor ray")
         return 1
     from enxs.executors import ray_module
 
@@ -144,11 +143,11 @@ RESUME_OPTIONS = {"resume", "threads", "executor", "address", "workers"}
 
 def refuse_settings_on_resume(ctx: typer.Context) -> None:
     """A resumed run keeps the settings it started with (its run.json): refuse options given for it."""
-    given = [p.opts[0] for p in ctx.command.params if p.name not in RESUME_OPTIONS
-             and getattr(ctx.get_parameter_source(p.name), "name", None) == "COMMANDLINE"]
-    if given:
-        raise CLIError(f"{', '.join(given)}: a resumed run keeps the settings it started with (its run.json); "
-                       f"give --resume DIR alone, or start a new run with --out")
+    refuse_unused({p.opts[0]: p.name not in RESUME_OPTIONS
+                   and getattr(ctx.get_parameter_source(p.name), "name", None) == "COMMANDLINE"
+                   for p in ctx.command.params},
+                  "with --resume: a resumed run keeps the settings it started with (its run.json); give --resume "
+                  "DIR alone, or start a new run with --out")
 
 
 def _start_or_resume(out: Path | None, resume: Path | None, make_spec, command: str, executor: str = "local",

@@ -16,6 +16,7 @@ from enxs.cli.common import (
     Threads,
     console,
     job_context,
+    refuse_unused,
     say,
     warn,
     warnings_on_screen,
@@ -341,9 +342,8 @@ PLOT_KINDS = {"": ("for a spectrum in ω (without --scan, --neutrino or --respon
 def _check_plot_options(given: dict[str, bool], kind: str) -> None:
     """Refuse options the chosen kind of plot would ignore (a --flux without --neutrino drew electrons)."""
     name, uses = PLOT_KINDS[kind]
-    unused = [option for option, present in given.items() if present and option not in uses]
-    if unused:
-        raise CLIError(f"{', '.join(unused)}: not used {name}; this plot takes {', '.join(uses)}")
+    refuse_unused({o: present for o, present in given.items() if o not in uses}, f"{name}; this plot takes "
+                                                                                 f"{', '.join(uses)}")
 
 
 def _parse_ylim(text: str | None, log: bool) -> tuple[float, float] | None:
