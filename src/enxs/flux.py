@@ -18,6 +18,7 @@ import numpy as np
 
 from enxs.errors import EnxsError
 
+#: Gauss–Legendre energies in each bin or interval of a flux table (module docstring).
 NODES_PER_INTERVAL = 4
 #: The flavours, in the order of a table's flux columns after the two bin edges (MiniBooNE's published layout).
 FLAVORS = ("numu", "numubar", "nue", "nuebar")

@@ -94,9 +94,9 @@ def write_neutrino_submission(prediction, out: Path) -> Path:
     table.location = f"exported by enxs {__version__}"
     table.keywords["observables"] = ["SIG" if prediction.unit == "cm2" else "D2SIG/DT/DCOSTH"]
     points = prediction.points
-    widths = {c: next((w for w in points.columns if w.startswith("d") and w[1:] == c), None) for c in points.columns}
-    for column in (c for c in points.columns if not any(w == c for w in widths.values())):
-        width = widths[column]  # a bin per point (``cell``): written as the bin's edges
+    widths = {c: "d" + c for c in points.columns if "d" + c in points.columns}  # a bin per point (``cell``)
+    for column in (c for c in points.columns if c not in widths.values()):
+        width = widths.get(column)  # a bin is written as its edges
         x = Variable(column, is_independent=True, is_binned=width is not None, units="GeV" if "GeV" in column else "")
         x.values = (points[column].tolist() if width is None else
                     list(zip(points[column] - points[width] / 2, points[column] + points[width] / 2, strict=True)))
