@@ -202,7 +202,7 @@ def test_points_are_flagged_where_no_electron_data_at_several_angles_constrain_t
     assert np.array_equal(averaged.outside_coverage, averaged.unconstrained_share >= neutrino.FLAG_SHARE)
     assert list(one.to_frame().columns)[-2:] == ["unconstrained_share", "outside_coverage"]
     assert neutrino.total_cross_section(None, "12C", [1.0]).outside_coverage is None  # a baseline: no data to flag
-    monkeypatch.setattr(Ensemble, "training_settings", lambda self, target, all_nuclei=False: None)
+    monkeypatch.setattr(Ensemble, "training_settings", lambda self, target, responses=False: None)
     with pytest.warns(ExtrapolationWarning, match="coverage of enxs-any-fast is unknown"):
         unknown = neutrino.total_cross_section(structured_model, "12C", [1.0], nodes=(32, 16))
     assert unknown.outside_coverage.all() and unknown.unconstrained_share[0] == pytest.approx(1.0)

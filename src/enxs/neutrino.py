@@ -145,7 +145,7 @@ def _unconstrained(ensemble: Ensemble | None, nucleus: Nucleus, k: ccqe.Kernel) 
     (``coverage.responses_unconstrained``, the rule of ``enxs.responses``), else 0; 0 for a baseline."""
     if ensemble is None:
         return torch.zeros(len(k.q), dtype=torch.float64)
-    settings = ensemble.training_settings(nucleus, all_nuclei=ensemble.manifest.nucleus is None)
+    settings = ensemble.training_settings(nucleus, responses=True)
     mask = coverage.responses_unconstrained(k.q.numpy(), k.omega.numpy(), settings, nucleus.A)[0]
     return torch.as_tensor(mask, dtype=torch.float64)
 

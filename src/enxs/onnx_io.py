@@ -179,7 +179,7 @@ def export_ensemble(ensemble, out: str | Path, nucleus: str | Nucleus | None = N
     no such data."""
     ensemble = Ensemble.of(ensemble)
     target = ensemble.target(nucleus)
-    settings = ensemble.training_settings(target, all_nuclei=responses and ensemble.manifest.nucleus is None)
+    settings = ensemble.training_settings(target, responses=responses)
     reason = ensemble.everywhere_outside(target)
     training_coverage = {"rule": coverage.rule(responses), "settings [E GeV, theta deg, omega_min GeV, omega_max GeV]":
                          settings or [], **({"every_point_outside": reason} if reason else {})}

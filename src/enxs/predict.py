@@ -222,14 +222,16 @@ class Ensemble:
         return not (min(t.nucleus.A for t in trained) <= target.A <= max(t.nucleus.A for t in trained)
                     and min(t.k_fermi for t in trained) - 1e-9 <= d.k_fermi <= max(t.k_fermi for t in trained) + 1e-9)
 
-    def training_settings(self, target: Nucleus, all_nuclei: bool = False) -> list[list[float]] | None:
-        """The training settings [E, θ, ω_min, ω_max] of the target nucleus, or of all trained
-        nuclei (for a nucleus the model was not trained on, or with ``all_nuclei``); None when unknown."""
+    def training_settings(self, target: Nucleus, responses: bool = False) -> list[list[float]] | None:
+        """The training settings [E, θ, ω_min, ω_max] that constrain the target nucleus: its own, or
+        those of all trained nuclei for a nucleus the model was not trained on, and with ``responses``
+        for every nucleus of a model of several (it learns the split into R_L and R_T jointly:
+        ``enxs.coverage``); None when unknown."""
         coverage = self.manifest.coverage
         if coverage is None:
             return None
         every = [s for v in coverage.values() for s in v]
-        return every if all_nuclei else coverage.get(target.name, every)
+        return every if responses and self.manifest.nucleus is None else coverage.get(target.name, every)
 
     def everywhere_outside(self, target: Nucleus) -> str | None:
         """Why every point of ``target`` is an extrapolation (the coverage is unknown, or the nucleus lies

@@ -98,7 +98,7 @@ def predict_responses(ensemble: Ensemble | str | os.PathLike, q, omega, *,
     target = ensemble.target(nucleus)
     q, omega = (np.ravel(a) for a in kinematics.as_points(q=q, omega=omega))
     rosenbluth.check_q_omega(q, omega)
-    settings = ensemble.training_settings(target, all_nuclei=ensemble.manifest.nucleus is None)
+    settings = ensemble.training_settings(target, responses=True)
     outside, passing = responses_unconstrained(q, omega, settings, target.A)
     if ensemble.model.is_response:
         members = member_responses(ensemble.model, q, omega, target)
