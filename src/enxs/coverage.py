@@ -79,14 +79,13 @@ def elastic_omega(q, mass_number) -> np.ndarray:
     return np.sqrt(np.square(np.asarray(q, float)) + mass**2) - mass
 
 
-def passing_settings(q, omega, settings) -> np.ndarray:
-    """[N, S] mask: training setting s passes through point n (module docstring). The points whose ω lies in
-    a setting's measured range (and below its E) are a slice of the points sorted by ω: only those pairs
-    are looked at."""
+def passing_pairs(q, omega, settings) -> tuple[np.ndarray, np.ndarray]:
+    """(n, k): each point n with each training setting k that passes through it (module docstring). The
+    points whose ω lies in a setting's measured range (and below its E) are a slice of the points sorted
+    by ω: only those pairs are looked at."""
     q, omega = np.atleast_1d(np.asarray(q, float)), np.atleast_1d(np.asarray(omega, float))
-    passing = np.zeros((len(q), len(settings or ())), bool)
     if not settings:
-        return passing
+        return np.zeros(0, int), np.zeros(0, int)
     s = np.asarray(settings, float)
     order = np.argsort(omega, kind="stable")
     first = np.searchsorted(omega[order], s[:, 2], side="left")
@@ -98,29 +97,35 @@ def passing_settings(q, omega, settings) -> np.ndarray:
     n = order[np.repeat(first, counts) + within]
     q_setting = kinematics.three_momentum_transfer(s[k, 0], s[k, 1], omega[n])
     near = np.abs(q_setting / q[n] - 1) <= Q_TOLERANCE
-    passing[n[near], k[near]] = True
+    return n[near], k[near]
+
+
+def passing_settings(q, omega, settings) -> np.ndarray:
+    """[N, S] mask: training setting s passes through point n (``passing_pairs``)."""
+    passing = np.zeros((np.size(q), len(settings or ())), bool)
+    passing[passing_pairs(q, omega, settings)] = True
     return passing
 
 
-def epsilon_spread(q, omega, settings, passing: np.ndarray) -> np.ndarray:
-    """Spread (max − min) of ε over the settings passing through each point; 0 for fewer than two."""
-    if passing.shape[1] == 0:
-        return np.zeros(len(passing))
-    n, k = np.nonzero(passing)
-    eps = rosenbluth.epsilon(np.asarray(q, float)[n], np.asarray(omega, float)[n], np.asarray(settings, float)[k, 1])
-    hi, lo = np.full(len(passing), -np.inf), np.full(len(passing), np.inf)
-    np.maximum.at(hi, n, eps)
-    np.minimum.at(lo, n, eps)
-    return np.where(passing.any(1), hi - lo, 0.0)
+def epsilon_spread(q, omega, settings, pairs: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Spread (max − min) of ε over the settings passing through each point (``pairs`` from
+    ``passing_pairs``); 0 for fewer than two."""
+    n, k = pairs
+    hi, lo = np.full(np.size(q), -np.inf), np.full(np.size(q), np.inf)
+    if len(n):
+        eps = rosenbluth.epsilon(np.ravel(q)[n], np.ravel(omega)[n], np.asarray(settings, float)[k, 1])
+        np.maximum.at(hi, n, eps)
+        np.minimum.at(lo, n, eps)
+    return np.where(hi > lo, hi - lo, 0.0)
 
 
-def responses_unconstrained(q, omega, settings, mass_number) -> tuple[np.ndarray, np.ndarray]:
+def responses_unconstrained(q, omega, settings, mass_number) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """True where no training data at several angles constrain R_L and R_T at (q, ω) [GeV] (the
     ε spread of the settings passing through is below ``EPSILON_LEVER``), or below the elastic line of
-    a nucleus of ``mass_number`` (module docstring); returns it with the passing mask [N, S]."""
-    passing = passing_settings(q, omega, settings)
-    lever = epsilon_spread(q, omega, settings, passing)
-    return (lever < EPSILON_LEVER) | (np.asarray(omega, float) < elastic_omega(q, mass_number)), passing
+    a nucleus of ``mass_number`` (module docstring); returns it with the passing pairs (``passing_pairs``)."""
+    pairs = passing_pairs(q, omega, settings)
+    lever = epsilon_spread(q, omega, settings, pairs)
+    return (lever < EPSILON_LEVER) | (np.asarray(omega, float) < elastic_omega(q, mass_number)), pairs
 
 
 def rule(responses: bool) -> str:

@@ -99,7 +99,7 @@ def predict_responses(ensemble: Ensemble | str | os.PathLike, q, omega, *,
     q, omega = (np.ravel(a) for a in kinematics.as_points(q=q, omega=omega))
     rosenbluth.check_q_omega(q, omega)
     settings = ensemble.training_settings(target, responses=True)
-    outside, passing = responses_unconstrained(q, omega, settings, target.A)
+    outside, (pair_point, pair_setting) = responses_unconstrained(q, omega, settings, target.A)
     if ensemble.model.is_response:
         members = member_responses(ensemble.model, q, omega, target)
         method = ("physics-structured model: superscaling responses with bounded learned corrections and a learned "
@@ -108,7 +108,7 @@ def predict_responses(ensemble: Ensemble | str | os.PathLike, q, omega, *,
         members = np.full((ensemble.members * max(ensemble.model.config.mc_samples, 1), len(q), 2), np.nan)
         theta_all = np.asarray(settings, float)[:, 1] if settings else np.zeros(0)
         for n in np.flatnonzero(~outside):
-            theta = np.unique(np.round(theta_all[passing[n]], 2))
+            theta = np.unique(np.round(theta_all[pair_setting[pair_point == n]], 2))
             with warnings.catch_warnings():  # the angles are the training settings' own
                 warnings.simplefilter("ignore", ExtrapolationWarning)
                 sigma = ensemble.predict(rosenbluth.beam_energy(q[n], omega[n], theta), theta, omega[n],
