@@ -91,6 +91,86 @@ def test_electromagnetic_current_gives_back_the_electron_quasielastic_cross_sect
     assert electron_ratio(d.k_fermi, d.e_shift) == pytest.approx(np.ones(3), abs=0.06)
 
 
+C = torch.complex128
+GAMMA = torch.stack([torch.block_diag(torch.eye(2), -torch.eye(2)).to(C)] + [
+    torch.cat([torch.cat([torch.zeros(2, 2, dtype=C), s], 1), torch.cat([-s, torch.zeros(2, 2, dtype=C)], 1)])
+    for s in (torch.tensor([[0, 1], [1, 0]], dtype=C), torch.tensor([[0, -1j], [1j, 0]], dtype=C),
+              torch.tensor([[1, 0], [0, -1]], dtype=C))])
+GAMMA5 = torch.eye(4, dtype=C).roll(2, dims=1)  # [[0, 1], [1, 0]] in 2 × 2 blocks
+METRIC = torch.tensor([1.0, -1.0, -1.0, -1.0], dtype=torch.float64)
+
+
+def slash(p):
+    return torch.einsum("m,mij->ij", (p * METRIC).to(C), GAMMA)
+
+
+def traces(p, p_out, form, k, k_out, current):
+    """L^μν and H^μν [4, 4] by Dirac traces (independent of ``ccqe.longitudinal_tensors``'s formulas)."""
+    f_1, f_2, f_a, f_p = (float(f) for f in form)
+    q, one = p_out - p, torch.eye(4, dtype=C)
+    vertices = [f_1 * GAMMA[m] - f_2 / (4 * M) * (GAMMA[m] @ slash(q) - slash(q) @ GAMMA[m])
+                - f_a * GAMMA[m] @ GAMMA5 - f_p / M * float(q[m]) * GAMMA5 for m in range(4)]
+    bars = [GAMMA[0] @ v.conj().T @ GAMMA[0] for v in vertices]
+    hadron = torch.tensor([[torch.trace((slash(p_out) + M * one) @ v @ (slash(p) + M * one) @ b) for b in bars]
+                           for v in vertices])
+    m, ends = current.lepton_mass, [GAMMA[a] @ (one - GAMMA5) for a in range(4)]
+    left, right = (slash(k_out) + m * one, slash(k)) if current.sign > 0 else (slash(k), slash(k_out) - m * one)
+    lepton = torch.tensor([[torch.trace(left @ a @ right @ b) for b in ends] for a in ends])
+    return lepton, hadron
+
+
+@pytest.mark.parametrize("current", [NU, NUBAR])
+def test_the_tensors_contract_to_the_amplitude_and_their_longitudinal_part_is_the_kernels(current):
+    e_nu, t, cos, w_shift = 1.0, 0.76, 0.8, 0.0  # near the quasielastic peak; no shift, so ω′ = ω exactly
+    e_l, k_l, q, omega = (float(v) for v in ccqe.lepton_kinematics(
+        *(torch.tensor(v, dtype=torch.float64) for v in (e_nu, t, cos)), current.lepton_mass))
+    w = omega - w_shift
+    k_z = (e_nu**2 - e_nu * k_l * cos) / q
+    k_x = np.sqrt(e_nu**2 - k_z**2)
+    k, k_out = (torch.tensor(v, dtype=torch.float64) for v in ([e_nu, k_x, 0, k_z], [e_l, k_x, 0, k_z - q]))
+    big_q2 = q * q - w * w
+    form = ccqe.form_factors(big_q2, current)
+    a, b, c = (float(x) for x in ccqe.llewellyn_smith(big_q2, current))
+    metric = torch.outer(METRIC, METRIC).to(C)
+    for energy in (0.95, 0.97):  # two nucleons of the Fermi sea that can absorb (ω, q)
+        p_z = (w * w + 2 * energy * w - q * q) / (2 * q)
+        p_perp = np.sqrt(energy**2 - M * M - p_z**2)
+        contracted, longitudinal = 0.0, None
+        for phi in np.arange(4) * np.pi / 2:  # exact azimuthal average of terms up to second order in p_⊥
+            p = torch.tensor([energy, p_perp * np.cos(phi), p_perp * np.sin(phi), p_z], dtype=torch.float64)
+            lepton, hadron = traces(p, p + torch.tensor([w, 0, 0, q], dtype=torch.float64), form, k, k_out, current)
+            contracted += float((lepton * metric * hadron).sum().real) / 2 / (16 * M**4) / 4
+            along = [0, 3]
+            longitudinal = float((lepton * metric * hadron)[along][:, along].sum().real) / 2 / (16 * M**4)
+        z_0 = (2 * (energy * (e_nu + e_l) - p_z * (2 * k_z - q)) - current.lepton_mass**2) / (M * M)
+        z_1 = -4 * p_perp * k_x / (M * M)
+        assert contracted == pytest.approx(a + current.sign * b * z_0 + c * (z_0**2 + z_1**2 / 2), rel=1e-10)
+        values = (e_nu, e_l, k_x, k_z, energy, p_z, w, q)
+        formula = ccqe.longitudinal_tensors(*(torch.tensor(v, dtype=torch.float64) for v in values), form)
+        assert float(formula) == pytest.approx(longitudinal, rel=1e-10) and 0 < longitudinal < contracted
+
+
+def test_the_longitudinal_and_transverse_parts_are_the_electrons_v_L_G_L_and_v_T_G_T():
+    energy, theta = 1.0, 37.0
+    d = describe(CARBON)
+    for (k_fermi, e_shift), tolerance in (((0.02, 0.0), 0.002), ((d.k_fermi, d.e_shift), 0.08)):
+        w = np.linspace(0.02, 0.7, 4000)
+        q = rosenbluth.kinematics.three_momentum_transfer(energy, theta, w)
+        w = np.interp([-0.5, 0.0, 0.5], superscaling.psi_prime(torch.tensor(q), torch.tensor(w), k_fermi,
+                                                                e_shift).numpy(), w)
+        kernels = [ccqe.kernel(energy, energy - w, np.cos(np.radians(theta)), k_fermi, e_shift,
+                               ccqe.Current(0.0, 0, n), split=True) for n in ("proton", "neutron")]
+        parts = [sum(6 * k.factor * share(k) for k in kernels).numpy() / (2 * np.pi) / 1e-33
+                 for share in (lambda k: k.longitudinal, lambda k: 1 - k.longitudinal)]
+        q, w = torch.tensor(rosenbluth.kinematics.three_momentum_transfer(energy, theta, w)), torch.tensor(w)
+        g_l, g_t = superscaling.single_nucleon(q, w, 6, 6, k_fermi, superscaling.psi_prime(q, w, k_fermi, e_shift))
+        zero = np.zeros(3)
+        for part, (r_l, r_t) in zip(parts, (((g_l / k_fermi).numpy(), zero), (zero, (g_t / k_fermi).numpy())),
+                                    strict=True):
+            assert part / rosenbluth.cross_section(r_l, r_t, energy, theta, w.numpy()) == pytest.approx(
+                np.ones(3), abs=tolerance)
+
+
 def test_outside_the_allowed_region_the_cross_section_is_zero():
     d = describe(CARBON)
     t = np.array([0.95, 1.2, 0.3])  # T above E_ν − m_μ; E_l > E_ν; and ω < E_s below

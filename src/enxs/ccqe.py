@@ -39,6 +39,16 @@ by PCAC, F_P = 2M² F_A/(m_π² + Q²). The same kernel with the electromagnetic
 massless lepton, coupling (4πα/Q²)², electron spins averaged) gives electron scattering: the
 check that it reproduces ``enxs.superscaling``'s quasielastic cross section is in the tests.
 
+Longitudinal and transverse parts (``split``): with q along z, the squared amplitude is the contraction
+½ L_μν H^μν of the lepton tensor (trace over the leptons of γ^μ(1 − γ⁵)) and the nucleon's
+H^μν = Tr[(P̸′ + M)Γ^μ(P̸ + M)Γ̄^ν] (½ averages the nucleon's spin), which after the azimuthal average
+has no terms mixing {0, 3} with {1, 2}: the longitudinal part, charge and current along q (μ, ν ∈ {0, 3};
+R_CC, R_CL, R_LL of the neutrino literature, vector and axial; ``longitudinal_tensors``) and the
+transverse rest (R_T, R_T′). ``Kernel.longitudinal`` is the longitudinal share of ``factor``, so that a
+model can put its longitudinal scaling function in the one part and its transverse one in the other
+(SuSAv2's split: González-Jiménez et al., PRC 90, 035501 (2014)). The tests check the contraction
+against the amplitude above, and for electrons the parts against σ_Mott v_L G_L and σ_Mott v_T G_T.
+
 Not included: two-nucleon (2p2h) knockout, pion production and absorption, final-state
 interactions beyond what the scaling function holds, Coulomb distortion of the outgoing lepton.
 """
@@ -98,6 +108,29 @@ def form_factors(big_q2, current: Current, axial_mass: float = AXIAL_MASS, vecto
     return f_1, f_2, f_a, 2 * M * M * f_a / (PION_MASS**2 + q2)
 
 
+def longitudinal_tensors(e_nu, e_l, k_x, k_z, energy, p_z, w, q, form: tuple) -> torch.Tensor:
+    """½ L_ab H^ab / 16M⁴ over a, b ∈ {0, 3} (module docstring; the units of A + Bz + Cz²) with q along z:
+    the lepton tensor's L^ab = 8[k^a k′^b + k′^a k^b − g^ab k·k′] (k = (E_ν, k_x, 0, k_z), k′ = k − (ω, 0, 0, q);
+    the same for ν and ν̄, and without the lepton mass) and the nucleon's H^ab of the trace, on shell, for
+    the nucleon (E, p_⊥, p_z) absorbing q̃ = (ω′, 0, 0, q) with form factors ``form`` = (F₁, F₂, F_A, F_P):
+    H^ab = 4F₁²(s^ab − g^ab c) − 4F₁F₂ d^ab + F₂² d^ab e/M² + 4F_A²(s^ab − g^ab(c + 2M²)) − 8F_A F_P t^ab
+    + 4F_P² t^ab c/M², s^ab = P^a P′^b + P′^a P^b, c = P·q̃, t^ab = q̃^a q̃^b, d^ab = t^ab − g^ab q̃²,
+    e = 2E² + Eω′ − 2M² − 2p_z² − p_z q (the tests check it against the trace)."""
+    f_1, f_2, f_a, f_p = form
+    k_dot = e_nu * e_l - k_x * k_x - k_z * (k_z - q)
+    leptons = (8 * (2 * e_nu * e_l - k_dot), 8 * (e_nu * (k_z - q) + e_l * k_z), 8 * (2 * k_z * (k_z - q) + k_dot))
+    c, e = energy * w - p_z * q, 2 * energy**2 + energy * w - 2 * M * M - 2 * p_z**2 - p_z * q
+    total = torch.zeros_like(q)
+    for lepton, sign, g, s, t in zip(leptons, (1, -2, 1), (1, 0, -1),
+                                     (2 * energy * (energy + w), energy * (p_z + q) + (energy + w) * p_z,
+                                      2 * p_z * (p_z + q)), (w * w, w * q, q * q), strict=True):
+        d = t - g * (w * w - q * q)
+        hadron = (4 * f_1**2 * (s - g * c) - 4 * f_1 * f_2 * d + f_2**2 * d * e / (M * M)
+                  + 4 * f_a**2 * (s - g * (c + 2 * M * M)) - 8 * f_a * f_p * t + 4 * f_p**2 * t * c / (M * M))
+        total = total + sign * lepton * hadron
+    return total / (32 * M**4)
+
+
 def llewellyn_smith(big_q2, current: Current, axial_mass: float = AXIAL_MASS, vector: str = "kelly"):
     """(A, B, C) of the amplitude at Q² [GeV²] (module docstring), dimensionless."""
     q2 = torch.as_tensor(big_q2, dtype=torch.float64)
@@ -120,18 +153,22 @@ def lepton_kinematics(e_nu, t_lepton, cos_theta, lepton_mass: float):
 @dataclass
 class Kernel:
     """Per point: ψ′, and ``factor`` [cm²/GeV per active nucleon] with d²σ/dT dcos θ = factor · f(ψ′)
-    (zero outside the allowed region: ω′ ≤ 0, Q² ≤ 0 or E_l ≥ E_ν)."""
+    (zero outside the allowed region: ω′ ≤ 0, Q² ≤ 0 or E_l ≥ E_ν); with ``split`` the longitudinal share
+    of ``factor`` in [0, 1] (module docstring), else None."""
 
     psi: torch.Tensor
     factor: torch.Tensor
     q: torch.Tensor
     omega: torch.Tensor
+    longitudinal: torch.Tensor | None = None
 
 
 def kernel(e_nu, t_lepton, cos_theta, k_fermi: float, e_shift: float, current: Current, *,
-           axial_mass: float = AXIAL_MASS, vector: str = "kelly", pauli: bool = False) -> Kernel:
+           axial_mass: float = AXIAL_MASS, vector: str = "kelly", pauli: bool = False,
+           split: bool = False) -> Kernel:
     """The member-independent part of d²σ/dT dcos θ at (E_ν, T, cos θ) (broadcast; GeV) for a
-    nucleus of Fermi momentum k_F and shift E_s [GeV] (module docstring)."""
+    nucleus of Fermi momentum k_F and shift E_s [GeV], with ``split`` its longitudinal share (module
+    docstring)."""
     e_nu, t_lepton, cos_theta = (torch.as_tensor(np.asarray(v, float)) for v in
                                  np.broadcast_arrays(e_nu, t_lepton, cos_theta))
     m_l = current.lepton_mass
@@ -151,7 +188,8 @@ def kernel(e_nu, t_lepton, cos_theta, k_fermi: float, e_shift: float, current: C
     a, b, c = llewellyn_smith(big_q2.clamp_min(0.0), current, axial_mass, vector)
     k_z = (e_nu * e_nu - e_nu * k_l * cos_theta) / q  # the beam's component along q
     k_x = torch.sqrt(torch.clamp(e_nu * e_nu - k_z * k_z, min=0.0))
-    amplitude = torch.zeros_like(q)
+    amplitude, longitudinal = torch.zeros_like(q), torch.zeros_like(q)
+    form = form_factors(big_q2.clamp_min(0.0), current, axial_mass, vector) if split else None
     for x, weight in zip(NODES, WEIGHTS, strict=True):
         energy = (low + width * float(x)) * M
         p_z = (w * w + 2 * energy * w - q * q) / (2 * q)
@@ -160,6 +198,9 @@ def kernel(e_nu, t_lepton, cos_theta, k_fermi: float, e_shift: float, current: C
         z_0 = (2 * (energy * (e_nu + e_l) - p_z * (2 * k_z - q)) - m_l**2) / (M * M)
         z_1 = -4 * p_perp * k_x / (M * M)
         amplitude = amplitude + float(weight) * (a + current.sign * b * z_0 + c * (z_0 * z_0 + z_1 * z_1 / 2))
+        if split:
+            longitudinal = longitudinal + float(weight) * longitudinal_tensors(e_nu, e_l, k_x, k_z, energy, p_z, w, q,
+                                                                               form)
     if current.sign:
         coupling = G_FERMI**2 * V_UD**2 * torch.ones_like(q)
     else:  # (4πα/Q²)², averaged over the electron's two spin states
@@ -167,7 +208,9 @@ def kernel(e_nu, t_lepton, cos_theta, k_fermi: float, e_shift: float, current: C
     factor = (16 * M**4 * coupling * amplitude * k_l * M * xi / (32 * np.pi * k_fermi**3 * e_nu * q)
               * unblocked * HBARC2_CM2)
     psi = superscaling.psi_prime(q, omega, k_fermi, e_shift)
-    return Kernel(psi, torch.where(allowed, factor.clamp_min(0.0), torch.zeros_like(factor)), q, omega)
+    share = (torch.where(amplitude > 0, longitudinal / amplitude.clamp_min(1e-300), 0.0).clamp(0.0, 1.0)
+             if split else None)
+    return Kernel(psi, torch.where(allowed, factor.clamp_min(0.0), torch.zeros_like(factor)), q, omega, share)
 
 
 def fermi_gas_scaling(psi: torch.Tensor) -> torch.Tensor:

@@ -21,7 +21,7 @@ from enxs.transfer import a_factor
 
 def predict_table(model: EnsembleNet, table: pd.DataFrame) -> np.ndarray:
     """Member predictions σ [K, N] (nb/sr/GeV) at a table's points, each with its own nucleus."""
-    sigma = np.zeros((model.members * max(model.config.mc_samples, 1), len(table)))
+    sigma = np.zeros((model.draws, len(table)))
     for (z, a), rows in table.groupby(["Z", "A"]).indices.items():
         part = table.iloc[rows]
         sigma[:, rows] = member_predictions(model, part.E.to_numpy(), part.theta.to_numpy(), part.omega.to_numpy(),

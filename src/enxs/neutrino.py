@@ -3,16 +3,16 @@ d²σ/dT dcos θ and σ(E_ν) with ensemble bands (the physics: ``enxs.ccqe``).
 
 Every member's learned scaling function, put into the Fermi-gas kernel of ``enxs.ccqe`` in place of
 the Fermi gas's own, gives that member's neutrino cross section: the band is the spread of the
-electron model's scaling function. By default (``scaling_choice``) it is the physics-structured
-model's transverse quasielastic one, f_T = k_F R_T^QE/G_T, kept apart from its inelastic term (the
-neutrino cross section is mostly transverse); f_L = k_F R_L/G_L on request, and for a response
-network, whose R_T holds the inelastic part. The same function is used for the vector and the axial
-responses, longitudinal and transverse (superscaling of the zeroth kind; SuSA, Amaro et al., PRC 71,
-015501 (2005)). The axial mass M_A is a parameter (``axial_mass``); with ``axial_mass_std`` each member
-also draws its own M_A, and the band holds that uncertainty too. It never includes the vector form
-factors' uncertainty, or what is not in the model at all (``NOT_INCLUDED``). Each point of a model's
-prediction carries the share of its cross section from (q, ω) where no electron data at several angles
-constrain the responses (``coverage.responses_unconstrained``), and is flagged from ``FLAG_SHARE`` on.
+electron model's scaling function. Which one (``scaling_choice``): by default the physics-structured
+model's transverse quasielastic f_T = k_F R_T^QE/G_T (apart from its inelastic term) in every response,
+vector and axial (SuSA, Amaro et al., PRC 71, 015501 (2005)); ``LT``: f_L = k_F R_L/G_L in the
+longitudinal and f_T in the transverse responses (``ccqe.Kernel.longitudinal``; SuSAv2's split); ``L``:
+f_L everywhere, the only one of a response network, whose R_T holds the inelastic part. M_A is a
+parameter (``axial_mass``); with ``axial_mass_std`` each member draws its own and the band holds it.
+The band never includes the vector form factors' uncertainty or what is not in the model
+(``NOT_INCLUDED``). Each point of a model's prediction carries the share of its cross section from (q, ω)
+where no electron data at several angles constrain the responses (``coverage.responses_unconstrained``),
+and is flagged from ``FLAG_SHARE`` on.
 
 Cross sections in cm² (d²σ/dT dcos θ in cm²/GeV), per active nucleon (neutrons for ν, protons for
 ν̄; MiniBooNE's and most measurements' convention) or per nucleus; energies in GeV.
@@ -46,6 +46,7 @@ NOT_INCLUDED = ("two-nucleon (2p2h, meson-exchange-current) knockout, pion produ
                 "interactions beyond what the scaling function holds, Coulomb distortion of the outgoing lepton")
 SCALING_NOTE = {"L": "the model's longitudinal scaling function f_L(psi')",
                 "T": "the model's transverse quasielastic scaling function f_T(psi', q)",
+                "LT": "the model's f_L(psi') in the longitudinal and f_T(psi', q) in the transverse responses",
                 "RFG": "the Fermi gas's scaling function (3/4)(1 - psi'^2)",
                 "f0": "the phenomenological scaling function f0(psi') of Amaro et al. (2005)"}
 #: A point is flagged (``outside_coverage``) when this share of its cross section or more comes from (q, ω) where
@@ -60,9 +61,9 @@ class NeutrinoError(EnxsError):
 
 
 def scaling_choice(ensemble: Ensemble | None, scaling: str | None) -> str:
-    """The scaling function used: ``L`` or ``T`` of a model, by default T for the physics-structured
-    model and L for a response network (module docstring); without a model (the baselines) the
-    Fermi gas's ``RFG`` (default) or ``f0``, the phenomenological one of ``enxs.superscaling``."""
+    """The scaling function used: ``L``, ``T`` or ``LT`` of a model, by default T for the physics-structured
+    model, L for a response network (module docstring); without a model (the baselines) the Fermi gas's
+    ``RFG`` (default) or ``f0``, the phenomenological one of ``enxs.superscaling``."""
     if ensemble is None:
         if (scaling or "RFG") not in ("RFG", "f0"):
             raise NeutrinoError(f"scaling {scaling!r} without a model: choose RFG or f0")
@@ -72,11 +73,11 @@ def scaling_choice(ensemble: Ensemble | None, scaling: str | None) -> str:
                             f"need a model's scaling function, e.g. enxs-any-fast (all nuclei) or "
                             f"enxs-12C-responses-fast")
     choice = scaling or ("T" if ensemble.model.is_structured else "L")
-    if choice not in ("L", "T"):
-        raise NeutrinoError(f"--scaling {choice!r}: choose L or T")
-    if choice == "T" and not ensemble.model.is_structured:
-        raise NeutrinoError(f"--scaling T needs the physics-structured model (its quasielastic R_T is separate from "
-                            f"the inelastic part); {ensemble.name} is a response network: use --scaling L")
+    if choice not in ("L", "T", "LT"):
+        raise NeutrinoError(f"--scaling {choice!r}: choose L, T or LT")
+    if choice != "L" and not ensemble.model.is_structured:
+        raise NeutrinoError(f"--scaling {choice} needs the physics-structured model (its quasielastic R_T is separate "
+                            f"from the inelastic part); {ensemble.name} is a response network: use --scaling L")
     return choice
 
 
@@ -96,15 +97,14 @@ def scaling_members(ensemble: Ensemble, nucleus: Nucleus, k: ccqe.Kernel, which:
             if which == "L":  # the network only where c_L takes its low-q part
                 extra = (structured.low_q_part(model.logits(features, coulomb_on=False, own=own), k.q.float(), low_q)
                          if low_q else None)
-                correction = model.scaling(k.psi.float(), model.own_knots(own), extra)
-                correction = correction.double()
+                correction = model.scaling(k.psi.float(), model.own_knots(own), extra).double()
             else:
                 correction = structured.bounded(model.logits(features, coulomb_on=False, own=own)[..., 0].double())
         log_f = structured.log_scaling_function(k.psi, correction, which == "L", model.config.longitudinal_cut)
         return torch.exp(log_f) * float(model.output_factor) * torch.as_tensor(member_factors(model, nucleus))
     d = describe(nucleus)
     usable = k.omega < k.q
-    r_l = torch.zeros((model.members * max(model.config.mc_samples, 1), len(k.q)), dtype=torch.float64)
+    r_l = torch.zeros((model.draws, len(k.q)), dtype=torch.float64)
     if usable.any():
         r_l[:, usable] = torch.as_tensor(member_responses(model, k.q[usable].numpy(), k.omega[usable].numpy(),
                                                           nucleus)[..., 0])
@@ -222,14 +222,13 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
     for (dt, dc), cw in zip(offsets, cell_weights, strict=True):
         t, c = t_lepton + dt, np.clip(cos_theta + dc, -1.0, 1.0)
         where = (energies[:, None], t[None, :], c[None, :], d.k_fermi, d.e_shift, current)
-        k = ccqe.kernel(*where, axial_mass=axial_mass, pauli=pauli)
+        k = ccqe.kernel(*where, axial_mass=axial_mass, pauli=pauli, split=which == "LT")
         live = _live(k).ravel()
         if not live.any():
             continue
-        flat = ccqe.Kernel(*(v.ravel()[live] for v in (k.psi, k.factor, k.q, k.omega)))
         weight = torch.as_tensor(np.broadcast_to(weights[:, None], k.factor.shape).ravel()[live.numpy()] * cw)
-        factor = _member_factors(k, live, masses, where, pauli)
-        part = _scaling(ensemble, target, flat, which) * (factor * weight)
+        part, flat = _members(ensemble, target, k, live, which, masses, where, pauli)
+        part = part * weight
         if len(part) != len(total):
             total = total.expand(len(part), -1).clone()
         index = torch.as_tensor(point[live.numpy()])
@@ -266,15 +265,14 @@ def total_cross_section(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
         t, c = np.meshgrid(t_x * span, 1 - 2 * c_x**2, indexing="ij")  # cos θ = 1 − 2u²: dense forward
         w = np.outer(t_w * span, 4 * c_x * c_w).ravel()
         where = (e_nu, t.ravel(), c.ravel(), d.k_fermi, d.e_shift, current)
-        k = ccqe.kernel(*where, axial_mass=axial_mass, pauli=pauli)
+        k = ccqe.kernel(*where, axial_mass=axial_mass, pauli=pauli, split=which == "LT")
         live = _live(k)
         if not live.any():
-            rows.append(np.zeros(1 if ensemble is None else _member_count(ensemble)))
+            rows.append(np.zeros(1 if ensemble is None else ensemble.model.draws))
             unconstrained.append(0.0)
             continue
-        flat = ccqe.Kernel(k.psi[live], k.factor[live], k.q[live], k.omega[live])
-        part = _scaling(ensemble, target, flat, which) * (_member_factors(k, live, masses, where, pauli)
-                                                          * torch.as_tensor(w)[live])
+        part, flat = _members(ensemble, target, k, live, which, masses, where, pauli)
+        part = part * torch.as_tensor(w)[live]
         rows.append(part.sum(-1).numpy())
         unconstrained.append(float((part.mean(0) * _unconstrained(ensemble, target, flat)).sum()))
     per_factor = _per_factor(target, current, per)
@@ -298,21 +296,28 @@ def axial_masses(ensemble: Ensemble | None, axial_mass: float, std: float) -> np
     if ensemble is None:
         raise NeutrinoError("--axial-mass-std draws M_A per member: it needs a model's ensemble")
     draws = [np.random.default_rng(np.random.SeedSequence([AXIAL_DRAW_TAG, k])).standard_normal()
-             for k in range(_member_count(ensemble))]
+             for k in range(ensemble.model.draws)]
     masses = axial_mass + std * np.asarray(draws)
     if (masses <= 0).any():
         raise NeutrinoError(f"--axial-mass-std {std:g}: draws M_A ≤ 0; choose a smaller spread")
     return masses
 
 
-def _member_factors(k: ccqe.Kernel, live: torch.Tensor, masses: np.ndarray | None, where: tuple,
-                    pauli: bool) -> torch.Tensor:
-    """The kernel ``k``'s factor at the live points [N], or, with drawn axial masses, the kernel at
-    ``where`` (``ccqe.kernel``'s positional arguments) at each member's M_A [K, N]."""
-    if masses is None:
-        return k.factor.ravel()[live.ravel()]
-    return torch.stack([ccqe.kernel(*where, axial_mass=float(m), pauli=pauli).factor.ravel()[live.ravel()]
-                        for m in masses])
+def _members(ensemble: Ensemble | None, target: Nucleus, k: ccqe.Kernel, live: torch.Tensor, which: str,
+             masses: np.ndarray | None, where: tuple, pauli: bool) -> tuple[torch.Tensor, ccqe.Kernel]:
+    """Each member's cross section at ``k``'s live points [K, N] (a baseline's [1, N]): its kernel (with drawn
+    axial ``masses`` its own, ``ccqe.kernel`` at ``where``) times its scaling function (``LT``: f_L in the
+    longitudinal, f_T in the transverse part); and the live points' kernel."""
+    live = live.ravel()
+    flat = ccqe.Kernel(*(v.ravel()[live] for v in (k.psi, k.factor, k.q, k.omega)))
+    kernels = [k] if masses is None else [ccqe.kernel(*where, axial_mass=float(m), pauli=pauli, split=which == "LT")
+                                          for m in masses]
+    factor = torch.stack([m.factor.ravel()[live] for m in kernels])
+    if which != "LT":
+        return _scaling(ensemble, target, flat, which) * factor, flat
+    share = torch.stack([m.longitudinal.ravel()[live] for m in kernels])
+    transverse, longitudinal = (_scaling(ensemble, target, flat, part) for part in "TL")
+    return factor * torch.lerp(transverse, longitudinal, share), flat
 
 
 def _panels(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -321,10 +326,6 @@ def _panels(n: int) -> tuple[np.ndarray, np.ndarray]:
     edges = np.linspace(0, 1, 9)
     nodes = np.concatenate([lo + (x + 1) / 2 * (hi - lo) for lo, hi in itertools.pairwise(edges)])
     return nodes, np.concatenate([w / 2 * (hi - lo) for lo, hi in itertools.pairwise(edges)])
-
-
-def _member_count(ensemble: Ensemble) -> int:
-    return ensemble.members * max(ensemble.model.config.mc_samples, 1)
 
 
 def flavor_current(flavor: str, option: str = "--flavor") -> ccqe.Current:

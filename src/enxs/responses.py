@@ -105,7 +105,7 @@ def predict_responses(ensemble: Ensemble | str | os.PathLike, q, omega, *,
         method = ("physics-structured model: superscaling responses with bounded learned corrections and a learned "
                   "inelastic transverse term" if ensemble.model.is_structured else "response network")
     else:
-        members = np.full((ensemble.members * max(ensemble.model.config.mc_samples, 1), len(q), 2), np.nan)
+        members = np.full((ensemble.model.draws, len(q), 2), np.nan)
         theta_all = np.asarray(settings, float)[:, 1] if settings else np.zeros(0)
         for n in np.flatnonzero(~outside):
             theta = np.unique(np.round(theta_all[pair_setting[pair_point == n]], 2))

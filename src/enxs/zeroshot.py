@@ -75,7 +75,7 @@ def member_factors(model, nucleus: Nucleus | None) -> np.ndarray:
     """The factor of each row of a model's member predictions, [K·S, 1] (S dropout samples per
     member for model B, sample-major as ``predict.member_predictions`` stacks them): exp(s z_k) / m for
     a zero-shot nucleus of a structured model of several nuclei, else ones."""
-    rows = model.members * max(model.config.mc_samples, 1)
+    rows = model.draws
     if model.zero_shot is None or nucleus is None:
         return np.ones((rows, 1))
     return np.tile(model.zero_shot.factors(nucleus, model.members), rows // model.members)[:, None]

@@ -24,7 +24,8 @@ AxialMassStd = Annotated[float, typer.Option(
 Per = Annotated[str, typer.Option("--per", help="nucleon (per active nucleon: n for ν, p for ν̄) or nucleus.")]
 Scaling = Annotated[str | None, typer.Option(
     "--scaling", help="The model's scaling function used: T (transverse quasielastic; default for the "
-                      "physics-structured model) or L (longitudinal; the only one of a response network).")]
+                      "physics-structured model), L (longitudinal; the only one of a response network) or LT "
+                      "(L in the longitudinal, T in the transverse responses, as SuSAv2 splits them).")]
 NoPauli = Annotated[bool, typer.Option("--no-pauli", help="Leave out the Fermi gas's Pauli blocking at low q.")]
 
 
