@@ -262,6 +262,25 @@ def test_ensemble_cross_sections_have_a_band_and_the_fermi_gas_size(structured_m
     assert list(frame.columns)[:3] == ["T_mu_GeV", "cos_theta_mu", "mean_cm2_per_GeV"]
 
 
+def test_the_split_puts_f_L_in_the_longitudinal_and_f_T_in_the_transverse_share(structured_model):
+    t, cos = np.array([0.2, 0.5, 0.7, 0.5]), np.array([0.3, 0.6, 0.9, -0.5])
+    d = describe(CARBON)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for flavor, std in (("numu", 0.0), ("numubar", 0.03)):  # with M_A drawn per member, each its own share
+            current = neutrino.FLAVORS[flavor][1]
+            members = {s: neutrino.double_differential(structured_model, "12C", t, cos, flavor=flavor, energy=1.0,
+                                                       scaling=s, axial_mass_std=std).members for s in ("L", "T", "LT")}
+            masses = neutrino.axial_masses(structured_model, ccqe.AXIAL_MASS, std)
+            share = (torch.stack([ccqe.kernel(1.0, t, cos, d.k_fermi, d.e_shift, current, axial_mass=float(m),
+                                              pauli=True, split=True).longitudinal for m in masses]).numpy()
+                     if std else ccqe.kernel(1.0, t, cos, d.k_fermi, d.e_shift, current, pauli=True,
+                                             split=True).longitudinal.numpy())
+            assert members["LT"] == pytest.approx(share * members["L"] + (1 - share) * members["T"], rel=1e-6)
+            assert (share > 0).all() and (share < 1).all()
+            assert not np.allclose(members["LT"], members["T"], rtol=1e-3, atol=0)
+
+
 def test_points_are_flagged_where_no_electron_data_at_several_angles_constrain_the_responses(structured_model,
                                                                                               monkeypatch):
     t, c = (a.ravel() for a in np.meshgrid(np.linspace(0.05, 2.5, 25), np.linspace(-0.95, 0.95, 20), indexing="ij"))
@@ -300,8 +319,9 @@ def test_a_cross_section_model_says_which_model_works():
         neutrino.total_cross_section(sigma_only, None, [1.0])
     with pytest.raises(neutrino.NeutrinoError, match="needs the nucleus"):
         neutrino.total_cross_section(None, None, [1.0])
-    with pytest.raises(neutrino.NeutrinoError, match="--scaling L"):
-        neutrino.total_cross_section(response_network, "12C", [1.0], scaling="T")
+    for scaling in ("T", "LT"):
+        with pytest.raises(neutrino.NeutrinoError, match="--scaling L"):
+            neutrino.total_cross_section(response_network, "12C", [1.0], scaling=scaling)
 
 
 def _enxs(*args):
