@@ -369,7 +369,7 @@ def test_each_point_can_have_its_own_bin(tmp_path):
     bins.write_text("# irregular bins\nT_mu_GeV,cos_theta_mu,dT,dcos\n0.3,0.85,0.0,0.0\n0.6,0.95,0.1,0.05\n"
                     "0.7,0.7,0.4,0.2\n")
     args = dict(model="enxs-any-fast", nucleus="12C", flavor="numu", energy="1.0", flux=None, emax=None, tmu=None,
-                cos=None, total=False, axial_mass=1.03, per="nucleon", scaling="T", bin_average=False, pauli=True)
+                cos=None, total=False, axial_mass=1.03, per="nucleon", scaling=None, bin_average=False, pauli=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         read = compute(**args, input_=bins)

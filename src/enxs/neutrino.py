@@ -3,11 +3,11 @@ d²σ/dT dcos θ and σ(E_ν) with ensemble bands (the physics: ``enxs.ccqe``).
 
 Every member's learned scaling function, put into the Fermi-gas kernel of ``enxs.ccqe`` in place of
 the Fermi gas's own, gives that member's neutrino cross section: the band is the spread of the
-electron model's scaling function. Which one (``scaling_choice``): by default the physics-structured
-model's transverse quasielastic f_T = k_F R_T^QE/G_T (apart from its inelastic term) in every response,
-vector and axial (SuSA, Amaro et al., PRC 71, 015501 (2005)); ``LT``: f_L = k_F R_L/G_L in the
-longitudinal and f_T in the transverse responses (``ccqe.Kernel.longitudinal``; SuSAv2's split); ``L``:
-f_L everywhere, the only one of a response network, whose R_T holds the inelastic part. M_A is a
+electron model's scaling function. Which one (``scaling_choice``): by default (``LT``) the
+physics-structured model's f_L = k_F R_L/G_L in the longitudinal and its transverse quasielastic
+f_T = k_F R_T^QE/G_T (apart from its inelastic term) in the transverse responses, vector and axial
+(``ccqe.Kernel.longitudinal``; SuSAv2's split); ``T``: f_T in every response (SuSA, Amaro et al., PRC 71,
+015501 (2005)); ``L``: f_L everywhere, the only one of a response network, whose R_T holds the inelastic part. M_A is a
 parameter (``axial_mass``); with ``axial_mass_std`` each member draws its own and the band holds it.
 The band never includes the vector form factors' uncertainty or what is not in the model
 (``NOT_INCLUDED``). Each point of a model's prediction carries the share of its cross section from (q, ω)
@@ -61,7 +61,7 @@ class NeutrinoError(EnxsError):
 
 
 def scaling_choice(ensemble: Ensemble | None, scaling: str | None) -> str:
-    """The scaling function used: ``L``, ``T`` or ``LT`` of a model, by default T for the physics-structured
+    """The scaling function used: ``L``, ``T`` or ``LT`` of a model, by default LT for the physics-structured
     model, L for a response network (module docstring); without a model (the baselines) the Fermi gas's
     ``RFG`` (default) or ``f0``, the phenomenological one of ``enxs.superscaling``."""
     if ensemble is None:
@@ -72,7 +72,7 @@ def scaling_choice(ensemble: Ensemble | None, scaling: str | None) -> str:
         raise NeutrinoError(f"{ensemble.name} predicts cross sections only, not responses: neutrino cross sections "
                             f"need a model's scaling function, e.g. enxs-any-fast (all nuclei) or "
                             f"enxs-12C-responses-fast")
-    choice = scaling or ("T" if ensemble.model.is_structured else "L")
+    choice = scaling or ("LT" if ensemble.model.is_structured else "L")
     if choice not in ("L", "T", "LT"):
         raise NeutrinoError(f"--scaling {choice!r}: choose L, T or LT")
     if choice != "L" and not ensemble.model.is_structured:
@@ -84,8 +84,8 @@ def scaling_choice(ensemble: Ensemble | None, scaling: str | None) -> str:
 def scaling_members(ensemble: Ensemble, nucleus: Nucleus, k: ccqe.Kernel, which: str) -> torch.Tensor:
     """Every member's scaling function at the points' (ψ′, q, ω), [K, N]: the structured model's
     f_L = f₀ e^{c_L(ψ′)} (and of q at low q with ``model.longitudinal_low_q``) or f_T = f₀ e^{c_T(q, ω)}
-    (its quasielastic transverse part), a response
-    network's f_L = k_F R_L/G_L at (q, ω)."""
+    (its quasielastic transverse part), both [2, K, N] for ``LT`` (one pass through the network), a
+    response network's f_L = k_F R_L/G_L at (q, ω)."""
     model = ensemble.model
     if model.is_structured:
         with sampling(model):
@@ -93,15 +93,15 @@ def scaling_members(ensemble: Ensemble, nucleus: Nucleus, k: ccqe.Kernel, which:
             features = torch.as_tensor(inputs("physics", energy, EVALUATION_ANGLE, k.omega.numpy(), nucleus),
                                        dtype=torch.float32)
             own = model.own_nuclei_of(features)
-            low_q = model.config.longitudinal_low_q
-            if which == "L":  # the network only where c_L takes its low-q part
-                extra = (structured.low_q_part(model.logits(features, coulomb_on=False, own=own), k.q.float(), low_q)
-                         if low_q else None)
-                correction = model.scaling(k.psi.float(), model.own_knots(own), extra).double()
-            else:
-                correction = structured.bounded(model.logits(features, coulomb_on=False, own=own)[..., 0].double())
-        log_f = structured.log_scaling_function(k.psi, correction, which == "L", model.config.longitudinal_cut)
-        return torch.exp(log_f) * float(model.output_factor) * torch.as_tensor(member_factors(model, nucleus))
+            low_q = model.config.longitudinal_low_q  # f_L needs the network only for c_L's low-q part
+            logits = model.logits(features, coulomb_on=False, own=own) if low_q or "T" in which else None
+            corrections = {"T": structured.bounded(logits[..., 0].double()) if "T" in which else None,
+                           "L": model.scaling(k.psi.float(), model.own_knots(own), structured.low_q_part(
+                               logits, k.q.float(), low_q) if low_q else None).double() if "L" in which else None}
+        factor = float(model.output_factor) * torch.as_tensor(member_factors(model, nucleus))
+        f = [torch.exp(structured.log_scaling_function(k.psi, corrections[part], part == "L",
+                                                       model.config.longitudinal_cut)) * factor for part in which]
+        return f[0] if len(f) == 1 else torch.stack(f)
     d = describe(nucleus)
     usable = k.omega < k.q
     r_l = torch.zeros((model.draws, len(k.q)), dtype=torch.float64)
@@ -316,7 +316,7 @@ def _members(ensemble: Ensemble | None, target: Nucleus, k: ccqe.Kernel, live: t
     if which != "LT":
         return _scaling(ensemble, target, flat, which) * factor, flat
     share = torch.stack([m.longitudinal.ravel()[live] for m in kernels])
-    transverse, longitudinal = (_scaling(ensemble, target, flat, part) for part in "TL")
+    longitudinal, transverse = _scaling(ensemble, target, flat, "LT")
     return factor * torch.lerp(transverse, longitudinal, share), flat
 
 

@@ -93,7 +93,8 @@ def write_report(model: str, out: Path, miniboone: Path) -> Path:
     ensemble = Ensemble.load(model)
     t, c = (a.ravel() for a in np.meshgrid(T_CENTRES, COS_CENTRES, indexing="ij"))
     rows, predictions, timings = [], {}, {}
-    variants = {f"enxs {model}, f_T (default)": (ensemble, "T"), f"enxs {model}, f_L": (ensemble, "L"),
+    variants = {f"enxs {model}, f_L/f_T (default)": (ensemble, "LT"), f"enxs {model}, f_T": (ensemble, "T"),
+                f"enxs {model}, f_L": (ensemble, "L"),
                 "relativistic Fermi gas": (None, "RFG"), "superscaling with f₀ (Amaro et al. 2005)": (None, "f0")}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -125,7 +126,7 @@ def write_report(model: str, out: Path, miniboone: Path) -> Path:
 
 
 def _write_markdown(out: Path, model, ensemble, rows, timings, sigma) -> Path:
-    default = f"enxs {model}, f_T (default)"
+    default = f"enxs {model}, f_L/f_T (default)"
     lines = ["# enxs neutrino study: CCQE from the electron model", "",
              f"Model `{model}` ({ensemble.members} members): its learned scaling function in the relativistic "
              "Fermi-gas CCQE kernel (`enxs.ccqe`; M_A = 1.03 GeV, Pauli blocking), flux-averaged over MiniBooNE's "
@@ -167,7 +168,7 @@ def _figure_miniboone(plt, data, error, predictions, model, path: Path) -> None:
     from enxs import plots
 
     fig, axes = plt.subplots(2, 3, figsize=(12, 6.5), sharex=True)
-    default = predictions[(f"enxs {model}, f_T (default)", (0.1, 0.1))]
+    default = predictions[(f"enxs {model}, f_L/f_T (default)", (0.1, 0.1))]
     rfg = predictions[("relativistic Fermi gas", (0.1, 0.1))]
     q16, q84 = (q.reshape(18, 20) for q in default.quantiles())
     mean, fermi = default.mean.reshape(18, 20), rfg.mean.reshape(18, 20)

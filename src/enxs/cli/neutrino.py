@@ -23,9 +23,10 @@ AxialMassStd = Annotated[float, typer.Option(
     "--axial-mass-std", help="Draw M_A per member with this spread [GeV] (e.g. 0.021), so that the band holds it.")]
 Per = Annotated[str, typer.Option("--per", help="nucleon (per active nucleon: n for ν, p for ν̄) or nucleus.")]
 Scaling = Annotated[str | None, typer.Option(
-    "--scaling", help="The model's scaling function used: T (transverse quasielastic; default for the "
-                      "physics-structured model), L (longitudinal; the only one of a response network) or LT "
-                      "(L in the longitudinal, T in the transverse responses, as SuSAv2 splits them).")]
+    "--scaling", help="The model's scaling functions used: LT (the longitudinal f_L in the longitudinal, the "
+                      "transverse quasielastic f_T in the transverse responses, as SuSAv2 splits them; default for "
+                      "the physics-structured model), T (f_T in all) or L (f_L in all; the only one of a response "
+                      "network).")]
 NoPauli = Annotated[bool, typer.Option("--no-pauli", help="Leave out the Fermi gas's Pauli blocking at low q.")]
 
 
