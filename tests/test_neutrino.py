@@ -5,6 +5,7 @@ the command."""
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 import warnings
@@ -135,19 +136,25 @@ def test_the_tensors_contract_to_the_amplitude_and_their_longitudinal_part_is_th
     for energy in (0.95, 0.97):  # two nucleons of the Fermi sea that can absorb (ω, q)
         p_z = (w * w + 2 * energy * w - q * q) / (2 * q)
         p_perp = np.sqrt(energy**2 - M * M - p_z**2)
-        contracted, longitudinal = 0.0, None
+        contracted, longitudinal, averaged = 0.0, None, 0
         for phi in np.arange(4) * np.pi / 2:  # exact azimuthal average of terms up to second order in p_⊥
             p = torch.tensor([energy, p_perp * np.cos(phi), p_perp * np.sin(phi), p_z], dtype=torch.float64)
             lepton, hadron = traces(p, p + torch.tensor([w, 0, 0, q], dtype=torch.float64), form, k, k_out, current)
             contracted += float((lepton * metric * hadron).sum().real) / 2 / (16 * M**4) / 4
+            averaged = averaged + hadron / 4
             along = [0, 3]
             longitudinal = float((lepton * metric * hadron)[along][:, along].sum().real) / 2 / (16 * M**4)
         z_0 = (2 * (energy * (e_nu + e_l) - p_z * (2 * k_z - q)) - current.lepton_mass**2) / (M * M)
         z_1 = -4 * p_perp * k_x / (M * M)
         assert contracted == pytest.approx(a + current.sign * b * z_0 + c * (z_0**2 + z_1**2 / 2), rel=1e-10)
-        values = (e_nu, e_l, k_x, k_z, energy, p_z, w, q)
-        formula = ccqe.longitudinal_tensors(*(torch.tensor(v, dtype=torch.float64) for v in values), form)
+        as_tensors = functools.partial(map, functools.partial(torch.tensor, dtype=torch.float64))
+        tensor = ccqe.nucleon_tensor(*as_tensors((energy, p_z, w, q)), form)
+        formula = ccqe.longitudinal_contraction(*as_tensors((e_nu, e_l, k_x, k_z, q)), tensor)
         assert float(formula) == pytest.approx(longitudinal, rel=1e-10) and 0 < longitudinal < contracted
+        assert [float(h) for h in tensor] == pytest.approx([float(averaged[0, 0].real), float(averaged[0, 3].real),
+                                                            float(averaged[3, 3].real), float(averaged[1, 1].real),
+                                                            float(averaged[1, 2].imag)], rel=1e-10)
+        assert float(averaged[2, 2].real) == pytest.approx(float(averaged[1, 1].real), rel=1e-10)
 
 
 def test_the_longitudinal_and_transverse_parts_are_the_electrons_v_L_G_L_and_v_T_G_T():

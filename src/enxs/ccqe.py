@@ -43,7 +43,7 @@ Longitudinal and transverse parts (``split``): with q along z, the squared ampli
 ½ L_μν H^μν of the lepton tensor (trace over the leptons of γ^μ(1 − γ⁵)) and the nucleon's
 H^μν = Tr[(P̸′ + M)Γ^μ(P̸ + M)Γ̄^ν] (½ averages the nucleon's spin), which after the azimuthal average
 has no terms mixing {0, 3} with {1, 2}: the longitudinal part, charge and current along q (μ, ν ∈ {0, 3};
-R_CC, R_CL, R_LL of the neutrino literature, vector and axial; ``longitudinal_tensors``) and the
+R_CC, R_CL, R_LL of the neutrino literature, vector and axial; ``nucleon_tensor``) and the
 transverse rest (R_T, R_T′). ``Kernel.longitudinal`` is the longitudinal share of ``factor``, so that a
 model can put its longitudinal scaling function in the one part and its transverse one in the other
 (SuSAv2's split: González-Jiménez et al., PRC 90, 035501 (2014)). The tests check the contraction
@@ -108,27 +108,36 @@ def form_factors(big_q2, current: Current, axial_mass: float = AXIAL_MASS, vecto
     return f_1, f_2, f_a, 2 * M * M * f_a / (PION_MASS**2 + q2)
 
 
-def longitudinal_tensors(e_nu, e_l, k_x, k_z, energy, p_z, w, q, form: tuple) -> torch.Tensor:
-    """½ L_ab H^ab / 16M⁴ over a, b ∈ {0, 3} (module docstring; the units of A + Bz + Cz²) with q along z:
-    the lepton tensor's L^ab = 8[k^a k′^b + k′^a k^b − g^ab k·k′] (k = (E_ν, k_x, 0, k_z), k′ = k − (ω, 0, 0, q);
-    the same for ν and ν̄, and without the lepton mass) and the nucleon's H^ab of the trace, on shell, for
-    the nucleon (E, p_⊥, p_z) absorbing q̃ = (ω′, 0, 0, q) with form factors ``form`` = (F₁, F₂, F_A, F_P):
+def nucleon_tensor(energy, p_z, w, q, form: tuple) -> tuple[torch.Tensor, ...]:
+    """(H^00, H^03, H^33, H^xx, Im H^xy) of the nucleon (E, p_⊥, p_z) [GeV] absorbing q̃ = (ω′, 0, 0, q) on shell,
+    averaged over its azimuth about q (H^xx = H^yy; the other components vanish), with form factors
+    ``form`` = (F₁, F₂, F_A, F_P) of the ν vertex: the trace of the module docstring in closed form (the tests
+    check it against the trace). With s^ab = P^a P′^b + P′^a P^b, c = P·q̃, t^ab = q̃^a q̃^b, d^ab = t^ab − g^ab q̃²:
     H^ab = 4F₁²(s^ab − g^ab c) − 4F₁F₂ d^ab + F₂² d^ab e/M² + 4F_A²(s^ab − g^ab(c + 2M²)) − 8F_A F_P t^ab
-    + 4F_P² t^ab c/M², s^ab = P^a P′^b + P′^a P^b, c = P·q̃, t^ab = q̃^a q̃^b, d^ab = t^ab − g^ab q̃²,
-    e = 2E² + Eω′ − 2M² − 2p_z² − p_z q (the tests check it against the trace)."""
+    + 4F_P² t^ab c/M² (e = 2E² + Eω′ − 2M² − 2p_z² − p_z q); H^xx = 4F₁²(p_⊥² + c) + 4F₁F₂Q² + F₂²[(Eq − p_zω′)²
+    + c² + Q²(M² − c)]/M² + 4F_A²(p_⊥² + c + 2M²); Im H^xy = −8(F₁ + F₂)F_A(Eq − p_zω′), Q² = q² − ω′²."""
     f_1, f_2, f_a, f_p = form
-    k_dot = e_nu * e_l - k_x * k_x - k_z * (k_z - q)
-    leptons = (8 * (2 * e_nu * e_l - k_dot), 8 * (e_nu * (k_z - q) + e_l * k_z), 8 * (2 * k_z * (k_z - q) + k_dot))
     c, e = energy * w - p_z * q, 2 * energy**2 + energy * w - 2 * M * M - 2 * p_z**2 - p_z * q
-    total = torch.zeros_like(q)
-    for lepton, sign, g, s, t in zip(leptons, (1, -2, 1), (1, 0, -1),
-                                     (2 * energy * (energy + w), energy * (p_z + q) + (energy + w) * p_z,
-                                      2 * p_z * (p_z + q)), (w * w, w * q, q * q), strict=True):
+    along = []
+    for g, s, t in zip((1, 0, -1), (2 * energy * (energy + w), energy * (p_z + q) + (energy + w) * p_z,
+                                    2 * p_z * (p_z + q)), (w * w, w * q, q * q), strict=True):
         d = t - g * (w * w - q * q)
-        hadron = (4 * f_1**2 * (s - g * c) - 4 * f_1 * f_2 * d + f_2**2 * d * e / (M * M)
-                  + 4 * f_a**2 * (s - g * (c + 2 * M * M)) - 8 * f_a * f_p * t + 4 * f_p**2 * t * c / (M * M))
-        total = total + sign * lepton * hadron
-    return total / (32 * M**4)
+        along.append(4 * f_1**2 * (s - g * c) - 4 * f_1 * f_2 * d + f_2**2 * d * e / (M * M)
+                     + 4 * f_a**2 * (s - g * (c + 2 * M * M)) - 8 * f_a * f_p * t + 4 * f_p**2 * t * c / (M * M))
+    big_q2, p_perp2, cross = q * q - w * w, energy**2 - M * M - p_z**2, energy * q - p_z * w
+    xx = (4 * f_1**2 * (p_perp2 + c) + 4 * f_1 * f_2 * big_q2 + f_2**2 * (cross**2 + c * c + big_q2 * (M * M - c))
+          / (M * M) + 4 * f_a**2 * (p_perp2 + c + 2 * M * M))
+    return (*along, xx, -8 * (f_1 + f_2) * f_a * cross)
+
+
+def longitudinal_contraction(e_nu, e_l, k_x, k_z, q, tensor: tuple) -> torch.Tensor:
+    """½ L_ab H^ab / 16M⁴ over a, b ∈ {0, 3} (the units of A + Bz + Cz²) of the nucleon's ``tensor``
+    (``nucleon_tensor``) and the lepton tensor's L^ab = 8[k^a k′^b + k′^a k^b − g^ab k·k′] (k = (E_ν, k_x, 0, k_z),
+    k′ = (E_l, k_x, 0, k_z − q) [GeV]; the same for ν and ν̄, and without the lepton mass for these components)."""
+    k_dot = e_nu * e_l - k_x * k_x - k_z * (k_z - q)
+    h_00, h_03, h_33 = tensor[:3]
+    return 8 * ((2 * e_nu * e_l - k_dot) * h_00 - 2 * (e_nu * (k_z - q) + e_l * k_z) * h_03
+                + (2 * k_z * (k_z - q) + k_dot) * h_33) / (32 * M**4)
 
 
 def llewellyn_smith(big_q2, current: Current, axial_mass: float = AXIAL_MASS, vector: str = "kelly"):
@@ -199,8 +208,8 @@ def kernel(e_nu, t_lepton, cos_theta, k_fermi: float, e_shift: float, current: C
         z_1 = -4 * p_perp * k_x / (M * M)
         amplitude = amplitude + float(weight) * (a + current.sign * b * z_0 + c * (z_0 * z_0 + z_1 * z_1 / 2))
         if split:
-            longitudinal = longitudinal + float(weight) * longitudinal_tensors(e_nu, e_l, k_x, k_z, energy, p_z, w, q,
-                                                                               form)
+            longitudinal = longitudinal + float(weight) * longitudinal_contraction(
+                e_nu, e_l, k_x, k_z, q, nucleon_tensor(energy, p_z, w, q, form))
     if current.sign:
         coupling = G_FERMI**2 * V_UD**2 * torch.ones_like(q)
     else:  # (4πα/Q²)², averaged over the electron's two spin states
