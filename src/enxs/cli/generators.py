@@ -47,6 +47,34 @@ def export_onnx(model: ModelArg, out: Annotated[Path, typer.Option(help="Output 
         f"largest: {summary['max_rel_diff']:.1e})")
 
 
+@export_app.command("genie")
+def export_genie(model: ModelArg, out: Annotated[Path, typer.Option(help="New (or empty) output directory.")],
+                 nucleus: Nucleus = None,
+                 step: Annotated[float, typer.Option(help="Grid step in ω and |q| [GeV].")] = 0.01,
+                 highest: Annotated[float, typer.Option("--max", help="Largest ω and |q| [GeV].")] = 2.0,
+                 members: Annotated[bool, typer.Option(
+                     "--members", help="Also write each member's tables (OUT/members/): the band as universes.")
+                 ] = False,
+                 scaling: Annotated[str | None, typer.Option(
+                     help="LT (default for the physics-structured model), T or L: as enxs neutrino --scaling.")
+                 ] = None,
+                 axial_mass: Annotated[float, typer.Option(help="Axial mass M_A [GeV].")] = 1.03) -> None:
+    """The CCQE hadron tensor W^μν(ω, q) [GeV⁻¹ per nucleus] in GENIE's lab-frame table format, for ν (on
+    neutrons) and ν̄ (on protons): the ensemble mean, with --members each member; ω is the lepton's energy
+    transfer (the nucleus' shift inside: GENIE's Q-value 0). Conventions in OUT/enxs-export.json."""
+    from enxs import hadrontensor
+
+    check_output_directory(out)
+    ensemble, target = load(model, nucleus)
+    with warnings_on_screen():
+        summary = hadrontensor.export(ensemble, target, out, step=step, highest=highest, members=members,
+                                      scaling=scaling, axial_mass=axial_mass)
+    each = f" and {summary['members']} members each" if summary["members"] else ""
+    say(f"{', '.join(summary['files'])}{each} written to {summary['directory']} ({summary['points']} (ω, q) points; "
+        f"{summary['unconstrained']:.0%} of the nonzero ones outside the electron data's coverage, in "
+        f"{target.name}_unconstrained.dat)")
+
+
 @export_app.command("hepdata")
 def export_hepdata(
     model: ModelArg, energy: Annotated[float, typer.Option(help="E [GeV].")],

@@ -1,0 +1,144 @@
+"""Nuclear hadron tensors for event generators: a model's charged-current quasielastic tensor W^μν(q, ω)
+on a grid, in GENIE's lab-frame table format (``TabulatedLabFrameHadronTensor``, the format of its SuSAv2
+tables), so that a generator samples enxs's cross sections: the mean, and with ``members`` each member
+(a universe of the band).
+
+The tensor is ``ccqe.fermi_gas_tensor`` (per active nucleon and unit scaling function) times each member's
+scaling functions (``neutrino.scaling_members``; by default f_L in W^00, W^0z, W^zz and f_T in W^xx, W^xy)
+and the number of active nucleons: neutrons for ν, protons for ν̄, one table each (the tensor of one
+nucleon is the same; the flavour of the lepton enters only the contraction).
+
+A table (text): one comment line; ``Z A CCQE n_q0 n_q``; the ω grid and the |q| grid, each as
+``0 start step``; then for each ω (outer) and |q| (inner) a line ``W00 ReW0z Wxx ImWxy Wzz`` [GeV⁻¹, per
+nucleus], zero where no nucleon absorbs (ω, q). GENIE contracts it (``dSigma_dT_dCosTheta_rosenbluth``) as
+R_CC = W00, R_CL = −ReW0z, R_LL = Wzz, R_T = 2Wxx, R_T′ = −ImWxy (its sign flipped for ν̄) with
+σ₀ = G_F² V_ud² v₀ k′/(4πE_ν), v₀ = 4E_ν E_l − Q², giving d²σ/dT dcos θ in GeV⁻³: the tests check that this
+reproduces enxs's own. ω is the lepton's energy transfer: the nucleus' shift E_s is inside the table, so
+GENIE's Q-value shift must be 0 for it. Beside each table, ``…_unconstrained.dat`` holds per grid point 1
+where no electron data at several angles constrain the responses (``coverage.responses_unconstrained``),
+and ``enxs-export.json`` the provenance, the conventions and the coverage rule.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from enxs import ccqe, coverage, neutrino, superscaling
+from enxs.descriptors import describe
+from enxs.files import check_output_directory, write_json
+from enxs.nuclei import Nucleus
+from enxs.predict import Ensemble
+
+#: GENIE's order of the components in a table line, from ``ccqe.fermi_gas_tensor``'s (W00, W0z, Wzz, Wxx, Wxy).
+COLUMNS = (0, 1, 3, 4, 2)
+CURRENTS = {"nu": "neutron", "nubar": "proton"}
+
+
+def grid(step: float, highest: float) -> np.ndarray:
+    """step, 2·step, …, up to ``highest`` [GeV]: the ω and the |q| grid."""
+    if not (0 < step < highest):
+        raise neutrino.NeutrinoError(f"--step {step:g} and --max {highest:g}: need 0 < step < max (GeV)")
+    return step * np.arange(1, round(highest / step) + 1)
+
+
+def tensor_members(ensemble: Ensemble, nucleus: Nucleus, omega, q, *, scaling: str | None = None,
+                   axial_mass: float = ccqe.AXIAL_MASS, pauli: bool = True) -> torch.Tensor:
+    """Each member's tensor per active nucleon at (ω, q) [GeV] (broadcast, flattened), [K, 5, N] in
+    ``ccqe.fermi_gas_tensor``'s order, with the scaling functions of ``neutrino.scaling_choice``."""
+    which = neutrino.scaling_choice(ensemble, scaling)
+    d = describe(nucleus)
+    omega, q = (torch.as_tensor(np.ravel(v).astype(float)) for v in np.broadcast_arrays(omega, q))
+    tensor = ccqe.fermi_gas_tensor(q, omega, d.k_fermi, d.e_shift, axial_mass=axial_mass, pauli=pauli)
+    psi = superscaling.psi_prime(q, omega, d.k_fermi, d.e_shift)
+    live = (tensor != 0).any(0) & (omega < q) & (superscaling.log_f0(psi) > np.log(1e-8))  # ω < q: as electrons
+    members = torch.zeros((ensemble.model.draws, 5, len(q)), dtype=torch.float64)
+    if live.any():
+        points = ccqe.Kernel(psi[live], torch.ones(int(live.sum()), dtype=torch.float64), q[live], omega[live])
+        f = neutrino.scaling_members(ensemble, nucleus, points, which)
+        f_l, f_t = (f[0], f[1]) if which == "LT" else (f, f)
+        members[:, :3, live] = tensor[:3, live] * f_l[:, None]
+        members[:, 3:, live] = tensor[3:, live] * f_t[:, None]
+    return members
+
+
+def _write_table(path: Path, comment: str, nucleus: Nucleus, axis: np.ndarray, values: np.ndarray) -> None:
+    """A table in GENIE's layout; ``values`` [n_ω · n_q, columns] with ω outer."""
+    step = float(axis[1] - axis[0])
+    head = (f"# {comment}\n{nucleus.Z} {nucleus.A} CCQE {len(axis)} {len(axis)}\n0 {axis[0]:.10g} {step:.10g}\n"
+            f"0 {axis[0]:.10g} {step:.10g}\n")
+    fmt = "%d" if values.dtype.kind in "iub" else "%.8e"
+    with path.open("w", encoding="utf-8") as out:
+        out.write(head)
+        np.savetxt(out, values, fmt=fmt)
+
+
+def export(ensemble: Ensemble | str, nucleus: str | Nucleus | None, out: str | Path, *, step: float = 0.01,
+           highest: float = 2.0, members: bool = False, scaling: str | None = None,
+           axial_mass: float = ccqe.AXIAL_MASS) -> dict:
+    """Write the ν and ν̄ tables of ``nucleus`` (module docstring) into ``out`` (new or empty): the mean, and
+    with ``members`` each member's under ``out/members/``; returns a summary."""
+    out = Path(out)
+    check_output_directory(out)
+    ensemble = Ensemble.of(ensemble)
+    target = ensemble.target(nucleus)
+    ensemble.warn_zero_shot(target)
+    axis = grid(step, highest)
+    omega, q = (a.ravel() for a in np.meshgrid(axis, axis, indexing="ij"))
+    per_nucleon = tensor_members(ensemble, target, omega, q, scaling=scaling, axial_mass=axial_mass)
+    which = neutrino.scaling_choice(ensemble, scaling)
+    unconstrained, spacelike = np.ones(len(q), dtype=int), omega < q
+    if not ensemble.everywhere_outside(target):
+        settings = ensemble.training_settings(target, responses=True)
+        unconstrained[spacelike] = coverage.responses_unconstrained(q[spacelike], omega[spacelike], settings,
+                                                                    target.A)[0]
+    nonzero = (per_nucleon != 0).any(1).any(0).numpy()
+    share = float(unconstrained[nonzero].mean()) if nonzero.any() else 1.0
+    stem = target.name
+    common = (f"enxs {ensemble.name} {target.name} CCQE hadron tensor (scaling {which}, M_A {axial_mass:g} GeV): "
+              f"W00 ReW0z Wxx ImWxy Wzz [GeV^-1 per nucleus] on omega (outer) x |q| [GeV]; E_s inside, Q-value 0; "
+              f"see enxs-export.json")
+    files = []
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
+        staging = Path(tmp) / out.name  # moved into place when complete: never a half-written export
+        staging.mkdir()
+        for flavour, nucleon in CURRENTS.items():
+            active = target.A - target.Z if nucleon == "neutron" else target.Z
+            tables = (per_nucleon * active)[:, COLUMNS].permute(0, 2, 1).numpy()  # [K, N, 5]
+            files.append(f"{stem}_{flavour}_CCQE.dat")
+            _write_table(staging / files[-1], f"{common}; {flavour} on {nucleon}s, mean of {len(tables)} members",
+                         target, axis, tables.mean(0))
+            if members:
+                (staging / "members").mkdir(exist_ok=True)
+                for k, table in enumerate(tables):
+                    _write_table(staging / "members" / f"{stem}_{flavour}_CCQE_{k}.dat",
+                                 f"{common}; {flavour} on {nucleon}s, member {k}", target, axis, table)
+        _write_table(staging / f"{stem}_unconstrained.dat", "1 where no electron data at several angles constrain "
+                     "the responses (enxs.coverage), omega (outer) x |q| [GeV]", target, axis, unconstrained[:, None])
+        reason = ensemble.everywhere_outside(target)
+        provenance = ensemble.provenance(target)
+        provenance.pop("coulomb_correction")  # the tensor is defined without the electron's Coulomb field
+        write_json(staging / "enxs-export.json", {
+            **provenance, "format": "GENIE TabulatedLabFrameHadronTensor (lab frame, q along z)",
+            "files": files, "members_written": members, "scaling": neutrino.SCALING_NOTE[which],
+            "grid_GeV": {"omega": [float(axis[0]), float(axis[-1]), len(axis)],
+                         "q": [float(axis[0]), float(axis[-1]), len(axis)]},
+            "units": "W00, ReW0z, Wxx, ImWxy, Wzz in GeV^-1 per nucleus; omega, |q| in GeV",
+            "contraction": "GENIE dSigma_dT_dCosTheta_rosenbluth: R_CC = W00, R_CL = -ReW0z, R_LL = Wzz, R_T = 2 Wxx, "
+                           "R_T' = -ImWxy (sign flipped for antineutrinos), sigma0 = G_F^2 V_ud^2 v0 k'/(4 pi E_nu); "
+                           "d2sigma/dT dcos(theta) in GeV^-3",
+            "q_value": f"0: the nucleus' shift E_s = {describe(target).e_shift:.4f} GeV is inside the table (omega is "
+                       f"the lepton's energy transfer)",
+            "flavours": {"nu": "neutrinos on neutrons (any lepton flavour)", "nubar": "antineutrinos on protons"},
+            "not_included": neutrino.NOT_INCLUDED,
+            "training_coverage": {"rule": coverage.rule(True), "unconstrained_file": f"{stem}_unconstrained.dat",
+                                  "unconstrained_share_of_nonzero_points": share,
+                                  **({"every_point_outside": reason} if reason else {})}})
+        if out.exists():
+            out.rmdir()  # empty (checked above)
+        staging.rename(out)
+    return {"directory": str(out), "files": files, "members": len(per_nucleon) if members else 0,
+            "points": len(q), "unconstrained": share}

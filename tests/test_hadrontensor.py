@@ -1,0 +1,126 @@
+"""Hadron-tensor tables for GENIE: contracted as GENIE contracts them, they give enxs's own neutrino cross
+sections; the table layout GENIE reads; members, coverage, and the one rule for outputs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from enxs import ccqe, hadrontensor, neutrino
+from enxs.errors import EnxsError
+
+
+def genie_cross_section(e_nu, t, cos, lepton_mass, tensor, antineutrino: bool):
+    """d²σ/dT dcos θ [GeV⁻³] from a table's (W00, ReW0z, Wxx, ImWxy, Wzz), written here from GENIE's
+    TabulatedLabFrameHadronTensor::dSigma_dT_dCosTheta_rosenbluth (GENIE v3), independently of enxs."""
+    w00, w0z, wxx, wxy, wzz = tensor
+    e_l = t + lepton_mass
+    q0 = e_nu - e_l
+    k_l = np.sqrt(t**2 + 2 * lepton_mass * t)
+    q_mag2 = e_nu**2 + k_l**2 - 2 * e_nu * k_l * cos
+    q_mag, q2 = np.sqrt(q_mag2), q0**2 - q_mag2
+    v0 = 4 * e_l * e_nu + q2
+    sigma0 = ccqe.G_FERMI**2 * ccqe.V_UD**2 * v0 * k_l / (4 * np.pi * e_nu)
+    delta, rho, rho_p, tan2 = lepton_mass / np.sqrt(-q2), -q2 / q_mag2, q_mag / (e_l + e_nu), -q2 / v0
+    v_cc = 1 - delta**2 * tan2
+    v_cl = q0 / q_mag + tan2 * delta**2 / rho_p
+    v_ll = q0**2 / q_mag2 + delta**2 * tan2 * (1 + 2 * q0 / q_mag / rho_p + rho * delta**2)
+    v_t = rho / 2 + tan2 - tan2 * delta**2 / rho_p * (q0 / q_mag + delta**2 * rho * rho_p / 2)
+    v_tp = tan2 / rho_p * (1 - q0 / q_mag * rho_p * delta**2)
+    r_tp = (1 if antineutrino else -1) * wxy
+    return sigma0 * (v_cc * w00 - 2 * v_cl * w0z + v_ll * wzz + v_t * 2 * wxx + 2 * v_tp * r_tp)
+
+
+def read_table(path):
+    """(Z, A, ω grid, |q| grid, values [n_ω, n_q, columns]) of a table in GENIE's layout."""
+    lines = path.read_text().splitlines()
+    assert lines[0].startswith("#")
+    z, a, kind, n_w, n_q = lines[1].split()
+    assert kind == "CCQE"
+    axes = []
+    for line, n in zip(lines[2:4], (int(n_w), int(n_q)), strict=True):
+        flag, start, step = line.split()
+        assert flag == "0"
+        axes.append(float(start) + float(step) * np.arange(n))
+    values = np.loadtxt(lines[4:], ndmin=2).reshape(len(axes[0]), len(axes[1]), -1)
+    return int(z), int(a), axes[0], axes[1], values
+
+
+@pytest.mark.parametrize("flavor", ["numu", "numubar", "nue"])
+def test_the_tensor_contracted_as_genie_does_is_the_kernels_cross_section(flavor):
+    current = neutrino.FLAVORS[flavor][1]
+    e_nu, cos = 1.0, np.array([0.8, 0.8, 0.8, -0.2, 0.95])
+    t = e_nu - current.lepton_mass - np.array([0.12, 0.17, 0.22, 0.6, 0.1])  # around the quasielastic peak
+    kernel = ccqe.kernel(e_nu, t, cos, 0.225, 0.0, current, pauli=True)  # no shift: ω′ = ω on both sides
+    f = ccqe.fermi_gas_scaling(kernel.psi).numpy()
+    tensor = ccqe.fermi_gas_tensor(kernel.q, kernel.omega, 0.225, 0.0, pauli=True).numpy() * f
+    genie = genie_cross_section(e_nu, t, cos, current.lepton_mass, tensor[list(hadrontensor.COLUMNS)],
+                                current.sign < 0)
+    ours = (kernel.factor.numpy() * f) / ccqe.HBARC2_CM2
+    assert (ours > 0).sum() >= 4
+    assert genie == pytest.approx(ours, rel=1e-9, abs=1e-30)
+
+
+def test_exported_tables_give_enxs_cross_sections_per_nucleus_with_members_and_coverage(tmp_path):
+    out = tmp_path / "genie"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        summary = hadrontensor.export("enxs-any-fast", "56Fe", out, step=0.05, highest=1.2, members=True)
+    assert summary["files"] == ["56Fe_nu_CCQE.dat", "56Fe_nubar_CCQE.dat"] and summary["members"] == 50
+    z, a, omega, q, nu = read_table(out / "56Fe_nu_CCQE.dat")
+    assert (z, a) == (26, 56) and omega[0] == pytest.approx(0.05) and len(q) == 24 and nu.shape == (24, 24, 5)
+    nubar = read_table(out / "56Fe_nubar_CCQE.dat")[4]
+    assert nubar == pytest.approx(nu * 26 / 30, rel=1e-6)  # the same tensor, on 26 protons instead of 30 neutrons
+    assert (nu[omega[:, None] >= q[None, :]] == 0).all()  # nothing where no nucleon absorbs (ω ≥ q)
+    members = np.stack([read_table(out / "members" / f"56Fe_nu_CCQE_{k}.dat")[4] for k in range(50)])
+    assert members.mean(0) == pytest.approx(nu, rel=1e-6, abs=1e-12) and members.std(0).max() > 0
+    # on grid nodes (no interpolation), GENIE's contraction of the mean table against enxs's own prediction
+    e_nu, (i, j) = 1.0, np.meshgrid([2, 4, 6], [9, 11, 13], indexing="ij")  # ω 0.15–0.35 GeV, |q| 0.5–0.7 GeV
+    w, k = omega[i].ravel(), q[j].ravel()
+    e_l = e_nu - w
+    k_l = np.sqrt(e_l**2 - ccqe.MUON_MASS**2)
+    cos = (e_nu**2 + k_l**2 - k**2) / (2 * e_nu * k_l)
+    t = e_l - ccqe.MUON_MASS
+    genie = genie_cross_section(e_nu, t, cos, ccqe.MUON_MASS, np.moveaxis(nu[i.ravel(), j.ravel()], -1, 0), False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = neutrino.double_differential("enxs-any-fast", "56Fe", t, cos, energy=e_nu, per="nucleus").mean
+    # the kernel's amplitude and the tensors' contraction differ by the shifted ω′ on the nucleon's side only
+    assert genie * ccqe.HBARC2_CM2 == pytest.approx(ours, rel=0.05)
+    flags = read_table(out / "56Fe_unconstrained.dat")[4][..., 0]
+    assert set(np.unique(flags)) <= {0, 1} and 0 < flags[nu[..., 0] > 0].mean() < 1
+    sidecar = json.loads((out / "enxs-export.json").read_text())
+    assert sidecar["nucleus"] == "56Fe" and "R_T = 2 Wxx" in sidecar["contraction"] and "Q-value" not in sidecar
+    assert sidecar["q_value"].startswith("0:") and sidecar["training_coverage"]["rule"]
+
+
+def test_the_export_keeps_existing_files_and_refuses_what_it_cannot_make(tmp_path):
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("mine")
+    with pytest.raises(EnxsError, match="exists and is not empty"):
+        hadrontensor.export("enxs-any-fast", "12C", tmp_path / "full")
+    with pytest.raises(EnxsError, match="need 0 < step < max"):
+        hadrontensor.export("enxs-any-fast", "12C", tmp_path / "new", step=0.0)
+    with pytest.raises(EnxsError, match="cross sections only"):
+        hadrontensor.export("enxs-12C-fast", None, tmp_path / "new")
+    assert not (tmp_path / "new").exists() and (tmp_path / "full" / "x").read_text() == "mine"
+    result = subprocess.run([sys.executable, "-m", "enxs", "export", "genie", "enxs-any-fast", "--nucleus", "12C",
+                             "--out", str(tmp_path / "full")], capture_output=True, text=True)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "exists and is not empty" in result.stderr
+
+
+def test_tensor_members_follow_the_scaling_choice():
+    from enxs.nuclei import Nucleus
+    from enxs.predict import Ensemble
+
+    ensemble, carbon = Ensemble.load("enxs-any-fast"), Nucleus.parse("12C")
+    omega, q = np.array([0.1, 0.2, 0.3]), np.array([0.5, 0.5, 0.5])
+    split, transverse = (hadrontensor.tensor_members(ensemble, carbon, omega, q, scaling=s) for s in ("LT", "T"))
+    assert torch.equal(split[:, 3:], transverse[:, 3:]) and not torch.equal(split[:, :3], transverse[:, :3])
