@@ -35,10 +35,26 @@ def free_nucleon(e_nu: float, current: ccqe.Current) -> float:
     e_l = (s + m * m - M * M) / (2 * np.sqrt(s))
     k_l = np.sqrt(e_l**2 - m * m)
     q2 = np.linspace(2 * p_cm * (e_l - k_l) - m * m, 2 * p_cm * (e_l + k_l) - m * m, 20001)
-    a, b, c = (x.numpy() for x in ccqe.llewellyn_smith(q2, current, 1.03, "dipole"))
+    a, b, c = (x.numpy() for x in llewellyn_smith(q2, current, 1.03, "dipole"))
     z = (4 * M * e_nu - q2 - m * m) / (M * M)
     d_sigma = M * M * ccqe.G_FERMI**2 * ccqe.V_UD**2 / (8 * np.pi * e_nu**2) * (a + current.sign * b * z + c * z * z)
     return float(np.trapezoid(d_sigma, q2) * ccqe.HBARC2_CM2)
+
+
+def llewellyn_smith(big_q2, current: ccqe.Current, axial_mass: float = ccqe.AXIAL_MASS, vector: str = "kelly"):
+    """(A, B, C) of Llewellyn Smith's invariant amplitude at Q² [GeV²] (Phys. Rep. 3, 261 (1972)), dimensionless:
+    Σ|𝓜|² = 16 M⁴ G_F² V_ud² [A ± B z + C z²] (+ for ν), z = (s − u)/M², s − u = 2P·(k + k′) − m_l²,
+    A = (m_l² + Q²)/M² [(1 + τ) F_A² − (1 − τ) F₁² + τ(1 − τ) F₂² + 4τ F₁F₂
+        − (m_l²/4M²)((F₁ + F₂)² + (F_A + 2F_P)² − (Q²/M² + 4) F_P²)],
+    B = (Q²/M²) F_A (F₁ + F₂), C = (F_A² + F₁² + τ F₂²)/4, τ = Q²/4M² (written here independently of the
+    kernel's tensors)."""
+    q2 = torch.as_tensor(big_q2, dtype=torch.float64)
+    f_1, f_2, f_a, f_p = ccqe.form_factors(q2, current, axial_mass, vector)
+    tau, r = q2 / (4 * M * M), current.lepton_mass**2 / (4 * M * M)
+    a = (current.lepton_mass**2 + q2) / (M * M) * (
+        (1 + tau) * f_a**2 - (1 - tau) * f_1**2 + tau * (1 - tau) * f_2**2 + 4 * tau * f_1 * f_2
+        - r * ((f_1 + f_2) ** 2 + (f_a + 2 * f_p) ** 2 - (q2 / (M * M) + 4) * f_p**2))
+    return a, q2 / (M * M) * f_a * (f_1 + f_2), (f_a**2 + f_1**2 + tau * f_2**2) / 4
 
 
 def fermi_gas_total(e_nu, current, k_fermi, e_shift, pauli=True, n=500) -> float:
@@ -121,7 +137,7 @@ def traces(p, p_out, form, k, k_out, current):
 
 
 @pytest.mark.parametrize("current", [NU, NUBAR])
-def test_the_tensors_contract_to_the_amplitude_and_their_longitudinal_part_is_the_kernels(current):
+def test_the_tensors_contract_to_the_amplitude_and_their_parts_are_the_kernels(current):
     e_nu, t, cos, w_shift = 1.0, 0.76, 0.8, 0.0  # near the quasielastic peak; no shift, so ω′ = ω exactly
     e_l, k_l, q, omega = (float(v) for v in ccqe.lepton_kinematics(
         *(torch.tensor(v, dtype=torch.float64) for v in (e_nu, t, cos)), current.lepton_mass))
@@ -131,7 +147,7 @@ def test_the_tensors_contract_to_the_amplitude_and_their_longitudinal_part_is_th
     k, k_out = (torch.tensor(v, dtype=torch.float64) for v in ([e_nu, k_x, 0, k_z], [e_l, k_x, 0, k_z - q]))
     big_q2 = q * q - w * w
     form = ccqe.form_factors(big_q2, current)
-    a, b, c = (float(x) for x in ccqe.llewellyn_smith(big_q2, current))
+    a, b, c = (float(x) for x in llewellyn_smith(big_q2, current))
     metric = torch.outer(METRIC, METRIC).to(C)
     for energy in (0.95, 0.97):  # two nucleons of the Fermi sea that can absorb (ω, q)
         p_z = (w * w + 2 * energy * w - q * q) / (2 * q)
@@ -149,8 +165,9 @@ def test_the_tensors_contract_to_the_amplitude_and_their_longitudinal_part_is_th
         assert contracted == pytest.approx(a + current.sign * b * z_0 + c * (z_0**2 + z_1**2 / 2), rel=1e-10)
         as_tensors = functools.partial(map, functools.partial(torch.tensor, dtype=torch.float64))
         tensor = ccqe.nucleon_tensor(*as_tensors((energy, p_z, w, q)), form)
-        formula = ccqe.longitudinal_contraction(*as_tensors((e_nu, e_l, k_x, k_z, q)), tensor)
-        assert float(formula) == pytest.approx(longitudinal, rel=1e-10) and 0 < longitudinal < contracted
+        along_q, across_q = ccqe.contraction(*as_tensors((e_nu, e_l, k_x, k_z, q)), tensor, current.sign)
+        assert float(along_q) == pytest.approx(longitudinal, rel=1e-10) and 0 < longitudinal < contracted
+        assert float(along_q + across_q) == pytest.approx(contracted, rel=1e-10) and float(across_q) > 0
         assert [float(h) for h in tensor] == pytest.approx([float(averaged[0, 0].real), float(averaged[0, 3].real),
                                                             float(averaged[3, 3].real), float(averaged[1, 1].real),
                                                             float(averaged[1, 2].imag)], rel=1e-10)
@@ -166,7 +183,7 @@ def test_the_longitudinal_and_transverse_parts_are_the_electrons_v_L_G_L_and_v_T
         w = np.interp([-0.5, 0.0, 0.5], superscaling.psi_prime(torch.tensor(q), torch.tensor(w), k_fermi,
                                                                 e_shift).numpy(), w)
         kernels = [ccqe.kernel(energy, energy - w, np.cos(np.radians(theta)), k_fermi, e_shift,
-                               ccqe.Current(0.0, 0, n), split=True) for n in ("proton", "neutron")]
+                               ccqe.Current(0.0, 0, n)) for n in ("proton", "neutron")]
         parts = [sum(6 * k.factor * share(k) for k in kernels).numpy() / (2 * np.pi) / 1e-33
                  for share in (lambda k: k.longitudinal, lambda k: 1 - k.longitudinal)]
         q, w = torch.tensor(rosenbluth.kinematics.three_momentum_transfer(energy, theta, w)), torch.tensor(w)
@@ -279,10 +296,9 @@ def test_the_split_puts_f_L_in_the_longitudinal_and_f_T_in_the_transverse_share(
             members = {s: neutrino.double_differential(structured_model, "12C", t, cos, flavor=flavor, energy=1.0,
                                                        scaling=s, axial_mass_std=std).members for s in ("L", "T", "LT")}
             masses = neutrino.axial_masses(structured_model, ccqe.AXIAL_MASS, std)
-            share = (torch.stack([ccqe.kernel(1.0, t, cos, d.k_fermi, d.e_shift, current, axial_mass=float(m),
-                                              pauli=True, split=True).longitudinal for m in masses]).numpy()
-                     if std else ccqe.kernel(1.0, t, cos, d.k_fermi, d.e_shift, current, pauli=True,
-                                             split=True).longitudinal.numpy())
+            share = torch.stack([ccqe.kernel(1.0, t, cos, d.k_fermi, d.e_shift, current, axial_mass=float(m),
+                                             pauli=True).longitudinal for m in (masses if std else [ccqe.AXIAL_MASS])])
+            share = share.numpy()
             assert members["LT"] == pytest.approx(share * members["L"] + (1 - share) * members["T"], rel=1e-6)
             assert (share > 0).all() and (share < 1).all()
             assert not np.allclose(members["LT"], members["T"], rtol=1e-3, atol=0)

@@ -24,30 +24,25 @@ lowest energy that can absorb (ω′, q), ε = ε₀, p_⊥ = 0 (the tails come 
 With ``pauli``, final nucleons below the Fermi surface are blocked as in the RFG: ε from
 max(ε₀, ε_F − 2λ′), the scaling function times the unblocked fraction.
 
-The amplitude of ν n → l⁻ p (ν̄ p → l⁺ n) for a nucleon of any momentum is Lorentz invariant,
-Llewellyn Smith, Phys. Rep. 3, 261 (1972), with z = (s − u)/M², s − u = 2P·(k + k′) − m_l²:
-
-    Σ|𝓜|² = 16 M⁴ G_F² V_ud² [A ± B z + C z²]   (+ for ν, − for ν̄),
-    A = (m_l² + Q²)/M² [(1 + τ) F_A² − (1 − τ) F₁² + τ(1 − τ) F₂² + 4τ F₁F₂
-        − (m_l²/4M²)((F₁ + F₂)² + (F_A + 2F_P)² − (Q²/M² + 4) F_P²)],
-    B = (Q²/M²) F_A (F₁ + F₂),   C = (F_A² + F₁² + τ F₂²)/4,   τ = Q²/4M²,
-
-at the nucleon's Q² = q² − ω′². Form factors: vector by CVC from the electromagnetic ones of
-``enxs.superscaling`` (isovector, G^V = G^p − G^n; F₁ = (G_E^V + τG_M^V)/(1 + τ),
-F₂ = (G_M^V − G_E^V)/(1 + τ)), or dipole ones; axial dipole F_A = g_A/(1 + Q²/M_A²)²; pseudoscalar
-by PCAC, F_P = 2M² F_A/(m_π² + Q²). The same kernel with the electromagnetic current (F_A = 0,
-massless lepton, coupling (4πα/Q²)², electron spins averaged) gives electron scattering: the
-check that it reproduces ``enxs.superscaling``'s quasielastic cross section is in the tests.
-
-Longitudinal and transverse parts (``split``): with q along z, the squared amplitude is the contraction
-½ L_μν H^μν of the lepton tensor (trace over the leptons of γ^μ(1 − γ⁵)) and the nucleon's
-H^μν = Tr[(P̸′ + M)Γ^μ(P̸ + M)Γ̄^ν] (½ averages the nucleon's spin), which after the azimuthal average
-has no terms mixing {0, 3} with {1, 2}: the longitudinal part, charge and current along q (μ, ν ∈ {0, 3};
-R_CC, R_CL, R_LL of the neutrino literature, vector and axial; ``nucleon_tensor``) and the
-transverse rest (R_T, R_T′). ``Kernel.longitudinal`` is the longitudinal share of ``factor``, so that a
-model can put its longitudinal scaling function in the one part and its transverse one in the other
-(SuSAv2's split: González-Jiménez et al., PRC 90, 035501 (2014)). The tests check the contraction
-against the amplitude above, and for electrons the parts against σ_Mott v_L G_L and σ_Mott v_T G_T.
+The squared amplitude of ν n → l⁻ p (ν̄ p → l⁺ n) on a nucleon of any momentum is the contraction
+Σ|𝓜|² = ½ G_F² V_ud² L_μν H^μν of the lepton tensor (the trace over the leptons of γ^μ(1 − γ⁵):
+L^μν = 8[k^μk′^ν + k′^μk^ν − g^μν k·k′] ∓ 8iε^μναβ k_α k′_β) and the nucleon's H^μν = Tr[(P̸′ + M)Γ^μ(P̸ + M)Γ̄^ν]
+(``nucleon_tensor``, in closed form; ½ averages the nucleon's spin), Γ^μ = F₁γ^μ + iF₂σ^μα q̃_α/2M − F_Aγ^μγ⁵ −
+F_P q̃^μγ⁵/M. The lepton carries (ω, q), the nucleon absorbs q̃ = (ω′, 0, 0, q): the shift is the nucleon's
+alone, as in SuSA's single-nucleon responses, and GENIE contracts the exported tables (``enxs.hadrontensor``)
+the same way. With q along z, after the nucleon's azimuth about q is averaged, no term mixes the components
+{0, 3} with {1, 2} (``contraction``): the longitudinal part, charge and current along q (R_CC, R_CL, R_LL of
+the neutrino literature, vector and axial), and the transverse part (R_T, R_T′), each a sum of squares;
+``Kernel.longitudinal`` is the longitudinal share, so that a model can put its longitudinal scaling function
+in the one and its transverse one in the other (SuSAv2's split: González-Jiménez et al., PRC 90, 035501
+(2014)). Form factors: vector by CVC from the electromagnetic ones of ``enxs.superscaling`` (isovector,
+G^V = G^p − G^n; F₁ = (G_E^V + τG_M^V)/(1 + τ), F₂ = (G_M^V − G_E^V)/(1 + τ), τ = Q²/4M², Q² = q² − ω′²), or
+dipole ones; axial dipole F_A = g_A/(1 + Q²/M_A²)²; pseudoscalar by PCAC, F_P = 2M² F_A/(m_π² + Q²). The
+same kernel with the electromagnetic current (F_A = 0, massless lepton, coupling (4πα/Q²)², electron spins
+averaged) gives electron scattering. Checked in the tests: against Llewellyn Smith's invariant amplitude
+(Phys. Rep. 3, 261 (1972); exact without the shift) and Dirac traces of both tensors; against a free-nucleon
+cross section and an independent Fermi gas; for electrons, the longitudinal and transverse parts against
+``enxs.superscaling``'s σ_Mott v_L G_L and σ_Mott v_T G_T.
 
 Not included: two-nucleon (2p2h) knockout, pion production and absorption, final-state
 interactions beyond what the scaling function holds, Coulomb distortion of the outgoing lepton.
@@ -130,25 +125,17 @@ def nucleon_tensor(energy, p_z, w, q, form: tuple) -> tuple[torch.Tensor, ...]:
     return (*along, xx, -8 * (f_1 + f_2) * f_a * cross)
 
 
-def longitudinal_contraction(e_nu, e_l, k_x, k_z, q, tensor: tuple) -> torch.Tensor:
-    """½ L_ab H^ab / 16M⁴ over a, b ∈ {0, 3} (the units of A + Bz + Cz²) of the nucleon's ``tensor``
-    (``nucleon_tensor``) and the lepton tensor's L^ab = 8[k^a k′^b + k′^a k^b − g^ab k·k′] (k = (E_ν, k_x, 0, k_z),
-    k′ = (E_l, k_x, 0, k_z − q) [GeV]; the same for ν and ν̄, and without the lepton mass for these components)."""
+def contraction(e_nu, e_l, k_x, k_z, q, tensor: tuple, sign: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The longitudinal (a, b ∈ {0, 3}) and the transverse (x, y) part of ½ L_μν H^μν / 16M⁴ (dimensionless)
+    with the nucleon's ``tensor`` (``nucleon_tensor``) and the lepton tensor of k = (E_ν, k_x, 0, k_z),
+    k′ = (E_l, k_x, 0, k_z − q) [GeV] (module docstring; ``sign`` that of ``Current``: the lepton mass and the
+    flavour enter only through k′ and the sign of the vector–axial term)."""
     k_dot = e_nu * e_l - k_x * k_x - k_z * (k_z - q)
-    h_00, h_03, h_33 = tensor[:3]
-    return 8 * ((2 * e_nu * e_l - k_dot) * h_00 - 2 * (e_nu * (k_z - q) + e_l * k_z) * h_03
-                + (2 * k_z * (k_z - q) + k_dot) * h_33) / (32 * M**4)
-
-
-def llewellyn_smith(big_q2, current: Current, axial_mass: float = AXIAL_MASS, vector: str = "kelly"):
-    """(A, B, C) of the amplitude at Q² [GeV²] (module docstring), dimensionless."""
-    q2 = torch.as_tensor(big_q2, dtype=torch.float64)
-    f_1, f_2, f_a, f_p = form_factors(q2, current, axial_mass, vector)
-    tau, r = q2 / (4 * M * M), current.lepton_mass**2 / (4 * M * M)
-    a = (current.lepton_mass**2 + q2) / (M * M) * (
-        (1 + tau) * f_a**2 - (1 - tau) * f_1**2 + tau * (1 - tau) * f_2**2 + 4 * tau * f_1 * f_2
-        - r * ((f_1 + f_2) ** 2 + (f_a + 2 * f_p) ** 2 - (q2 / (M * M) + 4) * f_p**2))
-    return a, q2 / (M * M) * f_a * (f_1 + f_2), (f_a**2 + f_1**2 + tau * f_2**2) / 4
+    h_00, h_03, h_33, h_xx, h_xy = tensor
+    longitudinal = 8 * ((2 * e_nu * e_l - k_dot) * h_00 - 2 * (e_nu * (k_z - q) + e_l * k_z) * h_03
+                        + (2 * k_z * (k_z - q) + k_dot) * h_33)
+    transverse = 16 * (k_x * k_x + k_dot) * h_xx + sign * 16 * (e_nu * (k_z - q) - k_z * e_l) * h_xy
+    return longitudinal / (32 * M**4), transverse / (32 * M**4)
 
 
 def lepton_kinematics(e_nu, t_lepton, cos_theta, lepton_mass: float):
@@ -162,14 +149,14 @@ def lepton_kinematics(e_nu, t_lepton, cos_theta, lepton_mass: float):
 @dataclass
 class Kernel:
     """Per point: ψ′, and ``factor`` [cm²/GeV per active nucleon] with d²σ/dT dcos θ = factor · f(ψ′)
-    (zero outside the allowed region: ω′ ≤ 0, Q² ≤ 0 or E_l ≥ E_ν); with ``split`` the longitudinal share
-    of ``factor`` in [0, 1] (module docstring), else None."""
+    (zero outside the allowed region: ω′ ≤ 0, Q² ≤ 0 or E_l ≥ E_ν); ``longitudinal``: the longitudinal share
+    of ``factor`` in [0, 1] (module docstring)."""
 
     psi: torch.Tensor
     factor: torch.Tensor
     q: torch.Tensor
     omega: torch.Tensor
-    longitudinal: torch.Tensor | None = None
+    longitudinal: torch.Tensor | None = None  # None where only ψ′, q and ω matter (a tensor table's points)
 
 
 def _fermi_sea(q, omega, k_fermi: float, e_shift: float, pauli: bool):
@@ -196,31 +183,22 @@ def _fermi_sea(q, omega, k_fermi: float, e_shift: float, pauli: bool):
 
 
 def kernel(e_nu, t_lepton, cos_theta, k_fermi: float, e_shift: float, current: Current, *,
-           axial_mass: float = AXIAL_MASS, vector: str = "kelly", pauli: bool = False,
-           split: bool = False) -> Kernel:
+           axial_mass: float = AXIAL_MASS, vector: str = "kelly", pauli: bool = False) -> Kernel:
     """The member-independent part of d²σ/dT dcos θ at (E_ν, T, cos θ) (broadcast; GeV) for a
-    nucleus of Fermi momentum k_F and shift E_s [GeV], with ``split`` its longitudinal share (module
-    docstring)."""
+    nucleus of Fermi momentum k_F and shift E_s [GeV], and its longitudinal share (module docstring)."""
     e_nu, t_lepton, cos_theta = (torch.as_tensor(np.asarray(v, float)) for v in
                                  np.broadcast_arrays(e_nu, t_lepton, cos_theta))
-    m_l = current.lepton_mass
-    e_l, k_l, q, omega = lepton_kinematics(e_nu, t_lepton, cos_theta, m_l)
+    e_l, k_l, q, omega = lepton_kinematics(e_nu, t_lepton, cos_theta, current.lepton_mass)
     w, absorbable, unblocked, xi, nodes = _fermi_sea(q, omega, k_fermi, e_shift, pauli)
     allowed = absorbable & (e_l < e_nu) & (t_lepton >= 0)
-    big_q2 = q * q - w * w
-    a, b, c = llewellyn_smith(big_q2.clamp_min(0.0), current, axial_mass, vector)
+    form = form_factors((q * q - w * w).clamp_min(0.0), current, axial_mass, vector)
     k_z = (e_nu * e_nu - e_nu * k_l * cos_theta) / q  # the beam's component along q
     k_x = torch.sqrt(torch.clamp(e_nu * e_nu - k_z * k_z, min=0.0))
-    amplitude, longitudinal = torch.zeros_like(q), torch.zeros_like(q)
-    form = form_factors(big_q2.clamp_min(0.0), current, axial_mass, vector) if split else None
-    for weight, energy, p_z, p_perp in nodes:
-        # z = (s − u)/M² = z₀ + z₁ cos φ; its azimuthal average ⟨z⟩ = z₀, ⟨z²⟩ = z₀² + z₁²/2
-        z_0 = (2 * (energy * (e_nu + e_l) - p_z * (2 * k_z - q)) - m_l**2) / (M * M)
-        z_1 = -4 * p_perp * k_x / (M * M)
-        amplitude = amplitude + weight * (a + current.sign * b * z_0 + c * (z_0 * z_0 + z_1 * z_1 / 2))
-        if split:
-            longitudinal = longitudinal + weight * longitudinal_contraction(e_nu, e_l, k_x, k_z, q,
-                                                                            nucleon_tensor(energy, p_z, w, q, form))
+    longitudinal, transverse = torch.zeros_like(q), torch.zeros_like(q)
+    for weight, energy, p_z, _ in nodes:
+        parts = contraction(e_nu, e_l, k_x, k_z, q, nucleon_tensor(energy, p_z, w, q, form), current.sign)
+        longitudinal, transverse = longitudinal + weight * parts[0], transverse + weight * parts[1]
+    amplitude = longitudinal + transverse
     if current.sign:
         coupling = G_FERMI**2 * V_UD**2 * torch.ones_like(q)
     else:  # (4πα/Q²)², averaged over the electron's two spin states
@@ -228,8 +206,7 @@ def kernel(e_nu, t_lepton, cos_theta, k_fermi: float, e_shift: float, current: C
     factor = (16 * M**4 * coupling * amplitude * k_l * M * xi / (32 * np.pi * k_fermi**3 * e_nu * q)
               * unblocked * HBARC2_CM2)
     psi = superscaling.psi_prime(q, omega, k_fermi, e_shift)
-    share = (torch.where(amplitude > 0, longitudinal / amplitude.clamp_min(1e-300), 0.0).clamp(0.0, 1.0)
-             if split else None)
+    share = torch.where(amplitude > 0, longitudinal / amplitude.clamp_min(1e-300), 0.0).clamp(0.0, 1.0)
     return Kernel(psi, torch.where(allowed, factor.clamp_min(0.0), torch.zeros_like(factor)), q, omega, share)
 
 
@@ -239,8 +216,7 @@ def fermi_gas_tensor(q, omega, k_fermi: float, e_shift: float, *, axial_mass: fl
     function at (q, ω) [GeV] (broadcast), q along z: M ξ_F ⟨H⟩_ε (unblocked fraction)/(4 k_F³ q), zero where no
     nucleon absorbs (ω′, q). In Valencia's normalization (Nieves et al., PRC 70, 055503 (2004)),
     d²σ/dΩ dE′ = (k′/E_ν)(G_F² V_ud²/4π²) L_μν W^μν f(ψ′), L^μν = k^μk′^ν + k′^μk^ν − g^μν k·k′ ∓ iε^μναβ k_α k′_β:
-    with E_s = 0 the kernel's d²σ/dT dcos θ exactly (the tests); with E_s ≠ 0 the lepton keeps ω and the nucleon
-    ω′, as in the kernel, within about 3%. ν̄ on protons has the same tensor (W^xy's sign is the contraction's)."""
+    the kernel's d²σ/dT dcos θ (the tests). ν̄ on protons has the same tensor (W^xy's sign is the contraction's)."""
     q, omega = (torch.as_tensor(np.asarray(v, float)) for v in np.broadcast_arrays(q, omega))
     w, absorbable, unblocked, xi, nodes = _fermi_sea(q, omega, k_fermi, e_shift, pauli)
     form = form_factors((q * q - w * w).clamp_min(0.0), Current(0.0, 1, "neutron"), axial_mass, vector)

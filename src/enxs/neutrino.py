@@ -222,7 +222,7 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
     for (dt, dc), cw in zip(offsets, cell_weights, strict=True):
         t, c = t_lepton + dt, np.clip(cos_theta + dc, -1.0, 1.0)
         where = (energies[:, None], t[None, :], c[None, :], d.k_fermi, d.e_shift, current)
-        k = ccqe.kernel(*where, axial_mass=axial_mass, pauli=pauli, split=which == "LT")
+        k = ccqe.kernel(*where, axial_mass=axial_mass, pauli=pauli)
         live = _live(k).ravel()
         if not live.any():
             continue
@@ -265,7 +265,7 @@ def total_cross_section(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
         t, c = np.meshgrid(t_x * span, 1 - 2 * c_x**2, indexing="ij")  # cos θ = 1 − 2u²: dense forward
         w = np.outer(t_w * span, 4 * c_x * c_w).ravel()
         where = (e_nu, t.ravel(), c.ravel(), d.k_fermi, d.e_shift, current)
-        k = ccqe.kernel(*where, axial_mass=axial_mass, pauli=pauli, split=which == "LT")
+        k = ccqe.kernel(*where, axial_mass=axial_mass, pauli=pauli)
         live = _live(k)
         if not live.any():
             rows.append(np.zeros(1 if ensemble is None else ensemble.model.draws))
@@ -310,7 +310,7 @@ def _members(ensemble: Ensemble | None, target: Nucleus, k: ccqe.Kernel, live: t
     longitudinal, f_T in the transverse part); and the live points' kernel."""
     live = live.ravel()
     flat = ccqe.Kernel(*(v.ravel()[live] for v in (k.psi, k.factor, k.q, k.omega)))
-    kernels = [k] if masses is None else [ccqe.kernel(*where, axial_mass=float(m), pauli=pauli, split=which == "LT")
+    kernels = [k] if masses is None else [ccqe.kernel(*where, axial_mass=float(m), pauli=pauli)
                                           for m in masses]
     factor = torch.stack([m.factor.ravel()[live] for m in kernels])
     if which != "LT":
