@@ -161,7 +161,7 @@ class Kernel:
 
 def _fermi_sea(q, omega, k_fermi: float, e_shift: float, pauli: bool):
     """The Fermi sea's nucleons that absorb (ω′ = ω − E_s, q) [GeV] (module docstring): ω′, where they exist
-    (ω′ > 0, τ′ > 0), the unblocked fraction, ξ_F and the ε quadrature's nodes (weight, E, p_z, p_⊥)."""
+    (ω′ > 0, τ′ > 0), the unblocked fraction, ξ_F and the ε quadrature's nodes (weight, E, p_z)."""
     w = omega - e_shift
     lam, kappa = w / (2 * M), q / (2 * M)
     tau = superscaling.tau_prime(q, omega, e_shift)
@@ -176,9 +176,7 @@ def _fermi_sea(q, omega, k_fermi: float, e_shift: float, pauli: bool):
     nodes = []
     for x, weight in zip(NODES, WEIGHTS, strict=True):
         energy = (low + width * float(x)) * M
-        p_z = (w * w + 2 * energy * w - q * q) / (2 * q)
-        p_perp = torch.sqrt(torch.clamp(energy * energy - M * M - p_z * p_z, min=0.0))
-        nodes.append((float(weight), energy, p_z, p_perp))
+        nodes.append((float(weight), energy, (w * w + 2 * energy * w - q * q) / (2 * q)))
     return w, absorbable, unblocked, xi, nodes
 
 
@@ -195,7 +193,7 @@ def kernel(e_nu, t_lepton, cos_theta, k_fermi: float, e_shift: float, current: C
     k_z = (e_nu * e_nu - e_nu * k_l * cos_theta) / q  # the beam's component along q
     k_x = torch.sqrt(torch.clamp(e_nu * e_nu - k_z * k_z, min=0.0))
     longitudinal, transverse = torch.zeros_like(q), torch.zeros_like(q)
-    for weight, energy, p_z, _ in nodes:
+    for weight, energy, p_z in nodes:
         parts = contraction(e_nu, e_l, k_x, k_z, q, nucleon_tensor(energy, p_z, w, q, form), current.sign)
         longitudinal, transverse = longitudinal + weight * parts[0], transverse + weight * parts[1]
     amplitude = longitudinal + transverse
@@ -220,7 +218,7 @@ def fermi_gas_tensor(q, omega, k_fermi: float, e_shift: float, *, axial_mass: fl
     q, omega = (torch.as_tensor(np.asarray(v, float)) for v in np.broadcast_arrays(q, omega))
     w, absorbable, unblocked, xi, nodes = _fermi_sea(q, omega, k_fermi, e_shift, pauli)
     form = form_factors((q * q - w * w).clamp_min(0.0), Current(0.0, 1, "neutron"), axial_mass, vector)
-    total = sum(weight * torch.stack(nucleon_tensor(energy, p_z, w, q, form)) for weight, energy, p_z, _ in nodes)
+    total = sum(weight * torch.stack(nucleon_tensor(energy, p_z, w, q, form)) for weight, energy, p_z in nodes)
     return torch.where(absorbable, total * M * xi * unblocked / (4 * k_fermi**3 * q), 0.0)
 
 
