@@ -7,8 +7,8 @@ electron model's scaling function. Which one (``scaling_choice``): by default (`
 physics-structured model's f_L = k_F R_L/G_L in the longitudinal and its transverse quasielastic
 f_T = k_F R_T^QE/G_T (apart from its inelastic term) in the transverse responses, vector and axial
 (``ccqe.Kernel.longitudinal``; SuSAv2's split); ``T``: f_T in every response (SuSA, Amaro et al., PRC 71,
-015501 (2005)); ``L``: f_L everywhere, the only one of a response network, whose R_T holds the inelastic part. M_A is a
-parameter (``axial_mass``); with ``axial_mass_std`` each member draws its own and the band holds it.
+015501 (2005)); ``L``: f_L everywhere, the only one of a response network (its R_T holds the inelastic
+part). M_A is a parameter (``axial_mass``); with ``axial_mass_std`` each member draws its own.
 The band never includes the vector form factors' uncertainty or what is not in the model
 (``NOT_INCLUDED``). Each point of a model's prediction carries the share of its cross section from (q, ω)
 where no electron data at several angles constrain the responses (``coverage.responses_unconstrained``),
@@ -95,9 +95,12 @@ def scaling_members(ensemble: Ensemble, nucleus: Nucleus, k: ccqe.Kernel, which:
             own = model.own_nuclei_of(features)
             low_q = model.config.longitudinal_low_q  # f_L needs the network only for c_L's low-q part
             logits = model.logits(features, coulomb_on=False, own=own) if low_q or "T" in which else None
-            corrections = {"T": structured.bounded(logits[..., 0].double()) if "T" in which else None,
-                           "L": model.scaling(k.psi.float(), model.own_knots(own), structured.low_q_part(
-                               logits, k.q.float(), low_q) if low_q else None).double() if "L" in which else None}
+            corrections = {}
+            if "T" in which:
+                corrections["T"] = structured.bounded(logits[..., 0].double())
+            if "L" in which:
+                extra = structured.low_q_part(logits, k.q.float(), low_q) if low_q else None
+                corrections["L"] = model.scaling(k.psi.float(), model.own_knots(own), extra).double()
         factor = float(model.output_factor) * torch.as_tensor(member_factors(model, nucleus))
         f = [torch.exp(structured.log_scaling_function(k.psi, corrections[part], part == "L",
                                                        model.config.longitudinal_cut)) * factor for part in which]
@@ -131,13 +134,6 @@ class NeutrinoPrediction(MemberBand):
                                                           "outside_coverage": self.outside_coverage}
         return self.points.assign(**{f"{k}_{self.unit}": v for k, v in
                                      (("mean", self.mean), ("std", self.std), ("q16", q16), ("q84", q84))}, **flags)
-
-
-def _scaling(ensemble: Ensemble | None, nucleus: Nucleus, k: ccqe.Kernel, which: str) -> torch.Tensor:
-    if ensemble is None:  # a baseline, by the same code
-        f = ccqe.fermi_gas_scaling(k.psi) if which == "RFG" else torch.exp(superscaling.log_f0(k.psi))
-        return f.unsqueeze(0)
-    return scaling_members(ensemble, nucleus, k, which)
 
 
 def _unconstrained(ensemble: Ensemble | None, nucleus: Nucleus, k: ccqe.Kernel) -> torch.Tensor:
@@ -310,14 +306,15 @@ def _members(ensemble: Ensemble | None, target: Nucleus, k: ccqe.Kernel, live: t
     longitudinal, f_T in the transverse part); and the live points' kernel."""
     live = live.ravel()
     flat = ccqe.Kernel(*(v.ravel()[live] for v in (k.psi, k.factor, k.q, k.omega)))
-    kernels = [k] if masses is None else [ccqe.kernel(*where, axial_mass=float(m), pauli=pauli)
-                                          for m in masses]
+    kernels = [k] if masses is None else [ccqe.kernel(*where, axial_mass=float(m), pauli=pauli) for m in masses]
     factor = torch.stack([m.factor.ravel()[live] for m in kernels])
-    if which != "LT":
-        return _scaling(ensemble, target, flat, which) * factor, flat
-    share = torch.stack([m.longitudinal.ravel()[live] for m in kernels])
-    longitudinal, transverse = _scaling(ensemble, target, flat, "LT")
-    return factor * torch.lerp(transverse, longitudinal, share), flat
+    if ensemble is None:  # a baseline, by the same code
+        f = ccqe.fermi_gas_scaling(flat.psi) if which == "RFG" else torch.exp(superscaling.log_f0(flat.psi))
+        return factor * f, flat
+    f = scaling_members(ensemble, target, flat, which)
+    if which == "LT":  # [2, K, N]: f_L, f_T
+        f = torch.lerp(f[1], f[0], torch.stack([m.longitudinal.ravel()[live] for m in kernels]))
+    return factor * f, flat
 
 
 def _panels(n: int) -> tuple[np.ndarray, np.ndarray]:
