@@ -52,6 +52,8 @@ SCALING_NOTE = {"L": "the model's longitudinal scaling function f_L(psi')",
 #: A point is flagged (``outside_coverage``) when this share of its cross section or more comes from (q, ω) where
 #: no electron data at several angles constrain the model's responses (``coverage.responses_unconstrained``).
 FLAG_SHARE = 0.5
+#: A flux-averaged σ takes σ(E_ν) every FLUX_STEP GeV, linear between (0.03% from all flux nodes: docs/method.md).
+FLUX_STEP = 0.05
 #: Fraction of each grid cell's points (3 × 3 Gauss–Legendre) for bin-averaged predictions.
 _CELL_NODES = np.polynomial.legendre.leggauss(3)
 
@@ -193,7 +195,7 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
     ``ensemble`` None gives a baseline by the same code (one member; ``scaling_choice``); a name or path loads it.
     ``nucleus`` None: a one-nucleus model's own. ``axial_mass_std`` > 0 gives each member its own M_A
     (``axial_masses``): the band then holds M_A's uncertainty too."""
-    ensemble, target, current, lepton, which = _setup(ensemble, nucleus, flavor, per, scaling)
+    ensemble, target, current, lepton, which, per_factor = _setup(ensemble, nucleus, flavor, per, scaling)
     masses = axial_masses(ensemble, axial_mass, axial_mass_std)
     t_lepton, cos_theta = (np.ravel(a) for a in kinematics.as_points(t_lepton=t_lepton, cos_theta=cos_theta))
     if cell is not None:
@@ -230,7 +232,6 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
         index = torch.as_tensor(point[live.numpy()])
         total.index_add_(1, index, part)
         unconstrained.index_add_(0, index, part.mean(0) * _unconstrained(ensemble, target, flat))
-    per_factor = _per_factor(target, current, per)
     members = total.numpy() * per_factor
     frame = pd.DataFrame({f"T_{lepton}_GeV": t_lepton, f"cos_theta_{lepton}": cos_theta,
                           **({} if cell is None else {f"dT_{lepton}_GeV": cell[0], f"dcos_theta_{lepton}": cell[1]})})
@@ -242,17 +243,21 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
                     unconstrained.numpy() * per_factor)
 
 
-def total_cross_section(ensemble: Ensemble | str | None, nucleus: str | Nucleus | None, energies, *,
-                        flavor: str = "numu", axial_mass: float = ccqe.AXIAL_MASS, per: str = "nucleon",
-                        scaling: str | None = None, pauli: bool = True, nodes: tuple[int, int] = (128, 64),
-                        axial_mass_std: float = 0.0) -> NeutrinoPrediction:
-    """σ(E_ν) [cm²] at the neutrino energies [GeV]: d²σ/dT dcos θ integrated over T and cos θ with
+def total_cross_section(ensemble: Ensemble | str | None, nucleus: str | Nucleus | None, energies=None, *,
+                        flux: Flux | None = None, flavor: str = "numu", axial_mass: float = ccqe.AXIAL_MASS,
+                        per: str = "nucleon", scaling: str | None = None, pauli: bool = True,
+                        nodes: tuple[int, int] = (128, 64), axial_mass_std: float = 0.0) -> NeutrinoPrediction:
+    """σ(E_ν) [cm²] at the neutrino energies [GeV], or with ``flux`` its flux average ⟨σ⟩ = ∫Φσ/∫Φ (one row,
+    at the flux's mean energy, over its energies and weights): d²σ/dT dcos θ integrated over T and cos θ with
     Gauss–Legendre rules of ``nodes`` points, each in 8 panels, in T ∈ (0, E_ν − m_l) and in u with
     cos θ = 1 − 2u², u ∈ (0, 1) (dense where the forward peak is narrow); within 0.2% of a rule of
     480 × 320 points for the Fermi gas at 0.3–3 GeV. ``axial_mass_std``: as ``double_differential``."""
-    ensemble, target, current, _, which = _setup(ensemble, nucleus, flavor, per, scaling)
+    ensemble, target, current, _, which, per_factor = _setup(ensemble, nucleus, flavor, per, scaling)
     masses = axial_masses(ensemble, axial_mass, axial_mass_std)
-    energies = _check_energies(np.ravel(np.asarray(energies, float)))
+    if (energies is None) == (flux is None):
+        raise NeutrinoError("give neutrino energies or a flux, not both or neither")
+    energies = (_check_energies(np.ravel(np.asarray(energies, float))) if flux is None else
+                np.arange(flux.energy.min(), flux.energy.max() + FLUX_STEP, FLUX_STEP))  # σ(E_ν) is smooth
     (t_x, t_w), (c_x, c_w) = (_panels(n) for n in nodes)
     d = describe(target)
     rows, unconstrained = [], []
@@ -271,11 +276,15 @@ def total_cross_section(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
         part = part * torch.as_tensor(w)[live]
         rows.append(part.sum(-1).numpy())
         unconstrained.append(float((part.mean(0) * _unconstrained(ensemble, target, flat)).sum()))
-    per_factor = _per_factor(target, current, per)
-    members = np.stack(rows, axis=1) * per_factor
-    meta = _metadata(ensemble, target, flavor, per, axial_mass, pauli, which, axial_mass_std, "sigma(E_nu) [cm^2]")
-    return _flagged(NeutrinoPrediction(pd.DataFrame({"E_nu_GeV": energies}), members, "cm2", meta), ensemble, target,
-                    np.asarray(unconstrained) * per_factor)
+    members, unconstrained = np.stack(rows, axis=1) * per_factor, np.asarray(unconstrained) * per_factor
+    frame = pd.DataFrame({"E_nu_GeV": energies})
+    if flux is not None:
+        along = np.array([np.interp(flux.energy, energies, e) for e in np.eye(len(energies))]) @ flux.weight
+        members, unconstrained = members @ along[:, None], np.atleast_1d(unconstrained @ along)
+        frame = pd.DataFrame({"flux_mean_E_nu_GeV": [float(flux.weight @ flux.energy)]})
+    meta = _metadata(ensemble, target, flavor, per, axial_mass, pauli, which, axial_mass_std, "sigma(E_nu) [cm^2]"
+                     + (f", averaged over the flux {flux.source}" if flux else ""))
+    return _flagged(NeutrinoPrediction(frame, members, "cm2", meta), ensemble, target, unconstrained)
 
 
 #: Member k's M_A draw depends only on k (and this tag): the same for every call and nucleus.
@@ -326,15 +335,14 @@ def _panels(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def flavor_current(flavor: str, option: str = "--flavor") -> ccqe.Current:
-    """The charged current of a flavour (``FLAVORS``); a NeutrinoError naming ``option`` and the flavours
-    for any other."""
+    """The charged current of a flavour (``FLAVORS``); for any other a NeutrinoError naming ``option``."""
     if flavor not in FLAVORS:
         raise NeutrinoError(f"{option} {flavor!r}: choose one of {', '.join(FLAVORS)}")
     return FLAVORS[flavor][1]
 
 
 def _setup(ensemble, nucleus, flavor, per, scaling):
-    """(ensemble, target, current, lepton, scaling function) of a request, checked."""
+    """(ensemble, target, current, lepton, scaling function, factor per active nucleon) of a request, checked."""
     flavor_current(flavor)
     if per not in ("nucleon", "nucleus"):
         raise NeutrinoError(f"--per {per!r}: choose nucleon (per active nucleon) or nucleus")
@@ -352,7 +360,7 @@ def _setup(ensemble, nucleus, flavor, per, scaling):
     active = target.A - target.Z if current.nucleon == "neutron" else target.Z
     if active == 0:
         raise NeutrinoError(f"{target.name} has no {current.nucleon}s: no {flavor} quasielastic scattering")
-    return ensemble, target, current, lepton, scaling_choice(ensemble, scaling)
+    return ensemble, target, current, lepton, scaling_choice(ensemble, scaling), 1.0 if per == "nucleon" else active
 
 
 def check_points(t_lepton, cos_theta, cell: tuple | None = None, rows: list[str] | None = None) -> None:
@@ -370,11 +378,6 @@ def check_points(t_lepton, cos_theta, cell: tuple | None = None, rows: list[str]
             rule += {"dT": f" (T = {t_lepton[i]:g} GeV)", "dcos": f" (cos θ = {cos_theta[i]:g})"}.get(column, "")
             raise NeutrinoError(f"{rows[i]}: {column} = {values[i]:g}: {rule}" if rows else
                                 f"{option} {values[i]:g}: {rule}")
-
-
-def _per_factor(target: Nucleus, current: ccqe.Current, per: str) -> float:
-    active = target.A - target.Z if current.nucleon == "neutron" else target.Z
-    return 1.0 if per == "nucleon" else float(active)
 
 
 def _metadata(ensemble, target, flavor, per, axial_mass, pauli, which, axial_mass_std, quantity) -> dict:

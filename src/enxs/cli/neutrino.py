@@ -41,8 +41,8 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
     if axial_mass <= 0:
         raise CLIError(f"--axial-mass {axial_mass:g}: must be > 0 GeV")
     axes = {"--tmu": tmu is not None, "--cos": cos is not None, "--bin-average": bin_average}
-    for ignored, where in ([({**axes, "--input": input_ is not None, "--emax": emax is not None},
-                             "with --total (σ at each --energy)")] if total else
+    for ignored, where in ([({**axes, "--input": input_ is not None, "--emax": emax is not None and flux is None},
+                             "with --total (σ at each --energy, or flux-averaged with --flux)")] if total else
                           [(axes if input_ is not None else {}, "with --input (its T and cos columns; dT and dcos "
                                                                 "columns give cells)"),
                            ({"--emax": emax is not None and flux is None}, "without --flux")]):
@@ -51,11 +51,12 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
     ensemble, target = load(model, nucleus)
     with warnings_on_screen():
         if total:
-            if energy is None or flux is not None:
-                raise CLIError("--total needs --energy start:stop:count (or a list), and no --flux")
-            return neutrino.total_cross_section(ensemble, target, parse_values(energy, "--energy"), flavor=flavor,
-                                                axial_mass=axial_mass, per=per, scaling=scaling, pauli=pauli,
-                                                axial_mass_std=axial_mass_std)
+            if (energy is None) == (flux is None):
+                raise CLIError("--total needs --energy start:stop:count (or a list), or --flux FILE for ⟨σ⟩")
+            table = read_flux(flux, flavor, emax) if flux is not None else None
+            return neutrino.total_cross_section(ensemble, target, None if table else parse_values(energy, "--energy"),
+                                                flux=table, flavor=flavor, axial_mass=axial_mass, per=per,
+                                                scaling=scaling, pauli=pauli, axial_mass_std=axial_mass_std)
         if points is None and (tmu is None or cos is None):
             raise CLIError("give --tmu and --cos (start:stop:count or lists), --input points.csv, or --total")
         if (energy is None) == (flux is None):
@@ -117,7 +118,8 @@ def neutrino(
         "--input", help="CSV with T [GeV] and cos columns instead of --tmu and --cos; dT and dcos columns average "
                         "each point over its own bin (irregular binnings). Lines starting with # are comments.")]
     = None,
-    total: Annotated[bool, typer.Option("--total", help="σ(E_ν) [cm²] at each --energy instead of d²σ/dT dcos θ.")]
+    total: Annotated[bool, typer.Option("--total", help="σ(E_ν) [cm²] at each --energy, or with --flux its flux "
+                                                      "average, instead of d²σ/dT dcos θ.")]
     = False,
     bin_average: Annotated[bool, typer.Option(
         "--bin-average", help="Average each point over its cell (the grid spacing), as binned data are.")] = False,
