@@ -431,6 +431,45 @@ def test_each_point_can_have_its_own_bin(tmp_path):
         compute(**{**args, "tmu": "0:1:11", "cos": "0.5,0.9", "bin_average": True})
 
 
+def test_bins_in_the_leptons_momentum_are_its_bins_in_kinetic_energy_times_the_jacobian(tmp_path):
+    from enxs import leptonbins
+    from enxs.cli.neutrino import compute
+
+    m = ccqe.MUON_MASS
+    t, d_t, jacobian = leptonbins.from_momentum(np.array([0.4, 0.9]), None, m)  # points: T(p), dT/dp = p/E
+    assert t == pytest.approx(np.sqrt(np.array([0.4, 0.9]) ** 2 + m * m) - m) and jacobian == pytest.approx(
+        np.array([0.4, 0.9]) / (t + m)) and d_t is None
+    p, d_p, cos, d_cos = np.array([0.4, 0.9]), np.array([0.1, 0.2]), np.array([0.85, 0.95]), np.array([0.1, 0.05])
+    t, d_t, jacobian = leptonbins.from_momentum(p, d_p, m)
+    high = np.sqrt((p + d_p / 2) ** 2 + m * m) - m
+    assert t + d_t / 2 == pytest.approx(high) and jacobian == pytest.approx(d_t / d_p)
+    # the command line with a p-binned file gives the T bins' cross sections times ΔT/Δp ...
+    (tmp_path / "p.csv").write_text("p_mu_GeV,cos,dp,dcos\n0.4,0.85,0.1,0.1\n0.9,0.95,0.2,0.05\n")
+    args = dict(model="enxs-any-fast", nucleus="12C", flavor="numu", energy="1.0", flux=None, emax=None, tmu=None,
+                cos=None, total=False, axial_mass=1.03, per="nucleon", scaling=None, bin_average=False, pauli=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        in_p = compute(**args, input_=tmp_path / "p.csv")
+        in_t = neutrino.double_differential("enxs-any-fast", "12C", t, cos, energy=1.0, cell=(d_t, d_cos))
+    assert list(in_p.to_frame().columns[:4]) == ["p_mu_GeV", "cos_theta_mu", "dp_mu_GeV", "dcos_theta_mu"]
+    assert in_p.members == pytest.approx(in_t.members * jacobian, rel=1e-12, abs=0)
+    assert "d2sigma/dp_mu/dcos(theta_mu) [cm^2/(GeV/c)]" in in_p.metadata["quantity"]
+    # ... which is the average of d²σ/dp dcos θ = (p/E) d²σ/dT dcos θ over the momentum bin (the Fermi gas)
+    sub = p[0] + d_p[0] * ((np.arange(400) + 0.5) / 400 - 0.5)
+    t_sub, _, jacobian_sub = leptonbins.from_momentum(sub, None, m)
+    fine = neutrino.double_differential(None, "12C", t_sub[:, None], cos[0] + d_cos[0] * (
+        (np.arange(40) + 0.5) / 40 - 0.5)[None, :], energy=1.0).mean.reshape(400, 40)
+    binned = neutrino.double_differential(None, "12C", t[:1], cos[:1], energy=1.0, cell=(d_t[:1], d_cos[:1]))
+    assert (fine * jacobian_sub[:, None]).mean() == pytest.approx(binned.mean[0] * jacobian[0], rel=0.01, abs=0)
+    for text, message in (("p,T,cos\n0.3,0.2,0.5\n", "give a T or a p column"),
+                          ("p,cos,dp\n0.3,0.5,0.1\n", "cells need both a dp and a dcos column"),
+                          ("p,cos\n-0.3,0.5\n", r"bad.csv:2: p = -0.3: p must be finite and ≥ 0 GeV"),
+                          ("p,cos,dp,dcos\n0.3,0.5,0.8,0.1\n", r"bad.csv:2: dp = 0.8: a cell's Δp must lie in")):
+        (tmp_path / "bad.csv").write_text(text)
+        with pytest.raises(EnxsError, match=message):
+            compute(**args, input_=tmp_path / "bad.csv")
+
+
 def test_neutrino_hepdata_submission_and_figure(tmp_path):
     pytest.importorskip("hepdata_lib")
     import matplotlib

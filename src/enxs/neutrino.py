@@ -30,8 +30,8 @@ import torch
 
 from enxs import ccqe, coverage, kinematics, rosenbluth, structured, superscaling
 from enxs.descriptors import describe, inputs
-from enxs.errors import EnxsError
 from enxs.flux import Flux
+from enxs.leptonbins import NeutrinoError, check_points
 from enxs.nuclei import Nucleus
 from enxs.predict import Ensemble, MemberBand, sampling
 from enxs.responses import EVALUATION_ANGLE, member_responses
@@ -56,10 +56,6 @@ FLAG_SHARE = 0.5
 FLUX_STEP = 0.05
 #: Fraction of each grid cell's points (3 × 3 Gauss–Legendre) for bin-averaged predictions.
 _CELL_NODES = np.polynomial.legendre.leggauss(3)
-
-
-class NeutrinoError(EnxsError):
-    """A neutrino request that cannot be served: a model without responses, a flavour or nucleus it cannot take."""
 
 
 def scaling_choice(ensemble: Ensemble | None, scaling: str | None) -> str:
@@ -361,23 +357,6 @@ def _setup(ensemble, nucleus, flavor, per, scaling):
     if active == 0:
         raise NeutrinoError(f"{target.name} has no {current.nucleon}s: no {flavor} quasielastic scattering")
     return ensemble, target, current, lepton, scaling_choice(ensemble, scaling), 1.0 if per == "nucleon" else active
-
-
-def check_points(t_lepton, cos_theta, cell: tuple | None = None, rows: list[str] | None = None) -> None:
-    """T ≥ 0 [GeV] and cos θ in [−1, 1], finite, and cells (ΔT, Δcos θ) ≥ 0 within T ≥ 0 and |cos θ| ≤ 1;
-    the first value that is not, named by its option or, from a file, by its ``rows`` entry (FILE:LINE)."""
-    d_t, d_c = cell if cell is not None else (np.zeros_like(t_lepton),) * 2
-    for option, column, values, bad, rule in (
-            ("--tmu", "T", t_lepton, ~(t_lepton >= 0), "T must be finite and ≥ 0 GeV"),
-            ("--cos", "cos", cos_theta, ~(np.abs(cos_theta) <= 1), "cos θ must lie in [-1, 1]"),
-            ("ΔT", "dT", d_t, ~((d_t >= 0) & (d_t <= 2 * t_lepton)), "a cell's ΔT must lie in [0, 2T]: T − ΔT/2 ≥ 0"),
-            ("Δcos θ", "dcos", d_c, ~((d_c >= 0) & (np.abs(cos_theta) + d_c / 2 <= 1 + 1e-9)),
-             "a cell's Δcos θ must be ≥ 0 and keep cos θ ± Δcos θ/2 within [-1, 1]")):
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            rule += {"dT": f" (T = {t_lepton[i]:g} GeV)", "dcos": f" (cos θ = {cos_theta[i]:g})"}.get(column, "")
-            raise NeutrinoError(f"{rows[i]}: {column} = {values[i]:g}: {rule}" if rows else
-                                f"{option} {values[i]:g}: {rule}")
 
 
 def _metadata(ensemble, target, flavor, per, axial_mass, pauli, which, axial_mass_std, quantity) -> dict:

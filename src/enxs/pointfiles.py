@@ -30,7 +30,9 @@ COLUMN_NAMES = {"E": ("e", "e_gev", "energy"), "theta": ("theta", "theta_deg", "
                 "T": ("t", "t_gev", "tmu", "t_mu", "t_mu_gev", "t_e", "t_e_gev"),
                 "cos": ("cos", "cos_theta", "costheta", "cos_theta_mu", "cos_theta_e"),
                 "dT": ("dt", "dt_gev", "dt_mu_gev", "dt_e_gev"), "dcos": ("dcos", "dcos_theta", "dcos_theta_mu",
-                                                                          "dcos_theta_e")}
+                                                                          "dcos_theta_e"),
+                "p": ("p", "p_gev", "pmu", "p_mu", "p_mu_gev", "p_e", "p_e_gev"),
+                "dp": ("dp", "dp_gev", "dp_mu_gev", "dp_e_gev")}
 COVERAGE_NOTE = ("1 where no training setting lies within |ln E/E_k| <= 0.25, |theta - theta_k| <= 10 deg, "
                  "omega from the setting's lowest measured omega to its highest + 0.1 E, or below the elastic "
                  "line; 1 everywhere when the model's training data are unknown")
@@ -42,8 +44,8 @@ class PointFileError(EnxsError):
 
 def read_points(path: Path, names: tuple[str, ...] = ("E", "theta", "omega"),
                 check: Callable[..., None] | None = None, optional: tuple[str, ...] = ()) -> tuple:
-    """The columns ``names`` (default E [GeV], θ [deg], ω [GeV]; or q, ω [GeV]; or a lepton's T [GeV] and
-    cos θ) of a CSV file, then those of ``optional`` (None where absent; e.g. a cell's dT, dcos)
+    """The columns ``names`` (default E [GeV], θ [deg], ω [GeV]; or q, ω [GeV]; or a lepton's cos θ with its T or
+    p [GeV]) of a CSV file, then those of ``optional`` (None where absent; e.g. a cell's dT, dcos)
     (accepted spellings: :data:`COLUMN_NAMES`; blank lines and lines starting with ``#`` skipped).
 
     ``check`` (e.g. :func:`enxs.kinematics.check_kinematics`) is called with the columns and

@@ -34,7 +34,7 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
             tmu: str | None, cos: str | None, total: bool, axial_mass: float, per: str, scaling: str | None,
             bin_average: bool, pauli: bool, axial_mass_std: float = 0.0, input_: Path | None = None):
     """The prediction the options ask for (``NeutrinoPrediction``)."""
-    from enxs import neutrino
+    from enxs import leptonbins, neutrino
     from enxs.cli.use import load
     from enxs.flux import read_flux
 
@@ -43,11 +43,12 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
     axes = {"--tmu": tmu is not None, "--cos": cos is not None, "--bin-average": bin_average}
     for ignored, where in ([({**axes, "--input": input_ is not None, "--emax": emax is not None and flux is None},
                              "with --total (σ at each --energy, or flux-averaged with --flux)")] if total else
-                          [(axes if input_ is not None else {}, "with --input (its T and cos columns; dT and dcos "
-                                                                "columns give cells)"),
+                          [(axes if input_ is not None else {}, "with --input (its T or p and cos columns; dT or dp "
+                                                                "and dcos columns give cells)"),
                            ({"--emax": emax is not None and flux is None}, "without --flux")]):
         refuse_unused(ignored, where)
-    points = _lepton_points(input_) if input_ is not None and not total else None
+    lepton_mass = neutrino.flavor_current(flavor).lepton_mass  # GeV; any other flavour: one line naming them
+    points = _lepton_points(input_, lepton_mass) if input_ is not None and not total else None
     ensemble, target = load(model, nucleus)
     with warnings_on_screen():
         if total:
@@ -68,10 +69,11 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
                 raise CLIError("--energy: one value for d²σ/dT dcos θ (a range needs --total)")
             e_nu = values[0]
         table = read_flux(flux, flavor, emax) if flux is not None else None
-        t, c, cell = points or _grid(tmu, cos, bin_average)
-        return neutrino.double_differential(ensemble, target, t, c, flavor=flavor, energy=e_nu, flux=table,
-                                            axial_mass=axial_mass, per=per, cell=cell, scaling=scaling, pauli=pauli,
-                                            axial_mass_std=axial_mass_std)
+        t, c, cell, momentum = points or (*_grid(tmu, cos, bin_average), None)
+        result = neutrino.double_differential(ensemble, target, t, c, flavor=flavor, energy=e_nu, flux=table,
+                                              axial_mass=axial_mass, per=per, cell=cell, scaling=scaling, pauli=pauli,
+                                              axial_mass_std=axial_mass_std)
+        return result if momentum is None else leptonbins.in_momentum(result, *momentum, neutrino.FLAVORS[flavor][0])
 
 
 def _grid(tmu: str, cos: str, bin_average: bool) -> tuple:
@@ -94,17 +96,28 @@ def _grid(tmu: str, cos: str, bin_average: bool) -> tuple:
     return t, c, cell
 
 
-def _lepton_points(path: Path) -> tuple:
-    """T, cos θ and the cells ((dT, dcos), or None) of a points file, checked line by line."""
-    from enxs import neutrino, pointfiles
+def _lepton_points(path: Path, lepton_mass: float) -> tuple:
+    """T, cos θ and the cells ((dT, dcos), or None) of a points file, checked line by line, and for a file in
+    the lepton's momentum (p, dp columns) (p, dp, dT/dp) (``enxs.leptonbins``), else None."""
+    from enxs import leptonbins, pointfiles
 
-    def check(t, c, d_t, d_c, rows):
-        if (d_t is None) != (d_c is None):
-            raise CLIError(f"--input {path}: cells need both a dT and a dcos column (or neither)")
-        neutrino.check_points(t, c, None if d_t is None else (d_t, d_c), rows)
+    def check(c, t, p, d_t, d_p, d_c, rows):
+        if (t is None) == (p is None):
+            raise CLIError(f"--input {path}: give a T or a p column (the lepton's kinetic energy or momentum), "
+                           f"not both")
+        width = d_t if p is None else d_p
+        if (width is None) != (d_c is None) or (p is not None and d_t is not None):
+            raise CLIError(f"--input {path}: cells need both a d{'T' if p is None else 'p'} and a dcos column "
+                           f"(or neither)")
+        leptonbins.check_points(t if p is None else p, c, None if width is None else (width, d_c), rows,
+                                "T" if p is None else "p")
 
-    t, c, d_t, d_c = pointfiles.read_points(path, ("T", "cos"), check=check, optional=("dT", "dcos"))
-    return t, c, None if d_t is None else (d_t, d_c)
+    c, t, p, d_t, d_p, d_c = pointfiles.read_points(path, ("cos",), check=check,
+                                                     optional=("T", "p", "dT", "dp", "dcos"))
+    if p is None:
+        return t, c, None if d_t is None else (d_t, d_c), None
+    t, d_t, jacobian = leptonbins.from_momentum(p, d_p, lepton_mass)
+    return t, c, None if d_t is None else (d_t, d_c), (p, d_p, jacobian)
 
 
 def neutrino(
@@ -116,7 +129,8 @@ def neutrino(
     = None,
     input_: Annotated[Path | None, typer.Option(
         "--input", help="CSV with T [GeV] and cos columns instead of --tmu and --cos; dT and dcos columns average "
-                        "each point over its own bin (irregular binnings). Lines starting with # are comments.")]
+                        "each point over its own bin (irregular binnings). With a p [GeV] (and dp) column instead of "
+                        "T: d²σ/dp dcos θ in the lepton's momentum. Lines starting with # are comments.")]
     = None,
     total: Annotated[bool, typer.Option("--total", help="σ(E_ν) [cm²] at each --energy, or with --flux its flux "
                                                       "average, instead of d²σ/dT dcos θ.")]
