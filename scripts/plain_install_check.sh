@@ -51,6 +51,8 @@ printf "E,theta,omega\n# a comment\n1.0,30,1.5\n" > "$WORK/beyond.csv"
 expect_clean_error "beyond.csv:3: energy transfer" predict enxs-12C-fast --input "$WORK/beyond.csv"
 printf "T,cos,dT,dcos\n0.3,0.85,0.1,0.1\n0.05,0.5,0.2,0.1\n" > "$WORK/bins.csv"
 expect_clean_error "bins.csv:3: dT = 0.2" neutrino enxs-any-fast --nucleus 12C --energy 1 --input "$WORK/bins.csv"
+printf "p,cos\n-0.3,0.5\n" > "$WORK/momenta.csv"
+expect_clean_error "momenta.csv:2: p = -0.3" neutrino enxs-any-fast --nucleus 12C --energy 1 --input "$WORK/momenta.csv"
 if .venv-plain/bin/python -c "import hepdata_lib" 2>/dev/null; then
   echo "FAIL: a plain install pulled in hepdata_lib"; fails=$((fails + 1))
 else
