@@ -4,7 +4,8 @@ The Python API: ``load_archive`` (measured points), ``pretrain``, ``finetune``, 
 (training runs that write a model directory and return an :class:`Ensemble`),
 ``Ensemble.load(...).predict`` (σ with spread and coverage flags), ``predict_responses`` (R_L, R_T),
 ``evaluate`` (metrics), ``export_onnx`` (NuWro's files), ``neutrino_cross_section`` and
-``neutrino_total`` (CCQE d²σ/dT dcos θ and σ(E_ν) with bands), ``read_flux``; ``Context`` (data directory,
+``neutrino_total`` (CCQE d²σ/dT dcos θ and σ(E_ν), or flux-averaged, with bands), ``read_flux``,
+``export_genie`` (the CCQE hadron tensor as GENIE's tables); ``Context`` (data directory,
 device, threads) for run descriptions and studies. Every error a user can fix is an
 :class:`EnxsError`. Heavy modules (pandas, torch) load on first use, so ``import enxs`` stays cheap.
 """
@@ -24,6 +25,7 @@ _LAZY = {
     "evaluate": ("enxs.evaluation", "evaluate_model"),
     "predict_responses": ("enxs.responses", "predict_responses"),
     "export_onnx": ("enxs.onnx_io", "export_ensemble"),
+    "export_genie": ("enxs.hadrontensor", "export"),
     "neutrino_cross_section": ("enxs.neutrino", "double_differential"),
     "neutrino_total": ("enxs.neutrino", "total_cross_section"),
     "read_flux": ("enxs.flux", "read_flux"),
@@ -39,6 +41,7 @@ __all__ = [
     "Selection",
     "__version__",
     "evaluate",
+    "export_genie",
     "export_onnx",
     "finetune",
     "load_archive",
