@@ -129,7 +129,8 @@ def export(ensemble: Ensemble | str, nucleus: str | Nucleus | None, out: str | P
             "units": "W00, ReW0z, Wxx, ImWxy, Wzz in GeV^-1 per nucleus; omega, |q| in GeV",
             "contraction": "GENIE dSigma_dT_dCosTheta_rosenbluth: R_CC = W00, R_CL = -ReW0z, R_LL = Wzz, R_T = 2 Wxx, "
                            "R_T' = -ImWxy (sign flipped for antineutrinos), sigma0 = G_F^2 V_ud^2 v0 k'/(4 pi E_nu); "
-                           "d2sigma/dT dcos(theta) in GeV^-3",
+                           "d2sigma/dT dcos(theta) in GeV^-3 (GENIE's dSigma_dT_dCosTheta, the structure-function "
+                           "form, has no V_ud^2: from these tables it gives 1/V_ud^2 = 1.055 times that)",
             "q_value": f"0: the nucleus' shift E_s = {describe(target).e_shift:.4f} GeV is inside the table (omega is "
                        f"the lepton's energy transfer)",
             "flavours": {"nu": "neutrinos on neutrons (any lepton flavour)", "nubar": "antineutrinos on protons"},
