@@ -164,6 +164,29 @@ def test_predict_writes_files(tmp_path, suffix):
         assert np.allclose(frame[column].astype(float), expected[column].astype(float), rtol=1e-6), column
 
 
+def test_each_members_prediction_is_written_for_correlations_between_points(tmp_path):
+    out, members = tmp_path / "p.csv", tmp_path / "members.parquet"
+    result = _enxs("predict", SHIPPED, "--energy", 0.68, "--angle", 60, "--omega", "0.2:0.4:5", "--output", out,
+                   "--members", members)
+    assert result.returncode == 0, result.stderr
+    frame, draws = pd.read_csv(out, comment="#"), pd.read_parquet(members)
+    columns = [f"member_{k}" for k in range(50)]
+    assert list(draws.columns) == ["E_GeV", "theta_deg", "omega_GeV", *columns]
+    assert np.allclose(draws[columns].mean(axis=1), frame.mean_nb_sr_GeV, rtol=1e-6, atol=0)
+    assert np.allclose(draws[columns].std(axis=1, ddof=1), frame.std_nb_sr_GeV, rtol=1e-5, atol=0)
+    assert "covariance" in draws.attrs["members"]
+    covariance = np.cov(draws[columns].to_numpy())  # the model's covariance between the 5 points
+    assert np.allclose(np.sqrt(np.diag(covariance)), frame.std_nb_sr_GeV, rtol=1e-5, atol=0)
+    assert np.linalg.eigvalsh(covariance).min() > -1e-12 * np.trace(covariance)
+    again = _enxs("predict", SHIPPED, "--energy", 0.68, "--angle", 60, "--omega", "0.2", "--members", members)
+    assert again.returncode == 2 and "--members" in again.stderr and "exists" in again.stderr
+    neutrino = _enxs("neutrino", "enxs-any-fast", "--nucleus", "12C", "--energy", 1, "--tmu", "0.5,0.6", "--cos",
+                     "0.8", "--members", tmp_path / "nu.csv")
+    assert neutrino.returncode == 0, neutrino.stderr
+    nu = pd.read_csv(tmp_path / "nu.csv", comment="#")
+    assert list(nu.columns[:2]) == ["T_mu_GeV", "cos_theta_mu"] and len(nu) == 2 and (nu[columns] > 0).all().all()
+
+
 def test_python_api_matches_cli(tmp_path):
     out = tmp_path / "p.csv"
     _enxs("predict", SHIPPED, "--energy", 1.1, "--angle", 37.5, "--omega", "0.1,0.3", "--output", out)

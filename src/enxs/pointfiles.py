@@ -33,6 +33,9 @@ COLUMN_NAMES = {"E": ("e", "e_gev", "energy"), "theta": ("theta", "theta_deg", "
                                                                           "dcos_theta_e"),
                 "p": ("p", "p_gev", "pmu", "p_mu", "p_mu_gev", "p_e", "p_e_gev"),
                 "dp": ("dp", "dp_gev", "dp_mu_gev", "dp_e_gev")}
+MEMBERS_NOTE = ("one column per ensemble member (draw): the mean and band of the prediction are over these columns, "
+                "and the model's covariance between two points is the covariance of their rows over the members "
+                "(ddof = 1)")
 COVERAGE_NOTE = ("1 where no training setting lies within |ln E/E_k| <= 0.25, |theta - theta_k| <= 10 deg, "
                  "omega from the setting's lowest measured omega to its highest + 0.1 E, or below the elastic "
                  "line; 1 everywhere when the model's training data are unknown")
@@ -90,6 +93,15 @@ def write_prediction(prediction: Prediction, path: Path, metadata: dict[str, Any
     write_table(frame, path, {**metadata,
                               "units": "E_GeV [GeV], theta_deg [deg], omega_GeV [GeV], cross sections "
                                        "d2sigma/dOmega/domega [nb/sr/GeV]", "outside_coverage": COVERAGE_NOTE})
+
+
+def write_members(points: pd.DataFrame, members: np.ndarray, path: Path, metadata: dict[str, Any]) -> None:
+    """Each ensemble member's prediction [K, N] beside the points' kinematic columns, one column per member
+    (``member_0`` …), in the format of ``path``: what correlations between points need (``MEMBERS_NOTE``)."""
+    columns = pd.DataFrame(np.asarray(members).reshape(len(members), -1).T,
+                           columns=[f"member_{k}" for k in range(len(members))])
+    frame = pd.concat([points.reset_index(drop=True), columns], axis=1)
+    write_table(frame, path, {**metadata, "members": MEMBERS_NOTE})
 
 
 def write_table(frame: pd.DataFrame, path: Path, metadata: dict[str, Any]) -> None:

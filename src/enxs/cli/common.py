@@ -94,6 +94,9 @@ def error(text: str) -> None:
 
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace the output file if it exists "
                                                               "(without it, an existing file is kept).")]
+MembersOut = Annotated[Path | None, typer.Option(
+    "--members", help="Also write each member's prediction, one column per member (.csv, .parquet or .json): "
+                      "the covariance between points is that of their rows.")]
 
 
 @contextmanager

@@ -9,7 +9,17 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from enxs.cli.common import CLIError, Overwrite, Threads, console, job_context, refuse_unused, say, warnings_on_screen
+from enxs.cli.common import (
+    CLIError,
+    MembersOut,
+    Overwrite,
+    Threads,
+    console,
+    job_context,
+    refuse_unused,
+    say,
+    warnings_on_screen,
+)
 from enxs.cli.use import ModelArg, Nucleus, check_table_output, parse_values
 
 Flavor = Annotated[str, typer.Option("--flavor", help="numu, numubar, nue or nuebar.")]
@@ -142,7 +152,7 @@ def neutrino(
     output: Annotated[Path | None, typer.Option(help="Write .csv, .parquet or .json (by extension).")] = None,
     hepdata: Annotated[Path | None, typer.Option(
         "--hepdata", help="Also write a HEPData submission into this new (or empty) directory.")] = None,
-    overwrite: Overwrite = False, threads: Threads = None,
+    overwrite: Overwrite = False, threads: Threads = None, members: MembersOut = None,
 ) -> None:
     """Charged-current quasielastic neutrino cross sections d²σ/dT dcos θ [cm²/GeV] (or σ(E_ν) [cm²]) with the
     ensemble's band, per active nucleon: the model's learned scaling function in the relativistic Fermi-gas
@@ -154,6 +164,7 @@ def neutrino(
     from enxs import pointfiles
 
     check_table_output(output, overwrite)
+    check_table_output(members, overwrite, "--members")
     if hepdata is not None:
         from enxs.hepdata import check_ready
 
@@ -162,6 +173,9 @@ def neutrino(
     result = compute(model, nucleus, flavor, energy, flux, emax, tmu, cos, total, axial_mass, per, scaling,
                      bin_average, not no_pauli, axial_mass_std, input_)
     frame = result.to_frame()
+    if members is not None:
+        pointfiles.write_members(result.points, result.members, members, result.metadata)
+        say(f"{len(result.members)} members' predictions written to {members}")
     if hepdata is not None:
         from enxs.hepdata import write_neutrino_submission
 

@@ -12,6 +12,7 @@ from rich.table import Table
 from enxs.cli.common import (
     CLIError,
     DataDir,
+    MembersOut,
     Overwrite,
     Threads,
     console,
@@ -72,14 +73,14 @@ def predict_with_warnings(ensemble, target, energy, theta, omega):
         return ensemble.predict(energy, theta, omega, nucleus=target)
 
 
-def check_table_output(output: Path | None, overwrite: bool) -> None:
-    """A table's --output: a known format, and no existing file replaced unless --overwrite."""
+def check_table_output(output: Path | None, overwrite: bool, option: str = "--output") -> None:
+    """A table's --output (or ``option``): a known format, and no existing file replaced unless --overwrite."""
     from enxs import pointfiles
 
     if output is not None:
         if output.suffix.lower() not in pointfiles.FORMATS:
-            raise CLIError(f"--output {output}: the extension must be .csv, .parquet or .json")
-        check_output_file(output, overwrite=overwrite)
+            raise CLIError(f"{option} {output}: the extension must be .csv, .parquet or .json")
+        check_output_file(output, option, overwrite=overwrite)
 
 
 def check_figure_output(output: Path, overwrite: bool) -> None:
@@ -98,7 +99,7 @@ def predict(
         "--input", help="CSV with E [GeV], theta [deg], omega [GeV] columns; lines starting with # are comments.")]
     = None,
     output: Annotated[Path | None, typer.Option(help="Write .csv, .parquet or .json (by extension).")] = None,
-    nucleus: Nucleus = None, overwrite: Overwrite = False, threads: Threads = None,
+    nucleus: Nucleus = None, overwrite: Overwrite = False, threads: Threads = None, members: MembersOut = None,
 ) -> None:
     """Cross sections (mean, std, 16%/84% quantiles) in nb/sr/GeV at given kinematics."""
     import numpy as np
@@ -106,6 +107,7 @@ def predict(
     from enxs import kinematics, pointfiles
 
     check_table_output(output, overwrite)
+    check_table_output(members, overwrite, "--members")
     if input_ is not None and (energy, angle, omega) != (None, None, None):
         raise CLIError("give --input points.csv or --energy, --angle and --omega, not both")
     job_context(threads=threads)
@@ -118,6 +120,11 @@ def predict(
         raise CLIError("give --energy, --angle and --omega, or --input points.csv")
     ensemble, target = load(model, nucleus)
     prediction, name = predict_with_warnings(ensemble, target, e, t, w), target.name
+    if members is not None:
+        pointfiles.write_members(prediction.to_frame().iloc[:, :3], prediction.members, members,
+                                 {**ensemble.provenance(target), "units": "E_GeV [GeV], theta_deg [deg], omega_GeV "
+                                                                          "[GeV], members in nb/sr/GeV"})
+        say(f"{len(prediction.members)} members' predictions written to {members}")
     if output is None:
         zero_shot = " (zero-shot: no training data of this nucleus)" if prediction.zero_shot else ""
         table = Table(title=escape(f"{name} — {model} — d²σ/dΩdω [nb/sr/GeV]{zero_shot}"))
