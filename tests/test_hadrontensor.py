@@ -128,6 +128,8 @@ def test_the_export_keeps_existing_files_and_refuses_what_it_cannot_make(tmp_pat
         hadrontensor.export("enxs-any-fast", "12C", tmp_path / "new", step=0.0)
     with pytest.raises(EnxsError, match="cross sections only"):
         hadrontensor.export("enxs-12C-fast", None, tmp_path / "new")
+    with pytest.raises(EnxsError, match="--axial-mass 0: must be > 0 GeV"):
+        hadrontensor.export("enxs-any-fast", "12C", tmp_path / "new", axial_mass=0.0)
     assert not (tmp_path / "new").exists() and (tmp_path / "full" / "x").read_text() == "mine"
     result = subprocess.run([sys.executable, "-m", "enxs", "export", "genie", "enxs-any-fast", "--nucleus", "12C",
                              "--out", str(tmp_path / "full")], capture_output=True, text=True)

@@ -383,6 +383,9 @@ def test_neutrino_command_writes_a_table_and_keeps_an_existing_one(tmp_path):
     assert "Traceback" not in again.stderr and len(again.stderr.strip().splitlines()) == 1
     with pytest.raises(neutrino.NeutrinoError, match="--flavor 'nutau'"):
         neutrino.total_cross_section(None, "12C", [1.0], flavor="nutau")
+    for mass in (0.0, -1.0):  # M_A = 0 would drop the axial current without a word
+        with pytest.raises(neutrino.NeutrinoError, match=f"--axial-mass {mass:g}: must be > 0 GeV"):
+            neutrino.double_differential(None, "12C", 0.5, 0.8, energy=1.0, axial_mass=mass)
     for energy in (-1.0, 0.0, float("nan")):  # refused, not a table of zeros
         with pytest.raises(neutrino.NeutrinoError, match="> 0 GeV"):
             neutrino.double_differential(None, "12C", [0.2], [0.5], energy=energy)

@@ -50,6 +50,7 @@ def tensor_members(ensemble: Ensemble, nucleus: Nucleus, omega, q, *, scaling: s
     """Each member's tensor per active nucleon at (ω, q) [GeV] (broadcast, flattened), [K, 5, N] in
     ``ccqe.fermi_gas_tensor``'s order, with the scaling functions of ``neutrino.scaling_choice``."""
     which = neutrino.scaling_choice(ensemble, scaling)
+    neutrino.axial_masses(ensemble, axial_mass, 0.0)  # checks M_A
     d = describe(nucleus)
     omega, q = (torch.as_tensor(np.ravel(v).astype(float)) for v in np.broadcast_arrays(omega, q))
     tensor = ccqe.fermi_gas_tensor(q, omega, d.k_fermi, d.e_shift, axial_mass=axial_mass, pauli=pauli)

@@ -289,7 +289,9 @@ AXIAL_DRAW_TAG = 20_261_130
 
 def axial_masses(ensemble: Ensemble | None, axial_mass: float, std: float) -> np.ndarray | None:
     """One M_A [GeV] per member, M_A + std · z_k with z_k standard normal drawn from (tag, k) alone, or
-    None without a spread."""
+    None without a spread; M_A itself checked (> 0)."""
+    if not (axial_mass > 0 and np.isfinite(axial_mass)):  # M_A = 0 would silently drop the axial current
+        raise NeutrinoError(f"--axial-mass {axial_mass:g}: must be > 0 GeV")
     if std < 0 or not np.isfinite(std):
         raise NeutrinoError(f"--axial-mass-std {std:g}: must be ≥ 0 GeV")
     if not std:

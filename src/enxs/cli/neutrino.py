@@ -48,8 +48,6 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
     from enxs.cli.use import load
     from enxs.flux import read_flux
 
-    if axial_mass <= 0:
-        raise CLIError(f"--axial-mass {axial_mass:g}: must be > 0 GeV")
     axes = {"--tmu": tmu is not None, "--cos": cos is not None, "--bin-average": bin_average}
     for ignored, where in ([({**axes, "--input": input_ is not None, "--emax": emax is not None and flux is None},
                              "with --total (σ at each --energy, or flux-averaged with --flux)")] if total else
