@@ -50,7 +50,7 @@ def tensor_members(ensemble: Ensemble, nucleus: Nucleus, omega, q, *, scaling: s
     """Each member's tensor per active nucleon at (ω, q) [GeV] (broadcast, flattened), [K, 5, N] in
     ``ccqe.fermi_gas_tensor``'s order, with the scaling functions of ``neutrino.scaling_choice``."""
     which = neutrino.scaling_choice(ensemble, scaling)
-    neutrino.axial_masses(ensemble, axial_mass, 0.0)  # checks M_A
+    neutrino.check_axial_mass(axial_mass)
     d = describe(nucleus)
     omega, q = (torch.as_tensor(np.ravel(v).astype(float)) for v in np.broadcast_arrays(omega, q))
     tensor = ccqe.fermi_gas_tensor(q, omega, d.k_fermi, d.e_shift, axial_mass=axial_mass, pauli=pauli)
@@ -89,10 +89,10 @@ def export(ensemble: Ensemble | str, nucleus: str | Nucleus | None, out: str | P
     ensemble.warn_zero_shot(target)
     axis = grid(step, highest)
     omega, q = (a.ravel() for a in np.meshgrid(axis, axis, indexing="ij"))
-    per_nucleon = tensor_members(ensemble, target, omega, q, scaling=scaling, axial_mass=axial_mass)
     which = neutrino.scaling_choice(ensemble, scaling)
-    unconstrained, spacelike = np.ones(len(q), dtype=int), omega < q
-    if not ensemble.everywhere_outside(target):
+    per_nucleon = tensor_members(ensemble, target, omega, q, scaling=which, axial_mass=axial_mass)
+    unconstrained, spacelike, reason = np.ones(len(q), dtype=int), omega < q, ensemble.everywhere_outside(target)
+    if not reason:
         settings = ensemble.training_settings(target, responses=True)
         unconstrained[spacelike] = coverage.responses_unconstrained(q[spacelike], omega[spacelike], settings,
                                                                     target.A)[0]
@@ -119,7 +119,6 @@ def export(ensemble: Ensemble | str, nucleus: str | Nucleus | None, out: str | P
                                  f"{common}; {flavour} on {nucleon}s, member {k}", target, axis, table)
         _write_table(staging / f"{stem}_unconstrained.dat", "1 where no electron data at several angles constrain "
                      "the responses (enxs.coverage), omega (outer) x |q| [GeV]", target, axis, unconstrained[:, None])
-        reason = ensemble.everywhere_outside(target)
         provenance = ensemble.provenance(target)
         provenance.pop("coulomb_correction")  # the tensor is defined without the electron's Coulomb field
         write_json(staging / "enxs-export.json", {

@@ -46,7 +46,10 @@ def from_momentum(p, d_p, lepton_mass: float) -> tuple[np.ndarray, np.ndarray | 
     the centre of [T(p − Δp/2), T(p + Δp/2)], its ΔT that interval's width and its Jacobian ΔT/Δp (p/E_l at a
     point or for Δp = 0)."""
     p = np.asarray(p, float)
-    kinetic = lambda x: np.sqrt(x * x + lepton_mass**2) - lepton_mass  # noqa: E731
+
+    def kinetic(momentum):
+        return np.sqrt(momentum * momentum + lepton_mass**2) - lepton_mass
+
     if d_p is None:
         return kinetic(p), None, p / (kinetic(p) + lepton_mass)
     low, high = kinetic(p - d_p / 2), kinetic(p + d_p / 2)

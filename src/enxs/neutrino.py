@@ -166,18 +166,18 @@ def _live(k: ccqe.Kernel) -> torch.Tensor:
     return (k.factor > 0) & (superscaling.log_f0(k.psi) > np.log(1e-8))
 
 
-def _check_energies(energies: np.ndarray) -> np.ndarray:
+def _energies(energies, flux: Flux | None) -> tuple[np.ndarray, np.ndarray]:
+    """The neutrino energies [GeV] asked for (checked; weights 1) or the flux's energies and weights: one of them."""
+    if (energies is None) == (flux is None):
+        raise NeutrinoError("give neutrino energies or a flux, not both or neither")
+    if flux is not None:
+        return flux.energy, flux.weight
+    energies = np.ravel(np.asarray(energies, float))
     if energies.size == 0:
         raise NeutrinoError("--energy: no neutrino energy given")
     if not np.all(np.isfinite(energies)) or (energies <= 0).any():
         raise NeutrinoError("--energy: neutrino energies must be finite and > 0 GeV")
-    return energies
-
-
-def _energies(energy: float | None, flux: Flux | None) -> tuple[np.ndarray, np.ndarray]:
-    if (energy is None) == (flux is None):
-        raise NeutrinoError("give a neutrino energy or a flux, not both or neither")
-    return (_check_energies(np.array([float(energy)])), np.ones(1)) if flux is None else (flux.energy, flux.weight)
+    return energies, np.ones(len(energies))
 
 
 def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus | None, t_lepton, cos_theta, *,
@@ -197,7 +197,7 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
     if cell is not None:
         cell = tuple(np.broadcast_to(np.asarray(v, float), t_lepton.shape) for v in cell)
     check_points(t_lepton, cos_theta, cell)
-    energies, weights = _energies(energy, flux)
+    energies, weights = _energies(None if energy is None else float(energy), flux)
     forbidden = t_lepton + current.lepton_mass >= energies.max()
     if forbidden.any():
         highest = " (the highest of the flux)" if flux else ""
@@ -250,10 +250,9 @@ def total_cross_section(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
     480 × 320 points for the Fermi gas at 0.3–3 GeV. ``axial_mass_std``: as ``double_differential``."""
     ensemble, target, current, _, which, per_factor = _setup(ensemble, nucleus, flavor, per, scaling)
     masses = axial_masses(ensemble, axial_mass, axial_mass_std)
-    if (energies is None) == (flux is None):
-        raise NeutrinoError("give neutrino energies or a flux, not both or neither")
-    energies = (_check_energies(np.ravel(np.asarray(energies, float))) if flux is None else
-                np.arange(flux.energy.min(), flux.energy.max() + FLUX_STEP, FLUX_STEP))  # σ(E_ν) is smooth
+    energies = _energies(energies, flux)[0]
+    if flux is not None:  # σ(E_ν) is smooth: on a grid, interpolated to the flux's energies below
+        energies = np.arange(energies.min(), energies.max() + FLUX_STEP, FLUX_STEP)
     (t_x, t_w), (c_x, c_w) = (_panels(n) for n in nodes)
     d = describe(target)
     rows, unconstrained = [], []
@@ -283,15 +282,20 @@ def total_cross_section(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
     return _flagged(NeutrinoPrediction(frame, members, "cm2", meta), ensemble, target, unconstrained)
 
 
+def check_axial_mass(axial_mass: float) -> None:
+    """M_A [GeV] finite and > 0: M_A = 0 would silently drop the axial current (F_A → 0)."""
+    if not (axial_mass > 0 and np.isfinite(axial_mass)):
+        raise NeutrinoError(f"--axial-mass {axial_mass:g}: must be > 0 GeV")
+
+
 #: Member k's M_A draw depends only on k (and this tag): the same for every call and nucleus.
 AXIAL_DRAW_TAG = 20_261_130
 
 
 def axial_masses(ensemble: Ensemble | None, axial_mass: float, std: float) -> np.ndarray | None:
     """One M_A [GeV] per member, M_A + std · z_k with z_k standard normal drawn from (tag, k) alone, or
-    None without a spread; M_A itself checked (> 0)."""
-    if not (axial_mass > 0 and np.isfinite(axial_mass)):  # M_A = 0 would silently drop the axial current
-        raise NeutrinoError(f"--axial-mass {axial_mass:g}: must be > 0 GeV")
+    None without a spread; M_A itself checked (``check_axial_mass``)."""
+    check_axial_mass(axial_mass)
     if std < 0 or not np.isfinite(std):
         raise NeutrinoError(f"--axial-mass-std {std:g}: must be ≥ 0 GeV")
     if not std:

@@ -33,6 +33,8 @@ COLUMN_NAMES = {"E": ("e", "e_gev", "energy"), "theta": ("theta", "theta_deg", "
                                                                           "dcos_theta_e"),
                 "p": ("p", "p_gev", "pmu", "p_mu", "p_mu_gev", "p_e", "p_e_gev"),
                 "dp": ("dp", "dp_gev", "dp_mu_gev", "dp_e_gev")}
+KINEMATIC_COLUMNS = ("E_GeV", "theta_deg", "omega_GeV")
+KINEMATIC_UNITS = "E_GeV [GeV], theta_deg [deg], omega_GeV [GeV]"
 MEMBERS_NOTE = ("one column per ensemble member (draw): the mean and band of the prediction are over these columns, "
                 "and the model's covariance between two points is the covariance of their rows over the members "
                 "(ddof = 1)")
@@ -90,9 +92,8 @@ def write_prediction(prediction: Prediction, path: Path, metadata: dict[str, Any
     """Write the points and their prediction (format by extension, :data:`FORMATS`), atomically,
     with the metadata and units."""
     frame = prediction.to_frame()
-    write_table(frame, path, {**metadata,
-                              "units": "E_GeV [GeV], theta_deg [deg], omega_GeV [GeV], cross sections "
-                                       "d2sigma/dOmega/domega [nb/sr/GeV]", "outside_coverage": COVERAGE_NOTE})
+    write_table(frame, path, {**metadata, "units": f"{KINEMATIC_UNITS}, cross sections d2sigma/dOmega/domega "
+                                                   f"[nb/sr/GeV]", "outside_coverage": COVERAGE_NOTE})
 
 
 def write_members(points: pd.DataFrame, members: np.ndarray, path: Path, metadata: dict[str, Any]) -> None:

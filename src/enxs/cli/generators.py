@@ -64,7 +64,6 @@ def export_genie(model: ModelArg, out: Annotated[Path, typer.Option(help="New (o
     transfer (the nucleus' shift inside: GENIE's Q-value 0). Conventions in OUT/enxs-export.json."""
     from enxs import hadrontensor
 
-    check_output_directory(out)
     ensemble, target = load(model, nucleus)
     with warnings_on_screen():
         summary = hadrontensor.export(ensemble, target, out, step=step, highest=highest, members=members,

@@ -121,9 +121,9 @@ def predict(
     ensemble, target = load(model, nucleus)
     prediction, name = predict_with_warnings(ensemble, target, e, t, w), target.name
     if members is not None:
-        pointfiles.write_members(prediction.to_frame().iloc[:, :3], prediction.members, members,
-                                 {**ensemble.provenance(target), "units": "E_GeV [GeV], theta_deg [deg], omega_GeV "
-                                                                          "[GeV], members in nb/sr/GeV"})
+        pointfiles.write_members(prediction.to_frame()[list(pointfiles.KINEMATIC_COLUMNS)], prediction.members,
+                                 members, {**ensemble.provenance(target),
+                                           "units": f"{pointfiles.KINEMATIC_UNITS}, members in nb/sr/GeV"})
         say(f"{len(prediction.members)} members' predictions written to {members}")
     if output is None:
         zero_shot = " (zero-shot: no training data of this nucleus)" if prediction.zero_shot else ""
