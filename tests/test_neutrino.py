@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from enxs import ccqe, flux, neutrino, rosenbluth, superscaling
+from enxs import ccqe, coulomb, flux, neutrino, rosenbluth, superscaling
 from enxs.descriptors import describe
 from enxs.errors import EnxsError
 from enxs.nuclei import Nucleus
@@ -206,6 +206,17 @@ def test_outside_the_allowed_region_the_cross_section_is_zero():
     assert torch.isfinite(k.factor).all() and (k.factor >= 0).all()
 
 
+def test_the_outgoing_leptons_coulomb_distortion_raises_nu_and_lowers_nubar_cross_sections_by_a_few_percent():
+    sigma = {(n, f, on): neutrino.total_cross_section(None, n, [0.3, 1.0], flavor=f, scaling="RFG", coulomb=on).mean
+             for n in ("12C", "40Ar") for f in ("numu", "numubar") for on in (True, False)}
+    change = {k[:2]: sigma[(*k[:2], True)] / sigma[(*k[:2], False)] - 1 for k in sigma}
+    assert 0.005 < change[("12C", "numu")][1] < change[("40Ar", "numu")][1] < 0.05  # l⁻ drawn in; more with Z
+    assert -0.05 < change[("40Ar", "numubar")][1] < change[("12C", "numubar")][1] < -0.005  # l⁺ pushed out
+    assert (np.abs(change[("40Ar", "numu")]) > np.abs(change[("40Ar", "numu")][1])).any()  # larger near threshold
+    assert coulomb.lepton_potential(CARBON, 1) * 1000 == pytest.approx(3.67, abs=0.01)  # 12C → 12N: Z_f = 7
+    assert coulomb.lepton_potential(CARBON, -1) / coulomb.lepton_potential(CARBON, 1) == pytest.approx(5 / 7)
+
+
 def test_flux_tables(tmp_path):
     edges = tmp_path / "edges.txt"
     edges.write_text("a header line\nElo Ehi numu numub nue nueb\n0.0 0.5 1 4 0 0\n0.5 1.0 3 0 1 1\n1.0 1.5 0 0 1 1\n")
@@ -315,7 +326,8 @@ def test_the_split_puts_f_L_in_the_longitudinal_and_f_T_in_the_transverse_share(
             members = {s: neutrino.double_differential(structured_model, "12C", t, cos, flavor=flavor, energy=1.0,
                                                        scaling=s, axial_mass_std=std).members for s in ("L", "T", "LT")}
             masses = neutrino.axial_masses(structured_model, ccqe.AXIAL_MASS, std)
-            share = torch.stack([ccqe.kernel(1.0, t, cos, d.k_fermi, d.e_shift, current, axial_mass=float(m),
+            v_final = coulomb.lepton_potential(CARBON, current.sign)
+            share = torch.stack([ccqe.kernel(1.0, t, cos, d.k_fermi, d.e_shift, current, v_final, axial_mass=float(m),
                                              pauli=True).longitudinal for m in (masses if std else [ccqe.AXIAL_MASS])])
             share = share.numpy()
             assert members["LT"] == pytest.approx(share * members["L"] + (1 - share) * members["T"], rel=1e-6, abs=0)
@@ -332,7 +344,7 @@ def test_points_are_flagged_where_no_electron_data_at_several_angles_constrain_t
         averaged = neutrino.double_differential(structured_model, "12C", t, c, energy=3.0, cell=(0.1, 0.1))
     live = one.mean > 0  # one energy, no cell: each point has one (q, ω), flagged as enxs responses flags it
     d = describe(Nucleus.parse("12C"))
-    k = ccqe.kernel(3.0, t[live], c[live], d.k_fermi, d.e_shift, NU)
+    k = ccqe.kernel(3.0, t[live], c[live], d.k_fermi, d.e_shift, NU, coulomb.lepton_potential(CARBON, NU.sign))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         separated = predict_responses(structured_model, k.q.numpy(), k.omega.numpy(), nucleus="12C")
@@ -378,8 +390,11 @@ def test_neutrino_command_writes_a_table_and_keeps_an_existing_one(tmp_path):
     assert result.returncode == 0, result.stderr
     text = out.read_text()
     assert "per active nucleon (per proton)" in text and "2p2h" in text
+    assert "potential energy +6.43 MeV in the final nucleus (Z = 17)" in text  # μ⁺ leaves 40Cl
     again = _enxs(*args)
     assert again.returncode != 0 and "--overwrite" in again.stderr and out.read_text() == text
+    plane = _enxs(*args[:-1], tmp_path / "plane.csv", "--no-coulomb")
+    assert plane.returncode == 0 and "the outgoing lepton is a plane wave" in (tmp_path / "plane.csv").read_text()
     assert "Traceback" not in again.stderr and len(again.stderr.strip().splitlines()) == 1
     with pytest.raises(neutrino.NeutrinoError, match="--flavor 'nutau'"):
         neutrino.total_cross_section(None, "12C", [1.0], flavor="nutau")

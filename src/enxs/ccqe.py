@@ -45,7 +45,9 @@ cross section and an independent Fermi gas; for electrons, the longitudinal and 
 ``enxs.superscaling``'s σ_Mott v_L G_L and σ_Mott v_T G_T.
 
 Not included: two-nucleon (2p2h) knockout, pion production and absorption, final-state
-interactions beyond what the scaling function holds, Coulomb distortion of the outgoing lepton.
+interactions beyond what the scaling function holds. The outgoing lepton's Coulomb distortion, when asked for
+(``kernel``'s ``coulomb``), is ``enxs.coulomb``'s modified effective-momentum approximation: the lepton tensor,
+q and the form factors' Q² take the lepton's local momentum, ω stays E_ν − E_l.
 """
 
 from __future__ import annotations
@@ -138,12 +140,15 @@ def contraction(e_nu, e_l, k_x, k_z, q, tensor: tuple, sign: int) -> tuple[torch
     return longitudinal / (32 * M**4), transverse / (32 * M**4)
 
 
-def lepton_kinematics(e_nu, t_lepton, cos_theta, lepton_mass: float):
-    """(E_l, k′, q, ω) [GeV] from E_ν, the lepton's kinetic energy T [GeV] and cos θ (tensors)."""
-    e_l = t_lepton + lepton_mass
+def lepton_kinematics(e_nu, t_lepton, cos_theta, lepton_mass: float, coulomb_gain: float = 0.0):
+    """(E_l, k′, q, ω) [GeV] from E_ν, the lepton's kinetic energy T [GeV] and cos θ (tensors). With
+    ``coulomb_gain`` ΔE [GeV] (the energy the lepton has inside the nucleus beyond its energy far away, ±V̄_f:
+    ``enxs.coulomb``) E_l = T + m_l + ΔE and k′ are the local ones and q is computed from them; ω = E_ν − T − m_l."""
+    e_far = t_lepton + lepton_mass
+    e_l = e_far + coulomb_gain
     k_l = torch.sqrt(torch.clamp(e_l * e_l - lepton_mass**2, min=0.0))
     q = torch.sqrt(torch.clamp(e_nu * e_nu + k_l * k_l - 2 * e_nu * k_l * cos_theta, min=1e-12))
-    return e_l, k_l, q, e_nu - e_l
+    return e_l, k_l, q, e_nu - e_far
 
 
 @dataclass
@@ -180,15 +185,19 @@ def _fermi_sea(q, omega, k_fermi: float, e_shift: float, pauli: bool):
     return w, absorbable, unblocked, xi, nodes
 
 
-def kernel(e_nu, t_lepton, cos_theta, k_fermi: float, e_shift: float, current: Current, *,
+def kernel(e_nu, t_lepton, cos_theta, k_fermi: float, e_shift: float, current: Current, coulomb: float = 0.0, *,
            axial_mass: float = AXIAL_MASS, vector: str = "kelly", pauli: bool = False) -> Kernel:
     """The member-independent part of d²σ/dT dcos θ at (E_ν, T, cos θ) (broadcast; GeV) for a
-    nucleus of Fermi momentum k_F and shift E_s [GeV], and its longitudinal share (module docstring)."""
+    nucleus of Fermi momentum k_F and shift E_s [GeV], and its longitudinal share (module docstring). ``coulomb``:
+    V̄_f [GeV] of the final nucleus for the outgoing lepton's Coulomb distortion (``enxs.coulomb``: modified
+    effective-momentum approximation; 0 for a plane wave); it moves the lepton by ``current.sign`` · V̄_f, so the
+    electromagnetic current (sign 0) ignores it: the electron's distortion is the electron model's."""
     e_nu, t_lepton, cos_theta = (torch.as_tensor(np.asarray(v, float)) for v in
                                  np.broadcast_arrays(e_nu, t_lepton, cos_theta))
-    e_l, k_l, q, omega = lepton_kinematics(e_nu, t_lepton, cos_theta, current.lepton_mass)
+    e_l, k_l, q, omega = lepton_kinematics(e_nu, t_lepton, cos_theta, current.lepton_mass, current.sign * coulomb)
     w, absorbable, unblocked, xi, nodes = _fermi_sea(q, omega, k_fermi, e_shift, pauli)
-    allowed = absorbable & (e_l < e_nu) & (t_lepton >= 0)
+    e_far = t_lepton + current.lepton_mass
+    allowed = absorbable & (e_far < e_nu) & (t_lepton >= 0)
     form = form_factors((q * q - w * w).clamp_min(0.0), current, axial_mass, vector)
     k_z = (e_nu * e_nu - e_nu * k_l * cos_theta) / q  # the beam's component along q
     k_x = torch.sqrt(torch.clamp(e_nu * e_nu - k_z * k_z, min=0.0))
@@ -201,7 +210,8 @@ def kernel(e_nu, t_lepton, cos_theta, k_fermi: float, e_shift: float, current: C
         coupling = G_FERMI**2 * V_UD**2 * torch.ones_like(q)
     else:  # (4πα/Q²)², averaged over the electron's two spin states
         coupling = (4 * np.pi * rosenbluth.ALPHA) ** 2 / (q * q - omega * omega).clamp_min(1e-12) ** 2 / 2
-    factor = (16 * M**4 * coupling * amplitude * k_l * M * xi / (32 * np.pi * k_fermi**3 * e_nu * q)
+    phase_space = k_l * e_l / e_far  # k′ far away times the focusing k_eff E_eff/(k′ E_l) (1 without Coulomb)
+    factor = (16 * M**4 * coupling * amplitude * phase_space * M * xi / (32 * np.pi * k_fermi**3 * e_nu * q)
               * unblocked * HBARC2_CM2)
     psi = superscaling.psi_prime(q, omega, k_fermi, e_shift)
     share = torch.where(amplitude > 0, longitudinal / amplitude.clamp_min(1e-300), 0.0).clamp(0.0, 1.0)

@@ -15,6 +15,14 @@ region where the scattering happens) value is V̄ = 0.775 × 3αZħc/(2R) (Aste 
 R = √(5/3) r_ch with r_ch the rms charge radius. V̄ = 3.1 MeV for 12C, 6.8 MeV for 40Ar, 9.0 MeV for
 56Fe, 19 MeV for 208Pb.
 
+The charged lepton a neutrino makes (``enxs.ccqe``) leaves the final nucleus, of charge Z_f = Z + 1 (ν, l⁻)
+or Z − 1 (ν̄, l⁺): only the outgoing wave is distorted, and the lepton's potential energy there is ∓V̄_f
+(``lepton_potential``; the same V̄ rule with Z_f, the target's radius). Modified effective-momentum
+approximation (Engel, PRC 57, 2004 (1998); GENIE's Valencia model takes it too): inside, the lepton has
+E_eff = E_l ± V̄_f (+ for l⁻) and k_eff = √(E_eff² − m_l²); q is computed from k_eff along the lepton's
+direction, ω = E_ν − E_l is unchanged, and the cross section takes the factor k_eff E_eff/(k E_l) (the
+Fermi function's approximation) on its phase space. V̄_f = 3.6 MeV for ν on 12C, 7.2 MeV for ν on 40Ar.
+
 Charge radii: Angeli and Marinova, At. Data Nucl. Data Tables 99, 69 (2013). Nuclei not in the
 table: r_ch = (0.8407 A^{1/3} + 0.5558) fm, the least-squares line through the table's entries
 with A ≥ 12 (largest deviation 2.5%), said to be so (``tabulated`` False).
@@ -53,6 +61,12 @@ def potential(nucleus: Nucleus) -> float:
     0.775 × 3αZħc/(2R), R = √(5/3) r_ch."""
     radius = math.sqrt(5 / 3) * charge_radius(nucleus)[0]
     return EFFECTIVE_SHARE * 3 * ALPHA * nucleus.Z * HBARC_GEV_FM / (2 * radius)
+
+
+def lepton_potential(nucleus: Nucleus, sign: int) -> float:
+    """V̄_f [GeV] (≥ 0) of the final nucleus (charge Z + ``sign``; ``sign`` +1 for ν, −1 for ν̄) that the lepton
+    leaves: ``potential`` scaled by Z_f/Z (the target's radius; module docstring)."""
+    return potential(nucleus) * (nucleus.Z + sign) / nucleus.Z if nucleus.Z else 0.0
 
 
 def effective_energy(energy: torch.Tensor, v_bar: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -120,7 +120,8 @@ def export(ensemble: Ensemble | str, nucleus: str | Nucleus | None, out: str | P
         _write_table(staging / f"{stem}_unconstrained.dat", "1 where no electron data at several angles constrain "
                      "the responses (enxs.coverage), omega (outer) x |q| [GeV]", target, axis, unconstrained[:, None])
         provenance = ensemble.provenance(target)
-        provenance.pop("coulomb_correction")  # the tensor is defined without the electron's Coulomb field
+        provenance["coulomb_correction"] = ("none in the tensor: the outgoing lepton's Coulomb distortion (enxs "
+                                            "neutrino's default) is a lepton-side correction for the generator")
         write_json(staging / "enxs-export.json", {
             **provenance, "format": "GENIE TabulatedLabFrameHadronTensor (lab frame, q along z)",
             "files": files, "members_written": members, "scaling": neutrino.SCALING_NOTE[which],

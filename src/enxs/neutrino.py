@@ -29,6 +29,7 @@ import pandas as pd
 import torch
 
 from enxs import ccqe, coverage, kinematics, rosenbluth, structured, superscaling
+from enxs.coulomb import lepton_potential
 from enxs.descriptors import describe, inputs
 from enxs.flux import Flux
 from enxs.leptonbins import NeutrinoError, check_points
@@ -43,7 +44,7 @@ FLAVORS = {"numu": ("mu", ccqe.Current(ccqe.MUON_MASS, 1, "neutron")),
            "nue": ("e", ccqe.Current(ccqe.ELECTRON_MASS, 1, "neutron")),
            "nuebar": ("e", ccqe.Current(ccqe.ELECTRON_MASS, -1, "proton"))}
 NOT_INCLUDED = ("two-nucleon (2p2h, meson-exchange-current) knockout, pion production and absorption, final-state "
-                "interactions beyond what the scaling function holds, Coulomb distortion of the outgoing lepton")
+                "interactions beyond what the scaling function holds")
 SCALING_NOTE = {"L": "the model's longitudinal scaling function f_L(psi')",
                 "T": "the model's transverse quasielastic scaling function f_T(psi', q)",
                 "LT": "the model's f_L(psi') in the longitudinal and f_T(psi', q) in the transverse responses",
@@ -184,15 +185,17 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
                         flavor: str = "numu", energy: float | None = None, flux: Flux | None = None,
                         axial_mass: float = ccqe.AXIAL_MASS, per: str = "nucleon",
                         cell: tuple | None = None, scaling: str | None = None,
-                        pauli: bool = True, axial_mass_std: float = 0.0) -> NeutrinoPrediction:
+                        pauli: bool = True, axial_mass_std: float = 0.0, coulomb: bool = True) -> NeutrinoPrediction:
     """CCQE d²σ/dT dcos θ [cm²/GeV] at the lepton's kinetic energy T [GeV] and cos θ (broadcast),
     at one neutrino ``energy`` [GeV] or averaged over a ``flux``; ``cell`` = (ΔT [GeV], Δcos θ), numbers or
     one per point, averages each point over the cell around it (3 × 3 points), as binned data are.
     ``ensemble`` None gives a baseline by the same code (one member; ``scaling_choice``); a name or path loads it.
     ``nucleus`` None: a one-nucleus model's own. ``axial_mass_std`` > 0 gives each member its own M_A
-    (``axial_masses``): the band then holds M_A's uncertainty too."""
+    (``axial_masses``): the band then holds M_A's uncertainty too. ``coulomb``: the outgoing lepton's Coulomb
+    distortion (``enxs.coulomb``; False: a plane wave)."""
     ensemble, target, current, lepton, which, per_factor = _setup(ensemble, nucleus, flavor, per, scaling)
     masses = axial_masses(ensemble, axial_mass, axial_mass_std)
+    v_final = lepton_potential(target, current.sign) if coulomb else 0.0
     t_lepton, cos_theta = (np.ravel(a) for a in kinematics.as_points(t_lepton=t_lepton, cos_theta=cos_theta))
     if cell is not None:
         cell = tuple(np.broadcast_to(np.asarray(v, float), t_lepton.shape) for v in cell)
@@ -215,7 +218,7 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
     point = np.broadcast_to(np.arange(len(t_lepton)), (len(energies), len(t_lepton))).ravel()
     for (dt, dc), cw in zip(offsets, cell_weights, strict=True):
         t, c = t_lepton + dt, np.clip(cos_theta + dc, -1.0, 1.0)
-        where = (energies[:, None], t[None, :], c[None, :], d.k_fermi, d.e_shift, current)
+        where = (energies[:, None], t[None, :], c[None, :], d.k_fermi, d.e_shift, current, v_final)
         k = ccqe.kernel(*where, axial_mass=axial_mass, pauli=pauli)
         live = _live(k).ravel()
         if not live.any():
@@ -231,7 +234,7 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
     members = total.numpy() * per_factor
     frame = pd.DataFrame({f"T_{lepton}_GeV": t_lepton, f"cos_theta_{lepton}": cos_theta,
                           **({} if cell is None else {f"dT_{lepton}_GeV": cell[0], f"dcos_theta_{lepton}": cell[1]})})
-    meta = _metadata(ensemble, target, flavor, per, axial_mass, pauli, which, axial_mass_std,
+    meta = _metadata(ensemble, target, flavor, per, axial_mass, pauli, which, axial_mass_std, v_final,
                      f"d2sigma/dT_{lepton}/dcos(theta_{lepton}) [cm^2/GeV]"
                      + (f", averaged over the flux {flux.source}" if flux else f" at E_nu = {energy:g} GeV")
                      + (f", each point averaged over its cell (dT_{lepton}_GeV, dcos_theta_{lepton})" if cell else ""))
@@ -242,14 +245,16 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
 def total_cross_section(ensemble: Ensemble | str | None, nucleus: str | Nucleus | None, energies=None, *,
                         flux: Flux | None = None, flavor: str = "numu", axial_mass: float = ccqe.AXIAL_MASS,
                         per: str = "nucleon", scaling: str | None = None, pauli: bool = True,
-                        nodes: tuple[int, int] = (128, 64), axial_mass_std: float = 0.0) -> NeutrinoPrediction:
+                        nodes: tuple[int, int] = (128, 64), axial_mass_std: float = 0.0,
+                        coulomb: bool = True) -> NeutrinoPrediction:
     """σ(E_ν) [cm²] at the neutrino energies [GeV], or with ``flux`` its flux average ⟨σ⟩ = ∫Φσ/∫Φ (one row,
     at the flux's mean energy, over its energies and weights): d²σ/dT dcos θ integrated over T and cos θ with
     Gauss–Legendre rules of ``nodes`` points, each in 8 panels, in T ∈ (0, E_ν − m_l) and in u with
     cos θ = 1 − 2u², u ∈ (0, 1) (dense where the forward peak is narrow); within 0.2% of a rule of
-    480 × 320 points for the Fermi gas at 0.3–3 GeV. ``axial_mass_std``: as ``double_differential``."""
+    480 × 320 points for the Fermi gas at 0.3–3 GeV. ``axial_mass_std``, ``coulomb``: as ``double_differential``."""
     ensemble, target, current, _, which, per_factor = _setup(ensemble, nucleus, flavor, per, scaling)
     masses = axial_masses(ensemble, axial_mass, axial_mass_std)
+    v_final = lepton_potential(target, current.sign) if coulomb else 0.0
     energies = _energies(energies, flux)[0]
     if flux is not None:  # σ(E_ν) is smooth: on a grid, interpolated to the flux's energies below
         energies = np.arange(energies.min(), energies.max() + FLUX_STEP, FLUX_STEP)
@@ -260,7 +265,7 @@ def total_cross_section(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
         span = max(e_nu - current.lepton_mass, 0.0)
         t, c = np.meshgrid(t_x * span, 1 - 2 * c_x**2, indexing="ij")  # cos θ = 1 − 2u²: dense forward
         w = np.outer(t_w * span, 4 * c_x * c_w).ravel()
-        where = (e_nu, t.ravel(), c.ravel(), d.k_fermi, d.e_shift, current)
+        where = (e_nu, t.ravel(), c.ravel(), d.k_fermi, d.e_shift, current, v_final)
         k = ccqe.kernel(*where, axial_mass=axial_mass, pauli=pauli)
         live = _live(k)
         if not live.any():
@@ -277,7 +282,8 @@ def total_cross_section(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
         along = np.array([np.interp(flux.energy, energies, e) for e in np.eye(len(energies))]) @ flux.weight
         members, unconstrained = members @ along[:, None], np.atleast_1d(unconstrained @ along)
         frame = pd.DataFrame({"flux_mean_E_nu_GeV": [float(flux.weight @ flux.energy)]})
-    meta = _metadata(ensemble, target, flavor, per, axial_mass, pauli, which, axial_mass_std, "sigma(E_nu) [cm^2]"
+    meta = _metadata(ensemble, target, flavor, per, axial_mass, pauli, which, axial_mass_std, v_final,
+                     "sigma(E_nu) [cm^2]"
                      + (f", averaged over the flux {flux.source}" if flux else ""))
     return _flagged(NeutrinoPrediction(frame, members, "cm2", meta), ensemble, target, unconstrained)
 
@@ -365,10 +371,14 @@ def _setup(ensemble, nucleus, flavor, per, scaling):
     return ensemble, target, current, lepton, scaling_choice(ensemble, scaling), 1.0 if per == "nucleon" else active
 
 
-def _metadata(ensemble, target, flavor, per, axial_mass, pauli, which, axial_mass_std, quantity) -> dict:
+def _metadata(ensemble, target, flavor, per, axial_mass, pauli, which, axial_mass_std, v_final, quantity) -> dict:
     meta = ensemble.provenance(target) if ensemble is not None else {"model": f"baseline ({which})",
                                                                     "nucleus": target.name}
-    meta.pop("coulomb_correction", None)
+    sign = FLAVORS[flavor][1].sign
+    meta["coulomb_correction"] = (
+        f"outgoing lepton: modified effective-momentum approximation (Engel 1998), potential energy "
+        f"{-sign * v_final * 1000:+.2f} MeV in the final nucleus (Z = {target.Z + sign}); q from its local momentum, "
+        "cross section x k_eff E_eff/(k E)" if v_final else "none: the outgoing lepton is a plane wave")
     active = "neutron" if FLAVORS[flavor][1].nucleon == "neutron" else "proton"
     d = describe(target)
     return {**meta, "quantity": f"charged-current quasielastic {flavor} {quantity}",

@@ -38,11 +38,15 @@ Scaling = Annotated[str | None, typer.Option(
                       "the physics-structured model), T (f_T in all) or L (f_L in all; the only one of a response "
                       "network).")]
 NoPauli = Annotated[bool, typer.Option("--no-pauli", help="Leave out the Fermi gas's Pauli blocking at low q.")]
+NoCoulomb = Annotated[bool, typer.Option(
+    "--no-coulomb", help="Leave out the outgoing lepton's Coulomb distortion (a plane wave; by default the modified "
+                         "effective-momentum approximation in the final nucleus' field).")]
 
 
 def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, flux: Path | None, emax: float | None,
             tmu: str | None, cos: str | None, total: bool, axial_mass: float, per: str, scaling: str | None,
-            bin_average: bool, pauli: bool, axial_mass_std: float = 0.0, input_: Path | None = None):
+            bin_average: bool, pauli: bool, axial_mass_std: float = 0.0, input_: Path | None = None,
+            coulomb: bool = True):
     """The prediction the options ask for (``NeutrinoPrediction``)."""
     from enxs import leptonbins, neutrino
     from enxs.cli.use import load
@@ -65,7 +69,8 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
             table = read_flux(flux, flavor, emax) if flux is not None else None
             return neutrino.total_cross_section(ensemble, target, None if table else parse_values(energy, "--energy"),
                                                 flux=table, flavor=flavor, axial_mass=axial_mass, per=per,
-                                                scaling=scaling, pauli=pauli, axial_mass_std=axial_mass_std)
+                                                scaling=scaling, pauli=pauli, axial_mass_std=axial_mass_std,
+                                                coulomb=coulomb)
         if points is None and (tmu is None or cos is None):
             raise CLIError("give --tmu and --cos (start:stop:count or lists), --input points.csv, or --total")
         if (energy is None) == (flux is None):
@@ -80,7 +85,7 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
         t, c, cell, momentum = points or (*_grid(tmu, cos, bin_average), None)
         result = neutrino.double_differential(ensemble, target, t, c, flavor=flavor, energy=e_nu, flux=table,
                                               axial_mass=axial_mass, per=per, cell=cell, scaling=scaling, pauli=pauli,
-                                              axial_mass_std=axial_mass_std)
+                                              axial_mass_std=axial_mass_std, coulomb=coulomb)
         return result if momentum is None else leptonbins.in_momentum(result, *momentum, neutrino.FLAVORS[flavor][0])
 
 
@@ -146,7 +151,7 @@ def neutrino(
     bin_average: Annotated[bool, typer.Option(
         "--bin-average", help="Average each point over its cell (the grid spacing), as binned data are.")] = False,
     axial_mass: AxialMass = 1.03, axial_mass_std: AxialMassStd = 0.0, per: Per = "nucleon", scaling: Scaling = None,
-    no_pauli: NoPauli = False,
+    no_pauli: NoPauli = False, no_coulomb: NoCoulomb = False,
     output: Annotated[Path | None, typer.Option(help="Write .csv, .parquet or .json (by extension).")] = None,
     hepdata: Annotated[Path | None, typer.Option(
         "--hepdata", help="Also write a HEPData submission into this new (or empty) directory.")] = None,
@@ -169,7 +174,7 @@ def neutrino(
         check_ready(hepdata, "--hepdata")
     job_context(threads=threads)
     result = compute(model, nucleus, flavor, energy, flux, emax, tmu, cos, total, axial_mass, per, scaling,
-                     bin_average, not no_pauli, axial_mass_std, input_)
+                     bin_average, not no_pauli, axial_mass_std, input_, not no_coulomb)
     frame = result.to_frame()
     if members is not None:
         pointfiles.write_members(result.points, result.members, members, result.metadata)
