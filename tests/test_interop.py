@@ -132,6 +132,8 @@ def test_import_cli_and_evaluate(tmp_path):
     summary = enxs.export_onnx(tmp_path / "peer", tmp_path / "again")
     assert summary["members"] == 5
     # the sidecar carries the coverage rule and the settings it was imported with, so a generator can flag too
+    check = json.loads((tmp_path / "again" / "C12" / "enxs-export.json").read_text())["check"]
+    assert check["reference"] == "enxs in float64" and check["max_rel_diff"] <= check["tolerance"] < 1e-3
     sidecar = json.loads((tmp_path / "again" / "C12" / "enxs-export.json").read_text())["training_coverage"]
     assert "omega_max + 0.1 E" in sidecar["rule"] and "every_point_outside" not in sidecar
     assert sidecar["settings [E GeV, theta deg, omega_min GeV, omega_max GeV]"] == ensemble.manifest.coverage["12C"]

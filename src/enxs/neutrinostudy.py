@@ -28,7 +28,8 @@ from enxs.predict import Ensemble
 
 REPORT = "neutrino.md"
 FIGURES = ("neutrino-miniboone.png", "neutrino-sigma.png")
-TABLES = tuple(f"neutrino-sigma-{n}.csv" for n in ("12C", "16O", "40Ar"))
+NUCLEI = ("12C", "16O", "40Ar")  # σ(E_ν) tables: these, or a one-nucleus model's own
+TABLES = tuple(f"neutrino-sigma-{n}.csv" for n in NUCLEI)
 REPORT_FILES = (REPORT, *FIGURES, *TABLES)
 T_CENTRES = 0.25 + 0.1 * np.arange(18)  # GeV
 COS_CENTRES = -0.95 + 0.1 * np.arange(20)
@@ -36,6 +37,7 @@ EMAX = 3.0  # GeV: the measurement's range
 ENERGIES = np.linspace(0.2, 3.0, 29)  # GeV, for σ(E_ν): steps of 0.1 GeV
 SHOWN = [2, 8, 14, 28]  # 0.4, 1.0, 1.6 and 3.0 GeV in the report
 SLICES = (0.95, 0.85, 0.75, 0.55, 0.35, 0.05)  # cos θ_μ bin centres drawn
+LABELS = {"LT": "f_L/f_T", "T": "f_T", "L": "f_L"}  # the model's scaling functions (neutrino.scaling_choice)
 
 
 class MiniBooNEError(EnxsError):
@@ -93,10 +95,13 @@ def write_report(model: str, out: Path, miniboone: Path) -> Path:
     data, error, flux = load_inputs(miniboone)
     ensemble = Ensemble.load(model)
     t, c = (a.ravel() for a in np.meshgrid(T_CENTRES, COS_CENTRES, indexing="ij"))
+    nuclei = NUCLEI if ensemble.manifest.nucleus is None else (ensemble.manifest.nucleus.name,)
     rows, predictions, timings = [], {}, {}
-    variants = {f"enxs {model}, f_L/f_T (default)": (ensemble, "LT", True), f"enxs {model}, f_T": (ensemble, "T", True),
-                f"enxs {model}, f_L": (ensemble, "L", True),
-                f"enxs {model}, f_L/f_T, muon a plane wave (no Coulomb)": (ensemble, "LT", False),
+    default = neutrino.scaling_choice(ensemble, None)  # a response network has f_L alone
+    variants = {_default_name(model, ensemble): (ensemble, default, True),
+                **({f"enxs {model}, f_T": (ensemble, "T", True), f"enxs {model}, f_L": (ensemble, "L", True)}
+                   if default == "LT" else {}),
+                f"enxs {model}, {LABELS[default]}, muon a plane wave (no Coulomb)": (ensemble, default, False),
                 "relativistic Fermi gas": (None, "RFG", True),
                 "superscaling with f₀ (Amaro et al. 2005)": (None, "f0", True)}
     with warnings.catch_warnings():
@@ -110,15 +115,18 @@ def write_report(model: str, out: Path, miniboone: Path) -> Path:
                 predictions[(name, cell)] = p
                 rows.append({"name": name, "binned": cell is not None, **compare(data, error, p)})
         sigma = {}
-        for nucleus in ("12C", "16O", "40Ar"):
+        for nucleus in nuclei:
             for flavor in ("numu", "numubar"):
                 start = time.perf_counter()
                 sigma[(nucleus, flavor)] = neutrino.total_cross_section(ensemble, nucleus, ENERGIES, flavor=flavor)
                 timings[(nucleus, flavor)] = time.perf_counter() - start
                 sigma[(nucleus, flavor, "RFG")] = neutrino.total_cross_section(None, nucleus, ENERGIES, flavor=flavor)
-    _figure_miniboone(plt, data, error, predictions, model, out / FIGURES[0])
+    _figure_miniboone(plt, data, error, predictions, model, _default_name(model, ensemble), out / FIGURES[0])
     _figure_sigma(plt, sigma, out / FIGURES[1])
-    for nucleus, name in zip(("12C", "16O", "40Ar"), TABLES, strict=True):
+    for nucleus, name in zip(NUCLEI, TABLES, strict=True):
+        if nucleus not in nuclei:
+            (out / name).unlink(missing_ok=True)  # an earlier run's, of another model: not this report's
+            continue
         numu, numubar = (sigma[(nucleus, flavor)].to_frame().set_index("E_nu_GeV").rename(
             columns=lambda k, f=flavor: k.replace("_cm2", f"_{f}_cm2") if k.endswith("_cm2") else f"{k}_{f}")
             for flavor in ("numu", "numubar"))
@@ -126,11 +134,16 @@ def write_report(model: str, out: Path, miniboone: Path) -> Path:
         meta = {**sigma[(nucleus, "numu")].metadata, "quantity": "charged-current quasielastic sigma(E_nu) [cm^2]",
                 "convention": "per active nucleon: per neutron for numu, per proton for numubar"}
         write_table(frame, out / name, meta)
-    return _write_markdown(out, model, ensemble, rows, timings, sigma)
+    return _write_markdown(out, model, ensemble, rows, timings, sigma, nuclei)
 
 
-def _write_markdown(out: Path, model, ensemble, rows, timings, sigma) -> Path:
-    default = f"enxs {model}, f_L/f_T (default)"
+def _default_name(model: str, ensemble: Ensemble) -> str:
+    """The study's name for the model's default scaling choice (``neutrino.scaling_choice``)."""
+    return f"enxs {model}, {LABELS[neutrino.scaling_choice(ensemble, None)]} (default)"
+
+
+def _write_markdown(out: Path, model, ensemble, rows, timings, sigma, nuclei) -> Path:
+    default = _default_name(model, ensemble)
     lines = ["# enxs neutrino study: CCQE from the electron model", "",
              f"Model `{model}` ({ensemble.members} members): its learned scaling function in the relativistic "
              "Fermi-gas CCQE kernel (`enxs.ccqe`; M_A = 1.03 GeV, Pauli blocking, the muon's Coulomb distortion in the "
@@ -156,7 +169,8 @@ def _write_markdown(out: Path, model, ensemble, rows, timings, sigma) -> Path:
     for (nucleus, flavor, *rfg), p in sigma.items():
         cells = (f"{1e38 * p.mean[i]:.3f}" + ("" if rfg else f" ± {1e38 * p.std[i]:.3f}") for i in SHOWN)
         lines.append(f"| {nucleus} | {flavor}{' (RFG)' if rfg else ''} | " + " | ".join(cells) + " |")
-    lines += ["", f"Tables for generators: {', '.join(f'`{t}`' for t in TABLES)} ({len(ENERGIES)} energies 0.2–3 "
+    tables = (t for n, t in zip(NUCLEI, TABLES, strict=True) if n in nuclei)
+    lines += ["", f"Tables for generators: {', '.join(f'`{t}`' for t in tables)} ({len(ENERGIES)} energies 0.2–3 "
               "GeV in steps of 0.1 GeV; mean, std, 16/84% quantiles, the share of the mean from (q, ω) outside the "
               "training coverage and the flag for ν_μ and ν̄_μ; units and convention in the header). Figure: "
               "`neutrino-sigma.png`.", "", "## Speed (this machine)", "",
@@ -164,16 +178,17 @@ def _write_markdown(out: Path, model, ensemble, rows, timings, sigma) -> Path:
               f"{timings[(default, None)]:.1f} s; bin-averaged (3 × 3 points per bin): "
               f"{timings[(default, (0.1, 0.1))]:.1f} s",
               f"- σ(E_ν) at {len(ENERGIES)} energies, {ensemble.members} members: "
-              + ", ".join(f"{n} {f} {timings[(n, f)]:.1f} s" for n, f in (("12C", "numu"), ("40Ar", "numubar")))]
+              + ", ".join(f"{n} {f} {timings[(n, f)]:.1f} s"
+                          for n, f in ((nuclei[0], "numu"), (nuclei[-1], "numubar")))]
     (out / REPORT).write_text("\n".join(lines) + "\n", encoding="utf-8")
     return out / REPORT
 
 
-def _figure_miniboone(plt, data, error, predictions, model, path: Path) -> None:
+def _figure_miniboone(plt, data, error, predictions, model, default_name: str, path: Path) -> None:
     from enxs import plots
 
     fig, axes = plt.subplots(2, 3, figsize=(12, 6.5), sharex=True)
-    default = predictions[(f"enxs {model}, f_L/f_T (default)", (0.1, 0.1))]
+    default = predictions[(default_name, (0.1, 0.1))]
     rfg = predictions[("relativistic Fermi gas", (0.1, 0.1))]
     q16, q84 = (q.reshape(18, 20) for q in default.quantiles())
     mean, fermi = default.mean.reshape(18, 20), rfg.mean.reshape(18, 20)

@@ -22,6 +22,7 @@ GeV⁻¹ per nucleus.
 
 from __future__ import annotations
 
+import copy
 import json
 import tempfile
 from pathlib import Path
@@ -67,11 +68,21 @@ def member_graph(model: EnsembleNet, k: int, name: str, nucleus: Nucleus | None 
 #: (at least CHECK_FLOOR): float32 tails of responses 10⁻⁷ below their peak are not held to 10⁻⁴ relative.
 CHECK_TOLERANCE = 1e-4
 CHECK_FLOOR = 1e-6
+#: A network whose float32 evaluation is itself further than CHECK_TOLERANCE from its float64 one (a deep, wide
+#: network at some points: the published 10×300 members up to 1.3e-4) is held to this many times that distance.
+ROUNDING_SLACK = 2.0
 
 
-def check_member(path: Path, features: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
+def relative_difference(values: np.ndarray, reference: np.ndarray) -> float:
+    """max |values − reference| / max(|reference|, floor) with the self-check's floor (``CHECK_FLOOR``)."""
+    floor = CHECK_FLOOR * max(1.0, float(np.abs(reference).max(initial=0.0)))
+    return float(np.max(np.abs(values - reference) / np.maximum(np.abs(reference), floor), initial=0.0))
+
+
+def check_member(path: Path, features: np.ndarray, reference: np.ndarray,
+                 tolerance: float = CHECK_TOLERANCE) -> tuple[float, float]:
     """Run one ONNX file with onnxruntime against enxs's output (y [N], or R_L, R_T [N, 2]) on
-    the same inputs.
+    the same inputs, within ``tolerance`` (relative above the floor, absolute below it).
 
     Returns (max |Δy|, max |Δy|/y over values above the floor); raises
     :class:`OnnxFormatError` naming the file and the worst point beyond the tolerance.
@@ -83,11 +94,11 @@ def check_member(path: Path, features: np.ndarray, reference: np.ndarray) -> tup
     reference = reference.reshape(-1).astype(np.float64)
     diff = np.abs(y - reference)
     floor = CHECK_FLOOR * max(1.0, float(np.abs(reference).max(initial=0.0)))
-    excess = diff / (CHECK_TOLERANCE * np.maximum(np.abs(reference), floor))
+    excess = diff / (tolerance * np.maximum(np.abs(reference), floor))
     if not np.all(np.isfinite(y)) or excess.max() > 1:
         i = int(np.nanargmax(np.where(np.isfinite(excess), excess, np.inf)))
         raise OnnxFormatError(f"{path}: onnxruntime gives y={y[i]:.6g} where enxs gives {reference[i]:.6g} "
-                              f"(point {i}; tolerance {CHECK_TOLERANCE:g} relative, absolute below y={floor:g})")
+                              f"(point {i}; tolerance {tolerance:.3g} relative, absolute below y={floor:g})")
     above = np.abs(reference) > floor
     return float(diff.max()), float(np.max(diff[above] / np.abs(reference[above]), initial=0.0))
 
@@ -104,9 +115,10 @@ def export(model: EnsembleNet, nucleus: Nucleus, out: Path, weights_sha256: str 
     (``export_ensemble``: the coverage rule, the training settings, and why every point is outside, if it is).
 
     The directory must not exist yet (or be empty): files are written to a staging
-    directory, checked against enxs's own float32 prediction on random physical points
-    (:func:`check_member`; ~1e-6 relative for the fast preset, ~2e-5 for 10×300 networks
-    from float32 summation order), and moved into place only when every member passes.
+    directory, checked on random physical points (:func:`check_member`) against enxs's float64 prediction within
+    ``CHECK_TOLERANCE``, or ``ROUNDING_SLACK`` times the network's own float32 rounding where that is larger
+    (~1e-5 relative for the fast preset, up to 8e-5 for the published 10×300 members; response graphs: against
+    enxs's float32 responses within ``CHECK_TOLERANCE``), and moved into place only when every member passes.
     Returns a summary with the files and the worst differences.
     """
     if responses and not model.is_response:
@@ -122,11 +134,15 @@ def export(model: EnsembleNet, nucleus: Nucleus, out: Path, weights_sha256: str 
         q = kinematics.three_momentum_transfer(energy, theta, omega)
         features = np.ascontiguousarray(np.stack([q, omega], axis=1).astype(np.float32))
         reference = member_responses(model, *features.astype(np.float64).T, nucleus)  # [K, N, 2], the same inputs
+        tolerance = CHECK_TOLERANCE
     else:
         features = inputs(mode, energy, theta, omega, nucleus if mode != "none" else None).astype(np.float32)
         with torch.inference_mode():
-            reference = (model.eval()(torch.as_tensor(features)).numpy() * nucleus_factor(mode, nucleus)
-                         * member_factors(model, nucleus))
+            single = model.eval()(torch.as_tensor(features)).numpy().astype(np.float64)
+            exact = copy.deepcopy(model).double().eval()(torch.as_tensor(features, dtype=torch.float64)).numpy()
+        reference = exact * nucleus_factor(mode, nucleus) * member_factors(model, nucleus)
+        tolerance = max(CHECK_TOLERANCE, ROUNDING_SLACK * max(relative_difference(s, e) for s, e in zip(single, exact,
+                                                                                                   strict=True)))
         features = np.ascontiguousarray(features[:, :N_KINEMATIC])
     directory.parent.mkdir(exist_ok=True)
     files, worst_abs, worst_rel = [], 0.0, 0.0
@@ -137,7 +153,7 @@ def export(model: EnsembleNet, nucleus: Nucleus, out: Path, weights_sha256: str 
             path = staging / f"{'response' if responses else 'model_electron'}_A_{nucleus.A}_{k}.onnx"
             path.write_bytes(member_graph(model, k, f"enxs_{nucleus.name}_member_{k}", nucleus,
                                           responses).SerializeToString())
-            diff_abs, diff_rel = check_member(path, features, reference[k])
+            diff_abs, diff_rel = check_member(path, features, reference[k], tolerance)
             worst_abs, worst_rel = max(worst_abs, diff_abs), max(worst_rel, diff_rel)
             files.append(path.name)
         interface = ({"input": "input [N, 2] = [q, ω] (GeV)",
@@ -162,7 +178,7 @@ def export(model: EnsembleNet, nucleus: Nucleus, out: Path, weights_sha256: str 
                                "sample standard deviation over members (ddof = 1)",
                    "source_weights_sha256": weights_sha256,
                    "check": {"points": check_count, "max_abs_diff": worst_abs, "max_rel_diff": worst_rel,
-                             "tolerance": CHECK_TOLERANCE,
+                             "reference": "enxs in float64", "tolerance": tolerance,
                              "floor": f"{CHECK_FLOOR:g} × the largest |y| of each file, at least {CHECK_FLOOR:g}"},
                    "files": files}
         (staging / "enxs-export.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
