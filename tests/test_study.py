@@ -76,3 +76,17 @@ def test_a_study_asked_for_what_it_cannot_do_says_so_before_writing(tmp_path, ar
     with pytest.raises(EnxsError, match=message):
         study.reproduce(options.pop("base"), "smoke", tmp_path / "r", Context(archive_dir), **options)
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.slow
+def test_the_neutrino_study_compares_the_choices_a_response_network_has(tmp_path, archive_dir):
+    from enxs import neutrinostudy
+
+    (tmp_path / "neutrino-sigma-16O.csv").write_text("an earlier run's table, of another model\n")
+    path = neutrinostudy.write_report("enxs-12C-responses-fast", tmp_path,
+                                      neutrinostudy.default_directory(Context(archive_dir)))
+    text = path.read_text()
+    assert "| enxs enxs-12C-responses-fast, f_L (default) | bin-averaged |" in text
+    assert "| enxs enxs-12C-responses-fast, f_L, muon a plane wave (no Coulomb) | bin-averaged |" in text
+    assert "f_T" not in text and "| 40Ar |" not in text  # a carbon response network: f_L and carbon alone
+    assert sorted(p.name for p in tmp_path.glob("neutrino-sigma-*.csv")) == ["neutrino-sigma-12C.csv"]
