@@ -90,3 +90,7 @@ def test_the_neutrino_study_compares_the_choices_a_response_network_has(tmp_path
     assert "| enxs enxs-12C-responses-fast, f_L, muon a plane wave (no Coulomb) | bin-averaged |" in text
     assert "f_T" not in text and "| 40Ar |" not in text  # a carbon response network: f_L and carbon alone
     assert sorted(p.name for p in tmp_path.glob("neutrino-sigma-*.csv")) == ["neutrino-sigma-12C.csv"]
+    ratio = next(line for line in text.splitlines() if line.startswith("| 12C | nue/numu |"))
+    assert all(1.0 < float(cell.split("±")[0]) < 2.5 for cell in ratio.split("|")[3:-1])  # the lighter lepton wins
+    table = (tmp_path / "neutrino-sigma-12C.csv").read_text()
+    assert "mean_nuebar_cm2" in table and "numubar, nuebar: outgoing lepton" in table

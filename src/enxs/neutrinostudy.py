@@ -37,6 +37,9 @@ EMAX = 3.0  # GeV: the measurement's range
 ENERGIES = np.linspace(0.2, 3.0, 29)  # GeV, for σ(E_ν): steps of 0.1 GeV
 SHOWN = [2, 8, 14, 28]  # 0.4, 1.0, 1.6 and 3.0 GeV in the report
 SLICES = (0.95, 0.85, 0.75, 0.55, 0.35, 0.05)  # cos θ_μ bin centres drawn
+FLAVORS = ("numu", "numubar", "nue", "nuebar")
+MUON_FLAVORS = FLAVORS[:2]  # compared with the Fermi gas and drawn; the electron flavours' σ is shown as a ratio
+RATIO_SHOWN = [0, 1, 2, 4, 8]  # 0.2, 0.3, 0.4, 0.6 and 1.0 GeV
 LABELS = {"LT": "f_L/f_T", "T": "f_T", "L": "f_L"}  # the model's scaling functions (neutrino.scaling_choice)
 
 
@@ -116,23 +119,29 @@ def write_report(model: str, out: Path, miniboone: Path) -> Path:
                 rows.append({"name": name, "binned": cell is not None, **compare(data, error, p)})
         sigma = {}
         for nucleus in nuclei:
-            for flavor in ("numu", "numubar"):
+            for flavor in FLAVORS:
                 start = time.perf_counter()
                 sigma[(nucleus, flavor)] = neutrino.total_cross_section(ensemble, nucleus, ENERGIES, flavor=flavor)
                 timings[(nucleus, flavor)] = time.perf_counter() - start
-                sigma[(nucleus, flavor, "RFG")] = neutrino.total_cross_section(None, nucleus, ENERGIES, flavor=flavor)
+                if flavor in MUON_FLAVORS:
+                    sigma[(nucleus, flavor, "RFG")] = neutrino.total_cross_section(None, nucleus, ENERGIES,
+                                                                                   flavor=flavor)
     _figure_miniboone(plt, data, error, predictions, model, _default_name(model, ensemble), out / FIGURES[0])
     _figure_sigma(plt, sigma, out / FIGURES[1])
     for nucleus, name in zip(NUCLEI, TABLES, strict=True):
         if nucleus not in nuclei:
             (out / name).unlink(missing_ok=True)  # an earlier run's, of another model: not this report's
             continue
-        numu, numubar = (sigma[(nucleus, flavor)].to_frame().set_index("E_nu_GeV").rename(
+        first, *others = (sigma[(nucleus, flavor)].to_frame().set_index("E_nu_GeV").rename(
             columns=lambda k, f=flavor: k.replace("_cm2", f"_{f}_cm2") if k.endswith("_cm2") else f"{k}_{f}")
-            for flavor in ("numu", "numubar"))
-        frame = numu.join(numubar).reset_index()
+            for flavor in FLAVORS)
+        frame = first.join(others).reset_index()
         meta = {**sigma[(nucleus, "numu")].metadata, "quantity": "charged-current quasielastic sigma(E_nu) [cm^2]",
-                "convention": "per active nucleon: per neutron for numu, per proton for numubar"}
+                "convention": "per active nucleon: per neutron for numu and nue, per proton for numubar and nuebar",
+                "coulomb_correction": "; ".join(  # l- and l+ leave different final nuclei
+                    f"{', '.join(f for f in FLAVORS if sigma[(nucleus, f)].metadata['coulomb_correction'] == note)}: "
+                    f"{note}" for note in dict.fromkeys(sigma[(nucleus, f)].metadata["coulomb_correction"]
+                                                        for f in FLAVORS))}
         write_table(frame, out / name, meta)
     return _write_markdown(out, model, ensemble, rows, timings, sigma, nuclei)
 
@@ -167,12 +176,26 @@ def _write_markdown(out: Path, model, ensemble, rows, timings, sigma, nuclei) ->
               "| nucleus | flavour | " + " | ".join(f"{e:.1f} GeV" for e in ENERGIES[SHOWN]) + " |",
               "|---|---|---|---|---|---|"]
     for (nucleus, flavor, *rfg), p in sigma.items():
-        cells = (f"{1e38 * p.mean[i]:.3f}" + ("" if rfg else f" ± {1e38 * p.std[i]:.3f}") for i in SHOWN)
-        lines.append(f"| {nucleus} | {flavor}{' (RFG)' if rfg else ''} | " + " | ".join(cells) + " |")
+        if flavor in MUON_FLAVORS:
+            cells = (f"{1e38 * p.mean[i]:.3f}" + ("" if rfg else f" ± {1e38 * p.std[i]:.3f}") for i in SHOWN)
+            lines.append(f"| {nucleus} | {flavor}{' (RFG)' if rfg else ''} | " + " | ".join(cells) + " |")
+    lines += ["", "## σ(ν_e)/σ(ν_μ) and σ(ν̄_e)/σ(ν̄_μ), member by member (mean ± std over members)", "",
+              "What an appearance measurement takes from a ν_μ one: each member's ratio, so that what the members "
+              "share cancels (the kinematics of the lepton's mass and its Coulomb distortion make the ratio). The band "
+              "holds the scaling functions' spread only: not the uncertainties of the form factors or of radiative "
+              "corrections, which act on ν_e and ν_μ differently (Day and McFarland, PRD 86, 053003 (2012)).", "",
+              "| nucleus | ratio | " + " | ".join(f"{e:.1f} GeV" for e in ENERGIES[RATIO_SHOWN]) + " |",
+              "|---|---|" + "---|" * len(RATIO_SHOWN)]
+    for nucleus in nuclei:
+        for electron, muon in (("nue", "numu"), ("nuebar", "numubar")):
+            ratio = sigma[(nucleus, electron)].members / sigma[(nucleus, muon)].members
+            cells = (f"{ratio[:, i].mean():.3f} ± {ratio[:, i].std(ddof=1):.3f}" for i in RATIO_SHOWN)
+            lines.append(f"| {nucleus} | {electron}/{muon} | " + " | ".join(cells) + " |")
     tables = (t for n, t in zip(NUCLEI, TABLES, strict=True) if n in nuclei)
     lines += ["", f"Tables for generators: {', '.join(f'`{t}`' for t in tables)} ({len(ENERGIES)} energies 0.2–3 "
               "GeV in steps of 0.1 GeV; mean, std, 16/84% quantiles, the share of the mean from (q, ω) outside the "
-              "training coverage and the flag for ν_μ and ν̄_μ; units and convention in the header). Figure: "
+              "training coverage and the flag for ν_μ, ν̄_μ, ν_e and ν̄_e; units and convention in the header). "
+              "Figure: "
               "`neutrino-sigma.png`.", "", "## Speed (this machine)", "",
               f"- flux-averaged 18 × 20 grid, {ensemble.members} members, bin centres: "
               f"{timings[(default, None)]:.1f} s; bin-averaged (3 × 3 points per bin): "
@@ -217,7 +240,7 @@ def _figure_sigma(plt, sigma, path: Path) -> None:
     from enxs import plots
 
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    for n, (nucleus, flavor) in enumerate(k for k in sigma if len(k) == 2):
+    for n, (nucleus, flavor) in enumerate(k for k in sigma if len(k) == 2 and k[1] in MUON_FLAVORS):
         p = sigma[(nucleus, flavor)]
         q16, q84 = p.quantiles()
         drawn = plots.band(ax, ENERGIES, 1e38 * p.mean, 1e38 * q16, 1e38 * q84, f"{nucleus} {flavor}", f"C{n}")
