@@ -1,5 +1,5 @@
 """Coulomb distortion of the electron in the field of the nucleus, in the effective-momentum
-approximation (EMA) with a focusing factor.
+approximation (EMA) with a focusing factor; and of the charged lepton a neutrino makes (below).
 
 The electron is accelerated towards the nucleus: inside it, its energy is E + V̄ and after the
 scattering E′ + V̄, with V̄ > 0 the average electrostatic potential energy it feels. The cross
@@ -21,7 +21,7 @@ or Z − 1 (ν̄, l⁺): only the outgoing wave is distorted, and the lepton's p
 approximation (Engel, PRC 57, 2004 (1998); GENIE's Valencia model takes it too): inside, the lepton has
 E_eff = E_l ± V̄_f (+ for l⁻) and k_eff = √(E_eff² − m_l²); q is computed from k_eff along the lepton's
 direction, ω = E_ν − E_l is unchanged, and the cross section takes the factor k_eff E_eff/(k E_l) (the
-Fermi function's approximation) on its phase space. V̄_f = 3.6 MeV for ν on 12C, 7.2 MeV for ν on 40Ar.
+Fermi function's approximation) on its phase space. V̄_f = 3.7 MeV for ν on 12C, 7.2 MeV for ν on 40Ar.
 
 Charge radii: Angeli and Marinova, At. Data Nucl. Data Tables 99, 69 (2013). Nuclei not in the
 table: r_ch = (0.8407 A^{1/3} + 0.5558) fm, the least-squares line through the table's entries
