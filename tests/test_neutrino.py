@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from enxs import ccqe, coulomb, flux, neutrino, rosenbluth, superscaling
 from enxs.descriptors import describe
@@ -215,6 +217,21 @@ def test_the_outgoing_leptons_coulomb_distortion_raises_nu_and_lowers_nubar_cros
     assert (np.abs(change[("40Ar", "numu")]) > np.abs(change[("40Ar", "numu")][1])).any()  # larger near threshold
     assert coulomb.lepton_potential(CARBON, 1) * 1000 == pytest.approx(3.67, abs=0.01)  # 12C → 12N: Z_f = 7
     assert coulomb.lepton_potential(CARBON, -1) / coulomb.lepton_potential(CARBON, 1) == pytest.approx(5 / 7)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(["2H", "4He", "12C", "40Ar", "208Pb"]), st.sampled_from(sorted(neutrino.FLAVORS)),
+       st.floats(0.01, 5.0), st.lists(st.floats(0.0, 1.05), min_size=1, max_size=8), st.floats(-1.0, 1.0))
+def test_with_the_coulomb_distortion_the_kernel_is_finite_non_negative_and_zero_where_forbidden(name, flavor, e_nu,
+                                                                                               fractions, cos):
+    nucleus, current = Nucleus.parse(name), neutrino.FLAVORS[flavor][1]
+    d, v_final = describe(nucleus), coulomb.lepton_potential(nucleus, current.sign)
+    t = e_nu * np.asarray(fractions)  # GeV, some beyond the neutrino's energy
+    factor = ccqe.kernel(e_nu, t, cos, d.k_fermi, d.e_shift, current, v_final, pauli=True).factor.numpy()
+    assert np.isfinite(factor).all() and (factor >= 0).all()
+    assert (factor[t + current.lepton_mass >= e_nu] == 0).all()
+    if current.sign < 0:  # l⁺ is slowed on its way out: none leaves with less than V̄_f
+        assert (factor[t < v_final] == 0).all()
 
 
 def test_flux_tables(tmp_path):

@@ -143,9 +143,10 @@ def contraction(e_nu, e_l, k_x, k_z, q, tensor: tuple, sign: int) -> tuple[torch
 def lepton_kinematics(e_nu, t_lepton, cos_theta, lepton_mass: float, coulomb_gain: float = 0.0):
     """(E_l, k′, q, ω) [GeV] from E_ν, the lepton's kinetic energy T [GeV] and cos θ (tensors). With
     ``coulomb_gain`` ΔE [GeV] (the energy the lepton has inside the nucleus beyond its energy far away, ±V̄_f:
-    ``enxs.coulomb``) E_l = T + m_l + ΔE and k′ are the local ones and q is computed from them; ω = E_ν − T − m_l."""
+    ``enxs.coulomb``) E_l = T + m_l + ΔE and k′ are the local ones and q is computed from them; ω = E_ν − T − m_l.
+    A lepton slowed below its mass (l⁺ with T < V̄_f) has no local wave: E_l = m_l, k′ = 0."""
     e_far = t_lepton + lepton_mass
-    e_l = e_far + coulomb_gain
+    e_l = torch.clamp(e_far + coulomb_gain, min=lepton_mass)
     k_l = torch.sqrt(torch.clamp(e_l * e_l - lepton_mass**2, min=0.0))
     q = torch.sqrt(torch.clamp(e_nu * e_nu + k_l * k_l - 2 * e_nu * k_l * cos_theta, min=1e-12))
     return e_l, k_l, q, e_nu - e_far
