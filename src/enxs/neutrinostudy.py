@@ -1,7 +1,8 @@
 """The neutrino study (``enxs reproduce --studies neutrino``): an electron model's CCQE prediction
 against MiniBooNE's measurement on carbon (Phys. Rev. D 81, 092005 (2010)), beside the relativistic
 Fermi gas and superscaling with the phenomenological f₀ computed by the same code; σ(E_ν) for
-¹²C, ¹⁶O and ⁴⁰Ar (ν_μ and ν̄_μ) with bands, written as tables a generator can read.
+¹²C, ¹⁶O and ⁴⁰Ar (ν_μ, ν̄_μ, ν_e and ν̄_e; a one-nucleus model: its own nucleus) with bands, written as tables
+a generator can read, and the flavour ratios σ(ν_e)/σ(ν_μ), σ(ν̄_e)/σ(ν̄_μ) member by member.
 
 MiniBooNE's files (a directory with ``d2sigma_ccqe.txt``, ``d2sigma_ccqe_shape_error.txt`` and
 ``flux_neutrino_mode.txt``): 20 cos θ_μ rows (−1 to 1) × 18 T_μ columns (0.2 to 2.0 GeV), in
@@ -136,12 +137,11 @@ def write_report(model: str, out: Path, miniboone: Path) -> Path:
             columns=lambda k, f=flavor: k.replace("_cm2", f"_{f}_cm2") if k.endswith("_cm2") else f"{k}_{f}")
             for flavor in FLAVORS)
         frame = first.join(others).reset_index()
+        notes = {f: sigma[(nucleus, f)].metadata["coulomb_correction"] for f in FLAVORS}  # l⁻, l⁺: two final nuclei
         meta = {**sigma[(nucleus, "numu")].metadata, "quantity": "charged-current quasielastic sigma(E_nu) [cm^2]",
                 "convention": "per active nucleon: per neutron for numu and nue, per proton for numubar and nuebar",
-                "coulomb_correction": "; ".join(  # l- and l+ leave different final nuclei
-                    f"{', '.join(f for f in FLAVORS if sigma[(nucleus, f)].metadata['coulomb_correction'] == note)}: "
-                    f"{note}" for note in dict.fromkeys(sigma[(nucleus, f)].metadata["coulomb_correction"]
-                                                        for f in FLAVORS))}
+                "coulomb_correction": "; ".join(f"{', '.join(f for f in FLAVORS if notes[f] == note)}: {note}"
+                                                for note in dict.fromkeys(notes.values()))}
         write_table(frame, out / name, meta)
     return _write_markdown(out, model, ensemble, rows, timings, sigma, nuclei)
 
