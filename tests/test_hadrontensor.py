@@ -141,6 +141,7 @@ def test_exported_tables_give_enxs_cross_sections_per_nucleus_with_members_and_c
     sidecar = json.loads((out / "enxs-export.json").read_text())
     assert sidecar["nucleus"] == "56Fe" and "R_T = 2 Wxx" in sidecar["contraction"] and "Q-value" not in sidecar
     assert sidecar["q_value"].startswith("0:") and sidecar["training_coverage"]["rule"]
+    assert "plane wave" in sidecar["coulomb_correction"] and "per nucleus" in sidecar["genie_use"]
 
 
 def test_the_export_keeps_existing_files_and_refuses_what_it_cannot_make(tmp_path):

@@ -17,6 +17,12 @@ reproduces enxs's own. ω is the lepton's energy transfer: the nucleus' shift E_
 GENIE's Q-value shift must be 0 for it. Beside each table, ``…_unconstrained.dat`` holds per grid point 1
 where no electron data at several angles constrain the responses (``coverage.responses_unconstrained``),
 and ``enxs-export.json`` the provenance, the conventions and the coverage rule.
+
+Where the tables fit in GENIE v3 (``GENIE_USE``; read from its ``SuSAv2QELPXSec`` source, GENIE not run here): they
+are per nucleus, as its blended-SuSAv2 and CRPA/HF tables, which it divides by the tensor nucleus' N (Z for ν̄) and
+multiplies by the target's, with a Q-value of 0 when the table's nucleus is the target (argon has its own slots
+there). Its plain SuSAv2 mode reads one ¹²C table per active nucleon for every nucleus (k_F-scaled, shifted by a
+Q-value of E_b(target) − E_b(C)). GENIE applies no Coulomb correction to the lepton in these modes.
 """
 
 from __future__ import annotations
@@ -33,6 +39,12 @@ from enxs.files import check_output_directory, write_json
 from enxs.nuclei import Nucleus
 from enxs.predict import Ensemble
 
+#: Where the tables fit in GENIE v3 (module docstring), written into the sidecar.
+GENIE_USE = ("per nucleus, as GENIE's blended-SuSAv2 and CRPA/HF tables (SuSAv2QELPXSec divides those by the tensor "
+             "nucleus' N, Z for antineutrinos, and multiplies by the target's; Q-value 0 when the table's nucleus is "
+             "the target, e.g. the 40Ar blend slots); GENIE's plain SuSAv2 mode instead reads one 12C table per active "
+             "nucleon for every nucleus (k_F-scaled, Q-value Eb(target) - Eb(C)): there a table must be divided by N "
+             "(Z) and is right for carbon only. Read from GENIE v3's source, not run")
 #: GENIE's order of the components in a table line, from ``ccqe.fermi_gas_tensor``'s (W00, W0z, Wzz, Wxx, Wxy).
 COLUMNS = (0, 1, 3, 4, 2)
 CURRENTS = {"nu": "neutron", "nubar": "proton"}
@@ -120,10 +132,12 @@ def export(ensemble: Ensemble | str, nucleus: str | Nucleus | None, out: str | P
         _write_table(staging / f"{stem}_unconstrained.dat", "1 where no electron data at several angles constrain "
                      "the responses (enxs.coverage), omega (outer) x |q| [GeV]", target, axis, unconstrained[:, None])
         provenance = ensemble.provenance(target)
-        provenance["coulomb_correction"] = ("none in the tensor: the outgoing lepton's Coulomb distortion (enxs "
-                                            "neutrino's default) is a lepton-side correction for the generator")
+        provenance["coulomb_correction"] = ("none in the tensor (a lepton-side correction, enxs neutrino's default); "
+                                            "GENIE's tensor-table modes apply none, so these tables give enxs's "
+                                            "cross sections with the lepton a plane wave (enxs neutrino --no-coulomb)")
         write_json(staging / "enxs-export.json", {
             **provenance, "format": "GENIE TabulatedLabFrameHadronTensor (lab frame, q along z)",
+            "genie_use": GENIE_USE,
             "files": files, "members_written": members, "scaling": neutrino.SCALING_NOTE[which],
             "grid_GeV": {"omega": [float(axis[0]), float(axis[-1]), len(axis)],
                          "q": [float(axis[0]), float(axis[-1]), len(axis)]},
