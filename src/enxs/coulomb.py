@@ -18,9 +18,9 @@ R = √(5/3) r_ch with r_ch the rms charge radius. V̄ = 3.1 MeV for 12C, 6.8 Me
 The charged lepton a neutrino makes (``enxs.ccqe``) leaves the final nucleus, of charge Z_f = Z + 1 (ν, l⁻)
 or Z − 1 (ν̄, l⁺): only the outgoing wave is distorted, and the lepton's potential energy there is ∓V̄_f
 (``lepton_potential``; the same V̄ rule with Z_f, the target's radius). Modified effective-momentum
-approximation (Engel, PRC 57, 2004 (1998); GENIE's Valencia model takes it too): inside, the lepton has
-E_eff = E_l ± V̄_f (+ for l⁻) and k_eff = √(E_eff² − m_l²); q is computed from k_eff along the lepton's
-direction, ω = E_ν − E_l is unchanged, and the cross section takes the factor k_eff E_eff/(k E_l) (the
+approximation (Engel, PRC 57, 2004 (1998); GENIE's Valencia model takes the same factor and local q): inside,
+the lepton has E_eff = E_l ± V̄_f (+ for l⁻) and k_eff = √(E_eff² − m_l²); q is computed from k_eff along the
+lepton's direction, ω = E_ν − E_l is unchanged, and the cross section takes the factor k_eff E_eff/(k E_l) (the
 Fermi function's approximation) on its phase space. V̄_f = 3.7 MeV for ν on 12C, 7.2 MeV for ν on 40Ar.
 
 Charge radii: Angeli and Marinova, At. Data Nucl. Data Tables 99, 69 (2013). Nuclei not in the
