@@ -174,7 +174,8 @@ def test_response_model_onnx_both_forms(response_model, tmp_path):
     ensemble = Ensemble.load(response_model)
     nucleus = Nucleus.parse("12C")
     onnx_io.export(ensemble.model, nucleus, tmp_path)  # NuWro's σ interface, checked inside
-    onnx_io.export(ensemble.model, nucleus, tmp_path, responses=True)
+    summary = onnx_io.export(ensemble.model, nucleus, tmp_path, responses=True)
+    assert summary["check"]["reference"] == "enxs's float32 responses"  # what the response graphs are checked on
     q, omega = np.array([0.4, 0.7]), np.array([0.1, 0.3])
     session = ort.InferenceSession(str(tmp_path / "C12-responses" / "response_A_12_1.onnx"))
     r = session.run(None, {"input": np.stack([q, omega], 1).astype(np.float32)})[0]

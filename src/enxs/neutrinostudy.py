@@ -102,7 +102,8 @@ def write_report(model: str, out: Path, miniboone: Path) -> Path:
     nuclei = NUCLEI if ensemble.manifest.nucleus is None else (ensemble.manifest.nucleus.name,)
     rows, predictions, timings = [], {}, {}
     default = neutrino.scaling_choice(ensemble, None)  # a response network has f_L alone
-    variants = {_default_name(model, ensemble): (ensemble, default, True),
+    default_name = f"enxs {model}, {LABELS[default]} (default)"
+    variants = {default_name: (ensemble, default, True),
                 **({f"enxs {model}, f_T": (ensemble, "T", True), f"enxs {model}, f_L": (ensemble, "L", True)}
                    if default == "LT" else {}),
                 f"enxs {model}, {LABELS[default]}, muon a plane wave (no Coulomb)": (ensemble, default, False),
@@ -127,7 +128,7 @@ def write_report(model: str, out: Path, miniboone: Path) -> Path:
                 if flavor in MUON_FLAVORS:
                     sigma[(nucleus, flavor, "RFG")] = neutrino.total_cross_section(None, nucleus, ENERGIES,
                                                                                    flavor=flavor)
-    _figure_miniboone(plt, data, error, predictions, model, _default_name(model, ensemble), out / FIGURES[0])
+    _figure_miniboone(plt, data, error, predictions, model, default_name, out / FIGURES[0])
     _figure_sigma(plt, sigma, out / FIGURES[1])
     for nucleus, name in zip(NUCLEI, TABLES, strict=True):
         if nucleus not in nuclei:
@@ -143,16 +144,10 @@ def write_report(model: str, out: Path, miniboone: Path) -> Path:
                 "coulomb_correction": "; ".join(f"{', '.join(f for f in FLAVORS if notes[f] == note)}: {note}"
                                                 for note in dict.fromkeys(notes.values()))}
         write_table(frame, out / name, meta)
-    return _write_markdown(out, model, ensemble, rows, timings, sigma, nuclei)
+    return _write_markdown(out, model, ensemble, rows, timings, sigma, nuclei, default_name)
 
 
-def _default_name(model: str, ensemble: Ensemble) -> str:
-    """The study's name for the model's default scaling choice (``neutrino.scaling_choice``)."""
-    return f"enxs {model}, {LABELS[neutrino.scaling_choice(ensemble, None)]} (default)"
-
-
-def _write_markdown(out: Path, model, ensemble, rows, timings, sigma, nuclei) -> Path:
-    default = _default_name(model, ensemble)
+def _write_markdown(out: Path, model, ensemble, rows, timings, sigma, nuclei, default: str) -> Path:
     lines = ["# enxs neutrino study: CCQE from the electron model", "",
              f"Model `{model}` ({ensemble.members} members): its learned scaling function in the relativistic "
              "Fermi-gas CCQE kernel (`enxs.ccqe`; M_A = 1.03 GeV, Pauli blocking, the muon's Coulomb distortion in the "

@@ -73,10 +73,14 @@ CHECK_FLOOR = 1e-6
 ROUNDING_SLACK = 2.0
 
 
+def _floor(reference: np.ndarray) -> float:
+    """The self-check's floor: ``CHECK_FLOOR`` × the largest |reference|, at least ``CHECK_FLOOR``."""
+    return CHECK_FLOOR * max(1.0, float(np.abs(reference).max(initial=0.0)))
+
+
 def relative_difference(values: np.ndarray, reference: np.ndarray) -> float:
-    """max |values − reference| / max(|reference|, floor) with the self-check's floor (``CHECK_FLOOR``)."""
-    floor = CHECK_FLOOR * max(1.0, float(np.abs(reference).max(initial=0.0)))
-    return float(np.max(np.abs(values - reference) / np.maximum(np.abs(reference), floor), initial=0.0))
+    """max |values − reference| / max(|reference|, floor) with the self-check's floor (``_floor``)."""
+    return float(np.max(np.abs(values - reference) / np.maximum(np.abs(reference), _floor(reference)), initial=0.0))
 
 
 def check_member(path: Path, features: np.ndarray, reference: np.ndarray,
@@ -93,7 +97,7 @@ def check_member(path: Path, features: np.ndarray, reference: np.ndarray,
     y = session.run(None, {INPUT: features})[0].reshape(-1).astype(np.float64)
     reference = reference.reshape(-1).astype(np.float64)
     diff = np.abs(y - reference)
-    floor = CHECK_FLOOR * max(1.0, float(np.abs(reference).max(initial=0.0)))
+    floor = _floor(reference)
     excess = diff / (tolerance * np.maximum(np.abs(reference), floor))
     if not np.all(np.isfinite(y)) or excess.max() > 1:
         i = int(np.nanargmax(np.where(np.isfinite(excess), excess, np.inf)))
@@ -134,7 +138,7 @@ def export(model: EnsembleNet, nucleus: Nucleus, out: Path, weights_sha256: str 
         q = kinematics.three_momentum_transfer(energy, theta, omega)
         features = np.ascontiguousarray(np.stack([q, omega], axis=1).astype(np.float32))
         reference = member_responses(model, *features.astype(np.float64).T, nucleus)  # [K, N, 2], the same inputs
-        tolerance = CHECK_TOLERANCE
+        tolerance, reference_name = CHECK_TOLERANCE, "enxs's float32 responses"
     else:
         features = inputs(mode, energy, theta, omega, nucleus if mode != "none" else None).astype(np.float32)
         with torch.inference_mode():
@@ -143,6 +147,7 @@ def export(model: EnsembleNet, nucleus: Nucleus, out: Path, weights_sha256: str 
         reference = exact * nucleus_factor(mode, nucleus) * member_factors(model, nucleus)
         tolerance = max(CHECK_TOLERANCE, ROUNDING_SLACK * max(relative_difference(s, e) for s, e in zip(single, exact,
                                                                                                    strict=True)))
+        reference_name = "enxs in float64"
         features = np.ascontiguousarray(features[:, :N_KINEMATIC])
     directory.parent.mkdir(exist_ok=True)
     files, worst_abs, worst_rel = [], 0.0, 0.0
@@ -178,7 +183,7 @@ def export(model: EnsembleNet, nucleus: Nucleus, out: Path, weights_sha256: str 
                                "sample standard deviation over members (ddof = 1)",
                    "source_weights_sha256": weights_sha256,
                    "check": {"points": check_count, "max_abs_diff": worst_abs, "max_rel_diff": worst_rel,
-                             "reference": "enxs in float64", "tolerance": tolerance,
+                             "reference": reference_name, "tolerance": tolerance,
                              "floor": f"{CHECK_FLOOR:g} × the largest |y| of each file, at least {CHECK_FLOOR:g}"},
                    "files": files}
         (staging / "enxs-export.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
