@@ -137,10 +137,11 @@ def test_exported_tables_give_enxs_cross_sections_per_nucleus_with_members_and_c
                                             coulomb=False).mean  # the tables hold no lepton distortion
     assert (ours > 0).all() and genie * ccqe.HBARC2_CM2 == pytest.approx(ours, rel=1e-6, abs=0)
     flags = read_table(out / "56Fe_unconstrained.dat")[4][..., 0]
-    assert set(np.unique(flags)) <= {0, 1} and 0 < flags[nu[..., 0] > 0].mean() < 1
+    assert set(np.unique(flags)) == {0, 1, 2} and 0 < (flags[nu[..., 0] > 0] > 0).mean() < 1
     sidecar = json.loads((out / "enxs-export.json").read_text())
     assert sidecar["nucleus"] == "56Fe" and "R_T = 2 Wxx" in sidecar["contraction"] and "Q-value" not in sidecar
     assert sidecar["q_value"].startswith("0:") and sidecar["training_coverage"]["rule"]
+    assert "2 where" in sidecar["training_coverage"]["unconstrained_values"]
     assert "plane wave" in sidecar["coulomb_correction"] and "per nucleus" in sidecar["genie_use"]
 
 
@@ -168,5 +169,8 @@ def test_tensor_members_follow_the_scaling_choice():
 
     ensemble, carbon = Ensemble.load("enxs-any-fast"), Nucleus.parse("12C")
     omega, q = np.array([0.1, 0.2, 0.3]), np.array([0.5, 0.5, 0.5])
-    split, transverse = (hadrontensor.tensor_members(ensemble, carbon, omega, q, scaling=s) for s in ("LT", "T"))
+    (split, inelastic), (transverse, _) = (hadrontensor.tensor_members(ensemble, carbon, omega, q, scaling=s)
+                                           for s in ("LT", "T"))
     assert torch.equal(split[:, 3:], transverse[:, 3:]) and not torch.equal(split[:, :3], transverse[:, :3])
+    # the quasielastic part of R_T: most of it near the peak (ψ′ ≈ 0.5 at ω = 0.2), little above it (ω = 0.3)
+    assert inelastic.tolist() == [False, False, True]

@@ -189,9 +189,10 @@ def test_each_members_prediction_is_written_for_correlations_between_points(tmp_
     assert list(nu.columns[:2]) == ["T_mu_GeV", "cos_theta_mu"] and len(nu) == 2 and (nu[columns] > 0).all().all()
 
 
-def test_python_api_matches_cli(tmp_path):
+@pytest.mark.parametrize("angle", ["--angle", "--theta"])  # --theta: the input files' column name
+def test_python_api_matches_cli(tmp_path, angle):
     out = tmp_path / "p.csv"
-    _enxs("predict", SHIPPED, "--energy", 1.1, "--angle", 37.5, "--omega", "0.1,0.3", "--output", out)
+    _enxs("predict", SHIPPED, "--energy", 1.1, angle, 37.5, "--omega", "0.1,0.3", "--output", out)
     frame = pd.read_csv(out, comment="#")
     p = Ensemble.load(SHIPPED).predict(1.1, 37.5, [0.1, 0.3])
     assert np.allclose(frame.mean_nb_sr_GeV, p.mean, rtol=1e-6)

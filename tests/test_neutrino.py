@@ -342,7 +342,7 @@ def test_the_split_puts_f_L_in_the_longitudinal_and_f_T_in_the_transverse_share(
             current = neutrino.FLAVORS[flavor][1]
             members = {s: neutrino.double_differential(structured_model, "12C", t, cos, flavor=flavor, energy=1.0,
                                                        scaling=s, axial_mass_std=std).members for s in ("L", "T", "LT")}
-            masses = neutrino.axial_masses(structured_model, ccqe.AXIAL_MASS, std)
+            masses = ccqe.axial_masses(structured_model.model.draws, ccqe.AXIAL_MASS, std)
             v_final = coulomb.lepton_potential(CARBON, current.sign)
             share = torch.stack([ccqe.kernel(1.0, t, cos, d.k_fermi, d.e_shift, current, v_final, axial_mass=float(m),
                                              pauli=True).longitudinal for m in (masses if std else [ccqe.AXIAL_MASS])])
@@ -352,8 +352,9 @@ def test_the_split_puts_f_L_in_the_longitudinal_and_f_T_in_the_transverse_share(
             assert not np.allclose(members["LT"], members["T"], rtol=1e-3, atol=0)
 
 
-def test_points_are_flagged_where_no_electron_data_at_several_angles_constrain_the_responses(structured_model,
-                                                                                              monkeypatch):
+def test_points_are_flagged_where_the_electron_data_do_not_constrain_them(structured_model, monkeypatch):
+    """A point's whole contribution where no electron data at several angles constrain the responses (as
+    ``enxs responses`` flags them); its part through f_T where the quasielastic part of the electron R_T is small."""
     t, c = (a.ravel() for a in np.meshgrid(np.linspace(0.05, 2.5, 25), np.linspace(-0.95, 0.95, 20), indexing="ij"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -365,9 +366,13 @@ def test_points_are_flagged_where_no_electron_data_at_several_angles_constrain_t
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         separated = predict_responses(structured_model, k.q.numpy(), k.omega.numpy(), nucleus="12C")
-    assert np.array_equal(one.outside_coverage[live], separated.outside_coverage)
+    (f_l, f_t), qe_share = (v.numpy() for v in neutrino.scaling_members(structured_model, CARBON, k, "LT"))
+    small, longitudinal = qe_share < neutrino.QE_SHARE_MIN, k.longitudinal.numpy()
+    through_f_t = ((1 - longitudinal) * f_t).mean(0) / (longitudinal * f_l + (1 - longitudinal) * f_t).mean(0)
+    expected = np.where(separated.outside_coverage, 1.0, np.where(small, through_f_t, 0.0))
+    assert one.unconstrained_share[live] == pytest.approx(expected, rel=1e-6, abs=1e-12)
+    assert (separated.outside_coverage.mean() > 0.1) and (small & ~separated.outside_coverage).mean() > 0.1
     assert 0.1 < one.outside_coverage[live].mean() < 0.9
-    assert set(np.unique(one.unconstrained_share.round(9))) == {0.0, 1.0}
     assert ((averaged.unconstrained_share > 0) & (averaged.unconstrained_share < 1)).any()  # a cell straddles
     assert np.array_equal(averaged.outside_coverage, averaged.unconstrained_share >= neutrino.FLAG_SHARE)
     assert list(one.to_frame().columns)[-2:] == ["unconstrained_share", "outside_coverage"]
@@ -520,7 +525,8 @@ def test_neutrino_hepdata_submission_and_figure(tmp_path):
         plot_neutrino("enxs-any-fast", "12C", "numu", 1.0, None, None, "0.9,0.5", False, tmp_path / "nu.png")
     table = (tmp_path / "hd" / "16o_ccqe_sigma.yaml").read_text()
     assert "E_nu_GeV" in table and "ensemble standard deviation" in table
-    assert "share of the mean from (q, omega) outside the training coverage" in table
+    assert "share of the mean the electron data do not constrain" in table
+    assert "below 25% of the model" in (tmp_path / "hd" / "submission.yaml").read_text()  # the description
     binned = neutrino.double_differential(None, "12C", [0.3, 0.6], [0.85, 0.9], energy=1.0,
                                           cell=([0.2, 0.4], [0.1, 0.05]))
     with warnings.catch_warnings():
@@ -528,7 +534,7 @@ def test_neutrino_hepdata_submission_and_figure(tmp_path):
         write_neutrino_submission(binned, tmp_path / "bins")
     bins = (tmp_path / "bins" / "12c_ccqe_d2sigma.yaml").read_text()  # a bin per point: its edges, not its width
     assert "low: 0.2" in bins and "high: 0.8" in bins and "low: 0.875" in bins and "dT_mu_GeV\n" not in bins
-    assert "outside training coverage (1: extrapolation)" in table
+    assert "unconstrained (1: half of the mean or more)" in table
     assert (tmp_path / "hd" / "submission.tar.gz").is_file()
     assert (tmp_path / "nu.png").stat().st_size > 10_000
 
@@ -539,9 +545,9 @@ def test_an_axial_mass_spread_per_member_widens_the_band(structured_model):
         plain = neutrino.total_cross_section(structured_model, "12C", [1.0], nodes=(64, 32))
         spread = neutrino.total_cross_section(structured_model, "12C", [1.0], nodes=(64, 32), axial_mass_std=0.1)
         heavier = neutrino.total_cross_section(structured_model, "12C", [1.0], nodes=(64, 32), axial_mass=1.13)
-    masses = neutrino.axial_masses(structured_model, 1.03, 0.1)
+    masses = ccqe.axial_masses(structured_model.model.draws, 1.03, 0.1)
     assert masses.shape == (50,) and masses.std() == pytest.approx(0.1, rel=0.3)
-    assert masses[:10].tolist() == neutrino.axial_masses(structured_model, 1.03, 0.1)[:10].tolist()
+    assert masses[:10].tolist() == ccqe.axial_masses(structured_model.model.draws, 1.03, 0.1)[:10].tolist()
     # the band widens, and what the draws add in quadrature is M_A's own spread, dσ/dM_A × 0.1 GeV (the shipped
     # model: 0.96 of it; 50 draws scatter their width by ~10%, and they need not be independent of the members)
     assert spread.std[0] > plain.std[0]

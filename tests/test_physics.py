@@ -352,10 +352,33 @@ def test_the_neutrino_scaling_function_is_the_models_own_longitudinal_one(low_q)
     d, q, omega = describe(CARBON), torch.full((30,), 0.3, dtype=torch.float64), torch.linspace(0.03, 0.2, 30).double()
     psi = superscaling.psi_prime(q, omega, d.k_fermi, d.e_shift)
     kernel = ccqe.Kernel(psi=psi, factor=torch.ones_like(q), q=q, omega=omega)
-    f_l = neutrino.scaling_members(SimpleNamespace(model=net), CARBON, kernel, "L").numpy()
+    f_l, share = neutrino.scaling_members(SimpleNamespace(model=net), CARBON, kernel, "L")
     r_l = member_responses(net, q.numpy(), omega.numpy(), CARBON)[..., 0]
     g_l = superscaling.single_nucleon(q, omega, CARBON.Z, CARBON.A - CARBON.Z, d.k_fermi, psi)[0].numpy()
-    np.testing.assert_allclose(f_l, d.k_fermi * r_l / g_l, rtol=2e-4)
+    np.testing.assert_allclose(f_l.numpy(), d.k_fermi * r_l / g_l, rtol=2e-4)
+    assert share is None  # f_T is not used
+
+
+@pytest.mark.parametrize("pauli", [False, True])
+def test_the_quasielastic_share_of_the_transverse_response(pauli):
+    """Where f_T is used, ``neutrino.scaling_members`` gives the members' mean of R_T^QE/R_T, R_T^QE = G_T f_T/k_F
+    (times the Pauli-unblocked share) from its own f_T and R_T the model's whole transverse response."""
+    from types import SimpleNamespace
+
+    from enxs import ccqe, neutrino
+
+    net = structured_net(pauli_blocking=pauli)
+    d, q, omega = describe(CARBON), torch.full((30,), 0.4, dtype=torch.float64), torch.linspace(0.03, 0.35, 30).double()
+    psi = superscaling.psi_prime(q, omega, d.k_fermi, d.e_shift)
+    kernel = ccqe.Kernel(psi=psi, factor=torch.ones_like(q), q=q, omega=omega)
+    (_, f_t), share = neutrino.scaling_members(SimpleNamespace(model=net), CARBON, kernel, "LT")
+    r_t = member_responses(net, q.numpy(), omega.numpy(), CARBON)[..., 1]
+    g_t = superscaling.single_nucleon(q, omega, CARBON.Z, CARBON.A - CARBON.Z, d.k_fermi, psi)[1]
+    unblocked = superscaling.pauli_fraction(q, omega, d.k_fermi, d.e_shift).clamp_min(1e-4) if pauli else 1.0
+    expected = (g_t * unblocked * f_t / d.k_fermi).numpy() / r_t
+    assert ((expected > 0) & (expected < 1)).all()
+    np.testing.assert_allclose(share.numpy(), expected.mean(0), rtol=2e-4)
+    assert torch.equal(neutrino.scaling_members(SimpleNamespace(model=net), CARBON, kernel, "T")[1], share)
 
 
 def test_the_two_body_term_scales_as_a_kf_squared_and_exports(tmp_path):

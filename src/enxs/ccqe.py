@@ -58,6 +58,7 @@ import numpy as np
 import torch
 
 from enxs import rosenbluth, superscaling
+from enxs.leptonbins import NeutrinoError
 
 M = superscaling.M
 #: PDG 2024: Fermi constant [GeV⁻²], |V_ud|, axial coupling g_A, masses [GeV].
@@ -236,3 +237,31 @@ def fermi_gas_tensor(q, omega, k_fermi: float, e_shift: float, *, axial_mass: fl
 def fermi_gas_scaling(psi: torch.Tensor) -> torch.Tensor:
     """f_RFG(ψ′) = (3/4)(1 − ψ′²) for |ψ′| < 1, else 0: the relativistic Fermi gas's scaling function."""
     return torch.clamp(0.75 * (1 - psi * psi), min=0.0)
+
+
+def check_axial_mass(axial_mass: float) -> None:
+    """M_A [GeV] finite and > 0: M_A = 0 would silently drop the axial current (F_A → 0)."""
+    if not (axial_mass > 0 and np.isfinite(axial_mass)):
+        raise NeutrinoError(f"--axial-mass {axial_mass:g}: must be > 0 GeV")
+
+
+#: Member k's M_A draw depends only on k (and this tag): the same for every call and nucleus.
+AXIAL_DRAW_TAG = 20_261_130
+
+
+def axial_masses(members: int | None, axial_mass: float, std: float) -> np.ndarray | None:
+    """One M_A [GeV] per member of an ensemble of ``members`` (None: a baseline), M_A + std · z_k with z_k
+    standard normal drawn from (tag, k) alone, or None without a spread; M_A itself checked (``check_axial_mass``)."""
+    check_axial_mass(axial_mass)
+    if std < 0 or not np.isfinite(std):
+        raise NeutrinoError(f"--axial-mass-std {std:g}: must be ≥ 0 GeV")
+    if not std:
+        return None
+    if members is None:
+        raise NeutrinoError("--axial-mass-std draws M_A per member: it needs a model's ensemble")
+    draws = [np.random.default_rng(np.random.SeedSequence([AXIAL_DRAW_TAG, k])).standard_normal()
+             for k in range(members)]
+    masses = axial_mass + std * np.asarray(draws)
+    if (masses <= 0).any():
+        raise NeutrinoError(f"--axial-mass-std {std:g}: draws M_A ≤ 0; choose a smaller spread")
+    return masses

@@ -24,7 +24,8 @@ flagged. For a model of several nuclei the settings of all its nuclei count, for
 the split into R_L and R_T is learned jointly (one network; the nucleus enters through its
 descriptors), so a nucleus with data at one angle only (16O) is separated where other nuclei
 were measured at several. Neutrino cross sections (``enxs.neutrino``) take the responses' rule at
-every (q, ω) they integrate over.
+every (q, ω) they integrate over, and one of their own for what goes through the transverse
+quasielastic scaling function (``neutrino.QE_SHARE_MIN``).
 """
 
 from __future__ import annotations

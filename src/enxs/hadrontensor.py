@@ -16,7 +16,8 @@ R_CC = W00, R_CL = −ReW0z, R_LL = Wzz, R_T = 2Wxx, R_T′ = −ImWxy (its sign
 reproduces enxs's own. ω is the lepton's energy transfer: the nucleus' shift E_s is inside the table, so
 GENIE's Q-value shift must be 0 for it. Beside each table, ``…_unconstrained.dat`` holds per grid point 1
 where no electron data at several angles constrain the responses (``coverage.responses_unconstrained``),
-and ``enxs-export.json`` the provenance, the conventions and the coverage rule.
+2 where they do but the quasielastic part is too small a share of the electron R_T for the data to fix f_T
+(``neutrino.QE_SHARE_MIN``), and ``enxs-export.json`` the provenance, the conventions and the coverage rule.
 
 Where the tables fit in GENIE v3 (``GENIE_USE``; read from its ``SuSAv2QELPXSec`` source, GENIE not run here): they
 are per nucleus, as its blended-SuSAv2 and CRPA/HF tables, which it divides by the tensor nucleus' N (Z for ν̄) and
@@ -47,6 +48,11 @@ GENIE_USE = ("per nucleus, as GENIE's blended-SuSAv2 and CRPA/HF tables (SuSAv2Q
              "(Z) and is right for carbon only. Read from GENIE v3's source, not run")
 #: GENIE's order of the components in a table line, from ``ccqe.fermi_gas_tensor``'s (W00, W0z, Wzz, Wxx, Wxy).
 COLUMNS = (0, 1, 3, 4, 2)
+#: What the values of the ``…_unconstrained.dat`` table mean (``neutrino.QE_SHARE_MIN``).
+UNCONSTRAINED_NOTE = (f"1 where no electron data at several angles constrain the responses (enxs.coverage); 2 where "
+                      f"they do, but the quasielastic part is below {neutrino.QE_SHARE_MIN:.0%} of the model's "
+                      f"electron R_T, so that the data do not fix f_T (Wxx, ImWxy; every component with scaling T); "
+                      f"else 0")
 CURRENTS = {"nu": "neutron", "nubar": "proton"}
 
 
@@ -58,24 +64,28 @@ def grid(step: float, highest: float) -> np.ndarray:
 
 
 def tensor_members(ensemble: Ensemble, nucleus: Nucleus, omega, q, *, scaling: str | None = None,
-                   axial_mass: float = ccqe.AXIAL_MASS, pauli: bool = True) -> torch.Tensor:
+                   axial_mass: float = ccqe.AXIAL_MASS, pauli: bool = True) -> tuple[torch.Tensor, np.ndarray]:
     """Each member's tensor per active nucleon at (ω, q) [GeV] (broadcast, flattened), [K, 5, N] in
-    ``ccqe.fermi_gas_tensor``'s order, with the scaling functions of ``neutrino.scaling_choice``."""
+    ``ccqe.fermi_gas_tensor``'s order, with the scaling functions of ``neutrino.scaling_choice``; and where f_T is
+    used, whether the quasielastic part is below ``neutrino.QE_SHARE_MIN`` of the model's electron R_T [N] (bool)."""
     which = neutrino.scaling_choice(ensemble, scaling)
-    neutrino.check_axial_mass(axial_mass)
+    ccqe.check_axial_mass(axial_mass)
     d = describe(nucleus)
     omega, q = (torch.as_tensor(np.ravel(v).astype(float)) for v in np.broadcast_arrays(omega, q))
     tensor = ccqe.fermi_gas_tensor(q, omega, d.k_fermi, d.e_shift, axial_mass=axial_mass, pauli=pauli)
     psi = superscaling.psi_prime(q, omega, d.k_fermi, d.e_shift)
     live = (tensor != 0).any(0) & (omega < q) & (superscaling.log_f0(psi) > np.log(1e-8))  # ω < q: as electrons
     members = torch.zeros((ensemble.model.draws, 5, len(q)), dtype=torch.float64)
+    inelastic = np.zeros(len(q), bool)
     if live.any():
         points = ccqe.Kernel(psi[live], torch.ones(int(live.sum()), dtype=torch.float64), q[live], omega[live])
-        f = neutrino.scaling_members(ensemble, nucleus, points, which)
+        f, share = neutrino.scaling_members(ensemble, nucleus, points, which)
         f_l, f_t = (f[0], f[1]) if which == "LT" else (f, f)
         members[:, :3, live] = tensor[:3, live] * f_l[:, None]
         members[:, 3:, live] = tensor[3:, live] * f_t[:, None]
-    return members
+        if share is not None:
+            inelastic[live.numpy()] = (share < neutrino.QE_SHARE_MIN).numpy()
+    return members, inelastic
 
 
 def _write_table(path: Path, comment: str, nucleus: Nucleus, axis: np.ndarray, values: np.ndarray) -> None:
@@ -102,14 +112,15 @@ def export(ensemble: Ensemble | str, nucleus: str | Nucleus | None, out: str | P
     axis = grid(step, highest)
     omega, q = (a.ravel() for a in np.meshgrid(axis, axis, indexing="ij"))
     which = neutrino.scaling_choice(ensemble, scaling)
-    per_nucleon = tensor_members(ensemble, target, omega, q, scaling=which, axial_mass=axial_mass)
+    per_nucleon, inelastic = tensor_members(ensemble, target, omega, q, scaling=which, axial_mass=axial_mass)
     unconstrained, spacelike, reason = np.ones(len(q), dtype=int), omega < q, ensemble.everywhere_outside(target)
     if not reason:
         settings = ensemble.training_settings(target, responses=True)
         unconstrained[spacelike] = coverage.responses_unconstrained(q[spacelike], omega[spacelike], settings,
                                                                     target.A)[0]
+        unconstrained[(unconstrained == 0) & inelastic] = 2
     nonzero = (per_nucleon != 0).any(1).any(0).numpy()
-    share = float(unconstrained[nonzero].mean()) if nonzero.any() else 1.0
+    share = float((unconstrained[nonzero] > 0).mean()) if nonzero.any() else 1.0
     stem = target.name
     common = (f"enxs {ensemble.name} {target.name} CCQE hadron tensor (scaling {which}, M_A {axial_mass:g} GeV): "
               f"W00 ReW0z Wxx ImWxy Wzz [GeV^-1 per nucleus] on omega (outer) x |q| [GeV]; E_s inside, Q-value 0; "
@@ -129,8 +140,8 @@ def export(ensemble: Ensemble | str, nucleus: str | Nucleus | None, out: str | P
                 for k, table in enumerate(tables):
                     _write_table(staging / "members" / f"{stem}_{flavour}_CCQE_{k}.dat",
                                  f"{common}; {flavour} on {nucleon}s, member {k}", target, axis, table)
-        _write_table(staging / f"{stem}_unconstrained.dat", "1 where no electron data at several angles constrain "
-                     "the responses (enxs.coverage), omega (outer) x |q| [GeV]", target, axis, unconstrained[:, None])
+        _write_table(staging / f"{stem}_unconstrained.dat", UNCONSTRAINED_NOTE + ", omega (outer) x |q| [GeV]",
+                     target, axis, unconstrained[:, None])
         provenance = ensemble.provenance(target)
         provenance["coulomb_correction"] = ("none in the tensor (a lepton-side correction, enxs neutrino's default); "
                                             "GENIE's tensor-table modes apply none, so these tables give enxs's "
@@ -151,6 +162,7 @@ def export(ensemble: Ensemble | str, nucleus: str | Nucleus | None, out: str | P
             "flavours": {"nu": "neutrinos on neutrons (any lepton flavour)", "nubar": "antineutrinos on protons"},
             "not_included": neutrino.NOT_INCLUDED,
             "training_coverage": {"rule": coverage.rule(True), "unconstrained_file": f"{stem}_unconstrained.dat",
+                                  "unconstrained_values": UNCONSTRAINED_NOTE,
                                   "unconstrained_share_of_nonzero_points": share,
                                   **({"every_point_outside": reason} if reason else {})}})
         if out.exists():

@@ -110,11 +110,11 @@ def write_neutrino_submission(prediction, out: Path) -> Path:
     y.digits = SIGNIFICANT_DIGITS
     table.add_variable(y)
     if prediction.outside_coverage is not None:
-        share = Variable("share of the mean from (q, omega) outside the training coverage", is_independent=False,
-                         is_binned=False)
+        share = Variable("share of the mean the electron data do not constrain (unconstrained_share, description)",
+                         is_independent=False, is_binned=False)
         share.values = prediction.unconstrained_share.tolist()
         share.digits = SIGNIFICANT_DIGITS
-        flag = Variable("outside training coverage (1: extrapolation)", is_independent=False, is_binned=False)
+        flag = Variable("unconstrained (1: half of the mean or more)", is_independent=False, is_binned=False)
         flag.values = prediction.outside_coverage.astype(int).tolist()
         for variable in (share, flag):
             table.add_variable(variable)

@@ -10,9 +10,11 @@ f_T = k_F R_T^QE/G_T (apart from its inelastic term) in the transverse responses
 015501 (2005)); ``L``: f_L everywhere, the only one of a response network (its R_T holds the inelastic
 part). M_A is a parameter (``axial_mass``); with ``axial_mass_std`` each member draws its own.
 The band never includes the vector form factors' uncertainty or what is not in the model
-(``NOT_INCLUDED``). Each point of a model's prediction carries the share of its cross section from (q, ω)
-where no electron data at several angles constrain the responses (``coverage.responses_unconstrained``),
-and is flagged from ``FLAG_SHARE`` on.
+(``NOT_INCLUDED``). Each point of a model's prediction carries the share of its cross section that the
+electron data do not constrain (``UNCONSTRAINED``): from (q, ω) where no data at several angles constrain the
+responses (``coverage.responses_unconstrained``), and what goes through f_T where the quasielastic part is
+below ``QE_SHARE_MIN`` of the model's electron R_T (the data fix R_T there, not how it divides between the
+quasielastic tail and the inelastic term); it is flagged from ``FLAG_SHARE`` on.
 
 Cross sections in cm² (d²σ/dT dcos θ in cm²/GeV), per active nucleon (neutrons for ν, protons for
 ν̄; MiniBooNE's and most measurements' convention) or per nucleus; energies in GeV.
@@ -50,11 +52,18 @@ SCALING_NOTE = {"L": "the model's longitudinal scaling function f_L(psi')",
                 "LT": "the model's f_L(psi') in the longitudinal and f_T(psi', q) in the transverse responses",
                 "RFG": "the Fermi gas's scaling function (3/4)(1 - psi'^2)",
                 "f0": "the phenomenological scaling function f0(psi') of Amaro et al. (2005)"}
-#: A point is flagged (``outside_coverage``) when this share of its cross section or more comes from (q, ω) where
-#: no electron data at several angles constrain the model's responses (``coverage.responses_unconstrained``).
+#: A point is flagged (``outside_coverage``) when this share of its cross section or more is unconstrained
+#: (``UNCONSTRAINED``, module docstring).
 FLAG_SHARE = 0.5
 #: A flux-averaged σ takes σ(E_ν) every FLUX_STEP GeV, linear between (0.03% from all flux nodes: docs/method.md).
 FLUX_STEP = 0.05
+#: Where f_T is used, (q, ω) whose quasielastic part is less than this share of the model's electron R_T count as
+#: unconstrained for what goes through f_T: the electron data fix R_T there, not how it divides between the
+#: quasielastic tail and the inelastic term (the members' f_T then spread by factors of 2–17; docs/method.md).
+QE_SHARE_MIN = 0.25
+#: What ``unconstrained_share`` counts, in words.
+UNCONSTRAINED = (f"from (q, omega) where no electron data at several angles constrain the model's responses, or "
+                 f"through f_T where the quasielastic part is below {QE_SHARE_MIN:.0%} of the model's electron R_T")
 #: Fraction of each grid cell's points (3 × 3 Gauss–Legendre) for bin-averaged predictions.
 _CELL_NODES = np.polynomial.legendre.leggauss(3)
 
@@ -80,12 +89,15 @@ def scaling_choice(ensemble: Ensemble | None, scaling: str | None) -> str:
     return choice
 
 
-def scaling_members(ensemble: Ensemble, nucleus: Nucleus, k: ccqe.Kernel, which: str) -> torch.Tensor:
+def scaling_members(ensemble: Ensemble, nucleus: Nucleus, k: ccqe.Kernel,
+                    which: str) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Every member's scaling function at the points' (ψ′, q, ω), [K, N]: the structured model's
     f_L = f₀ e^{c_L(ψ′)} (and of q at low q with ``model.longitudinal_low_q``) or f_T = f₀ e^{c_T(q, ω)}
     (its quasielastic transverse part), both [2, K, N] for ``LT`` (one pass through the network), a
-    response network's f_L = k_F R_L/G_L at (q, ω)."""
+    response network's f_L = k_F R_L/G_L at (q, ω). With it, where f_T is used, the quasielastic share of
+    the model's electron R_T at the points (the members' mean, [N]; ``QE_SHARE_MIN``), else None."""
     model = ensemble.model
+    share = None
     if model.is_structured:
         with sampling(model):
             energy = rosenbluth.beam_energy(k.q.numpy(), k.omega.numpy(), EVALUATION_ANGLE)
@@ -97,13 +109,17 @@ def scaling_members(ensemble: Ensemble, nucleus: Nucleus, k: ccqe.Kernel, which:
             corrections = {}
             if "T" in which:
                 corrections["T"] = structured.bounded(logits[..., 0].double())
+                terms = structured.log_responses(logits, model.scaling, *structured.effective_q(features, False),
+                                                 features, model.config, model.own_knots(own), terms=True)
+                transverse = terms[..., 1:].movedim(-1, 0)  # [T, K, N]: quasielastic first
+                share = torch.exp(transverse[0] - torch.logsumexp(transverse, dim=0)).double().mean(0)
             if "L" in which:
                 extra = structured.low_q_part(logits, k.q.float(), low_q) if low_q else None
                 corrections["L"] = model.scaling(k.psi.float(), model.own_knots(own), extra).double()
         factor = float(model.output_factor) * torch.as_tensor(member_factors(model, nucleus))
         f = [torch.exp(structured.log_scaling_function(k.psi, corrections[part], part == "L",
                                                        model.config.longitudinal_cut)) * factor for part in which]
-        return f[0] if len(f) == 1 else torch.stack(f)
+        return (f[0] if len(f) == 1 else torch.stack(f)), share
     d = describe(nucleus)
     usable = k.omega < k.q
     r_l = torch.zeros((model.draws, len(k.q)), dtype=torch.float64)
@@ -111,7 +127,7 @@ def scaling_members(ensemble: Ensemble, nucleus: Nucleus, k: ccqe.Kernel, which:
         r_l[:, usable] = torch.as_tensor(member_responses(model, k.q[usable].numpy(), k.omega[usable].numpy(),
                                                           nucleus)[..., 0])
     g_l = superscaling.single_nucleon(k.q, k.omega, nucleus.Z, nucleus.A - nucleus.Z, d.k_fermi, k.psi)[0]
-    return d.k_fermi * r_l / g_l
+    return d.k_fermi * r_l / g_l, share
 
 
 @dataclass
@@ -135,14 +151,18 @@ class NeutrinoPrediction(MemberBand):
                                      (("mean", self.mean), ("std", self.std), ("q16", q16), ("q84", q84))}, **flags)
 
 
-def _unconstrained(ensemble: Ensemble | None, nucleus: Nucleus, k: ccqe.Kernel) -> torch.Tensor:
-    """1 at the (q, ω) of ``k`` where no electron data at several angles constrain the model's responses
-    (``coverage.responses_unconstrained``, the rule of ``enxs.responses``), else 0; 0 for a baseline."""
-    if ensemble is None:
-        return torch.zeros(len(k.q), dtype=torch.float64)
+def _unconstrained(ensemble: Ensemble, nucleus: Nucleus, k: ccqe.Kernel, part: torch.Tensor,
+                   transverse: torch.Tensor, share: torch.Tensor | None) -> torch.Tensor:
+    """The members' mean contribution [N] (of ``part`` [K, N], at ``k``'s points) from (q, ω) whose electron data do
+    not constrain what the neutrino cross section takes there: all of it where no data at several angles constrain the
+    responses (``coverage.responses_unconstrained``, the rule of ``enxs.responses``); its part through f_T
+    (``transverse``) where the quasielastic ``share`` of the model's electron R_T is below ``QE_SHARE_MIN``."""
     settings = ensemble.training_settings(nucleus, responses=True)
-    mask = coverage.responses_unconstrained(k.q.numpy(), k.omega.numpy(), settings, nucleus.A)[0]
-    return torch.as_tensor(mask, dtype=torch.float64)
+    mask = torch.as_tensor(coverage.responses_unconstrained(k.q.numpy(), k.omega.numpy(), settings, nucleus.A)[0])
+    loose = part.mean(0) * mask
+    if share is not None:
+        loose = loose + transverse.mean(0) * ((share < QE_SHARE_MIN) & ~mask)
+    return loose
 
 
 def _flagged(prediction: NeutrinoPrediction, ensemble: Ensemble | None, nucleus: Nucleus,
@@ -154,9 +174,8 @@ def _flagged(prediction: NeutrinoPrediction, ensemble: Ensemble | None, nucleus:
     mean = prediction.members.mean(0)
     share = np.divide(unconstrained, mean, out=np.zeros_like(mean), where=mean > 0).clip(0, 1)
     outside = share >= FLAG_SHARE
-    ensemble.flag_coverage(nucleus, outside, f"take {FLAG_SHARE:.0%} or more of their cross section from (q, ω) "
-                                             f"where no electron data at several angles constrain the model's "
-                                             f"responses (unconstrained_share)", stacklevel=4)
+    ensemble.flag_coverage(nucleus, outside, f"take {FLAG_SHARE:.0%} or more of their cross section {UNCONSTRAINED} "
+                                             f"(unconstrained_share)", stacklevel=4)
     prediction.unconstrained_share, prediction.outside_coverage = share, outside
     return prediction
 
@@ -191,10 +210,10 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
     one per point, averages each point over the cell around it (3 × 3 points), as binned data are.
     ``ensemble`` None gives a baseline by the same code (one member; ``scaling_choice``); a name or path loads it.
     ``nucleus`` None: a one-nucleus model's own. ``axial_mass_std`` > 0 gives each member its own M_A
-    (``axial_masses``): the band then holds M_A's uncertainty too. ``coulomb``: the outgoing lepton's Coulomb
+    (``ccqe.axial_masses``): the band then holds M_A's uncertainty too. ``coulomb``: the outgoing lepton's Coulomb
     distortion (``enxs.coulomb``; False: a plane wave)."""
     ensemble, target, current, lepton, which, per_factor = _setup(ensemble, nucleus, flavor, per, scaling)
-    masses = axial_masses(ensemble, axial_mass, axial_mass_std)
+    masses = ccqe.axial_masses(None if ensemble is None else ensemble.model.draws, axial_mass, axial_mass_std)
     v_final = lepton_potential(target, current.sign) if coulomb else 0.0
     t_lepton, cos_theta = (np.ravel(a) for a in kinematics.as_points(t_lepton=t_lepton, cos_theta=cos_theta))
     if cell is not None:
@@ -224,13 +243,13 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
         if not live.any():
             continue
         weight = torch.as_tensor(np.broadcast_to(weights[:, None], k.factor.shape).ravel()[live.numpy()] * cw)
-        part, flat = _members(ensemble, target, k, live, which, masses, where, pauli)
+        part, loose = _members(ensemble, target, k, live, which, masses, where, pauli)
         part = part * weight
         if len(part) != len(total):
             total = total.expand(len(part), -1).clone()
         index = torch.as_tensor(point[live.numpy()])
         total.index_add_(1, index, part)
-        unconstrained.index_add_(0, index, part.mean(0) * _unconstrained(ensemble, target, flat))
+        unconstrained.index_add_(0, index, loose * weight)
     members = total.numpy() * per_factor
     frame = pd.DataFrame({f"T_{lepton}_GeV": t_lepton, f"cos_theta_{lepton}": cos_theta,
                           **({} if cell is None else {f"dT_{lepton}_GeV": cell[0], f"dcos_theta_{lepton}": cell[1]})})
@@ -253,7 +272,7 @@ def total_cross_section(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
     cos θ = 1 − 2u², u ∈ (0, 1) (dense where the forward peak is narrow); within 0.2% of a rule of
     480 × 320 points for the Fermi gas at 0.3–3 GeV. ``axial_mass_std``, ``coulomb``: as ``double_differential``."""
     ensemble, target, current, _, which, per_factor = _setup(ensemble, nucleus, flavor, per, scaling)
-    masses = axial_masses(ensemble, axial_mass, axial_mass_std)
+    masses = ccqe.axial_masses(None if ensemble is None else ensemble.model.draws, axial_mass, axial_mass_std)
     v_final = lepton_potential(target, current.sign) if coulomb else 0.0
     energies = _energies(energies, flux)[0]
     if flux is not None:  # σ(E_ν) is smooth: on a grid, interpolated to the flux's energies below
@@ -272,10 +291,9 @@ def total_cross_section(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
             rows.append(np.zeros(1 if ensemble is None else ensemble.model.draws))
             unconstrained.append(0.0)
             continue
-        part, flat = _members(ensemble, target, k, live, which, masses, where, pauli)
-        part = part * torch.as_tensor(w)[live]
-        rows.append(part.sum(-1).numpy())
-        unconstrained.append(float((part.mean(0) * _unconstrained(ensemble, target, flat)).sum()))
+        part, loose = _members(ensemble, target, k, live, which, masses, where, pauli)
+        rows.append((part * torch.as_tensor(w)[live]).sum(-1).numpy())
+        unconstrained.append(float((loose * torch.as_tensor(w)[live]).sum()))
     members, unconstrained = np.stack(rows, axis=1) * per_factor, np.asarray(unconstrained) * per_factor
     frame = pd.DataFrame({"E_nu_GeV": energies})
     if flux is not None:
@@ -288,50 +306,27 @@ def total_cross_section(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
     return _flagged(NeutrinoPrediction(frame, members, "cm2", meta), ensemble, target, unconstrained)
 
 
-def check_axial_mass(axial_mass: float) -> None:
-    """M_A [GeV] finite and > 0: M_A = 0 would silently drop the axial current (F_A → 0)."""
-    if not (axial_mass > 0 and np.isfinite(axial_mass)):
-        raise NeutrinoError(f"--axial-mass {axial_mass:g}: must be > 0 GeV")
-
-
-#: Member k's M_A draw depends only on k (and this tag): the same for every call and nucleus.
-AXIAL_DRAW_TAG = 20_261_130
-
-
-def axial_masses(ensemble: Ensemble | None, axial_mass: float, std: float) -> np.ndarray | None:
-    """One M_A [GeV] per member, M_A + std · z_k with z_k standard normal drawn from (tag, k) alone, or
-    None without a spread; M_A itself checked (``check_axial_mass``)."""
-    check_axial_mass(axial_mass)
-    if std < 0 or not np.isfinite(std):
-        raise NeutrinoError(f"--axial-mass-std {std:g}: must be ≥ 0 GeV")
-    if not std:
-        return None
-    if ensemble is None:
-        raise NeutrinoError("--axial-mass-std draws M_A per member: it needs a model's ensemble")
-    draws = [np.random.default_rng(np.random.SeedSequence([AXIAL_DRAW_TAG, k])).standard_normal()
-             for k in range(ensemble.model.draws)]
-    masses = axial_mass + std * np.asarray(draws)
-    if (masses <= 0).any():
-        raise NeutrinoError(f"--axial-mass-std {std:g}: draws M_A ≤ 0; choose a smaller spread")
-    return masses
-
-
 def _members(ensemble: Ensemble | None, target: Nucleus, k: ccqe.Kernel, live: torch.Tensor, which: str,
-             masses: np.ndarray | None, where: tuple, pauli: bool) -> tuple[torch.Tensor, ccqe.Kernel]:
+             masses: np.ndarray | None, where: tuple, pauli: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """Each member's cross section at ``k``'s live points [K, N] (a baseline's [1, N]): its kernel (with drawn
     axial ``masses`` its own, ``ccqe.kernel`` at ``where``) times its scaling function (``LT``: f_L in the
-    longitudinal, f_T in the transverse part); and the live points' kernel."""
+    longitudinal, f_T in the transverse part); and the members' mean of it from (q, ω) the electron data do not
+    constrain [N] (``_unconstrained``; 0 for a baseline)."""
     live = live.ravel()
     flat = ccqe.Kernel(*(v.ravel()[live] for v in (k.psi, k.factor, k.q, k.omega)))
     kernels = [k] if masses is None else [ccqe.kernel(*where, axial_mass=float(m), pauli=pauli) for m in masses]
     factor = torch.stack([m.factor.ravel()[live] for m in kernels])
     if ensemble is None:  # a baseline, by the same code
         f = ccqe.fermi_gas_scaling(flat.psi) if which == "RFG" else torch.exp(superscaling.log_f0(flat.psi))
-        return factor * f, flat
-    f = scaling_members(ensemble, target, flat, which)
+        return factor * f, torch.zeros(len(flat.q), dtype=torch.float64)
+    f, share = scaling_members(ensemble, target, flat, which)
+    transverse = factor * f  # the part through f_T: all of it with T
     if which == "LT":  # [2, K, N]: f_L, f_T
-        f = torch.lerp(f[1], f[0], torch.stack([m.longitudinal.ravel()[live] for m in kernels]))
-    return factor * f, flat
+        longitudinal = torch.stack([m.longitudinal.ravel()[live] for m in kernels])
+        transverse = factor * f[1] * (1 - longitudinal)
+        f = torch.lerp(f[1], f[0], longitudinal)
+    part = factor * f
+    return part, _unconstrained(ensemble, target, flat, part, transverse, share)
 
 
 def _panels(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -392,4 +387,7 @@ def _metadata(ensemble, target, flavor, per, axial_mass, pauli, which, axial_mas
                      f"{axial_mass:g} +- {axial_mass_std:g} GeV, one draw per member); not included: the vector form "
                      "factors" if axial_mass_std else "spread of the ensemble members' scaling functions; not "
                      "included: M_A (a parameter; --axial-mass-std to draw it per member), form factors"),
-            "not_included": NOT_INCLUDED}
+            "not_included": NOT_INCLUDED,
+            **({} if ensemble is None else {
+                "unconstrained_share": f"each point's share of the mean {UNCONSTRAINED}; outside_coverage from "
+                                       f"{FLAG_SHARE:.0%} on"})}

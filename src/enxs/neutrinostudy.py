@@ -165,8 +165,7 @@ def _write_markdown(out: Path, model, ensemble, rows, timings, sigma, nuclei, de
     lines += ["", "Shape χ² with the published (diagonal) shape errors after the fitted normalization; band "
               "coverage: bins whose data/normalization lie within the 16–84% band widened by the data's error "
               "(one member for the baselines: a band of zero width); flagged: bins taking half or more of their cross "
-              "section from (q, ω) where no electron data at several angles constrain the model's responses "
-              "(`outside_coverage`). Figure: `neutrino-miniboone.png`.", "",
+              f"section {neutrino.UNCONSTRAINED} (`outside_coverage`). Figure: `neutrino-miniboone.png`.", "",
               "## σ(E_ν) per active nucleon [10⁻³⁸ cm²] (mean ± std over members; RFG by the same code)", "",
               "| nucleus | flavour | " + " | ".join(f"{e:.1f} GeV" for e in ENERGIES[SHOWN]) + " |",
               "|---|---|---|---|---|---|"]

@@ -239,7 +239,7 @@ def log_inelastic_threshold(q: torch.Tensor, omega: torch.Tensor, k_f: torch.Ten
 
 def log_responses(outputs: torch.Tensor, scaling: ScalingCorrection, q: torch.Tensor, omega: torch.Tensor,
                   big_q2: torch.Tensor, features: torch.Tensor, config: ModelConfig,
-                  own_knots: torch.Tensor | None = None) -> torch.Tensor:
+                  own_knots: torch.Tensor | None = None, terms: bool = False) -> torch.Tensor:
     """ln(R_L, R_T / GeV⁻¹) [K, N, 2] at (q, ω) [GeV] and Q² [GeV²] from the network's outputs (g_T, z_in, …)
     [K, N, F] and the longitudinal correction c_L(ψ′) (with a trained nucleus' ``own_knots``), with the model's options
     (``ModelConfig``): ``pauli_blocking``, the quasielastic parts times the Fermi gas's Pauli-unblocked share (at
@@ -247,7 +247,8 @@ def log_responses(outputs: torch.Tensor, scaling: ScalingCorrection, q: torch.Te
     (``superscaling.log_f0``), the transverse one's at PSI_CUT; ``inelastic_threshold`` W > 0 [GeV], the
     inelastic term times :func:`log_inelastic_threshold`'s share; ``longitudinal_low_q`` = q₀ > 0 [GeV], c_L also
     takes the network's third output g_L weighted by :func:`low_q_weight`; ``two_body``, R_T also has the
-    two-nucleon term from the last output (:func:`log_two_body`)."""
+    two-nucleon term from the last output (:func:`log_two_body`). With ``terms``, R_T's terms apart, [K, N, 1 + T]:
+    ln R_L, then ln of the quasielastic, the inelastic and (``two_body``) the two-nucleon transverse response."""
     z, n, k_f, e_s, _ = _nucleus(features)
     psi = superscaling.psi_prime(q, omega, k_f, e_s, big_q2=big_q2)
     g_l, g_t = superscaling.single_nucleon(q, omega, z, n, k_f, psi, big_q2)
@@ -262,8 +263,8 @@ def log_responses(outputs: torch.Tensor, scaling: ScalingCorrection, q: torch.Te
     if config.inelastic_threshold:
         log_t_in = log_t_in + log_inelastic_threshold(q, omega, k_f, e_s, config.inelastic_threshold, big_q2)
     two_body = [log_two_body(outputs[..., -1], z + n, k_f)] if config.two_body else []
-    transverse = [log_t_qe, log_t_in, *two_body]
-    return torch.stack([log_l, torch.logsumexp(torch.stack(transverse), dim=0)], dim=-1)
+    transverse = torch.stack([log_t_qe, log_t_in, *two_body], dim=-1)
+    return torch.cat([log_l.unsqueeze(-1), transverse if terms else torch.logsumexp(transverse, -1, keepdim=True)], -1)
 
 
 def log_two_body(z_2b: torch.Tensor, a: torch.Tensor, k_f: torch.Tensor) -> torch.Tensor:

@@ -70,7 +70,7 @@ def export_genie(model: ModelArg, out: Annotated[Path, typer.Option(help="New (o
                                       scaling=scaling, axial_mass=axial_mass)
     each = f" and {summary['members']} members each" if summary["members"] else ""
     say(f"{', '.join(summary['files'])}{each} written to {summary['directory']} ({summary['points']} (ω, q) points; "
-        f"{summary['unconstrained']:.0%} of the nonzero ones outside the electron data's coverage, in "
+        f"{summary['unconstrained']:.0%} of the nonzero ones not constrained by the electron data, marked in "
         f"{target.name}_unconstrained.dat)")
 
 

@@ -161,7 +161,8 @@ def neutrino(
     ensemble's band, per active nucleon: the model's learned scaling function in the relativistic Fermi-gas
     CCQE kernel (superscaling). The band holds the scaling function's spread (and M_A's with --axial-mass-std),
     not the form factors'. Points taking half their cross section or more from (q, ω) where no electron data at
-    several angles constrain the responses are flagged (outside_coverage, beside unconstrained_share).
+    several angles constrain the responses, or through f_T where the quasielastic part is below 25% of the
+    model's electron R_T, are flagged (outside_coverage, beside unconstrained_share).
     Not included: two-nucleon (2p2h) knockout, pion production and absorption, final-state interactions
     beyond what the scaling function holds."""
     from enxs import pointfiles

@@ -26,7 +26,7 @@ from enxs.files import check_output_file
 
 ModelArg = Annotated[str, typer.Argument(help="Model directory or shipped model name.")]
 Energy = Annotated[float | None, typer.Option("--energy", help="Beam energy E [GeV].")]
-Angle = Annotated[float | None, typer.Option("--angle", help="Scattering angle θ [deg].")]
+Angle = Annotated[float | None, typer.Option("--angle", "--theta", help="Scattering angle θ [deg].")]
 Omega = Annotated[str | None, typer.Option("--omega", help="ω [GeV]: start:stop:count or a comma list.")]
 
 def parse_values(text: str, what: str = "--omega", positive: bool = False) -> list[float]:
