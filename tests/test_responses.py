@@ -270,3 +270,39 @@ def test_the_python_api_names_no_submodule_so_that_each_name_stays_its_function(
         first = enxs.predict_responses("enxs-any-fast", 0.5, [0.1, 0.2], nucleus="12C")
         again = enxs.predict_responses("enxs-any-fast", 0.5, [0.1, 0.2], nucleus="12C")
     assert np.array_equal(first.mean, again.mean)
+
+
+def test_a_structured_model_gives_the_quasielastic_part_of_r_t(tmp_path):
+    """R_T = its quasielastic part + the inelastic term, member by member; the part is what the neutrino kernel takes
+    (its share of R_T is ``neutrino.scaling_members``'s); files and grids carry it, a response network has none."""
+    from enxs import ccqe, grid, neutrino, superscaling
+    from enxs.descriptors import describe
+
+    carbon, q, omega = Nucleus.parse("12C"), np.full(6, 0.5), np.linspace(0.05, 0.45, 6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = predict_responses("enxs-any-fast", q, omega, nucleus="12C")
+        model = Ensemble.load("enxs-any-fast").model
+        plain = member_responses(model, q, omega, carbon)
+        d = describe(carbon)
+        psi = superscaling.psi_prime(torch.as_tensor(q), torch.as_tensor(omega), d.k_fermi, d.e_shift)
+        kernel = ccqe.Kernel(psi, torch.ones(6, dtype=torch.float64), torch.as_tensor(q), torch.as_tensor(omega))
+        share = neutrino.scaling_members(Ensemble.load("enxs-any-fast"), carbon, kernel, "LT")[1].numpy()
+        arrays, meta = grid.build_responses(Ensemble.load("enxs-any-fast"), carbon, q=(0.2, 0.6), shape=(3, 4))
+        network = predict_responses("enxs-12C-responses-fast", 0.5, [0.1])
+    assert r.members == pytest.approx(plain, rel=1e-5, abs=0)  # R_T from its terms, as without them
+    assert (r.transverse_qe > 0).all() and (r.transverse_qe < r.members[..., 1]).all()
+    assert (r.transverse_qe / r.members[..., 1]).mean(0) == pytest.approx(share, rel=1e-4, abs=0)
+    assert share[0] > 0.5 > share[-1]  # most of R_T below the peak, little far above it
+    frame = r.to_frame()
+    assert list(frame.columns[-5:]) == [f"R_T_QE_{s}_per_GeV" for s in ("mean", "std", "q16", "q84")] + [
+        "outside_coverage"]
+    assert arrays["R_T_QE_mean"].shape == (3, 4) and "R_T_QE" in meta
+    physical = ~np.isnan(arrays["R_T_mean"])
+    assert (arrays["R_T_QE_mean"][physical] <= arrays["R_T_mean"][physical]).all()
+    out = tmp_path / "r.csv"
+    result = enxs("responses", "enxs-any-fast", "--nucleus", "12C", "--q", 0.5, "--omega", "0.1,0.2", "--output", out)
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    assert "R_T_QE_mean_per_GeV" in text and "charged-current quasielastic neutrino" in text
+    assert network.transverse_qe is None and "R_T_QE_mean_per_GeV" not in network.to_frame()

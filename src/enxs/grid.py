@@ -191,7 +191,7 @@ def build_responses(ensemble, nucleus: Nucleus, q=(0.1, 2.0), shape=(96, 200),
     """R_L and R_T [GeV⁻¹] (mean, std, 16%, 84%) and the coverage flag on a rectangular grid
     q [GeV] × ω [GeV] (ω from q_min/100 to q_max, both uniform), for generators that tabulate
     responses; NaN where ω ≥ q (no electron scattering: Q² ≤ 0). Returns (arrays, metadata)."""
-    from enxs.responses import predict_responses
+    from enxs.responses import TRANSVERSE_QE_NOTE, predict_responses
 
     q_axis = np.linspace(q[0], q[1], shape[0])
     w_axis = np.linspace(q[0] / 100, q[1], shape[1])
@@ -205,11 +205,19 @@ def build_responses(ensemble, nucleus: Nucleus, q=(0.1, 2.0), shape=(96, 200),
             full = np.full(shape, np.nan)
             full[physical] = values[:, j]
             arrays[f"{name}_{stat}"] = full
+    if result.transverse_qe is not None:  # a structured model: R_T's quasielastic part
+        qe16, qe84 = np.quantile(result.transverse_qe, [0.16, 0.84], axis=0)
+        for stat, values in (("mean", result.transverse_qe.mean(0)), ("std", member_spread(result.transverse_qe)),
+                             ("q16", qe16), ("q84", qe84)):
+            full = np.full(shape, np.nan)
+            full[physical] = values
+            arrays[f"R_T_QE_{stat}"] = full
     outside = np.ones(shape, np.int8)
     outside[physical] = result.outside_coverage
     arrays["outside_coverage"] = outside
     meta = {**(meta or {}), "method": result.method,
-            "units": "q, omega [GeV]; R_L, R_T [GeV^-1] per nucleus; arrays [q, omega]; NaN where omega >= q",
+            "units": "q, omega [GeV]; R_L, R_T (R_T_QE) [GeV^-1] per nucleus; arrays [q, omega]; NaN where omega >= q",
+            **({"R_T_QE": TRANSVERSE_QE_NOTE} if result.transverse_qe is not None else {}),
             "convention": "d2sigma/dOmega/domega = sigma_Mott (v_L R_L + v_T R_T), v_L = (Q^2/q^2)^2, "
                           "v_T = Q^2/(2 q^2) + tan^2(theta/2); no Coulomb correction"}
     return arrays, meta

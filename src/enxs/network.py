@@ -157,7 +157,7 @@ class Output:
         z = net.logits(features)
         return (torch.nn.functional.logsigmoid(z) if self.kind == "sigmoid" else z) + torch.log(net.output_factor)
 
-    def log_responses(self, net: EnsembleNet, features: torch.Tensor) -> torch.Tensor:
+    def log_responses(self, net: EnsembleNet, features: torch.Tensor, terms: bool = False) -> torch.Tensor:
         raise TypeError("a σ network has no responses")
 
 
@@ -185,7 +185,9 @@ class Responses(Output):
     def log_y(self, net, features):
         return torch.logsumexp(self.log_responses(net, features) + torch.log(weights_over_scale(features)[0]), dim=-1)
 
-    def log_responses(self, net, features):
+    def log_responses(self, net, features, terms=False):
+        if terms:
+            raise TypeError("a response network's R_T is one term")
         return torch.nn.functional.logsigmoid(net.logits(features)) + math.log(R_UNIT) + torch.log(net.output_factor)
 
 
@@ -205,18 +207,18 @@ class Structured(Output):
     def network_inputs(self, features, coulomb_on):
         return structured.network_inputs(*structured.effective_q(features, coulomb_on), features)
 
-    def _log_responses(self, net, features, coulomb_on):
+    def _log_responses(self, net, features, coulomb_on, terms=False):
         q, omega, big_q2 = structured.effective_q(features, coulomb_on)
         own = net.own_nuclei_of(features)  # once per call: the hidden layers, the head and c_L's knots use it
         log_r = structured.log_responses(net.logits(features, coulomb_on, own), net.scaling, q, omega, big_q2, features,
-                                         net.config, net.own_knots(own))
+                                         net.config, net.own_knots(own), terms)
         return log_r + torch.log(net.output_factor)
 
     def log_y(self, net, features):
         return torch.logsumexp(self._log_responses(net, features, True) + structured.log_weights(features), dim=-1)
 
-    def log_responses(self, net, features):
-        return self._log_responses(net, features, False)
+    def log_responses(self, net, features, terms=False):
+        return self._log_responses(net, features, False, terms)
 
 
 OUTPUTS: dict[str, Output] = {"sigmoid": Output("sigmoid"), "exp": Output("exp"), "responses": Responses(),
@@ -335,11 +337,12 @@ class EnsembleNet(nn.Module):
         """y = σ/S, [K, N]."""
         return self.forward_with_log(features)[0]
 
-    def log_responses(self, features: torch.Tensor) -> torch.Tensor:
+    def log_responses(self, features: torch.Tensor, terms: bool = False) -> torch.Tensor:
         """ln(R_L, R_T / GeV⁻¹) [K, N, 2] of a response model at the points' (q, ω), per
         nucleus divided by the nucleus factor (``descriptors.nucleus_factor``); without Coulomb
-        distortion (the responses are defined without it)."""
-        return self.output.log_responses(self, features)
+        distortion (the responses are defined without it). With ``terms`` (the structured model
+        only) R_T's terms apart, [K, N, 1 + T] (``structured.log_responses``)."""
+        return self.output.log_responses(self, features, terms)
 
     def forward_with_log(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(y, log y), log y computed from the logits (``logsigmoid``), so it never underflows;

@@ -30,9 +30,12 @@ from enxs.coverage import EPSILON_LEVER, responses_unconstrained
 from enxs.descriptors import inputs, nucleus_factor
 from enxs.network import EnsembleNet
 from enxs.nuclei import Nucleus
-from enxs.predict import Ensemble, ExtrapolationWarning, MemberBand, NonFiniteError, sampling
+from enxs.predict import Ensemble, ExtrapolationWarning, MemberBand, NonFiniteError, member_spread, sampling
 from enxs.zeroshot import member_factors
 
+#: What a structured model's ``transverse_qe`` (R_T_QE in files) is, for files read without enxs.
+TRANSVERSE_QE_NOTE = ("the quasielastic part of R_T (G_T f_T/k_F, apart from the inelastic term): what a "
+                      "charged-current quasielastic neutrino cross section takes (enxs neutrino)")
 #: The angle through which a response network is evaluated: any angle gives the same R's
 #: (the network sees (q, ω) only); 90° keeps E moderate for every (q, ω).
 EVALUATION_ANGLE = 90.0
@@ -42,7 +45,9 @@ EVALUATION_ANGLE = 90.0
 class Responses(MemberBand):
     """R_L, R_T [GeV⁻¹] per point: ``members`` [K, N, 2] (L, T), summarized as mean, std and
     16/84% quantiles [N, 2] (``MemberBand``); ``outside_coverage`` [N] (bool: not constrained by data at several
-    angles, below the elastic line, or a negative mean); ``method`` says where they come from."""
+    angles, below the elastic line, or a negative mean); ``method`` says where they come from. A structured
+    model's also have ``transverse_qe`` [K, N], the quasielastic part of each member's R_T (G_T f_T/k_F), what
+    a charged-current quasielastic neutrino cross section takes from it (``enxs.neutrino``)."""
 
     q: np.ndarray
     omega: np.ndarray
@@ -50,6 +55,7 @@ class Responses(MemberBand):
     outside_coverage: np.ndarray
     method: str
     zero_shot: bool = False  # the model has no training data of this nucleus
+    transverse_qe: np.ndarray | None = None
 
     def to_frame(self) -> pd.DataFrame:
         q16, q84 = self.quantiles()
@@ -57,20 +63,26 @@ class Responses(MemberBand):
         for j, name in enumerate(("R_L", "R_T")):
             columns |= {f"{name}_mean_per_GeV": self.mean[:, j], f"{name}_std_per_GeV": self.std[:, j],
                         f"{name}_q16_per_GeV": q16[:, j], f"{name}_q84_per_GeV": q84[:, j]}
+        if self.transverse_qe is not None:
+            qe16, qe84 = np.quantile(self.transverse_qe, [0.16, 0.84], axis=0)
+            columns |= {"R_T_QE_mean_per_GeV": self.transverse_qe.mean(0),
+                        "R_T_QE_std_per_GeV": member_spread(self.transverse_qe),
+                        "R_T_QE_q16_per_GeV": qe16, "R_T_QE_q84_per_GeV": qe84}
         return pd.DataFrame({**columns, "outside_coverage": self.outside_coverage.astype(bool)})
 
 
-def member_responses(model: EnsembleNet, q, omega, nucleus: Nucleus | None) -> np.ndarray:
+def member_responses(model: EnsembleNet, q, omega, nucleus: Nucleus | None, terms: bool = False) -> np.ndarray:
     """R_L, R_T of every member of a response model, [K, N, 2] in GeV⁻¹ per nucleus ([K·S, N, 2]
     for model B with S = ``mc_samples`` dropout samples per member); a zero-shot nucleus of a structured
-    model of several nuclei times each member's factor of ``enxs.zeroshot``."""
+    model of several nuclei times each member's factor of ``enxs.zeroshot``. With ``terms`` (the structured
+    model only): R_L and R_T's terms apart, [K, N, 1 + T] (quasielastic, inelastic, two-nucleon)."""
     mode = model.config.nucleus_inputs
     energy = rosenbluth.beam_energy(q, omega, EVALUATION_ANGLE)
     features = torch.as_tensor(inputs(mode, energy, EVALUATION_ANGLE, omega, nucleus), dtype=torch.float32)
     with sampling(model):  # model B: each member sampled mc_samples times, as for σ
         draws = max(model.config.mc_samples, 1)
-        log_r = torch.cat([torch.cat([model.log_responses(x) for _ in range(draws)]) for x in features.split(8192)],
-                          dim=1)
+        log_r = torch.cat([torch.cat([model.log_responses(x, terms) for _ in range(draws)])
+                           for x in features.split(8192)], dim=1)
     return np.exp(log_r.double().numpy()) * nucleus_factor(mode, nucleus) * member_factors(model, nucleus)[..., None]
 
 
@@ -100,8 +112,13 @@ def predict_responses(ensemble: Ensemble | str | os.PathLike, q, omega, *,
     rosenbluth.check_q_omega(q, omega)
     settings = ensemble.training_settings(target, responses=True)
     outside, (pair_point, pair_setting) = responses_unconstrained(q, omega, settings, target.A)
-    if ensemble.model.is_response:
+    transverse_qe = None
+    if ensemble.model.is_structured:  # R_T's terms apart: its quasielastic part too
+        terms = member_responses(ensemble.model, q, omega, target, terms=True)
+        members, transverse_qe = np.stack([terms[..., 0], terms[..., 1:].sum(-1)], axis=-1), terms[..., 1]
+    elif ensemble.model.is_response:
         members = member_responses(ensemble.model, q, omega, target)
+    if ensemble.model.is_response:
         method = ("physics-structured model: superscaling responses with bounded learned corrections and a learned "
                   "inelastic transverse term" if ensemble.model.is_structured else "response network")
     else:
@@ -130,4 +147,4 @@ def predict_responses(ensemble: Ensemble | str | os.PathLike, q, omega, *,
         warnings.warn(f"the Rosenbluth fit gives a negative R_L or R_T for some member ({int(negative.sum())} "
                       f"point(s) with a negative mean, flagged): the cross-section model violates the "
                       f"one-photon-exchange structure there", ExtrapolationWarning, stacklevel=2)
-    return Responses(q, omega, members, outside, method, ensemble.zero_shot(target))
+    return Responses(q, omega, members, outside, method, ensemble.zero_shot(target), transverse_qe)

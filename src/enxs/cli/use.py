@@ -174,7 +174,7 @@ def responses(
     else:
         raise CLIError("give --q and --omega, or --input points.csv")
     ensemble, target = load(model, nucleus)
-    from enxs.responses import predict_responses
+    from enxs.responses import TRANSVERSE_QE_NOTE, predict_responses
 
     with warnings_on_screen():
         result = predict_responses(ensemble, qq, w, nucleus=target)
@@ -182,15 +182,19 @@ def responses(
     if output is None:
         zero_shot = "; zero-shot: no training data of this nucleus" if result.zero_shot else ""
         table = Table(title=escape(f"{target.name} — {model} — R_L, R_T [GeV⁻¹] ({result.method}{zero_shot})"))
-        for col in ("q [GeV]", "ω [GeV]", "R_L", "± std", "R_T", "± std", "outside"):
+        shown = {"q [GeV]": "q_GeV", "ω [GeV]": "omega_GeV", "R_L": "R_L_mean_per_GeV", "± std": "R_L_std_per_GeV",
+                 "R_T": "R_T_mean_per_GeV", "± std ": "R_T_std_per_GeV", "R_T (QE)": "R_T_QE_mean_per_GeV"}
+        shown = {title: column for title, column in shown.items() if column in frame}
+        for col in (*shown, "outside"):
             table.add_column(escape(col), justify="right")
-        for r in frame.itertuples(index=False):
-            table.add_row(*(f"{v:.5g}" for v in (r[0], r[1], r[2], r[3], r[6], r[7])), "yes" if r[10] else "")
+        for _, r in frame.iterrows():
+            table.add_row(*(f"{r[column]:.5g}" for column in shown.values()), "yes" if r.outside_coverage else "")
         console.print(table)
         return
     pointfiles.write_table(frame, output, {
         **ensemble.provenance(target), "method": result.method,
         "units": "q_GeV, omega_GeV [GeV]; R_L, R_T [GeV^-1] per nucleus (not per nucleon)",
+        **({"R_T_QE": TRANSVERSE_QE_NOTE} if result.transverse_qe is not None else {}),
         "convention": "d2sigma/dOmega/domega = sigma_Mott (v_L R_L + v_T R_T), sigma_Mott = (hbar c)^2 alpha^2 "
                       "cos^2(theta/2)/(4 E^2 sin^4(theta/2)), v_L = (Q^2/q^2)^2, v_T = Q^2/(2q^2) + tan^2(theta/2); "
                       "no Coulomb correction",
@@ -328,6 +332,9 @@ def _plot_responses(model: str, nucleus: str | None, q_values: list[float], omeg
             drawn = plots.band(ax, w, r.mean[:, j], q16[:, j], q84[:, j], f"q = {q:g} GeV")
             plots.mark_extrapolation(ax, w, r.mean[:, j], r.outside_coverage)
             drawn["line"].set_label(f"q = {q:g} GeV")
+        if r.transverse_qe is not None:  # a structured model: R_T's quasielastic part, dashed
+            axes[1].plot(w, r.transverse_qe.mean(0), ls="--", lw=1, color=drawn["line"].get_color(),
+                         label="its quasielastic part" if q == q_values[0] else None)
     for ax, name in zip(axes, ("longitudinal R_L", "transverse R_T"), strict=True):
         ax.set_xlabel("ω [GeV]")
         ax.set_ylabel(f"{name.split()[1]} [GeV⁻¹]")
