@@ -17,7 +17,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from enxs import ccqe, coulomb, flux, neutrino, rosenbluth, superscaling
+from enxs import ccqe, coulomb, flux, modelscaling, neutrino, rosenbluth, superscaling
 from enxs.descriptors import describe
 from enxs.errors import EnxsError
 from enxs.nuclei import Nucleus
@@ -366,13 +366,19 @@ def test_points_are_flagged_where_the_electron_data_do_not_constrain_them(struct
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         separated = predict_responses(structured_model, k.q.numpy(), k.omega.numpy(), nucleus="12C")
-    (f_l, f_t), qe_share = (v.numpy() for v in neutrino.scaling_members(structured_model, CARBON, k, "LT"))
-    small, longitudinal = qe_share < neutrino.QE_SHARE_MIN, k.longitudinal.numpy()
+    (f_l, f_t), qe_share = (v.numpy() for v in modelscaling.scaling_members(structured_model, CARBON, k, "LT"))
+    small, longitudinal = qe_share < modelscaling.QE_SHARE_MIN, k.longitudinal.numpy()
     through_f_t = ((1 - longitudinal) * f_t).mean(0) / (longitudinal * f_l + (1 - longitudinal) * f_t).mean(0)
     expected = np.where(separated.outside_coverage, 1.0, np.where(small, through_f_t, 0.0))
     assert one.unconstrained_share[live] == pytest.approx(expected, rel=1e-6, abs=1e-12)
     assert (separated.outside_coverage.mean() > 0.1) and (small & ~separated.outside_coverage).mean() > 0.1
     assert 0.1 < one.outside_coverage[live].mean() < 0.9
+    assert "through f_T" in one.metadata["unconstrained_share"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        longitudinal = neutrino.double_differential(structured_model, "12C", t[live], c[live], energy=3.0, scaling="L")
+    assert np.array_equal(longitudinal.outside_coverage, separated.outside_coverage)  # f_L: the responses' rule alone
+    assert "f_T" not in longitudinal.metadata["unconstrained_share"]
     assert ((averaged.unconstrained_share > 0) & (averaged.unconstrained_share < 1)).any()  # a cell straddles
     assert np.array_equal(averaged.outside_coverage, averaged.unconstrained_share >= neutrino.FLAG_SHARE)
     assert list(one.to_frame().columns)[-2:] == ["unconstrained_share", "outside_coverage"]

@@ -339,11 +339,11 @@ def test_the_low_q_longitudinal_part_fades_with_q_stays_bounded_and_traces(tmp_p
 
 @pytest.mark.parametrize("low_q", [0.0, 0.5])
 def test_the_neutrino_scaling_function_is_the_models_own_longitudinal_one(low_q):
-    """``neutrino.scaling_members`` (L) gives f_L = k_F R_L/G_L of the model's own responses, its low-q part
+    """``modelscaling.scaling_members`` (L) gives f_L = k_F R_L/G_L of the model's own responses, its low-q part
     included."""
     from types import SimpleNamespace
 
-    from enxs import ccqe, neutrino
+    from enxs import ccqe, modelscaling
 
     net = structured_net(longitudinal_low_q=low_q)
     with torch.no_grad():
@@ -352,7 +352,7 @@ def test_the_neutrino_scaling_function_is_the_models_own_longitudinal_one(low_q)
     d, q, omega = describe(CARBON), torch.full((30,), 0.3, dtype=torch.float64), torch.linspace(0.03, 0.2, 30).double()
     psi = superscaling.psi_prime(q, omega, d.k_fermi, d.e_shift)
     kernel = ccqe.Kernel(psi=psi, factor=torch.ones_like(q), q=q, omega=omega)
-    f_l, share = neutrino.scaling_members(SimpleNamespace(model=net), CARBON, kernel, "L")
+    f_l, share = modelscaling.scaling_members(SimpleNamespace(model=net), CARBON, kernel, "L")
     r_l = member_responses(net, q.numpy(), omega.numpy(), CARBON)[..., 0]
     g_l = superscaling.single_nucleon(q, omega, CARBON.Z, CARBON.A - CARBON.Z, d.k_fermi, psi)[0].numpy()
     np.testing.assert_allclose(f_l.numpy(), d.k_fermi * r_l / g_l, rtol=2e-4)
@@ -361,24 +361,24 @@ def test_the_neutrino_scaling_function_is_the_models_own_longitudinal_one(low_q)
 
 @pytest.mark.parametrize("pauli", [False, True])
 def test_the_quasielastic_share_of_the_transverse_response(pauli):
-    """Where f_T is used, ``neutrino.scaling_members`` gives the members' mean of R_T^QE/R_T, R_T^QE = G_T f_T/k_F
+    """Where f_T is used, ``modelscaling.scaling_members`` gives the members' mean of R_T^QE/R_T, R_T^QE = G_T f_T/k_F
     (times the Pauli-unblocked share) from its own f_T and R_T the model's whole transverse response."""
     from types import SimpleNamespace
 
-    from enxs import ccqe, neutrino
+    from enxs import ccqe, modelscaling
 
     net = structured_net(pauli_blocking=pauli)
     d, q, omega = describe(CARBON), torch.full((30,), 0.4, dtype=torch.float64), torch.linspace(0.03, 0.35, 30).double()
     psi = superscaling.psi_prime(q, omega, d.k_fermi, d.e_shift)
     kernel = ccqe.Kernel(psi=psi, factor=torch.ones_like(q), q=q, omega=omega)
-    (_, f_t), share = neutrino.scaling_members(SimpleNamespace(model=net), CARBON, kernel, "LT")
+    (_, f_t), share = modelscaling.scaling_members(SimpleNamespace(model=net), CARBON, kernel, "LT")
     r_t = member_responses(net, q.numpy(), omega.numpy(), CARBON)[..., 1]
     g_t = superscaling.single_nucleon(q, omega, CARBON.Z, CARBON.A - CARBON.Z, d.k_fermi, psi)[1]
     unblocked = superscaling.pauli_fraction(q, omega, d.k_fermi, d.e_shift).clamp_min(1e-4) if pauli else 1.0
     expected = (g_t * unblocked * f_t / d.k_fermi).numpy() / r_t
     assert ((expected > 0) & (expected < 1)).all()
     np.testing.assert_allclose(share.numpy(), expected.mean(0), rtol=2e-4)
-    assert torch.equal(neutrino.scaling_members(SimpleNamespace(model=net), CARBON, kernel, "T")[1], share)
+    assert torch.equal(modelscaling.scaling_members(SimpleNamespace(model=net), CARBON, kernel, "T")[1], share)
 
 
 def test_the_two_body_term_scales_as_a_kf_squared_and_exports(tmp_path):

@@ -274,8 +274,8 @@ def test_the_python_api_names_no_submodule_so_that_each_name_stays_its_function(
 
 def test_a_structured_model_gives_the_quasielastic_part_of_r_t(tmp_path):
     """R_T = its quasielastic part + the inelastic term, member by member; the part is what the neutrino kernel takes
-    (its share of R_T is ``neutrino.scaling_members``'s); files and grids carry it, a response network has none."""
-    from enxs import ccqe, grid, neutrino, superscaling
+    (its share of R_T is ``modelscaling.scaling_members``'s); files and grids carry it, a response network has none."""
+    from enxs import ccqe, grid, modelscaling, superscaling
     from enxs.descriptors import describe
 
     carbon, q, omega = Nucleus.parse("12C"), np.full(6, 0.5), np.linspace(0.05, 0.45, 6)
@@ -287,7 +287,7 @@ def test_a_structured_model_gives_the_quasielastic_part_of_r_t(tmp_path):
         d = describe(carbon)
         psi = superscaling.psi_prime(torch.as_tensor(q), torch.as_tensor(omega), d.k_fermi, d.e_shift)
         kernel = ccqe.Kernel(psi, torch.ones(6, dtype=torch.float64), torch.as_tensor(q), torch.as_tensor(omega))
-        share = neutrino.scaling_members(Ensemble.load("enxs-any-fast"), carbon, kernel, "LT")[1].numpy()
+        share = modelscaling.scaling_members(Ensemble.load("enxs-any-fast"), carbon, kernel, "LT")[1].numpy()
         arrays, meta = grid.build_responses(Ensemble.load("enxs-any-fast"), carbon, q=(0.2, 0.6), shape=(3, 4))
         network = predict_responses("enxs-12C-responses-fast", 0.5, [0.1])
     assert r.members == pytest.approx(plain, rel=1e-5, abs=0)  # R_T from its terms, as without them

@@ -25,7 +25,7 @@ the split into R_L and R_T is learned jointly (one network; the nucleus enters t
 descriptors), so a nucleus with data at one angle only (16O) is separated where other nuclei
 were measured at several. Neutrino cross sections (``enxs.neutrino``) take the responses' rule at
 every (q, ω) they integrate over, and one of their own for what goes through the transverse
-quasielastic scaling function (``neutrino.QE_SHARE_MIN``).
+quasielastic scaling function (``modelscaling.QE_SHARE_MIN``).
 """
 
 from __future__ import annotations

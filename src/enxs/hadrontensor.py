@@ -4,7 +4,7 @@ tables), so that a generator samples enxs's cross sections: the mean, and with `
 (a universe of the band).
 
 The tensor is ``ccqe.fermi_gas_tensor`` (per active nucleon and unit scaling function) times each member's
-scaling functions (``neutrino.scaling_members``; by default f_L in W^00, W^0z, W^zz and f_T in W^xx, W^xy)
+scaling functions (``modelscaling.scaling_members``; by default f_L in W^00, W^0z, W^zz and f_T in W^xx, W^xy)
 and the number of active nucleons: neutrons for ν, protons for ν̄, one table each (the tensor of one
 nucleon is the same; the flavour of the lepton enters only the contraction).
 
@@ -17,7 +17,7 @@ reproduces enxs's own. ω is the lepton's energy transfer: the nucleus' shift E_
 GENIE's Q-value shift must be 0 for it. Beside each table, ``…_unconstrained.dat`` holds per grid point 1
 where no electron data at several angles constrain the responses (``coverage.responses_unconstrained``),
 2 where they do but the quasielastic part is too small a share of the electron R_T for the data to fix f_T
-(``neutrino.QE_SHARE_MIN``), and ``enxs-export.json`` the provenance, the conventions and the coverage rule.
+(``modelscaling.QE_SHARE_MIN``), and ``enxs-export.json`` the provenance, the conventions and the coverage rule.
 
 Where the tables fit in GENIE v3 (``GENIE_USE``; read from its ``SuSAv2QELPXSec`` source, GENIE not run here): they
 are per nucleus, as its blended-SuSAv2 and CRPA/HF tables, which it divides by the tensor nucleus' N (Z for ν̄) and
@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from enxs import ccqe, coverage, neutrino, superscaling
+from enxs import ccqe, coverage, modelscaling, neutrino, superscaling
 from enxs.descriptors import describe
 from enxs.files import check_output_directory, write_json
 from enxs.nuclei import Nucleus
@@ -48,9 +48,9 @@ GENIE_USE = ("per nucleus, as GENIE's blended-SuSAv2 and CRPA/HF tables (SuSAv2Q
              "(Z) and is right for carbon only. Read from GENIE v3's source, not run")
 #: GENIE's order of the components in a table line, from ``ccqe.fermi_gas_tensor``'s (W00, W0z, Wzz, Wxx, Wxy).
 COLUMNS = (0, 1, 3, 4, 2)
-#: What the values of the ``…_unconstrained.dat`` table mean (``neutrino.QE_SHARE_MIN``).
+#: What the values of the ``…_unconstrained.dat`` table mean (``modelscaling.QE_SHARE_MIN``).
 UNCONSTRAINED_NOTE = (f"1 where no electron data at several angles constrain the responses (enxs.coverage); 2 where "
-                      f"they do, but the quasielastic part is below {neutrino.QE_SHARE_MIN:.0%} of the model's "
+                      f"they do, but the quasielastic part is below {modelscaling.QE_SHARE_MIN:.0%} of the model's "
                       f"electron R_T, so that the data do not fix f_T (Wxx, ImWxy; every component with scaling T); "
                       f"else 0")
 CURRENTS = {"nu": "neutron", "nubar": "proton"}
@@ -66,9 +66,10 @@ def grid(step: float, highest: float) -> np.ndarray:
 def tensor_members(ensemble: Ensemble, nucleus: Nucleus, omega, q, *, scaling: str | None = None,
                    axial_mass: float = ccqe.AXIAL_MASS, pauli: bool = True) -> tuple[torch.Tensor, np.ndarray]:
     """Each member's tensor per active nucleon at (ω, q) [GeV] (broadcast, flattened), [K, 5, N] in
-    ``ccqe.fermi_gas_tensor``'s order, with the scaling functions of ``neutrino.scaling_choice``; and where f_T is
-    used, whether the quasielastic part is below ``neutrino.QE_SHARE_MIN`` of the model's electron R_T [N] (bool)."""
-    which = neutrino.scaling_choice(ensemble, scaling)
+    ``ccqe.fermi_gas_tensor``'s order, with the scaling functions of ``modelscaling.scaling_choice``; and where
+    f_T is used, whether the quasielastic part is below ``modelscaling.QE_SHARE_MIN`` of the model's electron R_T [N]
+    (bool)."""
+    which = modelscaling.scaling_choice(ensemble, scaling)
     ccqe.check_axial_mass(axial_mass)
     d = describe(nucleus)
     omega, q = (torch.as_tensor(np.ravel(v).astype(float)) for v in np.broadcast_arrays(omega, q))
@@ -79,12 +80,12 @@ def tensor_members(ensemble: Ensemble, nucleus: Nucleus, omega, q, *, scaling: s
     inelastic = np.zeros(len(q), bool)
     if live.any():
         points = ccqe.Kernel(psi[live], torch.ones(int(live.sum()), dtype=torch.float64), q[live], omega[live])
-        f, share = neutrino.scaling_members(ensemble, nucleus, points, which)
+        f, share = modelscaling.scaling_members(ensemble, nucleus, points, which)
         f_l, f_t = (f[0], f[1]) if which == "LT" else (f, f)
         members[:, :3, live] = tensor[:3, live] * f_l[:, None]
         members[:, 3:, live] = tensor[3:, live] * f_t[:, None]
         if share is not None:
-            inelastic[live.numpy()] = (share < neutrino.QE_SHARE_MIN).numpy()
+            inelastic[live.numpy()] = (share < modelscaling.QE_SHARE_MIN).numpy()
     return members, inelastic
 
 
@@ -111,7 +112,7 @@ def export(ensemble: Ensemble | str, nucleus: str | Nucleus | None, out: str | P
     ensemble.warn_zero_shot(target)
     axis = grid(step, highest)
     omega, q = (a.ravel() for a in np.meshgrid(axis, axis, indexing="ij"))
-    which = neutrino.scaling_choice(ensemble, scaling)
+    which = modelscaling.scaling_choice(ensemble, scaling)
     per_nucleon, inelastic = tensor_members(ensemble, target, omega, q, scaling=which, axial_mass=axial_mass)
     unconstrained, spacelike, reason = np.ones(len(q), dtype=int), omega < q, ensemble.everywhere_outside(target)
     if not reason:
@@ -149,7 +150,7 @@ def export(ensemble: Ensemble | str, nucleus: str | Nucleus | None, out: str | P
         write_json(staging / "enxs-export.json", {
             **provenance, "format": "GENIE TabulatedLabFrameHadronTensor (lab frame, q along z)",
             "genie_use": GENIE_USE,
-            "files": files, "members_written": members, "scaling": neutrino.SCALING_NOTE[which],
+            "files": files, "members_written": members, "scaling": modelscaling.SCALING_NOTE[which],
             "grid_GeV": {"omega": [float(axis[0]), float(axis[-1]), len(axis)],
                          "q": [float(axis[0]), float(axis[-1]), len(axis)]},
             "units": "W00, ReW0z, Wxx, ImWxy, Wzz in GeV^-1 per nucleus; omega, |q| in GeV",

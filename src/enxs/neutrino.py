@@ -3,7 +3,7 @@ d²σ/dT dcos θ and σ(E_ν) with ensemble bands (the physics: ``enxs.ccqe``).
 
 Every member's learned scaling function, put into the Fermi-gas kernel of ``enxs.ccqe`` in place of
 the Fermi gas's own, gives that member's neutrino cross section: the band is the spread of the
-electron model's scaling function. Which one (``scaling_choice``): by default (``LT``) the
+electron model's scaling function. Which one (``modelscaling.scaling_choice``): by default (``LT``) the
 physics-structured model's f_L = k_F R_L/G_L in the longitudinal and its transverse quasielastic
 f_T = k_F R_T^QE/G_T (apart from its inelastic term) in the transverse responses, vector and axial
 (``ccqe.Kernel.longitudinal``; SuSAv2's split); ``T``: f_T in every response (SuSA, Amaro et al., PRC 71,
@@ -11,9 +11,9 @@ f_T = k_F R_T^QE/G_T (apart from its inelastic term) in the transverse responses
 part). M_A is a parameter (``axial_mass``); with ``axial_mass_std`` each member draws its own.
 The band never includes the vector form factors' uncertainty or what is not in the model
 (``NOT_INCLUDED``). Each point of a model's prediction carries the share of its cross section that the
-electron data do not constrain (``UNCONSTRAINED``): from (q, ω) where no data at several angles constrain the
+electron data do not constrain (``unconstrained_rule``): from (q, ω) where no data at several angles constrain the
 responses (``coverage.responses_unconstrained``), and what goes through f_T where the quasielastic part is
-below ``QE_SHARE_MIN`` of the model's electron R_T (the data fix R_T there, not how it divides between the
+below ``modelscaling.QE_SHARE_MIN`` of the model's electron R_T (the data fix R_T there, not how it divides between the
 quasielastic tail and the inelastic term); it is flagged from ``FLAG_SHARE`` on.
 
 Cross sections in cm² (d²σ/dT dcos θ in cm²/GeV), per active nucleon (neutrons for ν, protons for
@@ -30,15 +30,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from enxs import ccqe, coverage, kinematics, rosenbluth, structured, superscaling
+from enxs import ccqe, coverage, kinematics, superscaling
 from enxs.coulomb import lepton_potential
-from enxs.descriptors import describe, inputs
+from enxs.descriptors import describe
 from enxs.flux import Flux
 from enxs.leptonbins import NeutrinoError, check_points
+from enxs.modelscaling import QE_SHARE_MIN, SCALING_NOTE, scaling_choice, scaling_members
 from enxs.nuclei import Nucleus
-from enxs.predict import Ensemble, MemberBand, sampling
-from enxs.responses import EVALUATION_ANGLE, member_responses
-from enxs.zeroshot import member_factors
+from enxs.predict import Ensemble, MemberBand
 
 #: flavour (``flux.FLAVORS``) → (the lepton's name, the current).
 FLAVORS = {"numu": ("mu", ccqe.Current(ccqe.MUON_MASS, 1, "neutron")),
@@ -47,87 +46,13 @@ FLAVORS = {"numu": ("mu", ccqe.Current(ccqe.MUON_MASS, 1, "neutron")),
            "nuebar": ("e", ccqe.Current(ccqe.ELECTRON_MASS, -1, "proton"))}
 NOT_INCLUDED = ("two-nucleon (2p2h, meson-exchange-current) knockout, pion production and absorption, final-state "
                 "interactions beyond what the scaling function holds")
-SCALING_NOTE = {"L": "the model's longitudinal scaling function f_L(psi')",
-                "T": "the model's transverse quasielastic scaling function f_T(psi', q)",
-                "LT": "the model's f_L(psi') in the longitudinal and f_T(psi', q) in the transverse responses",
-                "RFG": "the Fermi gas's scaling function (3/4)(1 - psi'^2)",
-                "f0": "the phenomenological scaling function f0(psi') of Amaro et al. (2005)"}
 #: A point is flagged (``outside_coverage``) when this share of its cross section or more is unconstrained
-#: (``UNCONSTRAINED``, module docstring).
+#: (``unconstrained_rule``, module docstring).
 FLAG_SHARE = 0.5
 #: A flux-averaged σ takes σ(E_ν) every FLUX_STEP GeV, linear between (0.03% from all flux nodes: docs/method.md).
 FLUX_STEP = 0.05
-#: Where f_T is used, (q, ω) whose quasielastic part is less than this share of the model's electron R_T count as
-#: unconstrained for what goes through f_T: the electron data fix R_T there, not how it divides between the
-#: quasielastic tail and the inelastic term (the members' f_T then spread by factors of 2–17; docs/method.md).
-QE_SHARE_MIN = 0.25
-#: What ``unconstrained_share`` counts, in words.
-UNCONSTRAINED = (f"from (q, omega) where no electron data at several angles constrain the model's responses, or "
-                 f"through f_T where the quasielastic part is below {QE_SHARE_MIN:.0%} of the model's electron R_T")
 #: Fraction of each grid cell's points (3 × 3 Gauss–Legendre) for bin-averaged predictions.
 _CELL_NODES = np.polynomial.legendre.leggauss(3)
-
-
-def scaling_choice(ensemble: Ensemble | None, scaling: str | None) -> str:
-    """The scaling function used: ``L``, ``T`` or ``LT`` of a model, by default LT for the physics-structured
-    model, L for a response network (module docstring); without a model (the baselines) the Fermi gas's
-    ``RFG`` (default) or ``f0``, the phenomenological one of ``enxs.superscaling``."""
-    if ensemble is None:
-        if (scaling or "RFG") not in ("RFG", "f0"):
-            raise NeutrinoError(f"scaling {scaling!r} without a model: choose RFG or f0")
-        return scaling or "RFG"
-    if not ensemble.model.is_response:
-        raise NeutrinoError(f"{ensemble.name} predicts cross sections only, not responses: neutrino cross sections "
-                            f"need a model's scaling function, e.g. enxs-any-fast (all nuclei) or "
-                            f"enxs-12C-responses-fast")
-    choice = scaling or ("LT" if ensemble.model.is_structured else "L")
-    if choice not in ("L", "T", "LT"):
-        raise NeutrinoError(f"--scaling {choice!r}: choose L, T or LT")
-    if choice != "L" and not ensemble.model.is_structured:
-        raise NeutrinoError(f"--scaling {choice} needs the physics-structured model (its quasielastic R_T is separate "
-                            f"from the inelastic part); {ensemble.name} is a response network: use --scaling L")
-    return choice
-
-
-def scaling_members(ensemble: Ensemble, nucleus: Nucleus, k: ccqe.Kernel,
-                    which: str) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Every member's scaling function at the points' (ψ′, q, ω), [K, N]: the structured model's
-    f_L = f₀ e^{c_L(ψ′)} (and of q at low q with ``model.longitudinal_low_q``) or f_T = f₀ e^{c_T(q, ω)}
-    (its quasielastic transverse part), both [2, K, N] for ``LT`` (one pass through the network), a
-    response network's f_L = k_F R_L/G_L at (q, ω). With it, where f_T is used, the quasielastic share of
-    the model's electron R_T at the points (the members' mean, [N]; ``QE_SHARE_MIN``), else None."""
-    model = ensemble.model
-    share = None
-    if model.is_structured:
-        with sampling(model):
-            energy = rosenbluth.beam_energy(k.q.numpy(), k.omega.numpy(), EVALUATION_ANGLE)
-            features = torch.as_tensor(inputs("physics", energy, EVALUATION_ANGLE, k.omega.numpy(), nucleus),
-                                       dtype=torch.float32)
-            own = model.own_nuclei_of(features)
-            low_q = model.config.longitudinal_low_q  # f_L needs the network only for c_L's low-q part
-            logits = model.logits(features, coulomb_on=False, own=own) if low_q or "T" in which else None
-            corrections = {}
-            if "T" in which:
-                corrections["T"] = structured.bounded(logits[..., 0].double())
-                terms = structured.log_responses(logits, model.scaling, *structured.effective_q(features, False),
-                                                 features, model.config, model.own_knots(own), terms=True)
-                transverse = terms[..., 1:].movedim(-1, 0)  # [T, K, N]: quasielastic first
-                share = torch.exp(transverse[0] - torch.logsumexp(transverse, dim=0)).double().mean(0)
-            if "L" in which:
-                extra = structured.low_q_part(logits, k.q.float(), low_q) if low_q else None
-                corrections["L"] = model.scaling(k.psi.float(), model.own_knots(own), extra).double()
-        factor = float(model.output_factor) * torch.as_tensor(member_factors(model, nucleus))
-        f = [torch.exp(structured.log_scaling_function(k.psi, corrections[part], part == "L",
-                                                       model.config.longitudinal_cut)) * factor for part in which]
-        return (f[0] if len(f) == 1 else torch.stack(f)), share
-    d = describe(nucleus)
-    usable = k.omega < k.q
-    r_l = torch.zeros((model.draws, len(k.q)), dtype=torch.float64)
-    if usable.any():
-        r_l[:, usable] = torch.as_tensor(member_responses(model, k.q[usable].numpy(), k.omega[usable].numpy(),
-                                                          nucleus)[..., 0])
-    g_l = superscaling.single_nucleon(k.q, k.omega, nucleus.Z, nucleus.A - nucleus.Z, d.k_fermi, k.psi)[0]
-    return d.k_fermi * r_l / g_l, share
 
 
 @dataclass
@@ -165,17 +90,23 @@ def _unconstrained(ensemble: Ensemble, nucleus: Nucleus, k: ccqe.Kernel, part: t
     return loose
 
 
-def _flagged(prediction: NeutrinoPrediction, ensemble: Ensemble | None, nucleus: Nucleus,
-             unconstrained: np.ndarray) -> NeutrinoPrediction:
+def unconstrained_rule(which: str) -> str:
+    """What ``unconstrained_share`` counts with the scaling functions ``which``, in words (module docstring)."""
+    rule = "from (q, omega) where no electron data at several angles constrain the model's responses"
+    return rule + (f", or through f_T where the quasielastic part is below {QE_SHARE_MIN:.0%} of the model's "
+                   f"electron R_T" if "T" in which else "")
+
+
+def _flagged(prediction: NeutrinoPrediction, r: _Request, unconstrained: np.ndarray) -> NeutrinoPrediction:
     """``prediction`` with its points' unconstrained share of the mean and their flags (none for a baseline),
     warning (``Ensemble.flag_coverage``) about the flagged points."""
-    if ensemble is None:
+    if r.ensemble is None:
         return prediction
     mean = prediction.members.mean(0)
     share = np.divide(unconstrained, mean, out=np.zeros_like(mean), where=mean > 0).clip(0, 1)
     outside = share >= FLAG_SHARE
-    ensemble.flag_coverage(nucleus, outside, f"take {FLAG_SHARE:.0%} or more of their cross section {UNCONSTRAINED} "
-                                             f"(unconstrained_share)", stacklevel=4)
+    r.ensemble.flag_coverage(r.target, outside, f"take {FLAG_SHARE:.0%} or more of their cross section "
+                                                f"{unconstrained_rule(r.which)} (unconstrained_share)", stacklevel=4)
     prediction.unconstrained_share, prediction.outside_coverage = share, outside
     return prediction
 
@@ -212,15 +143,14 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
     ``nucleus`` None: a one-nucleus model's own. ``axial_mass_std`` > 0 gives each member its own M_A
     (``ccqe.axial_masses``): the band then holds M_A's uncertainty too. ``coulomb``: the outgoing lepton's Coulomb
     distortion (``enxs.coulomb``; False: a plane wave)."""
-    ensemble, target, current, lepton, which, per_factor = _setup(ensemble, nucleus, flavor, per, scaling)
-    masses = ccqe.axial_masses(None if ensemble is None else ensemble.model.draws, axial_mass, axial_mass_std)
-    v_final = lepton_potential(target, current.sign) if coulomb else 0.0
+    r = _setup(ensemble, nucleus, flavor, per, scaling, axial_mass, axial_mass_std, pauli, coulomb)
+    lepton = r.lepton
     t_lepton, cos_theta = (np.ravel(a) for a in kinematics.as_points(t_lepton=t_lepton, cos_theta=cos_theta))
     if cell is not None:
         cell = tuple(np.broadcast_to(np.asarray(v, float), t_lepton.shape) for v in cell)
     check_points(t_lepton, cos_theta, cell)
     energies, weights = _energies(None if energy is None else float(energy), flux)
-    forbidden = t_lepton + current.lepton_mass >= energies.max()
+    forbidden = t_lepton + r.current.lepton_mass >= energies.max()
     if forbidden.any():
         highest = " (the highest of the flux)" if flux else ""
         warnings.warn(f"{int(forbidden.sum())} of {len(t_lepton)} point(s) have T_{lepton} + m_{lepton} ≥ E_nu = "
@@ -231,34 +161,31 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
         x, w = _CELL_NODES
         offsets = [(a * cell[0] / 2, b * cell[1] / 2) for a in x for b in x]
         cell_weights = [wa * wb / 4 for wa in w for wb in w]
-    d = describe(target)
     total = torch.zeros((1, len(t_lepton)), dtype=torch.float64)
     unconstrained = torch.zeros(len(t_lepton), dtype=torch.float64)
     point = np.broadcast_to(np.arange(len(t_lepton)), (len(energies), len(t_lepton))).ravel()
     for (dt, dc), cw in zip(offsets, cell_weights, strict=True):
         t, c = t_lepton + dt, np.clip(cos_theta + dc, -1.0, 1.0)
-        where = (energies[:, None], t[None, :], c[None, :], d.k_fermi, d.e_shift, current, v_final)
-        k = ccqe.kernel(*where, axial_mass=axial_mass, pauli=pauli)
+        where = (energies[:, None], t[None, :], c[None, :])
+        k = r.kernel(*where)
         live = _live(k).ravel()
         if not live.any():
             continue
         weight = torch.as_tensor(np.broadcast_to(weights[:, None], k.factor.shape).ravel()[live.numpy()] * cw)
-        part, loose = _members(ensemble, target, k, live, which, masses, where, pauli)
+        part, loose = _members(r, k, live, where)
         part = part * weight
         if len(part) != len(total):
             total = total.expand(len(part), -1).clone()
         index = torch.as_tensor(point[live.numpy()])
         total.index_add_(1, index, part)
         unconstrained.index_add_(0, index, loose * weight)
-    members = total.numpy() * per_factor
     frame = pd.DataFrame({f"T_{lepton}_GeV": t_lepton, f"cos_theta_{lepton}": cos_theta,
                           **({} if cell is None else {f"dT_{lepton}_GeV": cell[0], f"dcos_theta_{lepton}": cell[1]})})
-    meta = _metadata(ensemble, target, flavor, per, axial_mass, pauli, which, axial_mass_std, v_final,
-                     f"d2sigma/dT_{lepton}/dcos(theta_{lepton}) [cm^2/GeV]"
+    meta = _metadata(r, f"d2sigma/dT_{lepton}/dcos(theta_{lepton}) [cm^2/GeV]"
                      + (f", averaged over the flux {flux.source}" if flux else f" at E_nu = {energy:g} GeV")
                      + (f", each point averaged over its cell (dT_{lepton}_GeV, dcos_theta_{lepton})" if cell else ""))
-    return _flagged(NeutrinoPrediction(frame, np.clip(members, 0.0, None), "cm2_per_GeV", meta), ensemble, target,
-                    unconstrained.numpy() * per_factor)
+    members = np.clip(total.numpy() * r.per_factor, 0.0, None)
+    return _flagged(NeutrinoPrediction(frame, members, "cm2_per_GeV", meta), r, unconstrained.numpy() * r.per_factor)
 
 
 def total_cross_section(ensemble: Ensemble | str | None, nucleus: str | Nucleus | None, energies=None, *,
@@ -271,62 +198,56 @@ def total_cross_section(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
     Gauss–Legendre rules of ``nodes`` points, each in 8 panels, in T ∈ (0, E_ν − m_l) and in u with
     cos θ = 1 − 2u², u ∈ (0, 1) (dense where the forward peak is narrow); within 0.2% of a rule of
     480 × 320 points for the Fermi gas at 0.3–3 GeV. ``axial_mass_std``, ``coulomb``: as ``double_differential``."""
-    ensemble, target, current, _, which, per_factor = _setup(ensemble, nucleus, flavor, per, scaling)
-    masses = ccqe.axial_masses(None if ensemble is None else ensemble.model.draws, axial_mass, axial_mass_std)
-    v_final = lepton_potential(target, current.sign) if coulomb else 0.0
+    r = _setup(ensemble, nucleus, flavor, per, scaling, axial_mass, axial_mass_std, pauli, coulomb)
     energies = _energies(energies, flux)[0]
     if flux is not None:  # σ(E_ν) is smooth: on a grid, interpolated to the flux's energies below
         energies = np.arange(energies.min(), energies.max() + FLUX_STEP, FLUX_STEP)
     (t_x, t_w), (c_x, c_w) = (_panels(n) for n in nodes)
-    d = describe(target)
     rows, unconstrained = [], []
     for e_nu in energies:
-        span = max(e_nu - current.lepton_mass, 0.0)
+        span = max(e_nu - r.current.lepton_mass, 0.0)
         t, c = np.meshgrid(t_x * span, 1 - 2 * c_x**2, indexing="ij")  # cos θ = 1 − 2u²: dense forward
         w = np.outer(t_w * span, 4 * c_x * c_w).ravel()
-        where = (e_nu, t.ravel(), c.ravel(), d.k_fermi, d.e_shift, current, v_final)
-        k = ccqe.kernel(*where, axial_mass=axial_mass, pauli=pauli)
+        where = (e_nu, t.ravel(), c.ravel())
+        k = r.kernel(*where)
         live = _live(k)
         if not live.any():
-            rows.append(np.zeros(1 if ensemble is None else ensemble.model.draws))
+            rows.append(np.zeros(1 if r.ensemble is None else r.ensemble.model.draws))
             unconstrained.append(0.0)
             continue
-        part, loose = _members(ensemble, target, k, live, which, masses, where, pauli)
+        part, loose = _members(r, k, live, where)
         rows.append((part * torch.as_tensor(w)[live]).sum(-1).numpy())
         unconstrained.append(float((loose * torch.as_tensor(w)[live]).sum()))
-    members, unconstrained = np.stack(rows, axis=1) * per_factor, np.asarray(unconstrained) * per_factor
+    members, unconstrained = np.stack(rows, axis=1) * r.per_factor, np.asarray(unconstrained) * r.per_factor
     frame = pd.DataFrame({"E_nu_GeV": energies})
     if flux is not None:
         along = np.array([np.interp(flux.energy, energies, e) for e in np.eye(len(energies))]) @ flux.weight
         members, unconstrained = members @ along[:, None], np.atleast_1d(unconstrained @ along)
         frame = pd.DataFrame({"flux_mean_E_nu_GeV": [float(flux.weight @ flux.energy)]})
-    meta = _metadata(ensemble, target, flavor, per, axial_mass, pauli, which, axial_mass_std, v_final,
-                     "sigma(E_nu) [cm^2]"
-                     + (f", averaged over the flux {flux.source}" if flux else ""))
-    return _flagged(NeutrinoPrediction(frame, members, "cm2", meta), ensemble, target, unconstrained)
+    meta = _metadata(r, "sigma(E_nu) [cm^2]" + (f", averaged over the flux {flux.source}" if flux else ""))
+    return _flagged(NeutrinoPrediction(frame, members, "cm2", meta), r, unconstrained)
 
 
-def _members(ensemble: Ensemble | None, target: Nucleus, k: ccqe.Kernel, live: torch.Tensor, which: str,
-             masses: np.ndarray | None, where: tuple, pauli: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def _members(r: _Request, k: ccqe.Kernel, live: torch.Tensor, where: tuple) -> tuple[torch.Tensor, torch.Tensor]:
     """Each member's cross section at ``k``'s live points [K, N] (a baseline's [1, N]): its kernel (with drawn
-    axial ``masses`` its own, ``ccqe.kernel`` at ``where``) times its scaling function (``LT``: f_L in the
+    axial masses its own, at ``where`` = (E_ν, T, cos θ)) times its scaling function (``LT``: f_L in the
     longitudinal, f_T in the transverse part); and the members' mean of it from (q, ω) the electron data do not
     constrain [N] (``_unconstrained``; 0 for a baseline)."""
     live = live.ravel()
     flat = ccqe.Kernel(*(v.ravel()[live] for v in (k.psi, k.factor, k.q, k.omega)))
-    kernels = [k] if masses is None else [ccqe.kernel(*where, axial_mass=float(m), pauli=pauli) for m in masses]
+    kernels = [k] if r.masses is None else [r.kernel(*where, axial_mass=float(m)) for m in r.masses]
     factor = torch.stack([m.factor.ravel()[live] for m in kernels])
-    if ensemble is None:  # a baseline, by the same code
-        f = ccqe.fermi_gas_scaling(flat.psi) if which == "RFG" else torch.exp(superscaling.log_f0(flat.psi))
+    if r.ensemble is None:  # a baseline, by the same code
+        f = ccqe.fermi_gas_scaling(flat.psi) if r.which == "RFG" else torch.exp(superscaling.log_f0(flat.psi))
         return factor * f, torch.zeros(len(flat.q), dtype=torch.float64)
-    f, share = scaling_members(ensemble, target, flat, which)
+    f, share = scaling_members(r.ensemble, r.target, flat, r.which)
     transverse = factor * f  # the part through f_T: all of it with T
-    if which == "LT":  # [2, K, N]: f_L, f_T
+    if r.which == "LT":  # [2, K, N]: f_L, f_T
         longitudinal = torch.stack([m.longitudinal.ravel()[live] for m in kernels])
         transverse = factor * f[1] * (1 - longitudinal)
         f = torch.lerp(f[1], f[0], longitudinal)
     part = factor * f
-    return part, _unconstrained(ensemble, target, flat, part, transverse, share)
+    return part, _unconstrained(r.ensemble, r.target, flat, part, transverse, share)
 
 
 def _panels(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -344,9 +265,51 @@ def flavor_current(flavor: str, option: str = "--flavor") -> ccqe.Current:
     return FLAVORS[flavor][1]
 
 
-def _setup(ensemble, nucleus, flavor, per, scaling):
-    """(ensemble, target, current, lepton, scaling function, factor per active nucleon) of a request, checked."""
-    flavor_current(flavor)
+@dataclass(frozen=True)
+class _Request:
+    """A neutrino request, checked (``_setup``): the model (None: a baseline), the nucleus, the flavour, the scaling
+    function (``scaling_choice``), the convention, M_A (and each member's with ``masses``), Pauli blocking and the
+    outgoing lepton's Coulomb potential energy ``v_final`` [GeV] (0: a plane wave)."""
+
+    ensemble: Ensemble | None
+    target: Nucleus
+    flavor: str
+    which: str
+    per: str
+    axial_mass: float
+    axial_mass_std: float
+    masses: np.ndarray | None
+    pauli: bool
+    v_final: float
+
+    @property
+    def lepton(self) -> str:
+        return FLAVORS[self.flavor][0]
+
+    @property
+    def current(self) -> ccqe.Current:
+        return FLAVORS[self.flavor][1]
+
+    @property
+    def active(self) -> int:
+        """The active nucleons: neutrons for ν, protons for ν̄."""
+        return self.target.A - self.target.Z if self.current.nucleon == "neutron" else self.target.Z
+
+    @property
+    def per_factor(self) -> float:
+        """1 per active nucleon, else the number of active nucleons (per nucleus)."""
+        return 1.0 if self.per == "nucleon" else self.active
+
+    def kernel(self, energy, t_lepton, cos_theta, axial_mass: float | None = None) -> ccqe.Kernel:
+        """``ccqe.kernel`` of the request at (E_ν, T, cos θ), with its M_A or ``axial_mass`` [GeV]."""
+        d = describe(self.target)
+        return ccqe.kernel(energy, t_lepton, cos_theta, d.k_fermi, d.e_shift, self.current, self.v_final,
+                           axial_mass=self.axial_mass if axial_mass is None else axial_mass, pauli=self.pauli)
+
+
+def _setup(ensemble, nucleus, flavor, per, scaling, axial_mass, axial_mass_std, pauli, coulomb) -> _Request:
+    """The request of a ``double_differential`` or ``total_cross_section`` call, checked."""
+    current = flavor_current(flavor)
     if per not in ("nucleon", "nucleus"):
         raise NeutrinoError(f"--per {per!r}: choose nucleon (per active nucleon) or nucleus")
     if ensemble is not None:
@@ -359,35 +322,36 @@ def _setup(ensemble, nucleus, flavor, per, scaling):
         target = nucleus if isinstance(nucleus, Nucleus) else Nucleus.parse(nucleus)
     if target.A < 2:
         raise NeutrinoError(f"{target.name}: a free nucleon is no Fermi gas; the scaling function describes nuclei")
-    lepton, current = FLAVORS[flavor]
-    active = target.A - target.Z if current.nucleon == "neutron" else target.Z
-    if active == 0:
+    masses = ccqe.axial_masses(None if ensemble is None else ensemble.model.draws, axial_mass, axial_mass_std)
+    request = _Request(ensemble, target, flavor, scaling_choice(ensemble, scaling), per, axial_mass, axial_mass_std,
+                       masses, pauli, lepton_potential(target, current.sign) if coulomb else 0.0)
+    if request.active == 0:
         raise NeutrinoError(f"{target.name} has no {current.nucleon}s: no {flavor} quasielastic scattering")
-    return ensemble, target, current, lepton, scaling_choice(ensemble, scaling), 1.0 if per == "nucleon" else active
+    return request
 
 
-def _metadata(ensemble, target, flavor, per, axial_mass, pauli, which, axial_mass_std, v_final, quantity) -> dict:
-    meta = ensemble.provenance(target) if ensemble is not None else {"model": f"baseline ({which})",
-                                                                    "nucleus": target.name}
-    sign = FLAVORS[flavor][1].sign
+def _metadata(r: _Request, quantity: str) -> dict:
+    meta = r.ensemble.provenance(r.target) if r.ensemble is not None else {"model": f"baseline ({r.which})",
+                                                                          "nucleus": r.target.name}
+    sign = r.current.sign
     meta["coulomb_correction"] = (
         f"outgoing lepton: modified effective-momentum approximation (Engel 1998), potential energy "
-        f"{-sign * v_final * 1000:+.2f} MeV in the final nucleus (Z = {target.Z + sign}); q from its local momentum, "
-        "cross section x k_eff E_eff/(k E)" if v_final else "none: the outgoing lepton is a plane wave")
-    active = "neutron" if FLAVORS[flavor][1].nucleon == "neutron" else "proton"
-    d = describe(target)
-    return {**meta, "quantity": f"charged-current quasielastic {flavor} {quantity}",
-            "convention": f"per active nucleon (per {active})" if per == "nucleon" else "per target nucleus",
-            "physics": f"superscaling: {SCALING_NOTE[which]} in the relativistic "
+        f"{-sign * r.v_final * 1000:+.2f} MeV in the final nucleus (Z = {r.target.Z + sign}); q from its local "
+        "momentum, cross section x k_eff E_eff/(k E)" if r.v_final else "none: the outgoing lepton is a plane wave")
+    d = describe(r.target)
+    return {**meta, "quantity": f"charged-current quasielastic {r.flavor} {quantity}",
+            "convention": (f"per active nucleon (per {r.current.nucleon})" if r.per == "nucleon"
+                           else "per target nucleus"),
+            "physics": f"superscaling: {SCALING_NOTE[r.which]} in the relativistic "
                        f"Fermi-gas CCQE kernel (k_F = {d.k_fermi:.3f} GeV, E_s = {d.e_shift:.3f} GeV); vector form "
-                       f"factors by CVC (Kelly 2004), axial dipole g_A = {ccqe.G_AXIAL}, M_A = {axial_mass:g} GeV, "
+                       f"factors by CVC (Kelly 2004), axial dipole g_A = {ccqe.G_AXIAL}, M_A = {r.axial_mass:g} GeV, "
                        f"pseudoscalar by PCAC; |V_ud| = {ccqe.V_UD}"
-                       + ("; Fermi-gas Pauli blocking" if pauli else ""),
+                       + ("; Fermi-gas Pauli blocking" if r.pauli else ""),
             "band": ("spread of the ensemble members' scaling functions and of their axial masses (M_A = "
-                     f"{axial_mass:g} +- {axial_mass_std:g} GeV, one draw per member); not included: the vector form "
-                     "factors" if axial_mass_std else "spread of the ensemble members' scaling functions; not "
+                     f"{r.axial_mass:g} +- {r.axial_mass_std:g} GeV, one draw per member); not included: the vector "
+                     "form factors" if r.axial_mass_std else "spread of the ensemble members' scaling functions; not "
                      "included: M_A (a parameter; --axial-mass-std to draw it per member), form factors"),
             "not_included": NOT_INCLUDED,
-            **({} if ensemble is None else {
-                "unconstrained_share": f"each point's share of the mean {UNCONSTRAINED}; outside_coverage from "
-                                       f"{FLAG_SHARE:.0%} on"})}
+            **({} if r.ensemble is None else {
+                "unconstrained_share": f"each point's share of the mean {unconstrained_rule(r.which)}; "
+                                       f"outside_coverage from {FLAG_SHARE:.0%} on"})}

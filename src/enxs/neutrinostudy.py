@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from enxs import neutrino
+from enxs import modelscaling, neutrino
 from enxs.context import DEFAULT_CONTEXT, Context
 from enxs.errors import EnxsError
 from enxs.flux import Flux, read_flux
@@ -41,7 +41,7 @@ SLICES = (0.95, 0.85, 0.75, 0.55, 0.35, 0.05)  # cos θ_μ bin centres drawn
 FLAVORS = ("numu", "numubar", "nue", "nuebar")
 MUON_FLAVORS = FLAVORS[:2]  # compared with the Fermi gas and drawn; the electron flavours' σ is shown as a ratio
 RATIO_SHOWN = [0, 1, 2, 4, 8]  # 0.2, 0.3, 0.4, 0.6 and 1.0 GeV
-LABELS = {"LT": "f_L/f_T", "T": "f_T", "L": "f_L"}  # the model's scaling functions (neutrino.scaling_choice)
+LABELS = {"LT": "f_L/f_T", "T": "f_T", "L": "f_L"}  # the model's scaling functions (modelscaling.scaling_choice)
 
 
 class MiniBooNEError(EnxsError):
@@ -101,7 +101,7 @@ def write_report(model: str, out: Path, miniboone: Path) -> Path:
     t, c = (a.ravel() for a in np.meshgrid(T_CENTRES, COS_CENTRES, indexing="ij"))
     nuclei = NUCLEI if ensemble.manifest.nucleus is None else (ensemble.manifest.nucleus.name,)
     rows, predictions, timings = [], {}, {}
-    default = neutrino.scaling_choice(ensemble, None)  # a response network has f_L alone
+    default = modelscaling.scaling_choice(ensemble, None)  # a response network has f_L alone
     default_name = f"enxs {model}, {LABELS[default]} (default)"
     variants = {default_name: (ensemble, default, True),
                 **({f"enxs {model}, f_T": (ensemble, "T", True), f"enxs {model}, f_L": (ensemble, "L", True)}
@@ -165,7 +165,8 @@ def _write_markdown(out: Path, model, ensemble, rows, timings, sigma, nuclei, de
     lines += ["", "Shape χ² with the published (diagonal) shape errors after the fitted normalization; band "
               "coverage: bins whose data/normalization lie within the 16–84% band widened by the data's error "
               "(one member for the baselines: a band of zero width); flagged: bins taking half or more of their cross "
-              f"section {neutrino.UNCONSTRAINED} (`outside_coverage`). Figure: `neutrino-miniboone.png`.", "",
+              f"section {neutrino.unconstrained_rule(default)} (`outside_coverage`). Figure: "
+              "`neutrino-miniboone.png`.", "",
               "## σ(E_ν) per active nucleon [10⁻³⁸ cm²] (mean ± std over members; RFG by the same code)", "",
               "| nucleus | flavour | " + " | ".join(f"{e:.1f} GeV" for e in ENERGIES[SHOWN]) + " |",
               "|---|---|---|---|---|---|"]
