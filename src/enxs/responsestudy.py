@@ -173,7 +173,8 @@ def generator_responses(ensemble: Ensemble, nuclei=GENERATOR_NUCLEI, q_values=GE
 
 
 def plot_generator_responses(result: dict[str, Any], path: Path) -> None:
-    """Columns: q; rows: R_L, R_T; one band (16–84%) per nucleus."""
+    """Columns: q; rows: R_L, R_T; one band (16–84%) per nucleus; a structured model's quasielastic part of R_T
+    dashed."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -188,6 +189,8 @@ def plot_generator_responses(result: dict[str, Any], path: Path) -> None:
             (line,) = ax.plot(r.omega, r.mean[:, row], lw=1.3, label=name + (" (zero-shot)" if name in
                                                                               result["zero_shot"] else ""))
             ax.fill_between(r.omega, q16[:, row], q84[:, row], color=line.get_color(), alpha=0.2, lw=0)
+            if row == 1 and r.transverse_qe is not None:  # R_T's quasielastic part, dashed
+                ax.plot(r.omega, r.transverse_qe.mean(0), ls="--", lw=1, color=line.get_color())
             ax.set_title(f"{'R_L' if row == 0 else 'R_T'}, q = {q:g} GeV", fontsize=10)
             ax.set_xlabel("ω [GeV]")
     for ax in axes.ravel():
