@@ -50,7 +50,6 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
     """The prediction the options ask for (``NeutrinoPrediction``)."""
     from enxs import leptonbins, neutrino
     from enxs.cli.use import load
-    from enxs.flux import read_flux
 
     axes = {"--tmu": tmu is not None, "--cos": cos is not None, "--bin-average": bin_average}
     for ignored, where in ([({**axes, "--input": input_ is not None, "--emax": emax is not None and flux is None},
@@ -64,29 +63,37 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
     ensemble, target = load(model, nucleus)
     with warnings_on_screen():
         if total:
-            if (energy is None) == (flux is None):
-                raise CLIError("--total needs --energy start:stop:count (or a list), or --flux FILE for ⟨σ⟩")
-            table = read_flux(flux, flavor, emax) if flux is not None else None
+            table = _flux_table(energy, flux, flavor, emax,
+                                "--total needs --energy start:stop:count (or a list), or --flux FILE for ⟨σ⟩")
             return neutrino.total_cross_section(ensemble, target, None if table else parse_values(energy, "--energy"),
                                                 flux=table, flavor=flavor, axial_mass=axial_mass, per=per,
                                                 scaling=scaling, pauli=pauli, axial_mass_std=axial_mass_std,
                                                 coulomb=coulomb)
         if points is None and (tmu is None or cos is None):
             raise CLIError("give --tmu and --cos (start:stop:count or lists), --input points.csv, or --total")
-        if (energy is None) == (flux is None):
-            raise CLIError("give one of --energy E_nu (GeV) or --flux FILE")
+        table = _flux_table(energy, flux, flavor, emax)
         e_nu = None
         if energy is not None:
             values = parse_values(energy, "--energy")
             if len(values) != 1:
                 raise CLIError("--energy: one value for d²σ/dT dcos θ (a range needs --total)")
             e_nu = values[0]
-        table = read_flux(flux, flavor, emax) if flux is not None else None
         t, c, cell, momentum = points or (*_grid(tmu, cos, bin_average), None)
         result = neutrino.double_differential(ensemble, target, t, c, flavor=flavor, energy=e_nu, flux=table,
                                               axial_mass=axial_mass, per=per, cell=cell, scaling=scaling, pauli=pauli,
                                               axial_mass_std=axial_mass_std, coulomb=coulomb)
         return result if momentum is None else leptonbins.in_momentum(result, *momentum, neutrino.FLAVORS[flavor][0])
+
+
+def _flux_table(energy, flux: Path | None, flavor: str, emax: float | None,
+                need: str = "give one of --energy E_nu (GeV) or --flux FILE"):
+    """The flux table of --flux FILE (its ``flavor`` column, cut at ``emax``), None with --energy: exactly one of
+    the two (else the one line ``need``)."""
+    from enxs.flux import read_flux
+
+    if (energy is None) == (flux is None):
+        raise CLIError(need)
+    return read_flux(flux, flavor, emax) if flux is not None else None
 
 
 def _grid(tmu: str, cos: str, bin_average: bool) -> tuple:
@@ -212,7 +219,6 @@ def plot_neutrino(model: str, nucleus: str | None, flavor: str, energy: float | 
 
     from enxs import neutrino, plots
     from enxs.cli.use import load, save_figure
-    from enxs.flux import read_flux
 
     lepton_mass = neutrino.flavor_current(flavor, "--neutrino").lepton_mass  # GeV
     if emax is not None and not emax > 0.1:
@@ -229,9 +235,7 @@ def plot_neutrino(model: str, nucleus: str | None, flavor: str, energy: float | 
             ax.set_xlabel("E_ν [GeV]")
             ax.set_ylabel("σ per active nucleon [10⁻³⁸ cm²]")
         else:
-            if (energy is None) == (flux is None):
-                raise CLIError("give one of --energy E_nu (GeV) or --flux FILE")
-            table = read_flux(flux, flavor, emax) if flux is not None else None
+            table = _flux_table(energy, flux, flavor, emax)
             slices = parse_values(cos or "0.95,0.8,0.6,0.3,0.0", "--cos")
             top = energy if energy is not None else (emax or 2.0)  # E_ν [GeV]
             t_max = 0.98 * (top - lepton_mass)
