@@ -250,20 +250,24 @@ RESPONSE_FIGURES = ("any-responses.png", "any-scaling.png")
 RESPONSE_Q = (0.3, 0.5, 0.8, 1.2)  # GeV
 
 
+def quasielastic_peak(q: float, nucleus: Nucleus) -> float:
+    """ω_QE = √(q² + M²) − M + E_s [GeV] at q [GeV]: where a nucleon at rest, shifted by the nucleus' E_s, absorbs."""
+    return float(np.sqrt(q**2 + NUCLEON_MASS**2) - NUCLEON_MASS + describe(nucleus).e_shift)
+
+
 def longitudinal_shape(omega: np.ndarray, r_l: np.ndarray, q: float, nucleus: Nucleus) -> tuple[float, float, float]:
     """Where R_L [any unit] over ω [GeV] at q [GeV] peaks against the quasielastic peak
-    ω_QE = √(q² + M²) − M + E_s [GeV], R_L(ω_QE)/R_L(peak) (how flat the top is) and
+    ω_QE (``quasielastic_peak``), R_L(ω_QE)/R_L(peak) (how flat the top is) and
     R_L(ω_QE + 0.3 GeV)/R_L(peak) (0 beyond the ω given)."""
-    omega_qe = np.sqrt(q**2 + NUCLEON_MASS**2) - NUCLEON_MASS + describe(nucleus).e_shift
+    omega_qe = quasielastic_peak(q, nucleus)
     at, after = (np.interp(omega_qe + d, omega, r_l, right=0.0) / r_l.max() for d in (0.0, 0.3))
     return omega[r_l.argmax()] - omega_qe, at, after
 
 
 def quasielastic_share(r, q: float, nucleus: Nucleus) -> float:
     """The members' mean share of R_T that is quasielastic (``Responses.transverse_qe``) at ω_QE
-    (``longitudinal_shape``) of responses ``r`` over ω at q [GeV]."""
-    omega_qe = np.sqrt(q**2 + NUCLEON_MASS**2) - NUCLEON_MASS + describe(nucleus).e_shift
-    return float(np.interp(omega_qe, r.omega, (r.transverse_qe / r.members[..., 1]).mean(0)))
+    (``quasielastic_peak``) of responses ``r`` over ω at q [GeV]."""
+    return float(np.interp(quasielastic_peak(q, nucleus), r.omega, (r.transverse_qe / r.members[..., 1]).mean(0)))
 
 
 def response_lines(model: str, out: Path) -> list[str]:

@@ -198,20 +198,12 @@ def build_responses(ensemble, nucleus: Nucleus, q=(0.1, 2.0), shape=(96, 200),
     qq, ww = np.meshgrid(q_axis, w_axis, indexing="ij")
     physical = ww < qq
     result = predict_responses(ensemble, qq[physical], ww[physical], nucleus=nucleus)
-    q16, q84 = result.quantiles()
     arrays: dict[str, np.ndarray] = {"q": q_axis, "omega": w_axis}
-    for j, name in enumerate(("R_L", "R_T")):
-        for stat, values in (("mean", result.mean), ("std", result.std), ("q16", q16), ("q84", q84)):
-            full = np.full(shape, np.nan)
-            full[physical] = values[:, j]
-            arrays[f"{name}_{stat}"] = full
-    if result.transverse_qe is not None:  # a structured model: R_T's quasielastic part
-        qe16, qe84 = np.quantile(result.transverse_qe, [0.16, 0.84], axis=0)
-        for stat, values in (("mean", result.transverse_qe.mean(0)), ("std", member_spread(result.transverse_qe)),
-                             ("q16", qe16), ("q84", qe84)):
+    for name, band in result.bands().items():  # R_L, R_T (and a structured model's R_T_QE)
+        for stat, values in band.items():
             full = np.full(shape, np.nan)
             full[physical] = values
-            arrays[f"R_T_QE_{stat}"] = full
+            arrays[f"{name}_{stat}"] = full
     outside = np.ones(shape, np.int8)
     outside[physical] = result.outside_coverage
     arrays["outside_coverage"] = outside

@@ -57,17 +57,22 @@ class Responses(MemberBand):
     zero_shot: bool = False  # the model has no training data of this nucleus
     transverse_qe: np.ndarray | None = None
 
-    def to_frame(self) -> pd.DataFrame:
+    def bands(self) -> dict[str, dict[str, np.ndarray]]:
+        """Each response's band by name (R_L, R_T and a structured model's R_T_QE): its mean, std, q16 and q84 [N]
+        over the members, what files and grids write."""
         q16, q84 = self.quantiles()
-        columns = {"q_GeV": self.q, "omega_GeV": self.omega}
-        for j, name in enumerate(("R_L", "R_T")):
-            columns |= {f"{name}_mean_per_GeV": self.mean[:, j], f"{name}_std_per_GeV": self.std[:, j],
-                        f"{name}_q16_per_GeV": q16[:, j], f"{name}_q84_per_GeV": q84[:, j]}
+        bands = {name: {"mean": self.mean[:, j], "std": self.std[:, j], "q16": q16[:, j], "q84": q84[:, j]}
+                 for j, name in enumerate(("R_L", "R_T"))}
         if self.transverse_qe is not None:
             qe16, qe84 = np.quantile(self.transverse_qe, [0.16, 0.84], axis=0)
-            columns |= {"R_T_QE_mean_per_GeV": self.transverse_qe.mean(0),
-                        "R_T_QE_std_per_GeV": member_spread(self.transverse_qe),
-                        "R_T_QE_q16_per_GeV": qe16, "R_T_QE_q84_per_GeV": qe84}
+            bands["R_T_QE"] = {"mean": self.transverse_qe.mean(0), "std": member_spread(self.transverse_qe),
+                               "q16": qe16, "q84": qe84}
+        return bands
+
+    def to_frame(self) -> pd.DataFrame:
+        columns = {"q_GeV": self.q, "omega_GeV": self.omega}
+        for name, band in self.bands().items():
+            columns |= {f"{name}_{stat}_per_GeV": values for stat, values in band.items()}
         return pd.DataFrame({**columns, "outside_coverage": self.outside_coverage.astype(bool)})
 
 
