@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from enxs import ccqe, coulomb, hadrontensor, neutrino
+from enxs import ccqe, coulomb, hadrontensor, modelscaling, neutrino
 from enxs.errors import EnxsError
 from enxs.nuclei import Nucleus
 
@@ -174,3 +174,7 @@ def test_tensor_members_follow_the_scaling_choice():
     assert torch.equal(split[:, 3:], transverse[:, 3:]) and not torch.equal(split[:, :3], transverse[:, :3])
     # the quasielastic part of R_T: most of it near the peak (ψ′ ≈ 0.5 at ω = 0.2), little above it (ω = 0.3)
     assert inelastic.tolist() == [False, False, True]
+    enhanced, _ = hadrontensor.tensor_members(ensemble, carbon, omega, q, scaling="LT", enhanced=True)
+    factor = modelscaling.transverse_enhancement(ensemble, carbon, "LT").at(torch.as_tensor(q))  # [K, N]
+    assert torch.equal(enhanced[:, :3], split[:, :3])  # W00, W0z, Wzz: f_L's
+    assert torch.allclose(enhanced[:, 3:], split[:, 3:] * factor[:, None], rtol=1e-12, atol=0)  # Wxx, ImWxy

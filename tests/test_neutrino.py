@@ -389,6 +389,44 @@ def test_points_are_flagged_where_the_electron_data_do_not_constrain_them(struct
     assert unknown.outside_coverage.all() and unknown.unconstrained_share[0] == pytest.approx(1.0)
 
 
+def test_the_transverse_enhancement_is_the_sub_threshold_transverse_strength_over_the_quasielastic_part(
+        structured_model):
+    """TE(q) = 1 + ∫ (s_<π R_T^in) / ∫ R_T^QE over the quasielastic region |ψ′| ≤ 1 at fixed q, integrated here
+    independently (a finer ω rule, s_<π as the logistic of −3ψ′_W); f_T times it in the cross section."""
+    from enxs import structured
+    from enxs.responses import member_responses
+
+    te = modelscaling.transverse_enhancement(structured_model, CARBON, "LT")
+    assert te.factor.shape == (50, len(te.q)) and (te.factor >= 1).all()
+    d = describe(CARBON)
+    for q in (0.3, 0.8):
+        node = int(np.argmin(np.abs(te.q - q)))
+        assert te.q[node] == pytest.approx(q)
+        omega = np.linspace(d.e_shift, q, 4001)[1:-1]
+        q_t, w_t = torch.full((len(omega),), q, dtype=torch.float64), torch.as_tensor(omega)
+        inside = (superscaling.psi_prime(q_t, w_t, d.k_fermi, d.e_shift).abs() <= 1).numpy()
+        psi_w = superscaling.psi_prime(q_t, w_t, d.k_fermi, d.e_shift, structured.PION_THRESHOLD).numpy()
+        terms = member_responses(structured_model.model, np.full(len(omega), q), omega, CARBON, terms=True)
+        below = 1 / (1 + np.exp(3 * psi_w))
+        expected = 1 + (terms[..., 2] * below * inside).sum(-1) / (terms[..., 1] * inside).sum(-1)
+        assert te.factor[:, node] == pytest.approx(expected, rel=5e-3)  # 256 midpoints against 4,000
+    assert 1.1 < np.interp(0.8, te.q, te.factor.mean(0)) < 3  # the model's R_T holds strength below the pion
+    t, c = np.array([0.2, 0.5, 0.7]), np.array([0.3, 0.6, 0.9])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain, enhanced = (neutrino.double_differential(structured_model, "12C", t, c, energy=1.0, scaling="T",
+                                                        transverse_enhancement=e) for e in (False, True))
+    k = ccqe.kernel(1.0, t, c, d.k_fermi, d.e_shift, NU, coulomb.lepton_potential(CARBON, NU.sign))
+    assert enhanced.members == pytest.approx(plain.members * te.at(k.q).numpy(), rel=1e-9, abs=0)
+    assert "transverse enhancement" in enhanced.metadata["physics"]
+    assert enhanced.metadata["not_included"] == neutrino.NOT_INCLUDED_ENHANCED
+    assert plain.metadata["not_included"] == neutrino.NOT_INCLUDED and "enhancement" not in plain.metadata["physics"]
+    with pytest.raises(neutrino.NeutrinoError, match="needs --scaling LT or T, not L"):
+        neutrino.total_cross_section(structured_model, "12C", [1.0], scaling="L", transverse_enhancement=True)
+    with pytest.raises(neutrino.NeutrinoError, match="a baseline has none"):
+        neutrino.total_cross_section(None, "12C", [1.0], transverse_enhancement=True)
+
+
 def test_a_cross_section_model_says_which_model_works():
     sigma_only = Ensemble.load("enxs-any-sigma-fast")
     with pytest.raises(neutrino.NeutrinoError, match="enxs-any-fast"):

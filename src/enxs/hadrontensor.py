@@ -64,12 +64,14 @@ def grid(step: float, highest: float) -> np.ndarray:
 
 
 def tensor_members(ensemble: Ensemble, nucleus: Nucleus, omega, q, *, scaling: str | None = None,
-                   axial_mass: float = ccqe.AXIAL_MASS, pauli: bool = True) -> tuple[torch.Tensor, np.ndarray]:
+                   axial_mass: float = ccqe.AXIAL_MASS, pauli: bool = True,
+                   enhanced: bool = False) -> tuple[torch.Tensor, np.ndarray]:
     """Each member's tensor per active nucleon at (ω, q) [GeV] (broadcast, flattened), [K, 5, N] in
     ``ccqe.fermi_gas_tensor``'s order, with the scaling functions of ``modelscaling.scaling_choice``; and where
     f_T is used, whether the quasielastic part is below ``modelscaling.QE_SHARE_MIN`` of the model's electron R_T [N]
-    (bool)."""
+    (bool). ``enhanced``: f_T times the members' transverse enhancement (``modelscaling.transverse_enhancement``)."""
     which = modelscaling.scaling_choice(ensemble, scaling)
+    enhancement = modelscaling.transverse_enhancement(ensemble, nucleus, which) if enhanced else None
     ccqe.check_axial_mass(axial_mass)
     d = describe(nucleus)
     omega, q = (torch.as_tensor(np.ravel(v).astype(float)) for v in np.broadcast_arrays(omega, q))
@@ -80,7 +82,7 @@ def tensor_members(ensemble: Ensemble, nucleus: Nucleus, omega, q, *, scaling: s
     inelastic = np.zeros(len(q), bool)
     if live.any():
         points = ccqe.Kernel(psi[live], torch.ones(int(live.sum()), dtype=torch.float64), q[live], omega[live])
-        f, share = modelscaling.scaling_members(ensemble, nucleus, points, which)
+        f, share = modelscaling.scaling_members(ensemble, nucleus, points, which, enhancement)
         f_l, f_t = (f[0], f[1]) if which == "LT" else (f, f)
         members[:, :3, live] = tensor[:3, live] * f_l[:, None]
         members[:, 3:, live] = tensor[3:, live] * f_t[:, None]
@@ -102,9 +104,10 @@ def _write_table(path: Path, comment: str, nucleus: Nucleus, axis: np.ndarray, v
 
 def export(ensemble: Ensemble | str, nucleus: str | Nucleus | None, out: str | Path, *, step: float = 0.01,
            highest: float = 2.0, members: bool = False, scaling: str | None = None,
-           axial_mass: float = ccqe.AXIAL_MASS) -> dict:
+           axial_mass: float = ccqe.AXIAL_MASS, transverse_enhancement: bool = False) -> dict:
     """Write the ν and ν̄ tables of ``nucleus`` (module docstring) into ``out`` (new or empty): the mean, and
-    with ``members`` each member's under ``out/members/``; returns a summary."""
+    with ``members`` each member's under ``out/members/``; f_T times the transverse enhancement with
+    ``transverse_enhancement`` (``modelscaling.transverse_enhancement``); returns a summary."""
     out = Path(out)
     check_output_directory(out)
     ensemble = Ensemble.of(ensemble)
@@ -113,7 +116,8 @@ def export(ensemble: Ensemble | str, nucleus: str | Nucleus | None, out: str | P
     axis = grid(step, highest)
     omega, q = (a.ravel() for a in np.meshgrid(axis, axis, indexing="ij"))
     which = modelscaling.scaling_choice(ensemble, scaling)
-    per_nucleon, inelastic = tensor_members(ensemble, target, omega, q, scaling=which, axial_mass=axial_mass)
+    per_nucleon, inelastic = tensor_members(ensemble, target, omega, q, scaling=which, axial_mass=axial_mass,
+                                            enhanced=transverse_enhancement)
     unconstrained, spacelike, reason = np.ones(len(q), dtype=int), omega < q, ensemble.everywhere_outside(target)
     if not reason:
         settings = ensemble.training_settings(target, responses=True)
@@ -123,7 +127,9 @@ def export(ensemble: Ensemble | str, nucleus: str | Nucleus | None, out: str | P
     nonzero = (per_nucleon != 0).any(1).any(0).numpy()
     share = float((unconstrained[nonzero] > 0).mean()) if nonzero.any() else 1.0
     stem = target.name
-    common = (f"enxs {ensemble.name} {target.name} CCQE hadron tensor (scaling {which}, M_A {axial_mass:g} GeV): "
+    enhanced = ", transverse enhancement" if transverse_enhancement else ""
+    common = (f"enxs {ensemble.name} {target.name} CCQE hadron tensor (scaling {which}{enhanced}, M_A {axial_mass:g} "
+              f"GeV): "
               f"W00 ReW0z Wxx ImWxy Wzz [GeV^-1 per nucleus] on omega (outer) x |q| [GeV]; E_s inside, Q-value 0; "
               f"see enxs-export.json")
     files = []
@@ -150,7 +156,8 @@ def export(ensemble: Ensemble | str, nucleus: str | Nucleus | None, out: str | P
         write_json(staging / "enxs-export.json", {
             **provenance, "format": "GENIE TabulatedLabFrameHadronTensor (lab frame, q along z)",
             "genie_use": GENIE_USE,
-            "files": files, "members_written": members, "scaling": modelscaling.SCALING_NOTE[which],
+            "files": files, "members_written": members, "scaling": modelscaling.SCALING_NOTE[which]
+            + (f"; {modelscaling.ENHANCEMENT_NOTE}" if transverse_enhancement else ""),
             "grid_GeV": {"omega": [float(axis[0]), float(axis[-1]), len(axis)],
                          "q": [float(axis[0]), float(axis[-1]), len(axis)]},
             "units": "W00, ReW0z, Wxx, ImWxy, Wzz in GeV^-1 per nucleus; omega, |q| in GeV",
@@ -161,7 +168,7 @@ def export(ensemble: Ensemble | str, nucleus: str | Nucleus | None, out: str | P
             "q_value": f"0: the nucleus' shift E_s = {describe(target).e_shift:.4f} GeV is inside the table (omega is "
                        f"the lepton's energy transfer)",
             "flavours": {"nu": "neutrinos on neutrons (any lepton flavour)", "nubar": "antineutrinos on protons"},
-            "not_included": neutrino.NOT_INCLUDED,
+            "not_included": neutrino.NOT_INCLUDED_ENHANCED if transverse_enhancement else neutrino.NOT_INCLUDED,
             "training_coverage": {"rule": coverage.rule(True), "unconstrained_file": f"{stem}_unconstrained.dat",
                                   "unconstrained_values": UNCONSTRAINED_NOTE,
                                   "unconstrained_share_of_nonzero_points": share,

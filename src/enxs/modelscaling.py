@@ -1,6 +1,7 @@
 """The scaling functions an electron model gives a neutrino calculation (``enxs.neutrino``, ``enxs.hadrontensor``):
-which of them (``scaling_choice``), each member's at the kernel's points (``scaling_members``), and where the
-electron data fix R_T but not its quasielastic part (``QE_SHARE_MIN``).
+which of them (``scaling_choice``), each member's at the kernel's points (``scaling_members``), where the
+electron data fix R_T but not its quasielastic part (``QE_SHARE_MIN``), and, when asked for, the transverse
+enhancement the model's electron R_T shows below the pion threshold (``transverse_enhancement``).
 
 The physics-structured model's f_L = k_F R_L/G_L and its transverse quasielastic f_T = k_F R_T^QE/G_T (apart from
 its inelastic term; SuSAv2's split), or a response network's f_L; without a model, the baselines' Fermi gas
@@ -9,6 +10,9 @@ its inelastic term; SuSAv2's split), or a response network's f_L; without a mode
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 import torch
 
 from enxs import ccqe, rosenbluth, structured, superscaling
@@ -28,6 +32,16 @@ SCALING_NOTE = {"L": "the model's longitudinal scaling function f_L(psi')",
 #: unconstrained for what goes through f_T: the electron data fix R_T there, not how it divides between the
 #: quasielastic tail and the inelastic term (the members' f_T then spread by factors of 2–17; docs/method.md).
 QE_SHARE_MIN = 0.25
+#: The transverse enhancement TE(q) is tabulated every ENHANCEMENT_STEP GeV of q up to ENHANCEMENT_Q_MAX (held
+#: beyond), its ω integrals on ENHANCEMENT_OMEGA_NODES midpoints of (0, q) at each node.
+ENHANCEMENT_STEP = 0.025
+ENHANCEMENT_Q_MAX = 4.0
+ENHANCEMENT_OMEGA_NODES = 256
+ENHANCEMENT_NOTE = ("f_T times the transverse enhancement TE(q) = 1 + (what the model's electron R_T holds beyond its "
+                    "quasielastic part where no pion can be made: the inelastic term times the Fermi gas's share "
+                    "below W = M + m_pi) / (its quasielastic part), both integrated over the quasielastic region "
+                    "|psi'| <= 1 at fixed q, in every transverse channel: two-nucleon knockout as the electron data "
+                    "show it, with the quasielastic shape (cf. Bodek, Budd and Christy, EPJC 71, 1726 (2011))")
 
 def scaling_choice(ensemble: Ensemble | None, scaling: str | None) -> str:
     """The scaling function used: ``L``, ``T`` or ``LT`` of a model, by default LT for the physics-structured
@@ -50,13 +64,54 @@ def scaling_choice(ensemble: Ensemble | None, scaling: str | None) -> str:
     return choice
 
 
-def scaling_members(ensemble: Ensemble, nucleus: Nucleus, k: ccqe.Kernel,
-                    which: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+@dataclass(frozen=True)
+class Enhancement:
+    """Each member's transverse enhancement TE(q) (``transverse_enhancement``): ``factor`` [K, Q] at the nodes
+    ``q`` [Q] [GeV]."""
+
+    q: np.ndarray
+    factor: np.ndarray
+
+    def at(self, q: torch.Tensor) -> torch.Tensor:
+        """TE at the points' q [GeV], [K, N] (float64): linear between the nodes, held beyond them."""
+        return torch.as_tensor(np.stack([np.interp(q.numpy(), self.q, row) for row in self.factor]))
+
+
+def transverse_enhancement(ensemble: Ensemble, nucleus: Nucleus, which: str) -> Enhancement:
+    """Each member's TE(q) (``ENHANCEMENT_NOTE``) for f_T, with the scaling functions ``which`` (``scaling_choice``;
+    L has no f_T to enhance). At each q node the electron responses' terms (``member_responses``) are summed over the
+    quasielastic region |ψ′| ≤ 1, ω > E_s: TE = 1 + Σ (s_<π R_T^in + R_T^2b) / Σ R_T^QE, s_<π = 1 − s_W at
+    W = M + m_π (``structured.log_inelastic_threshold``); 1 where the region is empty (q ≲ E_s). A zero-shot
+    nucleus' member factors cancel in the ratio."""
+    if not ensemble.model.is_structured:
+        raise NeutrinoError(f"the transverse enhancement needs the physics-structured model (its R_T's quasielastic "
+                            f"and inelastic parts apart); {ensemble.name} is not")
+    if "T" not in which:
+        raise NeutrinoError(f"the transverse enhancement multiplies f_T: it needs --scaling LT or T, not {which}")
+    q_nodes = ENHANCEMENT_STEP * np.arange(1, round(ENHANCEMENT_Q_MAX / ENHANCEMENT_STEP) + 1)
+    n = ENHANCEMENT_OMEGA_NODES
+    q = np.repeat(q_nodes, n)
+    omega = (q_nodes[:, None] * (np.arange(n) + 0.5)[None, :] / n).ravel()
+    terms = member_responses(ensemble.model, q, omega, nucleus, terms=True)  # [K, N, 1 + T]: R_L, R_T^QE, R_T^in, …
+    d = describe(nucleus)
+    q_t, omega_t = torch.as_tensor(q), torch.as_tensor(omega)
+    region = ((superscaling.psi_prime(q_t, omega_t, d.k_fermi, d.e_shift).abs() <= 1) & (omega_t > d.e_shift)).numpy()
+    below = -torch.expm1(structured.log_inelastic_threshold(q_t, omega_t, d.k_fermi, d.e_shift,
+                                                            structured.PION_THRESHOLD))
+    extra = terms[..., 2] * below.numpy() + terms[..., 3:].sum(-1)
+    quasielastic, extra = ((a * region).reshape(len(a), len(q_nodes), n).sum(-1) for a in (terms[..., 1], extra))
+    factor = 1 + np.divide(extra, quasielastic, out=np.zeros_like(extra), where=quasielastic > 0)
+    return Enhancement(q_nodes, factor)
+
+
+def scaling_members(ensemble: Ensemble, nucleus: Nucleus, k: ccqe.Kernel, which: str,
+                    enhancement: Enhancement | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Every member's scaling function at the points' (ψ′, q, ω), [K, N]: the structured model's
     f_L = f₀ e^{c_L(ψ′)} (and of q at low q with ``model.longitudinal_low_q``) or f_T = f₀ e^{c_T(q, ω)}
     (its quasielastic transverse part), both [2, K, N] for ``LT`` (one pass through the network), a
-    response network's f_L = k_F R_L/G_L at (q, ω). With it, where f_T is used, the quasielastic share of
-    the model's electron R_T at the points (the members' mean, [N]; ``QE_SHARE_MIN``), else None."""
+    response network's f_L = k_F R_L/G_L at (q, ω); f_T times ``enhancement``'s TE(q) where given. With it, where
+    f_T is used, the quasielastic share of the model's electron R_T at the points (the members' mean, [N];
+    ``QE_SHARE_MIN``), else None."""
     model = ensemble.model
     share = None
     if model.is_structured:
@@ -80,6 +135,8 @@ def scaling_members(ensemble: Ensemble, nucleus: Nucleus, k: ccqe.Kernel,
         factor = float(model.output_factor) * torch.as_tensor(member_factors(model, nucleus))
         f = [torch.exp(structured.log_scaling_function(k.psi, corrections[part], part == "L",
                                                        model.config.longitudinal_cut)) * factor for part in which]
+        if enhancement is not None:
+            f[which.index("T")] = f[which.index("T")] * enhancement.at(k.q)
         return (f[0] if len(f) == 1 else torch.stack(f)), share
     d = describe(nucleus)
     usable = k.omega < k.q

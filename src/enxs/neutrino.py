@@ -18,13 +18,18 @@ quasielastic tail and the inelastic term); it is flagged from ``FLAG_SHARE`` on.
 
 Cross sections in cm² (d²σ/dT dcos θ in cm²/GeV), per active nucleon (neutrons for ν, protons for
 ν̄; MiniBooNE's and most measurements' convention) or per nucleus; energies in GeV.
+
+With ``transverse_enhancement`` f_T is multiplied by the transverse enhancement TE(q) the model's electron R_T shows
+below the pion threshold (``modelscaling.transverse_enhancement``): the two-nucleon strength data such as MiniBooNE's
+count as signal, with the quasielastic shape. Off by default: a CCQE prediction (or GENIE's QE tensor) is one-nucleon
+knockout.
 """
 
 from __future__ import annotations
 
 import itertools
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -35,7 +40,15 @@ from enxs.coulomb import lepton_potential
 from enxs.descriptors import describe
 from enxs.flux import Flux
 from enxs.leptonbins import NeutrinoError, check_points
-from enxs.modelscaling import QE_SHARE_MIN, SCALING_NOTE, scaling_choice, scaling_members
+from enxs.modelscaling import (
+    ENHANCEMENT_NOTE,
+    QE_SHARE_MIN,
+    SCALING_NOTE,
+    Enhancement,
+    scaling_choice,
+    scaling_members,
+    transverse_enhancement,
+)
 from enxs.nuclei import Nucleus
 from enxs.predict import Ensemble, MemberBand
 
@@ -46,6 +59,10 @@ FLAVORS = {"numu": ("mu", ccqe.Current(ccqe.MUON_MASS, 1, "neutron")),
            "nuebar": ("e", ccqe.Current(ccqe.ELECTRON_MASS, -1, "proton"))}
 NOT_INCLUDED = ("two-nucleon (2p2h, meson-exchange-current) knockout, pion production and absorption, final-state "
                 "interactions beyond what the scaling function holds")
+#: What is not included with the transverse enhancement (module docstring).
+NOT_INCLUDED_ENHANCED = ("two-nucleon knockout beyond the transverse enhancement (its own shape in omega, its "
+                         "longitudinal and axial parts as such), pion production and absorption, final-state "
+                         "interactions beyond what the scaling function holds")
 #: A point is flagged (``outside_coverage``) when this share of its cross section or more is unconstrained
 #: (``unconstrained_rule``, module docstring).
 FLAG_SHARE = 0.5
@@ -134,16 +151,19 @@ def _energies(energies, flux: Flux | None) -> tuple[np.ndarray, np.ndarray]:
 def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus | None, t_lepton, cos_theta, *,
                         flavor: str = "numu", energy: float | None = None, flux: Flux | None = None,
                         axial_mass: float = ccqe.AXIAL_MASS, per: str = "nucleon",
-                        cell: tuple | None = None, scaling: str | None = None,
-                        pauli: bool = True, axial_mass_std: float = 0.0, coulomb: bool = True) -> NeutrinoPrediction:
+                        cell: tuple | None = None, scaling: str | None = None, pauli: bool = True,
+                        axial_mass_std: float = 0.0, coulomb: bool = True,
+                        transverse_enhancement: bool = False) -> NeutrinoPrediction:
     """CCQE d²σ/dT dcos θ [cm²/GeV] at the lepton's kinetic energy T [GeV] and cos θ (broadcast),
     at one neutrino ``energy`` [GeV] or averaged over a ``flux``; ``cell`` = (ΔT [GeV], Δcos θ), numbers or
     one per point, averages each point over the cell around it (3 × 3 points), as binned data are.
     ``ensemble`` None gives a baseline by the same code (one member; ``scaling_choice``); a name or path loads it.
     ``nucleus`` None: a one-nucleus model's own. ``axial_mass_std`` > 0 gives each member its own M_A
     (``ccqe.axial_masses``): the band then holds M_A's uncertainty too. ``coulomb``: the outgoing lepton's Coulomb
-    distortion (``enxs.coulomb``; False: a plane wave)."""
-    r = _setup(ensemble, nucleus, flavor, per, scaling, axial_mass, axial_mass_std, pauli, coulomb)
+    distortion (``enxs.coulomb``; False: a plane wave). ``transverse_enhancement``: f_T times TE(q) (module
+    docstring)."""
+    r = _setup(ensemble, nucleus, flavor, per, scaling, axial_mass, axial_mass_std, pauli, coulomb,
+               transverse_enhancement)
     lepton = r.lepton
     t_lepton, cos_theta = (np.ravel(a) for a in kinematics.as_points(t_lepton=t_lepton, cos_theta=cos_theta))
     if cell is not None:
@@ -192,13 +212,15 @@ def total_cross_section(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
                         flux: Flux | None = None, flavor: str = "numu", axial_mass: float = ccqe.AXIAL_MASS,
                         per: str = "nucleon", scaling: str | None = None, pauli: bool = True,
                         nodes: tuple[int, int] = (128, 64), axial_mass_std: float = 0.0,
-                        coulomb: bool = True) -> NeutrinoPrediction:
+                        coulomb: bool = True, transverse_enhancement: bool = False) -> NeutrinoPrediction:
     """σ(E_ν) [cm²] at the neutrino energies [GeV], or with ``flux`` its flux average ⟨σ⟩ = ∫Φσ/∫Φ (one row,
     at the flux's mean energy, over its energies and weights): d²σ/dT dcos θ integrated over T and cos θ with
     Gauss–Legendre rules of ``nodes`` points, each in 8 panels, in T ∈ (0, E_ν − m_l) and in u with
     cos θ = 1 − 2u², u ∈ (0, 1) (dense where the forward peak is narrow); within 0.2% of a rule of
-    480 × 320 points for the Fermi gas at 0.3–3 GeV. ``axial_mass_std``, ``coulomb``: as ``double_differential``."""
-    r = _setup(ensemble, nucleus, flavor, per, scaling, axial_mass, axial_mass_std, pauli, coulomb)
+    480 × 320 points for the Fermi gas at 0.3–3 GeV. ``axial_mass_std``, ``coulomb``, ``transverse_enhancement``: as
+    ``double_differential``."""
+    r = _setup(ensemble, nucleus, flavor, per, scaling, axial_mass, axial_mass_std, pauli, coulomb,
+               transverse_enhancement)
     energies = _energies(energies, flux)[0]
     if flux is not None:  # σ(E_ν) is smooth: on a grid, interpolated to the flux's energies below
         energies = np.arange(energies.min(), energies.max() + FLUX_STEP, FLUX_STEP)
@@ -240,7 +262,7 @@ def _members(r: _Request, k: ccqe.Kernel, live: torch.Tensor, where: tuple) -> t
     if r.ensemble is None:  # a baseline, by the same code
         f = ccqe.fermi_gas_scaling(flat.psi) if r.which == "RFG" else torch.exp(superscaling.log_f0(flat.psi))
         return factor * f, torch.zeros(len(flat.q), dtype=torch.float64)
-    f, share = scaling_members(r.ensemble, r.target, flat, r.which)
+    f, share = scaling_members(r.ensemble, r.target, flat, r.which, r.enhancement)
     transverse = factor * f  # the part through f_T: all of it with T
     if r.which == "LT":  # [2, K, N]: f_L, f_T
         longitudinal = torch.stack([m.longitudinal.ravel()[live] for m in kernels])
@@ -268,8 +290,9 @@ def flavor_current(flavor: str, option: str = "--flavor") -> ccqe.Current:
 @dataclass(frozen=True)
 class _Request:
     """A neutrino request, checked (``_setup``): the model (None: a baseline), the nucleus, the flavour, the scaling
-    function (``scaling_choice``), the convention, M_A (and each member's with ``masses``), Pauli blocking and the
-    outgoing lepton's Coulomb potential energy ``v_final`` [GeV] (0: a plane wave)."""
+    function (``scaling_choice``), the convention, M_A (and each member's with ``masses``), Pauli blocking, the
+    outgoing lepton's Coulomb potential energy ``v_final`` [GeV] (0: a plane wave) and the members' transverse
+    enhancement (``modelscaling.transverse_enhancement``; None: without)."""
 
     ensemble: Ensemble | None
     target: Nucleus
@@ -281,6 +304,7 @@ class _Request:
     masses: np.ndarray | None
     pauli: bool
     v_final: float
+    enhancement: Enhancement | None = None
 
     @property
     def lepton(self) -> str:
@@ -307,7 +331,8 @@ class _Request:
                            axial_mass=self.axial_mass if axial_mass is None else axial_mass, pauli=self.pauli)
 
 
-def _setup(ensemble, nucleus, flavor, per, scaling, axial_mass, axial_mass_std, pauli, coulomb) -> _Request:
+def _setup(ensemble, nucleus, flavor, per, scaling, axial_mass, axial_mass_std, pauli, coulomb,
+           enhanced: bool = False) -> _Request:
     """The request of a ``double_differential`` or ``total_cross_section`` call, checked."""
     current = flavor_current(flavor)
     if per not in ("nucleon", "nucleus"):
@@ -323,10 +348,15 @@ def _setup(ensemble, nucleus, flavor, per, scaling, axial_mass, axial_mass_std, 
     if target.A < 2:
         raise NeutrinoError(f"{target.name}: a free nucleon is no Fermi gas; the scaling function describes nuclei")
     masses = ccqe.axial_masses(None if ensemble is None else ensemble.model.draws, axial_mass, axial_mass_std)
-    request = _Request(ensemble, target, flavor, scaling_choice(ensemble, scaling), per, axial_mass, axial_mass_std,
-                       masses, pauli, lepton_potential(target, current.sign) if coulomb else 0.0)
+    which = scaling_choice(ensemble, scaling)
+    if enhanced and ensemble is None:
+        raise NeutrinoError("the transverse enhancement is the model's: a baseline has none")
+    request = _Request(ensemble, target, flavor, which, per, axial_mass, axial_mass_std, masses, pauli,
+                       lepton_potential(target, current.sign) if coulomb else 0.0)
     if request.active == 0:
         raise NeutrinoError(f"{target.name} has no {current.nucleon}s: no {flavor} quasielastic scattering")
+    if enhanced:
+        request = replace(request, enhancement=transverse_enhancement(ensemble, target, which))
     return request
 
 
@@ -346,12 +376,13 @@ def _metadata(r: _Request, quantity: str) -> dict:
                        f"Fermi-gas CCQE kernel (k_F = {d.k_fermi:.3f} GeV, E_s = {d.e_shift:.3f} GeV); vector form "
                        f"factors by CVC (Kelly 2004), axial dipole g_A = {ccqe.G_AXIAL}, M_A = {r.axial_mass:g} GeV, "
                        f"pseudoscalar by PCAC; |V_ud| = {ccqe.V_UD}"
-                       + ("; Fermi-gas Pauli blocking" if r.pauli else ""),
+                       + ("; Fermi-gas Pauli blocking" if r.pauli else "")
+                       + (f"; {ENHANCEMENT_NOTE}" if r.enhancement is not None else ""),
             "band": ("spread of the ensemble members' scaling functions and of their axial masses (M_A = "
                      f"{r.axial_mass:g} +- {r.axial_mass_std:g} GeV, one draw per member); not included: the vector "
                      "form factors" if r.axial_mass_std else "spread of the ensemble members' scaling functions; not "
                      "included: M_A (a parameter; --axial-mass-std to draw it per member), form factors"),
-            "not_included": NOT_INCLUDED,
+            "not_included": NOT_INCLUDED if r.enhancement is None else NOT_INCLUDED_ENHANCED,
             **({} if r.ensemble is None else {
                 "unconstrained_share": f"each point's share of the mean {unconstrained_rule(r.which)}; "
                                        f"outside_coverage from {FLAG_SHARE:.0%} on"})}

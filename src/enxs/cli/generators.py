@@ -58,7 +58,11 @@ def export_genie(model: ModelArg, out: Annotated[Path, typer.Option(help="New (o
                  scaling: Annotated[str | None, typer.Option(
                      help="LT (default for the physics-structured model), T or L: as enxs neutrino --scaling.")
                  ] = None,
-                 axial_mass: Annotated[float, typer.Option(help="Axial mass M_A [GeV].")] = 1.03) -> None:
+                 axial_mass: Annotated[float, typer.Option(help="Axial mass M_A [GeV].")] = 1.03,
+                 transverse_enhancement: Annotated[bool, typer.Option(
+                     "--transverse-enhancement", help="Multiply f_T by the model's transverse enhancement TE(q): as "
+                                                      "enxs neutrino --transverse-enhancement (not for a QE tensor "
+                                                      "beside a separate 2p2h model).")] = False) -> None:
     """The CCQE hadron tensor W^μν(ω, q) [GeV⁻¹ per nucleus] in GENIE's lab-frame table format, for ν (on
     neutrons) and ν̄ (on protons): the ensemble mean, with --members each member; ω is the lepton's energy
     transfer (the nucleus' shift inside: GENIE's Q-value 0). Conventions in OUT/enxs-export.json."""
@@ -67,7 +71,8 @@ def export_genie(model: ModelArg, out: Annotated[Path, typer.Option(help="New (o
     ensemble, target = load(model, nucleus)
     with warnings_on_screen():
         summary = hadrontensor.export(ensemble, target, out, step=step, highest=highest, members=members,
-                                      scaling=scaling, axial_mass=axial_mass)
+                                      scaling=scaling, axial_mass=axial_mass,
+                                      transverse_enhancement=transverse_enhancement)
     each = f" and {summary['members']} members each" if summary["members"] else ""
     say(f"{', '.join(summary['files'])}{each} written to {summary['directory']} ({summary['points']} (ω, q) points; "
         f"{summary['unconstrained']:.0%} of the nonzero ones not constrained by the electron data, marked in "

@@ -38,6 +38,10 @@ Scaling = Annotated[str | None, typer.Option(
                       "the physics-structured model), T (f_T in all) or L (f_L in all; the only one of a response "
                       "network).")]
 NoPauli = Annotated[bool, typer.Option("--no-pauli", help="Leave out the Fermi gas's Pauli blocking at low q.")]
+Enhanced = Annotated[bool, typer.Option(
+    "--transverse-enhancement", help="Multiply f_T by the transverse enhancement TE(q) the model's electron R_T shows "
+                                     "below the pion threshold: two-nucleon knockout as the electron data show it, "
+                                     "with the quasielastic shape (CCQE-like data such as MiniBooNE's count it).")]
 NoCoulomb = Annotated[bool, typer.Option(
     "--no-coulomb", help="Leave out the outgoing lepton's Coulomb distortion (a plane wave; by default the modified "
                          "effective-momentum approximation in the final nucleus' field).")]
@@ -46,7 +50,7 @@ NoCoulomb = Annotated[bool, typer.Option(
 def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, flux: Path | None, emax: float | None,
             tmu: str | None, cos: str | None, total: bool, axial_mass: float, per: str, scaling: str | None,
             bin_average: bool, pauli: bool, axial_mass_std: float = 0.0, input_: Path | None = None,
-            coulomb: bool = True):
+            coulomb: bool = True, enhanced: bool = False):
     """The prediction the options ask for (``NeutrinoPrediction``)."""
     from enxs import leptonbins, neutrino
     from enxs.cli.use import load
@@ -68,7 +72,7 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
             return neutrino.total_cross_section(ensemble, target, None if table else parse_values(energy, "--energy"),
                                                 flux=table, flavor=flavor, axial_mass=axial_mass, per=per,
                                                 scaling=scaling, pauli=pauli, axial_mass_std=axial_mass_std,
-                                                coulomb=coulomb)
+                                                coulomb=coulomb, transverse_enhancement=enhanced)
         if points is None and (tmu is None or cos is None):
             raise CLIError("give --tmu and --cos (start:stop:count or lists), --input points.csv, or --total")
         table = _flux_table(energy, flux, flavor, emax)
@@ -81,7 +85,8 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
         t, c, cell, momentum = points or (*_grid(tmu, cos, bin_average), None)
         result = neutrino.double_differential(ensemble, target, t, c, flavor=flavor, energy=e_nu, flux=table,
                                               axial_mass=axial_mass, per=per, cell=cell, scaling=scaling, pauli=pauli,
-                                              axial_mass_std=axial_mass_std, coulomb=coulomb)
+                                              axial_mass_std=axial_mass_std, coulomb=coulomb,
+                                              transverse_enhancement=enhanced)
         return result if momentum is None else leptonbins.in_momentum(result, *momentum, neutrino.FLAVORS[flavor][0])
 
 
@@ -158,7 +163,7 @@ def neutrino(
     bin_average: Annotated[bool, typer.Option(
         "--bin-average", help="Average each point over its cell (the grid spacing), as binned data are.")] = False,
     axial_mass: AxialMass = 1.03, axial_mass_std: AxialMassStd = 0.0, per: Per = "nucleon", scaling: Scaling = None,
-    no_pauli: NoPauli = False, no_coulomb: NoCoulomb = False,
+    no_pauli: NoPauli = False, no_coulomb: NoCoulomb = False, transverse_enhancement: Enhanced = False,
     output: Annotated[Path | None, typer.Option(help="Write .csv, .parquet or .json (by extension).")] = None,
     hepdata: Annotated[Path | None, typer.Option(
         "--hepdata", help="Also write a HEPData submission into this new (or empty) directory.")] = None,
@@ -170,8 +175,8 @@ def neutrino(
     not the form factors'. Points taking half their cross section or more from (q, ω) where no electron data at
     several angles constrain the responses, or through f_T where the quasielastic part is below 25% of the
     model's electron R_T, are flagged (outside_coverage, beside unconstrained_share).
-    Not included: two-nucleon (2p2h) knockout, pion production and absorption, final-state interactions
-    beyond what the scaling function holds."""
+    Not included: two-nucleon (2p2h) knockout (but as the transverse enhancement, with --transverse-enhancement),
+    pion production and absorption, final-state interactions beyond what the scaling function holds."""
     from enxs import pointfiles
 
     check_table_output(output, overwrite)
@@ -182,7 +187,7 @@ def neutrino(
         check_ready(hepdata, "--hepdata")
     job_context(threads=threads)
     result = compute(model, nucleus, flavor, energy, flux, emax, tmu, cos, total, axial_mass, per, scaling,
-                     bin_average, not no_pauli, axial_mass_std, input_, not no_coulomb)
+                     bin_average, not no_pauli, axial_mass_std, input_, not no_coulomb, transverse_enhancement)
     frame = result.to_frame()
     if members is not None:
         pointfiles.write_members(result.points, result.members, members, result.metadata)
