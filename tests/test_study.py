@@ -94,3 +94,17 @@ def test_the_neutrino_study_compares_the_choices_a_response_network_has(tmp_path
     assert all(1.0 < float(cell.split("±")[0]) < 2.5 for cell in ratio.split("|")[3:-1])  # the lighter lepton wins
     table = (tmp_path / "neutrino-sigma-12C.csv").read_text()
     assert "mean_nuebar_cm2" in table and "numubar, nuebar: outgoing lepton" in table
+
+
+@pytest.mark.slow
+def test_the_neutrino_study_of_the_structured_model_shows_its_transverse_enhancement_too(tmp_path, archive_dir):
+    from enxs import neutrinostudy
+
+    path = neutrinostudy.write_report("enxs-any-fast", tmp_path, neutrinostudy.default_directory(Context(archive_dir)))
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in path.read_text().splitlines()
+             if line.startswith("| enxs ")]
+    norm = {c[0].removeprefix("enxs enxs-any-fast, "): float(c[2]) for c in cells if c[1] == "bin-averaged"}
+    default, enhanced = norm["f_L/f_T (default)"], norm["f_L/f_T with the transverse enhancement"]
+    assert enhanced < default  # the two-nucleon strength MiniBooNE counted: the data/model normalization falls
+    text = path.read_text()
+    assert "| 40Ar | numu (TE) |" in text and "what is then not included" in text
