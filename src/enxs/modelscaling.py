@@ -43,6 +43,7 @@ ENHANCEMENT_NOTE = ("f_T times the transverse enhancement TE(q) = 1 + (what the 
                     "|psi'| <= 1 at fixed q, in every transverse channel: two-nucleon knockout as the electron data "
                     "show it, with the quasielastic shape (cf. Bodek, Budd and Christy, EPJC 71, 1726 (2011))")
 
+
 def scaling_choice(ensemble: Ensemble | None, scaling: str | None) -> str:
     """The scaling function used: ``L``, ``T`` or ``LT`` of a model, by default LT for the physics-structured
     model, L for a response network (module docstring); without a model (the baselines) the Fermi gas's
