@@ -18,6 +18,8 @@ GENIE's Q-value shift must be 0 for it. Beside each table, ``…_unconstrained.d
 where no electron data at several angles constrain the responses (``coverage.responses_unconstrained``),
 2 where they do but the quasielastic part is too small a share of the electron R_T for the data to fix f_T
 (``modelscaling.QE_SHARE_MIN``), and ``enxs-export.json`` the provenance, the conventions and the coverage rule.
+With ``transverse_enhancement`` f_T carries the model's transverse enhancement TE(q)
+(``modelscaling.transverse_enhancement``): for a generator that runs no two-nucleon model of its own.
 
 Where the tables fit in GENIE v3 (``GENIE_USE``; read from its ``SuSAv2QELPXSec`` source, GENIE not run here): they
 are per nucleus, as its blended-SuSAv2 and CRPA/HF tables, which it divides by the tensor nucleus' N (Z for ν̄) and
