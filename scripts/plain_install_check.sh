@@ -41,6 +41,8 @@ expect_clean_error "NIST isotope table" predict enxs-any-fast --nucleus 999C --e
 expect_clean_error "not both" predict enxs-12C-fast --input "$WORK/empty.csv" --energy 5
 expect_clean_error "free nucleon" predict enxs-any-fast --nucleus 1H --energy 1 --angle 30 --omega 0.3
 expect_clean_error "> 0 GeV" neutrino enxs-any-fast --nucleus 40Ar --energy -1 --tmu 0.1:0.5:3 --cos 0:0.9:3 --output nu.csv
+expect_clean_error "needs the physics-structured model" neutrino enxs-12C-responses-fast --total --energy 1 --transverse-enhancement
+expect_clean_error "needs --scaling LT or T, not L" export genie enxs-any-fast --nucleus 12C --out genie-l --scaling L --transverse-enhancement
 expect_clean_error "need 0 < step < max" export genie enxs-any-fast --nucleus 12C --step 3 --out genie
 expect_clean_error "cross sections only" export genie enxs-12C-fast --out genie
 expect_clean_error "write start:stop:count" predict enxs-12C-fast --energy 1 --angle 30 --omega ,
