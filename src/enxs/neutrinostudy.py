@@ -263,9 +263,9 @@ def _figure_sigma(plt, sigma, path: Path) -> None:
             ax.plot(ENERGIES, 1e38 * sigma[(nucleus, flavor, "TE")].mean, ls="-.", color=drawn["line"].get_color())
     ax.set_xlabel("E_ν [GeV]")
     ax.set_ylabel("σ per active nucleon [10⁻³⁸ cm²]")
-    enhanced = " and with its transverse enhancement (dash-dotted)" if any(len(k) == 3 and k[2] == "TE"
-                                                                            for k in sigma) else ""
-    ax.set_title(f"CCQE σ(E_ν): enxs (bands){enhanced}, the Fermi gas (dotted)", fontsize=9)
+    enhanced = ", with its transverse enhancement (dash-dotted)" if any(len(k) == 3 and k[2] == "TE"
+                                                                         for k in sigma) else ""
+    ax.set_title(f"CCQE σ(E_ν): enxs (bands){enhanced};\nthe Fermi gas (dotted)", fontsize=9)
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=7)
     fig.tight_layout()
