@@ -427,6 +427,16 @@ def test_the_transverse_enhancement_is_the_sub_threshold_transverse_strength_ove
         neutrino.total_cross_section(None, "12C", [1.0], transverse_enhancement=True)
 
 
+def test_a_zero_shot_nucleus_transverse_enhancement_does_not_hold_its_members_factors(structured_model, monkeypatch):
+    from enxs import responses
+
+    argon = Nucleus.parse("40Ar")
+    assert np.ptp(responses.member_factors(structured_model.model, argon)) > 0.1  # zero-shot: each member its own
+    drawn = modelscaling.transverse_enhancement(structured_model, argon, "LT").factor
+    monkeypatch.setattr(responses, "member_factors", lambda model, nucleus: np.ones((model.draws, 1)))
+    assert modelscaling.transverse_enhancement(structured_model, argon, "LT").factor == pytest.approx(drawn, rel=1e-12)
+
+
 def test_a_cross_section_model_says_which_model_works():
     sigma_only = Ensemble.load("enxs-any-sigma-fast")
     with pytest.raises(neutrino.NeutrinoError, match="enxs-any-fast"):
