@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from enxs import __version__
-from enxs.cli import data, generators, neutrino, train, use
+from enxs.cli import data, generators, neutrino, plot, train, use
 from enxs.cli.common import SIGNALS, error, interrupted_status, terminate, warn
 from enxs.errors import EnxsError
 
@@ -29,7 +29,7 @@ app.command()(train.evaluate)
 app.command()(train.reproduce)
 app.command()(use.predict)
 app.command()(use.responses)
-app.command()(use.plot)
+app.command()(plot.plot)
 app.command()(neutrino.neutrino)
 app.command()(generators.tabulate)
 app.add_typer(generators.export_app, name="export")

@@ -214,8 +214,9 @@ def neutrino(
 
 
 def plot_neutrino(model: str, nucleus: str | None, flavor: str, energy: float | None, flux: Path | None,
-                  emax: float | None, cos: str | None, total: bool, output: Path) -> None:
-    """d²σ/dT dcos θ against T in slices of cos θ (one band each), or σ(E_ν) with its band."""
+                  emax: float | None, cos: str | None, total: bool, output: Path, enhanced: bool = False) -> None:
+    """d²σ/dT dcos θ against T in slices of cos θ (one band each), or σ(E_ν) with its band; with ``enhanced`` f_T
+    times the model's transverse enhancement."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -223,7 +224,8 @@ def plot_neutrino(model: str, nucleus: str | None, flavor: str, energy: float | 
     import numpy as np
 
     from enxs import neutrino, plots
-    from enxs.cli.use import load, save_figure
+    from enxs.cli.plot import save_figure
+    from enxs.cli.use import load
 
     lepton_mass = neutrino.flavor_current(flavor, "--neutrino").lepton_mass  # GeV
     if emax is not None and not emax > 0.1:
@@ -233,7 +235,7 @@ def plot_neutrino(model: str, nucleus: str | None, flavor: str, energy: float | 
     with warnings_on_screen():
         if total:
             x = np.linspace(0.1, emax or 3.0, 40)
-            result = neutrino.total_cross_section(ensemble, target, x, flavor=flavor)
+            result = neutrino.total_cross_section(ensemble, target, x, flavor=flavor, transverse_enhancement=enhanced)
             q16, q84 = result.quantiles()
             plots.band(ax, x, 1e38 * result.mean, 1e38 * q16, 1e38 * q84, f"{model} (mean, 16–84%)")
             plots.mark_extrapolation(ax, x, 1e38 * result.mean, result.outside_coverage)
@@ -249,7 +251,7 @@ def plot_neutrino(model: str, nucleus: str | None, flavor: str, energy: float | 
             t_values = np.linspace(0.02, t_max, 80)
             t, c = np.meshgrid(t_values, slices, indexing="ij")
             result = neutrino.double_differential(ensemble, target, t.ravel(), c.ravel(), flavor=flavor,
-                                                  energy=energy, flux=table)
+                                                  energy=energy, flux=table, transverse_enhancement=enhanced)
             mean, outside = result.mean.reshape(t.shape), result.outside_coverage.reshape(t.shape)
             q16, q84 = (q.reshape(t.shape) for q in result.quantiles())
             for j, value in enumerate(slices):
@@ -259,6 +261,7 @@ def plot_neutrino(model: str, nucleus: str | None, flavor: str, energy: float | 
             ax.set_ylabel("d²σ/dT dcos θ per active nucleon [10⁻³⁹ cm²/GeV]")
     ax.set_ylim(bottom=0)
     where = f"E_ν = {energy:g} GeV" if energy is not None and not total else ("flux-averaged" if flux else "")
-    ax.set_title(f"{result.metadata['nucleus']}: CCQE {flavor} {where} ({model}; mean, 16–84%)", fontsize=9)
+    plus = " with its transverse enhancement" if enhanced else ""
+    ax.set_title(f"{result.metadata['nucleus']}: CCQE {flavor} {where} ({model}{plus}; mean, 16–84%)", fontsize=9)
     plots.legend(ax, fontsize=7)
-    save_figure(fig, output, "; not included: 2p2h, pion production, FSI beyond the scaling function")
+    save_figure(fig, output, f"; not included: {result.metadata['not_included']}")
