@@ -577,6 +577,8 @@ def test_neutrino_hepdata_submission_and_figure(tmp_path):
         result = neutrino.total_cross_section("enxs-any-fast", "16O", [0.5, 1.0, 2.0], nodes=(64, 32))
         write_neutrino_submission(result, tmp_path / "hd")
         plot_neutrino("enxs-any-fast", "12C", "numu", 1.0, None, None, "0.9,0.5", False, tmp_path / "nu.png")
+        plot_neutrino("enxs-any-fast", "12C", "numu", 1.0, None, None, "0.9", False, tmp_path / "te.png", True)
+    assert (tmp_path / "nu.png").stat().st_size > 10_000 and (tmp_path / "te.png").stat().st_size > 10_000
     table = (tmp_path / "hd" / "16o_ccqe_sigma.yaml").read_text()
     assert "E_nu_GeV" in table and "ensemble standard deviation" in table
     assert "share of the mean the electron data do not constrain" in table
