@@ -131,9 +131,8 @@ def export(ensemble: Ensemble | str, nucleus: str | Nucleus | None, out: str | P
     stem = target.name
     enhanced = ", transverse enhancement" if transverse_enhancement else ""
     common = (f"enxs {ensemble.name} {target.name} CCQE hadron tensor (scaling {which}{enhanced}, M_A {axial_mass:g} "
-              f"GeV): "
-              f"W00 ReW0z Wxx ImWxy Wzz [GeV^-1 per nucleus] on omega (outer) x |q| [GeV]; E_s inside, Q-value 0; "
-              f"see enxs-export.json")
+              f"GeV): W00 ReW0z Wxx ImWxy Wzz [GeV^-1 per nucleus] on omega (outer) x |q| [GeV]; E_s inside, "
+              f"Q-value 0; see enxs-export.json")
     files = []
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
         staging = Path(tmp) / out.name  # moved into place when complete: never a half-written export
