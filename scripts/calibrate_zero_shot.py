@@ -2,8 +2,8 @@
 structured model left out one nucleus at a time, on all selected points of the nucleus left out,
 for a range of s₀ (``zeroshot.coverage``: the members' own spread with the factor's width s₀ (1 + d) added);
 then, on the latest run of each nucleus, s₀ calibrated on the other nuclei of
-``zeroshot.CALIBRATION`` (``anystudy.calibrated_widths``, what the any-nucleus study reports) and the
-coverage it gives the nucleus left out.
+``zeroshot.CALIBRATION`` (below carbon ``zeroshot.LIGHT_CALIBRATION``; ``anystudy.calibrated_widths``, what the
+any-nucleus study reports) and the coverage it gives the nucleus left out.
 
     enxs reproduce --studies any      # trains the leave-one-out runs into report/runs
     python scripts/calibrate_zero_shot.py [--runs report/runs]
@@ -21,7 +21,7 @@ from enxs import zeroshot
 from enxs.anystudy import ZERO_SHOT_TARGETS, calibrated_widths, member_residuals
 from enxs.artifacts import read_manifest
 
-WIDTHS = (0.0, 0.05, 0.08, 0.10, 0.12, 0.15)
+WIDTHS = (0.0, 0.05, 0.08, 0.10, 0.12, 0.15, 0.20, 0.30)
 
 
 def left_out(run: Path) -> str | None:
@@ -29,7 +29,8 @@ def left_out(run: Path) -> str | None:
     manifest = json.loads((run / "manifest.json").read_text())
     if manifest["config"]["model"]["output"] != "superscaling":
         return None
-    missing = [n for n in ZERO_SHOT_TARGETS if n not in manifest["nuclei"]]
+    candidates = dict.fromkeys([*ZERO_SHOT_TARGETS, *zeroshot.LIGHT_CALIBRATION])
+    missing = [n for n in candidates if n not in manifest["nuclei"]]
     return missing[0] if len(missing) == 1 else None
 
 
@@ -60,8 +61,10 @@ def main() -> None:
         if held not in latest or created > latest[held][0]:
             latest[held] = (created, residuals)
     widths = calibrated_widths({n: r for n, (_, r) in latest.items()})
-    print(f"\nlatest runs: s₀ calibrated on all of {', '.join(n for n in latest if n != '6Li')}: "
-          f"{widths.get('all', float('nan')):.3f} (shipped {zeroshot.S0})")
+    for key, pool, shipped in (("all", zeroshot.CALIBRATION, zeroshot.S0),
+                               ("light", zeroshot.LIGHT_CALIBRATION, zeroshot.S0_LIGHT)):
+        print(f"\nlatest runs: s₀ calibrated on all of {', '.join(n for n in pool if n in latest)}: "
+              f"{widths.get(key, float('nan')):.3f} (shipped {shipped})")
     for name, (_, residuals) in latest.items():
         print(f"{name:7s} s₀ without it {widths[name]:.3f}: 1σ coverage "
               f"{zeroshot.coverage(residuals, widths[name]):.0%}")

@@ -23,8 +23,13 @@ ARGON, CARBON, LEAD, LITHIUM = (Nucleus.parse(n) for n in ("40Ar", "12C", "208Pb
 def test_width_is_zero_for_trained_nuclei_s0_inside_and_grows_outside():
     zs = ZeroShot(TRAINED, seed=0)
     assert zs.width(CARBON) == 0.0 and (zs.factors(CARBON, 7) == 1).all()
-    assert zs.width(ARGON) == zeroshot.S0 and zs.width(LITHIUM) == zeroshot.S0  # inside the range of A^(1/3)
+    assert zs.width(ARGON) == zeroshot.S0  # inside the range of A^(1/3)
+    assert zs.width(LITHIUM) == zeroshot.S0_LIGHT > zeroshot.S0  # below carbon: the light nuclei's width
     assert zs.width(LEAD) == pytest.approx(zeroshot.S0 * (1 + 208 ** (1 / 3) - 56 ** (1 / 3)))
+    beyond = ZeroShot(TRAINED[1:], seed=0)  # trained from carbon on: lithium lies below the range
+    assert beyond.width(LITHIUM) == pytest.approx(zeroshot.S0_LIGHT * (1 + 12 ** (1 / 3) - 6 ** (1 / 3)))
+    beyond.set_base_width(LITHIUM, 0.5)
+    assert beyond.s0_light == 0.5 and beyond.s0 == zeroshot.S0
 
 
 def test_member_draws_depend_on_the_seed_k_and_the_nucleus_and_the_band_is_exactly_s_wide():
@@ -107,17 +112,37 @@ def test_the_any_nucleus_study_calibrates_each_targets_band_without_it():
         data = mean * offset * np.exp(0.04 * rng.standard_normal(mean.size))
         return zeroshot.Residuals(data, mean, 0.02 * mean, 0.01 * mean)
 
-    residuals = {"6Li": nucleus(0.7), "12C": nucleus(1.05), "16O": nucleus(0.97), "27Al": nucleus(1.0)}
+    residuals = {"3He": nucleus(0.9), "4He": nucleus(1.25), "6Li": nucleus(0.7), "12C": nucleus(1.05),
+                 "16O": nucleus(0.97), "27Al": nucleus(1.0)}
     widths = calibrated_widths(residuals)
     assert widths["12C"] == zeroshot.calibrate([residuals["16O"], residuals["27Al"]])
-    assert widths["6Li"] == widths["all"] == zeroshot.calibrate([residuals[n] for n in ("12C", "16O", "27Al")])
+    assert widths["all"] == zeroshot.calibrate([residuals[n] for n in ("12C", "16O", "27Al")])
+    assert widths["6Li"] == zeroshot.calibrate([residuals["3He"], residuals["4He"]])  # below carbon: the light nuclei
+    assert widths["light"] == zeroshot.calibrate([residuals[n] for n in ("3He", "4He", "6Li")]) > widths["all"]
     assert calibrated_widths({**residuals, "12C": nucleus(2.0)})["12C"] == widths["12C"]  # never the target's own
-    assert calibrated_widths({"6Li": residuals["6Li"], "12C": residuals["12C"]})["6Li"] == zeroshot.S0  # too few
+    assert calibrated_widths({**residuals, "6Li": nucleus(2.0)})["6Li"] == widths["6Li"]
+    assert calibrated_widths({"6Li": residuals["6Li"], "12C": residuals["12C"]})["6Li"] == zeroshot.S0_LIGHT  # too few
 
 
 def test_the_zero_shot_note_says_where_the_band_is_not_calibrated():
     ensemble = Ensemble.load("enxs-any-fast")
     beryllium = ensemble.zero_shot_note(Nucleus.parse("9Be"))
-    assert "below carbon" in beryllium and "1σ band" in beryllium
+    assert "below carbon" in beryllium and "3He, 4He, 6Li" in beryllium
+    assert f"exp({zeroshot.S0_LIGHT:.3f} z_k)" in beryllium
     assert "below carbon" not in ensemble.zero_shot_note(ARGON) and "exp(0.098 z_k)" in ensemble.zero_shot_note(ARGON)
     assert zeroshot.CALIBRATED_FROM_A == 12  # carbon, the lightest nucleus the band is calibrated on
+
+
+def test_a_light_target_brings_the_other_light_nuclei_left_out_to_calibrate_its_band(archive_dir, tmp_path):
+    import shutil
+
+    from enxs.anystudy import light_partners
+    from enxs.context import Context
+
+    context = Context(archive_dir)
+    assert light_partners(("6Li", "12C"), context) == ["3He", "4He"]  # each left out in turn beside lithium
+    assert light_partners(("4He",), context) == ["3He", "6Li"]
+    assert light_partners(("12C", "56Fe"), context) == []  # from carbon on: the study's targets calibrate each other
+    for name in ("6Li", "4He", "12C"):
+        shutil.copy(archive_dir / f"{name}.dat", tmp_path)
+    assert light_partners(("6Li",), Context(tmp_path)) == ["4He"]  # only nuclei with data

@@ -62,18 +62,23 @@ def member_residuals(model_dir: Path, target: str, table: pd.DataFrame) -> zeros
     band, ensemble.model.zero_shot = ensemble.model.zero_shot, None
     sigma = predict_table(ensemble.model, table)
     error = total_error(table, ensemble.manifest.config.train.p2p_sys)
-    growth = band.width(Nucleus.parse(target)) / band.s0 if band is not None else 1.0
+    growth = band.growth(Nucleus.parse(target)) if band is not None else 1.0
     return zeroshot.Residuals(table.sigma.to_numpy(), sigma.mean(0), member_spread(sigma), np.asarray(error), growth)
 
 
 def calibrated_widths(residuals: dict[str, zeroshot.Residuals]) -> dict[str, float]:
-    """s₀ for each target, calibrated on the other ``zeroshot.CALIBRATION`` nuclei left out (at least two;
-    else ``zeroshot.S0``), and under ``"all"`` on every one of them."""
-    pool = [n for n in zeroshot.CALIBRATION if n in residuals]
-    widths = {t: zeroshot.calibrate([residuals[n] for n in pool if n != t]) if len([n for n in pool if n != t]) >= 2
-              else zeroshot.S0 for t in residuals}
-    if len(pool) >= 2:
-        widths["all"] = zeroshot.calibrate([residuals[n] for n in pool])
+    """s₀ for each nucleus left out, calibrated on the other nuclei of its pool left out (``zeroshot.CALIBRATION``,
+    below carbon ``zeroshot.LIGHT_CALIBRATION``; at least two, else the shipped ``zeroshot.S0`` or
+    ``zeroshot.S0_LIGHT``), and under ``"all"`` and ``"light"`` on every one of each pool."""
+    widths = {}
+    for target in residuals:
+        pool, shipped = zeroshot.calibration_pool(Nucleus.parse(target))
+        others = [residuals[n] for n in pool if n != target and n in residuals]
+        widths[target] = zeroshot.calibrate(others) if len(others) >= 2 else shipped
+    for key, pool in (("all", zeroshot.CALIBRATION), ("light", zeroshot.LIGHT_CALIBRATION)):
+        present = [residuals[n] for n in pool if n in residuals]
+        if len(present) >= 2:
+            widths[key] = zeroshot.calibrate(present)
     return widths
 
 
@@ -84,7 +89,7 @@ def zero_shot(model_dir: Path, target: str, table: pd.DataFrame, test: pd.DataFr
     ``width`` its zero-shot band has s₀ = ``width``."""
     ensemble = Ensemble.load(model_dir)
     if width is not None and ensemble.model.zero_shot is not None:
-        ensemble.model.zero_shot.s0 = width
+        ensemble.model.zero_shot.set_base_width(Nucleus.parse(target), width)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExtrapolationWarning)
         outside = ensemble.predict(test.E, test.theta, test.omega, nucleus=target).outside_coverage
@@ -152,34 +157,48 @@ def baselines(carbon: Ensemble, structured_base: Path, target: str, table: pd.Da
     return out
 
 
+def light_partners(targets, context: Context) -> list[str]:
+    """The nuclei of ``zeroshot.LIGHT_CALIBRATION`` with data in ``context`` that are not ``targets``, where a
+    target lies below carbon: left out in turn, they calibrate that target's band."""
+    if all(Nucleus.parse(t).A >= zeroshot.CALIBRATED_FROM_A for t in targets):
+        return []
+    present = archive.nucleus_files(context.data_dir)
+    return [n for n in zeroshot.LIGHT_CALIBRATION if n not in targets and n in present]
+
+
 def run_any_study(preset: str, executor: executors.LocalExecutor, carbon_model: str, context: Context,
                   members: int | None = None, seed: int = 0, targets=ZERO_SHOT_TARGETS,
                   fractions=(0.7, 0.1), recipes=RECIPES) -> list[dict[str, Any]]:
     """Train (or reuse) a base of each recipe without each target, score them zero-shot beside the
     carbon baselines, fine-tune the default recipe's base; one row per target. Two stages, each one
-    plan: the bases, then the fine-tunes that start from them."""
+    plan: the bases, then the fine-tunes that start from them. A target below carbon brings the default
+    recipe's bases without each other light nucleus of ``zeroshot.LIGHT_CALIBRATION`` (its band's
+    calibration; scored for that alone)."""
+    default = next(iter(recipes))
     plan = [(recipe, t) for recipe in recipes for t in targets]
+    plan += [(default, n) for n in light_partners(targets, context)]
     bases = executor.run_all([executors.Job(runs.pretrain_spec("all", preset, exclude=t, context=context,
                                                           members=members, seed=seed, assignments=recipes[recipe]),
                                        f"{t} zero-shot base, {recipe}") for recipe, t in plan])
     base_of = dict(zip(plan, bases, strict=True))
-    default = next(iter(recipes))
     tuned = [(t, f) for t in targets if t != "12C" for f in fractions]
     jobs = [executors.Job(runs.finetune_spec(str(base_of[default, t]), t, "all", f, context=context, members=members,
                                         seed=seed), f"{t} {f:g} from the {default} base") for t, f in tuned]
     finetuned = dict(zip(tuned, executor.run_all(jobs), strict=True))
     carbon = Ensemble.load(carbon_model)
     tables = {t: artifacts.read_manifest(base_of[default, t]).config.selection.apply(
-        archive.read_file(context.data_path(t))[0]) for t in targets}
-    widths = calibrated_widths({t: member_residuals(base_of[default, t], t, tables[t]) for t in targets})
+        archive.read_file(context.data_path(t))[0]) for recipe, t in plan if recipe == default}
+    widths = calibrated_widths({t: member_residuals(base_of[default, t], t, table) for t, table in tables.items()})
     rows = []
-    for target, table in tables.items():
+    for target in targets:
+        table = tables[target]
         _, test_rows = split_points(len(table), ZERO_SHOT_FRACTION, seed)
         test = table.iloc[test_rows]
         rows.append({"nucleus": target, "baselines": baselines(carbon, base_of[default, target], target, table, test),
                      "zero_shot": {r: zero_shot(base_of[r, target], target, table, test,
                                                 widths[target] if r == default else None) for r in recipes},
                      "zero_shot_width": widths[target], "calibrated_width_all": widths.get("all"),
+                     "calibrated_width_light": widths.get("light"),
                      "finetuned": {f: artifacts.read_manifest(d).metrics["test"]
                                    for (t, f), d in finetuned.items() if t == target}})
     return rows
@@ -219,10 +238,14 @@ def report_lines(rows: list[dict[str, Any]], carbon: dict[str, dict] | None) -> 
             cells = [score_cell(r["baselines"][part][b]) for b in BASELINES] + [score_cell(z[x][part]) for x in recipes]
             lines.append(f"| {r['nucleus']} | {z[default][part]['n']} | " + " | ".join(cells) + " |")
         lines.append("")
-    every = rows[0].get("calibrated_width_all") if rows else None
+    every, light = ((rows[0].get(f"calibrated_width_{k}") if rows else None) for k in ("all", "light"))
     lines += [f"The {default} recipe's zero-shot band has s₀ calibrated on the other nuclei of "
               f"{', '.join(zeroshot.CALIBRATION)} left out, never on the target (enxs.zeroshot; on all of them: "
-              + (f"{every:.3f}" if every is not None else "—") + f", the shipped s₀ {zeroshot.S0:.3f}). On the test "
+              + (f"{every:.3f}" if every is not None else "—") + f", the shipped s₀ {zeroshot.S0:.3f}); below "
+              "carbon, where superscaling does not hold, on the other nuclei of "
+              f"{', '.join(zeroshot.LIGHT_CALIBRATION)} left out (on all of them: "
+              + (f"{light:.3f}" if light is not None else "—")
+              + f", the shipped {zeroshot.S0_LIGHT:.3f}). On the test "
               "points: that s₀, the 1σ coverage inside / outside its training coverage (points outside), the "
               "ensemble's median relative spread and the distance from the trained nuclei:", "",
               "| nucleus | s₀ without it | coverage inside / outside (n outside) | median relative spread "

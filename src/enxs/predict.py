@@ -25,7 +25,7 @@ from enxs.descriptors import describe, inputs, nucleus_factor
 from enxs.errors import EnxsError
 from enxs.network import EnsembleNet
 from enxs.nuclei import Nucleus
-from enxs.zeroshot import CALIBRATED_FROM_A, member_factors
+from enxs.zeroshot import CALIBRATED_FROM_A, LIGHT_CALIBRATION, member_factors
 
 
 class ExtrapolationWarning(UserWarning):
@@ -202,9 +202,9 @@ class Ensemble:
                 f"spread over the members, m the factors' mean), the uncertainty of carrying the model to a nucleus "
                 f"without data (enxs.zeroshot)" if width else "")
         if width and target.A < CALIBRATED_FROM_A:
-            band += ("; that width is calibrated on nuclei from carbon on, where superscaling holds: below carbon "
-                     "it does not, and the band understates the error (lithium left out: most of its data outside "
-                     "the 1σ band)")
+            band += (f"; below carbon, where superscaling does not hold, that width is calibrated on the light nuclei "
+                     f"{', '.join(LIGHT_CALIBRATION)}, each left out in turn (they depart from what the other nuclei "
+                     f"carry to them by 12–30%, median)")
         return (f"zero-shot: {self.name} was trained without any {target.name} data (trained on {trained}); the "
                 f"{target.name} prediction is carried from those nuclei, and its coverage flags refer to their "
                 f"kinematics{band}")

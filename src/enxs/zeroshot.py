@@ -15,7 +15,9 @@ that the band widens without moving the ensemble mean, where independent draws w
 s/√K; r is the draws' own standard deviation over the members (ddof = 1), so that the band's width
 is s whatever the draws (five pairs of draws alone make it 0.5–1.6 s, 5th–95th percentile).
 s₀ (``S0``) is calibrated on the nuclei where superscaling holds, each left out in turn
-(:func:`calibrate`): the width at which their 1σ coverage, averaged over nuclei, is 68.3%.
+(:func:`calibrate`): the width at which their 1σ coverage, averaged over nuclei, is 68.3%. Below
+carbon, where it does not hold and a nucleus departs further from its neighbours, the same
+calibration on the light nuclei with data (``LIGHT_CALIBRATION``) gives its own s₀ (``S0_LIGHT``).
 Which nuclei, and the coverage of each with s₀ calibrated without it, are in docs/method.md;
 the growth with d is the project's choice for nuclei far outside (the one case with data, 56Fe
 left out beyond 40Ca, says it is generous).
@@ -35,27 +37,49 @@ S0 = 0.098
 #: The nuclei s₀ is calibrated on: those of the any-nucleus study superscaling holds for (A ≥ 12; 6Li, no Fermi
 #: gas, is scored, not used to calibrate).
 CALIBRATION = ("12C", "16O", "27Al", "40Ca", "56Fe")
-#: The lightest of them: below it the band is not calibrated, and lithium left out showed it too narrow
-#: (docs/method.md).
+#: The lightest of them: below it a zero-shot nucleus gets the light nuclei's width.
 CALIBRATED_FROM_A = min(Nucleus.parse(name).A for name in CALIBRATION)
+#: s₀ below carbon (module docstring).
+S0_LIGHT = 0.264
+#: The nuclei S0_LIGHT is calibrated on: those of A = 3–6 (the deuteron, hardly bound, and the triton, one experiment
+#: below 0.8 GeV, are not).
+LIGHT_CALIBRATION = ("3He", "4He", "6Li")
 #: The 1σ coverage a calibrated band has.
 ONE_SIGMA = 0.6827
+
+
+def calibration_pool(nucleus: Nucleus) -> tuple[tuple[str, ...], float]:
+    """The nuclei a zero-shot ``nucleus``' s₀ is calibrated on, and the shipped s₀ of that pool."""
+    return (LIGHT_CALIBRATION, S0_LIGHT) if nucleus.A < CALIBRATED_FROM_A else (CALIBRATION, S0)
 
 
 class ZeroShot:
     """What a structured model of several nuclei needs to widen a zero-shot nucleus' band: the
     trained nuclei and the run's seed."""
 
-    def __init__(self, trained: list[Nucleus], seed: int, s0: float = S0):
-        self.trained, self.seed, self.s0 = list(trained), seed, s0
+    def __init__(self, trained: list[Nucleus], seed: int, s0: float = S0, s0_light: float = S0_LIGHT):
+        self.trained, self.seed, self.s0, self.s0_light = list(trained), seed, s0, s0_light
+
+    def base_width(self, target: Nucleus) -> float:
+        """s₀ for ``target``: ``s0``, or ``s0_light`` below carbon (``CALIBRATED_FROM_A``)."""
+        return self.s0_light if target.A < CALIBRATED_FROM_A else self.s0
+
+    def growth(self, target: Nucleus) -> float:
+        """1 + d, d how far A^{1/3} of ``target`` lies outside the trained nuclei's range (0 inside)."""
+        thirds = [n.A ** (1 / 3) for n in self.trained]
+        a = target.A ** (1 / 3)
+        return 1 + max(min(thirds) - a, a - max(thirds), 0.0)
 
     def width(self, target: Nucleus) -> float:
         """s = s₀ (1 + d) for a nucleus not trained on, 0 for a trained one (module docstring)."""
-        if target in self.trained:
-            return 0.0
-        thirds = [n.A ** (1 / 3) for n in self.trained]
-        a = target.A ** (1 / 3)
-        return self.s0 * (1 + max(min(thirds) - a, a - max(thirds), 0.0))
+        return 0.0 if target in self.trained else self.base_width(target) * self.growth(target)
+
+    def set_base_width(self, target: Nucleus, s0: float) -> None:
+        """Set the s₀ that ``target`` gets (``s0`` or, below carbon, ``s0_light``): a calibrated width."""
+        if target.A < CALIBRATED_FROM_A:
+            self.s0_light = s0
+        else:
+            self.s0 = s0
 
     def factors(self, target: Nucleus, members: int) -> np.ndarray:
         """exp(s z_k) / m for members k = 0 … K−1, [K]: the draws from (seed, k, Z, A) only, their
