@@ -34,8 +34,8 @@ from enxs.nuclei import Nucleus
 
 #: s₀: the relative width of a zero-shot nucleus' factor inside the trained range (module docstring).
 S0 = 0.098
-#: The nuclei s₀ is calibrated on: those of the any-nucleus study superscaling holds for (A ≥ 12; 6Li, no Fermi
-#: gas, is scored, not used to calibrate).
+#: The nuclei s₀ is calibrated on: those of the any-nucleus study superscaling holds for (A ≥ 12; lithium, no Fermi
+#: gas, is calibrated with the light nuclei, ``LIGHT_CALIBRATION``).
 CALIBRATION = ("12C", "16O", "27Al", "40Ca", "56Fe")
 #: The lightest of them: below it a zero-shot nucleus gets the light nuclei's width.
 CALIBRATED_FROM_A = min(Nucleus.parse(name).A for name in CALIBRATION)
