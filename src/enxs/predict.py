@@ -204,7 +204,7 @@ class Ensemble:
         if width and target.A < CALIBRATED_FROM_A:
             band += (f"; below carbon, where superscaling does not hold, that width is calibrated on the light nuclei "
                      f"{', '.join(LIGHT_CALIBRATION)}, each left out in turn (they depart from what the other nuclei "
-                     f"carry to them by 12–30%, median)")
+                     f"carry to them by 12–31%, median)")
         return (f"zero-shot: {self.name} was trained without any {target.name} data (trained on {trained}); the "
                 f"{target.name} prediction is carried from those nuclei, and its coverage flags refer to their "
                 f"kinematics{band}")
