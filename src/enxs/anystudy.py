@@ -160,7 +160,7 @@ def baselines(carbon: Ensemble, structured_base: Path, target: str, table: pd.Da
 def light_partners(targets, context: Context) -> list[str]:
     """The nuclei of ``zeroshot.LIGHT_CALIBRATION`` with data in ``context`` that are not ``targets``, where a
     target lies below carbon: left out in turn, they calibrate that target's band."""
-    if all(Nucleus.parse(t).A >= zeroshot.CALIBRATED_FROM_A for t in targets):
+    if not any(zeroshot.below_carbon(Nucleus.parse(t)) for t in targets):
         return []
     present = archive.nucleus_files(context.data_dir)
     return [n for n in zeroshot.LIGHT_CALIBRATION if n not in targets and n in present]

@@ -25,7 +25,7 @@ from enxs.descriptors import describe, inputs, nucleus_factor
 from enxs.errors import EnxsError
 from enxs.network import EnsembleNet
 from enxs.nuclei import Nucleus
-from enxs.zeroshot import CALIBRATED_FROM_A, LIGHT_CALIBRATION, member_factors
+from enxs.zeroshot import LIGHT_CALIBRATION, below_carbon, member_factors
 
 
 class ExtrapolationWarning(UserWarning):
@@ -201,10 +201,10 @@ class Ensemble:
         band = (f"; each member carries a factor exp({width:.3f} z_k) / m (z_k standard normal draws scaled to unit "
                 f"spread over the members, m the factors' mean), the uncertainty of carrying the model to a nucleus "
                 f"without data (enxs.zeroshot)" if width else "")
-        if width and target.A < CALIBRATED_FROM_A:
-            band += (f"; below carbon, where superscaling does not hold, that width is calibrated on the light nuclei "
+        if width and below_carbon(target):
+            band += ("; below carbon, where superscaling does not hold, that width is calibrated on the light nuclei "
                      f"{', '.join(LIGHT_CALIBRATION)}, each left out in turn (they depart from what the other nuclei "
-                     f"carry to them by 12–31%, median)")
+                     "carry to them by 12–31%, median)")
         return (f"zero-shot: {self.name} was trained without any {target.name} data (trained on {trained}); the "
                 f"{target.name} prediction is carried from those nuclei, and its coverage flags refer to their "
                 f"kinematics{band}")

@@ -48,9 +48,14 @@ LIGHT_CALIBRATION = ("3He", "4He", "6Li")
 ONE_SIGMA = 0.6827
 
 
+def below_carbon(nucleus: Nucleus) -> bool:
+    """Whether ``nucleus`` lies below ``CALIBRATED_FROM_A``, where a zero-shot band has the light nuclei's width."""
+    return nucleus.A < CALIBRATED_FROM_A
+
+
 def calibration_pool(nucleus: Nucleus) -> tuple[tuple[str, ...], float]:
     """The nuclei a zero-shot ``nucleus``' s₀ is calibrated on, and the shipped s₀ of that pool."""
-    return (LIGHT_CALIBRATION, S0_LIGHT) if nucleus.A < CALIBRATED_FROM_A else (CALIBRATION, S0)
+    return (LIGHT_CALIBRATION, S0_LIGHT) if below_carbon(nucleus) else (CALIBRATION, S0)
 
 
 class ZeroShot:
@@ -61,8 +66,8 @@ class ZeroShot:
         self.trained, self.seed, self.s0, self.s0_light = list(trained), seed, s0, s0_light
 
     def base_width(self, target: Nucleus) -> float:
-        """s₀ for ``target``: ``s0``, or ``s0_light`` below carbon (``CALIBRATED_FROM_A``)."""
-        return self.s0_light if target.A < CALIBRATED_FROM_A else self.s0
+        """s₀ for ``target``: ``s0``, or ``s0_light`` below carbon (``below_carbon``)."""
+        return self.s0_light if below_carbon(target) else self.s0
 
     def growth(self, target: Nucleus) -> float:
         """1 + d, d how far A^{1/3} of ``target`` lies outside the trained nuclei's range (0 inside)."""
@@ -76,7 +81,7 @@ class ZeroShot:
 
     def set_base_width(self, target: Nucleus, s0: float) -> None:
         """Set the s₀ that ``target`` gets (``s0`` or, below carbon, ``s0_light``): a calibrated width."""
-        if target.A < CALIBRATED_FROM_A:
+        if below_carbon(target):
             self.s0_light = s0
         else:
             self.s0 = s0
