@@ -432,9 +432,13 @@ def test_a_zero_shot_nucleus_transverse_enhancement_does_not_hold_its_members_fa
 
     argon = Nucleus.parse("40Ar")
     assert np.ptp(responses.member_factors(structured_model.model, argon)) > 0.1  # zero-shot: each member its own
-    drawn = modelscaling.transverse_enhancement(structured_model, argon, "LT").factor
+    drawn = modelscaling.transverse_enhancement(structured_model, argon, "LT")
     monkeypatch.setattr(responses, "member_factors", lambda model, nucleus: np.ones((model.draws, 1)))
-    assert modelscaling.transverse_enhancement(structured_model, argon, "LT").factor == pytest.approx(drawn, rel=1e-12)
+    assert modelscaling._enhancement(structured_model, argon).factor == pytest.approx(drawn.factor, rel=1e-12)
+    again = modelscaling.transverse_enhancement(structured_model, argon, "T")
+    assert again is drawn  # one table per loaded model and nucleus, whichever scaling uses it
+    with pytest.raises(ValueError, match="read-only"):
+        again.factor[0, 0] = 2.0
 
 
 def test_a_cross_section_model_says_which_model_works():

@@ -10,6 +10,7 @@ its inelastic term; SuSAv2's split), or a response network's f_L; without a mode
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,17 +79,29 @@ class Enhancement:
         return torch.as_tensor(np.stack([np.interp(q.numpy(), self.q, row) for row in self.factor]))
 
 
+#: Each loaded model's enhancements, by nucleus: a table takes ~0.5 s, a neutrino calculation ~0.01 s.
+_ENHANCEMENTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def transverse_enhancement(ensemble: Ensemble, nucleus: Nucleus, which: str) -> Enhancement:
     """Each member's TE(q) (``ENHANCEMENT_NOTE``) for f_T, with the scaling functions ``which`` (``scaling_choice``;
     L has no f_T to enhance). At each q node the electron responses' terms (``member_responses``) are summed over the
     quasielastic region |ψ′| ≤ 1, ω > E_s: TE = 1 + Σ (s_<π R_T^in + R_T^2b) / Σ R_T^QE, s_<π = 1 − s_W at
     W = M + m_π (``structured.log_inelastic_threshold``); 1 where the region is empty (q ≲ E_s). A zero-shot
-    nucleus' member factors cancel in the ratio."""
+    nucleus' member factors cancel in the ratio. Computed once per loaded model and nucleus (read-only)."""
     if not ensemble.model.is_structured:
         raise NeutrinoError(f"the transverse enhancement needs the physics-structured model (its R_T's quasielastic "
                             f"and inelastic parts apart); {ensemble.name} is not")
     if "T" not in which:
         raise NeutrinoError(f"the transverse enhancement multiplies f_T: it needs --scaling LT or T, not {which}")
+    known = _ENHANCEMENTS.setdefault(ensemble.model, {})
+    if nucleus not in known:
+        known[nucleus] = _enhancement(ensemble, nucleus)
+    return known[nucleus]
+
+
+def _enhancement(ensemble: Ensemble, nucleus: Nucleus) -> Enhancement:
+    """``transverse_enhancement``'s table, computed."""
     q_nodes = ENHANCEMENT_STEP * np.arange(1, round(ENHANCEMENT_Q_MAX / ENHANCEMENT_STEP) + 1)
     n = ENHANCEMENT_OMEGA_NODES
     q = np.repeat(q_nodes, n)
@@ -102,6 +115,8 @@ def transverse_enhancement(ensemble: Ensemble, nucleus: Nucleus, which: str) -> 
     extra = terms[..., 2] * below.numpy() + terms[..., 3:].sum(-1)
     quasielastic, extra = ((a * region).reshape(len(a), len(q_nodes), n).sum(-1) for a in (terms[..., 1], extra))
     factor = 1 + np.divide(extra, quasielastic, out=np.zeros_like(extra), where=quasielastic > 0)
+    for table in (q_nodes, factor):
+        table.flags.writeable = False  # shared by every later call
     return Enhancement(q_nodes, factor)
 
 
