@@ -88,6 +88,30 @@ def test_fermi_gas_reproduces_an_independent_relativistic_fermi_gas():
     assert fermi_gas_total(1.0, NU, 0.228, 0.025) < fermi_gas_total(1.0, NU, 0.228, 0.025, pauli=False)
 
 
+@pytest.mark.parametrize("e_nu", [0.5, 20.0, 200.0])
+def test_the_total_rule_integrates_the_response_at_every_energy(e_nu):
+    """ccqe.total_rule (q, ω nodes where the response lives) against the free nucleon (k_F → 0): also at high
+    energy, where the response fills a narrow forward strip of T and cos θ."""
+    t, c, w = ccqe.total_rule(e_nu, NU.lepton_mass, 0.01, 0.0)
+    assert (t >= 0).all() and (np.abs(c) <= 1).all() and (w > 0).all() and (t + NU.lepton_mass < e_nu).all()
+    k = ccqe.kernel(e_nu, t, c, 0.01, 0.0, NU, vector="dipole")
+    total = float((k.factor * ccqe.fermi_gas_scaling(k.psi) * torch.as_tensor(w)).sum())
+    assert total == pytest.approx(free_nucleon(e_nu, NU), rel=0.005, abs=0)
+    q = torch.tensor([0.5, 1.0, 2.0], dtype=torch.float64)
+    for psi in (-1.0, 0.0, 2.0, superscaling.f0_support()[1]):
+        omega = superscaling.omega_at_psi(q, psi, 0.228, 0.025)
+        assert superscaling.psi_prime(q, omega, 0.228, 0.025).numpy() == pytest.approx(psi, abs=1e-6)
+    # below ψ′ at ω′ = 0 (small q, far negative ψ′), the response starts at ω = E_s
+    assert superscaling.omega_at_psi(torch.tensor([0.1], dtype=torch.float64), -4.0, 0.228, 0.025) == 0.025
+    for psi in superscaling.f0_support():
+        assert float(superscaling.log_f0(torch.tensor(psi))) == pytest.approx(np.log(superscaling.F0_FLOOR), abs=0.01)
+
+
+def test_sigma_is_flat_at_high_energy_as_a_quasielastic_cross_section_is():
+    sigma = neutrino.total_cross_section(None, "12C", [20.0, 200.0, 1000.0]).mean
+    assert sigma == pytest.approx(sigma[0], rel=0.02, abs=0)  # 8.56, 8.45, 8.42 × 1e-39 cm²
+
+
 def electron_ratio(k_fermi, e_shift, energy=1.0, theta=37.0):
     """The kernel with the electromagnetic current over superscaling's σ_Mott (v_L G_L + v_T G_T)/k_F
     (the same scaling function cancels), at ψ′ = −0.5, 0, 0.5 of carbon."""

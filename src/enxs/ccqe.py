@@ -52,6 +52,7 @@ q and the form factors' Q² take the lepton's local momentum, ω stays E_ν − 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -237,6 +238,46 @@ def fermi_gas_tensor(q, omega, k_fermi: float, e_shift: float, *, axial_mass: fl
 def fermi_gas_scaling(psi: torch.Tensor) -> torch.Tensor:
     """f_RFG(ψ′) = (3/4)(1 − ψ′²) for |ψ′| < 1, else 0: the relativistic Fermi gas's scaling function."""
     return torch.clamp(0.75 * (1 - psi * psi), min=0.0)
+
+
+def gauss_panels(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights on [0, 1]: 8 panels of n/8 Gauss–Legendre points."""
+    x, w = np.polynomial.legendre.leggauss(max(n // 8, 1))
+    edges = np.linspace(0, 1, 9)
+    nodes = np.concatenate([lo + (x + 1) / 2 * (hi - lo) for lo, hi in itertools.pairwise(edges)])
+    return nodes, np.concatenate([w / 2 * (hi - lo) for lo, hi in itertools.pairwise(edges)])
+
+
+#: ``total_rule``'s q nodes crowd below this [GeV] (and spread logarithmically above it).
+RULE_Q_SCALE = 0.5
+#: ``total_rule`` takes ψ′ this far beyond f₀'s support: the lepton's Coulomb distortion moves the kernel's q.
+RULE_PSI_MARGIN = 0.5
+
+
+def total_rule(e_nu: float, lepton_mass: float, k_fermi: float, e_shift: float,
+               nodes: tuple[int, int] = (128, 64)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points (T [GeV], cos θ) and weights [GeV] of a rule for σ(E_ν) = ∫∫ d²σ/dT dcos θ dT dcos θ at E_ν [GeV]:
+    Gauss–Legendre in (q, ω) where the quasielastic response lives, so that it holds at every E_ν (above ~10 GeV the
+    response fills a strip of T and cos θ too narrow for a rule in those). q ∈ (0, 2E_ν) on ``nodes[0]`` points
+    (``gauss_panels``) of x ∈ (0, 1), q = s(e^{x ln(1 + 2E_ν/s)} − 1), s = ``RULE_Q_SCALE``; at each q, ω on
+    ``nodes[1]`` points from ψ′ = ψ_lo to ψ′ = ψ_hi (``superscaling.f0_support`` widened by ``RULE_PSI_MARGIN``),
+    cut where the lepton cannot be made, ω ≤ E_ν − √((E_ν − q)² + m_l²); dT dcos θ = q/(E_ν k′) dω dq."""
+    (x, x_weight), (s, s_weight) = (gauss_panels(n) for n in nodes)
+    span = np.log1p(2 * e_nu / RULE_Q_SCALE)
+    q = RULE_Q_SCALE * np.expm1(x * span)
+    psi_low, psi_high = superscaling.f0_support()
+    start, stop = (superscaling.omega_at_psi(torch.as_tensor(q), psi, k_fermi, e_shift).numpy()
+                   for psi in (psi_low - RULE_PSI_MARGIN, psi_high + RULE_PSI_MARGIN))
+    stop = np.minimum(stop, e_nu - np.sqrt((e_nu - q) ** 2 + lepton_mass**2))
+    width = np.clip(stop - start, 0.0, None)
+    omega = start[:, None] + width[:, None] * s[None, :]
+    e_l = e_nu - omega
+    k_l = np.sqrt(np.clip(e_l**2 - lepton_mass**2, 0.0, None))
+    keep = (width[:, None] > 0) & (k_l > 0)
+    k_l = np.where(keep, k_l, 1.0)
+    cos = np.clip((e_nu**2 + k_l**2 - q[:, None] ** 2) / (2 * e_nu * k_l), -1.0, 1.0)
+    weight = ((RULE_Q_SCALE + q) * span * x_weight * width * q / e_nu)[:, None] * s_weight[None, :] / k_l
+    return (e_l - lepton_mass)[keep], cos[keep], weight[keep]
 
 
 def check_axial_mass(axial_mass: float) -> None:

@@ -27,7 +27,6 @@ knockout.
 
 from __future__ import annotations
 
-import itertools
 import warnings
 from dataclasses import dataclass, field, replace
 
@@ -130,8 +129,8 @@ def _flagged(prediction: NeutrinoPrediction, r: _Request, unconstrained: np.ndar
 
 def _live(k: ccqe.Kernel) -> torch.Tensor:
     """Points that contribute: allowed, and not in the far tail of the scaling function, where
-    f₀(ψ′) < 1e-8 (times at most e^{C_MAX} the model's f is below 1e-7 of its peak)."""
-    return (k.factor > 0) & (superscaling.log_f0(k.psi) > np.log(1e-8))
+    f₀(ψ′) < ``superscaling.F0_FLOOR`` = 1e-8 (times at most e^{C_MAX} the model's f is below 1e-7 of its peak)."""
+    return (k.factor > 0) & (superscaling.log_f0(k.psi) > np.log(superscaling.F0_FLOOR))
 
 
 def _energies(energies, flux: Flux | None) -> tuple[np.ndarray, np.ndarray]:
@@ -214,23 +213,19 @@ def total_cross_section(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
                         nodes: tuple[int, int] = (128, 64), axial_mass_std: float = 0.0,
                         coulomb: bool = True, transverse_enhancement: bool = False) -> NeutrinoPrediction:
     """σ(E_ν) [cm²] at the neutrino energies [GeV], or with ``flux`` its flux average ⟨σ⟩ = ∫Φσ/∫Φ (one row,
-    at the flux's mean energy, over its energies and weights): d²σ/dT dcos θ integrated over T and cos θ with
-    Gauss–Legendre rules of ``nodes`` points, each in 8 panels, in T ∈ (0, E_ν − m_l) and in u with
-    cos θ = 1 − 2u², u ∈ (0, 1) (dense where the forward peak is narrow); within 0.2% of a rule of
-    480 × 320 points for the Fermi gas at 0.3–3 GeV. ``axial_mass_std``, ``coulomb``, ``transverse_enhancement``: as
+    at the flux's mean energy, over its energies and weights): d²σ/dT dcos θ integrated by ``ccqe.total_rule``
+    with ``nodes`` (q, ω) points. ``axial_mass_std``, ``coulomb``, ``transverse_enhancement``: as
     ``double_differential``."""
     r = _setup(ensemble, nucleus, flavor, per, scaling, axial_mass, axial_mass_std, pauli, coulomb,
                transverse_enhancement)
     energies = _energies(energies, flux)[0]
     if flux is not None:  # σ(E_ν) is smooth: on a grid, interpolated to the flux's energies below
         energies = np.arange(energies.min(), energies.max() + FLUX_STEP, FLUX_STEP)
-    (t_x, t_w), (c_x, c_w) = (_panels(n) for n in nodes)
+    d = describe(r.target)
     rows, unconstrained = [], []
     for e_nu in energies:
-        span = max(e_nu - r.current.lepton_mass, 0.0)
-        t, c = np.meshgrid(t_x * span, 1 - 2 * c_x**2, indexing="ij")  # cos θ = 1 − 2u²: dense forward
-        w = np.outer(t_w * span, 4 * c_x * c_w).ravel()
-        where = (e_nu, t.ravel(), c.ravel())
+        t, c, w = ccqe.total_rule(e_nu, r.current.lepton_mass, d.k_fermi, d.e_shift, nodes)
+        where = (e_nu, t, c)
         k = r.kernel(*where)
         live = _live(k)
         if not live.any():
@@ -270,14 +265,6 @@ def _members(r: _Request, k: ccqe.Kernel, live: torch.Tensor, where: tuple) -> t
         f = torch.lerp(f[1], f[0], longitudinal)
     part = factor * f
     return part, _unconstrained(r.ensemble, r.target, flat, part, transverse, share)
-
-
-def _panels(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes and weights on [0, 1]: 8 panels of n/8 Gauss–Legendre points."""
-    x, w = np.polynomial.legendre.leggauss(max(n // 8, 1))
-    edges = np.linspace(0, 1, 9)
-    nodes = np.concatenate([lo + (x + 1) / 2 * (hi - lo) for lo, hi in itertools.pairwise(edges)])
-    return nodes, np.concatenate([w / 2 * (hi - lo) for lo, hi in itertools.pairwise(edges)])
 
 
 def flavor_current(flavor: str, option: str = "--flavor") -> ccqe.Current:

@@ -36,6 +36,8 @@ Nucleon form factors: Kelly, PRC 70, 068202 (2004): G_Ep, G_Mp/μ_p, G_Mn/μ_n =
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 import torch
 
@@ -50,6 +52,8 @@ KELLY_EN = (1.70, 3.30)
 #: Amaro et al. (2005): f₀(ψ′) = p₁ / [(1 + p₂² (ψ′ + p₃)²)(1 + exp(−p₄ ψ′))].
 F0_PARAMETERS = (1.5576, 1.7720, 0.3014, 2.4291)
 PSI_CUT = 3.0
+#: Where f₀ (its tail cut included) is below this, there is no response: the points a neutrino integral or table takes.
+F0_FLOOR = 1e-8
 
 
 def form_factors(big_q2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -134,6 +138,25 @@ def log_f0(psi: torch.Tensor, cut: float = PSI_CUT) -> torch.Tensor:
     p1, p2, p3, p4 = F0_PARAMETERS
     return (np.log(p1) - torch.log1p((p2 * (psi + p3)) ** 2) - torch.nn.functional.softplus(-p4 * psi)
             - (psi / cut) ** 4)
+
+
+@cache
+def f0_support() -> tuple[float, float]:
+    """The ψ′ interval where f₀ ≥ ``F0_FLOOR`` (its tail cut included), to 0.001."""
+    psi = torch.linspace(-20.0, 20.0, 40_001, dtype=torch.float64)
+    live = psi[log_f0(psi) >= np.log(F0_FLOOR)]
+    return float(live[0]), float(live[-1])
+
+
+def omega_at_psi(q: torch.Tensor, psi: float, k_fermi, e_shift) -> torch.Tensor:
+    """ω [GeV] where ψ′(q, ω) = ``psi`` at each q [GeV], by bisection: ψ′ grows with ω′ = ω − E_s from ω′ = 0 to
+    the photon point ω′ = q; E_s where ψ′ exceeds ``psi`` already at ω′ = 0."""
+    lo, hi = torch.zeros_like(q), q.clone()
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        below = psi_prime(q, e_shift + mid, k_fermi, e_shift) < psi
+        lo, hi = torch.where(below, mid, lo), torch.where(below, hi, mid)
+    return e_shift + (lo + hi) / 2
 
 
 def scaling_function(r_l, q, omega, nucleus: Nucleus) -> tuple[np.ndarray, np.ndarray]:
