@@ -344,6 +344,20 @@ def test_a_flux_of_wide_bins_is_integrated_piece_by_piece(tmp_path, monkeypatch)
     assert pieces == pytest.approx(fine.mean, rel=0.01, abs=0)
 
 
+def test_a_flux_average_up_to_10_gev_takes_sigma_in_relative_steps_where_it_flattens(tmp_path, monkeypatch):
+    monkeypatch.setattr(flux, "NODES_PER_INTERVAL", 1)  # one energy per 0.25 GeV: σ at every node stays cheap
+    monkeypatch.setattr(flux, "PIECE_WIDTH", 0.25)
+    edges = np.arange(0.25, 10.01, 0.25)
+    (tmp_path / "flux.txt").write_text("".join(f"{a:.2f} {a + 0.25:.2f} {np.exp(-a / 3):.6e}\n" for a in edges[:-1]))
+    table = flux.read_flux(tmp_path / "flux.txt")
+    nodes = neutrino._sigma_nodes(table.energy.min(), table.energy.max())
+    assert len(nodes) < 0.6 * (table.energy.max() - table.energy.min()) / neutrino.FLUX_STEP
+    assert np.diff(nodes)[-1] == pytest.approx(neutrino.FLUX_RELATIVE_STEP * nodes[-2])
+    averaged = neutrino.total_cross_section(None, "40Ar", flux=table).mean[0]
+    every = neutrino.total_cross_section(None, "40Ar", table.energy).mean @ table.weight
+    assert averaged == pytest.approx(every, rel=2e-4, abs=0)
+
+
 @pytest.fixture(scope="module")
 def structured_model():
     return Ensemble.load("enxs-any-fast")

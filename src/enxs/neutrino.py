@@ -65,8 +65,10 @@ NOT_INCLUDED_ENHANCED = ("two-nucleon knockout beyond the transverse enhancement
 #: A point is flagged (``outside_coverage``) when this share of its cross section or more is unconstrained
 #: (``unconstrained_rule``, module docstring).
 FLAG_SHARE = 0.5
-#: A flux-averaged σ takes σ(E_ν) every FLUX_STEP GeV, linear between (0.03% from all flux nodes: docs/method.md).
+#: A flux-averaged σ takes σ(E_ν) every FLUX_STEP GeV, and every FLUX_RELATIVE_STEP · E_ν above 2 GeV, linear between
+#: (docs/method.md: within 0.03% of σ at every flux node).
 FLUX_STEP = 0.05
+FLUX_RELATIVE_STEP = 0.025
 #: Fraction of each grid cell's points (3 × 3 Gauss–Legendre) for bin-averaged predictions.
 _CELL_NODES = np.polynomial.legendre.leggauss(3)
 
@@ -220,7 +222,7 @@ def total_cross_section(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
                transverse_enhancement)
     energies = _energies(energies, flux)[0]
     if flux is not None:  # σ(E_ν) is smooth: on a grid, interpolated to the flux's energies below
-        energies = np.arange(energies.min(), energies.max() + FLUX_STEP, FLUX_STEP)
+        energies = _sigma_nodes(energies.min(), energies.max())
     d = describe(r.target)
     rows, unconstrained = [], []
     for e_nu in energies:
@@ -243,6 +245,15 @@ def total_cross_section(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
         frame = pd.DataFrame({"flux_mean_E_nu_GeV": [float(flux.weight @ flux.energy)]})
     meta = _metadata(r, "sigma(E_nu) [cm^2]" + (f", averaged over the flux {flux.source}" if flux else ""))
     return _flagged(NeutrinoPrediction(frame, members, "cm2", meta), r, unconstrained)
+
+
+def _sigma_nodes(low: float, high: float) -> np.ndarray:
+    """Where a flux-averaged σ takes σ(E_ν) [GeV], from ``low`` to at least ``high``: steps of FLUX_STEP, or of
+    FLUX_RELATIVE_STEP · E_ν where that is longer (σ flattens as E_ν grows)."""
+    nodes = [low]
+    while nodes[-1] < high:
+        nodes.append(nodes[-1] + max(FLUX_STEP, FLUX_RELATIVE_STEP * nodes[-1]))
+    return np.asarray(nodes)
 
 
 def _members(r: _Request, k: ccqe.Kernel, live: torch.Tensor, where: tuple) -> tuple[torch.Tensor, torch.Tensor]:
