@@ -69,8 +69,6 @@ FLAG_SHARE = 0.5
 #: (docs/method.md: within 0.03% of σ at every flux node).
 FLUX_STEP = 0.05
 FLUX_RELATIVE_STEP = 0.025
-#: Fraction of each grid cell's points (3 × 3 Gauss–Legendre) for bin-averaged predictions.
-_CELL_NODES = np.polynomial.legendre.leggauss(3)
 
 
 @dataclass
@@ -153,11 +151,12 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
                         flavor: str = "numu", energy: float | None = None, flux: Flux | None = None,
                         axial_mass: float = ccqe.AXIAL_MASS, per: str = "nucleon",
                         cell: tuple | None = None, scaling: str | None = None, pauli: bool = True,
-                        axial_mass_std: float = 0.0, coulomb: bool = True,
-                        transverse_enhancement: bool = False) -> NeutrinoPrediction:
+                        axial_mass_std: float = 0.0, coulomb: bool = True, transverse_enhancement: bool = False,
+                        cell_points: int = 3) -> NeutrinoPrediction:
     """CCQE d²σ/dT dcos θ [cm²/GeV] at the lepton's kinetic energy T [GeV] and cos θ (broadcast),
     at one neutrino ``energy`` [GeV] or averaged over a ``flux``; ``cell`` = (ΔT [GeV], Δcos θ), numbers or
-    one per point, averages each point over the cell around it (3 × 3 points), as binned data are.
+    one per point, averages each point over the cell around it (``cell_points`` × ``cell_points`` Gauss–Legendre
+    points), as binned data are.
     ``ensemble`` None gives a baseline by the same code (one member; ``scaling_choice``); a name or path loads it.
     ``nucleus`` None: a one-nucleus model's own. ``axial_mass_std`` > 0 gives each member its own M_A
     (``ccqe.axial_masses``): the band then holds M_A's uncertainty too. ``coulomb``: the outgoing lepton's Coulomb
@@ -179,7 +178,9 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
                       stacklevel=2)
     offsets, cell_weights = [(0.0, 0.0)], [1.0]
     if cell is not None:
-        x, w = _CELL_NODES
+        if not (isinstance(cell_points, int | np.integer) and 1 <= cell_points <= 32):
+            raise NeutrinoError(f"--cell-points {cell_points}: choose a whole number from 1 to 32")
+        x, w = np.polynomial.legendre.leggauss(int(cell_points))
         offsets = [(a * cell[0] / 2, b * cell[1] / 2) for a in x for b in x]
         cell_weights = [wa * wb / 4 for wa in w for wb in w]
     total = torch.zeros((1, len(t_lepton)), dtype=torch.float64)

@@ -50,13 +50,14 @@ NoCoulomb = Annotated[bool, typer.Option(
 def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, flux: Path | None, emax: float | None,
             tmu: str | None, cos: str | None, total: bool, axial_mass: float, per: str, scaling: str | None,
             bin_average: bool, pauli: bool, axial_mass_std: float = 0.0, input_: Path | None = None,
-            coulomb: bool = True, enhanced: bool = False):
+            coulomb: bool = True, enhanced: bool = False, cell_points: int = 3):
     """The prediction the options ask for (``NeutrinoPrediction``)."""
     from enxs import leptonbins, neutrino
     from enxs.cli.use import load
 
     axes = {"--tmu": tmu is not None, "--cos": cos is not None, "--bin-average": bin_average}
-    for ignored, where in ([({**axes, "--input": input_ is not None, "--emax": emax is not None and flux is None},
+    for ignored, where in ([({**axes, "--input": input_ is not None, "--emax": emax is not None and flux is None,
+                              "--cell-points": cell_points != 3},
                              "with --total (σ at each --energy, or flux-averaged with --flux)")] if total else
                           [(axes if input_ is not None else {}, "with --input (its T or p and cos columns; dT or dp "
                                                                 "and dcos columns give cells)"),
@@ -83,10 +84,12 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
                 raise CLIError("--energy: one value for d²σ/dT dcos θ (a range needs --total)")
             e_nu = values[0]
         t, c, cell, momentum = points or (*_grid(tmu, cos, bin_average), None)
+        if cell is None and cell_points != 3:
+            raise CLIError("--cell-points needs cells: --bin-average, or dT (dp) and dcos columns in --input")
         result = neutrino.double_differential(ensemble, target, t, c, flavor=flavor, energy=e_nu, flux=table,
                                               axial_mass=axial_mass, per=per, cell=cell, scaling=scaling, pauli=pauli,
                                               axial_mass_std=axial_mass_std, coulomb=coulomb,
-                                              transverse_enhancement=enhanced)
+                                              transverse_enhancement=enhanced, cell_points=cell_points)
         return result if momentum is None else leptonbins.in_momentum(result, *momentum, neutrino.FLAVORS[flavor][0])
 
 
@@ -162,6 +165,9 @@ def neutrino(
     = False,
     bin_average: Annotated[bool, typer.Option(
         "--bin-average", help="Average each point over its cell (the grid spacing), as binned data are.")] = False,
+    cell_points: Annotated[int, typer.Option(
+        "--cell-points", help="Gauss–Legendre points per side of a cell (with --bin-average or cells in --input): 3 "
+                              "suffice for MiniBooNE's bins; raise it to check wider bins at higher energies.")] = 3,
     axial_mass: AxialMass = 1.03, axial_mass_std: AxialMassStd = 0.0, per: Per = "nucleon", scaling: Scaling = None,
     no_pauli: NoPauli = False, no_coulomb: NoCoulomb = False, transverse_enhancement: Enhanced = False,
     output: Annotated[Path | None, typer.Option(help="Write .csv, .parquet or .json (by extension).")] = None,
@@ -187,7 +193,8 @@ def neutrino(
         check_ready(hepdata, "--hepdata")
     job_context(threads=threads)
     result = compute(model, nucleus, flavor, energy, flux, emax, tmu, cos, total, axial_mass, per, scaling,
-                     bin_average, not no_pauli, axial_mass_std, input_, not no_coulomb, transverse_enhancement)
+                     bin_average, not no_pauli, axial_mass_std, input_, not no_coulomb, transverse_enhancement,
+                     cell_points)
     frame = result.to_frame()
     if members is not None:
         pointfiles.write_members(result.points, result.members, members, result.metadata)
