@@ -205,7 +205,8 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
                           **({} if cell is None else {f"dT_{lepton}_GeV": cell[0], f"dcos_theta_{lepton}": cell[1]})})
     meta = _metadata(r, f"d2sigma/dT_{lepton}/dcos(theta_{lepton}) [cm^2/GeV]"
                      + (f", averaged over the flux {flux.source}" if flux else f" at E_nu = {energy:g} GeV")
-                     + (f", each point averaged over its cell (dT_{lepton}_GeV, dcos_theta_{lepton})" if cell else ""))
+                     + (f", each point averaged over its cell (dT_{lepton}_GeV, dcos_theta_{lepton}) with "
+                        f"{cell_points} x {cell_points} Gauss-Legendre points" if cell else ""))
     members = np.clip(total.numpy() * r.per_factor, 0.0, None)
     return _flagged(NeutrinoPrediction(frame, members, "cm2_per_GeV", meta), r, unconstrained.numpy() * r.per_factor)
 
