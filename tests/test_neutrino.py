@@ -288,8 +288,17 @@ def test_flux_tables(tmp_path):
         flux.read_flux(edges, "nutau")
     with pytest.raises(flux.FluxError, match="--emax -1: must be > 0 GeV"):
         flux.read_flux(edges, emax=-1)
-    with pytest.raises(flux.FluxError, match=r"no positive flux at or below --emax 0.001 GeV \(its lowest"):
-        flux.read_flux(edges, emax=0.001)
+    with pytest.raises(flux.FluxError, match=r"no positive flux at or below --emax 0.3 GeV$"):
+        flux.read_flux(edges, "nue", emax=0.3)  # its first bin is empty
+    with pytest.raises(flux.FluxError, match=r"no positive flux at or below --emax 0.4 GeV \(its lowest energy: 0.5"):
+        flux.read_flux(two, emax=0.4)
+    cut = flux.read_flux(edges, emax=0.75)  # a bin across --emax keeps its share below it
+    assert cut.energy.max() < 0.75 and cut.weight[cut.energy > 0.5].sum() == pytest.approx(1.5 / 2.5)
+    mev = tmp_path / "mev.txt"
+    mev.write_text("".join(f"{e} {e + 50} 1\n" for e in range(0, 10000, 50)))
+    with pytest.raises(flux.FluxError, match=r"energies up to 10000 GeV; enxs reads E_nu in GeV: convert a table"):
+        flux.read_flux(mev)
+    assert flux.read_flux(mev, emax=5.0).energy.max() < 5.0
     assert set(flux.FLAVORS) == set(neutrino.FLAVORS)  # a table's columns name every flavour enxs predicts
 
 

@@ -24,6 +24,9 @@ from enxs.errors import EnxsError
 NODES_PER_INTERVAL = 4
 #: The widest piece of a bin or interval that NODES_PER_INTERVAL energies integrate [GeV] (module docstring).
 PIECE_WIDTH = 0.05
+#: A flux reaching above this E_ν [GeV] (after ``emax``) is refused: its energies are likely in MeV, and a quasielastic
+#: cross section is flat long before.
+HIGHEST_ENERGY = 1000.0
 #: The flavours, in the order of a table's flux columns after the two bin edges (MiniBooNE's published layout).
 FLAVORS = ("numu", "numubar", "nue", "nuebar")
 
@@ -45,7 +48,8 @@ def read_flux(path: str | Path, flavor: str = "numu", emax: float | None = None)
     """A flux table: two columns (E_ν [GeV], Φ) or bin edges (E_low, E_high [GeV]) and one column per
     flavour (ν_μ, ν̄_μ, ν_e, ν̄_e, as MiniBooNE's published file; Φ per bin); lines that are not numbers
     are skipped. Integrated over each interval or bin with ``NODES_PER_INTERVAL`` energies in every piece of at most
-    ``PIECE_WIDTH`` (module docstring), Φ linear between samples, constant in a bin; ``emax`` cuts [GeV]."""
+    ``PIECE_WIDTH`` (module docstring), Φ linear between samples, constant in a bin; cut at ``emax`` [GeV] (a bin across
+    it keeps its share below). A table reaching above ``HIGHEST_ENERGY`` after the cut is refused (MeV, likely)."""
     path = Path(path)
     if flavor not in FLAVORS:
         raise FluxError(f"--flavor {flavor!r}: choose one of {', '.join(FLAVORS)}")
@@ -77,6 +81,17 @@ def read_flux(path: str | Path, flavor: str = "numu", emax: float | None = None)
         low, high, phi = table[:, 0], table[:, 1], table[:, column]
     if (phi < 0).any():
         raise FluxError(f"--flux {path}: negative flux values")
+    if emax is not None:  # intervals cut at emax: a bin across it keeps its share below (Φ constant in a bin)
+        below = low < emax
+        if not below.any():
+            raise FluxError(f"--flux {path}: no positive flux at or below --emax {emax:g} GeV (its lowest energy: "
+                            f"{low.min():g} GeV)")
+        if table.shape[1] != 2:
+            phi = (phi * (np.minimum(high, emax) - low) / (high - low))[below]
+        low, high = low[below], np.minimum(high, emax)[below]
+    if high.max() > HIGHEST_ENERGY:
+        raise FluxError(f"--flux {path}: energies up to {high.max():g} GeV; enxs reads E_nu in GeV: convert a table "
+                        f"in MeV, or cut it with --emax")
     pieces = np.maximum(np.ceil((high - low) / PIECE_WIDTH - 1e-9), 1).astype(int)
     interval = np.repeat(np.arange(len(low)), pieces)
     step = ((high - low) / pieces)[interval]
@@ -85,8 +100,8 @@ def read_flux(path: str | Path, flavor: str = "numu", emax: float | None = None)
     weight = (np.interp(energy, table[:, 0], phi) * step[:, None] if table.shape[1] == 2
               else (phi / pieces)[interval][:, None] * np.ones_like(x)) * w / 2
     energy, weight = energy.ravel(), weight.ravel()
-    keep = (energy > 0) & np.isfinite(weight) & (weight > 0) & (energy <= (np.inf if emax is None else emax))
+    keep = (energy > 0) & np.isfinite(weight) & (weight > 0)
     if not keep.any():
-        below = "" if emax is None else f" at or below --emax {emax:g} GeV (its lowest energy: {energy.min():g} GeV)"
-        raise FluxError(f"--flux {path}: no positive flux{below}")
+        cut = "" if emax is None else f" at or below --emax {emax:g} GeV"
+        raise FluxError(f"--flux {path}: no positive flux{cut}")
     return Flux(energy[keep], weight[keep] / weight[keep].sum(), str(path))
