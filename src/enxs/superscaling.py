@@ -149,14 +149,12 @@ def f0_support() -> tuple[float, float]:
 
 
 def omega_at_psi(q: torch.Tensor, psi: float, k_fermi, e_shift) -> torch.Tensor:
-    """ω [GeV] where ψ′(q, ω) = ``psi`` at each q [GeV], by bisection: ψ′ grows with ω′ = ω − E_s from ω′ = 0 to
-    the photon point ω′ = q; E_s where ψ′ exceeds ``psi`` already at ω′ = 0."""
-    lo, hi = torch.zeros_like(q), q.clone()
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        below = psi_prime(q, e_shift + mid, k_fermi, e_shift) < psi
-        lo, hi = torch.where(below, mid, lo), torch.where(below, hi, mid)
-    return e_shift + (lo + hi) / 2
+    """ω [GeV] where ψ′(q, ω) = ``psi`` at each q [GeV]: the struck nucleon of lowest energy ε₀M, ε₀ = 1 + ξ_F ψ²,
+    moves along q (ψ > 0) or against it (ψ < 0) with p = M√(ε₀² − 1), so ω′ = ω − E_s = √((q ± p)² + M²) − ε₀M;
+    E_s where ψ′ exceeds ``psi`` already at ω′ = 0."""
+    eps = 1 + fermi_xi(k_fermi, q.dtype) * psi**2
+    p = np.sign(psi) * M * torch.sqrt(eps * eps - 1)
+    return e_shift + (torch.sqrt((q + p) ** 2 + M * M) - eps * M).clamp_min(0.0)
 
 
 def scaling_function(r_l, q, omega, nucleus: Nucleus) -> tuple[np.ndarray, np.ndarray]:
