@@ -81,6 +81,8 @@ def read_flux(path: str | Path, flavor: str = "numu", emax: float | None = None)
         low, high, phi = table[:, 0], table[:, 1], table[:, column]
     if (phi < 0).any():
         raise FluxError(f"--flux {path}: negative flux values")
+    if not (high > low).all():
+        raise FluxError(f"--flux {path}: a bin's upper edge must lie above its lower edge")
     if emax is not None:  # intervals cut at emax: a bin across it keeps its share below (Φ constant in a bin)
         below = low < emax
         if not below.any():
