@@ -241,12 +241,14 @@ def plot_neutrino(model: str, nucleus: str | None, flavor: str, energy: float | 
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     with warnings_on_screen():
         if total:
-            x = np.linspace(0.1, emax or 3.0, 40)
+            wide = (emax or 3.0) > 5.0  # E_ν [GeV]: a logarithmic axis, so that the rise below 1 GeV shows
+            x = np.geomspace(0.1, emax, 60) if wide else np.linspace(0.1, emax or 3.0, 40)
             result = neutrino.total_cross_section(ensemble, target, x, flavor=flavor, transverse_enhancement=enhanced)
             q16, q84 = result.quantiles()
             plots.band(ax, x, 1e38 * result.mean, 1e38 * q16, 1e38 * q84, f"{model} (mean, 16–84%)")
             plots.mark_extrapolation(ax, x, 1e38 * result.mean, result.outside_coverage)
             ax.set_xlabel("E_ν [GeV]")
+            ax.set_xscale("log" if wide else "linear")
             ax.set_ylabel("σ per active nucleon [10⁻³⁸ cm²]")
         else:
             table = _flux_table(energy, flux, flavor, emax)
@@ -269,6 +271,7 @@ def plot_neutrino(model: str, nucleus: str | None, flavor: str, energy: float | 
     ax.set_ylim(bottom=0)
     where = f"E_ν = {energy:g} GeV" if energy is not None and not total else ("flux-averaged" if flux else "")
     plus = " with its transverse enhancement" if enhanced else ""
-    ax.set_title(f"{result.metadata['nucleus']}: CCQE {flavor} {where} ({model}{plus}; mean, 16–84%)", fontsize=9)
+    ax.set_title(f"{result.metadata['nucleus']}: CCQE {flavor}{' ' + where if where else ''} ({model}{plus}; mean, "
+                 f"16–84%)", fontsize=9)
     plots.legend(ax, fontsize=7)
     save_figure(fig, output, f"; not included: {result.metadata['not_included']}")
