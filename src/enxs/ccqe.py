@@ -262,7 +262,7 @@ def total_rule(e_nu: float, lepton_mass: float, k_fermi: float, e_shift: float,
     (``gauss_panels``) of x ∈ (0, 1), q = s(e^{x ln(1 + 2E_ν/s)} − 1), s = ``RULE_Q_SCALE``; at each q, ω on
     ``nodes[1]`` points from ψ′ = ψ_lo to ψ′ = ψ_hi (``superscaling.f0_support`` widened by ``RULE_PSI_MARGIN``),
     cut where the lepton cannot be made, ω ≤ E_ν − √((E_ν − q)² + m_l²); dT dcos θ = q/(E_ν k′) dω dq."""
-    (x, x_weight), (s, s_weight) = (gauss_panels(n) for n in nodes)
+    (x, x_weight), (v, v_weight) = (gauss_panels(n) for n in nodes)  # x along q, v along ω
     span = np.log1p(2 * e_nu / RULE_Q_SCALE)
     q = RULE_Q_SCALE * np.expm1(x * span)
     psi_low, psi_high = superscaling.f0_support()
@@ -270,13 +270,13 @@ def total_rule(e_nu: float, lepton_mass: float, k_fermi: float, e_shift: float,
                    for psi in (psi_low - RULE_PSI_MARGIN, psi_high + RULE_PSI_MARGIN))
     stop = np.minimum(stop, e_nu - np.sqrt((e_nu - q) ** 2 + lepton_mass**2))
     width = np.clip(stop - start, 0.0, None)
-    omega = start[:, None] + width[:, None] * s[None, :]
+    omega = start[:, None] + width[:, None] * v[None, :]
     e_l = e_nu - omega
     k_l = np.sqrt(np.clip(e_l**2 - lepton_mass**2, 0.0, None))
     keep = (width[:, None] > 0) & (k_l > 0)
     k_l = np.where(keep, k_l, 1.0)
     cos = np.clip((e_nu**2 + k_l**2 - q[:, None] ** 2) / (2 * e_nu * k_l), -1.0, 1.0)
-    weight = ((RULE_Q_SCALE + q) * span * x_weight * width * q / e_nu)[:, None] * s_weight[None, :] / k_l
+    weight = ((RULE_Q_SCALE + q) * span * x_weight * width * q / e_nu)[:, None] * v_weight[None, :] / k_l
     return (e_l - lepton_mass)[keep], cos[keep], weight[keep]
 
 
