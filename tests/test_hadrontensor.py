@@ -110,11 +110,16 @@ def test_with_the_leptons_coulomb_distortion_the_kernel_is_the_modified_effectiv
     assert genie * (e_far + gain) / e_far == pytest.approx(ours, rel=1e-9, abs=1e-30)
 
 
-def test_exported_tables_give_enxs_cross_sections_per_nucleus_with_members_and_coverage(tmp_path):
-    out = tmp_path / "genie"
+def test_exported_tables_give_enxs_cross_sections_per_nucleus_with_members_and_coverage(tmp_path, monkeypatch):
+    out, whole = tmp_path / "genie", tmp_path / "whole"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        hadrontensor.export("enxs-any-fast", "56Fe", whole, step=0.05, highest=1.2)  # the 24 x 24 grid in one pass
+        monkeypatch.setattr(hadrontensor, "CHUNK_POINTS", 120)  # blocks of 5 omega rows, the last of 4
         summary = hadrontensor.export("enxs-any-fast", "56Fe", out, step=0.05, highest=1.2, members=True)
+    for name in ("56Fe_nu_CCQE.dat", "56Fe_nubar_CCQE.dat", "56Fe_unconstrained.dat", "enxs-export.json"):
+        assert (out / name).read_text() == (whole / name).read_text().replace('"members_written": false',
+                                                                             '"members_written": true')
     assert summary["files"] == ["56Fe_nu_CCQE.dat", "56Fe_nubar_CCQE.dat"] and summary["members"] == 50
     z, a, omega, q, nu = read_table(out / "56Fe_nu_CCQE.dat")
     assert (z, a) == (26, 56) and omega[0] == pytest.approx(0.05) and len(q) == 24 and nu.shape == (24, 24, 5)

@@ -31,7 +31,9 @@ Q-value of E_b(target) − E_b(C)). GENIE applies no Coulomb correction to the l
 from __future__ import annotations
 
 import tempfile
+from contextlib import ExitStack
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 import torch
@@ -56,6 +58,8 @@ UNCONSTRAINED_NOTE = (f"1 where no electron data at several angles constrain the
                       f"electron R_T, so that the data do not fix f_T (Wxx, ImWxy; every component with scaling T); "
                       f"else 0")
 CURRENTS = {"nu": "neutron", "nubar": "proton"}
+#: Grid points per pass through the ensemble in ``export`` (its memory, ~10 kB a point with 50 members).
+CHUNK_POINTS = 2**15
 
 
 def grid(step: float, highest: float) -> np.ndarray:
@@ -94,15 +98,18 @@ def tensor_members(ensemble: Ensemble, nucleus: Nucleus, omega, q, *, scaling: s
     return members, inelastic
 
 
-def _write_table(path: Path, comment: str, nucleus: Nucleus, axis: np.ndarray, values: np.ndarray) -> None:
-    """A table in GENIE's layout; ``values`` [n_ω · n_q, columns] with ω outer."""
+def _open_table(stack: ExitStack, path: Path, comment: str, nucleus: Nucleus, axis: np.ndarray) -> TextIO:
+    """A new table in GENIE's layout, its head written; its lines (ω outer) follow with ``_write_rows``."""
     step = float(axis[1] - axis[0])
-    head = (f"# {comment}\n{nucleus.Z} {nucleus.A} CCQE {len(axis)} {len(axis)}\n0 {axis[0]:.10g} {step:.10g}\n"
-            f"0 {axis[0]:.10g} {step:.10g}\n")
-    fmt = "%d" if values.dtype.kind in "iub" else "%.8e"
-    with path.open("w", encoding="utf-8") as out:
-        out.write(head)
-        np.savetxt(out, values, fmt=fmt)
+    out = stack.enter_context(path.open("w", encoding="utf-8"))
+    out.write(f"# {comment}\n{nucleus.Z} {nucleus.A} CCQE {len(axis)} {len(axis)}\n0 {axis[0]:.10g} {step:.10g}\n"
+              f"0 {axis[0]:.10g} {step:.10g}\n")
+    return out
+
+
+def _write_rows(out: TextIO, values: np.ndarray) -> None:
+    """Lines of a table, ``values`` [points, columns]."""
+    np.savetxt(out, values, fmt="%d" if values.dtype.kind in "iub" else "%.8e")
 
 
 def export(ensemble: Ensemble | str, nucleus: str | Nucleus | None, out: str | Path, *, step: float = 0.01,
@@ -110,47 +117,62 @@ def export(ensemble: Ensemble | str, nucleus: str | Nucleus | None, out: str | P
            axial_mass: float = ccqe.AXIAL_MASS, transverse_enhancement: bool = False) -> dict:
     """Write the ν and ν̄ tables of ``nucleus`` (module docstring) into ``out`` (new or empty): the mean, and
     with ``members`` each member's under ``out/members/``; f_T times the transverse enhancement with
-    ``transverse_enhancement`` (``modelscaling.transverse_enhancement``); returns a summary."""
+    ``transverse_enhancement`` (``modelscaling.transverse_enhancement``); returns a summary. The grid goes
+    through in blocks of ω rows of at most ``CHUNK_POINTS`` points, so that memory stays bounded for any step."""
     out = Path(out)
     check_output_directory(out)
     ensemble = Ensemble.of(ensemble)
     target = ensemble.target(nucleus)
     ensemble.warn_zero_shot(target)
     axis = grid(step, highest)
-    omega, q = (a.ravel() for a in np.meshgrid(axis, axis, indexing="ij"))
     which = modelscaling.scaling_choice(ensemble, scaling)
-    per_nucleon, inelastic = tensor_members(ensemble, target, omega, q, scaling=which, axial_mass=axial_mass,
-                                            enhanced=transverse_enhancement)
-    unconstrained, spacelike, reason = np.ones(len(q), dtype=int), omega < q, ensemble.everywhere_outside(target)
-    if not reason:
-        settings = ensemble.training_settings(target, responses=True)
-        unconstrained[spacelike] = coverage.responses_unconstrained(q[spacelike], omega[spacelike], settings,
-                                                                    target.A)[0]
-        unconstrained[(unconstrained == 0) & inelastic] = 2
-    nonzero = (per_nucleon != 0).any(1).any(0).numpy()
-    share = float((unconstrained[nonzero] > 0).mean()) if nonzero.any() else 1.0
-    stem = target.name
+    ccqe.check_axial_mass(axial_mass)
+    reason = ensemble.everywhere_outside(target)
+    settings = None if reason else ensemble.training_settings(target, responses=True)
+    stem, draws = target.name, ensemble.model.draws
     enhanced = ", transverse enhancement" if transverse_enhancement else ""
     common = (f"enxs {ensemble.name} {target.name} CCQE hadron tensor (scaling {which}{enhanced}, M_A {axial_mass:g} "
               f"GeV): W00 ReW0z Wxx ImWxy Wzz [GeV^-1 per nucleus] on omega (outer) x |q| [GeV]; E_s inside, "
               f"Q-value 0; see enxs-export.json")
-    files = []
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
+    files = [f"{stem}_{flavour}_CCQE.dat" for flavour in CURRENTS]
+    nonzero = unconstrained_nonzero = 0
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp, ExitStack() as stack:
         staging = Path(tmp) / out.name  # moved into place when complete: never a half-written export
         staging.mkdir()
-        for flavour, nucleon in CURRENTS.items():
-            active = target.A - target.Z if nucleon == "neutron" else target.Z
-            tables = (per_nucleon * active)[:, COLUMNS].permute(0, 2, 1).numpy()  # [K, N, 5]
-            files.append(f"{stem}_{flavour}_CCQE.dat")
-            _write_table(staging / files[-1], f"{common}; {flavour} on {nucleon}s, mean of {len(tables)} members",
-                         target, axis, tables.mean(0))
-            if members:
-                (staging / "members").mkdir(exist_ok=True)
-                for k, table in enumerate(tables):
-                    _write_table(staging / "members" / f"{stem}_{flavour}_CCQE_{k}.dat",
-                                 f"{common}; {flavour} on {nucleon}s, member {k}", target, axis, table)
-        _write_table(staging / f"{stem}_unconstrained.dat", UNCONSTRAINED_NOTE + ", omega (outer) x |q| [GeV]",
-                     target, axis, unconstrained[:, None])
+        if members:
+            (staging / "members").mkdir()
+        tables = {}  # flavour -> (its mean's file, its members' files)
+        for name, (flavour, nucleon) in zip(files, CURRENTS.items(), strict=True):
+            head = f"{common}; {flavour} on {nucleon}s"
+            each = [_open_table(stack, staging / "members" / f"{stem}_{flavour}_CCQE_{k}.dat", f"{head}, member {k}",
+                                target, axis) for k in range(draws if members else 0)]
+            mean = _open_table(stack, staging / name, f"{head}, mean of {draws} members", target, axis)
+            tables[flavour] = (mean, each)
+        flags = _open_table(stack, staging / f"{stem}_unconstrained.dat",
+                            UNCONSTRAINED_NOTE + ", omega (outer) x |q| [GeV]", target, axis)
+        rows = max(1, CHUNK_POINTS // len(axis))
+        for first in range(0, len(axis), rows):
+            omega, q = (a.ravel() for a in np.meshgrid(axis[first:first + rows], axis, indexing="ij"))
+            per_nucleon, inelastic = tensor_members(ensemble, target, omega, q, scaling=which, axial_mass=axial_mass,
+                                                    enhanced=transverse_enhancement)
+            unconstrained, spacelike = np.ones(len(q), dtype=int), omega < q
+            if settings is not None:
+                unconstrained[spacelike] = coverage.responses_unconstrained(q[spacelike], omega[spacelike], settings,
+                                                                            target.A)[0]
+                unconstrained[(unconstrained == 0) & inelastic] = 2
+            live = (per_nucleon != 0).any(1).any(0).numpy()
+            nonzero += int(live.sum())
+            unconstrained_nonzero += int((unconstrained[live] > 0).sum())
+            _write_rows(flags, unconstrained[:, None])
+            for flavour, nucleon in CURRENTS.items():
+                active = target.A - target.Z if nucleon == "neutron" else target.Z
+                block = (per_nucleon * active)[:, COLUMNS].permute(0, 2, 1).numpy()  # [K, N, 5]
+                mean, each = tables[flavour]
+                _write_rows(mean, block.mean(0))
+                for member, values in zip(each, block, strict=False):  # no member files without members
+                    _write_rows(member, values)
+        stack.close()
+        share = unconstrained_nonzero / nonzero if nonzero else 1.0
         provenance = ensemble.provenance(target)
         provenance["coulomb_correction"] = ("none in the tensor (a lepton-side correction, enxs neutrino's default); "
                                             "GENIE's tensor-table modes apply none, so these tables give enxs's "
@@ -178,5 +200,5 @@ def export(ensemble: Ensemble | str, nucleus: str | Nucleus | None, out: str | P
         if out.exists():
             out.rmdir()  # empty (checked above)
         staging.rename(out)
-    return {"directory": str(out), "files": files, "members": len(per_nucleon) if members else 0,
-            "points": len(q), "unconstrained": share}
+    return {"directory": str(out), "files": files, "members": draws if members else 0,
+            "points": len(axis) ** 2, "unconstrained": share}
