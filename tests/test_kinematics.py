@@ -49,7 +49,8 @@ def test_properties(point):
 @pytest.mark.parametrize(
     ("e", "th", "w", "what"),
     [(1.0, 0.0, 0.3, "θ"), (1.0, 180.0, 0.3, "θ"), (1.0, 60.0, 1.0, "ω must be <"),
-     (1.0, 60.0, 0.0, "ω must be >"), (1.0, 60.0, float("nan"), "non-finite"), (-1.0, 60.0, 0.3, "E")],
+     (1.0, 60.0, 1 - 1e-8, "E′ = E − ω must be ≥"), (1.0, 60.0, 0.0, "ω must be >"),
+     (1.0, 60.0, float("nan"), "non-finite"), (-1.0, 60.0, 0.3, "E")],
 )
 def test_impossible_kinematics_are_refused(e, th, w, what):
     with pytest.raises(k.KinematicsError, match=what):

@@ -58,11 +58,16 @@ def as_points(**values) -> list[np.ndarray]:
     return arrays
 
 
+#: The least scattered-electron energy E′ = E − ω as a share of E: the networks take E and ω in float32
+#: (7 digits), so that E′ below it is not resolved (0 at ω within 6e-8 of E).
+LEAST_OUTGOING_SHARE = 1e-6
+
+
 def check_kinematics(energy, theta, omega, *, where: str = "input", rows=None) -> None:
     """Raise :class:`KinematicsError` naming the first impossible point: ``rows[i]`` names point i
     where given (e.g. ``FILE:LINE``), else ``where`` and its ordinal.
 
-    Physical region: E > 0, 0 < ω < E (GeV) and 0 < θ < 180 (degrees).
+    Physical region: E > 0, 0 < ω < E (GeV) and 0 < θ < 180 (degrees); E′ = E − ω ≥ ``LEAST_OUTGOING_SHARE`` E.
     """
     energy, theta, omega = np.broadcast_arrays(
         np.asarray(energy, float), np.asarray(theta, float), np.asarray(omega, float)
@@ -72,6 +77,8 @@ def check_kinematics(energy, theta, omega, *, where: str = "input", rows=None) -
         (energy <= 0, "beam energy E must be > 0 GeV"),
         (omega <= 0, "energy transfer ω must be > 0 GeV"),
         (omega >= energy, "energy transfer ω must be < beam energy E"),
+        (energy - omega < LEAST_OUTGOING_SHARE * energy,
+         f"E′ = E − ω must be ≥ {LEAST_OUTGOING_SHARE:g} E (the networks resolve no less)"),
         ((theta <= 0) | (theta >= 180), "scattering angle θ must lie in (0, 180) degrees"),
     ]
     energy, theta, omega = energy.ravel(), theta.ravel(), omega.ravel()

@@ -209,9 +209,11 @@ def effective_q(features: torch.Tensor, coulomb_on: bool = True) -> tuple[torch.
     with EE′ at fixed θ, so Q²_eff is the inputs' Q² times (E + V̄)(E′ + V̄)/EE′ and q² = Q² + ω²: no
     cancellation of q² − ω² near the photon point."""
     energy, omega, _, big_q2, _ = kinematics.from_features(features)
-    v_bar = _nucleus(features)[4] if coulomb_on else torch.zeros_like(energy)
-    e_out = energy - omega
-    big_q2 = (big_q2 * ((energy + v_bar) * (e_out + v_bar)) / (energy * e_out)).clamp_min(1e-12)
+    if coulomb_on:  # (without, E′ = E − ω is not needed: in float32 it is 0 near the photon point, Q² → 0)
+        v_bar = _nucleus(features)[4]
+        e_out = energy - omega
+        big_q2 = big_q2 * ((energy + v_bar) * (e_out + v_bar)) / (energy * e_out)
+    big_q2 = big_q2.clamp_min(1e-12)
     return torch.sqrt(big_q2 + omega * omega), omega, big_q2
 
 
