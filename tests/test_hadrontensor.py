@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from enxs import ccqe, coulomb, hadrontensor, modelscaling, neutrino
+from enxs import ccqe, coulomb, hadrontensor, modelscaling, neutrino, neutrinorequest
 from enxs.errors import EnxsError
 from enxs.nuclei import Nucleus
 
@@ -71,7 +71,7 @@ def read_table(path):
 
 @pytest.mark.parametrize("flavor", ["numu", "numubar", "nue"])
 def test_the_tensor_contracted_as_genie_does_is_the_kernels_cross_section(flavor):
-    current = neutrino.FLAVORS[flavor][1]
+    current = neutrinorequest.FLAVORS[flavor][1]
     e_nu, cos = 1.0, np.array([0.8, 0.8, 0.8, -0.2, 0.95])
     t = e_nu - current.lepton_mass - np.array([0.12, 0.17, 0.22, 0.6, 0.1])  # around the quasielastic peak
     k_fermi, e_shift = 0.225, 0.025  # GeV
@@ -92,7 +92,7 @@ def test_the_tensor_contracted_as_genie_does_is_the_kernels_cross_section(flavor
 def test_with_the_leptons_coulomb_distortion_the_kernel_is_the_modified_effective_momentum_approximation(flavor):
     """Engel's MEMA: GENIE's contraction with the lepton's local momentum (E_l ± V̄_f) and the tensor at (ω, q_eff),
     times k_eff E_eff/(k E_l) on GENIE's phase space k_eff: ω stays the asymptotic E_ν − E_l."""
-    current = neutrino.FLAVORS[flavor][1]
+    current = neutrinorequest.FLAVORS[flavor][1]
     v_final = coulomb.lepton_potential(Nucleus.parse("40Ar"), current.sign)
     e_nu, cos = 1.0, np.array([0.8, 0.8, 0.8, -0.2, 0.95])
     t = e_nu - current.lepton_mass - np.array([0.12, 0.17, 0.22, 0.6, 0.1])

@@ -17,7 +17,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from enxs import ccqe, coulomb, flux, modelscaling, neutrino, rosenbluth, superscaling
+from enxs import ccqe, coulomb, flux, freeproton, modelscaling, neutrino, neutrinorequest, rosenbluth, superscaling
 from enxs.descriptors import describe
 from enxs.errors import EnxsError
 from enxs.nuclei import Nucleus
@@ -25,38 +25,22 @@ from enxs.predict import Ensemble, ExtrapolationWarning
 from enxs.responses import predict_responses
 
 M = ccqe.M
-NU, NUBAR = neutrino.FLAVORS["numu"][1], neutrino.FLAVORS["numubar"][1]
+NU, NUBAR = neutrinorequest.FLAVORS["numu"][1], neutrinorequest.FLAVORS["numubar"][1]
 CARBON = Nucleus.parse("12C")
 
 
 def free_nucleon(e_nu: float, current: ccqe.Current) -> float:
-    """σ [cm²] of ν n → μ⁻ p (ν̄ p → μ⁺ n) on a nucleon at rest: dσ/dQ² of Llewellyn Smith integrated
-    over the allowed Q² (written here independently of the kernel's Fermi-gas integral)."""
+    """σ [cm²] of ν n → μ⁻ p (ν̄ p → μ⁺ n) on a nucleon at rest: dσ/dQ² of Llewellyn Smith (``freeproton.invariants``,
+    independent of the kernel's tensors) integrated over the allowed Q² by the trapezoid rule."""
     m, s = current.lepton_mass, M * M + 2 * M * e_nu
     p_cm = (s - M * M) / (2 * np.sqrt(s))
     e_l = (s + m * m - M * M) / (2 * np.sqrt(s))
     k_l = np.sqrt(e_l**2 - m * m)
     q2 = np.linspace(2 * p_cm * (e_l - k_l) - m * m, 2 * p_cm * (e_l + k_l) - m * m, 20001)
-    a, b, c = (x.numpy() for x in llewellyn_smith(q2, current, 1.03, "dipole"))
+    a, b, c = (x.numpy() for x in freeproton.invariants(q2, current, 1.03, "dipole"))
     z = (4 * M * e_nu - q2 - m * m) / (M * M)
     d_sigma = M * M * ccqe.G_FERMI**2 * ccqe.V_UD**2 / (8 * np.pi * e_nu**2) * (a + current.sign * b * z + c * z * z)
     return float(np.trapezoid(d_sigma, q2) * ccqe.HBARC2_CM2)
-
-
-def llewellyn_smith(big_q2, current: ccqe.Current, axial_mass: float = ccqe.AXIAL_MASS, vector: str = "kelly"):
-    """(A, B, C) of Llewellyn Smith's invariant amplitude at Q² [GeV²] (Phys. Rep. 3, 261 (1972)), dimensionless:
-    Σ|𝓜|² = 16 M⁴ G_F² V_ud² [A ± B z + C z²] (+ for ν), z = (s − u)/M², s − u = 2P·(k + k′) − m_l²,
-    A = (m_l² + Q²)/M² [(1 + τ) F_A² − (1 − τ) F₁² + τ(1 − τ) F₂² + 4τ F₁F₂
-        − (m_l²/4M²)((F₁ + F₂)² + (F_A + 2F_P)² − (Q²/M² + 4) F_P²)],
-    B = (Q²/M²) F_A (F₁ + F₂), C = (F_A² + F₁² + τ F₂²)/4, τ = Q²/4M² (written here independently of the
-    kernel's tensors)."""
-    q2 = torch.as_tensor(big_q2, dtype=torch.float64)
-    f_1, f_2, f_a, f_p = ccqe.form_factors(q2, current, axial_mass, vector)
-    tau, r = q2 / (4 * M * M), current.lepton_mass**2 / (4 * M * M)
-    a = (current.lepton_mass**2 + q2) / (M * M) * (
-        (1 + tau) * f_a**2 - (1 - tau) * f_1**2 + tau * (1 - tau) * f_2**2 + 4 * tau * f_1 * f_2
-        - r * ((f_1 + f_2) ** 2 + (f_a + 2 * f_p) ** 2 - (q2 / (M * M) + 4) * f_p**2))
-    return a, q2 / (M * M) * f_a * (f_1 + f_2), (f_a**2 + f_1**2 + tau * f_2**2) / 4
 
 
 def fermi_gas_total(e_nu, current, k_fermi, e_shift, pauli=True, n=500) -> float:
@@ -174,7 +158,7 @@ def test_the_tensors_contract_to_the_amplitude_and_their_parts_are_the_kernels(c
     k, k_out = (torch.tensor(v, dtype=torch.float64) for v in ([e_nu, k_x, 0, k_z], [e_l, k_x, 0, k_z - q]))
     big_q2 = q * q - w * w
     form = ccqe.form_factors(big_q2, current)
-    a, b, c = (float(x) for x in llewellyn_smith(big_q2, current))
+    a, b, c = (float(x) for x in freeproton.invariants(big_q2, current))
     metric = torch.outer(METRIC, METRIC).to(C)
     for energy in (0.95, 0.97):  # two nucleons of the Fermi sea that can absorb (ω, q)
         p_z = (w * w + 2 * energy * w - q * q) / (2 * q)
@@ -244,11 +228,11 @@ def test_the_outgoing_leptons_coulomb_distortion_raises_nu_and_lowers_nubar_cros
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.sampled_from(["2H", "4He", "12C", "40Ar", "208Pb"]), st.sampled_from(sorted(neutrino.FLAVORS)),
+@given(st.sampled_from(["2H", "4He", "12C", "40Ar", "208Pb"]), st.sampled_from(sorted(neutrinorequest.FLAVORS)),
        st.floats(0.01, 5.0), st.lists(st.floats(0.0, 1.05), min_size=1, max_size=8), st.floats(-1.0, 1.0))
 def test_with_the_coulomb_distortion_the_kernel_is_finite_non_negative_and_zero_where_forbidden(name, flavor, e_nu,
                                                                                                fractions, cos):
-    nucleus, current = Nucleus.parse(name), neutrino.FLAVORS[flavor][1]
+    nucleus, current = Nucleus.parse(name), neutrinorequest.FLAVORS[flavor][1]
     d, v_final = describe(nucleus), coulomb.lepton_potential(nucleus, current.sign)
     t = e_nu * np.asarray(fractions)  # GeV, some beyond the neutrino's energy
     factor = ccqe.kernel(e_nu, t, cos, d.k_fermi, d.e_shift, current, v_final, pauli=True).factor.numpy()
@@ -303,7 +287,7 @@ def test_flux_tables(tmp_path):
     with pytest.raises(flux.FluxError, match=r"energies up to 10000 GeV; enxs reads E_nu in GeV: convert a table"):
         flux.read_flux(mev)
     assert flux.read_flux(mev, emax=5.0).energy.max() < 5.0
-    assert set(flux.FLAVORS) == set(neutrino.FLAVORS)  # a table's columns name every flavour enxs predicts
+    assert set(flux.FLAVORS) == set(neutrinorequest.FLAVORS)  # a table's columns name every flavour enxs predicts
 
 
 def test_a_flux_averaged_total_cross_section_is_the_flux_average_of_sigma_and_of_the_double_differential(tmp_path):
@@ -410,7 +394,7 @@ def test_the_split_puts_f_L_in_the_longitudinal_and_f_T_in_the_transverse_share(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for flavor, std in (("numu", 0.0), ("numubar", 0.03)):  # with M_A drawn per member, each its own share
-            current = neutrino.FLAVORS[flavor][1]
+            current = neutrinorequest.FLAVORS[flavor][1]
             members = {s: neutrino.double_differential(structured_model, "12C", t, cos, flavor=flavor, energy=1.0,
                                                        scaling=s, axial_mass_std=std).members for s in ("L", "T", "LT")}
             masses = ccqe.axial_masses(structured_model.model.draws, ccqe.AXIAL_MASS, std)
@@ -451,7 +435,7 @@ def test_points_are_flagged_where_the_electron_data_do_not_constrain_them(struct
     assert np.array_equal(longitudinal.outside_coverage, separated.outside_coverage)  # f_L: the responses' rule alone
     assert "f_T" not in longitudinal.metadata["unconstrained_share"]
     assert ((averaged.unconstrained_share > 0) & (averaged.unconstrained_share < 1)).any()  # a cell straddles
-    assert np.array_equal(averaged.outside_coverage, averaged.unconstrained_share >= neutrino.FLAG_SHARE)
+    assert np.array_equal(averaged.outside_coverage, averaged.unconstrained_share >= neutrinorequest.FLAG_SHARE)
     assert list(one.to_frame().columns)[-2:] == ["unconstrained_share", "outside_coverage"]
     assert neutrino.total_cross_section(None, "12C", [1.0]).outside_coverage is None  # a baseline: no data to flag
     monkeypatch.setattr(Ensemble, "training_settings", lambda self, target, responses=False: None)
@@ -490,8 +474,9 @@ def test_the_transverse_enhancement_is_the_sub_threshold_transverse_strength_ove
     k = ccqe.kernel(1.0, t, c, d.k_fermi, d.e_shift, NU, coulomb.lepton_potential(CARBON, NU.sign))
     assert enhanced.members == pytest.approx(plain.members * te.at(k.q).numpy(), rel=1e-9, abs=0)
     assert "transverse enhancement" in enhanced.metadata["physics"]
-    assert enhanced.metadata["not_included"] == neutrino.NOT_INCLUDED_ENHANCED
-    assert plain.metadata["not_included"] == neutrino.NOT_INCLUDED and "enhancement" not in plain.metadata["physics"]
+    assert enhanced.metadata["not_included"] == neutrinorequest.NOT_INCLUDED_ENHANCED
+    assert plain.metadata["not_included"] == neutrinorequest.NOT_INCLUDED
+    assert "enhancement" not in plain.metadata["physics"]
     with pytest.raises(neutrino.NeutrinoError, match="needs --scaling LT or T, not L"):
         neutrino.total_cross_section(structured_model, "12C", [1.0], scaling="L", transverse_enhancement=True)
     with pytest.raises(neutrino.NeutrinoError, match="a baseline has none"):

@@ -37,11 +37,25 @@ class FluxError(EnxsError):
 
 @dataclass(frozen=True)
 class Flux:
-    """Neutrino energies E_ν [GeV] with weights summing to one (the flux's shape), and where it comes from."""
+    """Neutrino energies E_ν [GeV] with weights summing to one (the flux's shape), and where it comes from; the
+    table's intervals (``low``, ``high`` [GeV]) with its density at their ends [GeV⁻¹], normalized as the weights
+    (linear between samples, constant in a bin), by rising ``low``."""
 
     energy: np.ndarray
     weight: np.ndarray
     source: str
+    low: np.ndarray
+    high: np.ndarray
+    at_low: np.ndarray
+    at_high: np.ndarray
+
+    def density(self, energy) -> np.ndarray:
+        """The flux's normalized density φ(E_ν) [GeV⁻¹] (∫φ = 1 over the table), 0 outside it."""
+        energy = np.asarray(energy, float)
+        i = np.clip(np.searchsorted(self.low, energy, side="right") - 1, 0, None)  # the interval starting below
+        inside = (energy >= self.low[i]) & (energy < self.high[i])
+        share = (energy - self.low[i]) / (self.high[i] - self.low[i])
+        return np.where(inside, self.at_low[i] + share * (self.at_high[i] - self.at_low[i]), 0.0)
 
 
 def read_flux(path: str | Path, flavor: str = "numu", emax: float | None = None) -> Flux:
@@ -106,4 +120,8 @@ def read_flux(path: str | Path, flavor: str = "numu", emax: float | None = None)
     if not keep.any():
         cut = "" if emax is None else f" at or below --emax {emax:g} GeV"
         raise FluxError(f"--flux {path}: no positive flux{cut}")
-    return Flux(energy[keep], weight[keep] / weight[keep].sum(), str(path))
+    norm = weight[keep].sum()
+    ends = ([np.interp(v, table[:, 0], phi) / norm for v in (low, high)] if table.shape[1] == 2
+            else [phi / (high - low) / norm] * 2)
+    order = np.argsort(low, kind="stable")  # for ``Flux.density``'s search
+    return Flux(energy[keep], weight[keep] / norm, str(path), *(v[order] for v in (low, high, *ends)))

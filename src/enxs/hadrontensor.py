@@ -38,7 +38,7 @@ from typing import TextIO
 import numpy as np
 import torch
 
-from enxs import ccqe, coverage, modelscaling, neutrino, superscaling
+from enxs import ccqe, coverage, modelscaling, neutrino, neutrinorequest, superscaling
 from enxs.descriptors import describe
 from enxs.files import check_output_directory, write_json
 from enxs.nuclei import Nucleus
@@ -192,7 +192,8 @@ def export(ensemble: Ensemble | str, nucleus: str | Nucleus | None, out: str | P
             "q_value": f"0: the nucleus' shift E_s = {describe(target).e_shift:.4f} GeV is inside the table (omega is "
                        f"the lepton's energy transfer)",
             "flavours": {"nu": "neutrinos on neutrons (any lepton flavour)", "nubar": "antineutrinos on protons"},
-            "not_included": neutrino.NOT_INCLUDED_ENHANCED if transverse_enhancement else neutrino.NOT_INCLUDED,
+            "not_included": (neutrinorequest.NOT_INCLUDED_ENHANCED if transverse_enhancement
+                             else neutrinorequest.NOT_INCLUDED),
             "training_coverage": {"rule": coverage.rule(True), "unconstrained_file": f"{stem}_unconstrained.dat",
                                   "unconstrained_values": UNCONSTRAINED_NOTE,
                                   "unconstrained_share_of_nonzero_points": share,

@@ -10,11 +10,11 @@ f_T = k_F R_T^QE/G_T (apart from its inelastic term) in the transverse responses
 015501 (2005)); ``L``: f_L everywhere, the only one of a response network (its R_T holds the inelastic
 part). M_A is a parameter (``axial_mass``); with ``axial_mass_std`` each member draws its own.
 The band never includes the vector form factors' uncertainty or what is not in the model
-(``NOT_INCLUDED``). Each point of a model's prediction carries the share of its cross section that the
+(``neutrinorequest.NOT_INCLUDED``). Each point of a model's prediction carries the share of its cross section that the
 electron data do not constrain (``unconstrained_rule``): from (q, ω) where no data at several angles constrain the
 responses (``coverage.responses_unconstrained``), and what goes through f_T where the quasielastic part is
 below ``modelscaling.QE_SHARE_MIN`` of the model's electron R_T (the data fix R_T there, not how it divides between the
-quasielastic tail and the inelastic term); it is flagged from ``FLAG_SHARE`` on.
+quasielastic tail and the inelastic term); it is flagged from ``neutrinorequest.FLAG_SHARE`` on.
 
 Cross sections in cm² (d²σ/dT dcos θ in cm²/GeV), per active nucleon (neutrons for ν, protons for
 ν̄; MiniBooNE's and most measurements' convention) or per nucleus; energies in GeV.
@@ -28,43 +28,21 @@ knockout.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import torch
 
-from enxs import ccqe, coverage, kinematics, superscaling
-from enxs.coulomb import lepton_potential
+from enxs import ccqe, coverage, freeproton, kinematics, superscaling
 from enxs.descriptors import describe
 from enxs.flux import Flux
 from enxs.leptonbins import NeutrinoError, check_points
-from enxs.modelscaling import (
-    ENHANCEMENT_NOTE,
-    QE_SHARE_MIN,
-    SCALING_NOTE,
-    Enhancement,
-    scaling_choice,
-    scaling_members,
-    transverse_enhancement,
-)
+from enxs.modelscaling import QE_SHARE_MIN, scaling_members
+from enxs.neutrinorequest import FLAG_SHARE, Request, converted, masses, metadata, setup, unconstrained_rule
 from enxs.nuclei import Nucleus
 from enxs.predict import Ensemble, MemberBand
 
-#: flavour (``flux.FLAVORS``) → (the lepton's name, the current).
-FLAVORS = {"numu": ("mu", ccqe.Current(ccqe.MUON_MASS, 1, "neutron")),
-           "numubar": ("mu", ccqe.Current(ccqe.MUON_MASS, -1, "proton")),
-           "nue": ("e", ccqe.Current(ccqe.ELECTRON_MASS, 1, "neutron")),
-           "nuebar": ("e", ccqe.Current(ccqe.ELECTRON_MASS, -1, "proton"))}
-NOT_INCLUDED = ("two-nucleon (2p2h, meson-exchange-current) knockout, pion production and absorption, final-state "
-                "interactions beyond what the scaling function holds")
-#: What is not included with the transverse enhancement (module docstring).
-NOT_INCLUDED_ENHANCED = ("two-nucleon knockout beyond the transverse enhancement (its own shape in omega, its "
-                         "longitudinal and axial parts as such), pion production and absorption, final-state "
-                         "interactions beyond what the scaling function holds")
-#: A point is flagged (``outside_coverage``) when this share of its cross section or more is unconstrained
-#: (``unconstrained_rule``, module docstring).
-FLAG_SHARE = 0.5
 #: A flux-averaged σ takes σ(E_ν) every FLUX_STEP GeV, and every FLUX_RELATIVE_STEP · E_ν above 2 GeV, linear between
 #: (docs/method.md: within 0.03% of σ at every flux node).
 FLUX_STEP = 0.05
@@ -106,14 +84,7 @@ def _unconstrained(ensemble: Ensemble, nucleus: Nucleus, k: ccqe.Kernel, part: t
     return loose
 
 
-def unconstrained_rule(which: str) -> str:
-    """What ``unconstrained_share`` counts with the scaling functions ``which``, in words (module docstring)."""
-    rule = "from (q, omega) where no electron data at several angles constrain the model's responses"
-    return rule + (f", or through f_T where the quasielastic part is below {QE_SHARE_MIN:.0%} of the model's "
-                   f"electron R_T" if "T" in which else "")
-
-
-def _flagged(prediction: NeutrinoPrediction, r: _Request, unconstrained: np.ndarray) -> NeutrinoPrediction:
+def _flagged(prediction: NeutrinoPrediction, r: Request, unconstrained: np.ndarray) -> NeutrinoPrediction:
     """``prediction`` with its points' unconstrained share of the mean and their flags (none for a baseline),
     warning (``Ensemble.flag_coverage``) about the flagged points."""
     if r.ensemble is None:
@@ -152,7 +123,7 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
                         axial_mass: float = ccqe.AXIAL_MASS, per: str = "nucleon",
                         cell: tuple | None = None, scaling: str | None = None, pauli: bool = True,
                         axial_mass_std: float = 0.0, coulomb: bool = True, transverse_enhancement: bool = False,
-                        cell_points: int = 3) -> NeutrinoPrediction:
+                        cell_points: int = 3, hydrogen: int = 0) -> NeutrinoPrediction:
     """CCQE d²σ/dT dcos θ [cm²/GeV] at the lepton's kinetic energy T [GeV] and cos θ (broadcast),
     at one neutrino ``energy`` [GeV] or averaged over a ``flux``; ``cell`` = (ΔT [GeV], Δcos θ), numbers or
     one per point, averages each point over the cell around it (``cell_points`` × ``cell_points`` Gauss–Legendre
@@ -161,9 +132,10 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
     ``nucleus`` None: a one-nucleus model's own. ``axial_mass_std`` > 0 gives each member its own M_A
     (``ccqe.axial_masses``): the band then holds M_A's uncertainty too. ``coulomb``: the outgoing lepton's Coulomb
     distortion (``enxs.coulomb``; False: a plane wave). ``transverse_enhancement``: f_T times TE(q) (module
-    docstring)."""
-    r = _setup(ensemble, nucleus, flavor, per, scaling, axial_mass, axial_mass_std, pauli, coulomb,
-               transverse_enhancement)
+    docstring). ``hydrogen``: free protons per nucleus added (``enxs.freeproton``; CH 1, water 2): per nucleus is
+    then per molecule, per nucleon per active nucleon of the molecule; at one ``energy`` they need cells."""
+    r = setup(ensemble, nucleus, flavor, per, scaling, axial_mass, axial_mass_std, pauli, coulomb,
+               transverse_enhancement, hydrogen)
     lepton = r.lepton
     t_lepton, cos_theta = (np.ravel(a) for a in kinematics.as_points(t_lepton=t_lepton, cos_theta=cos_theta))
     if cell is not None:
@@ -203,25 +175,28 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
         unconstrained.index_add_(0, index, loose * weight)
     frame = pd.DataFrame({f"T_{lepton}_GeV": t_lepton, f"cos_theta_{lepton}": cos_theta,
                           **({} if cell is None else {f"dT_{lepton}_GeV": cell[0], f"dcos_theta_{lepton}": cell[1]})})
-    meta = _metadata(r, f"d2sigma/dT_{lepton}/dcos(theta_{lepton}) [cm^2/GeV]"
+    meta = metadata(r, f"d2sigma/dT_{lepton}/dcos(theta_{lepton}) [cm^2/GeV]"
                      + (f", averaged over the flux {flux.source}" if flux else f" at E_nu = {energy:g} GeV")
                      + (f", each point averaged over its cell (dT_{lepton}_GeV, dcos_theta_{lepton}) with "
                         f"{cell_points} x {cell_points} Gauss-Legendre points" if cell else ""))
-    members = np.clip(total.numpy() * r.per_factor, 0.0, None)
-    return _flagged(NeutrinoPrediction(frame, members, "cm2_per_GeV", meta), r, unconstrained.numpy() * r.per_factor)
+    protons = freeproton.members(t_lepton, cos_theta, r.current, masses(r), energy=energy, flux=flux,
+                                 cell=cell) if r.hydrogen else None
+    members = np.clip(converted(r, total.numpy(), protons), 0.0, None)
+    return _flagged(NeutrinoPrediction(frame, members, "cm2_per_GeV", meta), r, converted(r, unconstrained.numpy()))
 
 
 def total_cross_section(ensemble: Ensemble | str | None, nucleus: str | Nucleus | None, energies=None, *,
                         flux: Flux | None = None, flavor: str = "numu", axial_mass: float = ccqe.AXIAL_MASS,
                         per: str = "nucleon", scaling: str | None = None, pauli: bool = True,
                         nodes: tuple[int, int] = (128, 64), axial_mass_std: float = 0.0,
-                        coulomb: bool = True, transverse_enhancement: bool = False) -> NeutrinoPrediction:
+                        coulomb: bool = True, transverse_enhancement: bool = False,
+                        hydrogen: int = 0) -> NeutrinoPrediction:
     """σ(E_ν) [cm²] at the neutrino energies [GeV], or with ``flux`` its flux average ⟨σ⟩ = ∫Φσ/∫Φ (one row,
     at the flux's mean energy, over its energies and weights): d²σ/dT dcos θ integrated by ``ccqe.total_rule``
-    with ``nodes`` (q, ω) points. ``axial_mass_std``, ``coulomb``, ``transverse_enhancement``: as
+    with ``nodes`` (q, ω) points. ``axial_mass_std``, ``coulomb``, ``transverse_enhancement``, ``hydrogen``: as
     ``double_differential``."""
-    r = _setup(ensemble, nucleus, flavor, per, scaling, axial_mass, axial_mass_std, pauli, coulomb,
-               transverse_enhancement)
+    r = setup(ensemble, nucleus, flavor, per, scaling, axial_mass, axial_mass_std, pauli, coulomb,
+               transverse_enhancement, hydrogen)
     energies = _energies(energies, flux)[0]
     if flux is not None:  # σ(E_ν) is smooth: on a grid, interpolated to the flux's energies below
         energies = _sigma_nodes(energies.min(), energies.max())
@@ -239,13 +214,14 @@ def total_cross_section(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
         part, loose = _members(r, k, live, where)
         rows.append((part * torch.as_tensor(w)[live]).sum(-1).numpy())
         unconstrained.append(float((loose * torch.as_tensor(w)[live]).sum()))
-    members, unconstrained = np.stack(rows, axis=1) * r.per_factor, np.asarray(unconstrained) * r.per_factor
+    protons = np.stack([freeproton.total(energies, r.current, m) for m in masses(r)]) if r.hydrogen else None
+    members, unconstrained = converted(r, np.stack(rows, axis=1), protons), converted(r, np.asarray(unconstrained))
     frame = pd.DataFrame({"E_nu_GeV": energies})
     if flux is not None:
         along = np.array([np.interp(flux.energy, energies, e) for e in np.eye(len(energies))]) @ flux.weight
         members, unconstrained = members @ along[:, None], np.atleast_1d(unconstrained @ along)
         frame = pd.DataFrame({"flux_mean_E_nu_GeV": [float(flux.weight @ flux.energy)]})
-    meta = _metadata(r, "sigma(E_nu) [cm^2]" + (f", averaged over the flux {flux.source}" if flux else ""))
+    meta = metadata(r, "sigma(E_nu) [cm^2]" + (f", averaged over the flux {flux.source}" if flux else ""))
     return _flagged(NeutrinoPrediction(frame, members, "cm2", meta), r, unconstrained)
 
 
@@ -258,7 +234,7 @@ def _sigma_nodes(low: float, high: float) -> np.ndarray:
     return np.asarray(nodes)
 
 
-def _members(r: _Request, k: ccqe.Kernel, live: torch.Tensor, where: tuple) -> tuple[torch.Tensor, torch.Tensor]:
+def _members(r: Request, k: ccqe.Kernel, live: torch.Tensor, where: tuple) -> tuple[torch.Tensor, torch.Tensor]:
     """Each member's cross section at ``k``'s live points [K, N] (a baseline's [1, N]): its kernel (with drawn
     axial masses its own, at ``where`` = (E_ν, T, cos θ)) times its scaling function (``LT``: f_L in the
     longitudinal, f_T in the transverse part); and the members' mean of it from (q, ω) the electron data do not
@@ -278,111 +254,3 @@ def _members(r: _Request, k: ccqe.Kernel, live: torch.Tensor, where: tuple) -> t
         f = torch.lerp(f[1], f[0], longitudinal)
     part = factor * f
     return part, _unconstrained(r.ensemble, r.target, flat, part, transverse, share)
-
-
-def flavor_current(flavor: str, option: str = "--flavor") -> ccqe.Current:
-    """The charged current of a flavour (``FLAVORS``); for any other a NeutrinoError naming ``option``."""
-    if flavor not in FLAVORS:
-        raise NeutrinoError(f"{option} {flavor!r}: choose one of {', '.join(FLAVORS)}")
-    return FLAVORS[flavor][1]
-
-
-@dataclass(frozen=True)
-class _Request:
-    """A neutrino request, checked (``_setup``): the model (None: a baseline), the nucleus, the flavour, the scaling
-    function (``scaling_choice``), the convention, M_A (and each member's with ``masses``), Pauli blocking, the
-    outgoing lepton's Coulomb potential energy ``v_final`` [GeV] (0: a plane wave) and the members' transverse
-    enhancement (``modelscaling.transverse_enhancement``; None: without)."""
-
-    ensemble: Ensemble | None
-    target: Nucleus
-    flavor: str
-    which: str
-    per: str
-    axial_mass: float
-    axial_mass_std: float
-    masses: np.ndarray | None
-    pauli: bool
-    v_final: float
-    enhancement: Enhancement | None = None
-
-    @property
-    def lepton(self) -> str:
-        return FLAVORS[self.flavor][0]
-
-    @property
-    def current(self) -> ccqe.Current:
-        return FLAVORS[self.flavor][1]
-
-    @property
-    def active(self) -> int:
-        """The active nucleons: neutrons for ν, protons for ν̄."""
-        return self.target.A - self.target.Z if self.current.nucleon == "neutron" else self.target.Z
-
-    @property
-    def per_factor(self) -> float:
-        """1 per active nucleon, else the number of active nucleons (per nucleus)."""
-        return 1.0 if self.per == "nucleon" else self.active
-
-    def kernel(self, energy, t_lepton, cos_theta, axial_mass: float | None = None) -> ccqe.Kernel:
-        """``ccqe.kernel`` of the request at (E_ν, T, cos θ), with its M_A or ``axial_mass`` [GeV]."""
-        d = describe(self.target)
-        return ccqe.kernel(energy, t_lepton, cos_theta, d.k_fermi, d.e_shift, self.current, self.v_final,
-                           axial_mass=self.axial_mass if axial_mass is None else axial_mass, pauli=self.pauli)
-
-
-def _setup(ensemble, nucleus, flavor, per, scaling, axial_mass, axial_mass_std, pauli, coulomb,
-           enhanced: bool = False) -> _Request:
-    """The request of a ``double_differential`` or ``total_cross_section`` call, checked."""
-    current = flavor_current(flavor)
-    if per not in ("nucleon", "nucleus"):
-        raise NeutrinoError(f"--per {per!r}: choose nucleon (per active nucleon) or nucleus")
-    if ensemble is not None:
-        ensemble = Ensemble.of(ensemble)
-        target = ensemble.target(nucleus)
-        ensemble.warn_zero_shot(target, stacklevel=4)  # the caller of double_differential or total_cross_section
-    elif nucleus is None:
-        raise NeutrinoError("a baseline without a model needs the nucleus, e.g. 12C")
-    else:
-        target = nucleus if isinstance(nucleus, Nucleus) else Nucleus.parse(nucleus)
-    if target.A < 2:
-        raise NeutrinoError(f"{target.name}: a free nucleon is no Fermi gas; the scaling function describes nuclei")
-    masses = ccqe.axial_masses(None if ensemble is None else ensemble.model.draws, axial_mass, axial_mass_std)
-    which = scaling_choice(ensemble, scaling)
-    if enhanced and ensemble is None:
-        raise NeutrinoError("the transverse enhancement is the model's: a baseline has none")
-    request = _Request(ensemble, target, flavor, which, per, axial_mass, axial_mass_std, masses, pauli,
-                       lepton_potential(target, current.sign) if coulomb else 0.0)
-    if request.active == 0:
-        raise NeutrinoError(f"{target.name} has no {current.nucleon}s: no {flavor} quasielastic scattering")
-    if enhanced:
-        request = replace(request, enhancement=transverse_enhancement(ensemble, target, which))
-    return request
-
-
-def _metadata(r: _Request, quantity: str) -> dict:
-    meta = r.ensemble.provenance(r.target) if r.ensemble is not None else {"model": f"baseline ({r.which})",
-                                                                          "nucleus": r.target.name}
-    sign = r.current.sign
-    meta["coulomb_correction"] = (
-        f"outgoing lepton: modified effective-momentum approximation (Engel 1998), potential energy "
-        f"{-sign * r.v_final * 1000:+.2f} MeV in the final nucleus (Z = {r.target.Z + sign}); q from its local "
-        "momentum, cross section x k_eff E_eff/(k E)" if r.v_final else "none: the outgoing lepton is a plane wave")
-    d = describe(r.target)
-    return {**meta, "quantity": f"charged-current quasielastic {r.flavor} {quantity}",
-            "convention": (f"per active nucleon (per {r.current.nucleon})" if r.per == "nucleon"
-                           else "per target nucleus"),
-            "physics": f"superscaling: {SCALING_NOTE[r.which]} in the relativistic "
-                       f"Fermi-gas CCQE kernel (k_F = {d.k_fermi:.3f} GeV, E_s = {d.e_shift:.3f} GeV); vector form "
-                       f"factors by CVC (Kelly 2004), axial dipole g_A = {ccqe.G_AXIAL}, M_A = {r.axial_mass:g} GeV, "
-                       f"pseudoscalar by PCAC; |V_ud| = {ccqe.V_UD}"
-                       + ("; Fermi-gas Pauli blocking" if r.pauli else "")
-                       + (f"; {ENHANCEMENT_NOTE}" if r.enhancement is not None else ""),
-            "band": ("spread of the ensemble members' scaling functions and of their axial masses (M_A = "
-                     f"{r.axial_mass:g} +- {r.axial_mass_std:g} GeV, one draw per member); not included: the vector "
-                     "form factors" if r.axial_mass_std else "spread of the ensemble members' scaling functions; not "
-                     "included: M_A (a parameter; --axial-mass-std to draw it per member), form factors"),
-            "not_included": NOT_INCLUDED if r.enhancement is None else NOT_INCLUDED_ENHANCED,
-            **({} if r.ensemble is None else {
-                "unconstrained_share": f"each point's share of the mean {unconstrained_rule(r.which)}; "
-                                       f"outside_coverage from {FLAG_SHARE:.0%} on"})}

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from enxs import modelscaling, neutrino
+from enxs import modelscaling, neutrino, neutrinorequest
 from enxs.context import DEFAULT_CONTEXT, Context
 from enxs.errors import EnxsError
 from enxs.flux import Flux, read_flux
@@ -159,13 +159,13 @@ def write_report(model: str, out: Path, miniboone: Path) -> Path:
 
 def _write_markdown(out: Path, model, ensemble, rows, timings, sigma, nuclei, default: str, enhanced: bool) -> Path:
     enhancement = (f" With the transverse enhancement (`--transverse-enhancement`): {modelscaling.ENHANCEMENT_NOTE}; "
-                   f"what is then not included: {neutrino.NOT_INCLUDED_ENHANCED}." if enhanced else "")
+                   f"what is then not included: {neutrinorequest.NOT_INCLUDED_ENHANCED}." if enhanced else "")
     lines = ["# enxs neutrino study: CCQE from the electron model", "",
              f"Model `{model}` ({ensemble.members} members): its learned scaling function in the relativistic "
              "Fermi-gas CCQE kernel (`enxs.ccqe`; M_A = 1.03 GeV, Pauli blocking, the muon's Coulomb distortion in the "
              "modified effective-momentum approximation unless said otherwise), flux-averaged over MiniBooNE's "
-             f"ν_μ flux below {EMAX:g} GeV. Not included: {neutrino.NOT_INCLUDED}. One-nucleon knockout alone is "
-             "known to fall 20–30% below these data (attributed to 2p2h, which MiniBooNE counted as signal): a "
+             f"ν_μ flux below {EMAX:g} GeV. Not included: {neutrinorequest.NOT_INCLUDED}. One-nucleon knockout alone "
+             "is known to fall 20–30% below these data (attributed to 2p2h, which MiniBooNE counted as signal): a "
              f"data/model normalization above 1 is expected, and is not tuned away.{enhancement}", "",
              "## MiniBooNE CCQE d²σ/dT_μ dcos θ_μ on carbon (PRD 81, 092005)", "",
              "| prediction | at | data/model normalization | shape χ²/ndf | band coverage | bins | flagged |",
@@ -177,7 +177,7 @@ def _write_markdown(out: Path, model, ensemble, rows, timings, sigma, nuclei, de
     lines += ["", "Shape χ² with the published (diagonal) shape errors after the fitted normalization; band "
               "coverage: bins whose data/normalization lie within the 16–84% band widened by the data's error "
               "(one member for the baselines: a band of zero width); flagged: bins taking half or more of their cross "
-              f"section {neutrino.unconstrained_rule(default)} (`outside_coverage`). Figure: "
+              f"section {neutrinorequest.unconstrained_rule(default)} (`outside_coverage`). Figure: "
               "`neutrino-miniboone.png`.", "",
               "## σ(E_ν) per active nucleon [10⁻³⁸ cm²] (mean ± std over members; RFG by the same code"
               + ("; TE: with the transverse enhancement)" if enhanced else ")"), "",

@@ -50,9 +50,9 @@ NoCoulomb = Annotated[bool, typer.Option(
 def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, flux: Path | None, emax: float | None,
             tmu: str | None, cos: str | None, total: bool, axial_mass: float, per: str, scaling: str | None,
             bin_average: bool, pauli: bool, axial_mass_std: float = 0.0, input_: Path | None = None,
-            coulomb: bool = True, enhanced: bool = False, cell_points: int = 3):
+            coulomb: bool = True, enhanced: bool = False, cell_points: int = 3, hydrogen: int = 0):
     """The prediction the options ask for (``NeutrinoPrediction``)."""
-    from enxs import leptonbins, neutrino
+    from enxs import leptonbins, neutrino, neutrinorequest
     from enxs.cli.use import load
 
     axes = {"--tmu": tmu is not None, "--cos": cos is not None, "--bin-average": bin_average}
@@ -63,7 +63,7 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
                                                                 "and dcos columns give cells)"),
                            ({"--emax": emax is not None and flux is None}, "without --flux")]):
         refuse_unused(ignored, where)
-    lepton_mass = neutrino.flavor_current(flavor).lepton_mass  # GeV; any other flavour: one line naming them
+    lepton_mass = neutrinorequest.flavor_current(flavor).lepton_mass  # GeV; any other flavour: one line naming them
     points = _lepton_points(input_, lepton_mass) if input_ is not None and not total else None
     ensemble, target = load(model, nucleus)
     with warnings_on_screen():
@@ -73,7 +73,7 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
             return neutrino.total_cross_section(ensemble, target, None if table else parse_values(energy, "--energy"),
                                                 flux=table, flavor=flavor, axial_mass=axial_mass, per=per,
                                                 scaling=scaling, pauli=pauli, axial_mass_std=axial_mass_std,
-                                                coulomb=coulomb, transverse_enhancement=enhanced)
+                                                coulomb=coulomb, transverse_enhancement=enhanced, hydrogen=hydrogen)
         if points is None and (tmu is None or cos is None):
             raise CLIError("give --tmu and --cos (start:stop:count or lists), --input points.csv, or --total")
         table = _flux_table(energy, flux, flavor, emax)
@@ -89,8 +89,10 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
         result = neutrino.double_differential(ensemble, target, t, c, flavor=flavor, energy=e_nu, flux=table,
                                               axial_mass=axial_mass, per=per, cell=cell, scaling=scaling, pauli=pauli,
                                               axial_mass_std=axial_mass_std, coulomb=coulomb,
-                                              transverse_enhancement=enhanced, cell_points=cell_points)
-        return result if momentum is None else leptonbins.in_momentum(result, *momentum, neutrino.FLAVORS[flavor][0])
+                                              transverse_enhancement=enhanced, cell_points=cell_points,
+                                              hydrogen=hydrogen)
+        lepton = neutrinorequest.FLAVORS[flavor][0]
+        return result if momentum is None else leptonbins.in_momentum(result, *momentum, lepton)
 
 
 def _flux_table(energy, flux: Path | None, flavor: str, emax: float | None,
@@ -170,6 +172,11 @@ def neutrino(
                               "suffice for MiniBooNE's bins; raise it to check wider bins at higher energies.")] = 3,
     axial_mass: AxialMass = 1.03, axial_mass_std: AxialMassStd = 0.0, per: Per = "nucleon", scaling: Scaling = None,
     no_pauli: NoPauli = False, no_coulomb: NoCoulomb = False, transverse_enhancement: Enhanced = False,
+    hydrogen: Annotated[int, typer.Option(
+        "--hydrogen", min=0, help="Free protons (hydrogen atoms) per nucleus, added for antineutrinos (ν̄ p → l⁺ n, "
+                                  "Llewellyn Smith): 1 with 12C for CH, 2 with 16O for water. --per nucleus is then "
+                                  "per molecule, --per nucleon per active nucleon of the molecule. At one --energy "
+                                  "they need cells (their d²σ/dT dcos θ is a line).")] = 0,
     output: Annotated[Path | None, typer.Option(help="Write .csv, .parquet or .json (by extension).")] = None,
     hepdata: Annotated[Path | None, typer.Option(
         "--hepdata", help="Also write a HEPData submission into this new (or empty) directory.")] = None,
@@ -194,7 +201,7 @@ def neutrino(
     job_context(threads=threads)
     result = compute(model, nucleus, flavor, energy, flux, emax, tmu, cos, total, axial_mass, per, scaling,
                      bin_average, not no_pauli, axial_mass_std, input_, not no_coulomb, transverse_enhancement,
-                     cell_points)
+                     cell_points, hydrogen)
     frame = result.to_frame()
     if members is not None:
         pointfiles.write_members(result.points, result.members, members, result.metadata)
@@ -230,11 +237,11 @@ def plot_neutrino(model: str, nucleus: str | None, flavor: str, energy: float | 
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from enxs import neutrino, plots
+    from enxs import neutrino, neutrinorequest, plots
     from enxs.cli.plot import save_figure
     from enxs.cli.use import load
 
-    lepton_mass = neutrino.flavor_current(flavor, "--neutrino").lepton_mass  # GeV
+    lepton_mass = neutrinorequest.flavor_current(flavor, "--neutrino").lepton_mass  # GeV
     if emax is not None and not emax > 0.1:
         raise CLIError(f"--emax {emax:g}: must be > 0.1 GeV")
     ensemble, target = load(model, nucleus)
