@@ -152,8 +152,8 @@ def flux_average(t_lepton, cos_theta, flux: Flux, current: ccqe.Current,
     return np.where(live, value * np.where(live, jacobian, 0.0), 0.0)
 
 
-#: Flux energies per pass of ``members``' flux-and-cell sum (its memory: that × points × Q2_POINTS floats).
-ENERGY_BLOCK = 64
+#: Values (flux energies × points × Q2_POINTS) per pass of ``members``' flux-and-cell sum: its memory.
+BLOCK_VALUES = 2**21
 
 
 def members(t_lepton, cos_theta, current: ccqe.Current, axial_masses, *, energy: float | None = None,
@@ -176,7 +176,8 @@ def members(t_lepton, cos_theta, current: ccqe.Current, axial_masses, *, energy:
         elif cell is None:
             rows.append(flux_average(t, c, flux, current, mass))
         else:
-            rows.append(sum(flux.weight[i:i + ENERGY_BLOCK] @ cell_average(
-                flux.energy[i:i + ENERGY_BLOCK, None], t, c, cell, current, mass)
-                for i in range(0, len(flux.energy), ENERGY_BLOCK)))
+            block = max(1, BLOCK_VALUES // (t.size * Q2_POINTS))
+            rows.append(sum(flux.weight[i:i + block] @ cell_average(flux.energy[i:i + block, None], t, c, cell,
+                                                                    current, mass)
+                            for i in range(0, len(flux.energy), block)))
     return np.stack(rows)
