@@ -41,8 +41,8 @@ NOT_INCLUDED_ENHANCED = ("two-nucleon knockout beyond the transverse enhancement
                          "interactions beyond what the scaling function holds")
 #: The free protons' cross section (``enxs.freeproton``), as the metadata say it.
 FREE_PROTONS = ("Llewellyn Smith's antineutrino p -> l+ n on a proton at rest (the nuclei's form factors and M_A; no "
-                "binding, no Coulomb distortion), its part of the band from M_A alone; neutrinos have no quasielastic "
-                "reaction on protons")
+                "binding, no Coulomb distortion), its line averaged over cells exactly (not at the cell points), its "
+                "part of the band from M_A alone; neutrinos have no quasielastic reaction on protons")
 #: A point is flagged (``outside_coverage``) when this share of its cross section or more is unconstrained
 #: (``unconstrained_rule``, module docstring).
 FLAG_SHARE = 0.5
