@@ -65,7 +65,7 @@ def test_the_flux_average_holds_the_flux_averaged_sigma(histogram):
                                cell=(np.full(coarse_t.size, 0.1), np.full(coarse_t.size, 0.1)))
     assert cells.sum() * 0.1 * 0.1 == pytest.approx(mean_sigma, rel=1e-6, abs=0)  # every energy's line, in cells
     e_star, _ = freeproton.source_energy(0.5, 0.8, NUBAR.lepton_mass)  # the line of E* passes through the point
-    assert freeproton._cos_at_q2(e_star, 2 * M * (e_star - 0.5 - NUBAR.lepton_mass), NUBAR.lepton_mass) \
+    assert freeproton.cos_at_q2(e_star, 2 * M * (e_star - 0.5 - NUBAR.lepton_mass), NUBAR.lepton_mass) \
         == pytest.approx(0.8, abs=1e-12)
 
 

@@ -89,19 +89,19 @@ def total(e_nu, current: ccqe.Current, axial_mass: float = ccqe.AXIAL_MASS) -> n
     return _integral(e_nu, *q2_range(e_nu, current.lepton_mass), current, axial_mass)
 
 
-def _q2_at_cos(e_nu, cos_theta, lepton_mass: float) -> np.ndarray:
+def q2_at_cos(e_nu, cos_theta, lepton_mass: float) -> np.ndarray:
     """Q² [GeV²] of the line at E_ν and cos θ (cos θ falls as Q² grows; bisection, to 1e-12 of the range)."""
     low, high = q2_range(e_nu, lepton_mass)
     low, high = np.broadcast_arrays(low, high, np.asarray(cos_theta, float))[:2]
     low, high = low.copy(), high.copy()
     for _ in range(48):
         mid = (low + high) / 2
-        above = _cos_at_q2(e_nu, mid, lepton_mass) > cos_theta
+        above = cos_at_q2(e_nu, mid, lepton_mass) > cos_theta
         low, high = np.where(above, mid, low), np.where(above, high, mid)
     return (low + high) / 2
 
 
-def _cos_at_q2(e_nu, big_q2, lepton_mass: float) -> np.ndarray:
+def cos_at_q2(e_nu, big_q2, lepton_mass: float) -> np.ndarray:
     """cos θ of the lepton at E_ν [GeV] and Q² = 2Mω [GeV²] on a proton at rest."""
     e_l = e_nu - big_q2 / (2 * M)
     k_l = np.sqrt(np.clip(e_l * e_l - lepton_mass**2, 1e-30, None))
@@ -118,9 +118,9 @@ def cell_average(e_nu, t_lepton, cos_theta, cell: tuple, current: ccqe.Current,
     m = current.lepton_mass
     lowest, highest = q2_range(e_nu, m)
     low = np.maximum.reduce([lowest, 2 * M * (e_nu - m - t - d_t / 2),
-                             _q2_at_cos(e_nu, np.minimum(c + d_c / 2, 1.0), m)])
+                             q2_at_cos(e_nu, np.minimum(c + d_c / 2, 1.0), m)])
     high = np.minimum.reduce([highest, 2 * M * (e_nu - m - t + d_t / 2),
-                              _q2_at_cos(e_nu, np.maximum(c - d_c / 2, -1.0), m)])
+                              q2_at_cos(e_nu, np.maximum(c - d_c / 2, -1.0), m)])
     inside = _integral(e_nu, low, np.maximum(high, low), current, axial_mass)
     return np.where(highest > lowest, inside, 0.0) / (d_t * d_c)
 
