@@ -10,8 +10,10 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from enxs import kinematics, onnx_io, rosenbluth, runs
+from enxs import coverage, kinematics, onnx_io, rosenbluth, runs
 from enxs.config import ModelConfig
 from enxs.context import Context
 from enxs.coverage import passing_settings
@@ -131,6 +133,26 @@ def test_coverage_needs_angles_with_a_lever_arm():
     assert eps[0] - eps[1] > 0.2
     assert not passing_settings([q], [0.45], settings).any()  # beyond the measured ω
     assert not passing_settings([0.8], [omega], settings).any()  # another q
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**31 - 1))
+def test_passing_settings_are_found_as_by_brute_force(seed):
+    """``passing_pairs`` looks only at the points near each setting's q over ω bins; against every (point, setting)
+    pair tested directly: random settings and points, with points on settings' ω edges, on bin edges and above E."""
+    rng = np.random.default_rng(seed)
+    energy, theta = rng.uniform(0.2, 4.0, 30), rng.uniform(10, 150, 30)
+    low = energy * rng.uniform(0.0, 0.8, 30)
+    table = np.stack([energy, theta, low, low + energy * rng.uniform(0.0, 0.5, 30)], axis=1)
+    omega = np.concatenate([rng.uniform(0.001, 4.0, 400), table[:, 2], table[:, 3], [0.01, 0.02, 0.5]])
+    pick = rng.integers(0, 30, omega.size)  # q near a setting's own at that ω, or anywhere
+    q = np.where(rng.random(omega.size) < 0.7,
+                 kinematics.three_momentum_transfer(table[pick, 0], table[pick, 1], omega)
+                 * rng.uniform(0.85, 1.15, omega.size), rng.uniform(0.01, 5.0, omega.size))
+    q_at = kinematics.three_momentum_transfer(table[None, :, 0], table[None, :, 1], omega[:, None])
+    brute = ((omega[:, None] >= table[:, 2]) & (omega[:, None] <= table[:, 3])
+             & (omega[:, None] < table[:, 0]) & (np.abs(q_at / q[:, None] - 1) <= coverage.Q_TOLERANCE))
+    assert brute.any() and np.array_equal(passing_settings(q, omega, table.tolist()), brute)
 
 
 def test_rosenbluth_fit_recovers_known_responses():

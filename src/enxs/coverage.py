@@ -40,6 +40,8 @@ THETA_TOLERANCE_DEG = 10.0
 OMEGA_MARGIN_OF_E = 0.10
 Q_TOLERANCE = 0.10
 EPSILON_LEVER = 0.2
+#: Width of the ω bins [GeV] in which ``passing_pairs`` looks for a setting's points (speed only).
+OMEGA_BIN = 0.01
 
 
 def coverage_settings(table: pd.DataFrame) -> list[list[float]]:
@@ -81,23 +83,40 @@ def elastic_omega(q, mass_number) -> np.ndarray:
 
 
 def passing_pairs(q, omega, settings) -> tuple[np.ndarray, np.ndarray]:
-    """(n, k): each point n with each training setting k that passes through it (module docstring). The
-    points whose ω lies in a setting's measured range (and below its E) are a slice of the points sorted
-    by ω: only those pairs are looked at."""
+    """(n, k): each point n with each training setting k that passes through it (module docstring). The points are
+    binned in ω (``OMEGA_BIN``) and sorted by q within a bin: in each bin a setting's ω range crosses, only the points
+    whose q lies within ``Q_TOLERANCE`` of the setting's momentum transfer over the bin are looked at."""
     q, omega = np.atleast_1d(np.asarray(q, float)), np.atleast_1d(np.asarray(omega, float))
-    if not settings:
+    if not settings or q.size == 0:
         return np.zeros(0, int), np.zeros(0, int)
     s = np.asarray(settings, float)
-    order = np.argsort(omega, kind="stable")
-    first = np.searchsorted(omega[order], s[:, 2], side="left")
-    stop = np.maximum(np.minimum(np.searchsorted(omega[order], s[:, 3], side="right"),
-                                 np.searchsorted(omega[order], s[:, 0], side="left")), first)
-    counts = stop - first  # points in each setting's slice
-    k = np.repeat(np.arange(len(s)), counts)  # the pairs (n, k), setting by setting
-    within = np.arange(len(k)) - np.repeat(np.cumsum(counts) - counts, counts)  # position in the slice
-    n = order[np.repeat(first, counts) + within]
-    q_setting = kinematics.three_momentum_transfer(s[k, 0], s[k, 1], omega[n])
-    near = np.abs(q_setting / q[n] - 1) <= Q_TOLERANCE
+    energy, low, high = s[:, 0], s[:, 2], s[:, 3]
+    slope = 2 * energy * (1 - np.cos(np.radians(s[:, 1])))  # a setting's q² = slope (E − ω) + ω², convex in ω
+    top = np.minimum(high, energy)
+    point_bin = np.floor(omega / OMEGA_BIN)
+    order = np.lexsort((q, point_bin))
+    scale = 2 * np.abs(q).max() + 1e-300  # q / scale in [0, 1/2]: the key's bin and q apart
+    key = point_bin[order] + q[order] / scale
+    first, last = np.floor(low / OMEGA_BIN), np.floor(top / OMEGA_BIN)
+    counts = np.where(top >= low, last - first + 1, 0).astype(int)
+    k = np.repeat(np.arange(len(s)), counts)  # (setting, bin) pairs
+    b = first[k] + np.arange(len(k)) - np.repeat(np.cumsum(counts) - counts, counts)
+    w0, w1 = np.maximum(low[k], b * OMEGA_BIN), np.minimum(top[k], (b + 1) * OMEGA_BIN)
+
+    def q_setting2(w):
+        return slope[k] * (energy[k] - w) + w * w
+
+    q_low = np.sqrt(np.clip(q_setting2(np.clip(slope[k] / 2, w0, w1)), 0, None)) / (1 + Q_TOLERANCE) * (1 - 1e-9)
+    q_high = np.sqrt(np.maximum(q_setting2(w0), q_setting2(w1))) / (1 - Q_TOLERANCE) * (1 + 1e-9)
+    start = np.searchsorted(key, b + np.minimum(q_low, scale * 0.75) / scale, side="left")
+    stop = np.maximum(np.searchsorted(key, b + np.minimum(q_high, scale * 0.75) / scale, side="right"), start)
+    sizes = stop - start
+    pair = np.repeat(np.arange(len(k)), sizes)
+    n = order[np.repeat(start, sizes) + np.arange(len(pair)) - np.repeat(np.cumsum(sizes) - sizes, sizes)]
+    k = k[pair]
+    w = omega[n]
+    q_at = kinematics.three_momentum_transfer(energy[k], s[k, 1], w)
+    near = (w >= low[k]) & (w <= high[k]) & (w < energy[k]) & (np.abs(q_at / q[n] - 1) <= Q_TOLERANCE)
     return n[near], k[near]
 
 
