@@ -119,6 +119,9 @@ def test_free_protons_are_refused_where_they_have_no_density(tmp_path):
                              "--output", str(tmp_path / "w.csv")], capture_output=True, text=True)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "is a line" in result.stderr and not (tmp_path / "w.csv").exists()
+    result = subprocess.run([sys.executable, "-m", "enxs", "neutrino", "enxs-any-fast", "--nucleus", "1H", "--flavor",
+                             "numubar", "--total", "--energy", "1"], capture_output=True, text=True)
+    assert result.returncode == 2 and "--hydrogen N (CH: --nucleus 12C --hydrogen 1" in result.stderr
 
 
 def test_the_fermi_gas_tends_to_the_lines_cell_averages_as_k_fermi_vanishes():
