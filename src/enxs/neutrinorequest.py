@@ -35,7 +35,7 @@ FLAVORS = {"numu": ("mu", ccqe.Current(ccqe.MUON_MASS, 1, "neutron")),
            "nuebar": ("e", ccqe.Current(ccqe.ELECTRON_MASS, -1, "proton"))}
 NOT_INCLUDED = ("two-nucleon (2p2h, meson-exchange-current) knockout, pion production and absorption, final-state "
                 "interactions beyond what the scaling function holds")
-#: What is not included with the transverse enhancement (module docstring).
+#: What is not included with the transverse enhancement (``enxs.neutrino``'s docstring).
 NOT_INCLUDED_ENHANCED = ("two-nucleon knockout beyond the transverse enhancement (its own shape in omega, its "
                          "longitudinal and axial parts as such), pion production and absorption, final-state "
                          "interactions beyond what the scaling function holds")
@@ -44,10 +44,13 @@ FREE_PROTONS = ("Llewellyn Smith's antineutrino p -> l+ n on a proton at rest (t
                 "binding, no Coulomb distortion), its line averaged over cells exactly (not at the cell points), its "
                 "part of the band from M_A alone; neutrinos have no quasielastic reaction on protons")
 #: A point is flagged (``outside_coverage``) when this share of its cross section or more is unconstrained
-#: (``unconstrained_rule``, module docstring).
+#: (``unconstrained_rule``; ``enxs.neutrino``'s docstring).
 FLAG_SHARE = 0.5
+
+
 def unconstrained_rule(which: str) -> str:
-    """What ``unconstrained_share`` counts with the scaling functions ``which``, in words (module docstring)."""
+    """What ``unconstrained_share`` counts with the scaling functions ``which``, in words (``enxs.neutrino``'s
+    docstring)."""
     rule = "from (q, omega) where no electron data at several angles constrain the model's responses"
     return rule + (f", or through f_T where the quasielastic part is below {QE_SHARE_MIN:.0%} of the model's "
                    f"electron R_T" if "T" in which else "")
@@ -61,9 +64,9 @@ def masses(r: Request) -> np.ndarray:
 def converted(r: Request, nuclear: np.ndarray, protons: np.ndarray | None = None) -> np.ndarray:
     """Cross sections per active nucleon of the nucleus [K, N] in the request's convention, with the free protons'
     (per proton, [K or 1, N]; none for what the electron data leave unconstrained) added."""
-    if not r.hydrogen:
-        return nuclear * r.per_factor
-    molecule = nuclear * r.nuclear_active + (0.0 if protons is None else r.hydrogen * protons)
+    if r.per == "nucleon" and not r.hydrogen:
+        return nuclear
+    molecule = nuclear * r.nuclear_active + (r.hydrogen * protons if r.hydrogen and protons is not None else 0.0)
     return molecule / r.active if r.per == "nucleon" else molecule
 
 
@@ -76,7 +79,7 @@ def flavor_current(flavor: str, option: str = "--flavor") -> ccqe.Current:
 
 @dataclass(frozen=True)
 class Request:
-    """A neutrino request, checked (``_setup``): the model (None: a baseline), the nucleus, the flavour, the scaling
+    """A neutrino request, checked (``setup``): the model (None: a baseline), the nucleus, the flavour, the scaling
     function (``scaling_choice``), the convention, M_A (and each member's with ``masses``), Pauli blocking, the
     outgoing lepton's Coulomb potential energy ``v_final`` [GeV] (0: a plane wave), the members' transverse
     enhancement (``modelscaling.transverse_enhancement``; None: without) and the free protons per nucleus."""
@@ -111,11 +114,6 @@ class Request:
     def active(self) -> int:
         """The target's active nucleons: the nucleus', and for ν̄ the free protons."""
         return self.nuclear_active + (self.hydrogen if self.current.nucleon == "proton" else 0)
-
-    @property
-    def per_factor(self) -> float:
-        """1 per active nucleon, else the number of active nucleons (per nucleus)."""
-        return 1.0 if self.per == "nucleon" else self.active
 
     def kernel(self, energy, t_lepton, cos_theta, axial_mass: float | None = None) -> ccqe.Kernel:
         """``ccqe.kernel`` of the request at (E_ν, T, cos θ), with its M_A or ``axial_mass`` [GeV]."""
@@ -157,6 +155,8 @@ def setup(ensemble, nucleus, flavor, per, scaling, axial_mass, axial_mass_std, p
 
 
 def metadata(r: Request, quantity: str) -> dict:
+    """What a file of the request's ``quantity`` says of it: the model's provenance, the Coulomb correction, the target
+    and convention, the physics, the band, what is not included and what ``unconstrained_share`` counts."""
     meta = r.ensemble.provenance(r.target) if r.ensemble is not None else {"model": f"baseline ({r.which})",
                                                                           "nucleus": r.target.name}
     sign = r.current.sign
