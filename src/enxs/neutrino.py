@@ -10,8 +10,8 @@ f_T = k_F R_T^QE/G_T (apart from its inelastic term) in the transverse responses
 015501 (2005)); ``L``: f_L everywhere, the only one of a response network (its R_T holds the inelastic
 part). M_A is a parameter (``axial_mass``); with ``axial_mass_std`` each member draws its own.
 The band never includes the vector form factors' uncertainty or what is not in the model
-(``neutrinorequest.NOT_INCLUDED``). Each point of a model's prediction carries the share of its cross section that the
-electron data do not constrain (``unconstrained_rule``): from (q, ω) where no data at several angles constrain the
+(``neutrinorequest.NOT_INCLUDED``). Each point of a model's prediction carries the share of its cross section that
+the electron data do not constrain (``unconstrained_rule``): from (q, ω) where no data at several angles constrain the
 responses (``coverage.responses_unconstrained``), and what goes through f_T where the quasielastic part is
 below ``modelscaling.QE_SHARE_MIN`` of the model's electron R_T (the data fix R_T there, not how it divides between the
 quasielastic tail and the inelastic term); it is flagged from ``neutrinorequest.FLAG_SHARE`` on.
@@ -135,7 +135,7 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
     docstring). ``hydrogen``: free protons per nucleus added (``enxs.freeproton``; CH 1, water 2): per nucleus is
     then per molecule, per nucleon per active nucleon of the molecule; at one ``energy`` they need cells."""
     r = setup(ensemble, nucleus, flavor, per, scaling, axial_mass, axial_mass_std, pauli, coulomb,
-               transverse_enhancement, hydrogen)
+              transverse_enhancement, hydrogen)
     lepton = r.lepton
     t_lepton, cos_theta = (np.ravel(a) for a in kinematics.as_points(t_lepton=t_lepton, cos_theta=cos_theta))
     if cell is not None:
@@ -176,11 +176,11 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
     frame = pd.DataFrame({f"T_{lepton}_GeV": t_lepton, f"cos_theta_{lepton}": cos_theta,
                           **({} if cell is None else {f"dT_{lepton}_GeV": cell[0], f"dcos_theta_{lepton}": cell[1]})})
     meta = metadata(r, f"d2sigma/dT_{lepton}/dcos(theta_{lepton}) [cm^2/GeV]"
-                     + (f", averaged over the flux {flux.source}" if flux else f" at E_nu = {energy:g} GeV")
-                     + (f", each point averaged over its cell (dT_{lepton}_GeV, dcos_theta_{lepton}) with "
-                        f"{cell_points} x {cell_points} Gauss-Legendre points" if cell else ""))
+                    + (f", averaged over the flux {flux.source}" if flux else f" at E_nu = {energy:g} GeV")
+                    + (f", each point averaged over its cell (dT_{lepton}_GeV, dcos_theta_{lepton}) with "
+                       f"{cell_points} x {cell_points} Gauss-Legendre points" if cell else ""))
     protons = freeproton.members(t_lepton, cos_theta, r.current, masses(r), energy=energy, flux=flux,
-                                 cell=cell) if r.hydrogen else None
+                                 cell=cell) if r.hydrogen and r.current.sign < 0 else None  # none for ν
     members = np.clip(converted(r, total.numpy(), protons), 0.0, None)
     return _flagged(NeutrinoPrediction(frame, members, "cm2_per_GeV", meta), r, converted(r, unconstrained.numpy()))
 
@@ -196,7 +196,7 @@ def total_cross_section(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
     with ``nodes`` (q, ω) points. ``axial_mass_std``, ``coulomb``, ``transverse_enhancement``, ``hydrogen``: as
     ``double_differential``."""
     r = setup(ensemble, nucleus, flavor, per, scaling, axial_mass, axial_mass_std, pauli, coulomb,
-               transverse_enhancement, hydrogen)
+              transverse_enhancement, hydrogen)
     energies = _energies(energies, flux)[0]
     if flux is not None:  # σ(E_ν) is smooth: on a grid, interpolated to the flux's energies below
         energies = _sigma_nodes(energies.min(), energies.max())
