@@ -93,7 +93,7 @@ def test_a_molecule_adds_its_protons_for_antineutrinos_only():
     assert per_proton.mean == pytest.approx(ch2.mean / 8, rel=1e-12)  # 6 + 2 protons
     assert "12C + 2 H" in ch2.metadata["convention"] and "free protons" in ch2.metadata["physics"]
     assert neutrons[0] == pytest.approx(neutrons[1], rel=1e-12)  # ν: nothing on free protons
-    water, oxygen = (neutrino.double_differential(None, "16O", [0.5], [0.8], energy=1.0, hydrogen=h).mean
+    water, oxygen = (neutrino.double_differential(None, "16O", [0.75], [0.8], energy=1.0, hydrogen=h).mean
                      for h in (2, 0))  # ν at one E_ν: no line to average, so no cells needed
     assert water == pytest.approx(oxygen, rel=1e-12) and oxygen > 0
     hydrogen = drawn.members[:, 0] - neutrino.total_cross_section(
