@@ -137,3 +137,19 @@ def test_the_fermi_gas_tends_to_the_lines_cell_averages_as_k_fermi_vanishes():
     gas = ((k.factor * ccqe.fermi_gas_scaling(k.psi)).numpy() * w[:, None] * w).sum((1, 2)) / 4
     line = freeproton.cell_average(1.0, t, c, (np.full(3, d), np.full(3, d)), NUBAR)
     assert line[:2] == pytest.approx(gas[:2], rel=3e-3, abs=0) and line[2] == gas[2] == 0  # the line misses (0.35, 0.5)
+
+
+def test_a_molecules_sigma_is_drawn(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from enxs.cli.neutrino import plot_neutrino
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plot_neutrino("enxs-any-fast", "16O", "numubar", None, None, 3.0, None, True, tmp_path / "water.png",
+                      hydrogen=2)
+    assert (tmp_path / "water.png").stat().st_size > 10_000
+    result = subprocess.run([sys.executable, "-m", "enxs", "plot", "enxs-12C-fast", "--energy", "1", "--angle", "30",
+                             "--hydrogen", "2", "--output", str(tmp_path / "e.png")], capture_output=True, text=True)
+    assert result.returncode == 2 and "--hydrogen: not used for a spectrum" in result.stderr

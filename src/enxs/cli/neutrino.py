@@ -242,9 +242,11 @@ def neutrino(
 
 
 def plot_neutrino(model: str, nucleus: str | None, flavor: str, energy: float | None, flux: Path | None,
-                  emax: float | None, cos: str | None, total: bool, output: Path, enhanced: bool = False) -> None:
+                  emax: float | None, cos: str | None, total: bool, output: Path, enhanced: bool = False,
+                  hydrogen: int = 0) -> None:
     """d²σ/dT dcos θ against T in slices of cos θ (one band each), or σ(E_ν) with its band; with ``enhanced`` f_T
-    times the model's transverse enhancement."""
+    times the model's transverse enhancement; with ``hydrogen`` free protons per nucleus (per active nucleon of the
+    molecule)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -264,13 +266,14 @@ def plot_neutrino(model: str, nucleus: str | None, flavor: str, energy: float | 
         if total:
             wide = (emax or 3.0) > 5.0  # E_ν [GeV]: a logarithmic axis, so that the rise below 1 GeV shows
             x = np.geomspace(0.1, emax, 60) if wide else np.linspace(0.1, emax or 3.0, 40)
-            result = neutrino.total_cross_section(ensemble, target, x, flavor=flavor, transverse_enhancement=enhanced)
+            result = neutrino.total_cross_section(ensemble, target, x, flavor=flavor, transverse_enhancement=enhanced,
+                                                  hydrogen=hydrogen)
             q16, q84 = result.quantiles()
             plots.band(ax, x, 1e38 * result.mean, 1e38 * q16, 1e38 * q84, f"{model} (mean, 16–84%)")
             plots.mark_extrapolation(ax, x, 1e38 * result.mean, result.outside_coverage)
             ax.set_xlabel("E_ν [GeV]")
             ax.set_xscale("log" if wide else "linear")
-            ax.set_ylabel("σ per active nucleon [10⁻³⁸ cm²]")
+            ax.set_ylabel(f"σ {_per(result)} [10⁻³⁸ cm²]")
         else:
             table = _flux_table(energy, flux, flavor, emax)
             slices = parse_values(cos or "0.95,0.8,0.6,0.3,0.0", "--cos")
@@ -281,18 +284,27 @@ def plot_neutrino(model: str, nucleus: str | None, flavor: str, energy: float | 
             t_values = np.linspace(0.02, t_max, 80)
             t, c = np.meshgrid(t_values, slices, indexing="ij")
             result = neutrino.double_differential(ensemble, target, t.ravel(), c.ravel(), flavor=flavor,
-                                                  energy=energy, flux=table, transverse_enhancement=enhanced)
+                                                  energy=energy, flux=table, transverse_enhancement=enhanced,
+                                                  hydrogen=hydrogen)
             mean, outside = result.mean.reshape(t.shape), result.outside_coverage.reshape(t.shape)
             q16, q84 = (q.reshape(t.shape) for q in result.quantiles())
             for j, value in enumerate(slices):
                 plots.band(ax, t_values, 1e39 * mean[:, j], 1e39 * q16[:, j], 1e39 * q84[:, j], f"cos θ = {value:g}")
                 plots.mark_extrapolation(ax, t_values, 1e39 * mean[:, j], outside[:, j])
             ax.set_xlabel("T [GeV] (the charged lepton's kinetic energy)")
-            ax.set_ylabel("d²σ/dT dcos θ per active nucleon [10⁻³⁹ cm²/GeV]")
+            ax.set_ylabel(f"d²σ/dT dcos θ {_per(result)} [10⁻³⁹ cm²/GeV]")
     ax.set_ylim(bottom=0)
     where = f"E_ν = {energy:g} GeV" if energy is not None and not total else ("flux-averaged" if flux else "")
     plus = " with its transverse enhancement" if enhanced else ""
-    ax.set_title(f"{result.metadata['nucleus']}: CCQE {flavor}{' ' + where if where else ''} ({model}{plus}; mean, "
+    name = result.metadata.get("target", result.metadata["nucleus"]).split(":")[0]
+    ax.set_title(f"{name}: CCQE {flavor}{' ' + where if where else ''} ({model}{plus}; mean, "
                  f"16–84%)", fontsize=9)
     plots.legend(ax, fontsize=7)
     save_figure(fig, output, f"; not included: {result.metadata['not_included']}")
+
+
+def _per(result) -> str:
+    """The convention of a neutrino prediction, short, for an axis label (the title names the molecule)."""
+    convention = result.metadata["convention"]
+    return ("per active nucleon" if convention.startswith("per active nucleon") else
+            "per molecule" if "molecule" in convention else "per nucleus")

@@ -47,6 +47,9 @@ def plot(
     transverse_enhancement: Annotated[bool, typer.Option(
         "--transverse-enhancement", help="With --neutrino: f_T times the model's transverse enhancement TE(q), as "
                                          "enxs neutrino --transverse-enhancement.")] = False,
+    hydrogen: Annotated[int, typer.Option(
+        "--hydrogen", min=0, help="With --neutrino: free protons per nucleus, as enxs neutrino --hydrogen (per "
+                                  "active nucleon of the molecule; over a --flux for d²σ/dT dcos θ).")] = 0,
     nucleus: Nucleus = None, overwrite: Overwrite = False, data_dir: DataDir = None,
 ) -> None:
     """Plot the ensemble mean and its 16–84% band: a spectrum in ω, a scan in angle or Q² at fixed E,
@@ -62,7 +65,8 @@ def plot(
     given = {"--energy": energy is not None, "--angle": angle is not None, "--omega": omega is not None,
              "--scan": scan != "omega", "--with-data": with_data, "--responses": responses, "--q": q is not None,
              "--log-y": log_y, "--ylim": ylim is not None, "--cos": cos is not None, "--flux": flux is not None,
-             "--total": total, "--emax": emax is not None, "--transverse-enhancement": transverse_enhancement}
+             "--total": total, "--emax": emax is not None, "--transverse-enhancement": transverse_enhancement,
+             "--hydrogen": hydrogen != 0}
     if scan not in ("omega", "angle", "q2"):
         raise CLIError(f"--scan {scan!r}: choose omega, angle or q2")
     _check_plot_options(given, "--neutrino --total" if neutrino and total else "--neutrino" if neutrino
@@ -71,7 +75,8 @@ def plot(
         from enxs.cli.neutrino import plot_neutrino
 
         check_figure_output(output, overwrite)
-        plot_neutrino(model, nucleus, neutrino, energy, flux, emax, cos, total, output, transverse_enhancement)
+        plot_neutrino(model, nucleus, neutrino, energy, flux, emax, cos, total, output, transverse_enhancement,
+                      hydrogen)
         return
     if responses:
         if q is None:
@@ -171,8 +176,10 @@ PLOT_KINDS = {"": ("for a spectrum in ω (without --scan, --neutrino or --respon
                    ("--energy", "--angle", "--omega", "--scan", "--with-data", "--log-y", "--ylim")),
               "--scan": ("in a scan in angle or Q²", ("--energy", "--omega", "--scan", "--log-y", "--ylim")),
               "--responses": ("with --responses", ("--responses", "--q", "--omega")),
-              "--neutrino": ("with --neutrino", ("--energy", "--flux", "--emax", "--cos", "--transverse-enhancement")),
-              "--neutrino --total": ("with --neutrino --total", ("--total", "--emax", "--transverse-enhancement"))}
+              "--neutrino": ("with --neutrino", ("--energy", "--flux", "--emax", "--cos", "--transverse-enhancement",
+                                                 "--hydrogen")),
+              "--neutrino --total": ("with --neutrino --total", ("--total", "--emax", "--transverse-enhancement",
+                                                                 "--hydrogen"))}
 
 
 def _check_plot_options(given: dict[str, bool], kind: str) -> None:
