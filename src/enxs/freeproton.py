@@ -47,11 +47,13 @@ def invariants(big_q2, current: ccqe.Current, axial_mass: float = ccqe.AXIAL_MAS
     return a, q2 / (M * M) * f_a * (f_1 + f_2), (f_a**2 + f_1**2 + tau * f_2**2) / 4
 
 
-def dsigma_dq2(e_nu, big_q2, current: ccqe.Current, axial_mass: float = ccqe.AXIAL_MASS,
-               vector: str = "kelly") -> np.ndarray:
-    """dσ/dQ² [cm²/GeV²] per nucleon at E_ν [GeV] and Q² [GeV²] (broadcast; no check of the allowed range)."""
+def dsigma_dq2(e_nu, big_q2, current: ccqe.Current, axial_mass=ccqe.AXIAL_MASS, vector: str = "kelly") -> np.ndarray:
+    """dσ/dQ² [cm²/GeV²] per nucleon at E_ν [GeV] and Q² [GeV²] (broadcast; no check of the allowed range). Axial
+    masses [GeV] of any shape lead the result's axes: the vector form factors are computed once for all of them."""
     e_nu, big_q2 = np.broadcast_arrays(np.asarray(e_nu, float), np.asarray(big_q2, float))
-    a, b, c = (v.numpy() for v in invariants(big_q2, current, axial_mass, vector))
+    mass = np.asarray(axial_mass, float)
+    mass = torch.as_tensor(mass.reshape(mass.shape + (1,) * big_q2.ndim))
+    a, b, c = (v.numpy() for v in invariants(big_q2, current, mass, vector))
     z = (4 * M * e_nu - big_q2 - current.lepton_mass**2) / (M * M)
     with np.errstate(divide="ignore", invalid="ignore"):
         factor = M * M * ccqe.G_FERMI**2 * ccqe.V_UD**2 / (8 * np.pi * e_nu**2) * ccqe.HBARC2_CM2
@@ -71,8 +73,9 @@ def q2_range(e_nu, lepton_mass: float) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(low, 0.0, None), np.where(open_, 2 * p_cm * (e_l + k_l) - lepton_mass**2, 0.0)
 
 
-def _integral(e_nu, low, high, current: ccqe.Current, axial_mass: float) -> np.ndarray:
-    """∫ dσ/dQ² dQ² [cm²] from ``low`` to ``high`` [GeV²] (0 where high ≤ low), Gauss–Legendre in ln(Q² + Q2_SCALE)."""
+def _integral(e_nu, low, high, current: ccqe.Current, axial_mass) -> np.ndarray:
+    """∫ dσ/dQ² dQ² [cm²] from ``low`` to ``high`` [GeV²] (0 where high ≤ low), Gauss–Legendre in ln(Q² + Q2_SCALE);
+    the axial masses' axes lead (``dsigma_dq2``)."""
     x, w = np.polynomial.legendre.leggauss(Q2_POINTS)
     a, b = np.log(np.asarray(low, float) + Q2_SCALE), np.log(np.maximum(high, low) + Q2_SCALE)
     u = (a + b)[..., None] / 2 + (b - a)[..., None] / 2 * x
@@ -81,11 +84,12 @@ def _integral(e_nu, low, high, current: ccqe.Current, axial_mass: float) -> np.n
     return (integrand * w).sum(-1) * (b - a) / 2
 
 
-def total(e_nu, current: ccqe.Current, axial_mass: float = ccqe.AXIAL_MASS) -> np.ndarray:
-    """σ(E_ν) [cm²] per proton at E_ν [GeV] (0 for neutrinos and below threshold)."""
+def total(e_nu, current: ccqe.Current, axial_mass=ccqe.AXIAL_MASS) -> np.ndarray:
+    """σ(E_ν) [cm²] per proton at E_ν [GeV] (0 for neutrinos and below threshold); the axial masses' [GeV] axes
+    lead."""
     e_nu = np.asarray(e_nu, float)
     if current.sign > 0:
-        return np.zeros_like(e_nu)
+        return np.zeros(np.shape(axial_mass) + e_nu.shape)
     return _integral(e_nu, *q2_range(e_nu, current.lepton_mass), current, axial_mass)
 
 
@@ -109,12 +113,13 @@ def cos_at_q2(e_nu, big_q2, lepton_mass: float) -> np.ndarray:
 
 
 def cell_average(e_nu, t_lepton, cos_theta, cell: tuple, current: ccqe.Current,
-                 axial_mass: float = ccqe.AXIAL_MASS) -> np.ndarray:
+                 axial_mass=ccqe.AXIAL_MASS) -> np.ndarray:
     """d²σ/dT dcos θ [cm²/GeV per proton] averaged over the cells (ΔT [GeV], Δcos θ) around (T, cos θ) at E_ν [GeV]
-    (broadcast): dσ/dQ² integrated over the Q² of the line inside the cell, over ΔT Δcos θ."""
+    (broadcast): dσ/dQ² integrated over the Q² of the line inside the cell, over ΔT Δcos θ; the axial masses' [GeV]
+    axes lead (the cell's Q² interval found once for all)."""
     e_nu, t, c, d_t, d_c = np.broadcast_arrays(*(np.asarray(v, float) for v in (e_nu, t_lepton, cos_theta, *cell)))
     if current.sign > 0:
-        return np.zeros_like(t)
+        return np.zeros(np.shape(axial_mass) + t.shape)
     m = current.lepton_mass
     lowest, highest = q2_range(e_nu, m)
     low = np.maximum.reduce([lowest, 2 * M * (e_nu - m - t - d_t / 2),
@@ -137,14 +142,13 @@ def source_energy(t_lepton, cos_theta, lepton_mass: float) -> tuple[np.ndarray, 
         return e_star, 2 * k_l * numerator / denominator**2
 
 
-def flux_average(t_lepton, cos_theta, flux: Flux, current: ccqe.Current,
-                 axial_mass: float = ccqe.AXIAL_MASS) -> np.ndarray:
+def flux_average(t_lepton, cos_theta, flux: Flux, current: ccqe.Current, axial_mass=ccqe.AXIAL_MASS) -> np.ndarray:
     """Flux-averaged d²σ/dT dcos θ [cm²/GeV per proton] at (T, cos θ) (broadcast): ∫ dE_ν φ(E_ν) dσ/dT δ(cos θ −
     cos θ_line(E_ν, T)) = φ(E*) · 2M dσ/dQ² (dσ/dT at fixed E_ν, Q² = 2M(E* − E_l)) · |∂E*/∂cos θ|
-    (``source_energy``), φ the flux's density (``Flux.density``)."""
+    (``source_energy``), φ the flux's density (``Flux.density``); the axial masses' [GeV] axes lead."""
     t, c = np.broadcast_arrays(np.asarray(t_lepton, float), np.asarray(cos_theta, float))
     if current.sign > 0:
-        return np.zeros_like(t)
+        return np.zeros(np.shape(axial_mass) + t.shape)
     e_star, jacobian = source_energy(t, c, current.lepton_mass)
     live = np.isfinite(e_star) & np.isfinite(jacobian)
     e = np.where(live, e_star, 1.0)
@@ -161,7 +165,7 @@ def members(t_lepton, cos_theta, current: ccqe.Current, axial_masses, *, energy:
     """d²σ/dT dcos θ [cm²/GeV per proton] at the points (T, cos θ) [N], one row per axial mass [GeV]: at one
     ``energy`` [GeV], cell averages (``cell`` = (ΔT, Δcos θ), each nonzero); over a ``flux``, at the points
     (``flux_average``) or their cells (the cell average at each of the flux's energies, weighed)."""
-    t, c = np.asarray(t_lepton, float), np.asarray(cos_theta, float)
+    t, c, masses = np.asarray(t_lepton, float), np.asarray(cos_theta, float), np.asarray(axial_masses, float)
     if cell is not None and not (np.all(np.asarray(cell[0]) > 0) and np.all(np.asarray(cell[1]) > 0)):
         raise NeutrinoError("free protons: a cell of zero width holds no finite share of their line; give every "
                             "cell a nonzero ΔT and Δcos θ")
@@ -169,15 +173,11 @@ def members(t_lepton, cos_theta, current: ccqe.Current, axial_masses, *, energy:
         raise NeutrinoError(f"free protons at one E_nu = {energy:g} GeV: their d²σ/dT dcos θ is a line (T fixed by "
                             f"cos θ), not a density; average over cells (--bin-average, or dT and dcos columns), "
                             f"over a flux (--flux), or ask for σ (--total)")
-    rows = []
-    for mass in axial_masses:
-        if flux is None:
-            rows.append(cell_average(energy, t, c, cell, current, mass))
-        elif cell is None:
-            rows.append(flux_average(t, c, flux, current, mass))
-        else:
-            block = max(1, BLOCK_VALUES // (t.size * Q2_POINTS))
-            rows.append(sum(flux.weight[i:i + block] @ cell_average(flux.energy[i:i + block, None], t, c, cell,
-                                                                    current, mass)
-                            for i in range(0, len(flux.energy), block)))
-    return np.stack(rows)
+    if flux is None:
+        return cell_average(energy, t, c, cell, current, masses)
+    if cell is None:
+        return flux_average(t, c, flux, current, masses)
+    block = max(1, BLOCK_VALUES // (t.size * Q2_POINTS * masses.size))
+    return sum(np.einsum("e,men->mn", flux.weight[i:i + block],
+                         cell_average(flux.energy[i:i + block, None], t, c, cell, current, masses))
+               for i in range(0, len(flux.energy), block))

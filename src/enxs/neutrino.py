@@ -214,7 +214,7 @@ def total_cross_section(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
         part, loose = _members(r, k, live, where)
         rows.append((part * torch.as_tensor(w)[live]).sum(-1).numpy())
         unconstrained.append(float((loose * torch.as_tensor(w)[live]).sum()))
-    protons = np.stack([freeproton.total(energies, r.current, m) for m in masses(r)]) if r.hydrogen else None
+    protons = freeproton.total(energies, r.current, masses(r)) if r.hydrogen else None
     members, unconstrained = converted(r, np.stack(rows, axis=1), protons), converted(r, np.asarray(unconstrained))
     frame = pd.DataFrame({"E_nu_GeV": energies})
     if flux is not None:
