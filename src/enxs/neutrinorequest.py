@@ -16,6 +16,7 @@ import numpy as np
 from enxs import ccqe
 from enxs.coulomb import lepton_potential
 from enxs.descriptors import describe
+from enxs.errors import EnxsError
 from enxs.leptonbins import NeutrinoError
 from enxs.modelscaling import (
     ENHANCEMENT_NOTE,
@@ -122,6 +123,19 @@ class Request:
                            axial_mass=self.axial_mass if axial_mass is None else axial_mass, pauli=self.pauli)
 
 
+def refuse_free_nucleon(nucleus: str | Nucleus | None) -> None:
+    """A NeutrinoError for a free nucleon given as the nucleus, pointing to free protons beside a nucleus
+    (``hydrogen``); a name that is no nucleus is left to the caller's parsing to name."""
+    try:
+        target = Nucleus.parse(nucleus) if isinstance(nucleus, str) else nucleus
+    except EnxsError:
+        return
+    if target is not None and target.A < 2:
+        raise NeutrinoError(f"{target.name}: a free nucleon, not a nucleus (the scaling function describes nuclei); "
+                            f"for the hydrogen of CH or water give the nucleus and --hydrogen N (CH: --nucleus 12C "
+                            f"--hydrogen 1, water: --nucleus 16O --hydrogen 2)")
+
+
 def setup(ensemble, nucleus, flavor, per, scaling, axial_mass, axial_mass_std, pauli, coulomb,
            enhanced: bool = False, hydrogen: int = 0) -> Request:
     """The request of a ``double_differential`` or ``total_cross_section`` call, checked."""
@@ -130,6 +144,7 @@ def setup(ensemble, nucleus, flavor, per, scaling, axial_mass, axial_mass_std, p
         raise NeutrinoError(f"--hydrogen {hydrogen}: the free protons (hydrogen atoms) per nucleus, a whole number ≥ 0")
     if per not in ("nucleon", "nucleus"):
         raise NeutrinoError(f"--per {per!r}: choose nucleon (per active nucleon) or nucleus")
+    refuse_free_nucleon(nucleus)
     if ensemble is not None:
         ensemble = Ensemble.of(ensemble)
         target = ensemble.target(nucleus)
@@ -138,9 +153,6 @@ def setup(ensemble, nucleus, flavor, per, scaling, axial_mass, axial_mass_std, p
         raise NeutrinoError("a baseline without a model needs the nucleus, e.g. 12C")
     else:
         target = nucleus if isinstance(nucleus, Nucleus) else Nucleus.parse(nucleus)
-    if target.A < 2:
-        raise NeutrinoError(f"{target.name}: a free nucleon is no Fermi gas; the scaling function describes nuclei "
-                            f"(free protons beside a nucleus: --hydrogen N, e.g. --nucleus 12C --hydrogen 1 for CH)")
     masses = ccqe.axial_masses(None if ensemble is None else ensemble.model.draws, axial_mass, axial_mass_std)
     which = scaling_choice(ensemble, scaling)
     if enhanced and ensemble is None:

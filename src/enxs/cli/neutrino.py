@@ -65,9 +65,7 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
         refuse_unused(ignored, where)
     lepton_mass = neutrinorequest.flavor_current(flavor).lepton_mass  # GeV; any other flavour: one line naming them
     points = _lepton_points(input_, lepton_mass) if input_ is not None and not total else None
-    if nucleus is not None and _free_nucleon(nucleus):
-        raise CLIError(f"--nucleus {nucleus}: a free nucleon, not a nucleus; for the hydrogen of CH or water give the "
-                       f"nucleus and --hydrogen N (CH: --nucleus 12C --hydrogen 1, water: --nucleus 16O --hydrogen 2)")
+    neutrinorequest.refuse_free_nucleon(nucleus)  # before the model's loader refuses it without the hint
     ensemble, target = load(model, nucleus)
     with warnings_on_screen():
         if total:
@@ -96,17 +94,6 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
                                               hydrogen=hydrogen)
         lepton = neutrinorequest.FLAVORS[flavor][0]
         return result if momentum is None else leptonbins.in_momentum(result, *momentum, lepton)
-
-
-def _free_nucleon(name: str) -> bool:
-    """Whether ``name`` is a nucleus of one nucleon (an unknown name is left to the model's loader to name)."""
-    from enxs.errors import EnxsError
-    from enxs.nuclei import Nucleus as Parsed
-
-    try:
-        return Parsed.parse(name).A == 1
-    except EnxsError:
-        return False
 
 
 def _flux_table(energy, flux: Path | None, flavor: str, emax: float | None,
