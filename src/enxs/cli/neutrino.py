@@ -260,7 +260,7 @@ def plot_neutrino(model: str, nucleus: str | None, flavor: str, energy: float | 
             plots.mark_extrapolation(ax, x, 1e38 * result.mean, result.outside_coverage)
             ax.set_xlabel("E_ν [GeV]")
             ax.set_xscale("log" if wide else "linear")
-            ax.set_ylabel(f"σ {_per(result)} [10⁻³⁸ cm²]")
+            ax.set_ylabel("σ per active nucleon [10⁻³⁸ cm²]")
         else:
             table = _flux_table(energy, flux, flavor, emax)
             slices = parse_values(cos or "0.95,0.8,0.6,0.3,0.0", "--cos")
@@ -279,19 +279,12 @@ def plot_neutrino(model: str, nucleus: str | None, flavor: str, energy: float | 
                 plots.band(ax, t_values, 1e39 * mean[:, j], 1e39 * q16[:, j], 1e39 * q84[:, j], f"cos θ = {value:g}")
                 plots.mark_extrapolation(ax, t_values, 1e39 * mean[:, j], outside[:, j])
             ax.set_xlabel("T [GeV] (the charged lepton's kinetic energy)")
-            ax.set_ylabel(f"d²σ/dT dcos θ {_per(result)} [10⁻³⁹ cm²/GeV]")
+            ax.set_ylabel("d²σ/dT dcos θ per active nucleon [10⁻³⁹ cm²/GeV]")
     ax.set_ylim(bottom=0)
     where = f"E_ν = {energy:g} GeV" if energy is not None and not total else ("flux-averaged" if flux else "")
     plus = " with its transverse enhancement" if enhanced else ""
-    name = result.metadata.get("target", result.metadata["nucleus"]).split(":")[0]
+    name = target.name + (f" + {hydrogen} H" if hydrogen else "")  # the molecule: per its active nucleons
     ax.set_title(f"{name}: CCQE {flavor}{' ' + where if where else ''} ({model}{plus}; mean, "
                  f"16–84%)", fontsize=9)
     plots.legend(ax, fontsize=7)
     save_figure(fig, output, f"; not included: {result.metadata['not_included']}")
-
-
-def _per(result) -> str:
-    """The convention of a neutrino prediction, short, for an axis label (the title names the molecule)."""
-    convention = result.metadata["convention"]
-    return ("per active nucleon" if convention.startswith("per active nucleon") else
-            "per molecule" if "molecule" in convention else "per nucleus")
