@@ -83,8 +83,7 @@ def tensor_members(ensemble: Ensemble, nucleus: Nucleus, omega, q, *, scaling: s
     omega, q = (torch.as_tensor(np.ravel(v).astype(float)) for v in np.broadcast_arrays(omega, q))
     tensor = ccqe.fermi_gas_tensor(q, omega, d.k_fermi, d.e_shift, axial_mass=axial_mass, pauli=pauli)
     psi = superscaling.psi_prime(q, omega, d.k_fermi, d.e_shift)
-    floor = np.log(superscaling.F0_FLOOR)
-    live = (tensor != 0).any(0) & (omega < q) & (superscaling.log_f0(psi) > floor)  # ω < q: as electrons
+    live = (tensor != 0).any(0) & (omega < q) & superscaling.above_floor(psi)  # ω < q: as electrons
     members = torch.zeros((ensemble.model.draws, 5, len(q)), dtype=torch.float64)
     inelastic = np.zeros(len(q), bool)
     if live.any():

@@ -101,7 +101,7 @@ def _flagged(prediction: NeutrinoPrediction, r: Request, unconstrained: np.ndarr
 def _live(k: ccqe.Kernel) -> torch.Tensor:
     """Points that contribute: allowed, and not in the far tail of the scaling function, where
     f₀(ψ′) < ``superscaling.F0_FLOOR`` = 1e-8 (times at most e^{C_MAX} the model's f is below 1e-7 of its peak)."""
-    return (k.factor > 0) & (superscaling.log_f0(k.psi) > np.log(superscaling.F0_FLOOR))
+    return (k.factor > 0) & superscaling.above_floor(k.psi)
 
 
 def _energies(energies, flux: Flux | None) -> tuple[np.ndarray, np.ndarray]:

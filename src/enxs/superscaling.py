@@ -140,11 +140,16 @@ def log_f0(psi: torch.Tensor, cut: float = PSI_CUT) -> torch.Tensor:
             - (psi / cut) ** 4)
 
 
+def above_floor(psi: torch.Tensor) -> torch.Tensor:
+    """Where f₀(ψ′) (its tail cut included) is above ``F0_FLOOR``: the points a neutrino integral or table takes."""
+    return log_f0(psi) > np.log(F0_FLOOR)
+
+
 @cache
 def f0_support() -> tuple[float, float]:
-    """The ψ′ interval where f₀ ≥ ``F0_FLOOR`` (its tail cut included), to 0.001."""
+    """The ψ′ interval ``above_floor``, to 0.001."""
     psi = torch.linspace(-20.0, 20.0, 40_001, dtype=torch.float64)
-    live = psi[log_f0(psi) >= np.log(F0_FLOOR)]
+    live = psi[above_floor(psi)]
     return float(live[0]), float(live[-1])
 
 
