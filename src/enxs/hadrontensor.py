@@ -140,13 +140,13 @@ def export(ensemble: Ensemble | str, nucleus: str | Nucleus | None, out: str | P
         staging.mkdir()
         if members:
             (staging / "members").mkdir()
-        tables = {}  # flavour -> (its mean's file, its members' files)
+        tables = {}  # flavour -> (its active nucleons, its mean's file, its members' files)
         for name, (flavour, nucleon) in zip(files, CURRENTS.items(), strict=True):
             head = f"{common}; {flavour} on {nucleon}s"
             each = [_open_table(stack, staging / "members" / f"{stem}_{flavour}_CCQE_{k}.dat", f"{head}, member {k}",
                                 target, axis) for k in range(draws if members else 0)]
             mean = _open_table(stack, staging / name, f"{head}, mean of {draws} members", target, axis)
-            tables[flavour] = (mean, each)
+            tables[flavour] = (target.A - target.Z if nucleon == "neutron" else target.Z, mean, each)
         flags = _open_table(stack, staging / f"{stem}_unconstrained.dat",
                             UNCONSTRAINED_NOTE + ", omega (outer) x |q| [GeV]", target, axis)
         rows = max(1, CHUNK_POINTS // len(axis))
@@ -163,10 +163,8 @@ def export(ensemble: Ensemble | str, nucleus: str | Nucleus | None, out: str | P
             nonzero += int(live.sum())
             unconstrained_nonzero += int((unconstrained[live] > 0).sum())
             _write_rows(flags, unconstrained[:, None])
-            for flavour, nucleon in CURRENTS.items():
-                active = target.A - target.Z if nucleon == "neutron" else target.Z
+            for active, mean, each in tables.values():
                 block = (per_nucleon * active)[:, COLUMNS].permute(0, 2, 1).numpy()  # [K, N, 5]
-                mean, each = tables[flavour]
                 _write_rows(mean, block.mean(0))
                 for member, values in zip(each, block, strict=False):  # no member files without members
                     _write_rows(member, values)
