@@ -30,17 +30,11 @@ CARBON = Nucleus.parse("12C")
 
 
 def free_nucleon(e_nu: float, current: ccqe.Current) -> float:
-    """σ [cm²] of ν n → μ⁻ p (ν̄ p → μ⁺ n) on a nucleon at rest: dσ/dQ² of Llewellyn Smith (``freeproton.invariants``,
-    independent of the kernel's tensors) integrated over the allowed Q² by the trapezoid rule."""
-    m, s = current.lepton_mass, M * M + 2 * M * e_nu
-    p_cm = (s - M * M) / (2 * np.sqrt(s))
-    e_l = (s + m * m - M * M) / (2 * np.sqrt(s))
-    k_l = np.sqrt(e_l**2 - m * m)
-    q2 = np.linspace(2 * p_cm * (e_l - k_l) - m * m, 2 * p_cm * (e_l + k_l) - m * m, 20001)
-    a, b, c = (x.numpy() for x in freeproton.invariants(q2, current, 1.03, "dipole"))
-    z = (4 * M * e_nu - q2 - m * m) / (M * M)
-    d_sigma = M * M * ccqe.G_FERMI**2 * ccqe.V_UD**2 / (8 * np.pi * e_nu**2) * (a + current.sign * b * z + c * z * z)
-    return float(np.trapezoid(d_sigma, q2) * ccqe.HBARC2_CM2)
+    """σ [cm²] of ν n → μ⁻ p (ν̄ p → μ⁺ n) on a nucleon at rest: Llewellyn Smith's dσ/dQ² (``freeproton``,
+    independent of the kernel's tensors; dipole vector form factors) integrated over the allowed Q² by the trapezoid
+    rule."""
+    q2 = np.linspace(*freeproton.q2_range(e_nu, current.lepton_mass), 20001)
+    return float(np.trapezoid(freeproton.dsigma_dq2(e_nu, q2, current, 1.03, "dipole"), q2))
 
 
 def fermi_gas_total(e_nu, current, k_fermi, e_shift, pauli=True, n=500) -> float:
