@@ -166,6 +166,8 @@ def members(t_lepton, cos_theta, current: ccqe.Current, axial_masses, *, energy:
     ``energy`` [GeV], cell averages (``cell`` = (ΔT, Δcos θ), each nonzero); over a ``flux``, at the points
     (``flux_average``) or their cells (the cell average at each of the flux's energies, weighed)."""
     t, c, masses = np.asarray(t_lepton, float), np.asarray(cos_theta, float), np.asarray(axial_masses, float)
+    if current.sign > 0:  # no line to average
+        return np.zeros((masses.size, t.size))
     if cell is not None and not (np.all(np.asarray(cell[0]) > 0) and np.all(np.asarray(cell[1]) > 0)):
         raise NeutrinoError("free protons: a cell of zero width holds no finite share of their line; give every "
                             "cell a nonzero ΔT and Δcos θ")

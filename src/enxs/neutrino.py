@@ -39,7 +39,7 @@ from enxs.descriptors import describe
 from enxs.flux import Flux
 from enxs.leptonbins import NeutrinoError, check_points
 from enxs.modelscaling import QE_SHARE_MIN, scaling_members
-from enxs.neutrinorequest import FLAG_SHARE, Request, converted, masses, metadata, setup, unconstrained_rule
+from enxs.neutrinorequest import FLAG_SHARE, Request, converted, metadata, setup, unconstrained_rule
 from enxs.nuclei import Nucleus
 from enxs.predict import Ensemble, MemberBand
 
@@ -179,8 +179,8 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
                     + (f", averaged over the flux {flux.source}" if flux else f" at E_nu = {energy:g} GeV")
                     + (f", each point averaged over its cell (dT_{lepton}_GeV, dcos_theta_{lepton}) with "
                        f"{cell_points} x {cell_points} Gauss-Legendre points" if cell else ""))
-    protons = freeproton.members(t_lepton, cos_theta, r.current, masses(r), energy=energy, flux=flux,
-                                 cell=cell) if r.hydrogen and r.current.sign < 0 else None  # none for ν
+    protons = freeproton.members(t_lepton, cos_theta, r.current, r.axial_masses, energy=energy, flux=flux,
+                                 cell=cell) if r.hydrogen else None
     members = np.clip(converted(r, total.numpy(), protons), 0.0, None)
     return _flagged(NeutrinoPrediction(frame, members, "cm2_per_GeV", meta), r, converted(r, unconstrained.numpy()))
 
@@ -214,7 +214,7 @@ def total_cross_section(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
         part, loose = _members(r, k, live, where)
         rows.append((part * torch.as_tensor(w)[live]).sum(-1).numpy())
         unconstrained.append(float((loose * torch.as_tensor(w)[live]).sum()))
-    protons = freeproton.total(energies, r.current, masses(r)) if r.hydrogen else None
+    protons = freeproton.total(energies, r.current, r.axial_masses) if r.hydrogen else None
     members, unconstrained = converted(r, np.stack(rows, axis=1), protons), converted(r, np.asarray(unconstrained))
     frame = pd.DataFrame({"E_nu_GeV": energies})
     if flux is not None:

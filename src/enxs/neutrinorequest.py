@@ -57,11 +57,6 @@ def unconstrained_rule(which: str) -> str:
                    f"electron R_T" if "T" in which else "")
 
 
-def masses(r: Request) -> np.ndarray:
-    """The axial masses [GeV] of the members (drawn) or the one of all."""
-    return np.atleast_1d(r.axial_mass if r.masses is None else r.masses)
-
-
 def converted(r: Request, nuclear: np.ndarray, protons: np.ndarray | None = None) -> np.ndarray:
     """Cross sections per active nucleon of the nucleus [K, N] in the request's convention, with the free protons'
     (per proton, [K or 1, N]; none for what the electron data leave unconstrained) added."""
@@ -105,6 +100,11 @@ class Request:
     @property
     def current(self) -> ccqe.Current:
         return FLAVORS[self.flavor][1]
+
+    @property
+    def axial_masses(self) -> np.ndarray:
+        """The members' drawn axial masses [GeV], or the one of all."""
+        return np.atleast_1d(self.axial_mass if self.masses is None else self.masses)
 
     @property
     def nuclear_active(self) -> int:
