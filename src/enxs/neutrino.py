@@ -47,6 +47,9 @@ from enxs.predict import Ensemble, MemberBand
 #: (docs/method.md: within 0.03% of σ at every flux node).
 FLUX_STEP = 0.05
 FLUX_RELATIVE_STEP = 0.025
+#: Gauss–Legendre points per side of a cell when averaging over cells: 3 × 3 give MiniBooNE's flux and bins within
+#: 0.02% of 24 × 24 (median; docs/method.md, "Integration"); wider cells at a few GeV need more.
+CELL_POINTS = 3
 
 
 @dataclass
@@ -123,7 +126,7 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
                         axial_mass: float = ccqe.AXIAL_MASS, per: str = "nucleon",
                         cell: tuple | None = None, scaling: str | None = None, pauli: bool = True,
                         axial_mass_std: float = 0.0, coulomb: bool = True, transverse_enhancement: bool = False,
-                        cell_points: int = 3, hydrogen: int = 0) -> NeutrinoPrediction:
+                        cell_points: int = CELL_POINTS, hydrogen: int = 0) -> NeutrinoPrediction:
     """CCQE d²σ/dT dcos θ [cm²/GeV] at the lepton's kinetic energy T [GeV] and cos θ (broadcast),
     at one neutrino ``energy`` [GeV] or averaged over a ``flux``; ``cell`` = (ΔT [GeV], Δcos θ), numbers or
     one per point, averages each point over the cell around it (``cell_points`` × ``cell_points`` Gauss–Legendre

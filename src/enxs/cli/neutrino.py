@@ -50,14 +50,14 @@ NoCoulomb = Annotated[bool, typer.Option(
 def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, flux: Path | None, emax: float | None,
             tmu: str | None, cos: str | None, total: bool, axial_mass: float, per: str, scaling: str | None,
             bin_average: bool, pauli: bool, axial_mass_std: float = 0.0, input_: Path | None = None,
-            coulomb: bool = True, enhanced: bool = False, cell_points: int = 3, hydrogen: int = 0):
+            coulomb: bool = True, enhanced: bool = False, cell_points: int | None = None, hydrogen: int = 0):
     """The prediction the options ask for (``NeutrinoPrediction``)."""
     from enxs import leptonbins, neutrino, neutrinorequest
     from enxs.cli.use import load
 
     axes = {"--tmu": tmu is not None, "--cos": cos is not None, "--bin-average": bin_average}
     for ignored, where in ([({**axes, "--input": input_ is not None, "--emax": emax is not None and flux is None,
-                              "--cell-points": cell_points != 3},
+                              "--cell-points": cell_points is not None},
                              "with --total (σ at each --energy, or flux-averaged with --flux)")] if total else
                           [(axes if input_ is not None else {}, "with --input (its T or p and cos columns; dT or dp "
                                                                 "and dcos columns give cells)"),
@@ -85,12 +85,13 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
                 raise CLIError("--energy: one value for d²σ/dT dcos θ (a range needs --total)")
             e_nu = values[0]
         t, c, cell, momentum = points or (*_grid(tmu, cos, bin_average), None)
-        if cell is None and cell_points != 3:
+        if cell is None and cell_points is not None:
             raise CLIError("--cell-points needs cells: --bin-average, or dT (dp) and dcos columns in --input")
         result = neutrino.double_differential(ensemble, target, t, c, flavor=flavor, energy=e_nu, flux=table,
                                               axial_mass=axial_mass, per=per, cell=cell, scaling=scaling, pauli=pauli,
                                               axial_mass_std=axial_mass_std, coulomb=coulomb,
-                                              transverse_enhancement=enhanced, cell_points=cell_points,
+                                              transverse_enhancement=enhanced,
+                                              cell_points=neutrino.CELL_POINTS if cell_points is None else cell_points,
                                               hydrogen=hydrogen)
         lepton = neutrinorequest.FLAVORS[flavor][0]
         return result if momentum is None else leptonbins.in_momentum(result, *momentum, lepton)
@@ -168,9 +169,10 @@ def neutrino(
     = False,
     bin_average: Annotated[bool, typer.Option(
         "--bin-average", help="Average each point over its cell (the grid spacing), as binned data are.")] = False,
-    cell_points: Annotated[int, typer.Option(
-        "--cell-points", help="Gauss–Legendre points per side of a cell (with --bin-average or cells in --input): 3 "
-                              "suffice for MiniBooNE's bins; raise it to check wider bins at higher energies.")] = 3,
+    cell_points: Annotated[int | None, typer.Option(
+        "--cell-points", help="Gauss–Legendre points per side of a cell (with --bin-average or cells in --input; "
+                              "default 3, enough for MiniBooNE's bins): raise it to check wider bins at higher "
+                              "energies.")] = None,
     axial_mass: AxialMass = 1.03, axial_mass_std: AxialMassStd = 0.0, per: Per = "nucleon", scaling: Scaling = None,
     no_pauli: NoPauli = False, no_coulomb: NoCoulomb = False, transverse_enhancement: Enhanced = False,
     hydrogen: Annotated[int, typer.Option(
