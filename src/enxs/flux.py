@@ -86,13 +86,13 @@ def read_flux(path: str | Path, flavor: str = "numu", emax: float | None = None)
         raise FluxError(f"--flux {path}: expected a table of numbers, (E_nu, flux) or (E_low, E_high, fluxes...)")
     table = np.asarray(rows)
     if not np.isfinite(table).all():
-        raise FluxError(f"--flux {path}: line {line_numbers[np.flatnonzero(~np.isfinite(table).all(1))[0]]}: "
+        raise FluxError(f"--flux {path}:{line_numbers[np.flatnonzero(~np.isfinite(table).all(1))[0]]}: "
                         "not a finite number (nan or inf)")
     x, w = np.polynomial.legendre.leggauss(NODES_PER_INTERVAL)
     if table.shape[1] == 2:
         if not np.all(np.diff(table[:, 0]) > 0):
             line = line_numbers[np.flatnonzero(np.diff(table[:, 0]) <= 0)[0] + 1]
-            raise FluxError(f"--flux {path}: line {line}: the energies of an (E_nu, flux) table must rise")
+            raise FluxError(f"--flux {path}:{line}: the energies of an (E_nu, flux) table must rise")
         low, high, phi = table[:-1, 0], table[1:, 0], table[:, 1]
     else:
         column = 2 + FLAVORS.index(flavor) if table.shape[1] > 3 else 2
@@ -100,7 +100,7 @@ def read_flux(path: str | Path, flavor: str = "numu", emax: float | None = None)
             raise FluxError(f"--flux {path}: no column for {flavor} (it has {table.shape[1] - 2} flux column(s))")
         low, high, phi = table[:, 0], table[:, 1], table[:, column]
     if (phi < 0).any():
-        raise FluxError(f"--flux {path}: line {line_numbers[np.flatnonzero(phi < 0)[0]]}: a negative flux")
+        raise FluxError(f"--flux {path}:{line_numbers[np.flatnonzero(phi < 0)[0]]}: a negative flux")
     if not (high > low).all():
         raise FluxError(f"--flux {path}: a bin's upper edge must lie above its lower edge")
     if emax is not None:  # intervals cut at emax: a bin across it keeps its share below (Φ constant in a bin)
