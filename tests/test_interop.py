@@ -274,6 +274,8 @@ def test_grid_round_trip_and_accuracy(tmp_path, suffix):
     err = interpolation_error(loaded, ensemble, carbon, n=3000)
     assert err["interpolation_error_median"] < 0.1 * err["ensemble_spread_median"]
     assert err["interpolation_error_points"] > 1000 and err["whole_domain_interpolation_error_points"] == 3000
+    assert 1500 < err["whole_domain_interpolation_error_significant_points"] < 3000  # the far tails left out
+    assert err["whole_domain_interpolation_error_max_significant"] < err["whole_domain_interpolation_error_max"]
     mean, std = loaded(1.0, 50.0, 0.3)
     assert mean > 0 and std > 0
     assert np.all(np.isfinite(build(ensemble, carbon, (0.1, 6.0), (5, 175), shape=(4, 6, 30)).log_ratio))

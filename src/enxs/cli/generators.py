@@ -195,4 +195,6 @@ def tabulate(
     say(f"grid {dims} written to {out}; interpolation error of the mean against the ensemble, {inside}whole grid "
         f"({err['whole_domain_interpolation_error_points']} points): median "
         f"{err['whole_domain_interpolation_error_median']:.2%}, 95% {err['whole_domain_interpolation_error_p95']:.2%},"
-        f" max {err['whole_domain_interpolation_error_max']:.2%}")
+        f" max {err['whole_domain_interpolation_error_max']:.2%}; max "
+        f"{err['whole_domain_interpolation_error_max_significant']:.2%} where σ is at least {grid.SIGNIFICANT_SHARE:g} "
+        f"of its spectrum's peak ({err['whole_domain_interpolation_error_significant_points']} points)")
