@@ -83,6 +83,10 @@ FAULTS = {
     "non-integer A": ("  8  16.5 0.537  37.100  0.100 1.0e+03 1.0e+01 X:1", "integer"),
     "infinite": ("  8  16   0.537  37.100  inf 1.0e+03 1.0e+01 X:1", "not finite"),
     "zero energy": ("  8  16   0.0  37.100  0.100 1.0e+03 1.0e+01 X:1", "beam energy"),
+    "angle in radians?": ("  8  16   0.537  -0.65  0.100 1.0e+03 1.0e+01 X:1", "angle must lie in (0, 180]"),
+    "angle beyond 180": ("  8  16   0.537  200.0  0.100 1.0e+03 1.0e+01 X:1", "found 200"),
+    "omega in MeV": ("  8  16   0.537  37.100  100 1.0e+03 1.0e+01 X:1", "transfer must lie in [0, E = 0.537) GeV"),
+    "negative omega": ("  8  16   0.537  37.100  -0.01 1.0e+03 1.0e+01 X:1", "found -0.01"),
 }
 
 

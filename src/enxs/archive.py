@@ -185,6 +185,10 @@ def _parse_line(line: str) -> tuple[dict, str | None]:
         return {}, "negative uncertainty"
     if row["E"] <= 0:
         return {}, f"beam energy must be > 0 GeV, found {row['E']:g}"
+    if not 0 < row["theta"] <= 180:
+        return {}, f"scattering angle must lie in (0, 180] degrees, found {row['theta']:g}"
+    if not 0 <= row["omega"] < row["E"]:
+        return {}, f"energy transfer must lie in [0, E = {row['E']:g}) GeV, found {row['omega']:g}"
     row["Z"], row["A"] = int(row["Z"]), int(row["A"])
     return row, None
 
