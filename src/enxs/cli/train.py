@@ -97,12 +97,13 @@ def _print_metrics(manifest, out: Path) -> None:
     m = manifest.metrics
     table = Table(title=escape(f"{manifest.name} model ({', '.join(n.name for n in manifest.nuclei)}) "
                                f"written to {out}"))
-    for col in ("points", "n", "χ²/N", "median |rel dev|", "pull mean", "pull width", "1σ coverage"):
+    for col in ("points", "n", "χ²/N", "median |rel dev|", "90th pct", "pull mean", "pull width", "1σ coverage"):
         table.add_column(col, justify="right")
     for part in ("train", "test"):
         r = m[part]
         table.add_row(part, str(r["n"]), f"{r['chi2_per_point']:.2f}", f"{r['median_abs_rel_dev']:.2%}",
-                      f"{r['pull_mean']:+.2f}", f"{r['pull_width']:.2f}", f"{r['coverage_1sigma']:.1%}")
+                      f"{r['p90_abs_rel_dev']:.1%}", f"{r['pull_mean']:+.2f}", f"{r['pull_width']:.2f}",
+                      f"{r['coverage_1sigma']:.1%}")
     console.print(table)
 
 
@@ -259,13 +260,14 @@ def evaluate(
         r = result[part]
         zero_shot = " (zero-shot)" if result.get("zero_shot") else ""
         table = Table(title=escape(f"{result['model']} on {result['nucleus']} — {part} points{zero_shot}"))
-        for col in ("dataset", "n", "χ²/N", "χ²/N (stat)", "median |rel dev|", "pull mean", "pull width",
-                    "1σ coverage", "λ"):
+        for col in ("dataset", "n", "χ²/N", "χ²/N (stat)", "median |rel dev|", "90th pct", "pull mean",
+                    "pull width", "1σ coverage", "λ"):
             table.add_column(col, justify="left" if col == "dataset" else "right")
         rows = [*r["datasets"].items(), ("total", {**r, "lambda": None})]
         for label, d in rows:
             table.add_row(label, str(d["n"]), f"{d['chi2_per_point']:.2f}", f"{d['chi2_per_point_stat']:.2f}",
-                          f"{d['median_abs_rel_dev']:.2%}", f"{d['pull_mean']:+.2f}", f"{d['pull_width']:.2f}",
+                          f"{d['median_abs_rel_dev']:.2%}", f"{d['p90_abs_rel_dev']:.1%}", f"{d['pull_mean']:+.2f}",
+                          f"{d['pull_width']:.2f}",
                           f"{d['coverage_1sigma']:.1%}", "" if d["lambda"] is None else f"{d['lambda']:.3f}")
         console.print(table)
 
@@ -279,8 +281,8 @@ def models_list() -> None:
     from enxs import artifacts
 
     table = Table(title="shipped models")
-    for col in ("name", "trained on", "members", "architecture", "test median |rel dev|", "test χ²/N",
-                "test 1σ coverage"):
+    for col in ("name", "trained on", "members", "architecture", "test median |rel dev|", "test 90th pct",
+                "test χ²/N", "test 1σ coverage"):
         table.add_column(col)
     for name, path in artifacts.shipped_models().items():
         m = artifacts.read_manifest(path)
@@ -288,7 +290,7 @@ def models_list() -> None:
         arch = f"{a.depth}×{a.width} {a.activation}, norm={a.norm}, {a.output}" + (
             f", nucleus inputs: {a.nucleus_inputs}" if a.nucleus_inputs != "none" else "")
         table.add_row(name, ", ".join(n.name for n in m.nuclei), str(m.members), arch, f"{t['median_abs_rel_dev']:.2%}",
-                      f"{t['chi2_per_point']:.2f}", f"{t['coverage_1sigma']:.1%}")
+                      f"{t['p90_abs_rel_dev']:.1%}", f"{t['chi2_per_point']:.2f}", f"{t['coverage_1sigma']:.1%}")
     console.print(table)
 
 
