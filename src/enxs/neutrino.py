@@ -47,6 +47,9 @@ from enxs.predict import Ensemble, MemberBand
 #: (docs/method.md: within 0.03% of σ at every flux node).
 FLUX_STEP = 0.05
 FLUX_RELATIVE_STEP = 0.025
+#: (E_ν, T, cos θ) points per pass of d²σ/dT dcos θ: lepton points go through in blocks of POINT_BLOCK / (flux
+#: energies), so that each member tensor [K, N] stays near 25 MB for any binning and flux.
+POINT_BLOCK = 2**16
 #: Gauss–Legendre points per side of a cell when averaging over cells: 3 × 3 give MiniBooNE's flux and bins within
 #: 0.02% of 24 × 24 (median; docs/method.md, "Integration"); wider cells at a few GeV need more.
 CELL_POINTS = 3
@@ -160,22 +163,27 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
         cell_weights = [wa * wb / 4 for wa in w for wb in w]
     total = torch.zeros((1, len(t_lepton)), dtype=torch.float64)
     unconstrained = torch.zeros(len(t_lepton), dtype=torch.float64)
-    point = np.broadcast_to(np.arange(len(t_lepton)), (len(energies), len(t_lepton))).ravel()
-    for (dt, dc), cw in zip(offsets, cell_weights, strict=True):
-        t, c = t_lepton + dt, np.clip(cos_theta + dc, -1.0, 1.0)
-        where = (energies[:, None], t[None, :], c[None, :])
-        k = r.kernel(*where)
-        live = _live(k).ravel()
-        if not live.any():
-            continue
-        weight = torch.as_tensor(np.broadcast_to(weights[:, None], k.factor.shape).ravel()[live.numpy()] * cw)
-        part, loose = _members(r, k, live, where)
-        part = part * weight
-        if len(part) != len(total):
-            total = total.expand(len(part), -1).clone()
-        index = torch.as_tensor(point[live.numpy()])
-        total.index_add_(1, index, part)
-        unconstrained.index_add_(0, index, loose * weight)
+    rows = max(1, POINT_BLOCK // len(energies))  # lepton points per pass: memory bounded for any binning and flux
+    for first in range(0, len(t_lepton), rows):
+        block = slice(first, first + rows)
+        points = np.arange(len(t_lepton))[block]
+        point = np.broadcast_to(points, (len(energies), len(points))).ravel()
+        for (dt, dc), cw in zip(offsets, cell_weights, strict=True):
+            t = t_lepton[block] + np.broadcast_to(dt, t_lepton.shape)[block]
+            c = np.clip(cos_theta[block] + np.broadcast_to(dc, t_lepton.shape)[block], -1.0, 1.0)
+            where = (energies[:, None], t[None, :], c[None, :])
+            k = r.kernel(*where)
+            live = _live(k).ravel()
+            if not live.any():
+                continue
+            weight = torch.as_tensor(np.broadcast_to(weights[:, None], k.factor.shape).ravel()[live.numpy()] * cw)
+            part, loose = _members(r, k, live, where)
+            part = part * weight
+            if len(part) != len(total):
+                total = total.expand(len(part), -1).clone()
+            index = torch.as_tensor(point[live.numpy()])
+            total.index_add_(1, index, part)
+            unconstrained.index_add_(0, index, loose * weight)
     frame = pd.DataFrame({f"T_{lepton}_GeV": t_lepton, f"cos_theta_{lepton}": cos_theta,
                           **({} if cell is None else {f"dT_{lepton}_GeV": cell[0], f"dcos_theta_{lepton}": cell[1]})})
     meta = metadata(r, f"d2sigma/dT_{lepton}/dcos(theta_{lepton}) [cm^2/GeV]"
