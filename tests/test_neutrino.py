@@ -563,15 +563,17 @@ def test_lepton_points_in_blocks_give_the_one_pass_numbers(structured_model, tmp
     table = flux.read_flux(tmp_path / "flux.txt")
     t, c = np.meshgrid([0.15, 0.4, 0.7, 1.0], [0.3, 0.6, 0.9], indexing="ij")
 
-    def predict():
+    def predict(on_pass=None):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # points flagged as unconstrained: the same in both
             return neutrino.double_differential(structured_model, "12C", t.ravel(), c.ravel(), flux=table,
-                                                cell=(0.1, 0.05), transverse_enhancement=True)
+                                                cell=(0.1, 0.05), transverse_enhancement=True, on_pass=on_pass)
 
     one_pass = predict()
     monkeypatch.setattr(neutrino, "POINT_BLOCK", 3 * len(table.energy))
-    blocks = predict()
+    calls = []
+    blocks = predict(lambda done, total: calls.append((done, total)))
+    assert calls == [(i, 36) for i in range(37)]  # 4 blocks of 3 points × 3 × 3 cell points, then done
     assert (one_pass.members > 0).all() and np.allclose(blocks.members, one_pass.members, rtol=1e-12, atol=0)
     assert np.allclose(blocks.unconstrained_share, one_pass.unconstrained_share, rtol=1e-12, atol=0)
 

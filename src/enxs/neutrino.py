@@ -28,6 +28,7 @@ knockout.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -129,7 +130,8 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
                         axial_mass: float = ccqe.AXIAL_MASS, per: str = "nucleon",
                         cell: tuple | None = None, scaling: str | None = None, pauli: bool = True,
                         axial_mass_std: float = 0.0, coulomb: bool = True, transverse_enhancement: bool = False,
-                        cell_points: int = CELL_POINTS, hydrogen: int = 0) -> NeutrinoPrediction:
+                        cell_points: int = CELL_POINTS, hydrogen: int = 0,
+                        on_pass: Callable[[int, int], None] | None = None) -> NeutrinoPrediction:
     """CCQE d²σ/dT dcos θ [cm²/GeV] at the lepton's kinetic energy T [GeV] and cos θ (broadcast),
     at one neutrino ``energy`` [GeV] or averaged over a ``flux``; ``cell`` = (ΔT [GeV], Δcos θ), numbers or
     one per point, averages each point over the cell around it (``cell_points`` × ``cell_points`` Gauss–Legendre
@@ -139,7 +141,9 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
     (``ccqe.axial_masses``): the band then holds M_A's uncertainty too. ``coulomb``: the outgoing lepton's Coulomb
     distortion (``enxs.coulomb``; False: a plane wave). ``transverse_enhancement``: f_T times TE(q) (module
     docstring). ``hydrogen``: free protons per nucleus added (``enxs.freeproton``; CH 1, water 2): per nucleus is
-    then per molecule, per nucleon per active nucleon of the molecule; at one ``energy`` they need cells."""
+    then per molecule, per nucleon per active nucleon of the molecule; at one ``energy`` they need cells.
+    ``on_pass`` (passes done, passes): before each pass over a block of points (``POINT_BLOCK``) at one cell point,
+    and once when all are done."""
     r = setup(ensemble, nucleus, flavor, per, scaling, axial_mass, axial_mass_std, pauli, coulomb,
               transverse_enhancement, hydrogen)
     lepton = r.lepton
@@ -164,11 +168,15 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
     total = torch.zeros((1, len(t_lepton)), dtype=torch.float64)
     unconstrained = torch.zeros(len(t_lepton), dtype=torch.float64)
     rows = max(1, POINT_BLOCK // len(energies))  # lepton points per pass: memory bounded for any binning and flux
+    passes, done = -(-len(t_lepton) // rows) * len(offsets), 0
     for first in range(0, len(t_lepton), rows):
         block = slice(first, first + rows)
         points = np.arange(len(t_lepton))[block]
         point = np.broadcast_to(points, (len(energies), len(points))).ravel()
         for (dt, dc), cw in zip(offsets, cell_weights, strict=True):
+            if on_pass is not None:
+                on_pass(done, passes)
+            done += 1
             t = t_lepton[block] + np.broadcast_to(dt, t_lepton.shape)[block]
             c = np.clip(cos_theta[block] + np.broadcast_to(dc, t_lepton.shape)[block], -1.0, 1.0)
             where = (energies[:, None], t[None, :], c[None, :])
@@ -184,6 +192,8 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
             index = torch.as_tensor(point[live.numpy()])
             total.index_add_(1, index, part)
             unconstrained.index_add_(0, index, loose * weight)
+    if on_pass is not None:
+        on_pass(passes, passes)
     frame = pd.DataFrame({f"T_{lepton}_GeV": t_lepton, f"cos_theta_{lepton}": cos_theta,
                           **({} if cell is None else {f"dT_{lepton}_GeV": cell[0], f"dcos_theta_{lepton}": cell[1]})})
     meta = metadata(r, f"d2sigma/dT_{lepton}/dcos(theta_{lepton}) [cm^2/GeV]"

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from enxs.errors import EnxsError
 
@@ -114,6 +115,19 @@ def warnings_on_screen(prefix: str = ""):
         yield
     for message in dict.fromkeys(str(w.message) for w in caught):
         warn(f"{prefix}{message}")
+
+
+@contextmanager
+def progress_bar(label: str, unit: str, total: int | None = None, transient: bool = False):
+    """A bar for a long library call: yields ``update(done, total)``, the callback such calls take (``total``: known
+    before the first call, if it is)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    columns = [TextColumn(escape(label)), BarColumn(), TextColumn(f"{unit} {{task.completed}}/{{task.total}}"),
+               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
+    with Progress(*columns, console=console, transient=transient) as progress:
+        task = progress.add_task("", total=total)
+        yield lambda done, total: progress.update(task, completed=done, total=total)
 
 
 def fmt_range(lo: float, hi: float, digits: int = 3) -> str:

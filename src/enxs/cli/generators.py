@@ -12,9 +12,9 @@ from enxs.cli.common import (
     DataDir,
     Overwrite,
     Threads,
-    console,
     job_context,
     make_app,
+    progress_bar,
     refuse_unused,
     say,
     warn,
@@ -178,14 +178,8 @@ def tabulate(
     provenance = ensemble.provenance(target)
     if provenance["zero_shot"]:
         warn(ensemble.zero_shot_note(target))
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    columns = [TextColumn(f"tabulating {target.name}"), BarColumn(), TextColumn("E node {task.completed}/{task.total}"),
-               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
-    with Progress(*columns, console=console) as progress:
-        task = progress.add_task("", total=dims[0])
-        g = grid.build(ensemble, target, (e_min, e_max), shape=dims, meta=provenance,
-                       on_energy=lambda done, _: progress.update(task, completed=done))
+    with progress_bar(f"tabulating {target.name}", "E node", dims[0]) as update:
+        g = grid.build(ensemble, target, (e_min, e_max), shape=dims, meta=provenance, on_energy=update)
     err = grid.interpolation_error(g, ensemble, target)
     g.meta.update(err)
     atomic_write(out, g.save)

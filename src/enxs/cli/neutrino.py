@@ -16,6 +16,7 @@ from enxs.cli.common import (
     Threads,
     console,
     job_context,
+    progress_bar,
     refuse_unused,
     say,
     warnings_on_screen,
@@ -87,12 +88,12 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
         t, c, cell, momentum = points or (*_grid(tmu, cos, bin_average), None)
         if cell is None and cell_points is not None:
             raise CLIError("--cell-points needs cells: --bin-average, or dT (dp) and dcos columns in --input")
-        result = neutrino.double_differential(ensemble, target, t, c, flavor=flavor, energy=e_nu, flux=table,
-                                              axial_mass=axial_mass, per=per, cell=cell, scaling=scaling, pauli=pauli,
-                                              axial_mass_std=axial_mass_std, coulomb=coulomb,
-                                              transverse_enhancement=enhanced,
-                                              cell_points=neutrino.CELL_POINTS if cell_points is None else cell_points,
-                                              hydrogen=hydrogen)
+        with progress_bar(f"d²σ/dT dcos θ of {target.name}", "pass", transient=True) as update:
+            result = neutrino.double_differential(
+                ensemble, target, t, c, flavor=flavor, energy=e_nu, flux=table, axial_mass=axial_mass, per=per,
+                cell=cell, scaling=scaling, pauli=pauli, axial_mass_std=axial_mass_std, coulomb=coulomb,
+                transverse_enhancement=enhanced, hydrogen=hydrogen, on_pass=update,
+                cell_points=neutrino.CELL_POINTS if cell_points is None else cell_points)
         lepton = neutrinorequest.FLAVORS[flavor][0]
         return result if momentum is None else leptonbins.in_momentum(result, *momentum, lepton)
 
