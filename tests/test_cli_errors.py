@@ -247,3 +247,16 @@ def test_a_command_stopped_by_sigterm_says_so_and_leaves_no_file(tmp_path):
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 143 and "interrupted (SIGTERM)" in stderr and "Traceback" not in stderr, stderr
     assert not any(tmp_path.iterdir())
+
+
+def test_progress_in_a_log_is_a_line_per_tenth_after_a_quiet_start(monkeypatch, capsys):
+    from enxs.cli import common
+
+    clock = iter([0.0, 1.0, 6.0, 6.5, 7.0, 20.0])
+    monkeypatch.setattr(common.time, "monotonic", lambda: next(clock))
+    lines = common.LogProgress("job", "step", 100)
+    for done in (0, 5, 25, 27, 31, 100):
+        lines(done)
+    assert capsys.readouterr().err.splitlines() == ["job: step 25/100, 0:06 elapsed, about 0:18 left",
+                                                    "job: step 31/100, 0:07 elapsed, about 0:16 left",
+                                                    "job: step 100/100, 0:20 elapsed, about 0:00 left"]

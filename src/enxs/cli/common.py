@@ -7,6 +7,7 @@ and configuration keys ("θ [deg]", "[train]") reach the user as written.
 from __future__ import annotations
 
 import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -117,12 +118,48 @@ def warnings_on_screen(prefix: str = ""):
         warn(f"{prefix}{message}")
 
 
+class LogProgress:
+    """Progress as plain lines on stderr where no bar can be drawn (output to a file: a batch job's log): one line at
+    each tenth of the work once ``QUIET_SECONDS`` have passed (a short job prints none), with the time it took and an
+    estimate of what is left (from the rate since the first call, so a resumed run estimates from its own pace)."""
+
+    QUIET_SECONDS = 5.0
+
+    def __init__(self, label: str, unit: str, total: int | None = None):
+        self.label, self.unit, self.total = label, unit, total
+        self.first: tuple[float, int] | None = None
+        self.shown = 0
+
+    def __call__(self, done: int, total: int | None = None, detail: str = "") -> None:
+        total = total or self.total
+        now = time.monotonic()
+        if self.first is None:
+            self.first = (now, done)
+            self.shown = 10 * done // total if total else 0
+        start, begun = self.first
+        if not total or 10 * done // total <= self.shown or now - start < self.QUIET_SECONDS:
+            return
+        self.shown = 10 * done // total
+        left = (now - start) * (total - done) / max(done - begun, 1)
+        err_console.print(f"{self.label}: {self.unit} {done}/{total}{detail}, {_clock(now - start)} elapsed, about "
+                          f"{_clock(left)} left", markup=False, highlight=False, soft_wrap=True)
+
+
+def _clock(seconds: float) -> str:
+    minutes, s = divmod(round(seconds), 60)
+    hours, m = divmod(minutes, 60)
+    return f"{hours}:{m:02d}:{s:02d}" if hours else f"{m}:{s:02d}"
+
+
 @contextmanager
 def progress_bar(label: str, unit: str, total: int | None = None, transient: bool = False):
     """A bar for a long library call: yields ``update(done, total)``, the callback such calls take (``total``: known
-    before the first call, if it is)."""
+    before the first call, if it is); lines (``LogProgress``) where the output is no terminal."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+    if not console.is_interactive:
+        yield LogProgress(label, unit, total)
+        return
     columns = [TextColumn(escape(label)), BarColumn(), TextColumn(f"{unit} {{task.completed}}/{{task.total}}"),
                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
     with Progress(*columns, console=console, transient=transient) as progress:

@@ -14,6 +14,7 @@ from rich.table import Table
 from enxs.cli.common import (
     CLIError,
     DataDir,
+    LogProgress,
     Threads,
     console,
     interrupted_status,
@@ -71,20 +72,26 @@ def _progress_run(spec, out: Path, resume: bool, command: str) -> dict:
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("epoch {task.completed}/{task.total}"),
                TextColumn("χ²/N train {task.fields[train]} val {task.fields[val]}"),
                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
-    reached = {"epoch": None}
+    reached: dict = {"epoch": None}
+    title = f"{spec.kind} {spec.name}"
+    lines = None if console.is_interactive else LogProgress(title, "epoch", spec.config.train.epochs)
     with ExitStack() as stack:
         bar: list = []
 
         def on_epoch(report) -> None:
+            reached["epoch"] = report.epoch
+            if report.val_chi2 is not None:
+                reached["val"] = f" val {report.val_chi2:.3g}"  # the last validation, between evaluations
+            if lines is not None:
+                lines(report.epoch, detail=f", χ²/N train {report.train_chi2:.3g}{reached.get('val', '')}")
+                return
             if not bar:
                 progress = stack.enter_context(Progress(*columns, console=console, transient=False))
-                bar.extend([progress, progress.add_task(f"{spec.kind} {spec.name}", total=spec.config.train.epochs,
-                                                        train="…", val="…")])
+                bar.extend([progress, progress.add_task(title, total=spec.config.train.epochs, train="…", val="…")])
             fields = {"train": f"{report.train_chi2:.3g}"}
             if report.val_chi2 is not None:
                 fields["val"] = f"{report.val_chi2:.3g}"
             bar[0].update(bar[1], completed=report.epoch, **fields)
-            reached["epoch"] = report.epoch
 
         try:
             return runs.execute(spec, out, resume=resume, on_epoch=on_epoch)
