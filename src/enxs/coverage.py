@@ -82,6 +82,12 @@ def elastic_omega(q, mass_number) -> np.ndarray:
     return np.sqrt(np.square(np.asarray(q, float)) + mass**2) - mass
 
 
+def _runs(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For runs of these lengths laid end to end: each element's run and its position in the run."""
+    run = np.repeat(np.arange(len(lengths)), lengths)
+    return run, np.arange(len(run)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+
+
 def passing_pairs(q, omega, settings) -> tuple[np.ndarray, np.ndarray]:
     """(n, k): each point n with each training setting k that passes through it (module docstring). The points are
     binned in ω (``OMEGA_BIN``) and sorted by q within a bin: in each bin a setting's ω range crosses, only the points
@@ -99,8 +105,8 @@ def passing_pairs(q, omega, settings) -> tuple[np.ndarray, np.ndarray]:
     key = point_bin[order] + q[order] / scale
     first, last = np.floor(low / OMEGA_BIN), np.floor(top / OMEGA_BIN)
     counts = np.where(top >= low, last - first + 1, 0).astype(int)
-    k = np.repeat(np.arange(len(s)), counts)  # (setting, bin) pairs
-    b = first[k] + np.arange(len(k)) - np.repeat(np.cumsum(counts) - counts, counts)
+    k, within = _runs(counts)  # (setting, bin) pairs
+    b = first[k] + within
     w0, w1 = np.maximum(low[k], b * OMEGA_BIN), np.minimum(top[k], (b + 1) * OMEGA_BIN)
 
     def q_setting2(w):
@@ -110,9 +116,8 @@ def passing_pairs(q, omega, settings) -> tuple[np.ndarray, np.ndarray]:
     q_high = np.sqrt(np.maximum(q_setting2(w0), q_setting2(w1))) / (1 - Q_TOLERANCE) * (1 + 1e-9)
     start = np.searchsorted(key, b + np.minimum(q_low, scale * 0.75) / scale, side="left")
     stop = np.maximum(np.searchsorted(key, b + np.minimum(q_high, scale * 0.75) / scale, side="right"), start)
-    sizes = stop - start
-    pair = np.repeat(np.arange(len(k)), sizes)
-    n = order[np.repeat(start, sizes) + np.arange(len(pair)) - np.repeat(np.cumsum(sizes) - sizes, sizes)]
+    pair, within = _runs(stop - start)
+    n = order[start[pair] + within]
     k = k[pair]
     w = omega[n]
     q_at = kinematics.three_momentum_transfer(energy[k], s[k, 1], w)
