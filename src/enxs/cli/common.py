@@ -155,11 +155,11 @@ def _clock(seconds: float) -> str:
 def progress_bar(label: str, unit: str, total: int | None = None, transient: bool = False):
     """A bar for a long library call: yields ``update(done, total)``, the callback such calls take (``total``: known
     before the first call, if it is); lines (``LogProgress``) where the output is no terminal."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
     if not console.is_interactive:
         yield LogProgress(label, unit, total)
         return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
     columns = [TextColumn(escape(label)), BarColumn(), TextColumn(f"{unit} {{task.completed}}/{{task.total}}"),
                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn()]
     with Progress(*columns, console=console, transient=transient) as progress:

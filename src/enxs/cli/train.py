@@ -81,17 +81,15 @@ def _progress_run(spec, out: Path, resume: bool, command: str) -> dict:
         def on_epoch(report) -> None:
             reached["epoch"] = report.epoch
             if report.val_chi2 is not None:
-                reached["val"] = f" val {report.val_chi2:.3g}"  # the last validation, between evaluations
+                reached["val"] = f"{report.val_chi2:.3g}"  # the last validation, shown between evaluations
+            train, val = f"{report.train_chi2:.3g}", reached.get("val", "…")
             if lines is not None:
-                lines(report.epoch, detail=f", χ²/N train {report.train_chi2:.3g}{reached.get('val', '')}")
+                lines(report.epoch, detail=f", χ²/N train {train} val {val}")
                 return
             if not bar:
                 progress = stack.enter_context(Progress(*columns, console=console, transient=False))
-                bar.extend([progress, progress.add_task(title, total=spec.config.train.epochs, train="…", val="…")])
-            fields = {"train": f"{report.train_chi2:.3g}"}
-            if report.val_chi2 is not None:
-                fields["val"] = f"{report.val_chi2:.3g}"
-            bar[0].update(bar[1], completed=report.epoch, **fields)
+                bar.extend([progress, progress.add_task(title, total=spec.config.train.epochs, train=train, val=val)])
+            bar[0].update(bar[1], completed=report.epoch, train=train, val=val)
 
         try:
             return runs.execute(spec, out, resume=resume, on_epoch=on_epoch)
