@@ -2,6 +2,7 @@
 non-zero exit, no traceback, and nothing of the user's touched."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -260,3 +261,22 @@ def test_progress_in_a_log_is_a_line_per_tenth_after_a_quiet_start(monkeypatch, 
     assert capsys.readouterr().err.splitlines() == ["job: step 25/100, 0:06 elapsed, about 0:18 left",
                                                     "job: step 31/100, 0:07 elapsed, about 0:16 left",
                                                     "job: step 100/100, 0:20 elapsed, about 0:00 left"]
+
+
+def test_training_progress_draws_a_bar_on_a_terminal_and_lines_in_a_log(tmp_path, archive_dir, monkeypatch, capsys):
+    import io
+
+    from rich.console import Console
+
+    from enxs.cli import common, train
+
+    spec = runs.RunSpec("12C", str(archive_dir / "12C.dat"), load_config("smoke", members=2, epochs=4))
+    screen = io.StringIO()
+    monkeypatch.setattr(train, "console", Console(file=screen, force_terminal=True, force_interactive=True, width=200))
+    train._progress_run(spec, tmp_path / "bar", False, "enxs pretrain")
+    assert "epoch 4/4" in screen.getvalue() and "val …" not in screen.getvalue().rsplit("epoch 4/4", 1)[1]
+    monkeypatch.setattr(train, "console", Console(file=io.StringIO(), force_terminal=False, width=200))
+    monkeypatch.setattr(common.LogProgress, "QUIET_SECONDS", 0.0)
+    train._progress_run(spec, tmp_path / "log", False, "enxs pretrain")
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert re.fullmatch(r"\S+ 12C: epoch 4/4, χ²/N train \S+ val \S+, 0:\d\d elapsed, about 0:00 left", last), last
