@@ -13,7 +13,7 @@ import torch
 from enxs import archive, artifacts, kinematics, onnx_import, onnx_io
 from enxs.config import ModelConfig
 from enxs.files import OutputError
-from enxs.grid import Grid, build, from_v, interpolation_error, to_v
+from enxs.grid import RECIPE, Grid, build, from_v, interpolation_error, to_v
 from enxs.network import EnsembleNet
 from enxs.nuclei import Nucleus
 from enxs.predict import Ensemble, ExtrapolationWarning
@@ -294,6 +294,52 @@ def test_grid_follows_the_quasielastic_peak_where_a_grid_in_omega_over_e_misses_
     assert err["interpolation_error_p95"] < 0.01, err
     v = np.linspace(0, 1, 7)
     assert np.allclose(to_v(1.0, 40.0, from_v(1.0, 40.0, v, 12), 12), v)
+
+
+def _recipe_reader(grid, energy, theta, omega):
+    """(mean, std) at one point, written from the file's recipe text alone (as a generator in C++ would)."""
+    m, u, alpha = 0.93891875, 0.9314941, 1 / 137.035999084
+    s2 = np.sin(np.radians(theta) / 2) ** 2
+    w_qe = 2 * energy**2 * s2 / (m + 2 * energy * s2)
+    g = 0.25 * np.sqrt(2 * m * w_qe + w_qe**2) / m + 0.01
+    w_lo, w_hi = energy - energy / (1 + 2 * energy / (grid.mass_number * u) * s2), 0.98 * energy
+    t = [np.arcsinh((w - w_qe) / g) for w in (omega, w_lo, w_hi)]
+    v = (t[0] - t[1]) / (t[2] - t[1])
+    nodes, weights = [], []
+    for x, axis in zip((np.log(energy), theta, v), (grid.log_e, grid.theta, grid.v), strict=True):
+        n, tt = len(axis), (x - axis[0]) / (axis[1] - axis[0])
+        if tt > n - 1 or (tt < 0 and axis is not grid.v):
+            return np.nan, np.nan
+        i = min(max(int(np.floor(tt)), 0), n - 2)
+        f = min(max(tt - i, 0.0), 1.0)
+        nodes.append([min(max(i + d, 0), n - 1) for d in (-1, 0, 1, 2)])
+        weights.append([-f**3 / 2 + f**2 - f / 2, 3 * f**3 / 2 - 5 * f**2 / 2 + 1, -3 * f**3 / 2 + 2 * f**2 + f / 2,
+                        f**3 / 2 - f**2 / 2])
+    if v < 0:
+        return 0.0, 0.0
+    values = [sum(weights[0][a] * weights[1][b] * weights[2][c] * array[nodes[0][a], nodes[1][b], nodes[2][c]]
+                  for a in range(4) for b in range(4) for c in range(4)) for array in (grid.log_ratio, grid.rel_std)]
+    mott = 0.3893793721e6 * alpha**2 * np.cos(np.radians(theta) / 2) ** 2 / (4 * energy**2 * s2**2)
+    mean = mott * np.exp(values[0])
+    return mean, mean * max(values[1], 0.0)
+
+
+def test_a_reader_written_from_the_files_recipe_gets_the_grids_values():
+    """What a generator implements is the recipe in the file (``interpolation``), not enxs: a reader written
+    from that text alone must give enxs's values, inside, below the elastic line and outside."""
+    rng = np.random.default_rng(3)
+    shape = (7, 9, 11)
+    grid = Grid(np.linspace(np.log(0.3), np.log(3.0), shape[0]), np.linspace(10, 120, shape[1]),
+                np.linspace(0, 1, shape[2]), rng.normal(-3, 1, shape).astype(np.float32),
+                rng.uniform(-0.05, 0.3, shape).astype(np.float32), 40)
+    assert "Catmull-Rom" in RECIPE and "trilinear" not in RECIPE
+    e, t = rng.uniform(0.25, 3.5, 400), rng.uniform(5, 130, 400)
+    w = rng.uniform(-0.02, 1.0, 400) * e
+    mean, std = grid(e, t, w)
+    expected = np.array([_recipe_reader(grid, *p) for p in zip(e, t, w, strict=True)])
+    assert np.isnan(mean).any() and (mean == 0).any() and (mean > 0).any()
+    assert np.allclose(mean, expected[:, 0], rtol=1e-9, atol=0, equal_nan=True)
+    assert np.allclose(std, expected[:, 1], rtol=1e-9, atol=0, equal_nan=True)
 
 
 def test_grid_file_describes_itself_in_plain_attributes(tmp_path):

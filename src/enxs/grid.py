@@ -12,8 +12,8 @@ The σ grid (the recipe, also written into every file):
   (ln E, θ, v) tracks the peak as it moves;
 - values (stored as float32) ln(σ̄/σ_Mott) (σ_Mott in nb/sr, ``rosenbluth.mott``: dividing out the Mott factor
   removes the steep angular fall-off) and the relative spread s/σ̄, both interpolated
-  trilinearly in (ln E, θ, v). In the far tails the float32 networks underflow to 0: those
-  nodes hold σ̄ = ``FLOOR`` = 1e-30 nb/sr/GeV (zero for any generator).
+  tricubically in (ln E, θ, v) (Catmull–Rom on each axis, :func:`catmull_rom`). In the far tails the
+  float32 networks underflow to 0: those nodes hold σ̄ = ``FLOOR`` = 1e-30 nb/sr/GeV (zero for any generator).
 
 Below the elastic line σ = 0 exactly (no final state); outside the E, θ box and above ω_hi the
 grid returns NaN: it never extrapolates. Stored as ``.h5`` (attributes: plain strings and
@@ -47,9 +47,14 @@ RECIPE = ("axes: log_e = ln(E/GeV), theta [deg], v in [0, 1], each uniform; v(E,
           "/ (t(w_hi) - t(w_lo)), t(w) = asinh((w - w_qe)/G), w_qe = 2 E^2 s^2/(M + 2 E s^2), s = sin(theta/2), "
           "M = 0.93891875 GeV, G = 0.25 GeV * q_qe/M + 0.01 GeV, q_qe = sqrt(2 M w_qe + w_qe^2), w_lo = E - E/(1 + "
           "2 E/M_A s^2) (elastic line, M_A = A * 0.9314941 GeV), w_hi = 0.98 E; interpolate log_ratio = "
-          "ln(mean/sigma_Mott) and rel_std = std/mean trilinearly in (log_e, theta, v); mean = sigma_Mott * "
+          "ln(mean/sigma_Mott) and rel_std = std/mean tricubically in (log_e, theta, v): on each axis x with nodes "
+          "x_0 + j h (j = 0..n-1), t = (x - x_0)/h, i = min(max(floor(t), 0), n - 2), f = min(max(t - i, 0), 1), the "
+          "nodes i-1, i, i+1, i+2 (each clamped to 0..n-1) with the Catmull-Rom weights (-f^3/2 + f^2 - f/2, "
+          "3f^3/2 - 5f^2/2 + 1, -3f^3/2 + 2f^2 + f/2, f^3/2 - f^2/2) (Keys 1981, a = -1/2), the 4 x 4 x 4 products "
+          "of the three axes' weights times the node values summed; rel_std below 0 is 0; mean = sigma_Mott * "
           "exp(log_ratio), std = mean * rel_std, sigma_Mott = 0.3893793721e6 nb GeV^2 * alpha^2 cos^2(theta/2) / "
-          "(4 E^2 sin^4(theta/2)), alpha = 1/137.035999084 [nb/sr]; 0 below w_lo, NaN outside the axes or above w_hi")
+          "(4 E^2 sin^4(theta/2)), alpha = 1/137.035999084 [nb/sr]; 0 below w_lo (v < 0), NaN outside the log_e "
+          "and theta axes or above the last v node")
 
 
 def catmull_rom(t: np.ndarray) -> list[np.ndarray]:
