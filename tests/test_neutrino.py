@@ -719,3 +719,38 @@ def test_a_zero_shot_nucleus_carries_each_members_factor_into_the_neutrino_band(
         plain = neutrino.total_cross_section(ensemble, "40Ar", [1.0], nodes=(32, 16))
     assert widened.members[:, 0] == pytest.approx(plain.members[:, 0] * factors, rel=1e-6, abs=0)
     assert widened.std[0] > plain.std[0]
+
+
+def test_a_flavour_ratio_is_taken_member_by_member_so_that_what_they_share_cancels(tmp_path):
+    """ν_e/ν_μ of one model: each member's σ_e over its σ_μ (a zero-shot nucleus' factor and a drawn M_A cancel),
+    > 1 near threshold (the lighter lepton has more phase space), → 1 at high E_ν; NaN and a warning below ν_μ's
+    threshold."""
+    ensemble = Ensemble.load("enxs-any-fast")
+    energies = [0.1, 0.3, 1.0, 3.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sigma = [neutrino.total_cross_section(ensemble, "40Ar", energies, flavor=f, nodes=(32, 16),
+                                              axial_mass_std=0.05) for f in ("nue", "numu")]
+    with pytest.warns(UserWarning, match=r"sigma\(numu\) is 0 \(below its threshold\) at E_nu_GeV = 0.1: the ratio"):
+        ratio = neutrino.flavor_ratio(*sigma)
+    expected = sigma[0].members[:, 1:] / sigma[1].members[:, 1:]
+    assert np.isnan(ratio.members[:, 0]).all() and np.array_equal(ratio.members[:, 1:], expected)
+    assert ratio.mean[1] > ratio.mean[2] > ratio.mean[3] > 1.0 and ratio.mean[3] < 1.01
+    relative = [s.std[1:] / s.mean[1:] for s in (ratio, sigma[1])]
+    assert (relative[0] < 0.2 * relative[1]).all()  # the zero-shot factor, M_A and the shape shared cancel
+    assert ratio.metadata["flavor"] == "nue/numu" and "radiative corrections" in ratio.metadata["band"]
+    assert list(ratio.to_frame().columns[:2]) == ["E_nu_GeV", "mean_ratio"]
+    assert ratio.outside_coverage[0] == sigma[0].outside_coverage[0] | sigma[1].outside_coverage[0]
+    with pytest.raises(neutrino.NeutrinoError, match="same points from the same members"):
+        neutrino.flavor_ratio(sigma[0], neutrino.total_cross_section(None, "40Ar", energies, flavor="numu"))
+    out = tmp_path / "r.csv"
+    result = _enxs("neutrino", "enxs-any-fast", "--nucleus", "12C", "--flavor", "nuebar", "--ratio-to", "numubar",
+                   "--total", "--energy", "0.6,1.0", "--output", out)
+    assert result.returncode == 0, result.stderr
+    assert "sigma(nuebar)/sigma(numubar)" in out.read_text()
+    for extra, message in ((["--tmu", "0.3", "--cos", "0.9", "--energy", "1"], "--ratio-to: with --total"),
+                           (["--total", "--flux", tmp_path / "none.txt"], "--ratio-to: with --total"),
+                           (["--total", "--energy", "1", "--hepdata", tmp_path / "hd"], "--hepdata: a submission")):
+        refused = _enxs("neutrino", "enxs-any-fast", "--nucleus", "12C", "--flavor", "nue", "--ratio-to", "numu",
+                        *extra)
+        assert refused.returncode != 0 and message in refused.stderr and "Traceback" not in refused.stderr

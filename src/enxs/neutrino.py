@@ -246,6 +246,34 @@ def total_cross_section(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
     return _flagged(NeutrinoPrediction(frame, members, "cm2", meta), r, unconstrained)
 
 
+def flavor_ratio(numerator: NeutrinoPrediction, denominator: NeutrinoPrediction) -> NeutrinoPrediction:
+    """σ(numerator)/σ(denominator) member by member at the same points, e.g. ν_e/ν_μ from two ``total_cross_section``
+    calls of one model with the same settings: what a member gives both (its scaling functions, a zero-shot
+    nucleus' factor, its drawn M_A) cancels, so the band is the ratio's own, far narrower than either σ's. NaN where a
+    member's denominator is 0 (below its threshold; said in a warning); flagged where either cross section is."""
+    if not (numerator.points.equals(denominator.points) and numerator.members.shape == denominator.members.shape):
+        raise NeutrinoError("a ratio needs both cross sections at the same points from the same members")
+    below = (denominator.members <= 0).any(0)
+    ratio = np.divide(numerator.members, denominator.members, out=np.full(numerator.members.shape, np.nan),
+                      where=~below)
+    names = [m["flavor"] for m in (numerator.metadata, denominator.metadata)]
+    if below.any():
+        where = numerator.points.iloc[np.flatnonzero(below), 0]
+        warnings.warn(f"sigma({names[1]}) is 0 (below its threshold) at {where.name} = "
+                      f"{', '.join(f'{v:g}' for v in where)}: the ratio is NaN there", stacklevel=2)
+    meta = {**numerator.metadata, "flavor": f"{names[0]}/{names[1]}",
+            "quantity": f"sigma({names[0]})/sigma({names[1]}) of charged-current quasielastic scattering, member by "
+                        "member (dimensionless)",
+            "band": "spread of the members' ratios (what a member gives both flavours cancels); not included: the "
+                    "form factors' uncertainties (vector, axial, pseudoscalar, second-class currents), radiative "
+                    "corrections"}
+    out = NeutrinoPrediction(numerator.points, ratio, "ratio", meta)
+    if numerator.outside_coverage is not None:
+        out.unconstrained_share = np.maximum(numerator.unconstrained_share, denominator.unconstrained_share)
+        out.outside_coverage = numerator.outside_coverage | denominator.outside_coverage
+    return out
+
+
 def _sigma_nodes(low: float, high: float) -> np.ndarray:
     """Where a flux-averaged σ takes σ(E_ν) [GeV], from ``low`` to at least ``high``: steps of FLUX_STEP, or of
     FLUX_RELATIVE_STEP · E_ν where that is longer (σ flattens as E_ν grows)."""

@@ -184,7 +184,8 @@ def metadata(r: Request, quantity: str) -> dict:
                       else f"per {molecule} molecule")
     else:
         convention = f"per active nucleon (per {r.current.nucleon})" if r.per == "nucleon" else "per target nucleus"
-    return {**meta, "quantity": f"charged-current quasielastic {r.flavor} {quantity}", "convention": convention,
+    return {**meta, "quantity": f"charged-current quasielastic {r.flavor} {quantity}", "flavor": r.flavor,
+            "convention": convention,
             "physics": f"superscaling: {SCALING_NOTE[r.which]} in the relativistic "
                        f"Fermi-gas CCQE kernel (k_F = {d.k_fermi:.3f} GeV, E_s = {d.e_shift:.3f} GeV); vector form "
                        f"factors by CVC (Kelly 2004), axial dipole g_A = {ccqe.G_AXIAL}, M_A = {r.axial_mass:g} GeV, "

@@ -197,8 +197,8 @@ def _write_markdown(out: Path, model, ensemble, rows, timings, sigma, nuclei, de
               "|---|---|" + "---|" * len(RATIO_SHOWN)]
     for nucleus in nuclei:
         for electron, muon in (("nue", "numu"), ("nuebar", "numubar")):
-            ratio = sigma[(nucleus, electron)].members / sigma[(nucleus, muon)].members
-            cells = (f"{ratio[:, i].mean():.3f} ± {ratio[:, i].std(ddof=1):.3f}" for i in RATIO_SHOWN)
+            ratio = neutrino.flavor_ratio(sigma[(nucleus, electron)], sigma[(nucleus, muon)])
+            cells = (f"{ratio.mean[i]:.3f} ± {ratio.std[i]:.3f}" for i in RATIO_SHOWN)
             lines.append(f"| {nucleus} | {electron}/{muon} | " + " | ".join(cells) + " |")
     tables = (t for n, t in zip(NUCLEI, TABLES, strict=True) if n in nuclei)
     lines += ["", f"Tables for generators: {', '.join(f'`{t}`' for t in tables)} ({len(ENERGIES)} energies 0.2–3 "

@@ -51,8 +51,10 @@ NoCoulomb = Annotated[bool, typer.Option(
 def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, flux: Path | None, emax: float | None,
             tmu: str | None, cos: str | None, total: bool, axial_mass: float, per: str, scaling: str | None,
             bin_average: bool, pauli: bool, axial_mass_std: float = 0.0, input_: Path | None = None,
-            coulomb: bool = True, enhanced: bool = False, cell_points: int | None = None, hydrogen: int = 0):
-    """The prediction the options ask for (``NeutrinoPrediction``)."""
+            coulomb: bool = True, enhanced: bool = False, cell_points: int | None = None, hydrogen: int = 0,
+            ratio_to: str | None = None):
+    """The prediction the options ask for (``NeutrinoPrediction``); with ``ratio_to`` σ(E_ν) of ``flavor`` over that
+    flavour's, member by member."""
     from enxs import leptonbins, neutrino, neutrinorequest
     from enxs.cli.use import load
 
@@ -65,6 +67,11 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
                            ({"--emax": emax is not None and flux is None}, "without --flux")]):
         refuse_unused(ignored, where)
     lepton_mass = neutrinorequest.flavor_current(flavor).lepton_mass  # GeV; any other flavour: one line naming them
+    if ratio_to is not None:
+        neutrinorequest.flavor_current(ratio_to, "--ratio-to")
+        if not total or flux is not None:
+            raise CLIError("--ratio-to: with --total at --energy values (σ(E_ν) of two flavours; a flux-averaged "
+                           "ratio would depend on each flavour's flux)")
     points = _lepton_points(input_, lepton_mass) if input_ is not None and not total else None
     neutrinorequest.refuse_free_nucleon(nucleus)  # before the model's loader refuses it without the hint
     ensemble, target = load(model, nucleus)
@@ -72,10 +79,13 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
         if total:
             table = _flux_table(energy, flux, flavor, emax,
                                 "--total needs --energy start:stop:count (or a list), or --flux FILE for ⟨σ⟩")
-            return neutrino.total_cross_section(ensemble, target, None if table else parse_values(energy, "--energy"),
-                                                flux=table, flavor=flavor, axial_mass=axial_mass, per=per,
-                                                scaling=scaling, pauli=pauli, axial_mass_std=axial_mass_std,
-                                                coulomb=coulomb, transverse_enhancement=enhanced, hydrogen=hydrogen)
+            energies = None if table else parse_values(energy, "--energy")
+            sigma = [neutrino.total_cross_section(ensemble, target, energies, flux=table, flavor=which,
+                                                  axial_mass=axial_mass, per=per, scaling=scaling, pauli=pauli,
+                                                  axial_mass_std=axial_mass_std, coulomb=coulomb,
+                                                  transverse_enhancement=enhanced, hydrogen=hydrogen)
+                     for which in (flavor, *([ratio_to] if ratio_to else []))]
+            return neutrino.flavor_ratio(*sigma) if ratio_to else sigma[0]
         if points is None and (tmu is None or cos is None):
             raise CLIError("give --tmu and --cos (start:stop:count or lists), --input points.csv, or --total")
         table = _flux_table(energy, flux, flavor, emax)
@@ -184,6 +194,10 @@ def neutrino(
     output: Annotated[Path | None, typer.Option(help="Write .csv, .parquet or .json (by extension).")] = None,
     hepdata: Annotated[Path | None, typer.Option(
         "--hepdata", help="Also write a HEPData submission into this new (or empty) directory.")] = None,
+    ratio_to: Annotated[str | None, typer.Option(
+        "--ratio-to", help="With --total at --energy values: σ of --flavor over σ of this flavour (e.g. --flavor nue "
+                           "--ratio-to numu), member by member, so that what both share cancels and the band is the "
+                           "ratio's own.")] = None,
     overwrite: Overwrite = False, threads: Threads = None, members: MembersOut = None,
 ) -> None:
     """Charged-current quasielastic neutrino cross sections d²σ/dT dcos θ [cm²/GeV] (or σ(E_ν) [cm²]) with the
@@ -201,11 +215,13 @@ def neutrino(
     if hepdata is not None:
         from enxs.hepdata import check_ready
 
+        if ratio_to is not None:
+            raise CLIError("--hepdata: a submission of cross sections, not of a --ratio-to ratio")
         check_ready(hepdata, "--hepdata")
     job_context(threads=threads)
     result = compute(model, nucleus, flavor, energy, flux, emax, tmu, cos, total, axial_mass, per, scaling,
                      bin_average, not no_pauli, axial_mass_std, input_, not no_coulomb, transverse_enhancement,
-                     cell_points, hydrogen)
+                     cell_points, hydrogen, ratio_to)
     frame = result.to_frame()
     if members is not None:
         pointfiles.write_members(result.points, result.members, members, result.metadata)
