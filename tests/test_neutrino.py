@@ -748,6 +748,9 @@ def test_a_flavour_ratio_is_taken_member_by_member_so_that_what_they_share_cance
                    "--total", "--energy", "0.6,1.0", "--output", out)
     assert result.returncode == 0, result.stderr
     assert "sigma(nuebar)/sigma(numubar)" in out.read_text()
+    figure = _enxs("plot", "enxs-any-fast", "--neutrino", "nue", "--ratio-to", "numu", "--nucleus", "12C", "--total",
+                   "--emax", "1.0", "--output", tmp_path / "r.png")
+    assert figure.returncode == 0 and (tmp_path / "r.png").stat().st_size > 10_000, figure.stderr
     for extra, message in ((["--tmu", "0.3", "--cos", "0.9", "--energy", "1"], "--ratio-to: with --total"),
                            (["--total", "--flux", tmp_path / "none.txt"], "--ratio-to: with --total"),
                            (["--total", "--energy", "1", "--hepdata", tmp_path / "hd"], "--hepdata: a submission")):

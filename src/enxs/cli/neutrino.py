@@ -249,10 +249,11 @@ def neutrino(
 
 def plot_neutrino(model: str, nucleus: str | None, flavor: str, energy: float | None, flux: Path | None,
                   emax: float | None, cos: str | None, total: bool, output: Path, enhanced: bool = False,
-                  hydrogen: int = 0) -> None:
-    """d²σ/dT dcos θ against T in slices of cos θ (one band each), or σ(E_ν) with its band; with ``enhanced`` f_T
-    times the model's transverse enhancement; with ``hydrogen`` free protons per nucleus (per active nucleon of the
-    molecule)."""
+                  hydrogen: int = 0, ratio_to: str | None = None) -> None:
+    """d²σ/dT dcos θ against T in slices of cos θ (one band each), or σ(E_ν) with its band (with ``ratio_to``: σ of
+    ``flavor`` over that flavour's, member by member, from 0.2 GeV, above every muon threshold); with ``enhanced``
+    f_T times the model's transverse enhancement; with ``hydrogen`` free protons per nucleus (per active nucleon of
+    the molecule)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -264,22 +265,36 @@ def plot_neutrino(model: str, nucleus: str | None, flavor: str, energy: float | 
     from enxs.cli.use import load
 
     lepton_mass = neutrinorequest.flavor_current(flavor, "--neutrino").lepton_mass  # GeV
+    if ratio_to is not None:
+        neutrinorequest.flavor_current(ratio_to, "--ratio-to")
     if emax is not None and not emax > 0.1:
         raise CLIError(f"--emax {emax:g}: must be > 0.1 GeV")
     ensemble, target = load(model, nucleus)
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     with warnings_on_screen():
         if total:
-            wide = (emax or 3.0) > 5.0  # E_ν [GeV]: a logarithmic axis, so that the rise below 1 GeV shows
-            x = np.geomspace(0.1, emax, 60) if wide else np.linspace(0.1, emax or 3.0, 40)
-            result = neutrino.total_cross_section(ensemble, target, x, flavor=flavor, transverse_enhancement=enhanced,
-                                                  hydrogen=hydrogen)
+            wide = (emax or 3.0) > 5.0 or ratio_to is not None  # E_ν [GeV]: a logarithmic axis, so that the rise
+            # below 1 GeV (a ratio's near its threshold) shows
+            low = 0.1 if ratio_to is None else 0.2  # E_ν [GeV]
+            x = np.geomspace(low, emax or 3.0, 60) if wide else np.linspace(low, emax or 3.0, 40)
+            flavors = (flavor, ratio_to) if ratio_to else (flavor,)
+            sigma = [neutrino.total_cross_section(ensemble, target, x, flavor=f, transverse_enhancement=enhanced,
+                                                  hydrogen=hydrogen) for f in flavors]
+            result = neutrino.flavor_ratio(*sigma) if ratio_to else sigma[0]
+            scale = 1.0 if ratio_to else 1e38
             q16, q84 = result.quantiles()
-            plots.band(ax, x, 1e38 * result.mean, 1e38 * q16, 1e38 * q84, f"{model} (mean, 16–84%)")
-            plots.mark_extrapolation(ax, x, 1e38 * result.mean, result.outside_coverage)
+            plots.band(ax, x, scale * result.mean, scale * q16, scale * q84, f"{model} (mean, 16–84%)")
+            plots.mark_extrapolation(ax, x, scale * result.mean, result.outside_coverage)
             ax.set_xlabel("E_ν [GeV]")
-            ax.set_xscale("log" if wide else "linear")
-            ax.set_ylabel("σ per active nucleon [10⁻³⁸ cm²]")
+            if wide:
+                from matplotlib.ticker import FormatStrFormatter, NullFormatter
+
+                ax.set_xscale("log")
+                ax.set_xticks([t for t in (0.1, 0.2, 0.3, 0.5, 1, 2, 3, 5, 10, 20, 50) if x[0] <= t <= x[-1]])
+                ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+                ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.set_ylabel(f"σ({flavor})/σ({ratio_to}), member by member" if ratio_to
+                          else "σ per active nucleon [10⁻³⁸ cm²]")
         else:
             table = _flux_table(energy, flux, flavor, emax)
             slices = parse_values(cos or "0.95,0.8,0.6,0.3,0.0", "--cos")
@@ -299,11 +314,12 @@ def plot_neutrino(model: str, nucleus: str | None, flavor: str, energy: float | 
                 plots.mark_extrapolation(ax, t_values, 1e39 * mean[:, j], outside[:, j])
             ax.set_xlabel("T [GeV] (the charged lepton's kinetic energy)")
             ax.set_ylabel("d²σ/dT dcos θ per active nucleon [10⁻³⁹ cm²/GeV]")
-    ax.set_ylim(bottom=0)
+    if ratio_to is None:
+        ax.set_ylim(bottom=0)
     where = f"E_ν = {energy:g} GeV" if energy is not None and not total else ("flux-averaged" if flux else "")
     plus = " with its transverse enhancement" if enhanced else ""
     name = target.name + (f" + {hydrogen} H" if hydrogen else "")  # the molecule: per its active nucleons
-    ax.set_title(f"{name}: CCQE {flavor}{' ' + where if where else ''} ({model}{plus}; mean, "
-                 f"16–84%)", fontsize=9)
+    what = f"{flavor}/{ratio_to}" if ratio_to else flavor
+    ax.set_title(f"{name}: CCQE {what}{' ' + where if where else ''} ({model}{plus}; mean, 16–84%)", fontsize=9)
     plots.legend(ax, fontsize=7)
     save_figure(fig, output, f"; not included: {result.metadata['not_included']}")

@@ -50,6 +50,9 @@ def plot(
     hydrogen: Annotated[int, typer.Option(
         "--hydrogen", min=0, help="With --neutrino: free protons per nucleus, as enxs neutrino --hydrogen (per "
                                   "active nucleon of the molecule; over a --flux for d²σ/dT dcos θ).")] = 0,
+    ratio_to: Annotated[str | None, typer.Option(
+        "--ratio-to", help="With --neutrino --total: σ of --neutrino over σ of this flavour, member by member, as "
+                           "enxs neutrino --ratio-to.")] = None,
     nucleus: Nucleus = None, overwrite: Overwrite = False, data_dir: DataDir = None,
 ) -> None:
     """Plot the ensemble mean and its 16–84% band: a spectrum in ω, a scan in angle or Q² at fixed E,
@@ -66,7 +69,7 @@ def plot(
              "--scan": scan != "omega", "--with-data": with_data, "--responses": responses, "--q": q is not None,
              "--log-y": log_y, "--ylim": ylim is not None, "--cos": cos is not None, "--flux": flux is not None,
              "--total": total, "--emax": emax is not None, "--transverse-enhancement": transverse_enhancement,
-             "--hydrogen": hydrogen != 0}
+             "--hydrogen": hydrogen != 0, "--ratio-to": ratio_to is not None}
     if scan not in ("omega", "angle", "q2"):
         raise CLIError(f"--scan {scan!r}: choose omega, angle or q2")
     _check_plot_options(given, "--neutrino --total" if neutrino and total else "--neutrino" if neutrino
@@ -76,7 +79,7 @@ def plot(
 
         check_figure_output(output, overwrite)
         plot_neutrino(model, nucleus, neutrino, energy, flux, emax, cos, total, output, transverse_enhancement,
-                      hydrogen)
+                      hydrogen, ratio_to)
         return
     if responses:
         if q is None:
@@ -179,7 +182,7 @@ PLOT_KINDS = {"": ("for a spectrum in ω (without --scan, --neutrino or --respon
               "--neutrino": ("with --neutrino", ("--energy", "--flux", "--emax", "--cos", "--transverse-enhancement",
                                                  "--hydrogen")),
               "--neutrino --total": ("with --neutrino --total", ("--total", "--emax", "--transverse-enhancement",
-                                                                 "--hydrogen"))}
+                                                                 "--hydrogen", "--ratio-to"))}
 
 
 def _check_plot_options(given: dict[str, bool], kind: str) -> None:
