@@ -84,7 +84,7 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
                                                   axial_mass=axial_mass, per=per, scaling=scaling, pauli=pauli,
                                                   axial_mass_std=axial_mass_std, coulomb=coulomb,
                                                   transverse_enhancement=enhanced, hydrogen=hydrogen)
-                     for which in (flavor, *([ratio_to] if ratio_to else []))]
+                     for which in ((flavor, ratio_to) if ratio_to else (flavor,))]
             return neutrino.flavor_ratio(*sigma) if ratio_to else sigma[0]
         if points is None and (tmu is None or cos is None):
             raise CLIError("give --tmu and --cos (start:stop:count or lists), --input points.csv, or --total")
@@ -273,8 +273,7 @@ def plot_neutrino(model: str, nucleus: str | None, flavor: str, energy: float | 
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     with warnings_on_screen():
         if total:
-            wide = (emax or 3.0) > 5.0 or ratio_to is not None  # E_ν [GeV]: a logarithmic axis, so that the rise
-            # below 1 GeV (a ratio's near its threshold) shows
+            wide = (emax or 3.0) > 5.0 or ratio_to is not None  # a logarithmic E_ν axis: the rise below 1 GeV shows
             low = 0.1 if ratio_to is None else 0.2  # E_ν [GeV]
             x = np.geomspace(low, emax or 3.0, 60) if wide else np.linspace(low, emax or 3.0, 40)
             flavors = (flavor, ratio_to) if ratio_to else (flavor,)
