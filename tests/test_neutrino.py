@@ -757,3 +757,9 @@ def test_a_flavour_ratio_is_taken_member_by_member_so_that_what_they_share_cance
         refused = _enxs("neutrino", "enxs-any-fast", "--nucleus", "12C", "--flavor", "nue", "--ratio-to", "numu",
                         *extra)
         assert refused.returncode != 0 and message in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_sigma_of_e_nu_reports_its_progress_energy_by_energy():
+    calls = []
+    neutrino.total_cross_section(None, "12C", [0.05, 0.5, 1.0], nodes=(16, 8), on_energy=lambda *a: calls.append(a))
+    assert calls == [(1, 3), (2, 3), (3, 3)]  # below threshold too

@@ -210,12 +210,12 @@ def total_cross_section(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
                         flux: Flux | None = None, flavor: str = "numu", axial_mass: float = ccqe.AXIAL_MASS,
                         per: str = "nucleon", scaling: str | None = None, pauli: bool = True,
                         nodes: tuple[int, int] = (128, 64), axial_mass_std: float = 0.0,
-                        coulomb: bool = True, transverse_enhancement: bool = False,
-                        hydrogen: int = 0) -> NeutrinoPrediction:
+                        coulomb: bool = True, transverse_enhancement: bool = False, hydrogen: int = 0,
+                        on_energy: Callable[[int, int], None] | None = None) -> NeutrinoPrediction:
     """σ(E_ν) [cm²] at the neutrino energies [GeV], or with ``flux`` its flux average ⟨σ⟩ = ∫Φσ/∫Φ (one row,
     at the flux's mean energy, over its energies and weights): d²σ/dT dcos θ integrated by ``ccqe.total_rule``
     with ``nodes`` (q, ω) points. ``axial_mass_std``, ``coulomb``, ``transverse_enhancement``, ``hydrogen``: as
-    ``double_differential``."""
+    ``double_differential``; ``on_energy`` (energies done, energies) after each energy."""
     r = setup(ensemble, nucleus, flavor, per, scaling, axial_mass, axial_mass_std, pauli, coulomb,
               transverse_enhancement, hydrogen)
     energies = _energies(energies, flux)[0]
@@ -223,18 +223,20 @@ def total_cross_section(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
         energies = _sigma_nodes(energies.min(), energies.max())
     d = describe(r.target)
     rows, unconstrained = [], []
-    for e_nu in energies:
+    for i, e_nu in enumerate(energies):
         t, c, w = ccqe.total_rule(e_nu, r.current.lepton_mass, d.k_fermi, d.e_shift, nodes)
         where = (e_nu, t, c)
         k = r.kernel(*where)
         live = _live(k)
-        if not live.any():
+        if live.any():
+            part, loose = _members(r, k, live, where)
+            rows.append((part * torch.as_tensor(w)[live]).sum(-1).numpy())
+            unconstrained.append(float((loose * torch.as_tensor(w)[live]).sum()))
+        else:
             rows.append(np.zeros(1 if r.ensemble is None else r.ensemble.model.draws))
             unconstrained.append(0.0)
-            continue
-        part, loose = _members(r, k, live, where)
-        rows.append((part * torch.as_tensor(w)[live]).sum(-1).numpy())
-        unconstrained.append(float((loose * torch.as_tensor(w)[live]).sum()))
+        if on_energy is not None:
+            on_energy(i + 1, len(energies))
     protons = freeproton.total(energies, r.current, r.axial_masses) if r.hydrogen else None
     members, unconstrained = converted(r, np.stack(rows, axis=1), protons), converted(r, np.asarray(unconstrained))
     frame = pd.DataFrame({"E_nu_GeV": energies})

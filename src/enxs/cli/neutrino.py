@@ -80,11 +80,13 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
             table = _flux_table(energy, flux, flavor, emax,
                                 "--total needs --energy start:stop:count (or a list), or --flux FILE for ⟨σ⟩")
             energies = None if table else parse_values(energy, "--energy")
-            sigma = [neutrino.total_cross_section(ensemble, target, energies, flux=table, flavor=which,
-                                                  axial_mass=axial_mass, per=per, scaling=scaling, pauli=pauli,
-                                                  axial_mass_std=axial_mass_std, coulomb=coulomb,
-                                                  transverse_enhancement=enhanced, hydrogen=hydrogen)
-                     for which in ((flavor, ratio_to) if ratio_to else (flavor,))]
+            sigma = []
+            for which in (flavor, ratio_to) if ratio_to else (flavor,):
+                with progress_bar(f"σ(E_ν) of {which} on {target.name}", "energy", transient=True) as update:
+                    sigma.append(neutrino.total_cross_section(
+                        ensemble, target, energies, flux=table, flavor=which, axial_mass=axial_mass, per=per,
+                        scaling=scaling, pauli=pauli, axial_mass_std=axial_mass_std, coulomb=coulomb,
+                        transverse_enhancement=enhanced, hydrogen=hydrogen, on_energy=update))
             return neutrino.flavor_ratio(*sigma) if ratio_to else sigma[0]
         if points is None and (tmu is None or cos is None):
             raise CLIError("give --tmu and --cos (start:stop:count or lists), --input points.csv, or --total")
