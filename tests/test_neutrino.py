@@ -751,6 +751,10 @@ def test_a_flavour_ratio_is_taken_member_by_member_so_that_what_they_share_cance
     figure = _enxs("plot", "enxs-any-fast", "--neutrino", "nue", "--ratio-to", "numu", "--nucleus", "12C", "--total",
                    "--emax", "1.0", "--output", tmp_path / "r.png")
     assert figure.returncode == 0 and (tmp_path / "r.png").stat().st_size > 10_000, figure.stderr
+    low = _enxs("plot", "enxs-any-fast", "--neutrino", "nue", "--ratio-to", "numu", "--nucleus", "12C", "--total",
+                "--emax", "0.15", "--output", tmp_path / "low.png")
+    assert low.returncode != 0 and "--emax 0.15: must be > 0.2 GeV" in low.stderr
+    assert not (tmp_path / "low.png").exists()
     for extra, message in ((["--tmu", "0.3", "--cos", "0.9", "--energy", "1"], "--ratio-to: with --total"),
                            (["--total", "--flux", tmp_path / "none.txt"], "--ratio-to: with --total"),
                            (["--total", "--energy", "1", "--hepdata", tmp_path / "hd"], "--hepdata: a submission")):

@@ -267,16 +267,16 @@ def plot_neutrino(model: str, nucleus: str | None, flavor: str, energy: float | 
     from enxs.cli.use import load
 
     lepton_mass = neutrinorequest.flavor_current(flavor, "--neutrino").lepton_mass  # GeV
+    low = 0.1 if ratio_to is None else 0.2  # E_ν [GeV] where σ(E_ν) (a ratio: above every muon threshold) starts
     if ratio_to is not None:
         neutrinorequest.flavor_current(ratio_to, "--ratio-to")
-    if emax is not None and not emax > 0.1:
-        raise CLIError(f"--emax {emax:g}: must be > 0.1 GeV")
+    if emax is not None and not emax > low:
+        raise CLIError(f"--emax {emax:g}: must be > {low:g} GeV")
     ensemble, target = load(model, nucleus)
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     with warnings_on_screen():
         if total:
             wide = (emax or 3.0) > 5.0 or ratio_to is not None  # a logarithmic E_ν axis: the rise below 1 GeV shows
-            low = 0.1 if ratio_to is None else 0.2  # E_ν [GeV]
             x = np.geomspace(low, emax or 3.0, 60) if wide else np.linspace(low, emax or 3.0, 40)
             flavors = (flavor, ratio_to) if ratio_to else (flavor,)
             sigma = [neutrino.total_cross_section(ensemble, target, x, flavor=f, transverse_enhancement=enhanced,
