@@ -280,7 +280,7 @@ def test_flux_tables(tmp_path):
     assert cut.energy.max() < 0.75 and cut.weight[cut.energy > 0.5].sum() == pytest.approx(1.5 / 2.5)
     flipped = tmp_path / "flipped.txt"
     flipped.write_text("0.5 0.0 1\n0.5 1.0 2\n")
-    with pytest.raises(flux.FluxError, match="a bin's upper edge must lie above its lower edge"):
+    with pytest.raises(flux.FluxError, match=r"flipped.txt:1: a bin's upper edge must lie above its lower edge"):
         flux.read_flux(flipped)
     mev = tmp_path / "mev.txt"
     mev.write_text("".join(f"{e} {e + 50} 1\n" for e in range(0, 10000, 50)))

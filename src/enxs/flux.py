@@ -101,8 +101,9 @@ def read_flux(path: str | Path, flavor: str = "numu", emax: float | None = None)
         low, high, phi = table[:, 0], table[:, 1], table[:, column]
     if (phi < 0).any():
         raise FluxError(f"--flux {path}:{line_numbers[np.flatnonzero(phi < 0)[0]]}: a negative flux")
-    if not (high > low).all():
-        raise FluxError(f"--flux {path}: a bin's upper edge must lie above its lower edge")
+    if not (high > low).all():  # a binned table's rows (an (E_nu, flux) table's energies rise, checked above)
+        raise FluxError(f"--flux {path}:{line_numbers[np.flatnonzero(~(high > low))[0]]}: a bin's upper edge must lie "
+                        "above its lower edge")
     if emax is not None:  # intervals cut at emax: a bin across it keeps its share below (Φ constant in a bin)
         below = low < emax
         if not below.any():
