@@ -230,8 +230,9 @@ def total_cross_section(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
         live = _live(k)
         if live.any():
             part, loose = _members(r, k, live, where)
-            rows.append((part * torch.as_tensor(w)[live]).sum(-1).numpy())
-            unconstrained.append(float((loose * torch.as_tensor(w)[live]).sum()))
+            weight = torch.as_tensor(w)[live]
+            rows.append((part * weight).sum(-1).numpy())
+            unconstrained.append(float((loose * weight).sum()))
         else:
             rows.append(np.zeros(1 if r.ensemble is None else r.ensemble.model.draws))
             unconstrained.append(0.0)
