@@ -311,21 +311,29 @@ def response_lines(model: str, out: Path) -> list[str]:
              "Per nucleus and q: where R_L peaks against the quasielastic peak ω_QE = √(q² + M²) − M + E_s, R_L "
              "at ω_QE relative to its peak (near 1 where the top is flat, as at q = 1.2 GeV), and 0.3 GeV above "
              "ω_QE (a Δ peak would show here), where the physics backbone alone (f₀ G_L/k_F, nothing learned) puts "
-             "R_L's peak (above ω_QE at large q: G_L grows with ω across the peak), the peak values with their "
+             "R_L's peak (above ω_QE at large q: G_L grows with ω across the peak), where the members' mean "
+             "quasielastic R_T (R_T^QE = G_T f_T/k_F) peaks, the peak values with their "
              "spread, ∫R_T/∫R_L, the quasielastic share of R_T at ω_QE (the members' mean of R_T^QE/R_T, dashed in "
              "the figure: what a neutrino cross section takes) and the median relative band (zero-shot: "
              + (", ".join(generator["zero_shot"]) or "none") + ").", "",
-             "| nucleus | q [GeV] | R_L peak − ω_QE [MeV] | backbone alone [MeV] | R_L(ω_QE)/peak "
-             "| R_L(ω_QE + 0.3)/peak | R_L peak [GeV⁻¹] | R_T peak [GeV⁻¹] | ∫R_T/∫R_L | R_T^QE/R_T at ω_QE | band |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| nucleus | q [GeV] | R_L peak − ω_QE [MeV] | backbone alone [MeV] | R_T^QE peak − ω_QE [MeV] "
+             "| R_L(ω_QE)/peak | R_L(ω_QE + 0.3)/peak | R_L peak [GeV⁻¹] | R_T peak [GeV⁻¹] | ∫R_T/∫R_L "
+             "| R_T^QE/R_T at ω_QE | band |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in generator["rows"]:
         r, nucleus = generator["results"][(row["nucleus"], row["q"])], Nucleus.parse(row["nucleus"])
         offset, at, after = longitudinal_shape(r.omega, r.mean[:, 0], row["q"], nucleus)
         physics = member_responses(backbone, np.full_like(r.omega, row["q"]), r.omega, nucleus)[0, :, 0]
         physics_offset = longitudinal_shape(r.omega, physics, row["q"], nucleus)[0]
         offset_mev, physics_mev = round(offset * 1000), round(physics_offset * 1000)
-        share = "—" if r.transverse_qe is None else f"{quasielastic_share(r, row['q'], nucleus):.2f}"
-        lines.append(f"| {row['nucleus']} | {row['q']:g} | {offset_mev:+d} | {physics_mev:+d} | {at:.2f} | {after:.2f} "
+        if r.transverse_qe is None:
+            share = transverse_mev = "—"
+        else:
+            share = f"{quasielastic_share(r, row['q'], nucleus):.2f}"
+            transverse = longitudinal_shape(r.omega, r.transverse_qe.mean(0), row["q"], nucleus)[0]
+            transverse_mev = f"{round(transverse * 1000):+d}"
+        lines.append(f"| {row['nucleus']} | {row['q']:g} | {offset_mev:+d} | {physics_mev:+d} | {transverse_mev} "
+                     f"| {at:.2f} | {after:.2f} "
                      f"| {row['R_L peak'][0]:.2f} ± {row['R_L peak'][1]:.2f} "
                      f"| {row['R_T peak'][0]:.2f} ± {row['R_T peak'][1]:.2f} | {row['T/L']:.2f} | {share} "
                      f"| {row['band']:.1%} |")
