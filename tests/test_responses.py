@@ -339,3 +339,18 @@ def test_responses_stay_finite_up_to_the_photon_point():
         r = predict_responses("enxs-any-fast", q, q - np.array([2e-16, 1e-12, 1e-3]), nucleus="40Ar")
     assert np.isfinite(r.members).all() and (r.members >= 0).all()
     assert r.mean[1, 1] == pytest.approx(r.mean[2, 1], rel=0.5)  # R_T (photoabsorption-like) does not jump
+
+
+def test_a_response_network_says_nothing_keeps_its_r_l_out_of_the_delta_region():
+    """The shipped response network's R_L at q = 0.8 GeV peaks in the Δ region (the README's warning to generator
+    teams), and its responses say so; the structured model's peaks at the quasielastic peak and says nothing of it."""
+    from enxs.anystudy import quasielastic_peak
+
+    omega = np.linspace(0.05, 0.75, 141)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        network = predict_responses("enxs-any-responses-fast", 0.8, omega, nucleus="12C")
+        structured = predict_responses("enxs-any-fast", 0.8, omega, nucleus="12C")
+    omega_qe = quasielastic_peak(0.8, Nucleus.parse("12C"))
+    assert omega[network.mean[:, 0].argmax()] - omega_qe > 0.15 and "Δ region" in network.method
+    assert abs(omega[structured.mean[:, 0].argmax()] - omega_qe) < 0.03 and "Δ" not in structured.method

@@ -125,7 +125,9 @@ def predict_responses(ensemble: Ensemble | str | os.PathLike, q, omega, *,
         members = member_responses(ensemble.model, q, omega, target)
     if ensemble.model.is_response:
         method = ("physics-structured model: superscaling responses with bounded learned corrections and a learned "
-                  "inelastic transverse term" if ensemble.model.is_structured else "response network")
+                  "inelastic transverse term" if ensemble.model.is_structured
+                  else "response network: no physics keeps R_L out of the Δ region, where R_T carries σ (a "
+                  "physics-structured model does)")
     else:
         members = np.full((ensemble.model.draws, len(q), 2), np.nan)
         theta_all = np.asarray(settings, float)[:, 1] if settings else np.zeros(0)
