@@ -34,6 +34,8 @@ FLAVORS = {"numu": ("mu", ccqe.Current(ccqe.MUON_MASS, 1, "neutron")),
            "numubar": ("mu", ccqe.Current(ccqe.MUON_MASS, -1, "proton")),
            "nue": ("e", ccqe.Current(ccqe.ELECTRON_MASS, 1, "neutron")),
            "nuebar": ("e", ccqe.Current(ccqe.ELECTRON_MASS, -1, "proton"))}
+#: flavour → its symbol in figures (matplotlib mathtext).
+FLAVOR_SYMBOLS = {"numu": r"$\nu_\mu$", "numubar": r"$\bar\nu_\mu$", "nue": r"$\nu_e$", "nuebar": r"$\bar\nu_e$"}
 NOT_INCLUDED = ("two-nucleon (2p2h, meson-exchange-current) knockout, pion production and absorption, final-state "
                 "interactions beyond what the scaling function holds")
 #: What is not included with the transverse enhancement (``enxs.neutrino``'s docstring).

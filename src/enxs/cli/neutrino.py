@@ -294,7 +294,8 @@ def plot_neutrino(model: str, nucleus: str | None, flavor: str, energy: float | 
                 ax.set_xticks([t for t in (0.1, 0.2, 0.3, 0.5, 1, 2, 3, 5, 10, 20, 50) if x[0] <= t <= x[-1]])
                 ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
                 ax.xaxis.set_minor_formatter(NullFormatter())
-            ax.set_ylabel(f"σ({flavor})/σ({ratio_to}), member by member" if ratio_to
+            symbol = neutrinorequest.FLAVOR_SYMBOLS
+            ax.set_ylabel(f"σ({symbol[flavor]})/σ({symbol[ratio_to]}), member by member" if ratio_to
                           else "σ per active nucleon [10⁻³⁸ cm²]")
         else:
             table = _flux_table(energy, flux, flavor, emax)
@@ -320,7 +321,7 @@ def plot_neutrino(model: str, nucleus: str | None, flavor: str, energy: float | 
     where = f"E_ν = {energy:g} GeV" if energy is not None and not total else ("flux-averaged" if flux else "")
     plus = " with its transverse enhancement" if enhanced else ""
     name = target.name + (f" + {hydrogen} H" if hydrogen else "")  # the molecule: per its active nucleons
-    what = f"{flavor}/{ratio_to}" if ratio_to else flavor
+    what = neutrinorequest.FLAVOR_SYMBOLS[flavor] + (f"/{neutrinorequest.FLAVOR_SYMBOLS[ratio_to]}" if ratio_to else "")
     ax.set_title(f"{name}: CCQE {what}{' ' + where if where else ''} ({model}{plus}; mean, 16–84%)", fontsize=9)
     plots.legend(ax, fontsize=7)
     save_figure(fig, output, f"; not included: {result.metadata['not_included']}")
