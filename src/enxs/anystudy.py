@@ -279,9 +279,9 @@ def quasielastic_peak(q: float, nucleus: Nucleus) -> float:
 
 
 def longitudinal_shape(omega: np.ndarray, r_l: np.ndarray, q: float, nucleus: Nucleus) -> tuple[float, float, float]:
-    """Where R_L [any unit] over ω [GeV] at q [GeV] peaks against the quasielastic peak
-    ω_QE (``quasielastic_peak``), R_L(ω_QE)/R_L(peak) (how flat the top is) and
-    R_L(ω_QE + 0.3 GeV)/R_L(peak) (0 beyond the ω given)."""
+    """Where a response R [any unit] over ω [GeV] at q [GeV] (R_L; also R_T's quasielastic part) peaks against the
+    quasielastic peak ω_QE (``quasielastic_peak``), R(ω_QE)/R(peak) (how flat the top is) and
+    R(ω_QE + 0.3 GeV)/R(peak) (0 beyond the ω given)."""
     omega_qe = quasielastic_peak(q, nucleus)
     at, after = (np.interp(omega_qe + d, omega, r_l, right=0.0) / r_l.max() for d in (0.0, 0.3))
     return omega[r_l.argmax()] - omega_qe, at, after
