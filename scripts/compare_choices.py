@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from enxs import runs
-from enxs.anystudy import longitudinal_shape
+from enxs.anystudy import peak_shape
 from enxs.context import Context, resolve_device
 from enxs.errors import EnxsError
 from enxs.evaluation import evaluate_model
@@ -41,7 +41,7 @@ def response_shape(model: Path) -> str:
         for q in (0.5, 0.8):
             omega = np.linspace(0.02, q - 0.02, 60)
             r_l = member_responses(ensemble.model, np.full_like(omega, q), omega, nucleus)[..., 0].mean(0)
-            offset, _, tail = longitudinal_shape(omega, r_l, q, nucleus)
+            offset, _, tail = peak_shape(omega, r_l, q, nucleus)
             cells.append(f"{name} q={q}: {1000 * offset:+.0f} MeV, tail {tail:.2f}")
     return "; ".join(cells)
 

@@ -278,13 +278,13 @@ def quasielastic_peak(q: float, nucleus: Nucleus) -> float:
     return float(np.sqrt(q**2 + NUCLEON_MASS**2) - NUCLEON_MASS + describe(nucleus).e_shift)
 
 
-def longitudinal_shape(omega: np.ndarray, r_l: np.ndarray, q: float, nucleus: Nucleus) -> tuple[float, float, float]:
+def peak_shape(omega: np.ndarray, response: np.ndarray, q: float, nucleus: Nucleus) -> tuple[float, float, float]:
     """Where a response R [any unit] over ω [GeV] at q [GeV] (R_L; also R_T's quasielastic part) peaks against the
     quasielastic peak ω_QE (``quasielastic_peak``), R(ω_QE)/R(peak) (how flat the top is) and
     R(ω_QE + 0.3 GeV)/R(peak) (0 beyond the ω given)."""
     omega_qe = quasielastic_peak(q, nucleus)
-    at, after = (np.interp(omega_qe + d, omega, r_l, right=0.0) / r_l.max() for d in (0.0, 0.3))
-    return omega[r_l.argmax()] - omega_qe, at, after
+    at, after = (np.interp(omega_qe + d, omega, response, right=0.0) / response.max() for d in (0.0, 0.3))
+    return omega[response.argmax()] - omega_qe, at, after
 
 
 def quasielastic_share(r, q: float, nucleus: Nucleus) -> float:
@@ -322,15 +322,15 @@ def response_lines(model: str, out: Path) -> list[str]:
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in generator["rows"]:
         r, nucleus = generator["results"][(row["nucleus"], row["q"])], Nucleus.parse(row["nucleus"])
-        offset, at, after = longitudinal_shape(r.omega, r.mean[:, 0], row["q"], nucleus)
+        offset, at, after = peak_shape(r.omega, r.mean[:, 0], row["q"], nucleus)
         physics = member_responses(backbone, np.full_like(r.omega, row["q"]), r.omega, nucleus)[0, :, 0]
-        physics_offset = longitudinal_shape(r.omega, physics, row["q"], nucleus)[0]
+        physics_offset = peak_shape(r.omega, physics, row["q"], nucleus)[0]
         offset_mev, physics_mev = round(offset * 1000), round(physics_offset * 1000)
         if r.transverse_qe is None:
             share = transverse_mev = "—"
         else:
             share = f"{quasielastic_share(r, row['q'], nucleus):.2f}"
-            transverse = longitudinal_shape(r.omega, r.transverse_qe.mean(0), row["q"], nucleus)[0]
+            transverse = peak_shape(r.omega, r.transverse_qe.mean(0), row["q"], nucleus)[0]
             transverse_mev = f"{round(transverse * 1000):+d}"
         lines.append(f"| {row['nucleus']} | {row['q']:g} | {offset_mev:+d} | {physics_mev:+d} | {transverse_mev} "
                      f"| {at:.2f} | {after:.2f} "
