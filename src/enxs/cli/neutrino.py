@@ -79,15 +79,10 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
         if total:
             table = _flux_table(energy, flux, flavor, emax,
                                 "--total needs --energy start:stop:count (or a list), or --flux FILE for ⟨σ⟩")
-            energies = None if table else parse_values(energy, "--energy")
-            sigma = []
-            for which in (flavor, ratio_to) if ratio_to else (flavor,):
-                with progress_bar(f"σ(E_ν) of {which} on {target.name}", "energy", transient=True) as update:
-                    sigma.append(neutrino.total_cross_section(
-                        ensemble, target, energies, flux=table, flavor=which, axial_mass=axial_mass, per=per,
-                        scaling=scaling, pauli=pauli, axial_mass_std=axial_mass_std, coulomb=coulomb,
-                        transverse_enhancement=enhanced, hydrogen=hydrogen, on_energy=update))
-            return neutrino.flavor_ratio(*sigma) if ratio_to else sigma[0]
+            return total_or_ratio(ensemble, target, None if table else parse_values(energy, "--energy"), flavor,
+                                  ratio_to, flux=table, axial_mass=axial_mass, per=per, scaling=scaling, pauli=pauli,
+                                  axial_mass_std=axial_mass_std, coulomb=coulomb, transverse_enhancement=enhanced,
+                                  hydrogen=hydrogen)
         if points is None and (tmu is None or cos is None):
             raise CLIError("give --tmu and --cos (start:stop:count or lists), --input points.csv, or --total")
         table = _flux_table(energy, flux, flavor, emax)
@@ -249,6 +244,19 @@ def neutrino(
     say(f"{len(frame)} point(s) written to {output}")
 
 
+def total_or_ratio(ensemble, target, energies, flavor: str, ratio_to: str | None, **options):
+    """σ(E_ν) of ``flavor`` (``neutrino.total_cross_section`` with ``options``), or with ``ratio_to`` its ratio to
+    that flavour's, member by member (``neutrino.flavor_ratio``); a progress bar for each flavour."""
+    from enxs import neutrino
+
+    sigma = []
+    for which in (flavor, ratio_to) if ratio_to else (flavor,):
+        with progress_bar(f"σ(E_ν) of {which} on {target.name}", "energy", transient=True) as update:
+            sigma.append(neutrino.total_cross_section(ensemble, target, energies, flavor=which, on_energy=update,
+                                                      **options))
+    return neutrino.flavor_ratio(*sigma) if ratio_to else sigma[0]
+
+
 def plot_neutrino(model: str, nucleus: str | None, flavor: str, energy: float | None, flux: Path | None,
                   emax: float | None, cos: str | None, total: bool, output: Path, enhanced: bool = False,
                   hydrogen: int = 0, ratio_to: str | None = None) -> None:
@@ -267,6 +275,7 @@ def plot_neutrino(model: str, nucleus: str | None, flavor: str, energy: float | 
     from enxs.cli.use import load
 
     lepton_mass = neutrinorequest.flavor_current(flavor, "--neutrino").lepton_mass  # GeV
+    symbol = neutrinorequest.FLAVOR_SYMBOLS
     low = 0.1 if ratio_to is None else 0.2  # E_ν [GeV] where σ(E_ν) (a ratio: above every muon threshold) starts
     if ratio_to is not None:
         neutrinorequest.flavor_current(ratio_to, "--ratio-to")
@@ -278,10 +287,8 @@ def plot_neutrino(model: str, nucleus: str | None, flavor: str, energy: float | 
         if total:
             wide = (emax or 3.0) > 5.0 or ratio_to is not None  # a logarithmic E_ν axis: the rise below 1 GeV shows
             x = np.geomspace(low, emax or 3.0, 60) if wide else np.linspace(low, emax or 3.0, 40)
-            flavors = (flavor, ratio_to) if ratio_to else (flavor,)
-            sigma = [neutrino.total_cross_section(ensemble, target, x, flavor=f, transverse_enhancement=enhanced,
-                                                  hydrogen=hydrogen) for f in flavors]
-            result = neutrino.flavor_ratio(*sigma) if ratio_to else sigma[0]
+            result = total_or_ratio(ensemble, target, x, flavor, ratio_to, transverse_enhancement=enhanced,
+                                    hydrogen=hydrogen)
             scale = 1.0 if ratio_to else 1e38
             q16, q84 = result.quantiles()
             plots.band(ax, x, scale * result.mean, scale * q16, scale * q84, f"{model} (mean, 16–84%)")
@@ -294,7 +301,6 @@ def plot_neutrino(model: str, nucleus: str | None, flavor: str, energy: float | 
                 ax.set_xticks([t for t in (0.1, 0.2, 0.3, 0.5, 1, 2, 3, 5, 10, 20, 50) if x[0] <= t <= x[-1]])
                 ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
                 ax.xaxis.set_minor_formatter(NullFormatter())
-            symbol = neutrinorequest.FLAVOR_SYMBOLS
             ax.set_ylabel(f"σ({symbol[flavor]})/σ({symbol[ratio_to]}), member by member" if ratio_to
                           else "σ per active nucleon [10⁻³⁸ cm²]")
         else:
@@ -321,7 +327,7 @@ def plot_neutrino(model: str, nucleus: str | None, flavor: str, energy: float | 
     where = f"E_ν = {energy:g} GeV" if energy is not None and not total else ("flux-averaged" if flux else "")
     plus = " with its transverse enhancement" if enhanced else ""
     name = target.name + (f" + {hydrogen} H" if hydrogen else "")  # the molecule: per its active nucleons
-    what = neutrinorequest.FLAVOR_SYMBOLS[flavor] + (f"/{neutrinorequest.FLAVOR_SYMBOLS[ratio_to]}" if ratio_to else "")
+    what = symbol[flavor] + (f"/{symbol[ratio_to]}" if ratio_to else "")
     ax.set_title(f"{name}: CCQE {what}{' ' + where if where else ''} ({model}{plus}; mean, 16–84%)", fontsize=9)
     plots.legend(ax, fontsize=7)
     save_figure(fig, output, f"; not included: {result.metadata['not_included']}")
