@@ -50,8 +50,11 @@ def test_chunk_ranges_cover_the_members_once():
     assert executors.chunk_ranges(2, 4) == [(0, 1), (1, 1)]
 
 
-def test_chunks_of_members_merge_into_the_in_process_model(toy_file, tmp_path):
-    spec = _spec(toy_file)
+@pytest.mark.parametrize("model", [(), ("model.output=superscaling", "model.nucleus_inputs=physics",
+                                         "model.transverse_smoothness=0.01")], ids=["sigma", "structured-smooth"])
+def test_chunks_of_members_merge_into_the_in_process_model(toy_file, tmp_path, model):
+    """Member k is the same in any chunk: its seed's streams, and the run's own (the smoothness prior's points)."""
+    spec = _spec(toy_file, *model)
     whole = runs.execute(spec, tmp_path / "whole")
     parts = [tmp_path / "a", tmp_path / "b"]
     runs.execute(_chunk(spec, 0, 2), parts[0])

@@ -404,3 +404,30 @@ def test_the_two_body_term_scales_as_a_kf_squared_and_exports(tmp_path):
     assert onnx_io.export(structured_net(two_body=True), ARGON, tmp_path / "out")["max_rel_diff"] < 1e-4
     with pytest.raises(ConfigError, match="two_body"):
         ModelConfig(two_body=True).check()
+
+
+def test_the_smoothness_prior_is_on_c_t_curvature_in_omega_at_virtual_quasielastic_points():
+    """Virtual points: triplets at ω − h, ω, ω + h with one q, in the quasielastic peak (|ψ′| ≲ 1), the same for
+    the same stream; the prior is zero for a constant c_T, grows as 1/width² with a bump, and reaches the network
+    only (not c_L's knots)."""
+    x = structured.virtual_inputs(torch.Generator().manual_seed(5))
+    torch.testing.assert_close(x, structured.virtual_inputs(torch.Generator().manual_seed(5)))
+    lower, centre, upper = x.unflatten(0, (3, -1))
+    torch.testing.assert_close(upper[:, 1:2], lower[:, 1:2])  # one q per triplet (the log too)
+    torch.testing.assert_close(upper[:, 2] - centre[:, 2], centre[:, 2] - lower[:, 2])
+    assert torch.allclose(centre[:, 2] - lower[:, 2], torch.tensor(structured.SMOOTHNESS_STEP))
+    assert bool((centre[:, 0].abs() < 1.2).all()) and bool((x[:, 4] > 0).all()) and bool((lower[:, 2] > 0).all())
+    flat = torch.zeros(2, x.shape[0])
+    assert torch.equal(structured.smoothness_penalty(flat, 0.01), torch.zeros(2))
+    bump = flat.clone()
+    bump[:, structured.VIRTUAL_POINTS:2 * structured.VIRTUAL_POINTS] = 0.1  # c_T higher at every centre
+    wide, narrow = structured.smoothness_penalty(bump, 0.02), structured.smoothness_penalty(bump, 0.01)
+    assert torch.all(wide > 0) and torch.allclose(narrow, 4 * wide)
+    net = structured_net(transverse_smoothness=0.01).train()
+    penalty = net.smoothness_penalty(torch.Generator().manual_seed(0))
+    assert penalty.shape == (3,) and bool((penalty > 0).all())
+    penalty.sum().backward()
+    assert net.scaling.values.grad is None and net.head.weight.grad.abs().sum() > 0
+    assert structured_net().smoothness_penalty(torch.Generator()) == 0.0
+    with pytest.raises(ConfigError, match="structured"):
+        ModelConfig(transverse_smoothness=0.01).check()

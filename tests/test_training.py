@@ -54,8 +54,14 @@ def _interrupt_at(epoch):
     return hook
 
 
-def test_resume_continues_bit_identically(toy_file, tmp_path):
-    sets = ("train.members=3", "train.epochs=12", "train.checkpoint_every=4", "train.eval_every=2", "model.width=16")
+STRUCTURED_SMOOTH = ("model.output=superscaling", "model.nucleus_inputs=physics", "model.transverse_smoothness=0.01")
+
+
+@pytest.mark.parametrize("model", [(), STRUCTURED_SMOOTH], ids=["sigma", "structured-smooth"])
+def test_resume_continues_bit_identically(toy_file, tmp_path, model):
+    """The structured model's smoothness prior draws its virtual points from a stream that is checkpointed too."""
+    sets = ("train.members=3", "train.epochs=12", "train.checkpoint_every=4", "train.eval_every=2", "model.width=16",
+            *model)
     runs.execute(_spec(toy_file, *sets), tmp_path / "full")
     with pytest.raises(KeyboardInterrupt):
         runs.execute(_spec(toy_file, *sets), tmp_path / "cut", on_epoch=_interrupt_at(6))

@@ -46,7 +46,8 @@ class ModelConfig:
       ``inelastic_threshold`` > 0, the inelastic term only where the Fermi gas reaches that mass W [GeV];
       ``longitudinal_basis``, c_L's on its knots (``structured.ScalingCorrection``); ``longitudinal_low_q`` =
       q₀ > 0 [GeV], c_L may also vary with q below about q₀ (``structured.low_q_weight``); ``two_body``, a
-      transverse two-nucleon term ∝ A k_F² (``structured.log_two_body``).
+      transverse two-nucleon term ∝ A k_F² (``structured.log_two_body``); ``transverse_smoothness`` > 0, a prior
+      of that width on c_T's second differences in ω for virtual nuclei (``structured.smoothness_penalty``).
     """
 
     depth: int = 10
@@ -69,25 +70,24 @@ class ModelConfig:
     longitudinal_basis: str = "linear"  # linear (hats) | cubic (B-splines: smooth; the recipe's)
     longitudinal_low_q: float = 0.0  # q₀ [GeV]; 0: c_L of ψ′ alone (the recipe: 0.2)
     two_body: bool = False  # measured, not in the recipe (docs/method.md)
+    transverse_smoothness: float = 0.0  # 0: none
     own_nuclei: str = ""  # comma-separated; a run sets it to its nuclei
 
     def check(self) -> None:
-        _choice("model.nucleus_inputs", self.nucleus_inputs, NUCLEUS_INPUTS)
-        _choice("model.activation", self.activation, ("relu", "silu", "tanh"))
-        _choice("model.norm", self.norm, ("batch", "affine", "none"))
-        _choice("model.inputs", self.inputs, ("nuwro", "standardized"))
-        _choice("model.output", self.output, OUTPUTS)
-        _choice("model.longitudinal_basis", self.longitudinal_basis, ("linear", "cubic"))
+        for key, allowed in (("nucleus_inputs", NUCLEUS_INPUTS), ("activation", ("relu", "silu", "tanh")),
+                             ("norm", ("batch", "affine", "none")), ("inputs", ("nuwro", "standardized")),
+                             ("output", OUTPUTS), ("longitudinal_basis", ("linear", "cubic"))):
+            _choice(f"model.{key}", getattr(self, key), allowed)
         if (self.output == "superscaling") != (self.nucleus_inputs == "physics"):
             raise ConfigError("model.output=superscaling and model.nucleus_inputs=physics go together "
                               "(the structured model needs the nucleus' Z, N, k_F, E_s and Coulomb potential)")
-        structured = (self.nucleus_prior, self.inelastic_threshold, self.longitudinal_low_q)
+        structured = (self.nucleus_prior, self.inelastic_threshold, self.longitudinal_low_q, self.transverse_smoothness)
         if (self.pauli_blocking or self.two_body or any(structured)) and self.output != "superscaling":
             raise ConfigError("model.pauli_blocking, nucleus_prior, inelastic_threshold, longitudinal_low_q, "
-                              "two_body: structured model only")
+                              "two_body, transverse_smoothness: structured model only")
         if min(structured) < 0 or self.longitudinal_cut <= 0:
-            raise ConfigError("model.nucleus_prior, inelastic_threshold, longitudinal_low_q must be ≥ 0, "
-                              "longitudinal_cut > 0 (a ψ′)")
+            raise ConfigError("model.nucleus_prior, inelastic_threshold, longitudinal_low_q, transverse_smoothness "
+                              "must be ≥ 0, longitudinal_cut > 0 (a ψ′)")
         _choice("model.output_bias_init", self.output_bias_init, ("zero", "data"))
         _choice("model.init", self.init, ("lecun", "he"))
         if self.depth < 1 or self.width < 1:

@@ -333,6 +333,15 @@ class EnsembleNet(nn.Module):
         """The own parts' prior term per member [K] (``structured.NucleusParts.penalty``), or 0."""
         return 0.0 if self.parts is None else self.parts.penalty()
 
+    def smoothness_penalty(self, generator: torch.Generator) -> torch.Tensor | float:
+        """The structured model's smoothness prior on c_T per member [K] (``model.transverse_smoothness``;
+        ``structured.smoothness_penalty``) at virtual points drawn with ``generator``, or 0 where it has none."""
+        width = self.config.transverse_smoothness
+        if not width:
+            return 0.0
+        x = (structured.virtual_inputs(generator).to(self.feature_mean.device) - self.feature_mean) / self.feature_std
+        return structured.smoothness_penalty(self._layers(x, None)[..., 0], width)
+
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """y = σ/S, [K, N]."""
         return self.forward_with_log(features)[0]

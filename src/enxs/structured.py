@@ -11,7 +11,9 @@ Responses per nucleus (GeV⁻¹), at (q, ω) [GeV] (``enxs.superscaling`` for G_
   times a learned correction. The longitudinal one, c_L(ψ′), is a function of ψ′ alone (a
   spline on ``KNOTS`` per member, :class:`ScalingCorrection`): one universal longitudinal scaling function,
   as superscaling of the first and second kind has it. The transverse one, c_T, comes from the
-  network and may vary with q (scaling violations: meson-exchange currents, the Δ tail). Both are
+  network and may vary with q (scaling violations: meson-exchange currents, the Δ tail); with
+  ``model.transverse_smoothness`` a prior keeps it smooth in ω at fixed q for every nucleus in the range of
+  carbon to lead, trained or not (:func:`smoothness_penalty`, at virtual nuclei). Both are
   bounded, |c_X| ≤ C_MAX, so that whatever is learned, the quasielastic peak stays where ψ′ puts
   it, within a factor e^{±C_MAX};
 - the rest of the spectrum (two-nucleon knockout in the dip, Δ and higher resonances, DIS) is a
@@ -292,3 +294,45 @@ def log_weights(features: torch.Tensor) -> torch.Tensor:
     tan2_half = (1 - cos_theta) / (1 + cos_theta)
     v = torch.stack([ratio * ratio, ratio / 2 + tan2_half], dim=-1)
     return torch.log(focusing * mott_over_s).unsqueeze(-1) + torch.log(v)
+
+
+#: The smoothness prior on c_T (``model.transverse_smoothness``): virtual nuclei with k_F and E_s [GeV] drawn
+#: uniformly in these ranges (Moniz's, carbon to lead: descriptors.MONIZ), q [GeV] log-uniformly in its range.
+VIRTUAL_RANGES = {"k_f": (0.20, 0.27), "e_s": (0.015, 0.045), "q": (0.25, 1.5)}
+#: The second differences are taken at ω − h, ω, ω + h, h = SMOOTHNESS_STEP [GeV], at VIRTUAL_POINTS points drawn
+#: anew at every SMOOTHNESS_EVERY-th training step (which takes the prior that many times: a pass costs little in
+#: arithmetic and much in calls); the prior counts as SMOOTHNESS_COUNT observations.
+SMOOTHNESS_STEP = 0.02
+VIRTUAL_POINTS = 32
+SMOOTHNESS_EVERY = 4
+SMOOTHNESS_COUNT = 1000
+
+
+def virtual_inputs(generator: torch.Generator) -> torch.Tensor:
+    """The network's inputs [3P, 6] (unstandardized) at P = VIRTUAL_POINTS random virtual points, each at
+    ω − h, ω, ω + h (h = SMOOTHNESS_STEP) in that order: a nucleus (k_F, E_s) drawn in VIRTUAL_RANGES, q
+    log-uniform in its range, ω where ψ′ is uniform in [−1, 1] (its quasielastic peak); ω − h at least E_s."""
+    u = torch.rand(4, VIRTUAL_POINTS, generator=generator)
+    (k_lo, k_hi), (e_lo, e_hi), (q_lo, q_hi) = VIRTUAL_RANGES.values()
+    k_f, e_s = k_lo + (k_hi - k_lo) * u[0], e_lo + (e_hi - e_lo) * u[1]
+    q = q_lo * (q_hi / q_lo) ** u[2]
+    psi = 2 * u[3] - 1
+    eps = 1 + superscaling.fermi_xi(k_f, q.dtype) * psi * psi  # as superscaling.omega_at_psi, ψ′ per point
+    p = torch.sign(psi) * M * torch.sqrt(eps * eps - 1)
+    centre = torch.maximum(e_s + torch.sqrt((q + p) ** 2 + M * M) - eps * M, e_s + SMOOTHNESS_STEP)
+    omega = (centre + SMOOTHNESS_STEP * torch.tensor([-1.0, 0.0, 1.0]).unsqueeze(-1)).reshape(-1)
+    q, k_f, e_s = (t.repeat(3) for t in (q, k_f, e_s))
+    big_q2 = q * q - omega * omega
+    psi_prime = superscaling.psi_prime(q, omega, k_f, e_s, big_q2=big_q2)
+    return torch.stack([psi_prime, q, omega, M * M + 2 * M * omega - big_q2, big_q2, torch.log(q)], dim=-1)
+
+
+def smoothness_penalty(g_t: torch.Tensor, width: float) -> torch.Tensor:
+    """−ln of the smoothness prior per member [K], in the units of χ²/2: SMOOTHNESS_COUNT × the mean of
+    d²/(2 width²) over the virtual points, d = c_T(ω − h) − 2 c_T(ω) + c_T(ω + h) the second difference of the
+    bounded transverse correction at fixed q, from the network's g_T at :func:`virtual_inputs` [K, 3P]. A
+    universal correction smooth in ω for the trained nuclei need not be for a nucleus between them (argon's
+    quasielastic R_T dipped 13% within 40 MeV: docs/method.md); the prior asks it for every nucleus in range."""
+    c = bounded(g_t).unflatten(-1, (3, -1))
+    d = c[:, 0] - 2 * c[:, 1] + c[:, 2]
+    return SMOOTHNESS_COUNT * (d * d).mean(-1) / (2 * width * width)

@@ -30,7 +30,7 @@ from enxs.datasets import dataset_info, total_error
 from enxs.descriptors import table_inputs
 from enxs.loss import data_chi2, fix_common_scale, lambda_sums, profile_lambda, training_loss
 from enxs.network import EnsembleNet
-from enxs.structured import OWN_SHARE
+from enxs.structured import OWN_SHARE, SMOOTHNESS_EVERY
 
 
 @dataclass
@@ -114,8 +114,9 @@ def member_seeds(seed: int, members: int) -> list[int]:
 
 
 def member_streams(seeds: list[int], purpose: str) -> list[int]:
-    """One seed per member for ``purpose`` ("weights", "batches"): a child of the member's seed."""
-    tag = {"weights": 1, "batches": 2}[purpose]
+    """One seed per member for ``purpose`` ("weights", "batches"; "virtual points" of the run's seed alone): a
+    child of the member's seed."""
+    tag = {"weights": 1, "batches": 2, "virtual points": 3}[purpose]
     return [int(np.random.SeedSequence([s, tag]).generate_state(1)[0]) for s in seeds]
 
 
@@ -182,6 +183,8 @@ class Trainer:
         self.optimizer = torch.optim.Adam([names[n] for n in sorted(chosen)], lr=tc.lr,
                                           weight_decay=tc.weight_decay, fused=True)
         self.generators = [torch.Generator().manual_seed(s) for s in member_streams(self.seeds, "batches")]
+        # the structured model's virtual points (its smoothness prior): the same for every member, from the run's seed
+        self.virtual = torch.Generator().manual_seed(member_streams([tc.seed], "virtual points")[0])
         self.lam = torch.ones(self.K, self.D, device=device)
         self.epoch = 0
         self.best_val = torch.full((self.K,), math.inf, device=device)
@@ -223,8 +226,8 @@ class Trainer:
             self._validate()
         while self.epoch < tc.epochs:
             self._start_epoch()  # learning rate, loss phase, a shuffled order of points per member
-            for idx in self._batches():  # [K, B]: one batch of its own training points per member
-                loss = self._loss(idx)  # [K]: each member's loss on its batch
+            for step, idx in enumerate(self._batches()):  # [K, B]: one batch of its own training points per member
+                loss = self._loss(idx, step)  # [K]: each member's loss on its batch
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.sum().backward()  # members share no weights: the sum keeps their gradients apart
                 self.optimizer.step()
@@ -243,10 +246,10 @@ class Trainer:
     # -- the steps of an epoch ------------------------------------------------------------
     def _start_epoch(self) -> None:
         tc = self.config.train
+        self.own_phase = self.own_from is not None and self.epoch >= self.own_from
         if self.own_from is not None:  # the universal parts, then the own parts alone (structured.NucleusParts)
-            own = self.epoch >= self.own_from
             for name, p in self.model.named_parameters():
-                p.requires_grad_(name.startswith("parts.") == own)
+                p.requires_grad_(name.startswith("parts.") == self.own_phase)
         for group in self.optimizer.param_groups:
             group["lr"] = self._lr(self.epoch)
         self._set_mode(True)
@@ -267,8 +270,10 @@ class Trainer:
         for start in range(0, n_train - batch + 1, batch):
             yield shuffled[:, start : start + batch]
 
-    def _loss(self, idx: torch.Tensor) -> torch.Tensor:
-        """Each member's loss on its batch [K] (``loss.training_loss``), and the epoch's tallies."""
+    def _loss(self, idx: torch.Tensor, step: int) -> torch.Tensor:
+        """Each member's loss on its batch [K] (``loss.training_loss``; a structured model's priors: its own parts',
+        and at every SMOOTHNESS_EVERY-th ``step`` of an epoch that many times its smoothness prior), and the
+        epoch's tallies."""
         p, batch = self.points, idx.shape[1]
         sigma, error, data = self.sigma_rep.gather(1, idx), p.error[idx], p.dataset[idx]
         y, log_y = self.model.forward_with_log(p.features[idx])
@@ -277,6 +282,10 @@ class Trainer:
         share = batch / self.train_index.shape[1]
         loss = training_loss(phase, sigma, error, prediction, log_prediction, data, self.lam, p.norm_unc, share)
         loss = loss + share * self.model.prior_penalty() / batch  # the own parts' prior (structured model)
+        if self.model.config.transverse_smoothness and not self.own_phase and step % SMOOTHNESS_EVERY == 0:
+            self._set_mode(False)  # batch norm's statistics are the data's
+            loss = loss + SMOOTHNESS_EVERY * share * self.model.smoothness_penalty(self.virtual) / batch
+            self._set_mode(True)
         with torch.no_grad():
             fs, ff = lambda_sums(sigma, error, prediction, data, self.D)
             self.tally[0] += fs
@@ -337,7 +346,8 @@ class Trainer:
             for key, value in s.items():
                 tensors[f"opt.{i}.{key}"] = torch.as_tensor(value)
         tensors |= {"lam": self.lam, "best_lam": self.best_lam, "best_val": self.best_val,
-                    "best_epoch": self.best_epoch, "rng": torch.stack([g.get_state() for g in self.generators])}
+                    "best_epoch": self.best_epoch, "rng": torch.stack([g.get_state() for g in self.generators]),
+                    "rng_virtual": self.virtual.get_state()}
         meta = {"epoch": self.epoch, "history": self.history, "opt_param_groups": opt["param_groups"]}
         return {k: v.contiguous() for k, v in tensors.items()}, meta
 
@@ -358,4 +368,6 @@ class Trainer:
                                  "stream; start the run again (the scheme is now per member)")
         for generator, state in zip(self.generators, tensors["rng"], strict=True):
             generator.set_state(state.clone())  # a fresh tensor: set_state ignores a view's storage offset
+        if "rng_virtual" in tensors:  # (checkpoints of earlier enxs lack it)
+            self.virtual.set_state(tensors["rng_virtual"].clone())
         self.epoch, self.history = meta["epoch"], meta["history"]
