@@ -406,26 +406,32 @@ def test_the_two_body_term_scales_as_a_kf_squared_and_exports(tmp_path):
         ModelConfig(two_body=True).check()
 
 
-def test_the_smoothness_prior_is_on_c_t_curvature_in_omega_at_virtual_quasielastic_points():
-    """Virtual points: triplets at ω − h, ω, ω + h with one q, in the quasielastic peak (|ψ′| ≲ 1), the same for
-    the same stream; the prior is zero for a constant c_T, grows as 1/width² with a bump, and reaches the network
-    only (not c_L's knots)."""
+def test_the_smoothness_prior_penalizes_a_dip_at_the_top_of_the_transverse_scaling_function():
+    """Virtual points: triplets at ψ′ − h, ψ′, ψ′ + h with one q and ψ′ in the peak, the same for the same stream; the
+    prior is zero for the backbone (ln f₀ is concave there) and for a bump, positive for a dip (as 1/width²), and
+    reaches the network only (not c_L's knots)."""
     x = structured.virtual_inputs(torch.Generator().manual_seed(5))
     torch.testing.assert_close(x, structured.virtual_inputs(torch.Generator().manual_seed(5)))
     lower, centre, upper = x.unflatten(0, (3, -1))
     torch.testing.assert_close(upper[:, 1:2], lower[:, 1:2])  # one q per triplet (the log too)
-    torch.testing.assert_close(upper[:, 2] - centre[:, 2], centre[:, 2] - lower[:, 2])
-    assert torch.allclose(centre[:, 2] - lower[:, 2], torch.tensor(structured.SMOOTHNESS_STEP))
-    assert bool((centre[:, 0].abs() < 1.2).all()) and bool((x[:, 4] > 0).all()) and bool((lower[:, 2] > 0).all())
-    flat = torch.zeros(2, x.shape[0])
-    assert torch.equal(structured.smoothness_penalty(flat, 0.01), torch.zeros(2))
-    bump = flat.clone()
-    bump[:, structured.VIRTUAL_POINTS:2 * structured.VIRTUAL_POINTS] = 0.1  # c_T higher at every centre
-    wide, narrow = structured.smoothness_penalty(bump, 0.02), structured.smoothness_penalty(bump, 0.01)
+    torch.testing.assert_close(upper[:, 0] - centre[:, 0], torch.full_like(centre[:, 0], structured.SMOOTHNESS_STEP))
+    torch.testing.assert_close(centre[:, 0] - lower[:, 0], torch.full_like(centre[:, 0], structured.SMOOTHNESS_STEP))
+    low, high = structured.PEAK
+    assert bool(((centre[:, 0] >= low) & (centre[:, 0] <= high)).all())
+    assert bool((x[:, 4] > 0).all()) and bool((lower[:, 2] < centre[:, 2]).all()) and bool((x[:, 2] > 0).all())
+    psi, flat = x[:, 0], torch.zeros(2, x.shape[0])
+    assert torch.equal(structured.smoothness_penalty(flat, psi, 0.01), torch.zeros(2))  # f₀ alone: no dip
+    centres = slice(structured.VIRTUAL_POINTS, 2 * structured.VIRTUAL_POINTS)
+    bump, dip = flat.clone(), flat.clone()
+    bump[:, centres], dip[:, centres] = 0.1, -0.1
+    assert torch.equal(structured.smoothness_penalty(bump, psi, 0.01), torch.zeros(2))
+    wide, narrow = structured.smoothness_penalty(dip, psi, 0.02), structured.smoothness_penalty(dip, psi, 0.01)
     assert torch.all(wide > 0) and torch.allclose(narrow, 4 * wide)
     net = structured_net(transverse_smoothness=0.01).train()
+    with torch.no_grad():
+        net.head.weight.mul_(30)  # a wiggly c_T
     penalty = net.smoothness_penalty(torch.Generator().manual_seed(0))
-    assert penalty.shape == (3,) and bool((penalty > 0).all())
+    assert penalty.shape == (3,) and bool((penalty >= 0).all()) and bool(penalty.sum() > 0)
     penalty.sum().backward()
     assert net.scaling.values.grad is None and net.head.weight.grad.abs().sum() > 0
     assert structured_net().smoothness_penalty(torch.Generator()) == 0.0

@@ -47,7 +47,7 @@ class ModelConfig:
       ``longitudinal_basis``, c_L's on its knots (``structured.ScalingCorrection``); ``longitudinal_low_q`` =
       q₀ > 0 [GeV], c_L may also vary with q below about q₀ (``structured.low_q_weight``); ``two_body``, a
       transverse two-nucleon term ∝ A k_F² (``structured.log_two_body``); ``transverse_smoothness`` > 0, a prior
-      of that width on c_T's second differences in ω for virtual nuclei (``structured.smoothness_penalty``).
+      of that width against a dip at the top of the transverse scaling function (``structured.smoothness_penalty``).
     """
 
     depth: int = 10
@@ -70,7 +70,7 @@ class ModelConfig:
     longitudinal_basis: str = "linear"  # linear (hats) | cubic (B-splines: smooth; the recipe's)
     longitudinal_low_q: float = 0.0  # q₀ [GeV]; 0: c_L of ψ′ alone (the recipe: 0.2)
     two_body: bool = False  # measured, not in the recipe (docs/method.md)
-    transverse_smoothness: float = 0.0  # 0: none
+    transverse_smoothness: float = 0.0  # 0: none (the recipe: 0.01)
     own_nuclei: str = ""  # comma-separated; a run sets it to its nuclei
 
     def check(self) -> None:

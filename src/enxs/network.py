@@ -339,8 +339,9 @@ class EnsembleNet(nn.Module):
         width = self.config.transverse_smoothness
         if not width:
             return 0.0
-        x = (structured.virtual_inputs(generator).to(self.feature_mean.device) - self.feature_mean) / self.feature_std
-        return structured.smoothness_penalty(self._layers(x, None)[..., 0], width)
+        inputs = structured.virtual_inputs(generator).to(self.feature_mean.device)
+        g_t = self._layers((inputs - self.feature_mean) / self.feature_std, None)[..., 0]
+        return structured.smoothness_penalty(g_t, inputs[:, 0], width)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """y = σ/S, [K, N]."""

@@ -56,7 +56,8 @@ MULTI_NUCLEUS_INPUTS = "shape"
 #: replica (coverage of zero-shot nuclei 45% → 55% on the validation nuclei) and c_L free below q ≈ 0.2 GeV
 #: (trained nuclei's χ²/N 12.4 → 9.7, zero-shot unchanged; docs/method.md).
 STRUCTURED = {"model": {"output": "superscaling", "nucleus_inputs": "physics", "longitudinal_cut": 2.0,
-                        "nucleus_prior": 0.1, "longitudinal_basis": "cubic", "longitudinal_low_q": 0.2},
+                        "nucleus_prior": 0.1, "longitudinal_basis": "cubic", "longitudinal_low_q": 0.2,
+                        "transverse_smoothness": 0.01},
               "train": {"fluctuate_norm": True}}
 #: Manifest kind of each start.
 KIND = {"scratch": "pretrain", "finetune": "finetune", "imported": "imported"}

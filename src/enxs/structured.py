@@ -12,8 +12,8 @@ Responses per nucleus (GeV⁻¹), at (q, ω) [GeV] (``enxs.superscaling`` for G_
   spline on ``KNOTS`` per member, :class:`ScalingCorrection`): one universal longitudinal scaling function,
   as superscaling of the first and second kind has it. The transverse one, c_T, comes from the
   network and may vary with q (scaling violations: meson-exchange currents, the Δ tail); with
-  ``model.transverse_smoothness`` a prior keeps it smooth in ω at fixed q for every nucleus in the range of
-  carbon to lead, trained or not (:func:`smoothness_penalty`, at virtual nuclei). Both are
+  ``model.transverse_smoothness`` a prior keeps f₀ e^{c_T} without a dip at the top of its peak for every
+  nucleus from carbon to lead, trained or not (:func:`smoothness_penalty`, at virtual nuclei). Both are
   bounded, |c_X| ≤ C_MAX, so that whatever is learned, the quasielastic peak stays where ψ′ puts
   it, within a factor e^{±C_MAX};
 - the rest of the spectrum (two-nucleon knockout in the dip, Δ and higher resonances, DIS) is a
@@ -296,13 +296,15 @@ def log_weights(features: torch.Tensor) -> torch.Tensor:
     return torch.log(focusing * mott_over_s).unsqueeze(-1) + torch.log(v)
 
 
-#: The smoothness prior on c_T (``model.transverse_smoothness``): virtual nuclei with k_F and E_s [GeV] drawn
-#: uniformly in these ranges (Moniz's, carbon to lead: descriptors.MONIZ), q [GeV] log-uniformly in its range.
+#: The smoothness prior on f_T (``model.transverse_smoothness``): virtual nuclei with k_F and E_s [GeV] drawn uniformly
+#: in these ranges (Moniz's, carbon to lead: descriptors.MONIZ), q [GeV] log-uniformly in its range.
 VIRTUAL_RANGES = {"k_f": (0.20, 0.27), "e_s": (0.015, 0.045), "q": (0.25, 1.5)}
-#: The second differences are taken at ω − h, ω, ω + h, h = SMOOTHNESS_STEP [GeV], at VIRTUAL_POINTS points drawn
-#: anew at every SMOOTHNESS_EVERY-th training step (which takes the prior that many times: a pass costs little in
-#: arithmetic and much in calls); the prior counts as SMOOTHNESS_COUNT observations.
-SMOOTHNESS_STEP = 0.02
+#: Where the prior acts: ψ′ in PEAK, the top of the quasielastic peak, where ln f₀ is concave (its second derivative
+#: below −0.06 from ψ′ = −0.95 to 0.7); the second differences at ψ′ − h, ψ′, ψ′ + h, h = SMOOTHNESS_STEP.
+PEAK = (-0.8, 0.6)
+SMOOTHNESS_STEP = 0.1
+#: VIRTUAL_POINTS points drawn anew at every SMOOTHNESS_EVERY-th training step (which takes the prior that many
+#: times: a pass costs little in arithmetic and much in calls); the prior counts as SMOOTHNESS_COUNT observations.
 VIRTUAL_POINTS = 32
 SMOOTHNESS_EVERY = 4
 SMOOTHNESS_COUNT = 1000
@@ -310,29 +312,30 @@ SMOOTHNESS_COUNT = 1000
 
 def virtual_inputs(generator: torch.Generator) -> torch.Tensor:
     """The network's inputs [3P, 6] (unstandardized) at P = VIRTUAL_POINTS random virtual points, each at
-    ω − h, ω, ω + h (h = SMOOTHNESS_STEP) in that order: a nucleus (k_F, E_s) drawn in VIRTUAL_RANGES, q
-    log-uniform in its range, ω where ψ′ is uniform in [−1, 1] (its quasielastic peak); ω − h at least E_s."""
+    ψ′ − h, ψ′, ψ′ + h (h = SMOOTHNESS_STEP) in that order, ψ′ uniform in PEAK: a nucleus (k_F, E_s) drawn in
+    VIRTUAL_RANGES, q log-uniform in its range, ω where ψ′(q, ω) is each of the three
+    (``superscaling.omega_at_psi``, per point)."""
     u = torch.rand(4, VIRTUAL_POINTS, generator=generator)
     (k_lo, k_hi), (e_lo, e_hi), (q_lo, q_hi) = VIRTUAL_RANGES.values()
-    k_f, e_s = k_lo + (k_hi - k_lo) * u[0], e_lo + (e_hi - e_lo) * u[1]
-    q = q_lo * (q_hi / q_lo) ** u[2]
-    psi = 2 * u[3] - 1
-    eps = 1 + superscaling.fermi_xi(k_f, q.dtype) * psi * psi  # as superscaling.omega_at_psi, ψ′ per point
+    k_f, e_s = (t.repeat(3) for t in (k_lo + (k_hi - k_lo) * u[0], e_lo + (e_hi - e_lo) * u[1]))
+    q = (q_lo * (q_hi / q_lo) ** u[2]).repeat(3)
+    psi = (PEAK[0] + (PEAK[1] - PEAK[0]) * u[3] + SMOOTHNESS_STEP * torch.tensor([-1.0, 0.0, 1.0]).unsqueeze(-1))
+    psi = psi.reshape(-1)
+    eps = 1 + superscaling.fermi_xi(k_f, q.dtype) * psi * psi
     p = torch.sign(psi) * M * torch.sqrt(eps * eps - 1)
-    centre = torch.maximum(e_s + torch.sqrt((q + p) ** 2 + M * M) - eps * M, e_s + SMOOTHNESS_STEP)
-    omega = (centre + SMOOTHNESS_STEP * torch.tensor([-1.0, 0.0, 1.0]).unsqueeze(-1)).reshape(-1)
-    q, k_f, e_s = (t.repeat(3) for t in (q, k_f, e_s))
+    omega = e_s + torch.sqrt((q + p) ** 2 + M * M) - eps * M
     big_q2 = q * q - omega * omega
-    psi_prime = superscaling.psi_prime(q, omega, k_f, e_s, big_q2=big_q2)
-    return torch.stack([psi_prime, q, omega, M * M + 2 * M * omega - big_q2, big_q2, torch.log(q)], dim=-1)
+    return torch.stack([psi, q, omega, M * M + 2 * M * omega - big_q2, big_q2, torch.log(q)], dim=-1)
 
 
-def smoothness_penalty(g_t: torch.Tensor, width: float) -> torch.Tensor:
+def smoothness_penalty(g_t: torch.Tensor, psi: torch.Tensor, width: float) -> torch.Tensor:
     """−ln of the smoothness prior per member [K], in the units of χ²/2: SMOOTHNESS_COUNT × the mean of
-    d²/(2 width²) over the virtual points, d = c_T(ω − h) − 2 c_T(ω) + c_T(ω + h) the second difference of the
-    bounded transverse correction at fixed q, from the network's g_T at :func:`virtual_inputs` [K, 3P]. A
-    universal correction smooth in ω for the trained nuclei need not be for a nucleus between them (argon's
-    quasielastic R_T dipped 13% within 40 MeV: docs/method.md); the prior asks it for every nucleus in range."""
-    c = bounded(g_t).unflatten(-1, (3, -1))
-    d = c[:, 0] - 2 * c[:, 1] + c[:, 2]
+    max(d, 0)²/(2 width²) over the virtual points, d = ln f_T(ψ′ − h) − 2 ln f_T(ψ′) + ln f_T(ψ′ + h) the second
+    difference of the transverse scaling function (f₀ times e^{c_T}, c_T from the network's g_T) at fixed q, at
+    :func:`virtual_inputs` (their ψ′ ``psi`` [3P], g_T [K, 3P]). A scaling function is log-concave at the top of its
+    peak; a universal correction smooth for the trained nuclei need not keep it so for a nucleus between them
+    (argon's quasielastic R_T dipped 13% within 40 MeV: docs/method.md). Only a dip (d > 0) is penalized: the tails,
+    and how the peak is shaped otherwise, stay the data's."""
+    log_f = log_scaling_function(psi, bounded(g_t), False).unflatten(-1, (3, -1))
+    d = torch.relu(log_f[:, 0] - 2 * log_f[:, 1] + log_f[:, 2])
     return SMOOTHNESS_COUNT * (d * d).mean(-1) / (2 * width * width)
