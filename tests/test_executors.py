@@ -75,7 +75,10 @@ def test_chunks_of_members_merge_into_the_in_process_model(toy_file, tmp_path, m
 
 
 def test_recorded_runs_keep_their_keys_when_new_fields_are_at_their_defaults(toy_file):
+    """A run recorded by an earlier enxs is found again: the key below is the one enxs computed for this spec before
+    the fields of ``executors.ADDED_LATER`` existed (a new config field at its default must join them)."""
     spec = _spec(toy_file)
+    assert executors.run_key(spec) == "f6a6e1beac"
     assert executors.run_key(spec) == executors.run_key(_chunk(spec, 0, 5))
     assert executors.run_key(spec) != executors.run_key(_chunk(spec, 1, 5))
 

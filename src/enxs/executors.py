@@ -54,7 +54,8 @@ class Job:
 #: Configuration fields added after runs were recorded (``run_key``).
 ADDED_LATER = {("model", "pauli_blocking"): False, ("model", "longitudinal_cut"): 3.0, ("train", "first_member"): 0,
                ("model", "inelastic_threshold"): 0.0, ("model", "longitudinal_basis"): "linear",
-               ("model", "longitudinal_low_q"): 0.0, ("model", "two_body"): False}
+               ("model", "longitudinal_low_q"): 0.0, ("model", "two_body"): False,
+               ("model", "transverse_smoothness"): 0.0}
 
 
 def run_key(spec: RunSpec) -> str:
