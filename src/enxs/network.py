@@ -334,8 +334,9 @@ class EnsembleNet(nn.Module):
         return 0.0 if self.parts is None else self.parts.penalty()
 
     def smoothness_penalty(self, generator: torch.Generator) -> torch.Tensor | float:
-        """The structured model's smoothness prior on c_T per member [K] (``model.transverse_smoothness``;
-        ``structured.smoothness_penalty``) at virtual points drawn with ``generator``, or 0 where it has none."""
+        """The structured model's prior against a dip at the top of f_T, per member [K]
+        (``model.transverse_smoothness``; ``structured.smoothness_penalty``) at virtual points drawn with
+        ``generator``, or 0 where it has none."""
         width = self.config.transverse_smoothness
         if not width:
             return 0.0
