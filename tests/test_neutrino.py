@@ -81,6 +81,13 @@ def test_the_total_rule_integrates_the_response_at_every_energy(e_nu):
         assert superscaling.psi_prime(q, omega, 0.228, 0.025).numpy() == pytest.approx(psi, abs=1e-6)
     # below ψ′ at ω′ = 0 (small q, far negative ψ′), the response starts at ω = E_s
     assert superscaling.omega_at_psi(torch.tensor([0.1], dtype=torch.float64), -4.0, 0.228, 0.025) == 0.025
+    psi = torch.tensor([-0.9, -0.3, 0.0, 0.5], dtype=torch.float64)
+    least = superscaling.least_q_at_psi(psi, 0.228)  # ψ′ < 0 is first reached at the threshold ω = E_s
+    assert least[2:].tolist() == [0.0, 0.0] and least[0] > least[1] > 0
+    torch.testing.assert_close(superscaling.omega_at_psi(least[:2], psi[:2], 0.228, 0.025), torch.full((2,), 0.025,
+                               dtype=torch.float64))
+    torch.testing.assert_close(superscaling.psi_prime(least[:2], torch.full((2,), 0.025, dtype=torch.float64), 0.228,
+                                                      0.025), psi[:2])
     for psi in superscaling.f0_support():
         assert float(superscaling.log_f0(torch.tensor(psi))) == pytest.approx(np.log(superscaling.F0_FLOOR), abs=0.01)
 

@@ -412,6 +412,9 @@ def test_the_smoothness_prior_penalizes_a_dip_at_the_top_of_the_transverse_scali
     reaches the network only (not c_L's knots)."""
     x = structured.virtual_inputs(torch.Generator().manual_seed(5))
     torch.testing.assert_close(x, structured.virtual_inputs(torch.Generator().manual_seed(5)))
+    for seed in range(20):  # every triplet at kinematics a nucleus reaches: ψ′ recomputed from (q, ω) is h apart
+        spacing = structured.virtual_inputs(torch.Generator().manual_seed(seed))[:, 0].unflatten(0, (3, -1)).diff(dim=0)
+        torch.testing.assert_close(spacing, torch.full_like(spacing, structured.SMOOTHNESS_STEP))
     lower, centre, upper = x.unflatten(0, (3, -1))
     torch.testing.assert_close(upper[:, 1:2], lower[:, 1:2])  # one q per triplet (the log too)
     torch.testing.assert_close(upper[:, 0] - centre[:, 0], torch.full_like(centre[:, 0], structured.SMOOTHNESS_STEP))

@@ -205,7 +205,8 @@ class Structured(Output):
         return structured.n_outputs(config)
 
     def network_inputs(self, features, coulomb_on):
-        return structured.network_inputs(*structured.effective_q(features, coulomb_on), features)
+        return structured.network_inputs(*structured.effective_q(features, coulomb_on),
+                                         *structured.nucleus_columns(features)[2:4])
 
     def _log_responses(self, net, features, coulomb_on, terms=False):
         q, omega, big_q2 = structured.effective_q(features, coulomb_on)

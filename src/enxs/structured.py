@@ -162,7 +162,7 @@ class NucleusParts(nn.Module):
 
     def which(self, features: torch.Tensor) -> torch.Tensor:
         """[N, n]: 1 where a point's nucleus (its Z, N features) is own nucleus j, else 0."""
-        z, n = _nucleus(features)[:2]
+        z, n = nucleus_columns(features)[:2]
         return ((z.unsqueeze(-1) == self.za[:, 0]) & (n.unsqueeze(-1) == self.za[:, 1])).to(features.dtype)
 
     def layer_shift(self, which: torch.Tensor, layer: int) -> torch.Tensor:
@@ -200,7 +200,8 @@ R_INELASTIC = 10.0
 M = kinematics.NUCLEON_MASS
 
 
-def _nucleus(features: torch.Tensor):
+def nucleus_columns(features: torch.Tensor):
+    """(Z, N, k_F [GeV], E_s [GeV], V̄ [GeV]): the nucleus' columns of the features."""
     z, n, k_f, e_s, v_bar = (features[..., 5 + i] for i in range(5))
     return z, n, k_f, e_s, v_bar
 
@@ -212,16 +213,16 @@ def effective_q(features: torch.Tensor, coulomb_on: bool = True) -> tuple[torch.
     cancellation of q² − ω² near the photon point."""
     energy, omega, _, big_q2, _ = kinematics.from_features(features)
     if coulomb_on:  # (without, E′ = E − ω is not needed: in float32 it is 0 near the photon point, Q² → 0)
-        v_bar = _nucleus(features)[4]
+        v_bar = nucleus_columns(features)[4]
         e_out = energy - omega
         big_q2 = big_q2 * ((energy + v_bar) * (e_out + v_bar)) / (energy * e_out)
     big_q2 = big_q2.clamp_min(1e-12)
     return torch.sqrt(big_q2 + omega * omega), omega, big_q2
 
 
-def network_inputs(q: torch.Tensor, omega: torch.Tensor, big_q2: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
-    """The network's inputs [N, 6] (module docstring) at (q, ω) [GeV] and Q² [GeV²]."""
-    _, _, k_f, e_s, _ = _nucleus(features)
+def network_inputs(q: torch.Tensor, omega: torch.Tensor, big_q2: torch.Tensor, k_f: torch.Tensor,
+                   e_s: torch.Tensor) -> torch.Tensor:
+    """The network's inputs [N, 6] (module docstring) at (q, ω) [GeV] and Q² [GeV²] of a nucleus (k_F, E_s) [GeV]."""
     psi = superscaling.psi_prime(q, omega, k_f, e_s, big_q2=big_q2)
     return torch.stack([psi, q, omega, M * M + 2 * M * omega - big_q2, big_q2, torch.log(q)], dim=-1)
 
@@ -253,7 +254,7 @@ def log_responses(outputs: torch.Tensor, scaling: ScalingCorrection, q: torch.Te
     takes the network's third output g_L weighted by :func:`low_q_weight`; ``two_body``, R_T also has the
     two-nucleon term from the last output (:func:`log_two_body`). With ``terms``, R_T's terms apart, [K, N, 1 + T]:
     ln R_L, then ln of the quasielastic, the inelastic and (``two_body``) the two-nucleon transverse response."""
-    z, n, k_f, e_s, _ = _nucleus(features)
+    z, n, k_f, e_s, _ = nucleus_columns(features)
     psi = superscaling.psi_prime(q, omega, k_f, e_s, big_q2=big_q2)
     g_l, g_t = superscaling.single_nucleon(q, omega, z, n, k_f, psi, big_q2)
     base = -torch.log(k_f)
@@ -287,7 +288,7 @@ def log_weights(features: torch.Tensor) -> torch.Tensor:
     focusing (E_eff/E)² × σ_Mott(E_eff, θ)/S(E, θ) × v_X(q_eff, ω, θ) (module docstring)."""
     energy, _, cos_theta, _, _ = kinematics.from_features(features)
     q, _, big_q2 = effective_q(features)
-    e_eff, focusing = coulomb.effective_energy(energy, _nucleus(features)[4])
+    e_eff, focusing = coulomb.effective_energy(energy, nucleus_columns(features)[4])
     # σ_Mott(E_eff, θ)/S(E, θ) = MOTT_OVER_S · E cos(θ/2) · (E/E_eff)²  (kinematics.output_scale)
     mott_over_s = rosenbluth.MOTT_OVER_S * energy * torch.sqrt((1 + cos_theta) / 2) * (energy / e_eff) ** 2
     ratio = big_q2 / (q * q)
@@ -311,21 +312,20 @@ SMOOTHNESS_COUNT = 1000
 
 
 def virtual_inputs(generator: torch.Generator) -> torch.Tensor:
-    """The network's inputs [3P, 6] (unstandardized) at P = VIRTUAL_POINTS random virtual points, each at
-    ψ′ − h, ψ′, ψ′ + h (h = SMOOTHNESS_STEP) in that order, ψ′ uniform in PEAK: a nucleus (k_F, E_s) drawn in
-    VIRTUAL_RANGES, q log-uniform in its range, ω where ψ′(q, ω) is each of the three
-    (``superscaling.omega_at_psi``, per point)."""
-    u = torch.rand(4, VIRTUAL_POINTS, generator=generator)
+    """The network's inputs [3P, 6] (unstandardized; float32, computed in float64) at P = VIRTUAL_POINTS random
+    virtual points, each at ψ′ − h, ψ′, ψ′ + h (h = SMOOTHNESS_STEP) in that order, ψ′ uniform in PEAK: a nucleus
+    (k_F, E_s) drawn in VIRTUAL_RANGES, q log-uniform from the range's low end, or from where ψ′ − h is reached above
+    the threshold (``superscaling.least_q_at_psi``), to its high end; ω where ψ′(q, ω) is each of the three."""
+    u = torch.rand(4, VIRTUAL_POINTS, generator=generator, dtype=torch.float64)  # float32 ψ′(q, ω) is off by 2e-4
     (k_lo, k_hi), (e_lo, e_hi), (q_lo, q_hi) = VIRTUAL_RANGES.values()
-    k_f, e_s = (t.repeat(3) for t in (k_lo + (k_hi - k_lo) * u[0], e_lo + (e_hi - e_lo) * u[1]))
-    q = (q_lo * (q_hi / q_lo) ** u[2]).repeat(3)
-    psi = (PEAK[0] + (PEAK[1] - PEAK[0]) * u[3] + SMOOTHNESS_STEP * torch.tensor([-1.0, 0.0, 1.0]).unsqueeze(-1))
-    psi = psi.reshape(-1)
-    eps = 1 + superscaling.fermi_xi(k_f, q.dtype) * psi * psi
-    p = torch.sign(psi) * M * torch.sqrt(eps * eps - 1)
-    omega = e_s + torch.sqrt((q + p) ** 2 + M * M) - eps * M
-    big_q2 = q * q - omega * omega
-    return torch.stack([psi, q, omega, M * M + 2 * M * omega - big_q2, big_q2, torch.log(q)], dim=-1)
+    k_f, e_s = k_lo + (k_hi - k_lo) * u[0], e_lo + (e_hi - e_lo) * u[1]
+    psi = PEAK[0] + (PEAK[1] - PEAK[0]) * u[3]
+    q_least = superscaling.least_q_at_psi(psi - SMOOTHNESS_STEP, k_f).clamp_min(q_lo)
+    q = q_least * (q_hi / q_least) ** u[2]
+    psi = (psi + SMOOTHNESS_STEP * torch.tensor([-1.0, 0.0, 1.0]).unsqueeze(-1)).reshape(-1)
+    q, k_f, e_s = (t.repeat(3) for t in (q, k_f, e_s))
+    omega = superscaling.omega_at_psi(q, psi, k_f, e_s)
+    return network_inputs(q, omega, q * q - omega * omega, k_f, e_s).float()
 
 
 def smoothness_penalty(g_t: torch.Tensor, psi: torch.Tensor, width: float) -> torch.Tensor:

@@ -153,13 +153,21 @@ def f0_support() -> tuple[float, float]:
     return float(live[0]), float(live[-1])
 
 
-def omega_at_psi(q: torch.Tensor, psi: float, k_fermi, e_shift) -> torch.Tensor:
-    """ω [GeV] where ψ′(q, ω) = ``psi`` at each q [GeV]: the struck nucleon of lowest energy ε₀M, ε₀ = 1 + ξ_F ψ²,
-    moves along q (ψ > 0) or against it (ψ < 0) with p = M√(ε₀² − 1), so ω′ = ω − E_s = √((q ± p)² + M²) − ε₀M;
-    E_s where ψ′ exceeds ``psi`` already at ω′ = 0."""
+def omega_at_psi(q: torch.Tensor, psi, k_fermi, e_shift) -> torch.Tensor:
+    """ω [GeV] where ψ′(q, ω) = ``psi`` (a number or a tensor) at each q [GeV]: the struck nucleon of lowest energy
+    ε₀M, ε₀ = 1 + ξ_F ψ², moves along q (ψ > 0) or against it (ψ < 0) with p = M√(ε₀² − 1), so ω′ = ω − E_s =
+    √((q ± p)² + M²) − ε₀M; E_s where ψ′ exceeds ``psi`` already at ω′ = 0 (q < :func:`least_q_at_psi`)."""
+    psi = torch.as_tensor(psi, dtype=q.dtype)
     eps = 1 + fermi_xi(k_fermi, q.dtype) * psi**2
-    p = np.sign(psi) * M * torch.sqrt(eps * eps - 1)
+    p = torch.sign(psi) * M * torch.sqrt(eps * eps - 1)
     return e_shift + (torch.sqrt((q + p) ** 2 + M * M) - eps * M).clamp_min(0.0)
+
+
+def least_q_at_psi(psi: torch.Tensor, k_fermi) -> torch.Tensor:
+    """The least q [GeV] at which ψ′ = ``psi`` is reached at ω′ ≥ 0 (:func:`omega_at_psi`): 2M√(ε₀² − 1) for ψ < 0,
+    where ω′ = √((q − p)² + M²) − ε₀M is 0 at q = 2p (below it Pauli blocking keeps ψ′ higher); 0 for ψ ≥ 0."""
+    eps = 1 + fermi_xi(k_fermi, psi.dtype) * psi**2
+    return torch.where(psi < 0, 2 * M * torch.sqrt(eps * eps - 1), torch.zeros_like(psi))
 
 
 def scaling_function(r_l, q, omega, nucleus: Nucleus) -> tuple[np.ndarray, np.ndarray]:
