@@ -312,17 +312,16 @@ SMOOTHNESS_COUNT = 1000
 
 
 def virtual_inputs(generator: torch.Generator) -> torch.Tensor:
-    """The network's inputs [3P, 6] (unstandardized; float32, computed in float64) at P = VIRTUAL_POINTS random
-    virtual points, each at ψ′ − h, ψ′, ψ′ + h (h = SMOOTHNESS_STEP) in that order, ψ′ uniform in PEAK: a nucleus
-    (k_F, E_s) drawn in VIRTUAL_RANGES, q log-uniform from the range's low end, or from where ψ′ − h is reached above
-    the threshold (``superscaling.least_q_at_psi``), to its high end; ω where ψ′(q, ω) is each of the three."""
-    u = torch.rand(4, VIRTUAL_POINTS, generator=generator, dtype=torch.float64)  # float32 ψ′(q, ω) is off by 2e-4
+    """The network's inputs [3P, 6] (unstandardized; float32, computed in float64: ψ′(q, ω) in float32 is off by
+    2e-4) at P = VIRTUAL_POINTS random virtual points, each at ψ′ − h, ψ′, ψ′ + h (h = SMOOTHNESS_STEP) in that
+    order, ψ′ uniform in PEAK: a nucleus (k_F, E_s) drawn in VIRTUAL_RANGES, q log-uniform in its range but at least
+    where ψ′ − h is reached at ω′ ≥ 0 (``superscaling.least_q_at_psi``), ω where ψ′(q, ω) is each of the three."""
+    u = torch.rand(4, VIRTUAL_POINTS, generator=generator).double()
     (k_lo, k_hi), (e_lo, e_hi), (q_lo, q_hi) = VIRTUAL_RANGES.values()
     k_f, e_s = k_lo + (k_hi - k_lo) * u[0], e_lo + (e_hi - e_lo) * u[1]
     psi = PEAK[0] + (PEAK[1] - PEAK[0]) * u[3]
-    q_least = superscaling.least_q_at_psi(psi - SMOOTHNESS_STEP, k_f).clamp_min(q_lo)
-    q = q_least * (q_hi / q_least) ** u[2]
-    psi = (psi + SMOOTHNESS_STEP * torch.tensor([-1.0, 0.0, 1.0]).unsqueeze(-1)).reshape(-1)
+    q = torch.maximum(q_lo * (q_hi / q_lo) ** u[2], superscaling.least_q_at_psi(psi - SMOOTHNESS_STEP, k_f))
+    psi = (psi + SMOOTHNESS_STEP * torch.tensor([-1.0, 0.0, 1.0], dtype=torch.float64).unsqueeze(-1)).reshape(-1)
     q, k_f, e_s = (t.repeat(3) for t in (q, k_f, e_s))
     omega = superscaling.omega_at_psi(q, psi, k_f, e_s)
     return network_inputs(q, omega, q * q - omega * omega, k_f, e_s).float()
