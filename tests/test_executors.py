@@ -11,6 +11,7 @@ import sys
 import time
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -37,11 +38,11 @@ def _chunk(spec, first, count):
                                                                         first_member=first)))
 
 
-def _same_weights(a, b):
+def _same_weights(a, b, atol=1e-7):
     first, second = load_file(a / "weights.safetensors"), load_file(b / "weights.safetensors")
     assert sorted(first) == sorted(second)
     for name in first:
-        torch.testing.assert_close(first[name], second[name], rtol=1e-5, atol=1e-7)
+        torch.testing.assert_close(first[name], second[name], rtol=1e-5, atol=atol)
 
 
 def test_chunk_ranges_cover_the_members_once():
@@ -60,9 +61,11 @@ def test_chunks_of_members_merge_into_the_in_process_model(toy_file, tmp_path, m
     runs.execute(_chunk(spec, 0, 2), parts[0])
     runs.execute(_chunk(spec, 2, 3), parts[1])
     merged = executors.merge_chunks(spec, tmp_path / "merged", parts)
-    _same_weights(tmp_path / "whole", tmp_path / "merged")
+    # the structured model's batched products round with the chunk's member count (1e-10 after an epoch) and a ReLU
+    # that flips amplifies it (2e-7 after 12); a stream that differed between chunks would move weights by far more
+    _same_weights(tmp_path / "whole", tmp_path / "merged", atol=1e-5 if model else 1e-7)
     assert merged.training["member_seeds"] == whole.training["member_seeds"]
-    assert merged.lam["per_member"] == whole.lam["per_member"]
+    np.testing.assert_allclose(merged.lam["per_member"], whole.lam["per_member"], rtol=1e-5)
     assert merged.metrics["test"]["median_abs_rel_dev"] == pytest.approx(whole.metrics["test"]["median_abs_rel_dev"])
     # fine-tuning in chunks: members first … first + count − 1 of the parent
     child = runs.finetune_spec(str(tmp_path / "whole"), "12C", data_file=str(toy_file), members=4, epochs=6,
