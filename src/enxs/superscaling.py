@@ -158,16 +158,21 @@ def omega_at_psi(q: torch.Tensor, psi, k_fermi, e_shift) -> torch.Tensor:
     ε₀M, ε₀ = 1 + ξ_F ψ², moves along q (ψ > 0) or against it (ψ < 0) with p = M√(ε₀² − 1), so ω′ = ω − E_s =
     √((q ± p)² + M²) − ε₀M; E_s where ψ′ exceeds ``psi`` already at ω′ = 0 (q < :func:`least_q_at_psi`)."""
     psi = torch.as_tensor(psi, dtype=q.dtype)
-    eps = 1 + fermi_xi(k_fermi, q.dtype) * psi**2
-    p = torch.sign(psi) * M * torch.sqrt(eps * eps - 1)
-    return e_shift + (torch.sqrt((q + p) ** 2 + M * M) - eps * M).clamp_min(0.0)
+    eps, p = _lowest_nucleon(psi, k_fermi)
+    return e_shift + (torch.sqrt((q + torch.sign(psi) * p) ** 2 + M * M) - eps * M).clamp_min(0.0)
 
 
 def least_q_at_psi(psi: torch.Tensor, k_fermi) -> torch.Tensor:
     """The least q [GeV] at which ψ′ = ``psi`` is reached at ω′ ≥ 0 (:func:`omega_at_psi`): 2M√(ε₀² − 1) for ψ < 0,
     where ω′ = √((q − p)² + M²) − ε₀M is 0 at q = 2p (below it Pauli blocking keeps ψ′ higher); 0 for ψ ≥ 0."""
+    p = _lowest_nucleon(psi, k_fermi)[1]
+    return torch.where(psi < 0, 2 * p, torch.zeros_like(psi))
+
+
+def _lowest_nucleon(psi: torch.Tensor, k_fermi) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ε₀, p [GeV]) of the struck nucleon of lowest energy at ψ′ = ``psi``: ε₀ = 1 + ξ_F ψ², p = M√(ε₀² − 1)."""
     eps = 1 + fermi_xi(k_fermi, psi.dtype) * psi**2
-    return torch.where(psi < 0, 2 * M * torch.sqrt(eps * eps - 1), torch.zeros_like(psi))
+    return eps, M * torch.sqrt(eps * eps - 1)
 
 
 def scaling_function(r_l, q, omega, nucleus: Nucleus) -> tuple[np.ndarray, np.ndarray]:
