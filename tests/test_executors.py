@@ -38,11 +38,11 @@ def _chunk(spec, first, count):
                                                                         first_member=first)))
 
 
-def _same_weights(a, b, atol=1e-7):
+def _same_weights(a, b, atol=0.0):
     first, second = load_file(a / "weights.safetensors"), load_file(b / "weights.safetensors")
     assert sorted(first) == sorted(second)
     for name in first:
-        torch.testing.assert_close(first[name], second[name], rtol=1e-5, atol=atol)
+        torch.testing.assert_close(first[name], second[name], rtol=0.0, atol=atol)
 
 
 def test_chunk_ranges_cover_the_members_once():
@@ -61,9 +61,7 @@ def test_chunks_of_members_merge_into_the_in_process_model(toy_file, tmp_path, m
     runs.execute(_chunk(spec, 0, 2), parts[0])
     runs.execute(_chunk(spec, 2, 3), parts[1])
     merged = executors.merge_chunks(spec, tmp_path / "merged", parts)
-    # the structured model's batched products round with the chunk's member count (1e-10 after an epoch) and a ReLU
-    # that flips amplifies it (2e-7 after 12); a stream that differed between chunks would move weights by far more
-    _same_weights(tmp_path / "whole", tmp_path / "merged", atol=1e-5 if model else 1e-7)
+    _same_weights(tmp_path / "whole", tmp_path / "merged")  # bit for bit
     assert merged.training["member_seeds"] == whole.training["member_seeds"]
     np.testing.assert_allclose(merged.lam["per_member"], whole.lam["per_member"], rtol=1e-5)
     assert merged.metrics["test"]["median_abs_rel_dev"] == pytest.approx(whole.metrics["test"]["median_abs_rel_dev"])
@@ -74,7 +72,8 @@ def test_chunks_of_members_merge_into_the_in_process_model(toy_file, tmp_path, m
     runs.execute(_chunk(child, 0, 1), tmp_path / "ft0")
     runs.execute(_chunk(child, 1, 3), tmp_path / "ft1")
     executors.merge_chunks(child, tmp_path / "ft-merged", [tmp_path / "ft0", tmp_path / "ft1"])
-    _same_weights(tmp_path / "ft", tmp_path / "ft-merged")
+    # a chunk of one member multiplies [1, N, H] by [1, H, H], which the matrix library rounds its own way (6e-8)
+    _same_weights(tmp_path / "ft", tmp_path / "ft-merged", atol=1e-7)
 
 
 def test_recorded_runs_keep_their_keys_when_new_fields_are_at_their_defaults(toy_file):

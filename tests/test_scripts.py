@@ -20,6 +20,15 @@ BAD_INPUT = [
     ("retrain_shipped.py", ["--out", "unused", "--only", "no-such-model"], "--only no-such-model"),
     ("calibrate_zero_shot.py", ["--runs", "no-such-dir"], "--runs no-such-dir"),
     ("zero_shot_residuals.py", ["40Ca", "--strength", "no-such-model"], "--strength"),
+    ("dips.py", ["--model", "no-such-model"], "--model no-such-model"),
+    ("dips.py", ["--model", "enxs-12C-fast"], "--model enxs-12C-fast: not a structured model"),
+    ("dips.py", ["--nucleus", "12C,40Cx"], "--nucleus 12C,40Cx"),
+    ("dips.py", ["--threshold", "3"], "--threshold 3"),
+    ("carbon_models.py", ["--sigma", "no-such-model"], "--sigma no-such-model"),
+    ("carbon_models.py", ["--structured", "enxs-12C-fast"], "--structured enxs-12C-fast: not a structured model"),
+    ("carbon_models.py", ["--zero-shot", "40Xx"], "--zero-shot 40Xx"),
+    ("carbon_models.py", ["--omega-max", "3"], "--omega-max 3"),
+    ("carbon_models.py", ["--every", "0"], "--every 0"),
 ]
 
 

@@ -106,5 +106,9 @@ def test_the_neutrino_study_of_the_structured_model_shows_its_transverse_enhance
     norm = {c[0].removeprefix("enxs enxs-any-fast, "): float(c[2]) for c in cells if c[1] == "bin-averaged"}
     default, enhanced = norm["f_L/f_T (default)"], norm["f_L/f_T with the transverse enhancement"]
     assert enhanced < default  # the two-nucleon strength MiniBooNE counted: the data/model normalization falls
+    shares = [float(c[7].rstrip("%")) for c in cells]  # the model's share of σ from unconstrained (q, ω), in %
+    assert all(0 < share < 50 for share in shares)
+    assert all(line.endswith("| — |") for line in path.read_text().splitlines()
+               if line.startswith(("| relativistic Fermi gas", "| superscaling with f₀")))  # baselines: no coverage
     text = path.read_text()
     assert "| 40Ar | numu (TE) |" in text and "what is then not included" in text

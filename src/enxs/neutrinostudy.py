@@ -72,7 +72,8 @@ def load_miniboone(directory: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def compare(data, error, prediction: neutrino.NeutrinoPrediction) -> dict[str, float]:
-    """Normalization, shape χ²/ndf and band coverage of a [20·18] prediction (module docstring)."""
+    """Normalization, shape χ²/ndf and band coverage of a [20·18] prediction (module docstring); of a model, the
+    bins flagged and the share of the predicted cross section over the bins from unconstrained (q, ω)."""
     use = (data > 0) & (error > 0)
     mean = prediction.mean.reshape(18, 20).T  # the grid runs over T, then cos
     q16, q84 = (q.reshape(18, 20).T for q in prediction.quantiles())
@@ -80,9 +81,12 @@ def compare(data, error, prediction: neutrino.NeutrinoPrediction) -> dict[str, f
     k = float(np.sum(d * p / e**2) / np.sum(p * p / e**2))
     chi2 = float(np.sum((d - k * p) ** 2 / e**2) / (use.sum() - 1))
     inside = (d / k >= q16[use] - e / k) & (d / k <= q84[use] + e / k)
-    flagged = (None if prediction.outside_coverage is None
-               else int(prediction.outside_coverage.reshape(18, 20).T[use].sum()))
-    return {"norm": k, "chi2": chi2, "coverage": float(inside.mean()), "bins": int(use.sum()), "flagged": flagged}
+    flagged = unconstrained = None
+    if prediction.outside_coverage is not None:
+        flagged = int(prediction.outside_coverage.reshape(18, 20).T[use].sum())
+        unconstrained = float(np.sum(p * prediction.unconstrained_share.reshape(18, 20).T[use]) / np.sum(p))
+    return {"norm": k, "chi2": chi2, "coverage": float(inside.mean()), "bins": int(use.sum()), "flagged": flagged,
+            "unconstrained": unconstrained}
 
 
 def load_inputs(directory: Path) -> tuple[np.ndarray, np.ndarray, Flux]:
@@ -168,16 +172,20 @@ def _write_markdown(out: Path, model, ensemble, rows, timings, sigma, nuclei, de
              "is known to fall 20–30% below these data (attributed to 2p2h, which MiniBooNE counted as signal): a "
              f"data/model normalization above 1 is expected, and is not tuned away.{enhancement}", "",
              "## MiniBooNE CCQE d²σ/dT_μ dcos θ_μ on carbon (PRD 81, 092005)", "",
-             "| prediction | at | data/model normalization | shape χ²/ndf | band coverage | bins | flagged |",
-             "|---|---|---|---|---|---|---|"]
+             "| prediction | at | data/model normalization | shape χ²/ndf | band coverage | bins | flagged | "
+             "unconstrained share |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['name']} | {'bin-averaged' if r['binned'] else 'bin centres'} | {r['norm']:.2f} | "
                      f"{r['chi2']:.2f} | {r['coverage']:.0%} | {r['bins']} | "
-                     f"{'—' if r['flagged'] is None else r['flagged']} |")
+                     f"{'—' if r['flagged'] is None else r['flagged']} | "
+                     f"{'—' if r['unconstrained'] is None else format(r['unconstrained'], '.1%')} |")
     lines += ["", "Shape χ² with the published (diagonal) shape errors after the fitted normalization; band "
               "coverage: bins whose data/normalization lie within the 16–84% band widened by the data's error "
               "(one member for the baselines: a band of zero width); flagged: bins taking half or more of their cross "
-              f"section {neutrinorequest.unconstrained_rule(default)} (`outside_coverage`). Figure: "
+              f"section {neutrinorequest.unconstrained_rule(default)} (`outside_coverage`); unconstrained share: the "
+              "share of the predicted cross section over the bins from there (`unconstrained_share`, weighted by "
+              "each bin's). Figure: "
               "`neutrino-miniboone.png`.", "",
               "## σ(E_ν) per active nucleon [10⁻³⁸ cm²] (mean ± std over members; RFG by the same code"
               + ("; TE: with the transverse enhancement)" if enhanced else ")"), "",
