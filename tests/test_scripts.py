@@ -6,6 +6,7 @@ import runpy
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
@@ -42,3 +43,12 @@ def test_a_script_ends_bad_input_in_one_line(archive_dir, tmp_path, monkeypatch,
     assert stop.value.code == 2
     assert capsys.readouterr().err.strip().splitlines()[-1].startswith(f"{script}: error: {names}")
     assert not any(tmp_path.iterdir()), "nothing is written"
+
+
+def test_a_dip_is_the_drop_below_the_lower_of_the_maxima_on_either_side(monkeypatch):
+    monkeypatch.syspath_prepend(str(SCRIPTS))
+    from dips import dip
+
+    assert dip(np.array([1.0, 4.0, 2.0, 3.0, 1.0])) == pytest.approx((3 - 2) / 4)
+    assert dip(np.array([1.0, 2.0, 3.0, 2.0, 1.0])) == 0.0  # one maximum: no dip
+    assert dip(np.array([0.0, 5.0, 5.0, 0.0])) == 0.0
