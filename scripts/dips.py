@@ -30,12 +30,14 @@ COS_THETAS = (0.6, 0.8, 0.9)
 T_MUON = np.linspace(0.05, 0.85, 400)  # GeV
 
 
+def drops(curve: np.ndarray) -> np.ndarray:
+    """Each point's drop below the lower of the maxima of ``curve`` (1-D) on either side of it, ≥ 0."""
+    return np.minimum(np.maximum.accumulate(curve), np.maximum.accumulate(curve[::-1])[::-1]) - curve
+
+
 def dip(curve: np.ndarray) -> float:
-    """The largest drop of ``curve`` (1-D) below the lower of its maxima on either side, as a share of its maximum."""
-    left = np.maximum.accumulate(curve)
-    right = np.maximum.accumulate(curve[::-1])[::-1]
-    drop = np.minimum(left, right) - curve
-    return float(max(drop.max(), 0.0) / curve.max()) if curve.max() > 0 else 0.0
+    """The largest drop of ``curve`` below the lower of its maxima on either side, as a share of its maximum."""
+    return float(drops(curve).max() / curve.max()) if curve.max() > 0 else 0.0
 
 
 def quasielastic_omegas(q: float, nucleus: enxs.Nucleus) -> np.ndarray:
@@ -70,9 +72,7 @@ def neutrino_notch(model: Ensemble) -> list[str]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             mean = enxs.neutrino_cross_section(model, "40Ar", T_MUON, cos, energy=1.0).mean
-        left, right = np.maximum.accumulate(mean), np.maximum.accumulate(mean[::-1])[::-1]
-        at = T_MUON[int(np.argmax(np.minimum(left, right) - mean))]
-        size = dip(mean)
+        at, size = T_MUON[int(np.argmax(drops(mean)))], dip(mean)
         lines.append(f"40Ar nu_mu, E_nu = 1 GeV, cos theta = {cos}: "
                      + (f"largest dip {size:.2%} at T = {at:.3f} GeV" if size >= 1e-4 else "no dip (< 0.01%)"))
     return lines
