@@ -181,7 +181,7 @@ class Trainer:
         for name, p in names.items():
             p.requires_grad_(name in chosen)
         # foreach, not fused: the fused kernel rounds an element by where it falls in the tensor's vector lanes, so
-        # member k's update depended on the member count (docs/method.md, "Scale-out"); foreach is as fast here
+        # member k's update depended on the member count (docs/method.md, "Exact in floating point too"); as fast here
         self.optimizer = torch.optim.Adam([names[n] for n in sorted(chosen)], lr=tc.lr,
                                           weight_decay=tc.weight_decay, foreach=True)
         self.generators = [torch.Generator().manual_seed(s) for s in member_streams(self.seeds, "batches")]
