@@ -180,8 +180,8 @@ class Trainer:
         self.own_from = math.ceil(tc.epochs * (1 - OWN_SHARE)) if model.parts is not None else None
         for name, p in names.items():
             p.requires_grad_(name in chosen)
-        # foreach, not fused: the fused kernel rounds an element by where it falls in the tensor's vector lanes, so
-        # member k's update depended on the member count (docs/method.md, "Exact in floating point too"); as fast here
+        # foreach, not fused: the fused kernel rounds an element's update by where it falls in the tensor, so
+        # member k's update depended on the member count (docs/method.md, "Exact in floating point too")
         self.optimizer = torch.optim.Adam([names[n] for n in sorted(chosen)], lr=tc.lr,
                                           weight_decay=tc.weight_decay, foreach=True)
         self.generators = [torch.Generator().manual_seed(s) for s in member_streams(self.seeds, "batches")]
