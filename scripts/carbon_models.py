@@ -51,19 +51,24 @@ def main() -> None:
         other = enxs.Nucleus.parse(args.zero_shot)
     except EnxsError as exc:
         parser.error(f"--zero-shot {args.zero_shot}: {exc}")
-    models = {}
-    for option, name in (("--sigma", args.sigma), ("--structured", args.structured)):
+    models, carbon = {}, enxs.Nucleus.parse("12C")
+    for option, name, nuclei in (("--sigma", args.sigma, [carbon]), ("--structured", args.structured, [carbon, other])):
         try:
             models[option] = Ensemble.load(name)
         except EnxsError as exc:
             parser.error(f"{option} {name}: {exc}")
-    if not models["--structured"].model.is_structured:
-        parser.error(f"--structured {args.structured}: not a structured model")
+        if option == "--structured" and not models[option].model.is_structured:
+            parser.error(f"--structured {name}: not a structured model")
+        try:
+            for nucleus in nuclei:
+                models[option].target(nucleus)  # a model that cannot predict it is refused here
+        except EnxsError as exc:
+            parser.error(f"{option} {name}: {exc}")
     omega = np.round(np.arange(0.02, args.omega_max + 1e-9, 0.01), 3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the zero-shot nucleus and the points beyond the archive are flagged
-        sigma = models["--sigma"].predict(args.energy, args.theta, omega, nucleus="12C")
-        structured = models["--structured"].predict(args.energy, args.theta, omega, nucleus="12C")
+        sigma = models["--sigma"].predict(args.energy, args.theta, omega, nucleus=carbon)
+        structured = models["--structured"].predict(args.energy, args.theta, omega, nucleus=carbon)
         zero_shot = models["--structured"].predict(args.energy, args.theta, omega, nucleus=other)
     ratio = sigma.mean / structured.mean
     print(f"E = {args.energy} GeV, theta = {args.theta} deg; carbon: {args.sigma} / {args.structured}")
@@ -71,9 +76,12 @@ def main() -> None:
     for i in range(0, len(omega), args.every):
         print(f"{omega[i]:9.2f}  {ratio[i]:5.2f}  {band(sigma)[i]:10.1%}  {band(structured)[i]:15.1%}  "
               f"{band(zero_shot)[i]:.1%}")
-    carbon = describe(enxs.Nucleus.parse("12C"))
-    psi = psi_prime(args.energy, args.theta, omega, carbon.k_fermi, carbon.e_shift)
+    fermi = describe(carbon)
+    psi = psi_prime(args.energy, args.theta, omega, fermi.k_fermi, fermi.e_shift)
     for label, where in (("quasielastic peak |psi'| < 0.5", np.abs(psi) < 0.5), ("psi' > 1", psi > 1)):
+        if not where.any():
+            print(f"{label}: no omega up to --omega-max {args.omega_max} GeV")
+            continue
         print(f"{label}, omega = {omega[where].min():.2f}–{omega[where].max():.2f} GeV: ratio {spread(ratio[where])}; "
               f"bands: sigma network {spread(100 * band(sigma)[where])}%, structured "
               f"{spread(100 * band(structured)[where])}%, {other.name} {spread(100 * band(zero_shot)[where])}%")

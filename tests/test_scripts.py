@@ -28,6 +28,7 @@ BAD_INPUT = [
     ("carbon_models.py", ["--sigma", "no-such-model"], "--sigma no-such-model"),
     ("carbon_models.py", ["--structured", "enxs-12C-fast"], "--structured enxs-12C-fast: not a structured model"),
     ("carbon_models.py", ["--zero-shot", "40Xx"], "--zero-shot 40Xx"),
+    ("carbon_models.py", ["--zero-shot", "1H"], "--structured enxs-any-fast: 1H: a free nucleon"),
     ("carbon_models.py", ["--omega-max", "3"], "--omega-max 3"),
     ("carbon_models.py", ["--every", "0"], "--every 0"),
 ]
