@@ -71,11 +71,13 @@ def main() -> None:
         structured = models["--structured"].predict(args.energy, args.theta, omega, nucleus=carbon)
         zero_shot = models["--structured"].predict(args.energy, args.theta, omega, nucleus=other)
     ratio = sigma.mean / structured.mean
+    bands = {name: band(p) for name, p in
+             (("sigma network", sigma), ("structured", structured), (other.name, zero_shot))}
     print(f"E = {args.energy} GeV, theta = {args.theta} deg; carbon: {args.sigma} / {args.structured}")
     print("omega_GeV  ratio  band_sigma  band_structured  band_" + other.name)
     for i in range(0, len(omega), args.every):
-        print(f"{omega[i]:9.2f}  {ratio[i]:5.2f}  {band(sigma)[i]:10.1%}  {band(structured)[i]:15.1%}  "
-              f"{band(zero_shot)[i]:.1%}")
+        print(f"{omega[i]:9.2f}  {ratio[i]:5.2f}  {bands['sigma network'][i]:10.1%}  {bands['structured'][i]:15.1%}  "
+              f"{bands[other.name][i]:.1%}")
     fermi = describe(carbon)
     psi = psi_prime(args.energy, args.theta, omega, fermi.k_fermi, fermi.e_shift)
     for label, where in (("quasielastic peak |psi'| < 0.5", np.abs(psi) < 0.5), ("psi' > 1", psi > 1)):
@@ -83,8 +85,7 @@ def main() -> None:
             print(f"{label}: no omega up to --omega-max {args.omega_max} GeV")
             continue
         print(f"{label}, omega = {omega[where].min():.2f}–{omega[where].max():.2f} GeV: ratio {spread(ratio[where])}; "
-              f"bands: sigma network {spread(100 * band(sigma)[where])}%, structured "
-              f"{spread(100 * band(structured)[where])}%, {other.name} {spread(100 * band(zero_shot)[where])}%")
+              "bands: " + ", ".join(f"{name} {spread(100 * b[where])}%" for name, b in bands.items()))
 
 
 if __name__ == "__main__":

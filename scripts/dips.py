@@ -22,7 +22,7 @@ import enxs
 from enxs.descriptors import describe
 from enxs.errors import EnxsError
 from enxs.predict import Ensemble
-from enxs.superscaling import psi_prime
+from enxs.superscaling import omega_at_psi
 
 Q_VALUES = np.round(np.arange(0.40, 1.001, 0.05), 2)  # GeV
 OMEGAS = 600
@@ -41,12 +41,10 @@ def dip(curve: np.ndarray) -> float:
 
 
 def quasielastic_omegas(q: float, nucleus: enxs.Nucleus) -> np.ndarray:
-    """``OMEGAS`` ω [GeV] evenly spaced where |ψ′(q, ω)| < 1 for the nucleus' k_F and E_s (ψ′ rises with ω)."""
+    """``OMEGAS`` ω [GeV] evenly spaced where |ψ′(q, ω)| < 1 for the nucleus' k_F and E_s."""
     d = describe(nucleus)
-    omega = np.linspace(1e-3, q - 1e-3, 4000)
-    psi = psi_prime(torch.full((omega.size,), q, dtype=torch.float64), torch.as_tensor(omega), d.k_fermi,
-                    d.e_shift).numpy()
-    return np.linspace(*np.interp([-1.0, 1.0], psi, omega), OMEGAS)
+    edges = omega_at_psi(torch.full((2,), q, dtype=torch.float64), torch.tensor([-1.0, 1.0]), d.k_fermi, d.e_shift)
+    return np.linspace(*edges.numpy(), OMEGAS)
 
 
 def response_dips(model: Ensemble, nucleus: enxs.Nucleus, threshold: float) -> str:

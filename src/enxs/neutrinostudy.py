@@ -75,16 +75,19 @@ def compare(data, error, prediction: neutrino.NeutrinoPrediction) -> dict[str, f
     """Normalization, shape χ²/ndf and band coverage of a [20·18] prediction (module docstring); of a model, the
     bins flagged and the share of the predicted cross section over the bins from unconstrained (q, ω)."""
     use = (data > 0) & (error > 0)
-    mean = prediction.mean.reshape(18, 20).T  # the grid runs over T, then cos
-    q16, q84 = (q.reshape(18, 20).T for q in prediction.quantiles())
-    d, e, p = data[use], error[use], mean[use]
+
+    def used(values: np.ndarray) -> np.ndarray:  # the prediction's grid runs over T, then cos; the data's over cos
+        return values.reshape(18, 20).T[use]
+
+    q16, q84 = (used(q) for q in prediction.quantiles())
+    d, e, p = data[use], error[use], used(prediction.mean)
     k = float(np.sum(d * p / e**2) / np.sum(p * p / e**2))
     chi2 = float(np.sum((d - k * p) ** 2 / e**2) / (use.sum() - 1))
-    inside = (d / k >= q16[use] - e / k) & (d / k <= q84[use] + e / k)
+    inside = (d / k >= q16 - e / k) & (d / k <= q84 + e / k)
     flagged = unconstrained = None
     if prediction.outside_coverage is not None:
-        flagged = int(prediction.outside_coverage.reshape(18, 20).T[use].sum())
-        unconstrained = float(np.sum(p * prediction.unconstrained_share.reshape(18, 20).T[use]) / np.sum(p))
+        flagged = int(used(prediction.outside_coverage).sum())
+        unconstrained = float(np.sum(p * used(prediction.unconstrained_share)) / np.sum(p))
     return {"norm": k, "chi2": chi2, "coverage": float(inside.mean()), "bins": int(use.sum()), "flagged": flagged,
             "unconstrained": unconstrained}
 
