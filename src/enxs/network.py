@@ -54,10 +54,21 @@ class StackedLinear(nn.Module):
         self.bias[k] = 0.0
 
     def forward(self, x: torch.Tensor, shift: torch.Tensor | None = None) -> torch.Tensor:
-        """``shift`` [K, N, H] or [K, 1, H]: added to the output (the latter inside the one ``baddbmm``)."""
+        """``shift`` [K, N, H] or [K, 1, H]: added to the output (the latter inside the one ``baddbmm``).
+
+        A map to one output is computed as the first column of a product with a zero second column: a
+        matrix-vector product rounds by the number of members (one member takes another kernel, 1e-5
+        apart measured), a matrix product does not, so member k alone equals member k in any stack.
+        """
+        weight, bias = self.weight, self.bias
+        one_output = weight.shape[2] == 1
+        if one_output:
+            weight, bias = nn.functional.pad(weight, (0, 1)), nn.functional.pad(bias, (0, 1))
         if shift is None or shift.shape[1] == 1:
-            return torch.baddbmm(self.bias if shift is None else self.bias + shift, x, self.weight)
-        return torch.baddbmm(self.bias, x, self.weight) + shift
+            out = torch.baddbmm(bias if shift is None else bias + shift, x, weight)
+        else:
+            out = torch.baddbmm(bias, x, weight) + shift
+        return out[..., :1] if one_output else out
 
 
 class StackedBatchNorm(nn.Module):
