@@ -54,15 +54,11 @@ class StackedLinear(nn.Module):
         self.bias[k] = 0.0
 
     def forward(self, x: torch.Tensor, shift: torch.Tensor | None = None) -> torch.Tensor:
-        """``shift`` [K, N, H] or [K, 1, H]: added to the output (the latter inside the one ``baddbmm``).
-
-        A map to one output is computed as the first column of a product with a zero second column: a
-        matrix-vector product rounds by the number of members (one member takes another kernel, 1e-5
-        apart measured), a matrix product does not, so member k alone equals member k in any stack.
-        """
+        """``shift`` [K, N, H] or [K, 1, H]: added to the output (the latter inside the one ``baddbmm``). One output is
+        the first column of a product with a zero second one: a matrix-vector product rounds by K (1e-5 measured), a
+        matrix product does not, so member k alone equals member k in any stack bit for bit."""
         weight, bias = self.weight, self.bias
-        one_output = weight.shape[2] == 1
-        if one_output:
+        if one_output := weight.shape[2] == 1:
             weight, bias = nn.functional.pad(weight, (0, 1)), nn.functional.pad(bias, (0, 1))
         if shift is None or shift.shape[1] == 1:
             out = torch.baddbmm(bias if shift is None else bias + shift, x, weight)
