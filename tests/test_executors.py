@@ -51,15 +51,16 @@ def test_chunk_ranges_cover_the_members_once():
     assert executors.chunk_ranges(2, 4) == [(0, 1), (1, 1)]
 
 
-@pytest.mark.parametrize("model", [(), ("model.output=superscaling", "model.nucleus_inputs=physics",
-                                         "model.transverse_smoothness=0.01")], ids=["sigma", "structured-smooth"])
-def test_chunks_of_members_merge_into_the_in_process_model(toy_file, tmp_path, model):
+@pytest.mark.parametrize("model, split", [((), 2), (("model.output=superscaling", "model.nucleus_inputs=physics",
+                                                     "model.transverse_smoothness=0.01"), 1)],
+                         ids=["sigma", "structured-smooth"])
+def test_chunks_of_members_merge_into_the_in_process_model(toy_file, tmp_path, model, split):
     """Member k is the same in any chunk: its seed's streams, and the run's own (the smoothness prior's points)."""
     spec = _spec(toy_file, *model)
     whole = runs.execute(spec, tmp_path / "whole")
     parts = [tmp_path / "a", tmp_path / "b"]
-    runs.execute(_chunk(spec, 0, 2), parts[0])
-    runs.execute(_chunk(spec, 2, 3), parts[1])
+    runs.execute(_chunk(spec, 0, split), parts[0])
+    runs.execute(_chunk(spec, split, 5 - split), parts[1])
     merged = executors.merge_chunks(spec, tmp_path / "merged", parts)
     _same_weights(tmp_path / "whole", tmp_path / "merged")  # bit for bit
     assert merged.training["member_seeds"] == whole.training["member_seeds"]
