@@ -99,9 +99,10 @@ def parse_norm_overrides(items: list[str] | None) -> dict[str, float]:
 
 def total_error(table: pd.DataFrame, p2p_override: float | None = None) -> np.ndarray:
     """Δσ_i = Δσ_stat ⊕ Δσ_sys in nb/sr/GeV, Δσ_sys from the file or p2p_k·|σ_i|."""
-    p2p = table.dataset.map(lambda k: dataset_info(k).p2p_sys).to_numpy(float)
     if p2p_override is not None:
         p2p = np.full(len(table), p2p_override)
+    else:  # one look-up per dataset, not per point
+        p2p = table.dataset.map({k: dataset_info(k).p2p_sys for k in table.dataset.unique()}).to_numpy(float)
     sys_file = table.sys_err.to_numpy(float)
     sys = np.where(np.isnan(sys_file), p2p * np.abs(table.sigma.to_numpy(float)), sys_file)
     return np.hypot(table.stat_err.to_numpy(float), sys)
