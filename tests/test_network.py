@@ -100,8 +100,8 @@ def test_every_nucleus_view_is_a_config_choice_with_its_inputs_and_factor():
 def test_every_output_kind_is_a_config_choice_and_gives_finite_positive_y(output):
     from enxs.config import OUTPUTS
     from enxs.descriptors import inputs
-    from enxs.network import OUTPUTS as KINDS
     from enxs.nuclei import Nucleus
+    from enxs.outputs import OUTPUTS as KINDS
 
     assert tuple(KINDS) == OUTPUTS
     several = output == "superscaling"

@@ -289,6 +289,9 @@ def test_own_parts_act_on_their_nucleus_only(tmp_path):
         torch.testing.assert_close(net(mixed), whole, rtol=1e-5, atol=0)
         torch.testing.assert_close(net(points[CARBON]), whole[:, :50], rtol=1e-5, atol=0)
         torch.testing.assert_close(net(mixed.expand(3, -1, -1)), whole, rtol=1e-5, atol=0)  # features per member
+        # a training run's batches: the points' physics prepared once, then a batch of its own per member
+        idx = torch.randint(0, 150, (3, 40), generator=torch.Generator().manual_seed(0))
+        torch.testing.assert_close(net(net.prepare(mixed)[idx]), net(mixed[idx]), rtol=1e-5, atol=0)
         del net.chunk_points
     assert onnx_io.export(net, CARBON, tmp_path / "out")["max_rel_diff"] < 1e-4
     with pytest.raises(ConfigError, match="structured"):

@@ -17,7 +17,7 @@ class ConfigError(EnxsError):
     """An invalid configuration: unknown key, bad value or type."""
 
 
-#: What a model's outputs may be: the names of ``network.OUTPUTS``.
+#: What a model's outputs may be: the names of ``outputs.OUTPUTS``.
 OUTPUTS = ("sigmoid", "exp", "responses", "superscaling")
 #: How a model may see the nucleus: the names of ``descriptors.VIEWS``.
 NUCLEUS_INPUTS = ("none", "shape", "psi", "scaling", "physics")

@@ -135,14 +135,15 @@ def scaling_members(ensemble: Ensemble, nucleus: Nucleus, k: ccqe.Kernel, which:
             energy = rosenbluth.beam_energy(k.q.numpy(), k.omega.numpy(), EVALUATION_ANGLE)
             features = torch.as_tensor(inputs("physics", energy, EVALUATION_ANGLE, k.omega.numpy(), nucleus),
                                        dtype=torch.float32)
-            own = model.own_nuclei_of(features)
+            physics = model.prepare(features, coulomb_on=False)
+            own = model.own_nuclei(physics.which)
             low_q = model.config.longitudinal_low_q  # f_L needs the network only for c_L's low-q part
-            logits = model.logits(features, coulomb_on=False, own=own) if low_q or "T" in which else None
+            logits = model.logits_at(physics.inputs, own) if low_q or "T" in which else None
             corrections = {}
             if "T" in which:
                 corrections["T"] = structured.bounded(logits[..., 0].double())
-                terms = structured.log_responses(logits, model.scaling, *structured.effective_q(features, False),
-                                                 features, model.config, model.own_knots(own), terms=True)
+                terms = structured.log_responses(logits, model.scaling, physics, model.config, model.own_knots(own),
+                                                 terms=True)
                 transverse = terms[..., 1:].movedim(-1, 0)  # [T, K, N]: quasielastic first
                 share = torch.exp(transverse[0] - torch.logsumexp(transverse, dim=0)).double().mean(0)
             if "L" in which:

@@ -9,14 +9,14 @@ Published architecture (Kowal et al., Phys. Rev. C 110, 025501 (2024)): 10 block
 
 A response model (``model.output='responses'``) has the same blocks fed with functions of
 (q, ω) only (``rosenbluth.response_kinematics``) plus the nucleus' inputs, and a head of two
-outputs R_L, R_T = R_UNIT · sigmoid(z) ≥ 0; its y = σ/S follows from the Rosenbluth formula
+outputs R_L, R_T = ``outputs.R_UNIT`` · sigmoid(z) ≥ 0; its y = σ/S follows from the Rosenbluth formula
 (``rosenbluth.weights_over_scale``), so everything downstream of y is unchanged.
 
 The physics-structured model (``model.output='superscaling'``) has the same blocks, two outputs,
 a longitudinal correction of ψ′ alone (``structured.ScalingCorrection``) and the superscaling and
 Coulomb structure of ``enxs.structured`` around them.
 
-Each kind of output is one ``Output`` class in ``OUTPUTS``; the ensemble delegates to it.
+Each kind of output is one ``outputs.Output`` class in ``outputs.OUTPUTS``; the ensemble delegates to it.
 """
 
 from __future__ import annotations
@@ -26,16 +26,9 @@ import math
 import torch
 from torch import nn
 
-from enxs import kinematics, structured
+from enxs import structured
 from enxs.config import ModelConfig
-from enxs.descriptors import N_KINEMATIC, VIEWS
-from enxs.rosenbluth import response_kinematics, weights_over_scale
-
-#: R_L, R_T of a response network are R_UNIT · sigmoid(z) GeV⁻¹ (per nucleus, times the
-#: model's output and nucleus factors): far above any measured response (≲ 100 GeV⁻¹ for
-#: carbon), so the sigmoid works in its exponential regime as the published σ network does.
-R_UNIT = 1000.0
-N_RESPONSE_KINEMATIC = 6
+from enxs.outputs import OUTPUTS
 
 
 class StackedLinear(nn.Module):
@@ -133,106 +126,6 @@ class Block(nn.Module):
         return self.dropout(self.activation(self.norm(self.linear(x, shift))))
 
 
-class Output:
-    """What a model's outputs are (``model.output``), one class each in ``OUTPUTS``: the inputs its
-    blocks see, the number of outputs, how they start, and ln y (y = σ/S, the model's output factor
-    included) and, for a model of responses, ln R_L, ln R_T from them. This one is the published σ
-    network: y = sigmoid(z) (or exp(z)) on the published inputs and the nucleus' own. A new kind of
-    output is a subclass here, its name in ``OUTPUTS`` (and in ``config.OUTPUTS``), and its tests."""
-
-    gives_responses = False  # R_L, R_T of (q, ω) exist (``log_responses``)
-    is_structured = False  # the physics-structured model: Coulomb distortion, ψ′ correction, traced ONNX
-
-    def __init__(self, kind: str = "sigmoid"):
-        self.kind = kind
-
-    def n_inputs(self, config: ModelConfig) -> int:
-        return N_KINEMATIC + VIEWS[config.nucleus_inputs].extra
-
-    def n_outputs(self, config: ModelConfig) -> int:
-        return 1
-
-    def network_inputs(self, features: torch.Tensor, coulomb_on: bool) -> torch.Tensor:
-        return features
-
-    def output_bias(self, net: EnsembleNet, features: torch.Tensor, y: torch.Tensor) -> float:
-        """The head's starting bias: the logit (or log) of the median y of the training points."""
-        typical = float(y.median())
-        return math.log(typical) if self.kind == "exp" else math.log(typical / (1 - typical))
-
-    def log_y(self, net: EnsembleNet, features: torch.Tensor) -> torch.Tensor:
-        z = net.logits(features)
-        return (torch.nn.functional.logsigmoid(z) if self.kind == "sigmoid" else z) + torch.log(net.output_factor)
-
-    def log_responses(self, net: EnsembleNet, features: torch.Tensor, terms: bool = False) -> torch.Tensor:
-        raise TypeError("a σ network has no responses")
-
-
-class Responses(Output):
-    """A response network: blocks fed with functions of (q, ω) (``rosenbluth.response_kinematics``)
-    and the nucleus' inputs; R_L, R_T = R_UNIT · sigmoid(z); y by the Rosenbluth formula."""
-
-    gives_responses = True
-
-    def n_inputs(self, config):
-        return N_RESPONSE_KINEMATIC + VIEWS[config.nucleus_inputs].extra
-
-    def n_outputs(self, config):
-        return 2
-
-    def network_inputs(self, features, coulomb_on):
-        _, omega, _, big_q2, q = kinematics.from_features(features)
-        return torch.cat([response_kinematics(q, omega, big_q2), features[..., N_KINEMATIC:]], dim=-1)
-
-    def output_bias(self, net, features, y):
-        """R_L = R_T at the median that gives the training points' y."""
-        typical = float((y / weights_over_scale(features)[0].sum(-1)).median()) / R_UNIT / float(net.output_factor)
-        return math.log(typical / (1 - typical))
-
-    def log_y(self, net, features):
-        return torch.logsumexp(self.log_responses(net, features) + torch.log(weights_over_scale(features)[0]), dim=-1)
-
-    def log_responses(self, net, features, terms=False):
-        if terms:
-            raise TypeError("a response network's R_T is one term")
-        return torch.nn.functional.logsigmoid(net.logits(features)) + math.log(R_UNIT) + torch.log(net.output_factor)
-
-
-class Structured(Output):
-    """The physics-structured model (``enxs.structured``): superscaling responses with bounded learned
-    corrections, a learned inelastic transverse term, Coulomb distortion."""
-
-    gives_responses = True
-    is_structured = True
-
-    def n_inputs(self, config):
-        return structured.N_INPUTS
-
-    def n_outputs(self, config):
-        return structured.n_outputs(config)
-
-    def network_inputs(self, features, coulomb_on):
-        return structured.network_inputs(*structured.effective_q(features, coulomb_on),
-                                         *structured.nucleus_columns(features)[2:4])
-
-    def _log_responses(self, net, features, coulomb_on, terms=False):
-        q, omega, big_q2 = structured.effective_q(features, coulomb_on)
-        own = net.own_nuclei_of(features)  # once per call: the hidden layers, the head and c_L's knots use it
-        log_r = structured.log_responses(net.logits(features, coulomb_on, own), net.scaling, q, omega, big_q2, features,
-                                         net.config, net.own_knots(own), terms)
-        return log_r + torch.log(net.output_factor)
-
-    def log_y(self, net, features):
-        return torch.logsumexp(self._log_responses(net, features, True) + structured.log_weights(features), dim=-1)
-
-    def log_responses(self, net, features, terms=False):
-        return self._log_responses(net, features, False, terms)
-
-
-OUTPUTS: dict[str, Output] = {"sigmoid": Output("sigmoid"), "exp": Output("exp"), "responses": Responses(),
-                              "superscaling": Structured()}
-
-
 class EnsembleNet(nn.Module):
     """K stacked networks mapping features [N, 5] (shared) or [K, N, 5] to y = σ/S, shape [K, N]
     (a response model: through R_L, R_T, module docstring).
@@ -294,13 +187,22 @@ class EnsembleNet(nn.Module):
             elif self.config.output_bias_init == "data":
                 self.head.bias.fill_(self.output.output_bias(self, features, y))
 
+    def prepare(self, features: torch.Tensor, coulomb_on: bool = True):
+        """What the output takes of the points that no parameter changes (``Output.prepare``), indexed like
+        the features: a training run's once for all its points."""
+        return self.output.prepare(self, features, coulomb_on)
+
     def logits(self, features: torch.Tensor, coulomb_on: bool = True, own: torch.Tensor | None = None) -> torch.Tensor:
         """The pre-activation output z, [K, N] (a response model: [K, N, 2], z_L and z_T; the
         structured model [K, N, 2], g_T and z_in); ``own``: the points' own nuclei (``own_nuclei_of``),
-        whose own parts then act. Without gradients the points go through the layers in chunks of
-        :meth:`chunk_points` (what a prediction of any size costs: the physics of a structured model
-        once for all points, the layers in cache-sized pieces)."""
-        x = (self.network_inputs(features, coulomb_on) - self.feature_mean) / self.feature_std
+        whose own parts then act."""
+        return self.logits_at(self.network_inputs(features, coulomb_on), own)
+
+    def logits_at(self, inputs: torch.Tensor, own: torch.Tensor | None = None) -> torch.Tensor:
+        """:meth:`logits` at the network's inputs (``network_inputs``). Without gradients the points go through
+        the layers in chunks of :meth:`chunk_points` (what a prediction of any size costs: the physics of a
+        structured model once for all points, the layers in cache-sized pieces)."""
+        x = (inputs - self.feature_mean) / self.feature_std
         chunk = self.chunk_points()
         if torch.is_grad_enabled() or x.shape[-2] <= chunk:
             z = self._layers(x, own)
@@ -321,13 +223,16 @@ class EnsembleNet(nn.Module):
         return z if own is None else z + self.parts.head_shift(x, own)
 
     def own_nuclei_of(self, features: torch.Tensor) -> torch.Tensor | None:
-        """Which own nucleus each point is, [N, n] (``structured.NucleusParts.which``); one row [1, n]
-        where every point is the same nucleus (a prediction: the parts then broadcast, at the cost of
+        """:meth:`own_nuclei` of the points' features."""
+        return None if self.parts is None else self.own_nuclei(self.parts.which(features))
+
+    def own_nuclei(self, which: torch.Tensor | None) -> torch.Tensor | None:
+        """Which own nucleus each point is, [N, n], of ``which`` (``structured.NucleusParts.which``); one row
+        [1, n] where every point is the same nucleus (a prediction: the parts then broadcast, at the cost of
         none); None where own parts cannot act (none, all zero and not trained, or no point of an own
         nucleus)."""
-        if self.parts is None or not self.parts.active():
+        if which is None or not self.parts.active():
             return None
-        which = self.parts.which(features)
         if not bool(which.any()):
             return None
         first = which.reshape(-1, which.shape[-1])[:1]  # [1, n]
@@ -352,8 +257,8 @@ class EnsembleNet(nn.Module):
         g_t = self._layers((inputs - self.feature_mean) / self.feature_std, None)[..., 0]
         return structured.smoothness_penalty(g_t, inputs[:, 0], width)
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        """y = σ/S, [K, N]."""
+    def forward(self, features) -> torch.Tensor:
+        """y = σ/S, [K, N], at the points' features or what :meth:`prepare` made of them."""
         return self.forward_with_log(features)[0]
 
     def log_responses(self, features: torch.Tensor, terms: bool = False) -> torch.Tensor:
@@ -363,10 +268,11 @@ class EnsembleNet(nn.Module):
         only) R_T's terms apart, [K, N, 1 + T] (``structured.log_responses``)."""
         return self.output.log_responses(self, features, terms)
 
-    def forward_with_log(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(y, log y), log y computed from the logits (``logsigmoid``), so it never underflows;
-        for a response model log y = logsumexp(ln w + ln R) over L and T."""
-        log_y = self.output.log_y(self, features)
+    def forward_with_log(self, points) -> tuple[torch.Tensor, torch.Tensor]:
+        """(y, log y) at the points' features or what :meth:`prepare` made of them; log y computed from the
+        logits (``logsigmoid``), so it never underflows; for a response model log y = logsumexp(ln w + ln R)
+        over L and T."""
+        log_y = self.output.log_y(self, self.prepare(points) if isinstance(points, torch.Tensor) else points)
         return torch.exp(log_y), log_y
 
     def is_stacked(self, name: str) -> bool:

@@ -32,8 +32,9 @@ from torch import nn
 
 from enxs import kinematics, superscaling
 from enxs.descriptors import N_KINEMATIC, describe, inputs, nucleus_factor
-from enxs.network import ACTIVATIONS, N_RESPONSE_KINEMATIC, R_UNIT, EnsembleNet
+from enxs.network import ACTIVATIONS, EnsembleNet
 from enxs.nuclei import Nucleus
+from enxs.outputs import N_RESPONSE_KINEMATIC, R_UNIT
 from enxs.rosenbluth import response_kinematics, weights_over_scale
 from enxs.zeroshot import member_factors
 

@@ -46,6 +46,7 @@ Features (``descriptors.inputs`` with ``nucleus_inputs='physics'``): the five pu
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, fields
 
 import torch
 from torch import nn
@@ -128,7 +129,11 @@ class ScalingCorrection(nn.Module):
 
     def forward(self, psi: torch.Tensor, own: torch.Tensor | None = None,
                 low_q: torch.Tensor | None = None) -> torch.Tensor:
-        h = knot_basis(psi, self.knots, self.basis)  # [N, J]
+        return self.of_basis(knot_basis(psi, self.knots, self.basis), own, low_q)
+
+    def of_basis(self, h: torch.Tensor, own: torch.Tensor | None = None,
+                 low_q: torch.Tensor | None = None) -> torch.Tensor:
+        """c_L from the basis at the points' ψ′, h [N, J] or [K, N, J] (:func:`knot_basis`)."""
         if own is None:
             raw = (h @ self.values.unsqueeze(-1)).squeeze(-1)  # [K, N]
         else:
@@ -242,45 +247,81 @@ def log_inelastic_threshold(q: torch.Tensor, omega: torch.Tensor, k_f: torch.Ten
     return -torch.nn.functional.softplus(-3 * superscaling.psi_prime(q, omega, k_f, e_s, mass, big_q2))
 
 
-def log_responses(outputs: torch.Tensor, scaling: ScalingCorrection, q: torch.Tensor, omega: torch.Tensor,
-                  big_q2: torch.Tensor, features: torch.Tensor, config: ModelConfig,
-                  own_knots: torch.Tensor | None = None, terms: bool = False) -> torch.Tensor:
-    """ln(R_L, R_T / GeV⁻¹) [K, N, 2] at (q, ω) [GeV] and Q² [GeV²] from the network's outputs (g_T, z_in, …)
-    [K, N, F] and the longitudinal correction c_L(ψ′) (with a trained nucleus' ``own_knots``), with the model's options
-    (``ModelConfig``): ``pauli_blocking``, the quasielastic parts times the Fermi gas's Pauli-unblocked share (at
-    least 10⁻⁴, so that the logarithm stays finite); the longitudinal f₀'s tail cut at ``longitudinal_cut``
-    (``superscaling.log_f0``), the transverse one's at PSI_CUT; ``inelastic_threshold`` W > 0 [GeV], the
-    inelastic term times :func:`log_inelastic_threshold`'s share; ``longitudinal_low_q`` = q₀ > 0 [GeV], c_L also
-    takes the network's third output g_L weighted by :func:`low_q_weight`; ``two_body``, R_T also has the
-    two-nucleon term from the last output (:func:`log_two_body`). With ``terms``, R_T's terms apart, [K, N, 1 + T]:
-    ln R_L, then ln of the quasielastic, the inelastic and (``two_body``) the two-nucleon transverse response."""
+@dataclass(frozen=True)
+class PointPhysics:
+    """What the structured model takes of its points that no parameter changes (:func:`point_physics`), the points'
+    axes first: a training run computes it once for all its points and takes each batch's (``physics[index]``), so
+    that a step spends nothing on it (a third of the fast recipe's forward pass, docs/method.md)."""
+
+    inputs: torch.Tensor  # the network's inputs [..., N_INPUTS] (:func:`network_inputs`), unstandardized; ψ′ first
+    basis: torch.Tensor  # c_L's knot basis at ψ′ [..., J] (:func:`knot_basis`)
+    log_scales: torch.Tensor  # [..., 3 + two_body]: what the learned factors multiply (:func:`log_responses`)
+    low_q: torch.Tensor | None  # w(q) [...] (:func:`low_q_weight`) with ``model.longitudinal_low_q``, else None
+    log_weights: torch.Tensor | None  # σ's (:func:`log_weights`) [..., 2]; None for the responses alone
+    which: torch.Tensor | None  # each point's own nucleus [..., n] (``NucleusParts.which``), or None
+
+    def __getitem__(self, index) -> PointPhysics:
+        return PointPhysics(*(None if t is None else t[index] for t in (getattr(self, f.name) for f in fields(self))))
+
+
+def point_physics(features: torch.Tensor, config: ModelConfig, coulomb_on: bool = True,
+                  which: torch.Tensor | None = None) -> PointPhysics:
+    """The points' :class:`PointPhysics` for a model of ``config`` at the effective (q, ω) of ``coulomb_on``
+    (:func:`effective_q`; with it σ's weights, without it the responses alone, which are defined so); ``which``
+    their own nuclei. ``log_scales``: ln G_L f₀,L(ψ′)/k_F and ln G_T f₀(ψ′)/k_F (the quasielastic responses at
+    c = 0), ln A R_INELASTIC [· s_W] (the inelastic term at sigmoid(z_in) = 1) and, with ``two_body``,
+    :func:`log_two_body`, with the model's options (``ModelConfig``): ``pauli_blocking``, the quasielastic parts
+    times the Fermi gas's Pauli-unblocked share (at least 10⁻⁴, so that the logarithm stays finite); the
+    longitudinal f₀'s tail cut at ``longitudinal_cut`` (``superscaling.log_f0``), the transverse one's at
+    PSI_CUT; ``inelastic_threshold`` W > 0 [GeV], the inelastic term times :func:`log_inelastic_threshold`'s
+    share."""
+    q, omega, big_q2 = effective_q(features, coulomb_on)
     z, n, k_f, e_s, _ = nucleus_columns(features)
-    psi = superscaling.psi_prime(q, omega, k_f, e_s, big_q2=big_q2)
+    inputs = network_inputs(q, omega, big_q2, k_f, e_s)
+    psi = inputs[..., 0]
     g_l, g_t = superscaling.single_nucleon(q, omega, z, n, k_f, psi, big_q2)
     base = -torch.log(k_f)
     if config.pauli_blocking:
         base = base + torch.log(superscaling.pauli_fraction(q, omega, k_f, e_s, big_q2).clamp_min(1e-4))
-    c_l = scaling(psi, own_knots, low_q_part(outputs, q, config.longitudinal_low_q))
-    log_l = torch.log(g_l) + base + log_scaling_function(psi, c_l, True, config.longitudinal_cut)
-    log_t_qe = torch.log(g_t) + base + log_scaling_function(psi, bounded(outputs[..., 0]), False)
-    # ln sigmoid as −softplus(−z): exported exactly (onnxruntime's Sigmoid is an approximation)
-    log_t_in = torch.log(z + n) + math.log(R_INELASTIC) - torch.nn.functional.softplus(-outputs[..., 1])
+    log_inelastic = torch.log(z + n) + math.log(R_INELASTIC)
     if config.inelastic_threshold:
-        log_t_in = log_t_in + log_inelastic_threshold(q, omega, k_f, e_s, config.inelastic_threshold, big_q2)
-    two_body = [log_two_body(outputs[..., -1], z + n, k_f)] if config.two_body else []
+        log_inelastic = log_inelastic + log_inelastic_threshold(q, omega, k_f, e_s, config.inelastic_threshold, big_q2)
+    log_scales = torch.stack([torch.log(g_l) + base + superscaling.log_f0(psi, config.longitudinal_cut),
+                              torch.log(g_t) + base + superscaling.log_f0(psi), log_inelastic,
+                              *([log_two_body(z + n, k_f)] if config.two_body else [])], dim=-1)
+    return PointPhysics(inputs, knot_basis(psi, KNOTS.to(psi.device), config.longitudinal_basis), log_scales,
+                        low_q_weight(q, config.longitudinal_low_q) if config.longitudinal_low_q else None,
+                        log_weights(features) if coulomb_on else None, which)
+
+
+def log_responses(outputs: torch.Tensor, scaling: ScalingCorrection, physics: PointPhysics, config: ModelConfig,
+                  own_knots: torch.Tensor | None = None, terms: bool = False) -> torch.Tensor:
+    """ln(R_L, R_T / GeV⁻¹) [K, N, 2] at the points of ``physics`` (:func:`point_physics`) from the network's outputs
+    (g_T, z_in, …) [K, N, F] and the longitudinal correction c_L(ψ′) (with a trained nucleus' ``own_knots``):
+    R_L = e^{c_L} times the first of ``physics.log_scales``' terms, R_T^QE = e^{c_T} times the second, the inelastic
+    term sigmoid(z_in) times the third; with ``longitudinal_low_q`` c_L also takes the network's third output g_L
+    weighted by w(q); with ``two_body`` R_T also has the two-nucleon term, sigmoid of the last output times the
+    fourth. With ``terms``, R_T's terms apart, [K, N, 1 + T]: ln R_L, then ln of the quasielastic, the inelastic and
+    (``two_body``) the two-nucleon transverse response."""
+    scales = physics.log_scales
+    c_l = scaling.of_basis(physics.basis, own_knots, None if physics.low_q is None else outputs[..., 2] * physics.low_q)
+    log_t_qe = scales[..., 1] + bounded(outputs[..., 0])
+    # ln sigmoid as −softplus(−z): exported exactly (onnxruntime's Sigmoid is an approximation)
+    log_t_in = scales[..., 2] - torch.nn.functional.softplus(-outputs[..., 1])
+    two_body = [scales[..., 3] - torch.nn.functional.softplus(-outputs[..., -1])] if config.two_body else []
     transverse = torch.stack([log_t_qe, log_t_in, *two_body], dim=-1)
-    return torch.cat([log_l.unsqueeze(-1), transverse if terms else torch.logsumexp(transverse, -1, keepdim=True)], -1)
+    log_l = (scales[..., 0] + c_l).unsqueeze(-1)
+    return torch.cat([log_l, transverse if terms else torch.logsumexp(transverse, -1, keepdim=True)], -1)
 
 
-def log_two_body(z_2b: torch.Tensor, a: torch.Tensor, k_f: torch.Tensor) -> torch.Tensor:
-    """ln R_T^2b [GeV⁻¹]: the transverse response of two-nucleon knockout (meson-exchange currents, 2p2h),
-    A · R_INELASTIC · (k_F/k_F,C)² · sigmoid(z_2b), k_F,C carbon's (``descriptors.CARBON_KF``), z_2b learned
+def log_two_body(a: torch.Tensor, k_f: torch.Tensor) -> torch.Tensor:
+    """ln of A · R_INELASTIC · (k_F/k_F,C)² [GeV⁻¹], k_F,C carbon's (``descriptors.CARBON_KF``): the transverse
+    response of two-nucleon knockout (meson-exchange currents, 2p2h) is this times sigmoid(z_2b), z_2b learned
     of the same inputs as the rest. The 2p2h responses of the relativistic Fermi gas scale as A k_F² at
     their peaks (k_F = 200–300 MeV, q = 2k_F to 2 GeV), where the quasielastic ones scale as A/k_F (Amaro
     et al., PRC 95, 065502 (2017)): the term carries a nucleus' dip strength with its k_F, the inelastic
     term (Δ, resonances, DIS) per nucleon."""
-    return (torch.log(a) + math.log(R_INELASTIC) + 2 * torch.log(k_f / descriptors.CARBON_KF)
-            - torch.nn.functional.softplus(-z_2b))
+    return torch.log(a) + math.log(R_INELASTIC) + 2 * torch.log(k_f / descriptors.CARBON_KF)
 
 
 def log_weights(features: torch.Tensor) -> torch.Tensor:

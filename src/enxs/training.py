@@ -200,6 +200,8 @@ class Trainer:
             ratio = (points.sigma[train_all] / points.scale[train_all]).clamp_min(1e-8)
             model.set_output_bias(points.features[train_all], ratio)
         self.best_state = {k: v.clone() for k, v in model.state_dict().items()}
+        with torch.no_grad():  # what the model takes of each point that no parameter changes, once (``model.prepare``)
+            self.inputs = model.prepare(points.features)
 
     def _lr(self, epoch: int) -> float:
         """Linear warm-up, then the schedule; a run with own parts has one cosine per phase."""
@@ -278,7 +280,7 @@ class Trainer:
         epoch's tallies."""
         p, batch = self.points, idx.shape[1]
         sigma, error, data = self.sigma_rep.gather(1, idx), p.error[idx], p.dataset[idx]
-        y, log_y = self.model.forward_with_log(p.features[idx])
+        y, log_y = self.model.forward_with_log(self.inputs[idx])
         prediction, log_prediction = y * p.scale[idx], log_y + torch.log(p.scale[idx])
         phase = "warmup" if self.warming_up else self.config.train.loss
         share = batch / self.train_index.shape[1]
@@ -313,7 +315,7 @@ class Trainer:
         """Validation χ²/N per member (on its replica, with its λ), keeping the best weights."""
         self._set_mode(False)
         p = self.points
-        prediction = self.model(p.features[self.val_index]) * p.scale[self.val_index]
+        prediction = self.model(self.inputs[self.val_index]) * p.scale[self.val_index]
         sigma = self.sigma_rep.gather(1, self.val_index)
         lam = self.lam.gather(1, p.dataset[self.val_index])
         val = 2 * data_chi2(sigma, p.error[self.val_index], prediction, lam) / self.val_index.shape[1]
@@ -334,7 +336,7 @@ class Trainer:
         """λ_k [K, D] of each member's final weights on its own training replica (closed form)."""
         self._set_mode(False)
         p, idx = self.points, self.train_index
-        prediction = self.model(p.features[idx]) * p.scale[idx]
+        prediction = self.model(self.inputs[idx]) * p.scale[idx]
         fs, ff = lambda_sums(self.sigma_rep.gather(1, idx), p.error[idx], prediction, p.dataset[idx], self.D)
         return profile_lambda(fs, ff, p.norm_unc)
 
