@@ -251,7 +251,7 @@ def log_inelastic_threshold(q: torch.Tensor, omega: torch.Tensor, k_f: torch.Ten
 class PointPhysics:
     """What the structured model takes of its points that no parameter changes (:func:`point_physics`), the points'
     axes first: a training run computes it once for all its points and takes each batch's (``physics[index]``), so
-    that a step spends nothing on it (a third of the fast recipe's forward pass, docs/method.md)."""
+    that a step spends nothing on it (about half of the recipe's forward pass without gradients, docs/method.md)."""
 
     inputs: torch.Tensor  # the network's inputs [..., N_INPUTS] (:func:`network_inputs`), unstandardized; ψ′ first
     basis: torch.Tensor  # c_L's knot basis at ψ′ [..., J] (:func:`knot_basis`)
