@@ -281,7 +281,10 @@ def test_own_parts_act_on_their_nucleus_only(tmp_path):
     points = {n: torch.as_tensor(inputs("physics", 1.0, 30.0, omega, n), dtype=torch.float32)
               for n in (CARBON, Nucleus.parse("56Fe"), ARGON)}
     mixed = torch.cat(list(points.values()))
-    assert net.own_nuclei_of(points[CARBON]).shape[0] == 1 and net.own_nuclei_of(mixed).shape[0] == 150
+    def own_nuclei(features):
+        return net.own_nuclei(net.prepare(features).which)
+
+    assert own_nuclei(points[CARBON]).shape[0] == 1 and own_nuclei(mixed).shape[0] == 150
     with torch.no_grad():
         whole = net(mixed)
         torch.testing.assert_close(whole, torch.cat([net(x) for x in points.values()], dim=1), rtol=1e-5, atol=0)

@@ -147,7 +147,7 @@ def scaling_members(ensemble: Ensemble, nucleus: Nucleus, k: ccqe.Kernel, which:
                 transverse = terms[..., 1:].movedim(-1, 0)  # [T, K, N]: quasielastic first
                 share = torch.exp(transverse[0] - torch.logsumexp(transverse, dim=0)).double().mean(0)
             if "L" in which:
-                extra = structured.low_q_part(logits, k.q.float(), low_q) if low_q else None
+                extra = structured.low_q_part(logits, structured.low_q_weight(k.q.float(), low_q) if low_q else None)
                 corrections["L"] = model.scaling(k.psi.float(), model.own_knots(own), extra).double()
         factor = float(model.output_factor) * torch.as_tensor(member_factors(model, nucleus))
         f = [torch.exp(structured.log_scaling_function(k.psi, corrections[part], part == "L",

@@ -194,7 +194,7 @@ class EnsembleNet(nn.Module):
 
     def logits(self, features: torch.Tensor, coulomb_on: bool = True, own: torch.Tensor | None = None) -> torch.Tensor:
         """The pre-activation output z, [K, N] (a response model: [K, N, 2], z_L and z_T; the
-        structured model [K, N, 2], g_T and z_in); ``own``: the points' own nuclei (``own_nuclei_of``),
+        structured model [K, N, 2], g_T and z_in); ``own``: the points' own nuclei (``own_nuclei``),
         whose own parts then act."""
         return self.logits_at(self.network_inputs(features, coulomb_on), own)
 
@@ -222,10 +222,6 @@ class EnsembleNet(nn.Module):
         z = self.head(x)
         return z if own is None else z + self.parts.head_shift(x, own)
 
-    def own_nuclei_of(self, features: torch.Tensor) -> torch.Tensor | None:
-        """:meth:`own_nuclei` of the points' features."""
-        return None if self.parts is None else self.own_nuclei(self.parts.which(features))
-
     def own_nuclei(self, which: torch.Tensor | None) -> torch.Tensor | None:
         """Which own nucleus each point is, [N, n], of ``which`` (``structured.NucleusParts.which``); one row
         [1, n] where every point is the same nucleus (a prediction: the parts then broadcast, at the cost of
@@ -239,7 +235,7 @@ class EnsembleNet(nn.Module):
         return first if bool((which == first).all()) else which
 
     def own_knots(self, own: torch.Tensor | None) -> torch.Tensor | None:
-        """The own knot values of c_L [K, N, J] for the points' own nuclei ``own`` (``own_nuclei_of``), or None."""
+        """The own knot values of c_L [K, N, J] for the points' own nuclei ``own`` (``own_nuclei``), or None."""
         return None if own is None else self.parts.knot_shift(own)
 
     def prior_penalty(self) -> torch.Tensor | float:

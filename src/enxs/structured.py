@@ -83,10 +83,10 @@ def low_q_weight(q: torch.Tensor, low_q: float) -> torch.Tensor:
     return 1 / (1 + (q / low_q) ** 4)
 
 
-def low_q_part(outputs: torch.Tensor, q: torch.Tensor, low_q: float) -> torch.Tensor | None:
-    """What the network adds to c_L before the bound, w(q) g_L [K, N] (g_L its third output), or None
-    without ``low_q`` (then it has no third output)."""
-    return outputs[..., 2] * low_q_weight(q, low_q) if low_q else None
+def low_q_part(outputs: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor | None:
+    """What the network adds to c_L before the bound, w(q) g_L [K, N] (g_L its third output) for the points'
+    ``weight`` w(q) (:func:`low_q_weight`), or None without one (no ``longitudinal_low_q``: no third output)."""
+    return None if weight is None else outputs[..., 2] * weight
 
 
 def bounded(g: torch.Tensor) -> torch.Tensor:
@@ -295,7 +295,7 @@ def point_physics(features: torch.Tensor, config: ModelConfig, coulomb_on: bool 
                               *([log_two_body(z + n, k_f)] if config.two_body else [])], dim=-1)
     return PointPhysics(inputs, knot_basis(psi, KNOTS.to(psi.device), config.longitudinal_basis), log_scales,
                         low_q_weight(q, config.longitudinal_low_q) if config.longitudinal_low_q else None,
-                        log_weights(features) if coulomb_on else None, which)
+                        log_weights(features, q, big_q2) if coulomb_on else None, which)
 
 
 def log_responses(outputs: torch.Tensor, scaling: ScalingCorrection, physics: PointPhysics, config: ModelConfig,
@@ -308,7 +308,7 @@ def log_responses(outputs: torch.Tensor, scaling: ScalingCorrection, physics: Po
     fourth. With ``terms``, R_T's terms apart, [K, N, 1 + T]: ln R_L, then ln of the quasielastic, the inelastic and
     (``two_body``) the two-nucleon transverse response."""
     scales = physics.log_scales
-    c_l = scaling.of_basis(physics.basis, own_knots, None if physics.low_q is None else outputs[..., 2] * physics.low_q)
+    c_l = scaling.of_basis(physics.basis, own_knots, low_q_part(outputs, physics.low_q))
     log_t_qe = scales[..., 1] + bounded(outputs[..., 0])
     # ln sigmoid as −softplus(−z): exported exactly (onnxruntime's Sigmoid is an approximation)
     log_t_in = scales[..., 2] - torch.nn.functional.softplus(-outputs[..., 1])
@@ -328,11 +328,11 @@ def log_two_body(a: torch.Tensor, k_f: torch.Tensor) -> torch.Tensor:
     return torch.log(a) + math.log(R_INELASTIC) + 2 * torch.log(k_f / descriptors.CARBON_KF)
 
 
-def log_weights(features: torch.Tensor) -> torch.Tensor:
+def log_weights(features: torch.Tensor, q: torch.Tensor, big_q2: torch.Tensor) -> torch.Tensor:
     """ln of (σ/S per unit R_L, per unit R_T) [N, 2] in GeV with the Coulomb distortion:
-    focusing (E_eff/E)² × σ_Mott(E_eff, θ)/S(E, θ) × v_X(q_eff, ω, θ) (module docstring)."""
+    focusing (E_eff/E)² × σ_Mott(E_eff, θ)/S(E, θ) × v_X(q_eff, ω, θ) (module docstring), at the points'
+    effective q [GeV] and Q² [GeV²] (:func:`effective_q` with the distortion)."""
     energy, _, cos_theta, _, _ = kinematics.from_features(features)
-    q, _, big_q2 = effective_q(features)
     e_eff, focusing = coulomb.effective_energy(energy, nucleus_columns(features)[4])
     # σ_Mott(E_eff, θ)/S(E, θ) = MOTT_OVER_S · E cos(θ/2) · (E/E_eff)²  (kinematics.output_scale)
     mott_over_s = rosenbluth.MOTT_OVER_S * energy * torch.sqrt((1 + cos_theta) / 2) * (energy / e_eff) ** 2
