@@ -1,17 +1,19 @@
-"""Two enxs trainings at once on a shared machine: does each keep its speed?
+"""Two enxs trainings at once on a shared machine: does each keep its speed, and what does it cost alone?
 
-Runs the same short pre-training (fast preset, 50 members) in worker processes, once alone
-and twice at the same time, for the thread settings compared:
+Runs the same short pre-training (fast preset, 50 members; carbon, or with ``--nucleus all`` the all-nuclei
+recipe without 40Ca) in worker processes, once alone and twice at the same time, for the thread settings
+compared:
 
-- ``before``: torch's defaults (one thread per core, OpenMP's spinning wait policy), what
-  enxs used until the CLI set its own;
-- ``enxs default``: what the ``enxs`` command now does: one thread per usable core, OpenMP
-  threads that sleep instead of spinning while they wait (``OMP_WAIT_POLICY=PASSIVE``);
-- ``--threads 1``: what a user sharing the machine on purpose may choose.
+- ``torch defaults``: one thread per core, OpenMP's threads spinning up to 300,000 times while they wait;
+- ``spin ≤ 3000``: what the ``enxs`` command does on a machine idle at its start (``enxs.cpu``);
+- ``sleep``: what it does on a busy one (``OMP_WAIT_POLICY=PASSIVE``), and did everywhere before;
+- ``--threads 1``: what a user sharing the machine on purpose may choose;
+- ``spin, then sleep``: the command's pair, a job started on an idle machine and one started beside it.
 
-Prints wall seconds and the slowdown ratio (pair / alone) per setting, measured in one run:
+Prints wall seconds (mean over the workers, best of ``--repeats``) and the slowdown ratio (pair / alone)
+per setting, measured in one run:
 
-    python benchmarks/shared_machine.py [--epochs 40] [--repeats 2]
+    python benchmarks/shared_machine.py [--nucleus all] [--epochs 40] [--repeats 2]
 """
 
 from __future__ import annotations
@@ -23,30 +25,35 @@ import sys
 import tempfile
 import time
 
-SETTINGS = {"before": ("unset", 0), "enxs default": ("PASSIVE", 0), "--threads 1": ("PASSIVE", 1)}
+from enxs import cpu
+
+SPIN = {"GOMP_SPINCOUNT": str(cpu.SPIN_COUNT)}
+SLEEP = {"OMP_WAIT_POLICY": "PASSIVE"}
+#: name → (environment, threads) of each of the two workers (threads 0: one per core).
+SETTINGS = {"torch defaults": [({}, 0)] * 2, f"spin ≤ {cpu.SPIN_COUNT}": [(SPIN, 0)] * 2, "sleep": [(SLEEP, 0)] * 2,
+            "--threads 1": [(SLEEP, 1)] * 2, "spin, then sleep": [(SPIN, 0), (SLEEP, 0)]}
 
 
-def worker(policy: str, threads: int, epochs: int) -> None:
-    if policy != "unset":
-        os.environ["OMP_WAIT_POLICY"] = policy
+def worker(threads: int, nucleus: str, epochs: int) -> None:
     import torch
 
     if threads:
         torch.set_num_threads(threads)
-    from enxs import archive, runs
-    from enxs.config import load_config
+    from enxs import runs
 
-    config = load_config("fast", members=50, epochs=epochs)
-    spec = runs.RunSpec("12C", str(archive.find_nucleus_file("12C")), config)
     with tempfile.TemporaryDirectory() as tmp:
-        runs.execute(spec, os.path.join(tmp, "run"))
+        runs.pretrain(nucleus, os.path.join(tmp, "run"), "fast", exclude="40Ca" if nucleus == "all" else None,
+                      assignments=[f"train.epochs={epochs}"])
 
 
-def timed(jobs: int, policy: str, threads: int, epochs: int) -> float:
-    """Mean wall seconds of ``jobs`` workers started together."""
-    command = [sys.executable, __file__, "--worker", policy, str(threads), "--epochs", str(epochs)]
+def timed(workers: list[tuple[dict, int]], nucleus: str, epochs: int) -> float:
+    """Mean wall seconds of the workers, started together."""
     start = time.perf_counter()
-    procs = [subprocess.Popen(command) for _ in range(jobs)]
+    procs = []
+    for environment, threads in workers:
+        env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")} | environment
+        command = [sys.executable, __file__, "--worker", str(threads), "--nucleus", nucleus, "--epochs", str(epochs)]
+        procs.append(subprocess.Popen(command, env=env))
     ends = []
     for p in procs:
         if p.wait():
@@ -57,20 +64,21 @@ def timed(jobs: int, policy: str, threads: int, epochs: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nucleus", default="12C", help="12C, or all (the all-nuclei recipe without 40Ca)")
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--worker", nargs=2, metavar=("POLICY", "THREADS"), help=argparse.SUPPRESS)
+    parser.add_argument("--worker", type=int, metavar="THREADS", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.worker:
-        worker(args.worker[0], int(args.worker[1]), args.epochs)
+    if args.worker is not None:
+        worker(args.worker, args.nucleus, args.epochs)
         return
-    print(f"pretrain --preset fast, 50 members, {args.epochs} epochs, {os.cpu_count()} CPUs; "
+    print(f"pretrain --nucleus {args.nucleus} --preset fast, 50 members, {args.epochs} epochs, {os.cpu_count()} CPUs; "
           f"best of {args.repeats}")
-    print(f"{'setting':<14} {'alone [s]':>10} {'two at once [s each]':>22} {'slowdown':>9}")
-    for name, (policy, threads) in SETTINGS.items():
-        alone = min(timed(1, policy, threads, args.epochs) for _ in range(args.repeats))
-        pair = min(timed(2, policy, threads, args.epochs) for _ in range(args.repeats))
-        print(f"{name:<14} {alone:>10.1f} {pair:>22.1f} {pair / alone:>8.2f}×")
+    print(f"{'setting':<18} {'alone [s]':>10} {'two at once [s each]':>22} {'slowdown':>9}")
+    for name, workers in SETTINGS.items():
+        alone = min(timed(workers[:1], args.nucleus, args.epochs) for _ in range(args.repeats))
+        pair = min(timed(workers, args.nucleus, args.epochs) for _ in range(args.repeats))
+        print(f"{name:<18} {alone:>10.1f} {pair:>22.1f} {pair / alone:>8.2f}×")
 
 
 if __name__ == "__main__":

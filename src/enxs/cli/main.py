@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import warnings
@@ -10,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from enxs import __version__
+from enxs import __version__, cpu
 from enxs.cli import data, generators, neutrino, plot, train, use
 from enxs.cli.common import SIGNALS, error, interrupted_status, terminate, warn
 from enxs.errors import EnxsError
@@ -60,11 +59,11 @@ def _warning_line(message, category, filename, lineno, file=None, line=None) -> 
 def run() -> None:
     """Console-script entry point: one-line errors, non-zero exit.
 
-    OpenMP threads that wait sleep instead of spinning (``OMP_WAIT_POLICY=PASSIVE``, set
-    before torch loads unless the user set it): with spinning threads two jobs on one
-    machine slow each other down several-fold (benchmarks/shared_machine.py).
+    Before torch loads, how its OpenMP threads wait is chosen from the machine's load (``enxs.cpu``):
+    spinning on an idle machine, sleeping on a busy one, where spinning threads of two jobs slow each
+    other down several-fold (benchmarks/shared_machine.py).
     """
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    cpu.choose_wait_policy()
     signal.signal(signal.SIGTERM, terminate)
     warnings.showwarning = _warning_line
     try:

@@ -1,0 +1,66 @@
+"""How the ``enxs`` command lets torch's OpenMP threads wait: spinning on a machine that is idle when it
+starts, sleeping on one that is busy.
+
+Torch's CPU threads meet at a barrier after every parallel operation. Waiting threads that spin are
+ready at once, which the small networks of the fast preset need: on an idle 2-core machine spinning
+threads train 1.4–1.5× faster than sleeping ones, which gain nothing over one thread. But two jobs
+whose threads spin on the same cores slow each other down several-fold, each spinning while the other's
+thread it waits for is descheduled. So, unless the user set ``OMP_WAIT_POLICY``, the command looks at
+the cores it may use for ``SAMPLE_SECONDS`` before torch loads: if other processes keep less than
+``IDLE_BELOW`` of a core busy, its threads spin, at most ``SPIN_COUNT`` times before they sleep
+(``GOMP_SPINCOUNT``, torch's GNU OpenMP; the default is 300,000), which bounds what they cost a job
+that starts later; otherwise they sleep (``OMP_WAIT_POLICY=PASSIVE``). The number of threads, and so
+every number computed, is the same either way. Measured: README, "Speed"; docs/method.md, "Running on a
+shared machine".
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+#: How long the command looks at the machine before it decides [s] (the kernel counts in 10 ms ticks).
+SAMPLE_SECONDS = 0.1
+#: Other processes' use of the cores below which the machine counts as idle [cores].
+IDLE_BELOW = 0.5
+#: How many times a waiting thread spins before it sleeps, on an idle machine.
+SPIN_COUNT = 3000
+
+
+def _busy_ticks(cpus: set[int]) -> tuple[int, int]:
+    """(busy, all) clock ticks of these CPUs since boot, from /proc/stat (idle and iowait are not busy)."""
+    busy = total = 0
+    with open("/proc/stat") as stat:
+        for line in stat:
+            name, *fields = line.split()
+            if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus:
+                ticks = [int(f) for f in fields[:8]]
+                busy += sum(ticks) - ticks[3] - ticks[4]
+                total += sum(ticks)
+    return busy, total
+
+
+def others_busy(seconds: float = SAMPLE_SECONDS) -> float | None:
+    """How many of the cores this process may use other processes keep busy, over ``seconds`` (this
+    process sleeps meanwhile); None where the kernel does not say (no /proc/stat: not Linux)."""
+    try:
+        cpus = os.sched_getaffinity(0)
+        busy0, total0 = _busy_ticks(cpus)
+        time.sleep(seconds)
+        busy1, total1 = _busy_ticks(cpus)
+    except (OSError, AttributeError, ValueError):
+        return None
+    return len(cpus) * (busy1 - busy0) / (total1 - total0) if total1 > total0 else None
+
+
+def choose_wait_policy() -> str:
+    """Set how OpenMP threads wait (module docstring) unless ``OMP_WAIT_POLICY`` is set; call before torch
+    loads. Returns the choice: ``"user"``, ``"spin"`` or ``"sleep"``."""
+    if "OMP_WAIT_POLICY" in os.environ:
+        return "user"
+    busy = others_busy()
+    if busy is not None and busy < IDLE_BELOW:
+        os.environ.setdefault("GOMP_SPINCOUNT", str(SPIN_COUNT))
+        return "spin"
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    return "sleep"

@@ -1,0 +1,52 @@
+"""How the enxs command lets OpenMP threads wait (enxs.cpu): spin on an idle machine, sleep on a busy one."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from enxs import cpu
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+@pytest.mark.parametrize(("busy", "choice", "policy", "spins"), [
+    (0.0, "spin", None, str(cpu.SPIN_COUNT)), (0.4, "spin", None, str(cpu.SPIN_COUNT)),
+    (0.6, "sleep", "PASSIVE", None), (1.9, "sleep", "PASSIVE", None), (None, "sleep", "PASSIVE", None)])
+def test_idle_machine_spins_busy_or_unknown_sleeps(clean_env, busy, choice, policy, spins):
+    clean_env.setattr(cpu, "others_busy", lambda: busy)
+    assert cpu.choose_wait_policy() == choice
+    assert os.environ.get("OMP_WAIT_POLICY") == policy
+    assert os.environ.get("GOMP_SPINCOUNT") == spins
+
+
+def test_the_users_settings_win(clean_env):
+    clean_env.setattr(cpu, "others_busy", lambda: 0.0)
+    clean_env.setenv("GOMP_SPINCOUNT", "7")
+    assert cpu.choose_wait_policy() == "spin" and os.environ["GOMP_SPINCOUNT"] == "7"
+    clean_env.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    clean_env.setattr(cpu, "others_busy", lambda: pytest.fail("the machine need not be looked at"))
+    assert cpu.choose_wait_policy() == "user" and os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="the kernel's CPU counters are Linux's")
+def test_another_process_keeping_a_core_busy_is_seen():
+    spinner = subprocess.Popen([sys.executable, "-c", "import time\nt = time.time() + 3\nwhile time.time() < t: pass"])
+    try:
+        busy = cpu.others_busy(0.5)
+    finally:
+        spinner.kill()
+        spinner.wait()
+    assert busy is not None and 0.5 <= busy <= len(os.sched_getaffinity(0)) + 1e-9
+
+
+def test_the_command_decides_before_torch_loads():
+    code = ("import sys, enxs.cli.main; assert 'torch' not in sys.modules; "
+            "import enxs.cpu; enxs.cpu.choose_wait_policy(); assert 'torch' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
