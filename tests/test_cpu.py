@@ -26,6 +26,17 @@ def test_idle_machine_spins_busy_or_unknown_sleeps(clean_env, busy, choice, poli
     assert os.environ.get("GOMP_SPINCOUNT") == spins
 
 
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="the cores a process may use are Linux's")
+def test_a_cpu_quota_below_the_cores_counts_as_busy(clean_env):
+    cores = len(os.sched_getaffinity(0))
+    clean_env.setattr(cpu, "others_busy", lambda: 0.0)
+    clean_env.setattr(cpu, "quota_cores", lambda: cores - 0.5)
+    assert cpu.choose_wait_policy() == "sleep" and os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    clean_env.delenv("OMP_WAIT_POLICY")
+    clean_env.setattr(cpu, "quota_cores", lambda: float(cores))
+    assert cpu.choose_wait_policy() == "spin"
+
+
 def test_the_users_settings_win(clean_env):
     clean_env.setattr(cpu, "others_busy", lambda: 0.0)
     clean_env.setenv("GOMP_SPINCOUNT", "7")

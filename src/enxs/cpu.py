@@ -9,7 +9,8 @@ thread it waits for is descheduled. So, unless the user set ``OMP_WAIT_POLICY``,
 the cores it may use for ``SAMPLE_SECONDS`` before torch loads: if other processes keep less than
 ``IDLE_BELOW`` of a core busy, its threads spin, at most ``SPIN_COUNT`` times before they sleep
 (``GOMP_SPINCOUNT``, torch's GNU OpenMP; the default is 300,000), which bounds what they cost a job
-that starts later; otherwise they sleep (``OMP_WAIT_POLICY=PASSIVE``). The number of threads, and so
+that starts later; otherwise, and under a CPU quota smaller than those cores (a container), they sleep
+(``OMP_WAIT_POLICY=PASSIVE``). The number of threads, and so
 every number computed, is the same either way. Measured: README, "Speed"; docs/method.md, "Running on a
 shared machine".
 """
@@ -53,12 +54,32 @@ def others_busy(seconds: float = SAMPLE_SECONDS) -> float | None:
     return len(cpus) * (busy1 - busy0) / (total1 - total0) if total1 > total0 else None
 
 
+def quota_cores() -> float | None:
+    """The CPU time this process's control group may use, in cores (cgroup v2 ``cpu.max``, else v1
+    ``cpu.cfs_quota_us``/``cpu.cfs_period_us``), or None where it has no quota."""
+    for path in ("/sys/fs/cgroup/cpu.max", "/sys/fs/cgroup/cpu/cpu.cfs_quota_us"):
+        try:
+            with open(path) as f:
+                fields = f.read().split()
+            if path.endswith("cpu.max"):
+                quota, period = fields[0], fields[1]
+            else:
+                with open("/sys/fs/cgroup/cpu/cpu.cfs_period_us") as f:
+                    quota, period = fields[0], f.read().strip()
+        except (OSError, IndexError):
+            continue
+        return None if quota in ("max", "-1") else int(quota) / int(period)
+    return None
+
+
 def choose_wait_policy() -> str:
     """Set how OpenMP threads wait (module docstring) unless ``OMP_WAIT_POLICY`` is set; call before torch
-    loads. Returns the choice: ``"user"``, ``"spin"`` or ``"sleep"``."""
+    loads. Returns the choice: ``"user"``, ``"spin"`` or ``"sleep"``. A control group's CPU quota below the
+    cores this process may use (a container: torch's threads would outnumber its share) counts as busy."""
     if "OMP_WAIT_POLICY" in os.environ:
         return "user"
-    busy = others_busy()
+    quota = quota_cores()
+    busy = others_busy() if quota is None or quota >= len(os.sched_getaffinity(0)) else None
     if busy is not None and busy < IDLE_BELOW:
         os.environ.setdefault("GOMP_SPINCOUNT", str(SPIN_COUNT))
         return "spin"
