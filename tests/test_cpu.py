@@ -61,3 +61,18 @@ def test_the_command_decides_before_torch_loads():
     code = ("import sys, enxs.cli.main; assert 'torch' not in sys.modules; "
             "import enxs.cpu; enxs.cpu.choose_wait_policy(); assert 'torch' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize(("files", "cores"), [
+    ({"/sys/fs/cgroup/cpu.max": "max 100000"}, None), ({"/sys/fs/cgroup/cpu.max": "200000 100000"}, 2.0),
+    ({"/sys/fs/cgroup/cpu/cpu.cfs_quota_us": "-1", "/sys/fs/cgroup/cpu/cpu.cfs_period_us": "100000"}, None),
+    ({"/sys/fs/cgroup/cpu/cpu.cfs_quota_us": "50000", "/sys/fs/cgroup/cpu/cpu.cfs_period_us": "100000"}, 0.5),
+    ({}, None), ({"/sys/fs/cgroup/cpu.max": "garbage"}, None)])
+def test_the_cgroup_quota_is_read_in_cores(monkeypatch, files, cores):
+    def fields(path):
+        if path not in files:
+            raise FileNotFoundError(path)
+        return files[path].split()
+
+    monkeypatch.setattr(cpu, "_fields", fields)
+    assert cpu.quota_cores() == cores

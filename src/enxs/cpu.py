@@ -10,9 +10,8 @@ the cores it may use for ``SAMPLE_SECONDS`` before torch loads: if other process
 ``IDLE_BELOW`` of a core busy, its threads spin, at most ``SPIN_COUNT`` times before they sleep
 (``GOMP_SPINCOUNT``, torch's GNU OpenMP; the default is 300,000), which bounds what they cost a job
 that starts later; otherwise, and under a CPU quota smaller than those cores (a container), they sleep
-(``OMP_WAIT_POLICY=PASSIVE``). The number of threads, and so
-every number computed, is the same either way. Measured: README, "Speed"; docs/method.md, "Running on a
-shared machine".
+(``OMP_WAIT_POLICY=PASSIVE``). The number of threads, and so every number computed, is the same either way.
+Measured: README, "Speed"; docs/method.md, "Running on a shared machine".
 """
 
 from __future__ import annotations
@@ -54,22 +53,23 @@ def others_busy(seconds: float = SAMPLE_SECONDS) -> float | None:
     return len(cpus) * (busy1 - busy0) / (total1 - total0) if total1 > total0 else None
 
 
+def _fields(path: str) -> list[str]:
+    with open(path) as f:
+        return f.read().split()
+
+
 def quota_cores() -> float | None:
     """The CPU time this process's control group may use, in cores (cgroup v2 ``cpu.max``, else v1
-    ``cpu.cfs_quota_us``/``cpu.cfs_period_us``), or None where it has no quota."""
-    for path in ("/sys/fs/cgroup/cpu.max", "/sys/fs/cgroup/cpu/cpu.cfs_quota_us"):
+    ``cpu.cfs_quota_us``/``cpu.cfs_period_us``), or None where it has no quota or none is found."""
+    try:
         try:
-            with open(path) as f:
-                fields = f.read().split()
-            if path.endswith("cpu.max"):
-                quota, period = fields[0], fields[1]
-            else:
-                with open("/sys/fs/cgroup/cpu/cpu.cfs_period_us") as f:
-                    quota, period = fields[0], f.read().strip()
-        except (OSError, IndexError):
-            continue
+            quota, period = _fields("/sys/fs/cgroup/cpu.max")[:2]
+        except OSError:
+            v1 = "/sys/fs/cgroup/cpu/cpu.cfs_"
+            quota, period = _fields(v1 + "quota_us")[0], _fields(v1 + "period_us")[0]
         return None if quota in ("max", "-1") else int(quota) / int(period)
-    return None
+    except (OSError, IndexError, ValueError, ZeroDivisionError):
+        return None
 
 
 def choose_wait_policy() -> str:
