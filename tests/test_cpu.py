@@ -76,3 +76,32 @@ def test_the_cgroup_quota_is_read_in_cores(monkeypatch, files, cores):
 
     monkeypatch.setattr(cpu, "_fields", fields)
     assert cpu.quota_cores() == cores
+
+
+@pytest.mark.parametrize(("omp", "quota", "expected"), [
+    ("3", None, 3), ("4,2", None, 4), (" 2 ", 1.0, 2),  # the user's or the batch system's share wins
+    (None, None, "cores"), ("abc", None, "cores"), ("0", None, "cores"), (None, 1.2, 2), (None, 0.3, 1)])
+def test_default_threads_follow_omp_num_threads_then_the_cores_and_a_quota(monkeypatch, omp, quota, expected):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    monkeypatch.setattr(cpu, "quota_cores", lambda: quota)
+    if omp is None:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OMP_NUM_THREADS", omp)
+    assert cpu.default_threads() == (8 if expected == "cores" else expected)
+
+
+def test_a_command_without_threads_takes_the_default(monkeypatch):
+    import torch
+
+    from enxs.context import Context
+
+    before = torch.get_num_threads()
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    try:
+        Context(threads=None).use_threads()
+        assert torch.get_num_threads() == 1
+        Context(threads=2).use_threads()
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from enxs import archive
+from enxs import archive, cpu
 from enxs.errors import EnxsError
 
 
@@ -36,8 +36,9 @@ def resolve_device(name: str) -> torch.device:
 class Context:
     """``data_dir``: the archive directory (None: ``$ENXS_DATA_DIR``, else the default, as
     ``archive.resolve_data_dir``; resolved where data are read, so a run from a ``--data-file``
-    needs none); ``device``: a torch device name; ``threads``: CPU threads for torch (None: one
-    per core this process may use)."""
+    needs none); ``device``: a torch device name; ``threads``: CPU threads for torch (None:
+    ``cpu.default_threads``, one per core this process may use unless ``OMP_NUM_THREADS`` or a CPU
+    quota says fewer)."""
 
     data_dir: str | os.PathLike | None = None
     device: str = "cpu"
@@ -66,8 +67,8 @@ class Context:
 
     def use_threads(self) -> None:
         """Set torch's CPU threads (class docstring)."""
-        torch.set_num_threads(self.threads or len(os.sched_getaffinity(0)))
+        torch.set_num_threads(self.threads or cpu.default_threads())
 
 
-#: $ENXS_DATA_DIR (else the default archive directory), the CPU, one thread per core.
+#: $ENXS_DATA_DIR (else the default archive directory), the CPU, ``cpu.default_threads``.
 DEFAULT_CONTEXT = Context()

@@ -1,5 +1,5 @@
-"""How the ``enxs`` command lets torch's OpenMP threads wait: spinning on a machine that is idle when it
-starts, sleeping on one that is busy.
+"""How many CPU threads torch gets (``default_threads``), and how the ``enxs`` command lets them wait:
+spinning on a machine that is idle when it starts, sleeping on one that is busy.
 
 Torch's CPU threads meet at a barrier after every parallel operation. Waiting threads that spin are
 ready at once, which the small networks of the fast preset need: on an idle 2-core machine spinning
@@ -16,6 +16,7 @@ Measured: README, "Speed"; docs/method.md, "Running on a shared machine".
 
 from __future__ import annotations
 
+import math
 import os
 import time
 
@@ -85,3 +86,16 @@ def choose_wait_policy() -> str:
         return "spin"
     os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
     return "sleep"
+
+
+def default_threads() -> int:
+    """Torch's CPU threads where ``--threads`` is not given: ``OMP_NUM_THREADS`` where it is set to a
+    positive integer (a batch system's or the user's share; the first of a nested list), else one per
+    core this process may use, and no more than a control group's CPU quota allows (``quota_cores``,
+    rounded up): a container given 2 cores of a 64-core machine gets 2 threads, not 64."""
+    first = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    if first.isdigit() and int(first) > 0:
+        return int(first)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    quota = quota_cores()
+    return cores if quota is None else max(1, min(cores, math.ceil(quota)))

@@ -32,9 +32,9 @@ DataDir = Annotated[
 Threads = Annotated[
     int | None,
     typer.Option("--threads", min=1, show_default=False,
-                 help="CPU threads for torch (default: one per usable core). Waiting threads spin where the machine "
-                      "was idle at the start, else sleep, so that two enxs jobs share it; --threads 1 leaves the "
-                      "other cores free."),
+                 help="CPU threads for torch (default: $OMP_NUM_THREADS where set, else one per usable core, "
+                      "no more than a CPU quota allows). Waiting threads spin where the machine was idle at the "
+                      "start, else sleep, so that two enxs jobs share it; --threads 1 leaves the other cores free."),
 ]
 
 
