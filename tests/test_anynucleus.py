@@ -3,8 +3,6 @@ exporting any nucleus, fine-tuning from it."""
 
 import json
 import shutil
-import subprocess
-import sys
 import warnings
 
 import numpy as np
@@ -13,6 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from cli_runner import enxs
 from enxs import kinematics, onnx_io, runs
 from enxs.context import Context
 from enxs.descriptors import describe, inputs, nucleus_factor, psi_prime
@@ -88,9 +87,6 @@ def test_any_nucleus_is_predicted_and_flagged_outside_the_trained_range(any_mode
 
 
 def test_cli_asks_for_the_nucleus_and_exports_argon_for_nuwro(any_model, tmp_path):
-    def enxs(*args):
-        return subprocess.run([sys.executable, "-m", "enxs", *map(str, args)], capture_output=True, text=True)
-
     result = enxs("predict", any_model, "--energy", 2.222, "--angle", 15.541, "--omega", 0.3)
     assert result.returncode == 2 and "--nucleus" in result.stderr and "Traceback" not in result.stderr
     result = enxs("export", "onnx", any_model, "--nucleus", "40Ar", "--out", tmp_path / "nuwro")
@@ -107,9 +103,6 @@ def test_cli_asks_for_the_nucleus_and_exports_argon_for_nuwro(any_model, tmp_pat
 
 
 def test_files_say_the_coulomb_correction(any_model, tmp_path):
-    def enxs(*args):
-        return subprocess.run([sys.executable, "-m", "enxs", *map(str, args)], capture_output=True, text=True)
-
     out = tmp_path / "fe.csv"
     result = enxs("predict", any_model, "--nucleus", "56Fe", "--energy", 0.5, "--angle", 60, "--omega", "0.1:0.3:3",
                   "--output", out)

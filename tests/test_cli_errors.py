@@ -9,24 +9,12 @@ import sys
 
 import pytest
 
+from cli_runner import enxs, one_line_error
 from enxs import artifacts, runs
 from enxs.archive import parse_file
 from enxs.config import load_config
 
 SHIPPED = "enxs-12C-fast"
-
-
-def _enxs(*args, cwd=None, python_flags=()):
-    return subprocess.run([sys.executable, *python_flags, "-m", "enxs", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd)
-
-
-def _one_line_error(result, *fragments):
-    assert result.returncode != 0, result.stdout
-    assert "Traceback" not in result.stderr, result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert lines and all(f in result.stderr for f in fragments), result.stderr
-    return lines
 
 
 def test_errors_need_nothing_but_the_declared_dependencies(tmp_path):
@@ -41,14 +29,14 @@ def test_errors_need_nothing_but_the_declared_dependencies(tmp_path):
 
 @pytest.mark.parametrize("suffix", [".csv", ".json", ".parquet"])
 def test_output_into_a_missing_directory(tmp_path, suffix):
-    result = _enxs("predict", SHIPPED, "--energy", 1, "--angle", 30, "--omega", "0.2:0.4:3",
+    result = enxs("predict", SHIPPED, "--energy", 1, "--angle", 30, "--omega", "0.2:0.4:3",
                    "--output", f"nodir/x{suffix}", cwd=tmp_path)
-    _one_line_error(result, "nodir", "does not exist")
+    one_line_error(result, "nodir", "does not exist")
 
 
 def test_tabulate_checks_its_output_before_working(tmp_path):
-    result = _enxs("tabulate", SHIPPED, "--out", "nodir/x.h5", cwd=tmp_path)
-    _one_line_error(result, "nodir", "does not exist")
+    result = enxs("tabulate", SHIPPED, "--out", "nodir/x.h5", cwd=tmp_path)
+    one_line_error(result, "nodir", "does not exist")
 
 
 def test_hepdata_export_keeps_the_users_files(tmp_path):
@@ -56,11 +44,11 @@ def test_hepdata_export_keeps_the_users_files(tmp_path):
     (tmp_path / "hep").mkdir()
     (tmp_path / "hep" / "notes.txt").write_text("keep")
     args = ("export", "hepdata", SHIPPED, "--energy", 0.68, "--angle", 60, "--omega", "0.1:0.5:5")
-    _one_line_error(_enxs(*args, "--out", "hep", cwd=tmp_path), "not empty")
+    one_line_error(enxs(*args, "--out", "hep", cwd=tmp_path), "not empty")
     assert (tmp_path / "hep" / "notes.txt").read_text() == "keep"
-    _one_line_error(_enxs(*args, "--out", ".", cwd=tmp_path), "not empty")
+    one_line_error(enxs(*args, "--out", ".", cwd=tmp_path), "not empty")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hep"]
-    assert _enxs(*args, "--out", "fresh", cwd=tmp_path).returncode == 0
+    assert enxs(*args, "--out", "fresh", cwd=tmp_path).returncode == 0
     assert (tmp_path / "fresh" / "submission.tar.gz").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fresh", "hep"]
 
@@ -96,32 +84,32 @@ def test_a_wrong_manifest_is_one_line_naming_the_field(small_model, tmp_path, ed
         artifacts.load_model(bad)
     command = (["export", "onnx", bad, "--out", tmp_path / "onnx"] if "field A" in fragments
                else ["predict", bad, "--energy", 1, "--angle", 30, "--omega", 0.3])
-    _one_line_error(_enxs(*command), "manifest.json", *fragments)
+    one_line_error(enxs(*command), "manifest.json", *fragments)
     assert not (tmp_path / "onnx").exists()
 
 
 def test_a_device_this_build_lacks(tmp_path):
     for device in ("cuda", "gpu"):
-        lines = _one_line_error(_enxs("pretrain", "--preset", "smoke", "--device", device, "--out", "run",
+        lines = one_line_error(enxs("pretrain", "--preset", "smoke", "--device", device, "--out", "run",
                                       cwd=tmp_path), "available here: cpu")
         assert len(lines) == 1
     assert not (tmp_path / "run").exists()
 
 
 def test_finetune_refuses_a_norm_label_not_in_the_data_and_options_out_of_range(tmp_path, archive_dir):
-    result = _enxs("finetune", "--from", SHIPPED, "--nucleus", "56Fe", "--norm",
+    result = enxs("finetune", "--from", SHIPPED, "--nucleus", "56Fe", "--norm",
                    "Typo:2026=0.03", "--out", "ft", cwd=tmp_path)
-    _one_line_error(result, "Typo:2026", "Day:1993md")
+    one_line_error(result, "Typo:2026", "Day:1993md")
     assert not (tmp_path / "ft").exists()
-    result = _enxs("finetune", "--from", SHIPPED, "--nucleus", "56Fe", "--train-fraction", 1.5, "--out", "ft",
+    result = enxs("finetune", "--from", SHIPPED, "--nucleus", "56Fe", "--train-fraction", 1.5, "--out", "ft",
                    cwd=tmp_path)
-    _one_line_error(result, "--train-fraction 1.5: must be in (0, 1)")
-    result = _enxs("finetune", "--from", SHIPPED, "--nucleus", "56Fe", "--scenario", "last3", "--out", "ft",
+    one_line_error(result, "--train-fraction 1.5: must be in (0, 1)")
+    result = enxs("finetune", "--from", SHIPPED, "--nucleus", "56Fe", "--scenario", "last3", "--out", "ft",
                    cwd=tmp_path)
-    _one_line_error(result, "--scenario 'last3': choose all or last2")
+    one_line_error(result, "--scenario 'last3': choose all or last2")
     for option in ("--members", "--epochs"):  # typer's own range check, before any work
-        result = _enxs("finetune", "--from", SHIPPED, "--nucleus", "56Fe", option, 0, "--out", "ft", cwd=tmp_path)
-        _one_line_error(result, f"Invalid value for '{option}'")
+        result = enxs("finetune", "--from", SHIPPED, "--nucleus", "56Fe", option, 0, "--out", "ft", cwd=tmp_path)
+        one_line_error(result, f"Invalid value for '{option}'")
     assert not (tmp_path / "ft").exists()
 
 
@@ -134,7 +122,7 @@ def test_resume_after_a_kill_before_the_first_checkpoint(tmp_path, archive_dir):
     with pytest.raises(KeyboardInterrupt):
         runs.execute(spec, tmp_path / "run", on_epoch=killed)
     assert (tmp_path / "run" / "run.json").is_file() and not artifacts.has_checkpoint(tmp_path / "run")
-    result = _enxs("pretrain", "--resume", tmp_path / "run")
+    result = enxs("pretrain", "--resume", tmp_path / "run")
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "run" / "manifest.json").read_text())["training"]["epochs_run"] == 4
 
@@ -144,29 +132,29 @@ def test_data_check_reports_what_loading_refuses(tmp_path):
     (tmp_path / "empty.dat").write_text("# nothing\n")
     errors = [str(e) for e in parse_file(tmp_path / "16O.dat")[1].errors]
     assert errors == [f"{tmp_path / '16O.dat'}:2: Z=8, A=17 differs from the file name's 16O: one nucleus per file"]
-    result = _enxs("data", "check", tmp_path / "16O.dat", tmp_path / "empty.dat")
+    result = enxs("data", "check", tmp_path / "16O.dat", tmp_path / "empty.dat")
     assert result.returncode == 1
     assert "16O.dat:2: Z=8, A=17" in result.stdout and "empty.dat: no data lines" in result.stdout
-    _one_line_error(_enxs("data", "show", tmp_path / "16O.dat"), "16O.dat:2")
+    one_line_error(enxs("data", "show", tmp_path / "16O.dat"), "16O.dat:2")
 
 
 def test_brackets_survive_in_help_and_errors(tmp_path):
-    help_text = _enxs("predict", "--help").stdout
+    help_text = enxs("predict", "--help").stdout
     assert "θ [deg]" in help_text and "[GeV]" in help_text
     bad = tmp_path / "c.json"
     bad.write_text(json.dumps({"model": {"bogus_key": 1}}))
-    result = _enxs("pretrain", "--preset", "smoke", "--config", bad, "--out", tmp_path / "x")
-    _one_line_error(result, "unknown key(s) in [model]: bogus_key")
+    result = enxs("pretrain", "--preset", "smoke", "--config", bad, "--out", tmp_path / "x")
+    one_line_error(result, "unknown key(s) in [model]: bogus_key")
 
 
 def test_a_bad_csv_cell_is_shown_as_written(tmp_path):
     (tmp_path / "p.csv").write_text("E,theta,omega\n1.0,30,0.1\n1.0,30,NaN\n")
-    _one_line_error(_enxs("predict", SHIPPED, "--input", tmp_path / "p.csv"), "p.csv:3", "'NaN'")
+    one_line_error(enxs("predict", SHIPPED, "--input", tmp_path / "p.csv"), "p.csv:3", "'NaN'")
 
 
 def test_help_cites_nothing_a_user_lacks():
     for command in ("pretrain", "finetune", "evaluate", "reproduce", "predict", "plot", "tabulate"):
-        text = _enxs(command, "--help").stdout
+        text = enxs(command, "--help").stdout
         assert "method.md" not in text and "README" not in text, command
         if command in ("pretrain", "finetune", "evaluate", "predict", "tabulate", "reproduce"):
             assert "--threads" in text, command
@@ -187,11 +175,11 @@ def test_cli_run_killed_before_its_first_checkpoint_resumes(tmp_path, archive_di
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert (tmp_path / "run" / "run.json").exists() and not artifacts.has_checkpoint(tmp_path / "run")
-    again = _enxs("pretrain", "--out", "run", cwd=tmp_path)
-    _one_line_error(again, "--resume")
-    changed = _enxs("pretrain", "--resume", "run", "--members", 5, "--preset", "fast", cwd=tmp_path)
-    _one_line_error(changed, "--preset, --members: not used with --resume: a resumed run keeps the settings it")
-    resumed = _enxs("pretrain", "--resume", "run", cwd=tmp_path)
+    again = enxs("pretrain", "--out", "run", cwd=tmp_path)
+    one_line_error(again, "--resume")
+    changed = enxs("pretrain", "--resume", "run", "--members", 5, "--preset", "fast", cwd=tmp_path)
+    one_line_error(changed, "--preset, --members: not used with --resume: a resumed run keeps the settings it")
+    resumed = enxs("pretrain", "--resume", "run", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads((tmp_path / "run" / "manifest.json").read_text())["training"]["epochs_run"] == 60
 
@@ -199,9 +187,9 @@ def test_cli_run_killed_before_its_first_checkpoint_resumes(tmp_path, archive_di
 def test_an_existing_output_file_is_kept_unless_told(tmp_path):
     (tmp_path / "mine.csv").write_text("keep")
     args = ("predict", SHIPPED, "--energy", 1, "--angle", 30, "--omega", 0.3, "--output", "mine.csv")
-    _one_line_error(_enxs(*args, cwd=tmp_path), "exists", "--overwrite")
+    one_line_error(enxs(*args, cwd=tmp_path), "exists", "--overwrite")
     assert (tmp_path / "mine.csv").read_text() == "keep"
-    assert _enxs(*args, "--overwrite", cwd=tmp_path).returncode == 0
+    assert enxs(*args, "--overwrite", cwd=tmp_path).returncode == 0
     assert "mean_nb_sr_GeV" in (tmp_path / "mine.csv").read_text()
 
 
@@ -232,7 +220,7 @@ def test_an_existing_output_file_is_kept_unless_told(tmp_path):
     (("plot", SHIPPED, "--energy", 1, "--angle", 30, "--log-y", "--ylim", "0,10"), ["--ylim '0,10'", "LO > 0"]),
 ])
 def test_bad_lists_figure_formats_and_ignored_options_are_refused_before_any_work(tmp_path, args, fragments):
-    _one_line_error(_enxs(*args, cwd=tmp_path), *fragments)
+    one_line_error(enxs(*args, cwd=tmp_path), *fragments)
     assert not any(tmp_path.iterdir())
 
 

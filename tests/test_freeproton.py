@@ -5,14 +5,13 @@ molecule's conventions in ``enxs neutrino``."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import warnings
 
 import numpy as np
 import pytest
 import torch
 
+from cli_runner import enxs
 from enxs import ccqe, flux, freeproton, neutrino, neutrinorequest
 from enxs.errors import EnxsError
 
@@ -117,13 +116,13 @@ def test_free_protons_are_refused_where_they_have_no_density(tmp_path):
                                           cell=(0.1, 0.1), per="nucleus")
     line = freeproton.cell_average(1.0, 0.7, 0.8, (0.1, 0.1), NUBAR)
     assert line > 0 and water.mean == pytest.approx(oxygen.mean + 2 * line, rel=1e-12)
-    result = subprocess.run([sys.executable, "-m", "enxs", "neutrino", "enxs-any-fast", "--nucleus", "16O",
-                             "--flavor", "numubar", "--energy", "1", "--tmu", "0.5", "--cos", "0.8", "--hydrogen", "2",
-                             "--output", str(tmp_path / "w.csv")], capture_output=True, text=True)
+    result = enxs("neutrino", "enxs-any-fast", "--nucleus", "16O",
+                  "--flavor", "numubar", "--energy", "1", "--tmu", "0.5", "--cos", "0.8", "--hydrogen", "2",
+                  "--output", str(tmp_path / "w.csv"))
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "is a line" in result.stderr and not (tmp_path / "w.csv").exists()
-    result = subprocess.run([sys.executable, "-m", "enxs", "neutrino", "enxs-any-fast", "--nucleus", "1H", "--flavor",
-                             "numubar", "--total", "--energy", "1"], capture_output=True, text=True)
+    result = enxs("neutrino", "enxs-any-fast", "--nucleus", "1H", "--flavor",
+                  "numubar", "--total", "--energy", "1")
     assert result.returncode == 2 and "--hydrogen N (CH: --nucleus 12C --hydrogen 1" in result.stderr
 
 
@@ -150,6 +149,6 @@ def test_a_molecules_sigma_is_drawn(tmp_path):
         plot_neutrino("enxs-any-fast", "16O", "numubar", None, None, 3.0, None, True, tmp_path / "water.png",
                       hydrogen=2)
     assert (tmp_path / "water.png").stat().st_size > 10_000
-    result = subprocess.run([sys.executable, "-m", "enxs", "plot", "enxs-12C-fast", "--energy", "1", "--angle", "30",
-                             "--hydrogen", "2", "--output", str(tmp_path / "e.png")], capture_output=True, text=True)
+    result = enxs("plot", "enxs-12C-fast", "--energy", "1", "--angle", "30",
+                  "--hydrogen", "2", "--output", str(tmp_path / "e.png"))
     assert result.returncode == 2 and "--hydrogen: not used for a spectrum" in result.stderr

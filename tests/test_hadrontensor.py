@@ -4,14 +4,13 @@ sections; the table layout GENIE reads; members, coverage, and the one rule for 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import warnings
 
 import numpy as np
 import pytest
 import torch
 
+from cli_runner import enxs
 from enxs import ccqe, coulomb, hadrontensor, modelscaling, neutrino, neutrinorequest
 from enxs.errors import EnxsError
 from enxs.nuclei import Nucleus
@@ -162,8 +161,8 @@ def test_the_export_keeps_existing_files_and_refuses_what_it_cannot_make(tmp_pat
     with pytest.raises(EnxsError, match="--axial-mass 0: must be > 0 GeV"):
         hadrontensor.export("enxs-any-fast", "12C", tmp_path / "new", axial_mass=0.0)
     assert not (tmp_path / "new").exists() and (tmp_path / "full" / "x").read_text() == "mine"
-    result = subprocess.run([sys.executable, "-m", "enxs", "export", "genie", "enxs-any-fast", "--nucleus", "12C",
-                             "--out", str(tmp_path / "full")], capture_output=True, text=True)
+    result = enxs("export", "genie", "enxs-any-fast", "--nucleus", "12C",
+                  "--out", str(tmp_path / "full"))
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "exists and is not empty" in result.stderr
 

@@ -1,6 +1,4 @@
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
+from cli_runner import enxs
 from enxs import archive, artifacts, kinematics, onnx_import, onnx_io
 from enxs.config import ModelConfig
 from enxs.files import OutputError
@@ -20,10 +19,6 @@ from enxs.predict import Ensemble, ExtrapolationWarning
 
 PEER = Path(__file__).resolve().parents[2] / "shared" / "peers" / "kowal-c12-onnx"
 SHIPPED = "enxs-12C-fast"
-
-
-def _enxs(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "enxs", *map(str, args)], capture_output=True, text=True, cwd=cwd)
 
 
 def _features(n=3000, seed=0):
@@ -114,22 +109,22 @@ def test_imported_peer_reproduces_onnxruntime(tmp_path, archive_dir):
 
 
 def test_import_cli_and_evaluate(tmp_path):
-    result = _enxs("import", "onnx", PEER, "--out", tmp_path / "peer")
+    result = enxs("import", "onnx", PEER, "--out", tmp_path / "peer")
     assert result.returncode == 0, result.stderr
     ensemble = Ensemble.load(tmp_path / "peer")
     assert ensemble.nucleus == "12C" and ensemble.members == 5
-    evaluated = _enxs("evaluate", tmp_path / "peer", "--nucleus", "12C", "--json")
+    evaluated = enxs("evaluate", tmp_path / "peer", "--nucleus", "12C", "--json")
     assert evaluated.returncode == 0, evaluated.stderr
     assert 0.02 < json.loads(evaluated.stdout)["all"]["median_abs_rel_dev"] < 0.06
     # a nucleus the file names contradict is imported as asked, with one warning line (not Python's file:line)
-    result = _enxs("import", "onnx", PEER, "--out", tmp_path / "as16O", "--nucleus", "16O")
+    result = enxs("import", "onnx", PEER, "--out", tmp_path / "as16O", "--nucleus", "16O")
     assert result.returncode == 0 and Ensemble.load(tmp_path / "as16O").nucleus == "16O"
     assert result.stderr.splitlines() == ["warning: model_electron_A_12_0.onnx says A = 12; imported as 16O, as asked"]
     # the Python API takes the loaded ensemble or its path alike
-    import enxs
+    import enxs as api
 
-    assert enxs.evaluate(ensemble, "12C") == enxs.evaluate(tmp_path / "peer", "12C") | {"model": ensemble.name}
-    summary = enxs.export_onnx(tmp_path / "peer", tmp_path / "again")
+    assert api.evaluate(ensemble, "12C") == api.evaluate(tmp_path / "peer", "12C") | {"model": ensemble.name}
+    summary = api.export_onnx(tmp_path / "peer", tmp_path / "again")
     assert summary["members"] == 5
     # the sidecar carries the coverage rule and the settings it was imported with, so a generator can flag too
     check = json.loads((tmp_path / "again" / "C12" / "enxs-export.json").read_text())["check"]
@@ -150,7 +145,7 @@ def test_corrupt_onnx_is_refused(tmp_path):
 @pytest.mark.parametrize("suffix", [".csv", ".parquet", ".json"])
 def test_predict_writes_files(tmp_path, suffix):
     out = tmp_path / f"p{suffix}"
-    result = _enxs("predict", SHIPPED, "--energy", 0.68, "--angle", 60, "--omega", "0.05:0.6:20", "--output", out)
+    result = enxs("predict", SHIPPED, "--energy", 0.68, "--angle", 60, "--omega", "0.05:0.6:20", "--output", out)
     assert result.returncode == 0, result.stderr
     if suffix == ".csv":
         text = out.read_text()
@@ -168,7 +163,7 @@ def test_predict_writes_files(tmp_path, suffix):
 
 def test_each_members_prediction_is_written_for_correlations_between_points(tmp_path):
     out, members = tmp_path / "p.csv", tmp_path / "members.parquet"
-    result = _enxs("predict", SHIPPED, "--energy", 0.68, "--angle", 60, "--omega", "0.2:0.4:5", "--output", out,
+    result = enxs("predict", SHIPPED, "--energy", 0.68, "--angle", 60, "--omega", "0.2:0.4:5", "--output", out,
                    "--members", members)
     assert result.returncode == 0, result.stderr
     frame, draws = pd.read_csv(out, comment="#"), pd.read_parquet(members)
@@ -180,9 +175,9 @@ def test_each_members_prediction_is_written_for_correlations_between_points(tmp_
     covariance = np.cov(draws[columns].to_numpy())  # the model's covariance between the 5 points
     assert np.allclose(np.sqrt(np.diag(covariance)), frame.std_nb_sr_GeV, rtol=1e-5, atol=0)
     assert np.linalg.eigvalsh(covariance).min() > -1e-12 * np.trace(covariance)
-    again = _enxs("predict", SHIPPED, "--energy", 0.68, "--angle", 60, "--omega", "0.2", "--members", members)
+    again = enxs("predict", SHIPPED, "--energy", 0.68, "--angle", 60, "--omega", "0.2", "--members", members)
     assert again.returncode == 2 and "--members" in again.stderr and "exists" in again.stderr
-    neutrino = _enxs("neutrino", "enxs-any-fast", "--nucleus", "12C", "--energy", 1, "--tmu", "0.5,0.6", "--cos",
+    neutrino = enxs("neutrino", "enxs-any-fast", "--nucleus", "12C", "--energy", 1, "--tmu", "0.5,0.6", "--cos",
                      "0.8", "--members", tmp_path / "nu.csv")
     assert neutrino.returncode == 0, neutrino.stderr
     nu = pd.read_csv(tmp_path / "nu.csv", comment="#")
@@ -192,7 +187,7 @@ def test_each_members_prediction_is_written_for_correlations_between_points(tmp_
 @pytest.mark.parametrize("angle", ["--angle", "--theta"])  # --theta: the input files' column name
 def test_python_api_matches_cli(tmp_path, angle):
     out = tmp_path / "p.csv"
-    _enxs("predict", SHIPPED, "--energy", 1.1, angle, 37.5, "--omega", "0.1,0.3", "--output", out)
+    enxs("predict", SHIPPED, "--energy", 1.1, angle, 37.5, "--omega", "0.1,0.3", "--output", out)
     frame = pd.read_csv(out, comment="#")
     p = Ensemble.load(SHIPPED).predict(1.1, 37.5, [0.1, 0.3])
     assert np.allclose(frame.mean_nb_sr_GeV, p.mean, rtol=1e-6)
@@ -212,7 +207,7 @@ def test_python_api_matches_cli(tmp_path, angle):
     ],
 )
 def test_cli_bad_input(tmp_path, args, message):
-    result = _enxs(*args, cwd=tmp_path)
+    result = enxs(*args, cwd=tmp_path)
     assert result.returncode != 0
     assert message in result.stderr, result.stderr
     assert not (tmp_path / "x.txt").exists() and not (tmp_path / "g.h5").exists()
@@ -228,7 +223,7 @@ def test_cli_bad_input(tmp_path, args, message):
 )
 def test_cli_bad_csv(tmp_path, content, message):
     (tmp_path / "p.csv").write_text(content)
-    result = _enxs("predict", SHIPPED, "--input", tmp_path / "p.csv")
+    result = enxs("predict", SHIPPED, "--input", tmp_path / "p.csv")
     assert result.returncode != 0 and message in result.stderr, result.stderr
 
 
@@ -246,7 +241,7 @@ def test_a_q_omega_file_names_the_line_of_a_point_outside_electron_scattering(tm
 
 def test_extrapolation_is_flagged(tmp_path):
     out = tmp_path / "p.csv"
-    result = _enxs("predict", SHIPPED, "--energy", 15, "--angle", 170, "--omega", "1,2", "--output", out)
+    result = enxs("predict", SHIPPED, "--energy", 15, "--angle", 170, "--omega", "1,2", "--output", out)
     assert result.returncode == 0 and "outside the kinematic coverage" in result.stderr
     assert (pd.read_csv(out, comment="#").outside_coverage == 1).all()
 
@@ -256,7 +251,7 @@ def test_plots_render_without_display(tmp_path, scan):
     out = tmp_path / f"{scan}.png"
     args = ["plot", SHIPPED, "--energy", 0.68, "--output", out, "--scan", scan]
     args += ["--angle", 60, "--with-data"] if scan == "omega" else ["--omega", 0.3]
-    result = _enxs(*args)
+    result = enxs(*args)
     assert result.returncode == 0, result.stderr
     import matplotlib.pyplot as plt
 
@@ -344,7 +339,7 @@ def test_a_reader_written_from_the_files_recipe_gets_the_grids_values():
 
 def test_grid_file_describes_itself_in_plain_attributes(tmp_path):
     h5py = pytest.importorskip("h5py")
-    result = _enxs("tabulate", SHIPPED, "--out", tmp_path / "g.h5", "--shape", "8,10,20", "--e-min", 0.5,
+    result = enxs("tabulate", SHIPPED, "--out", tmp_path / "g.h5", "--shape", "8,10,20", "--e-min", 0.5,
                    "--e-max", 1.0)
     assert result.returncode == 0, result.stderr
     with h5py.File(tmp_path / "g.h5") as f:
@@ -358,7 +353,7 @@ def test_grid_file_describes_itself_in_plain_attributes(tmp_path):
 
 def test_hepdata_export(tmp_path):
     pytest.importorskip("hepdata_lib")
-    result = _enxs("export", "hepdata", SHIPPED, "--energy", 0.68, "--angle", 60, "--omega", "0.05:0.6:10",
+    result = enxs("export", "hepdata", SHIPPED, "--energy", 0.68, "--angle", 60, "--omega", "0.05:0.6:10",
                    "--out", tmp_path / "hd")
     assert result.returncode == 0, result.stderr
     assert any(p.suffix == ".yaml" for p in (tmp_path / "hd").rglob("*"))
@@ -422,13 +417,12 @@ def test_below_the_data_and_the_elastic_line_is_flagged():
         assert ensemble.predict(1.0, 30.0, 0.02).outside_coverage.all()
 
 
-@pytest.mark.slow
 def test_imported_model_flags_extrapolation(tmp_path, monkeypatch):
     if not PEER.is_dir():
         pytest.skip("peer ONNX files not available")
-    result = _enxs("import", "onnx", PEER, "--out", tmp_path / "peer")
+    result = enxs("import", "onnx", PEER, "--out", tmp_path / "peer")
     assert result.returncode == 0, result.stderr
-    p = _enxs("predict", tmp_path / "peer", "--energy", 20, "--angle", 170, "--omega", 0.1,
+    p = enxs("predict", tmp_path / "peer", "--energy", 20, "--angle", 170, "--omega", 0.1,
               "--output", tmp_path / "p.csv")
     assert "outside the kinematic coverage" in p.stderr
     assert (pd.read_csv(tmp_path / "p.csv", comment="#").outside_coverage == 1).all()
@@ -436,9 +430,9 @@ def test_imported_model_flags_extrapolation(tmp_path, monkeypatch):
     empty = tmp_path / "empty-archive"
     empty.mkdir()
     monkeypatch.setenv("ENXS_DATA_DIR", str(empty))
-    result = _enxs("import", "onnx", PEER, "--out", tmp_path / "peer2")
+    result = enxs("import", "onnx", PEER, "--out", tmp_path / "peer2")
     assert result.returncode == 0 and "coverage is unknown" in result.stderr
-    p = _enxs("predict", tmp_path / "peer2", "--energy", 1, "--angle", 37.5, "--omega", 0.3)
+    p = enxs("predict", tmp_path / "peer2", "--energy", 1, "--angle", 37.5, "--omega", 0.3)
     assert "coverage of" in p.stderr and "unknown" in p.stderr
 
 
@@ -456,7 +450,7 @@ def test_hepdata_keeps_significant_figures_and_metadata(tmp_path):
     import yaml
 
     out = tmp_path / "hd"
-    result = _enxs("export", "hepdata", SHIPPED, "--energy", 3.0, "--angle", 120, "--omega", "0.1:2.9:8",
+    result = enxs("export", "hepdata", SHIPPED, "--energy", 3.0, "--angle", 120, "--omega", "0.1:2.9:8",
                    "--out", out, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (out / "submission.tar.gz").is_file() and not (tmp_path / "submission.tar.gz").exists()

@@ -6,8 +6,6 @@ the command."""
 from __future__ import annotations
 
 import functools
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cli_runner import enxs
 from enxs import ccqe, coulomb, flux, freeproton, modelscaling, neutrino, neutrinorequest, rosenbluth, superscaling
 from enxs.descriptors import describe
 from enxs.errors import EnxsError
@@ -521,22 +520,18 @@ def test_a_cross_section_model_says_which_model_works():
             neutrino.total_cross_section(response_network, "12C", [1.0], scaling=scaling)
 
 
-def _enxs(*args):
-    return subprocess.run([sys.executable, "-m", "enxs", *map(str, args)], capture_output=True, text=True)
-
-
 def test_neutrino_command_writes_a_table_and_keeps_an_existing_one(tmp_path):
     out = tmp_path / "ar.csv"
     args = ["neutrino", "enxs-any-fast", "--nucleus", "40Ar", "--flavor", "numubar", "--energy", "1.0",
             "--tmu", "0.1:0.9:3", "--cos", "-0.5:0.9:3", "--output", out]
-    result = _enxs(*args)
+    result = enxs(*args)
     assert result.returncode == 0, result.stderr
     text = out.read_text()
     assert "per active nucleon (per proton)" in text and "2p2h" in text
     assert "potential energy +6.43 MeV in the final nucleus (Z = 17)" in text  # μ⁺ leaves 40Cl
-    again = _enxs(*args)
+    again = enxs(*args)
     assert again.returncode != 0 and "--overwrite" in again.stderr and out.read_text() == text
-    plane = _enxs(*args[:-1], tmp_path / "plane.csv", "--no-coulomb")
+    plane = enxs(*args[:-1], tmp_path / "plane.csv", "--no-coulomb")
     assert plane.returncode == 0 and "the outgoing lepton is a plane wave" in (tmp_path / "plane.csv").read_text()
     assert "Traceback" not in again.stderr and len(again.stderr.strip().splitlines()) == 1
     with pytest.raises(neutrino.NeutrinoError, match="--flavor 'nutau'"):
@@ -731,7 +726,7 @@ def test_a_zero_shot_nucleus_carries_each_members_factor_into_the_neutrino_band(
 @pytest.mark.slow
 def test_a_flavour_ratio_is_plotted(tmp_path):
     """σ(ν_e)/σ(ν_μ) against E_ν with its band (two flavours at 60 energies: 40 s on one thread)."""
-    figure = _enxs("plot", "enxs-any-fast", "--neutrino", "nue", "--ratio-to", "numu", "--nucleus", "12C", "--total",
+    figure = enxs("plot", "enxs-any-fast", "--neutrino", "nue", "--ratio-to", "numu", "--nucleus", "12C", "--total",
                    "--emax", "1.0", "--output", tmp_path / "r.png")
     assert figure.returncode == 0 and (tmp_path / "r.png").stat().st_size > 10_000, figure.stderr
 
@@ -759,18 +754,18 @@ def test_a_flavour_ratio_is_taken_member_by_member_so_that_what_they_share_cance
     with pytest.raises(neutrino.NeutrinoError, match="same points from the same members"):
         neutrino.flavor_ratio(sigma[0], neutrino.total_cross_section(None, "40Ar", energies, flavor="numu"))
     out = tmp_path / "r.csv"
-    result = _enxs("neutrino", "enxs-any-fast", "--nucleus", "12C", "--flavor", "nuebar", "--ratio-to", "numubar",
+    result = enxs("neutrino", "enxs-any-fast", "--nucleus", "12C", "--flavor", "nuebar", "--ratio-to", "numubar",
                    "--total", "--energy", "0.6,1.0", "--output", out)
     assert result.returncode == 0, result.stderr
     assert "sigma(nuebar)/sigma(numubar)" in out.read_text()
-    low = _enxs("plot", "enxs-any-fast", "--neutrino", "nue", "--ratio-to", "numu", "--nucleus", "12C", "--total",
+    low = enxs("plot", "enxs-any-fast", "--neutrino", "nue", "--ratio-to", "numu", "--nucleus", "12C", "--total",
                 "--emax", "0.15", "--output", tmp_path / "low.png")
     assert low.returncode != 0 and "--emax 0.15: must be > 0.2 GeV" in low.stderr
     assert not (tmp_path / "low.png").exists()
     for extra, message in ((["--tmu", "0.3", "--cos", "0.9", "--energy", "1"], "--ratio-to: with --total"),
                            (["--total", "--flux", tmp_path / "none.txt"], "--ratio-to: with --total"),
                            (["--total", "--energy", "1", "--hepdata", tmp_path / "hd"], "--hepdata: a submission")):
-        refused = _enxs("neutrino", "enxs-any-fast", "--nucleus", "12C", "--flavor", "nue", "--ratio-to", "numu",
+        refused = enxs("neutrino", "enxs-any-fast", "--nucleus", "12C", "--flavor", "nue", "--ratio-to", "numu",
                         *extra)
         assert refused.returncode != 0 and message in refused.stderr and "Traceback" not in refused.stderr
 

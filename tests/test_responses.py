@@ -2,8 +2,6 @@
 separation of a cross-section model, splits by setting, and their files."""
 
 import csv
-import subprocess
-import sys
 import warnings
 
 import numpy as np
@@ -13,6 +11,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cli_runner import enxs
 from enxs import coverage, kinematics, onnx_io, rosenbluth, runs
 from enxs.config import ModelConfig
 from enxs.context import Context
@@ -23,10 +22,6 @@ from enxs.nuclei import Nucleus
 from enxs.predict import Ensemble, ExtrapolationWarning
 from enxs.responses import member_responses, predict_responses, rosenbluth_fit
 from enxs.training import split_settings
-
-
-def enxs(*args):
-    return subprocess.run([sys.executable, "-m", "enxs", *map(str, args)], capture_output=True, text=True)
 
 
 @pytest.fixture(scope="module")
@@ -266,7 +261,6 @@ def test_fermi_gas_longitudinal_response_scales_to_three_quarters():
     assert abs(psi[f.argmax()]) < 0.1 and psi[f > 0].min() == pytest.approx(-1, abs=0.05)  # the Fermi edge
 
 
-@pytest.mark.slow
 def test_response_study_writes_its_report(tmp_path, archive_dir):
     from enxs import study
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cli_runner import enxs, one_line_error
 from enxs import archive, files, onnx_io, runs
 from enxs.nuclei import Nucleus, UnknownNucleusError
 from enxs.predict import Ensemble, ExtrapolationWarning
@@ -19,16 +20,6 @@ from enxs.toy import make_toy_table
 
 SHIPPED, ANY, RESPONSES = "enxs-12C-fast", "enxs-any-fast", "enxs-any-responses-fast"
 PEER = Path(__file__).resolve().parents[2] / "shared" / "peers" / "kowal-c12-onnx"
-
-
-def _enxs(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "enxs", *map(str, args)], capture_output=True, text=True, cwd=cwd)
-
-
-def _one_line_error(result, *fragments):
-    assert result.returncode != 0, result.stdout
-    assert "Traceback" not in result.stderr, result.stderr
-    assert all(f in result.stderr for f in fragments), result.stderr
 
 
 @pytest.mark.parametrize(("model", "nucleus", "responses"), [(SHIPPED, None, False), (ANY, "40Ar", False),
@@ -59,33 +50,32 @@ def test_export_sidecar_states_what_the_graph_outputs_and_the_spread(tmp_path):
     assert sidecar["onnx_ir_version"] == 8
 
 
-@pytest.mark.slow  # 13 s of subprocesses; CI runs it with the slow tests
 def test_an_existing_file_is_kept_unless_overwrite_whoever_wrote_it(tmp_path):
     args = ("predict", SHIPPED, "--energy", 0.68, "--angle", 60, "--omega", "0.1:0.3:3", "--output", "p.csv")
-    assert _enxs(*args, cwd=tmp_path).returncode == 0
+    assert enxs(*args, cwd=tmp_path).returncode == 0
     before = (tmp_path / "p.csv").read_text()
-    _one_line_error(_enxs(*args, cwd=tmp_path), "exists", "--overwrite")
+    one_line_error(enxs(*args, cwd=tmp_path), "exists", "--overwrite")
     assert (tmp_path / "p.csv").read_text() == before
-    assert _enxs(*args, "--overwrite", cwd=tmp_path).returncode == 0
+    assert enxs(*args, "--overwrite", cwd=tmp_path).returncode == 0
     plot = ("plot", SHIPPED, "--energy", 0.68, "--angle", 60, "--output", "f.png")
-    assert _enxs(*plot, cwd=tmp_path).returncode == 0
-    _one_line_error(_enxs(*plot, cwd=tmp_path), "exists", "--overwrite")  # its own figure too
-    assert _enxs(*plot, "--overwrite", cwd=tmp_path).returncode == 0
+    assert enxs(*plot, cwd=tmp_path).returncode == 0
+    one_line_error(enxs(*plot, cwd=tmp_path), "exists", "--overwrite")  # its own figure too
+    assert enxs(*plot, "--overwrite", cwd=tmp_path).returncode == 0
 
 
 def test_missing_parents_are_refused_for_files_and_directories_alike(tmp_path):
-    _one_line_error(_enxs("predict", SHIPPED, "--energy", 1, "--angle", 30, "--omega", 0.3, "--output",
+    one_line_error(enxs("predict", SHIPPED, "--energy", 1, "--angle", 30, "--omega", 0.3, "--output",
                           "nodir/x.csv", cwd=tmp_path), "does not exist")
-    _one_line_error(_enxs("pretrain", "--preset", "smoke", "--out", "nodir/sub/x", cwd=tmp_path), "does not exist")
-    _one_line_error(_enxs("export", "onnx", SHIPPED, "--out", "nodir/sub", cwd=tmp_path), "does not exist")
-    _one_line_error(_enxs("import", "onnx", PEER, "--out", "nodir/peer", cwd=tmp_path), "does not exist")
+    one_line_error(enxs("pretrain", "--preset", "smoke", "--out", "nodir/sub/x", cwd=tmp_path), "does not exist")
+    one_line_error(enxs("export", "onnx", SHIPPED, "--out", "nodir/sub", cwd=tmp_path), "does not exist")
+    one_line_error(enxs("import", "onnx", PEER, "--out", "nodir/peer", cwd=tmp_path), "does not exist")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_out_naming_an_existing_file_is_one_line(tmp_path):
     (tmp_path / "exists.txt").write_text("x")
-    _one_line_error(_enxs("export", "onnx", SHIPPED, "--out", "exists.txt", cwd=tmp_path), "is a file")
-    _one_line_error(_enxs("pretrain", "--preset", "smoke", "--out", "exists.txt", cwd=tmp_path), "is a file")
+    one_line_error(enxs("export", "onnx", SHIPPED, "--out", "exists.txt", cwd=tmp_path), "is a file")
+    one_line_error(enxs("pretrain", "--preset", "smoke", "--out", "exists.txt", cwd=tmp_path), "is a file")
     assert (tmp_path / "exists.txt").read_text() == "x"
 
 
@@ -104,9 +94,9 @@ def test_study_directory_rule(tmp_path):
 
 def test_points_file_without_rows_and_ambiguous_input_are_refused(tmp_path):
     (tmp_path / "empty.csv").write_text("E,theta,omega\n")
-    _one_line_error(_enxs("predict", SHIPPED, "--input", "empty.csv", cwd=tmp_path), "no points")
+    one_line_error(enxs("predict", SHIPPED, "--input", "empty.csv", cwd=tmp_path), "no points")
     (tmp_path / "ok.csv").write_text("E,theta,omega\n1,30,0.3\n")
-    _one_line_error(_enxs("predict", SHIPPED, "--input", "ok.csv", "--energy", 5, cwd=tmp_path), "not both")
+    one_line_error(enxs("predict", SHIPPED, "--input", "ok.csv", "--energy", 5, cwd=tmp_path), "not both")
 
 
 @pytest.mark.parametrize("name", ["999C", "2C", "300U"])
@@ -120,12 +110,12 @@ def test_known_isotopes_are_accepted():
 
 
 def test_zero_shot_is_said_on_screen_and_in_the_file(tmp_path):
-    result = _enxs("predict", ANY, "--nucleus", "40Ar", "--energy", 2.222, "--angle", 15.541, "--omega",
+    result = enxs("predict", ANY, "--nucleus", "40Ar", "--energy", 2.222, "--angle", 15.541, "--omega",
                    "0.1:0.9:3", "--output", "ar.csv", cwd=tmp_path)
     assert result.returncode == 0 and "zero-shot" in result.stderr
     header = [line for line in (tmp_path / "ar.csv").read_text().splitlines() if line.startswith("#")]
     assert "# zero_shot: True" in header and any("zero-shot" in line for line in header)
-    result = _enxs("predict", ANY, "--nucleus", "12C", "--energy", 0.68, "--angle", 60, "--omega", 0.3,
+    result = enxs("predict", ANY, "--nucleus", "12C", "--energy", 0.68, "--angle", 60, "--omega", 0.3,
                    "--output", "c.csv", cwd=tmp_path)
     assert "zero-shot" not in result.stderr and "# zero_shot: False" in (tmp_path / "c.csv").read_text()
 
@@ -133,13 +123,13 @@ def test_zero_shot_is_said_on_screen_and_in_the_file(tmp_path):
 def test_evaluate_takes_the_nucleus_from_the_data_file(tmp_path, archive_dir):
     part = tmp_path / "16O-part.dat"
     part.write_text("".join((archive_dir / "16O.dat").read_text().splitlines(keepends=True)[:40]))
-    result = _enxs("evaluate", ANY, "--data-file", part, "--json")
+    result = enxs("evaluate", ANY, "--data-file", part, "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["nucleus"] == "16O" and not json.loads(result.stdout)["zero_shot"]
-    _one_line_error(_enxs("evaluate", ANY, "--data-file", part, "--nucleus", "12C"), "holds 16O data")
+    one_line_error(enxs("evaluate", ANY, "--data-file", part, "--nucleus", "12C"), "holds 16O data")
     archive.write_file(make_toy_table(seed=5, nucleus="40Ar", n_datasets=1, settings_per_dataset=2,
                                       points_per_setting=10), tmp_path / "40Ar.dat")
-    result = _enxs("evaluate", ANY, "--data-file", tmp_path / "40Ar.dat", "--json")
+    result = enxs("evaluate", ANY, "--data-file", tmp_path / "40Ar.dat", "--json")
     assert json.loads(result.stdout)["zero_shot"] and "zero-shot: " in result.stderr
 
 
@@ -170,10 +160,10 @@ def test_data_summary_names_a_bad_file_and_summarizes_the_others(tmp_path, archi
     for name in ("12C.dat", "16O.dat"):
         (tmp_path / name).write_text((archive_dir / name).read_text())
     (tmp_path / "27Al.dat").write_text("not a table\n")
-    result = _enxs("data", "summary", "--data-dir", tmp_path)
+    result = enxs("data", "summary", "--data-dir", tmp_path)
     assert result.returncode == 0 and "27Al.dat" in result.stderr and "16O" in result.stdout
-    _one_line_error(_enxs("data", "show", "40Ar", "--data-dir", tmp_path), "40Ar")
-    assert "--data-file" not in _enxs("data", "show", "40Ar", "--data-dir", tmp_path).stderr
+    one_line_error(enxs("data", "show", "40Ar", "--data-dir", tmp_path), "40Ar")
+    assert "--data-file" not in enxs("data", "show", "40Ar", "--data-dir", tmp_path).stderr
 
 
 def test_sigterm_during_training_says_how_to_resume(tmp_path):
@@ -191,8 +181,8 @@ def test_sigterm_during_training_says_how_to_resume(tmp_path):
 
 
 def test_errors_before_any_work_print_no_progress_bar(tmp_path):
-    result = _enxs("finetune", "--from", SHIPPED, "--nucleus", "16O", "--norm", "Nope=0.1", "--out", "x", cwd=tmp_path)
-    _one_line_error(result, "Nope")
+    result = enxs("finetune", "--from", SHIPPED, "--nucleus", "16O", "--norm", "Nope=0.1", "--out", "x", cwd=tmp_path)
+    one_line_error(result, "Nope")
     assert "epoch" not in result.stdout
 
 
@@ -220,5 +210,5 @@ def test_plot_range_shows_the_whole_model_and_the_legend_names_datasets():
 
 def test_plot_takes_ylim_and_refuses_a_bad_one(tmp_path):
     args = ("plot", SHIPPED, "--energy", 0.68, "--angle", 60)
-    assert _enxs(*args, "--ylim", "1,3000", "--log-y", "--output", "a.png", cwd=tmp_path).returncode == 0
-    _one_line_error(_enxs(*args, "--ylim", "5,1", "--output", "b.png", cwd=tmp_path), "--ylim")
+    assert enxs(*args, "--ylim", "1,3000", "--log-y", "--output", "a.png", cwd=tmp_path).returncode == 0
+    one_line_error(enxs(*args, "--ylim", "5,1", "--output", "b.png", cwd=tmp_path), "--ylim")

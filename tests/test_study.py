@@ -29,7 +29,6 @@ def test_reproduce_writes_a_report_and_reuses_finished_runs(tmp_path, archive_di
     assert again == first  # nothing retrained
 
 
-@pytest.mark.slow
 def test_any_nucleus_study_reports_zero_shot_and_fine_tuning(tmp_path, archive_dir):
     [path] = study.reproduce("enxs-12C-fast", "smoke", tmp_path / "r", Context(archive_dir), members=2,
                              targets=("16O",), any_targets=("16O",), any_model="enxs-any-fast", studies=("any",))

@@ -3,6 +3,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from cli_runner import enxs
 from enxs import archive, artifacts, runs
 from enxs.config import Finetune, Scratch, build_config, finetune_base, load_config, scratch_baseline_base
 from enxs.nuclei import UnknownNucleusError
@@ -109,12 +110,9 @@ def test_scaling_by_a_can_be_switched_off(toy, tmp_path):
 
 
 def test_cli_refuses_a_malformed_norm_in_one_line(tmp_path):
-    import subprocess
-    import sys
-
     out = tmp_path / "fe"
-    result = subprocess.run([sys.executable, "-m", "enxs", "finetune", "--from", "enxs-12C-fast", "--nucleus", "56Fe",
-                             "--norm", "Day:1993md", "--out", str(out)], capture_output=True, text=True)
+    result = enxs("finetune", "--from", "enxs-12C-fast", "--nucleus", "56Fe",
+                  "--norm", "Day:1993md", "--out", str(out))
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "LABEL=VALUE" in result.stderr
     assert not out.exists()

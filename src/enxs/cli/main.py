@@ -57,7 +57,7 @@ def _warning_line(message, category, filename, lineno, file=None, line=None) -> 
 
 
 def run() -> None:
-    """Console-script entry point: one-line errors, non-zero exit.
+    """Console-script entry point: one-line errors, non-zero exit (``invoke``).
 
     Before torch loads, how its OpenMP threads wait is chosen from the machine's load (``enxs.cpu``):
     spinning on an idle machine, sleeping on a busy one, where spinning threads of two jobs slow each
@@ -65,28 +65,34 @@ def run() -> None:
     """
     cpu.choose_wait_policy()
     signal.signal(signal.SIGTERM, terminate)
+    sys.exit(invoke(sys.argv[1:]))
+
+
+def invoke(args: list[str]) -> int:
+    """The command line ``args`` (``["predict", "enxs-12C-fast", ...]``) run as the ``enxs`` command runs it:
+    its output on stdout, every error a user can fix as one line on stderr; returns the exit status."""
     warnings.showwarning = _warning_line
     try:
-        code = app(standalone_mode=False)  # click returns typer.Exit's code in this mode
+        code = app(args, prog_name="enxs", standalone_mode=False)  # click returns typer.Exit's code in this mode
         if code == 130:  # typer turns Ctrl-C (and SIGTERM, through `terminate`) into a silent exit code 130
             raise KeyboardInterrupt
-        sys.exit(code if isinstance(code, int) else 0)
+        return code if isinstance(code, int) else 0
     except typer.Exit as exc:
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except (typer.Abort, KeyboardInterrupt):
         error("interrupted" + (" (SIGTERM)" if SIGNALS["SIGTERM"] else "") + ": enxs writes each output whole or "
               "not at all, so nothing half-written is left")
-        sys.exit(interrupted_status())
+        return interrupted_status()
     except typer.TyperException as exc:  # usage errors (typer ≥ 0.29 carries its own click)
         show = getattr(exc, "show", None)
         if show is None:
             error(exc.format_message())
         else:
             show()
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except EnxsError as exc:
         error(str(exc))
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except OSError as exc:  # a file the user named: unreadable, unwritable, disk full
         error(f"{exc.filename + ': ' if getattr(exc, 'filename', None) else ''}{exc.strerror or exc}")
-        sys.exit(2)
+        return 2
