@@ -268,3 +268,15 @@ def test_training_progress_draws_a_bar_on_a_terminal_and_lines_in_a_log(tmp_path
     train._progress_run(spec, tmp_path / "log", False, "enxs pretrain")
     last = capsys.readouterr().err.splitlines()[-1]
     assert re.fullmatch(r"\S+ 12C: epoch 4/4, χ²/N train \S+ val \S+, 0:\d\d elapsed, about 0:00 left", last), last
+
+
+def test_invoke_gives_the_exit_status_and_leaves_the_callers_warnings_alone(capsys):
+    import warnings
+
+    from enxs.cli.main import invoke
+
+    shown = warnings.showwarning
+    assert invoke(["--version"]) == 0 and "enxs 0.1.0" in capsys.readouterr().out
+    assert invoke(["predict", SHIPPED, "--energy", "x", "--angle", "30", "--omega", "0.3"]) == 2
+    assert "Invalid value" in capsys.readouterr().err
+    assert warnings.showwarning is shown

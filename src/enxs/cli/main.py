@@ -70,8 +70,18 @@ def run() -> None:
 
 def invoke(args: list[str]) -> int:
     """The command line ``args`` (``["predict", "enxs-12C-fast", ...]``) run as the ``enxs`` command runs it:
-    its output on stdout, every error a user can fix as one line on stderr; returns the exit status."""
+    its output on stdout, every error a user can fix as one line on stderr, warnings as warning lines;
+    returns the exit status."""
+    shown = warnings.showwarning
     warnings.showwarning = _warning_line
+    try:
+        return _exit_status(args)
+    finally:
+        warnings.showwarning = shown
+
+
+def _exit_status(args: list[str]) -> int:
+    """``invoke``'s command run, every way it can end turned into an exit status."""
     try:
         code = app(args, prog_name="enxs", standalone_mode=False)  # click returns typer.Exit's code in this mode
         if code == 130:  # typer turns Ctrl-C (and SIGTERM, through `terminate`) into a silent exit code 130
