@@ -30,7 +30,7 @@ def test_errors_need_nothing_but_the_declared_dependencies(tmp_path):
 @pytest.mark.parametrize("suffix", [".csv", ".json", ".parquet"])
 def test_output_into_a_missing_directory(tmp_path, suffix):
     result = enxs("predict", SHIPPED, "--energy", 1, "--angle", 30, "--omega", "0.2:0.4:3",
-                   "--output", f"nodir/x{suffix}", cwd=tmp_path)
+                  "--output", f"nodir/x{suffix}", cwd=tmp_path)
     one_line_error(result, "nodir", "does not exist")
 
 
@@ -98,14 +98,14 @@ def test_a_device_this_build_lacks(tmp_path):
 
 def test_finetune_refuses_a_norm_label_not_in_the_data_and_options_out_of_range(tmp_path, archive_dir):
     result = enxs("finetune", "--from", SHIPPED, "--nucleus", "56Fe", "--norm",
-                   "Typo:2026=0.03", "--out", "ft", cwd=tmp_path)
+                  "Typo:2026=0.03", "--out", "ft", cwd=tmp_path)
     one_line_error(result, "Typo:2026", "Day:1993md")
     assert not (tmp_path / "ft").exists()
     result = enxs("finetune", "--from", SHIPPED, "--nucleus", "56Fe", "--train-fraction", 1.5, "--out", "ft",
-                   cwd=tmp_path)
+                  cwd=tmp_path)
     one_line_error(result, "--train-fraction 1.5: must be in (0, 1)")
     result = enxs("finetune", "--from", SHIPPED, "--nucleus", "56Fe", "--scenario", "last3", "--out", "ft",
-                   cwd=tmp_path)
+                  cwd=tmp_path)
     one_line_error(result, "--scenario 'last3': choose all or last2")
     for option in ("--members", "--epochs"):  # typer's own range check, before any work
         result = enxs("finetune", "--from", SHIPPED, "--nucleus", "56Fe", option, 0, "--out", "ft", cwd=tmp_path)

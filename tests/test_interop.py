@@ -164,7 +164,7 @@ def test_predict_writes_files(tmp_path, suffix):
 def test_each_members_prediction_is_written_for_correlations_between_points(tmp_path):
     out, members = tmp_path / "p.csv", tmp_path / "members.parquet"
     result = enxs("predict", SHIPPED, "--energy", 0.68, "--angle", 60, "--omega", "0.2:0.4:5", "--output", out,
-                   "--members", members)
+                  "--members", members)
     assert result.returncode == 0, result.stderr
     frame, draws = pd.read_csv(out, comment="#"), pd.read_parquet(members)
     columns = [f"member_{k}" for k in range(50)]
@@ -178,7 +178,7 @@ def test_each_members_prediction_is_written_for_correlations_between_points(tmp_
     again = enxs("predict", SHIPPED, "--energy", 0.68, "--angle", 60, "--omega", "0.2", "--members", members)
     assert again.returncode == 2 and "--members" in again.stderr and "exists" in again.stderr
     neutrino = enxs("neutrino", "enxs-any-fast", "--nucleus", "12C", "--energy", 1, "--tmu", "0.5,0.6", "--cos",
-                     "0.8", "--members", tmp_path / "nu.csv")
+                    "0.8", "--members", tmp_path / "nu.csv")
     assert neutrino.returncode == 0, neutrino.stderr
     nu = pd.read_csv(tmp_path / "nu.csv", comment="#")
     assert list(nu.columns[:2]) == ["T_mu_GeV", "cos_theta_mu"] and len(nu) == 2 and (nu[columns] > 0).all().all()
@@ -340,7 +340,7 @@ def test_a_reader_written_from_the_files_recipe_gets_the_grids_values():
 def test_grid_file_describes_itself_in_plain_attributes(tmp_path):
     h5py = pytest.importorskip("h5py")
     result = enxs("tabulate", SHIPPED, "--out", tmp_path / "g.h5", "--shape", "8,10,20", "--e-min", 0.5,
-                   "--e-max", 1.0)
+                  "--e-max", 1.0)
     assert result.returncode == 0, result.stderr
     with h5py.File(tmp_path / "g.h5") as f:
         attrs = dict(f.attrs)
@@ -354,7 +354,7 @@ def test_grid_file_describes_itself_in_plain_attributes(tmp_path):
 def test_hepdata_export(tmp_path):
     pytest.importorskip("hepdata_lib")
     result = enxs("export", "hepdata", SHIPPED, "--energy", 0.68, "--angle", 60, "--omega", "0.05:0.6:10",
-                   "--out", tmp_path / "hd")
+                  "--out", tmp_path / "hd")
     assert result.returncode == 0, result.stderr
     assert any(p.suffix == ".yaml" for p in (tmp_path / "hd").rglob("*"))
 
@@ -423,7 +423,7 @@ def test_imported_model_flags_extrapolation(tmp_path, monkeypatch):
     result = enxs("import", "onnx", PEER, "--out", tmp_path / "peer")
     assert result.returncode == 0, result.stderr
     p = enxs("predict", tmp_path / "peer", "--energy", 20, "--angle", 170, "--omega", 0.1,
-              "--output", tmp_path / "p.csv")
+             "--output", tmp_path / "p.csv")
     assert "outside the kinematic coverage" in p.stderr
     assert (pd.read_csv(tmp_path / "p.csv", comment="#").outside_coverage == 1).all()
     # without the nucleus' data the coverage is unknown, and says so
@@ -451,7 +451,7 @@ def test_hepdata_keeps_significant_figures_and_metadata(tmp_path):
 
     out = tmp_path / "hd"
     result = enxs("export", "hepdata", SHIPPED, "--energy", 3.0, "--angle", 120, "--omega", "0.1:2.9:8",
-                   "--out", out, cwd=tmp_path)
+                  "--out", out, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (out / "submission.tar.gz").is_file() and not (tmp_path / "submission.tar.gz").exists()
     table_file = next(p for p in out.glob("*.yaml") if p.name != "submission.yaml")

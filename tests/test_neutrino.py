@@ -727,7 +727,7 @@ def test_a_zero_shot_nucleus_carries_each_members_factor_into_the_neutrino_band(
 def test_a_flavour_ratio_is_plotted(tmp_path):
     """σ(ν_e)/σ(ν_μ) against E_ν with its band (two flavours at 60 energies: 40 s on one thread)."""
     figure = enxs("plot", "enxs-any-fast", "--neutrino", "nue", "--ratio-to", "numu", "--nucleus", "12C", "--total",
-                   "--emax", "1.0", "--output", tmp_path / "r.png")
+                  "--emax", "1.0", "--output", tmp_path / "r.png")
     assert figure.returncode == 0 and (tmp_path / "r.png").stat().st_size > 10_000, figure.stderr
 
 
@@ -755,18 +755,18 @@ def test_a_flavour_ratio_is_taken_member_by_member_so_that_what_they_share_cance
         neutrino.flavor_ratio(sigma[0], neutrino.total_cross_section(None, "40Ar", energies, flavor="numu"))
     out = tmp_path / "r.csv"
     result = enxs("neutrino", "enxs-any-fast", "--nucleus", "12C", "--flavor", "nuebar", "--ratio-to", "numubar",
-                   "--total", "--energy", "0.6,1.0", "--output", out)
+                  "--total", "--energy", "0.6,1.0", "--output", out)
     assert result.returncode == 0, result.stderr
     assert "sigma(nuebar)/sigma(numubar)" in out.read_text()
     low = enxs("plot", "enxs-any-fast", "--neutrino", "nue", "--ratio-to", "numu", "--nucleus", "12C", "--total",
-                "--emax", "0.15", "--output", tmp_path / "low.png")
+               "--emax", "0.15", "--output", tmp_path / "low.png")
     assert low.returncode != 0 and "--emax 0.15: must be > 0.2 GeV" in low.stderr
     assert not (tmp_path / "low.png").exists()
     for extra, message in ((["--tmu", "0.3", "--cos", "0.9", "--energy", "1"], "--ratio-to: with --total"),
                            (["--total", "--flux", tmp_path / "none.txt"], "--ratio-to: with --total"),
                            (["--total", "--energy", "1", "--hepdata", tmp_path / "hd"], "--hepdata: a submission")):
         refused = enxs("neutrino", "enxs-any-fast", "--nucleus", "12C", "--flavor", "nue", "--ratio-to", "numu",
-                        *extra)
+                       *extra)
         assert refused.returncode != 0 and message in refused.stderr and "Traceback" not in refused.stderr
 
 

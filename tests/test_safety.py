@@ -111,12 +111,12 @@ def test_known_isotopes_are_accepted():
 
 def test_zero_shot_is_said_on_screen_and_in_the_file(tmp_path):
     result = enxs("predict", ANY, "--nucleus", "40Ar", "--energy", 2.222, "--angle", 15.541, "--omega",
-                   "0.1:0.9:3", "--output", "ar.csv", cwd=tmp_path)
+                  "0.1:0.9:3", "--output", "ar.csv", cwd=tmp_path)
     assert result.returncode == 0 and "zero-shot" in result.stderr
     header = [line for line in (tmp_path / "ar.csv").read_text().splitlines() if line.startswith("#")]
     assert "# zero_shot: True" in header and any("zero-shot" in line for line in header)
     result = enxs("predict", ANY, "--nucleus", "12C", "--energy", 0.68, "--angle", 60, "--omega", 0.3,
-                   "--output", "c.csv", cwd=tmp_path)
+                  "--output", "c.csv", cwd=tmp_path)
     assert "zero-shot" not in result.stderr and "# zero_shot: False" in (tmp_path / "c.csv").read_text()
 
 
