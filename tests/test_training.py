@@ -254,3 +254,15 @@ def test_training_on_cuda_matches_the_cpu_run(toy_file, tmp_path):
     gpu = runs.execute(spec, tmp_path / "gpu")
     assert gpu.metrics["test"]["median_abs_rel_dev"] == pytest.approx(cpu.metrics["test"]["median_abs_rel_dev"],
                                                                     rel=0.05)
+
+
+def test_the_manifest_records_what_the_numbers_may_depend_on_beyond_the_seeds(toy_file, tmp_path):
+    spec = _spec(toy_file, "train.members=2", "train.epochs=2", "model.width=8")
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        manifest = runs.execute(spec, tmp_path / "m")
+    finally:
+        torch.set_num_threads(before)
+    assert manifest.training["environment"] == {"torch": torch.__version__, "device": "cpu", "cpu_threads": 1}
+    assert artifacts.read_manifest(tmp_path / "m").training["environment"]["cpu_threads"] == 1

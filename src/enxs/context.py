@@ -70,5 +70,13 @@ class Context:
         torch.set_num_threads(self.threads or cpu.default_threads())
 
 
+def environment(device: torch.device | str) -> dict[str, str | int]:
+    """What a trained model's numbers may depend on beyond its configuration and seeds, as its manifest records it
+    (``training.environment``, of the invocation that finished the run): torch's version, the device and torch's CPU
+    threads. The fast preset's weights are the same on any thread count; the paper preset's batch norm sums in
+    another order on another (docs/method.md, "Running on a shared machine")."""
+    return {"torch": torch.__version__, "device": str(device), "cpu_threads": torch.get_num_threads()}
+
+
 #: $ENXS_DATA_DIR (else the default archive directory), the CPU, ``cpu.default_threads``.
 DEFAULT_CONTEXT = Context()

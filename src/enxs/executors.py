@@ -211,6 +211,8 @@ def merge_chunks(spec: RunSpec, out: Path, directories: list[Path]):
                    ("member_seeds", "best_epoch", "best_validation_chi2_per_point")},
                 "epochs_run": max(r["epochs_run"] for r in records),
                 "fit_seconds_last_invocation": round(sum(r["fit_seconds_last_invocation"] for r in records), 1)}
+    environments = [r.get("environment") for r in records]  # one per chunk where the workers' machines differ
+    training["environment"] = environments[0] if all(e == environments[0] for e in environments) else environments
     lam = np.concatenate([np.asarray(manifest.lam["per_member"]) for _, manifest in parts])
     start = spec.config.start
     parent = (artifacts.read_manifest(artifacts.resolve_model(start.parent)) if isinstance(start, Finetune)

@@ -30,7 +30,7 @@ from enxs.config import (
     preset_config,
     read_config_file,
 )
-from enxs.context import DEFAULT_CONTEXT, Context, resolve_device
+from enxs.context import DEFAULT_CONTEXT, Context, environment, resolve_device
 from enxs.coverage import coverage_settings
 from enxs.datasets import dataset_info, experiment_of, tag_nucleus
 from enxs.errors import EnxsError
@@ -299,7 +299,8 @@ def execute(spec: RunSpec, out_dir: str | os.PathLike, *, resume: bool = False,
     training = {"rng_scheme": RNG_SCHEME, "member_seeds": trainer.seeds,
                 "best_epoch": trainer.best_epoch.cpu().tolist(),
                 "best_validation_chi2_per_point": [round(v, 4) for v in trainer.best_val.cpu().tolist()],
-                "epochs_run": trainer.epoch, "fit_seconds_last_invocation": round(time.perf_counter() - started, 1)}
+                "epochs_run": trainer.epoch, "fit_seconds_last_invocation": round(time.perf_counter() - started, 1),
+                "environment": environment(device)}
     manifest = write_model(spec, out, run, trainer.model.cpu().eval(), trainer.lam.cpu().numpy(), training, parent)
     artifacts.remove_checkpoint(out)
     return manifest
