@@ -16,7 +16,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from enxs import archive, executors, runs
+from enxs import archive, artifacts, executors, runs
 from enxs.config import load_config
 from enxs.toy import make_toy_table
 
@@ -109,6 +109,8 @@ def test_members_on_two_ray_workers_equal_the_in_process_run(toy_file, tmp_path)
                               on_event=lambda title, event, s: done.append(title) if event == "finished" else None)
     _same_weights(tmp_path / "local", tmp_path / "ray")
     assert len(done) == 2 and not (tmp_path / "ray" / executors.CHUNKS).exists()
+    environment = artifacts.read_manifest(tmp_path / "ray").training["environment"]  # the chunks' own, alike
+    assert environment["torch"] == torch.__version__ and environment["device"] == "cpu"
 
 
 @pytest.mark.slow
