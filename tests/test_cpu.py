@@ -105,3 +105,19 @@ def test_a_command_without_threads_takes_the_default(monkeypatch):
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_help_version_and_completion_skip_the_look(monkeypatch, capsys):
+    from enxs.cli import main
+
+    looked = []
+    monkeypatch.setattr(main.cpu, "choose_wait_policy", lambda: looked.append(True))
+    monkeypatch.setattr(main.signal, "signal", lambda *args: None)  # the test worker keeps its SIGTERM handler
+    for argv, looks in ((["--version"], False), (["predict", "--help"], False), ([], False),
+                        (["data", "show", "99Zz"], True)):
+        monkeypatch.setattr(sys, "argv", ["enxs", *argv])
+        looked.clear()
+        with pytest.raises(SystemExit):
+            main.run()
+        assert looked == ([True] if looks else []), argv
+    capsys.readouterr()

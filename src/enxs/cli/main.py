@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import warnings
@@ -61,11 +62,14 @@ def run() -> None:
 
     Before torch loads, how its OpenMP threads wait is chosen from the machine's load (``enxs.cpu``):
     spinning on an idle machine, sleeping on a busy one, where spinning threads of two jobs slow each
-    other down several-fold (benchmarks/shared_machine.py).
+    other down several-fold (benchmarks/shared_machine.py). Help, the version and shell completion
+    run nothing, and skip the 0.1 s look.
     """
-    cpu.choose_wait_policy()
+    args = sys.argv[1:]
+    if args and not {"--help", "--version"} & set(args) and "_ENXS_COMPLETE" not in os.environ:  # else nothing runs
+        cpu.choose_wait_policy()
     signal.signal(signal.SIGTERM, terminate)
-    sys.exit(invoke(sys.argv[1:]))
+    sys.exit(invoke(args))
 
 
 def invoke(args: list[str]) -> int:
