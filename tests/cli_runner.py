@@ -37,8 +37,6 @@ def enxs(*args, cwd=None) -> subprocess.CompletedProcess:
         try:
             os.chdir(cwd or here)
             code = invoke(argv)
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
         except Exception:  # what Python prints for an uncaught exception
             traceback.print_exc()
             code = 1

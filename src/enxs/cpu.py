@@ -54,6 +54,11 @@ def others_busy(seconds: float = SAMPLE_SECONDS) -> float | None:
     return len(cpus) * (busy1 - busy0) / (total1 - total0) if total1 > total0 else None
 
 
+def usable_cores() -> int:
+    """How many cores this process may use (its affinity mask; where the system has none, all)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def _fields(path: str) -> list[str]:
     with open(path) as f:
         return f.read().split()
@@ -80,7 +85,7 @@ def choose_wait_policy() -> str:
     if "OMP_WAIT_POLICY" in os.environ:
         return "user"
     quota = quota_cores()
-    busy = others_busy() if quota is None or quota >= len(os.sched_getaffinity(0)) else None
+    busy = others_busy() if quota is None or quota >= usable_cores() else None
     if busy is not None and busy < IDLE_BELOW:
         os.environ.setdefault("GOMP_SPINCOUNT", str(SPIN_COUNT))
         return "spin"
@@ -96,6 +101,6 @@ def default_threads() -> int:
     first = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
     if first.isdigit() and int(first) > 0:
         return int(first)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = usable_cores()
     quota = quota_cores()
     return cores if quota is None else max(1, min(cores, math.ceil(quota)))
