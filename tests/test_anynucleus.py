@@ -13,11 +13,12 @@ from safetensors.torch import load_file, save_file
 
 from cli_runner import enxs
 from enxs import kinematics, onnx_io, runs
+from enxs.artifacts import NucleusChoiceError
 from enxs.context import Context
 from enxs.descriptors import describe, inputs, nucleus_factor, psi_prime
 from enxs.files import sha256
 from enxs.nuclei import Nucleus
-from enxs.predict import Ensemble, ExtrapolationWarning, NucleusChoiceError, member_predictions
+from enxs.predict import Ensemble, ExtrapolationWarning, member_predictions
 from enxs.training import Trainer
 from enxs.transfer import without_own_parts
 

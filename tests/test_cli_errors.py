@@ -27,6 +27,35 @@ def test_errors_need_nothing_but_the_declared_dependencies(tmp_path):
         assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
 
 
+def test_bad_input_to_a_model_is_refused_before_torch_loads(tmp_path):
+    # what a user mistypes (a model, a nucleus, a kinematic value, an existing output) is checked against the
+    # options and the model's manifest first: one line in a fraction of the seconds torch takes to load
+    (tmp_path / "exists.csv").write_text("keep")
+    cases = [(["predict", "enxs-any-fst", "--nucleus", "12C", "--energy", "1", "--angle", "60", "--omega", "0.1"],
+              "unknown model 'enxs-any-fst'"),
+             (["predict", "enxs-any-fast", "--nucleus", "99Zz", "--energy", "1", "--angle", "60", "--omega", "0.1"],
+              "unknown nucleus '99Zz'"),
+             (["predict", "enxs-any-fast", "--energy", "1", "--angle", "60", "--omega", "0.1"], "with --nucleus"),
+             (["predict", SHIPPED, "--nucleus", "56Fe", "--energy", "1", "--angle", "60", "--omega", "0.1"],
+              "describes 12C only"),
+             (["predict", SHIPPED, "--energy", "-1", "--angle", "60", "--omega", "0.1"], "beam energy E must be > 0"),
+             (["predict", SHIPPED, "--energy", "1", "--angle", "60", "--omega", "0.1", "--output", "exists.csv"],
+              "exists"),
+             (["responses", "enxs-any-fast", "--nucleus", "1H", "--q", "0.5", "--omega", "0.1"], "free nucleon"),
+             (["plot", SHIPPED, "--energy", "1", "--angle", "200", "--output", "p.png"], "θ must lie in (0, 180)"),
+             (["tabulate", "enxs-any-fst", "--nucleus", "40Ar", "--out", "g.h5"], "unknown model")]
+    code = ("import json, sys\nfrom enxs.cli.main import invoke\nfor args, _ in json.loads(sys.argv[1]):\n"
+            "    print(invoke(args), 'torch' in sys.modules, flush=True)\n")
+    result = subprocess.run([sys.executable, "-c", code, json.dumps(cases)], capture_output=True, text=True,
+                            cwd=tmp_path)
+    assert result.stdout.split("\n")[:-1] == ["2 False"] * len(cases), result.stdout + result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == len(cases) and "Traceback" not in result.stderr, result.stderr
+    for line, (args, fragment) in zip(errors, cases, strict=True):
+        assert fragment in line, (args, line)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exists.csv"]
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".json", ".parquet"])
 def test_output_into_a_missing_directory(tmp_path, suffix):
     result = enxs("predict", SHIPPED, "--energy", 1, "--angle", 30, "--omega", "0.2:0.4:3",

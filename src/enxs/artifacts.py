@@ -11,6 +11,9 @@ save leaves no loadable half-model.
 
 Training checkpoints live in the same directory (``checkpoint.safetensors``, its metadata in
 its header, and a readable copy ``checkpoint.json``) until the run finishes.
+
+Only the functions that read or write tensors import torch, so that a command reads a manifest, and
+refuses what does not fit it, in a fraction of a second.
 """
 
 from __future__ import annotations
@@ -23,19 +26,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
 
 from enxs import __version__
 from enxs.config import Config, ConfigError
 from enxs.errors import EnxsError
 from enxs.files import atomic_write, sha256, write_json
-from enxs.network import EnsembleNet
 from enxs.nuclei import Nucleus, UnknownNucleusError
 from enxs.zeroshot import ZeroShot
+
+if TYPE_CHECKING:
+    import torch
+
+    from enxs.network import EnsembleNet
 
 SCHEMA_VERSION = 2
 MANIFEST = "manifest.json"
@@ -48,6 +53,10 @@ _DIGEST_KEY = "enxs_tensors_sha256"
 
 class ModelFileError(EnxsError):
     """A model directory that is missing, corrupt, or of another schema version."""
+
+
+class NucleusChoiceError(EnxsError):
+    """A prediction for a nucleus the model cannot describe, or without the nucleus it needs."""
 
 
 class DataChangedWarning(UserWarning):
@@ -92,6 +101,26 @@ class Manifest:
     def name(self) -> str:
         """The nucleus, or ``any`` for a model of several."""
         return self.nucleus.name if self.nucleus else "any"
+
+    def target(self, nucleus: str | Nucleus | None, model: str) -> Nucleus:
+        """The nucleus the model (called ``model`` in messages) predicts: a one-nucleus model's own, or any
+        nucleus for a model with nucleus inputs."""
+        own = self.nucleus
+        if nucleus is None:
+            if own is None:
+                trained = ", ".join(n.name for n in self.nuclei)
+                raise NucleusChoiceError(f"{model} describes any nucleus (trained on {trained}): "
+                                         f"name the nucleus to predict, e.g. 40Ar")
+            return own
+        target = nucleus if isinstance(nucleus, Nucleus) else Nucleus.parse(nucleus)
+        if self.config.model.nucleus_inputs == "none" and target != own:
+            raise NucleusChoiceError(f"{model} describes {own.name} only: fine-tune it to {target.name} "
+                                     f"(enxs finetune) or use a model of several nuclei")
+        if target.A == 1 and target != own:
+            raise NucleusChoiceError(f"{target.name}: a free nucleon is no nucleus (its inclusive cross section is "
+                                     f"the elastic line and the resonances, no quasielastic peak); {model} is "
+                                     f"carried to nuclei, A ≥ 2")
+        return target
 
     def to_json(self) -> dict[str, Any]:
         config, one = self.config.to_dict(), self.nucleus
@@ -200,6 +229,8 @@ def _migrate(d: Any, path: Path) -> Any:
 
 def save_model(directory: str | os.PathLike, model: EnsembleNet, manifest: Manifest) -> Path:
     """Write the weights, then the manifest (with the weights' SHA-256)."""
+    from safetensors.torch import save_file
+
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     weights = directory / WEIGHTS
@@ -243,6 +274,11 @@ def warn_if_data_changed(manifest: Manifest, directory: Path | str) -> None:
 
 def load_model(name_or_path: str | os.PathLike) -> tuple[EnsembleNet, Manifest]:
     """Load a model directory or shipped model: manifest validated, weights verified."""
+    import torch
+    from safetensors.torch import load_file
+
+    from enxs.network import EnsembleNet
+
     directory = resolve_model(name_or_path)
     manifest = read_manifest(directory)
     weights = directory / WEIGHTS
@@ -304,6 +340,8 @@ def save_checkpoint(directory: Path, tensors: dict[str, torch.Tensor], meta: dic
     its JSON metadata and the SHA-256 of its tensors in its header, so a kill at any moment leaves the
     previous checkpoint or the new one, whole. ``checkpoint.json`` is a readable copy of the metadata
     written after it (one checkpoint behind if the kill fell between the two)."""
+    from safetensors.torch import save_file
+
     directory.mkdir(parents=True, exist_ok=True)
     header = {_CHECKPOINT_KEY: json.dumps(meta), _DIGEST_KEY: _tensor_digest(tensors)}
     atomic_write(directory / CHECKPOINT, lambda p: save_file(tensors, str(p), metadata=header))
@@ -312,6 +350,8 @@ def save_checkpoint(directory: Path, tensors: dict[str, torch.Tensor], meta: dic
 
 def _tensor_digest(tensors: dict[str, torch.Tensor]) -> str:
     """SHA-256 over the tensors' names and bytes, in name order."""
+    import torch
+
     digest = hashlib.sha256()
     for name in sorted(tensors):
         digest.update(name.encode())
@@ -341,6 +381,8 @@ def checkpoint_meta(directory: Path) -> dict[str, Any]:
 
 
 def load_checkpoint(directory: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    from safetensors.torch import load_file
+
     if not has_checkpoint(directory):
         raise ModelFileError(f"{directory}: no checkpoint to resume from")
     path = directory / CHECKPOINT

@@ -6,10 +6,14 @@ electron mass neglected (ultra-relativistic electrons, E ≫ mₑ).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 
 from enxs.errors import EnxsError
+
+if TYPE_CHECKING:
+    import torch
 
 #: Fine-structure constant as used by the published carbon ensemble and NuWro (1/137, not
 #: CODATA's 1/137.036): S(E, θ) must match theirs bit for bit for interoperability.
@@ -97,6 +101,19 @@ def raise_first_bad(tests, values, where: str, rows=None) -> None:
             raise KinematicsError(f"{where}: {reason} (point {i + 1} of {bad.size}: {values(i)})")
 
 
+def check_q_omega(q, omega, *, where: str = "input", rows=None) -> None:
+    """Raise :class:`KinematicsError` naming the first point outside the
+    electron-scattering region 0 < ω < q (spacelike, Q² > 0): ``rows[i]`` names point i where
+    given (e.g. ``FILE:LINE``), else ``where`` and its ordinal."""
+    q, omega = np.broadcast_arrays(np.asarray(q, float), np.asarray(omega, float))
+    tests = [(~np.isfinite(q) | ~np.isfinite(omega), "non-finite value"),
+             (q <= 0, "momentum transfer q must be > 0 GeV"),
+             (omega <= 0, "energy transfer ω must be > 0 GeV"),
+             (omega >= q, "ω must be < q (Q² = q² − ω² > 0 in electron scattering)")]
+    q, omega = q.ravel(), omega.ravel()
+    raise_first_bad(tests, lambda i: f"q={q[i]:g} GeV, ω={omega[i]:g} GeV", where, rows)
+
+
 def is_physical(energy, theta, omega) -> np.ndarray:
     """Boolean mask of points with E > 0, 0 < ω < E and 0 < θ < 180°."""
     energy, theta, omega = (np.asarray(a, float) for a in (energy, theta, omega))
@@ -169,7 +186,7 @@ def from_features(features: torch.Tensor) -> tuple[torch.Tensor, ...]:
     tensors (:func:`network_features` is the other direction)."""
     energy, omega, cos_theta = features[..., 0] * 20, features[..., 1] * 20, features[..., 3]
     big_q2 = features[..., 4] * 100
-    return energy, omega, cos_theta, big_q2, torch.sqrt(big_q2 + omega * omega)
+    return energy, omega, cos_theta, big_q2, (big_q2 + omega * omega).sqrt()
 
 
 def random_points(n: int, seed: int, energy=(0.2, 5.0), theta=(10.0, 150.0), u=(0.01, 0.95),

@@ -14,7 +14,7 @@ import io
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -22,7 +22,9 @@ import pandas as pd
 from enxs import __version__
 from enxs.errors import EnxsError
 from enxs.files import atomic_write
-from enxs.predict import Prediction
+
+if TYPE_CHECKING:
+    from enxs.predict import Prediction
 
 FORMATS = (".csv", ".parquet", ".json")
 COLUMN_NAMES = {"E": ("e", "e_gev", "energy"), "theta": ("theta", "theta_deg", "angle"),

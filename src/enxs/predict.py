@@ -130,10 +130,6 @@ class MemberBand:
         return tuple(np.quantile(self.members, [0.16, 0.84], axis=0))
 
 
-class NucleusChoiceError(EnxsError):
-    """A prediction for a nucleus the model cannot describe, or without the nucleus it needs."""
-
-
 class Ensemble:
     """A trained ensemble with its manifest; see :meth:`predict`."""
 
@@ -161,23 +157,9 @@ class Ensemble:
         return self.model.members
 
     def target(self, nucleus: str | Nucleus | None) -> Nucleus:
-        """The nucleus to predict: a one-nucleus model's own, or any for a model with nucleus inputs."""
-        own = self.manifest.nucleus
-        if nucleus is None:
-            if own is None:
-                trained = ", ".join(n.name for n in self.manifest.nuclei)
-                raise NucleusChoiceError(f"{self.name} describes any nucleus (trained on {trained}): "
-                                         f"name the nucleus to predict, e.g. 40Ar")
-            return own
-        target = nucleus if isinstance(nucleus, Nucleus) else Nucleus.parse(nucleus)
-        if self.model.config.nucleus_inputs == "none" and target != own:
-            raise NucleusChoiceError(f"{self.name} describes {own.name} only: fine-tune it to {target.name} "
-                                     f"(enxs finetune) or use a model of several nuclei")
-        if target.A == 1 and target != own:
-            raise NucleusChoiceError(f"{target.name}: a free nucleon is no nucleus (its inclusive cross section is "
-                                     f"the elastic line and the resonances, no quasielastic peak); {self.name} is "
-                                     f"carried to nuclei, A ≥ 2")
-        return target
+        """The nucleus to predict (``Manifest.target``): a one-nucleus model's own, or any for a model with
+        nucleus inputs."""
+        return self.manifest.target(nucleus, self.name)
 
     def zero_shot(self, target: Nucleus) -> bool:
         """Whether ``target`` is a nucleus without training data: a model of several nuclei

@@ -114,7 +114,7 @@ def predict_responses(ensemble: Ensemble | str | os.PathLike, q, omega, *,
     ensemble = Ensemble.of(ensemble)
     target = ensemble.target(nucleus)
     q, omega = (np.ravel(a) for a in kinematics.as_points(q=q, omega=omega))
-    rosenbluth.check_q_omega(q, omega)
+    kinematics.check_q_omega(q, omega)
     settings = ensemble.training_settings(target, responses=True)
     outside, (pair_point, pair_setting) = responses_unconstrained(q, omega, settings, target.A)
     transverse_qe = None

@@ -64,19 +64,6 @@ def beam_energy(q, omega, theta) -> np.ndarray:
     return (a * omega + np.sqrt((a * omega) ** 2 + 4 * a * q2)) / (2 * a)
 
 
-def check_q_omega(q, omega, *, where: str = "input", rows=None) -> None:
-    """Raise :class:`enxs.kinematics.KinematicsError` naming the first point outside the
-    electron-scattering region 0 < ω < q (spacelike, Q² > 0): ``rows[i]`` names point i where
-    given (e.g. ``FILE:LINE``), else ``where`` and its ordinal."""
-    q, omega = np.broadcast_arrays(np.asarray(q, float), np.asarray(omega, float))
-    tests = [(~np.isfinite(q) | ~np.isfinite(omega), "non-finite value"),
-             (q <= 0, "momentum transfer q must be > 0 GeV"),
-             (omega <= 0, "energy transfer ω must be > 0 GeV"),
-             (omega >= q, "ω must be < q (Q² = q² − ω² > 0 in electron scattering)")]
-    q, omega = q.ravel(), omega.ravel()
-    kinematics.raise_first_bad(tests, lambda i: f"q={q[i]:g} GeV, ω={omega[i]:g} GeV", where, rows)
-
-
 #: Factor turning σ_Mott into units of the network's output scale S(E, θ)
 #: (``kinematics.output_scale``): σ_Mott / S = MOTT_OVER_S · E cos(θ/2).
 MOTT_OVER_S = HBARC2_NB * ALPHA**2 / (1e9 * kinematics.ALPHA**2)

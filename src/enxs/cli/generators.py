@@ -12,7 +12,6 @@ from enxs.cli.common import (
     DataDir,
     Overwrite,
     Threads,
-    job_context,
     make_app,
     progress_bar,
     refuse_unused,
@@ -36,9 +35,9 @@ def export_onnx(model: ModelArg, out: Annotated[Path, typer.Option(help="Output 
                 ) -> None:
     """One float32 ONNX file per member with NuWro's interface (σ from E, ω, θ), in OUT/<Symbol><A>/;
     a response model computes σ from its R_L, R_T inside the graph."""
+    ensemble, target = load(model, nucleus)
     from enxs import onnx_io
 
-    ensemble, target = load(model, nucleus)
     if ensemble.zero_shot(target):
         warn(ensemble.zero_shot_note(target))
     summary = onnx_io.export_ensemble(ensemble, out, target, responses=responses)
@@ -66,9 +65,9 @@ def export_genie(model: ModelArg, out: Annotated[Path, typer.Option(help="New (o
     """The CCQE hadron tensor W^μν(ω, q) [GeV⁻¹ per nucleus] in GENIE's lab-frame table format, for ν (on
     neutrons) and ν̄ (on protons): the ensemble mean, with --members each member; ω is the lepton's energy
     transfer (the nucleus' shift inside: GENIE's Q-value 0). Conventions in OUT/enxs-export.json."""
+    ensemble, target = load(model, nucleus)
     from enxs import hadrontensor
 
-    ensemble, target = load(model, nucleus)
     with warnings_on_screen():
         summary = hadrontensor.export(ensemble, target, out, step=step, highest=highest, members=members,
                                       scaling=scaling, axial_mass=axial_mass,
@@ -140,7 +139,6 @@ def tabulate(
 ) -> None:
     """Precompute mean and std on an (E, θ, ω) grid for generators, with its interpolation error
     against the ensemble measured and stored in the file; or (--responses) R_L and R_T on a (q, ω) grid."""
-    from enxs import grid
     from enxs.files import atomic_write
 
     if out.suffix not in (".h5", ".hdf5", ".npz"):
@@ -164,8 +162,9 @@ def tabulate(
         raise CLIError(f"--q-min {q_min:g} and --q-max {q_max:g}: need 0 < q-min < q-max (GeV)")
     if not responses and not 0 < e_min < e_max:
         raise CLIError(f"--e-min {e_min:g} and --e-max {e_max:g}: need 0 < e-min < e-max (GeV)")
-    job_context(threads=threads)
-    ensemble, target = load(model, nucleus)
+    ensemble, target = load(model, nucleus, threads)
+    from enxs import grid
+
     if responses:
         with warnings_on_screen():
             arrays, meta = grid.build_responses(ensemble, target, (q_min, q_max), dims, ensemble.provenance(target))

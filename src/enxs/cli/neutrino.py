@@ -15,7 +15,6 @@ from enxs.cli.common import (
     Overwrite,
     Threads,
     console,
-    job_context,
     progress_bar,
     refuse_unused,
     say,
@@ -52,9 +51,9 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
             tmu: str | None, cos: str | None, total: bool, axial_mass: float, per: str, scaling: str | None,
             bin_average: bool, pauli: bool, axial_mass_std: float = 0.0, input_: Path | None = None,
             coulomb: bool = True, enhanced: bool = False, cell_points: int | None = None, hydrogen: int = 0,
-            ratio_to: str | None = None):
+            ratio_to: str | None = None, threads: int | None = None):
     """The prediction the options ask for (``NeutrinoPrediction``); with ``ratio_to`` σ(E_ν) of ``flavor`` over that
-    flavour's, member by member."""
+    flavour's, member by member; ``threads``: torch's CPU threads (``--threads``)."""
     from enxs import leptonbins, neutrino, neutrinorequest
     from enxs.cli.use import load
 
@@ -74,7 +73,7 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
                            "ratio would depend on each flavour's flux)")
     points = _lepton_points(input_, lepton_mass) if input_ is not None and not total else None
     neutrinorequest.refuse_free_nucleon(nucleus)  # before the model's loader refuses it without the hint
-    ensemble, target = load(model, nucleus)
+    ensemble, target = load(model, nucleus, threads)
     with warnings_on_screen():
         if total:
             table = _flux_table(energy, flux, flavor, emax,
@@ -215,10 +214,9 @@ def neutrino(
         if ratio_to is not None:
             raise CLIError("--hepdata: a submission of cross sections, not of a --ratio-to ratio")
         check_ready(hepdata, "--hepdata")
-    job_context(threads=threads)
     result = compute(model, nucleus, flavor, energy, flux, emax, tmu, cos, total, axial_mass, per, scaling,
                      bin_average, not no_pauli, axial_mass_std, input_, not no_coulomb, transverse_enhancement,
-                     cell_points, hydrogen, ratio_to)
+                     cell_points, hydrogen, ratio_to, threads)
     frame = result.to_frame()
     if members is not None:
         pointfiles.write_members(result.points, result.members, members, result.metadata)

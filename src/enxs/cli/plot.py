@@ -9,7 +9,17 @@ from typing import Annotated
 import typer
 
 from enxs.cli.common import CLIError, DataDir, Overwrite, refuse_unused, say, warn, warnings_on_screen
-from enxs.cli.use import Angle, Energy, ModelArg, Nucleus, Omega, load, parse_values, predict_with_warnings
+from enxs.cli.use import (
+    Angle,
+    Energy,
+    ModelArg,
+    Nucleus,
+    Omega,
+    choose_nucleus,
+    load,
+    parse_values,
+    predict_with_warnings,
+)
 from enxs.files import check_output_file
 
 
@@ -96,12 +106,13 @@ def plot(
     if scan == "omega":
         if angle is None:
             raise CLIError("a spectrum in ω needs --angle")
-        ensemble, target = load(model, nucleus)
         if omega:
             w = np.asarray(parse_values(omega))
         else:  # from just above the elastic line, below which σ = 0
-            w_el = float(kinematics.omega_elastic(energy, angle, target.A))
+            w_el = float(kinematics.omega_elastic(energy, angle, choose_nucleus(model, nucleus).A))
             w = np.linspace(max(0.01 * energy, 1.05 * w_el), 0.95 * energy, 200)
+        kinematics.check_kinematics(energy, angle, w)
+        ensemble, target = load(model, nucleus)
         p, name = predict_with_warnings(ensemble, target, energy, angle, w), target.name
         plots.band(ax, w, p.mean, p.q16, p.q84, label)
         plots.mark_extrapolation(ax, w, p.mean, p.outside_coverage)
@@ -113,6 +124,7 @@ def plot(
             raise CLIError("a scan in angle or Q² needs one --omega value")
         w = parse_values(omega)[0]
         th = np.linspace(5, 175, 200)
+        kinematics.check_kinematics(energy, th, w)
         ensemble, target = load(model, nucleus)
         p, name = predict_with_warnings(ensemble, target, energy, th, w), target.name
         x = th if scan == "angle" else kinematics.q2(energy, th, w)

@@ -54,15 +54,24 @@ Nucleus = Annotated[str | None, typer.Option(
     "--nucleus", help="Nucleus to predict, e.g. 40Ar: needed for a model of several nuclei (any nucleus by name).")]
 
 
-def load(model: str, nucleus: str | None):
-    """The ensemble and the nucleus to predict for (its own, or ``--nucleus``)."""
-    from enxs.predict import Ensemble, NucleusChoiceError
+def choose_nucleus(model: str, nucleus: str | None):
+    """The nucleus to predict (the model's own, or ``--nucleus``), from the model's manifest alone: a wrong
+    model or nucleus is refused before torch loads."""
+    from enxs import artifacts
 
-    ensemble = Ensemble.load(model)
     try:
-        return ensemble, ensemble.target(nucleus)
-    except NucleusChoiceError as exc:
+        return artifacts.read_manifest(artifacts.resolve_model(model)).target(nucleus, model)
+    except artifacts.NucleusChoiceError as exc:
         raise CLIError(f"{exc} with --nucleus" if nucleus is None else str(exc)) from None
+
+
+def load(model: str, nucleus: str | None, threads: int | None = None):
+    """The ensemble and the nucleus to predict (``choose_nucleus``), torch's threads set (``--threads``)."""
+    target = choose_nucleus(model, nucleus)
+    job_context(threads=threads)
+    from enxs.predict import Ensemble
+
+    return Ensemble.load(model), target
 
 
 def predict_with_warnings(ensemble, target, energy, theta, omega):
@@ -98,15 +107,15 @@ def predict(
     check_table_output(members, overwrite, "--members")
     if input_ is not None and (energy, angle, omega) != (None, None, None):
         raise CLIError("give --input points.csv or --energy, --angle and --omega, not both")
-    job_context(threads=threads)
     if input_ is not None:
         e, t, w = pointfiles.read_points(input_, check=kinematics.check_kinematics)
     elif energy is not None and angle is not None and omega is not None:
         w = np.asarray(parse_values(omega))
         e, t = np.full(len(w), energy), np.full(len(w), angle)
+        kinematics.check_kinematics(e, t, w)
     else:
         raise CLIError("give --energy, --angle and --omega, or --input points.csv")
-    ensemble, target = load(model, nucleus)
+    ensemble, target = load(model, nucleus, threads)
     prediction, name = predict_with_warnings(ensemble, target, e, t, w), target.name
     if members is not None:
         pointfiles.write_members(prediction.to_frame()[list(pointfiles.KINEMATIC_COLUMNS)], prediction.members,
@@ -142,14 +151,13 @@ def responses(
     outside electron scattering, are left out and counted)."""
     import numpy as np
 
-    from enxs import pointfiles, rosenbluth
+    from enxs import kinematics, pointfiles
 
     check_table_output(output, overwrite)
     if input_ is not None and (q, omega) != (None, None):
         raise CLIError("give --input points.csv or --q and --omega, not both")
-    job_context(threads=threads)
     if input_ is not None:
-        qq, w = pointfiles.read_points(input_, ("q", "omega"), check=rosenbluth.check_q_omega)
+        qq, w = pointfiles.read_points(input_, ("q", "omega"), check=kinematics.check_q_omega)
     elif q is not None and omega is not None:
         q_values = parse_values(q, "--q", positive=True)
         qq, w = (a.ravel() for a in np.meshgrid(q_values, parse_values(omega), indexing="ij"))
@@ -161,7 +169,7 @@ def responses(
         qq, w = qq[keep], w[keep]
     else:
         raise CLIError("give --q and --omega, or --input points.csv")
-    ensemble, target = load(model, nucleus)
+    ensemble, target = load(model, nucleus, threads)
     from enxs.responses import TRANSVERSE_QE_NOTE, predict_responses
 
     with warnings_on_screen():
