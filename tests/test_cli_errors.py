@@ -43,7 +43,10 @@ def test_bad_input_to_a_model_is_refused_before_torch_loads(tmp_path):
               "exists"),
              (["responses", "enxs-any-fast", "--nucleus", "1H", "--q", "0.5", "--omega", "0.1"], "free nucleon"),
              (["plot", SHIPPED, "--energy", "1", "--angle", "200", "--output", "p.png"], "θ must lie in (0, 180)"),
-             (["tabulate", "enxs-any-fst", "--nucleus", "40Ar", "--out", "g.h5"], "unknown model")]
+             (["tabulate", "enxs-any-fst", "--nucleus", "40Ar", "--out", "g.h5"], "unknown model"),
+             (["export", "onnx", "enxs-any-fast", "--nucleus", "1H", "--out", "nuwro"], "free nucleon"),
+             (["export", "hepdata", SHIPPED, "--energy", "1", "--angle", "60", "--omega", "0.5:1.5:3", "--out", "hep"],
+              "ω must be < beam energy E")]
     code = ("import json, sys\nfrom enxs.cli.main import invoke\nfor args, _ in json.loads(sys.argv[1]):\n"
             "    print(invoke(args), 'torch' in sys.modules, flush=True)\n")
     result = subprocess.run([sys.executable, "-c", code, json.dumps(cases)], capture_output=True, text=True,

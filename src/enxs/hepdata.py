@@ -13,11 +13,14 @@ import contextlib
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from enxs import __version__
 from enxs.errors import EnxsError
 from enxs.files import check_output_directory
-from enxs.predict import Ensemble, Prediction
+
+if TYPE_CHECKING:
+    from enxs.predict import Ensemble, Prediction
 
 SIGNIFICANT_DIGITS = 6
 INSTALL_HINT = "HEPData export needs hepdata_lib: pip install 'enxs[hepdata]'"

@@ -89,10 +89,11 @@ def export_hepdata(
     """A HEPData submission (hepdata_lib) of the prediction at one (E, θ) over ω, with its archive, in OUT."""
     import numpy as np
 
-    from enxs import hepdata
+    from enxs import hepdata, kinematics
 
     hepdata.check_ready(out)
     w = np.asarray(parse_values(omega))
+    kinematics.check_kinematics(energy, angle, w)
     ensemble, target = load(model, nucleus)
     prediction = predict_with_warnings(ensemble, target, energy, angle, w)
     hepdata.write_submission(ensemble, str(model), prediction, out, target.name)
