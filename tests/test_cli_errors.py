@@ -44,6 +44,7 @@ def test_bad_input_to_a_model_is_refused_before_torch_loads(tmp_path):
              (["responses", "enxs-any-fast", "--nucleus", "1H", "--q", "0.5", "--omega", "0.1"], "free nucleon"),
              (["plot", SHIPPED, "--energy", "1", "--angle", "200", "--output", "p.png"], "θ must lie in (0, 180)"),
              (["tabulate", "enxs-any-fst", "--nucleus", "40Ar", "--out", "g.h5"], "unknown model"),
+             (["evaluate", "enxs-12C-fst"], "unknown model"),
              (["export", "onnx", "enxs-any-fast", "--nucleus", "1H", "--out", "nuwro"], "free nucleon"),
              (["export", "hepdata", SHIPPED, "--energy", "1", "--angle", "60", "--omega", "0.5:1.5:3", "--out", "hep"],
               "ω must be < beam energy E")]
