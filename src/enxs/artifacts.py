@@ -10,10 +10,8 @@ atomic (temporary file, then rename), and the manifest is written last, so an in
 save leaves no loadable half-model.
 
 Training checkpoints live in the same directory (``checkpoint.safetensors``, its metadata in
-its header, and a readable copy ``checkpoint.json``) until the run finishes.
-
-Only the functions that read or write tensors import torch, so that a command reads a manifest, and
-refuses what does not fit it, in a fraction of a second.
+its header, and a readable copy ``checkpoint.json``) until the run finishes. Only the functions that
+read or write tensors import torch: a command reads a manifest, and refuses what does not fit it, fast.
 """
 
 from __future__ import annotations
