@@ -16,7 +16,6 @@ import numpy as np
 from enxs import ccqe
 from enxs.coulomb import lepton_potential
 from enxs.descriptors import describe
-from enxs.errors import EnxsError
 from enxs.leptonbins import NeutrinoError
 from enxs.modelscaling import (
     ENHANCEMENT_NOTE,
@@ -26,7 +25,7 @@ from enxs.modelscaling import (
     scaling_choice,
     transverse_enhancement,
 )
-from enxs.nuclei import Nucleus
+from enxs.nuclei import Nucleus, is_free_nucleon
 from enxs.predict import Ensemble
 
 #: flavour (``flux.FLAVORS``) → (the lepton's name, the current).
@@ -128,11 +127,8 @@ class Request:
 def refuse_free_nucleon(nucleus: str | Nucleus | None) -> None:
     """A NeutrinoError for a free nucleon given as the nucleus, pointing to free protons beside a nucleus
     (``hydrogen``); a name that is no nucleus is left to the caller's parsing to name."""
-    try:
+    if is_free_nucleon(nucleus):
         target = Nucleus.parse(nucleus) if isinstance(nucleus, str) else nucleus
-    except EnxsError:
-        return
-    if target is not None and target.A < 2:
         raise NeutrinoError(f"{target.name}: a free nucleon, not a nucleus (the scaling function describes nuclei); "
                             f"for the hydrogen of CH or water give the nucleus and --hydrogen N (CH: --nucleus 12C "
                             f"--hydrogen 1, water: --nucleus 16O --hydrogen 2)")

@@ -72,6 +72,15 @@ class Nucleus:
         return cls.from_za(_Z_OF[sym], int(a))
 
 
+def is_free_nucleon(nucleus: str | Nucleus | None) -> bool:
+    """Whether ``nucleus`` (a name or a Nucleus) is a free nucleon, A = 1; False for None and for a name that is
+    no nucleus (its parsing, elsewhere, says why)."""
+    try:
+        return (Nucleus.parse(nucleus) if isinstance(nucleus, str) else nucleus).A < 2
+    except (EnxsError, AttributeError):
+        return False
+
+
 @cache
 def known_mass_numbers(z: int) -> frozenset[int]:
     """Mass numbers of the known isotopes of element Z (NIST, via ``periodictable``)."""

@@ -54,8 +54,8 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
             ratio_to: str | None = None, threads: int | None = None):
     """The prediction the options ask for (``NeutrinoPrediction``); with ``ratio_to`` σ(E_ν) of ``flavor`` over that
     flavour's, member by member; ``threads``: torch's CPU threads (``--threads``)."""
-    from enxs import leptonbins, neutrino, neutrinorequest
-    from enxs.cli.use import load
+    from enxs.cli.use import choose_nucleus, load
+    from enxs.nuclei import is_free_nucleon
 
     axes = {"--tmu": tmu is not None, "--cos": cos is not None, "--bin-average": bin_average}
     for ignored, where in ([({**axes, "--input": input_ is not None, "--emax": emax is not None and flux is None,
@@ -65,6 +65,13 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
                                                                 "and dcos columns give cells)"),
                            ({"--emax": emax is not None and flux is None}, "without --flux")]):
         refuse_unused(ignored, where)
+    if is_free_nucleon(nucleus):  # pointed to --hydrogen, not refused by the model without the hint
+        from enxs.neutrinorequest import refuse_free_nucleon
+
+        refuse_free_nucleon(nucleus)
+    choose_nucleus(model, nucleus)  # a mistyped model or nucleus refused before torch loads
+    from enxs import leptonbins, neutrino, neutrinorequest
+
     lepton_mass = neutrinorequest.flavor_current(flavor).lepton_mass  # GeV; any other flavour: one line naming them
     if ratio_to is not None:
         neutrinorequest.flavor_current(ratio_to, "--ratio-to")
@@ -72,7 +79,6 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
             raise CLIError("--ratio-to: with --total at --energy values (σ(E_ν) of two flavours; a flux-averaged "
                            "ratio would depend on each flavour's flux)")
     points = _lepton_points(input_, lepton_mass) if input_ is not None and not total else None
-    neutrinorequest.refuse_free_nucleon(nucleus)  # before the model's loader refuses it without the hint
     ensemble, target = load(model, nucleus, threads)
     with warnings_on_screen():
         if total:
