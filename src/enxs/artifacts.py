@@ -270,15 +270,16 @@ def warn_if_data_changed(manifest: Manifest, directory: Path | str) -> None:
                           f"other file", DataChangedWarning, stacklevel=3)
 
 
-def load_model(name_or_path: str | os.PathLike) -> tuple[EnsembleNet, Manifest]:
-    """Load a model directory or shipped model: manifest validated, weights verified."""
+def load_model(name_or_path: str | os.PathLike, manifest: Manifest | None = None) -> tuple[EnsembleNet, Manifest]:
+    """Load a model directory or shipped model: manifest validated, weights verified. ``manifest``: the one
+    :func:`read_manifest` already gave for it, not read (and validated) again."""
     import torch
     from safetensors.torch import load_file
 
     from enxs.network import EnsembleNet
 
     directory = resolve_model(name_or_path)
-    manifest = read_manifest(directory)
+    manifest = manifest or read_manifest(directory)
     weights = directory / WEIGHTS
     if not weights.is_file():
         raise ModelFileError(f"{weights}: weights file missing")

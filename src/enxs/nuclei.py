@@ -75,9 +75,11 @@ class Nucleus:
 def is_free_nucleon(nucleus: str | Nucleus | None) -> bool:
     """Whether ``nucleus`` (a name or a Nucleus) is a free nucleon, A = 1; False for None and for a name that is
     no nucleus (its parsing, elsewhere, says why)."""
+    if not isinstance(nucleus, str):
+        return nucleus is not None and nucleus.A < 2
     try:
-        return (Nucleus.parse(nucleus) if isinstance(nucleus, str) else nucleus).A < 2
-    except (EnxsError, AttributeError):
+        return Nucleus.parse(nucleus).A < 2
+    except EnxsError:
         return False
 
 

@@ -137,9 +137,10 @@ class Ensemble:
         self.model, self.manifest, self.name = model, manifest, name
 
     @classmethod
-    def load(cls, path_or_name: str | os.PathLike) -> Ensemble:
-        """Load a model directory or a shipped model by name (``enxs models list``)."""
-        return cls(*load_model(path_or_name), name=str(path_or_name))
+    def load(cls, path_or_name: str | os.PathLike, manifest: Manifest | None = None) -> Ensemble:
+        """Load a model directory or a shipped model by name (``enxs models list``); ``manifest``: its manifest
+        where already read (``artifacts.load_model``)."""
+        return cls(*load_model(path_or_name, manifest), name=str(path_or_name))
 
     @classmethod
     def of(cls, ensemble: Ensemble | str | os.PathLike) -> Ensemble:

@@ -69,7 +69,7 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
         from enxs.neutrinorequest import refuse_free_nucleon
 
         refuse_free_nucleon(nucleus)
-    choose_nucleus(model, nucleus)  # a mistyped model or nucleus refused before torch loads
+    chosen = choose_nucleus(model, nucleus)  # a mistyped model or nucleus refused before torch loads
     from enxs import leptonbins, neutrino, neutrinorequest
 
     lepton_mass = neutrinorequest.flavor_current(flavor).lepton_mass  # GeV; any other flavour: one line naming them
@@ -79,7 +79,7 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
             raise CLIError("--ratio-to: with --total at --energy values (σ(E_ν) of two flavours; a flux-averaged "
                            "ratio would depend on each flavour's flux)")
     points = _lepton_points(input_, lepton_mass) if input_ is not None and not total else None
-    ensemble, target = load(model, nucleus, threads)
+    ensemble, target = load(model, nucleus, threads, chosen)
     with warnings_on_screen():
         if total:
             table = _flux_table(energy, flux, flavor, emax,

@@ -106,13 +106,14 @@ def plot(
     if scan == "omega":
         if angle is None:
             raise CLIError("a spectrum in ω needs --angle")
+        chosen = choose_nucleus(model, nucleus)
         if omega:
             w = np.asarray(parse_values(omega))
         else:  # from just above the elastic line, below which σ = 0
-            w_el = float(kinematics.omega_elastic(energy, angle, choose_nucleus(model, nucleus).A))
+            w_el = float(kinematics.omega_elastic(energy, angle, chosen[1].A))
             w = np.linspace(max(0.01 * energy, 1.05 * w_el), 0.95 * energy, 200)
         kinematics.check_kinematics(energy, angle, w)
-        ensemble, target = load(model, nucleus)
+        ensemble, target = load(model, nucleus, chosen=chosen)
         p, name = predict_with_warnings(ensemble, target, energy, angle, w), target.name
         plots.band(ax, w, p.mean, p.q16, p.q84, label)
         plots.mark_extrapolation(ax, w, p.mean, p.outside_coverage)

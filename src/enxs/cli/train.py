@@ -254,7 +254,7 @@ def evaluate(
     """Accuracy and calibration per dataset and in total: stored train/test split, or a nucleus."""
     from enxs import artifacts
 
-    artifacts.read_manifest(artifacts.resolve_model(model))  # a mistyped model refused before torch loads
+    artifacts.resolve_model(model)  # a mistyped model refused before torch loads
     from enxs.evaluation import evaluate_model
 
     with warnings_on_screen():

@@ -55,23 +55,25 @@ Nucleus = Annotated[str | None, typer.Option(
 
 
 def choose_nucleus(model: str, nucleus: str | None):
-    """The nucleus to predict (the model's own, or ``--nucleus``), from the model's manifest alone: a wrong
-    model or nucleus is refused before torch loads."""
+    """The model's manifest and the nucleus to predict (the model's own, or ``--nucleus``), from the manifest
+    alone: a wrong model or nucleus is refused before torch loads."""
     from enxs import artifacts
 
+    manifest = artifacts.read_manifest(artifacts.resolve_model(model))
     try:
-        return artifacts.read_manifest(artifacts.resolve_model(model)).target(nucleus, model)
+        return manifest, manifest.target(nucleus, model)
     except artifacts.NucleusChoiceError as exc:
         raise CLIError(f"{exc} with --nucleus" if nucleus is None else str(exc)) from None
 
 
-def load(model: str, nucleus: str | None, threads: int | None = None):
-    """The ensemble and the nucleus to predict (``choose_nucleus``), torch's threads set (``--threads``)."""
-    target = choose_nucleus(model, nucleus)
+def load(model: str, nucleus: str | None, threads: int | None = None, chosen=None):
+    """The ensemble and the nucleus to predict (``choose_nucleus``; ``chosen``: what it gave, where the command
+    asked first), torch's threads set (``--threads``); the manifest is read once."""
+    manifest, target = chosen or choose_nucleus(model, nucleus)
     job_context(threads=threads)
     from enxs.predict import Ensemble
 
-    return Ensemble.load(model), target
+    return Ensemble.load(model, manifest), target
 
 
 def predict_with_warnings(ensemble, target, energy, theta, omega):
