@@ -28,8 +28,9 @@ def test_errors_need_nothing_but_the_declared_dependencies(tmp_path):
 
 
 def test_bad_input_to_a_model_is_refused_before_torch_loads(tmp_path):
-    # what a user mistypes (a model, a nucleus, a kinematic value, an existing output) is checked against the
-    # options and the model's manifest first: one line in a fraction of the seconds torch takes to load
+    # what a user mistypes (a model, a nucleus, a flavour, a kinematic value, a missing file, an existing output) is
+    # checked against the options and the model's manifest first: one line in a fraction of the seconds torch takes
+    # to load
     (tmp_path / "exists.csv").write_text("keep")
     cases = [(["predict", "enxs-any-fst", "--nucleus", "12C", "--energy", "1", "--angle", "60", "--omega", "0.1"],
               "unknown model 'enxs-any-fst'"),
@@ -49,6 +50,18 @@ def test_bad_input_to_a_model_is_refused_before_torch_loads(tmp_path):
               "unknown model"),
              (["neutrino", SHIPPED, "--nucleus", "40Ar", "--energy", "1", "--tmu", "0.5", "--cos", "0.5"],
               "describes 12C only"),
+             (["neutrino", "enxs-any-fast", "--nucleus", "40Ar", "--flavor", "numuu", "--energy", "1", "--tmu", "0.5",
+               "--cos", "0.5"], "--flavor 'numuu': choose one of numu"),
+             (["neutrino", "enxs-any-fast", "--nucleus", "40Ar", "--flavor", "nue", "--ratio-to", "nmu", "--total",
+               "--energy", "0.5:1:3"], "--ratio-to 'nmu'"),
+             (["neutrino", "enxs-any-fast", "--nucleus", "40Ar", "--total", "--energy", "0.5:x:3"], "--energy"),
+             (["neutrino", "enxs-any-fast", "--nucleus", "40Ar", "--energy", "1", "--tmu", "0.5", "--cos", "1.2"],
+              "--cos 1.2: cos θ must lie in [-1, 1]"),
+             (["neutrino", "enxs-any-fast", "--nucleus", "40Ar", "--flux", "nofile.csv", "--tmu", "0.5", "--cos",
+               "0.5"], "--flux nofile.csv: cannot read"),
+             (["neutrino", "enxs-any-fast", "--nucleus", "40Ar", "--input", "nofile.csv"], "nofile.csv"),
+             (["plot", "enxs-any-fast", "--nucleus", "40Ar", "--neutrino", "nu_mu", "--energy", "1", "--output",
+               "n.png"], "--neutrino 'nu_mu'"),
              (["export", "onnx", "enxs-any-fast", "--nucleus", "1H", "--out", "nuwro"], "free nucleon"),
              (["export", "hepdata", SHIPPED, "--energy", "1", "--angle", "60", "--omega", "0.5:1.5:3", "--out", "hep"],
               "ω must be < beam energy E")]

@@ -13,6 +13,7 @@ import torch
 from cli_runner import enxs
 from enxs import ccqe, coulomb, hadrontensor, modelscaling, neutrino, neutrinorequest
 from enxs.errors import EnxsError
+from enxs.leptonbins import MUON_MASS
 from enxs.nuclei import Nucleus
 
 
@@ -131,10 +132,10 @@ def test_exported_tables_give_enxs_cross_sections_per_nucleus_with_members_and_c
     e_nu, (i, j) = 1.0, np.meshgrid([2, 4, 6], [9, 11, 13], indexing="ij")  # ω 0.15–0.35 GeV, |q| 0.5–0.7 GeV
     w, k = omega[i].ravel(), q[j].ravel()
     e_l = e_nu - w
-    k_l = np.sqrt(e_l**2 - ccqe.MUON_MASS**2)
+    k_l = np.sqrt(e_l**2 - MUON_MASS**2)
     cos = (e_nu**2 + k_l**2 - k**2) / (2 * e_nu * k_l)
-    t = e_l - ccqe.MUON_MASS
-    genie = genie_cross_section(e_nu, t, cos, ccqe.MUON_MASS, np.moveaxis(nu[i.ravel(), j.ravel()], -1, 0), False)
+    t = e_l - MUON_MASS
+    genie = genie_cross_section(e_nu, t, cos, MUON_MASS, np.moveaxis(nu[i.ravel(), j.ravel()], -1, 0), False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ours = neutrino.double_differential("enxs-any-fast", "56Fe", t, cos, energy=e_nu, per="nucleus",

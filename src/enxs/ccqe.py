@@ -62,12 +62,11 @@ from enxs import rosenbluth, superscaling
 from enxs.leptonbins import NeutrinoError
 
 M = superscaling.M
-#: PDG 2024: Fermi constant [GeV⁻²], |V_ud|, axial coupling g_A, masses [GeV].
+#: PDG 2024: Fermi constant [GeV⁻²], |V_ud|, axial coupling g_A, the pion's mass [GeV] (the leptons':
+#: ``enxs.leptonbins``).
 G_FERMI = 1.166_378_8e-5
 V_UD = 0.973_67
 G_AXIAL = 1.2754
-MUON_MASS = 0.105_658_375_5
-ELECTRON_MASS = 0.000_510_998_95
 PION_MASS = 0.139_570_39
 #: The axial mass [GeV] by default (the issue's and most generators' standard value).
 AXIAL_MASS = 1.03

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from enxs.errors import EnxsError
+from enxs.leptonbins import FLAVORS, lepton_mass
 
 #: Gauss–Legendre energies in each bin or interval of a flux table (module docstring).
 NODES_PER_INTERVAL = 4
@@ -27,8 +28,6 @@ PIECE_WIDTH = 0.05
 #: A flux reaching above this E_ν [GeV] (after ``emax``) is refused: its energies are likely in MeV, and a quasielastic
 #: cross section is flat long before.
 HIGHEST_ENERGY = 1000.0
-#: The flavours, in the order of a table's flux columns after the two bin edges (MiniBooNE's published layout).
-FLAVORS = ("numu", "numubar", "nue", "nuebar")
 
 
 class FluxError(EnxsError):
@@ -65,8 +64,7 @@ def read_flux(path: str | Path, flavor: str = "numu", emax: float | None = None)
     ``PIECE_WIDTH`` (module docstring), Φ linear between samples, constant in a bin; cut at ``emax`` [GeV] (a bin across
     it keeps its share below). A table reaching above ``HIGHEST_ENERGY`` after the cut is refused (MeV, likely)."""
     path = Path(path)
-    if flavor not in FLAVORS:
-        raise FluxError(f"--flavor {flavor!r}: choose one of {', '.join(FLAVORS)}")
+    lepton_mass(flavor)  # an unknown flavour: one line naming them
     if emax is not None and not emax > 0:
         raise FluxError(f"--emax {emax:g}: must be > 0 GeV")
     try:
@@ -95,7 +93,7 @@ def read_flux(path: str | Path, flavor: str = "numu", emax: float | None = None)
             raise FluxError(f"--flux {path}:{line}: the energies of an (E_nu, flux) table must rise")
         low, high, phi = table[:-1, 0], table[1:, 0], table[:, 1]
     else:
-        column = 2 + FLAVORS.index(flavor) if table.shape[1] > 3 else 2
+        column = 2 + list(FLAVORS).index(flavor) if table.shape[1] > 3 else 2
         if column >= table.shape[1]:
             raise FluxError(f"--flux {path}: no column for {flavor} (it has {table.shape[1] - 2} flux column(s))")
         low, high, phi = table[:, 0], table[:, 1], table[:, column]

@@ -1,5 +1,6 @@
-"""The lepton side of a neutrino measurement: points and bins in the charged lepton's kinetic energy T or
-momentum p [GeV] and cos θ, checked, and the change of variable between d²σ/dT dcos θ and d²σ/dp dcos θ.
+"""The lepton side of a neutrino measurement: the flavours and their charged leptons, points and bins in the
+charged lepton's kinetic energy T or momentum p [GeV] and cos θ, checked, and the change of variable between
+d²σ/dT dcos θ and d²σ/dp dcos θ.
 
 T = √(p² + m_l²) − m_l, so dT/dp = p/E_l at a point, and the bin [p₁, p₂] is the bin [T(p₁), T(p₂)]: the
 average of d²σ/dp dcos θ over it is exactly (T(p₂) − T(p₁))/(p₂ − p₁) times the average of d²σ/dT dcos θ
@@ -14,10 +15,26 @@ import numpy as np
 
 from enxs.errors import EnxsError
 
+#: The charged leptons' masses [GeV] (PDG 2024).
+MUON_MASS = 0.105_658_375_5
+ELECTRON_MASS = 0.000_510_998_95
+#: flavour → (its charged lepton, the lepton's mass [GeV], +1 for ν (ν n → l⁻ p) or −1 for ν̄ (ν̄ p → l⁺ n)), in
+#: the order of a flux table's columns after the two bin edges (MiniBooNE's published layout).
+FLAVORS = {"numu": ("mu", MUON_MASS, 1), "numubar": ("mu", MUON_MASS, -1),
+           "nue": ("e", ELECTRON_MASS, 1), "nuebar": ("e", ELECTRON_MASS, -1)}
+
 
 class NeutrinoError(EnxsError):
     """A neutrino request that cannot be served: a lepton point or bin that cannot be (T or p below 0, |cos θ|
     above 1, a bin reaching beyond them), a model without responses, a flavour or nucleus it cannot take."""
+
+
+def lepton_mass(flavor: str, option: str = "--flavor") -> float:
+    """The mass [GeV] of a flavour's charged lepton (``FLAVORS``); for any other flavour a NeutrinoError naming
+    ``option``."""
+    if flavor not in FLAVORS:
+        raise NeutrinoError(f"{option} {flavor!r}: choose one of {', '.join(FLAVORS)}")
+    return FLAVORS[flavor][1]
 
 
 def check_points(t_lepton, cos_theta, cell: tuple | None = None, rows: list[str] | None = None,

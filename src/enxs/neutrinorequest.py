@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from enxs import ccqe
+from enxs import ccqe, leptonbins
 from enxs.coulomb import lepton_potential
 from enxs.descriptors import describe
 from enxs.leptonbins import NeutrinoError
@@ -28,11 +28,9 @@ from enxs.modelscaling import (
 from enxs.nuclei import Nucleus, is_free_nucleon
 from enxs.predict import Ensemble
 
-#: flavour (``flux.FLAVORS``) → (the lepton's name, the current).
-FLAVORS = {"numu": ("mu", ccqe.Current(ccqe.MUON_MASS, 1, "neutron")),
-           "numubar": ("mu", ccqe.Current(ccqe.MUON_MASS, -1, "proton")),
-           "nue": ("e", ccqe.Current(ccqe.ELECTRON_MASS, 1, "neutron")),
-           "nuebar": ("e", ccqe.Current(ccqe.ELECTRON_MASS, -1, "proton"))}
+#: flavour (``leptonbins.FLAVORS``) → (the lepton's name, the current).
+FLAVORS = {flavor: (lepton, ccqe.Current(mass, sign, "neutron" if sign > 0 else "proton"))
+           for flavor, (lepton, mass, sign) in leptonbins.FLAVORS.items()}
 #: flavour → its symbol in figures (matplotlib mathtext).
 FLAVOR_SYMBOLS = {"numu": r"$\nu_\mu$", "numubar": r"$\bar\nu_\mu$", "nue": r"$\nu_e$", "nuebar": r"$\bar\nu_e$"}
 NOT_INCLUDED = ("two-nucleon (2p2h, meson-exchange-current) knockout, pion production and absorption, final-state "
@@ -69,8 +67,7 @@ def converted(r: Request, nuclear: np.ndarray, protons: np.ndarray | None = None
 
 def flavor_current(flavor: str, option: str = "--flavor") -> ccqe.Current:
     """The charged current of a flavour (``FLAVORS``); for any other a NeutrinoError naming ``option``."""
-    if flavor not in FLAVORS:
-        raise NeutrinoError(f"{option} {flavor!r}: choose one of {', '.join(FLAVORS)}")
+    leptonbins.lepton_mass(flavor, option)
     return FLAVORS[flavor][1]
 
 

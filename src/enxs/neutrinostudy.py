@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from enxs import modelscaling, neutrino, neutrinorequest
+from enxs import leptonbins, modelscaling, neutrino, neutrinorequest
 from enxs.context import DEFAULT_CONTEXT, Context
 from enxs.errors import EnxsError
 from enxs.flux import Flux, read_flux
@@ -40,7 +40,7 @@ EMAX = 3.0  # GeV: the measurement's range
 ENERGIES = np.linspace(0.2, 3.0, 29)  # GeV, for σ(E_ν): steps of 0.1 GeV
 SHOWN = [2, 8, 14, 28]  # 0.4, 1.0, 1.6 and 3.0 GeV in the report
 SLICES = (0.95, 0.85, 0.75, 0.55, 0.35, 0.05)  # cos θ_μ bin centres drawn
-FLAVORS = ("numu", "numubar", "nue", "nuebar")
+FLAVORS = tuple(leptonbins.FLAVORS)
 MUON_FLAVORS = FLAVORS[:2]  # compared with the Fermi gas and drawn; the electron flavours' σ is shown as a ratio
 RATIO_SHOWN = [0, 1, 2, 4, 8]  # 0.2, 0.3, 0.4, 0.6 and 1.0 GeV
 LABELS = {"LT": "f_L/f_T", "T": "f_T", "L": "f_L"}  # the model's scaling functions (modelscaling.scaling_choice)

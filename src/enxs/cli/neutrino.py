@@ -54,6 +54,7 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
             ratio_to: str | None = None, threads: int | None = None):
     """The prediction the options ask for (``NeutrinoPrediction``); with ``ratio_to`` σ(E_ν) of ``flavor`` over that
     flavour's, member by member; ``threads``: torch's CPU threads (``--threads``)."""
+    from enxs import leptonbins
     from enxs.cli.use import choose_nucleus, load
     from enxs.nuclei import is_free_nucleon
 
@@ -69,25 +70,19 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
         from enxs.neutrinorequest import refuse_free_nucleon
 
         refuse_free_nucleon(nucleus)
-    chosen = choose_nucleus(model, nucleus)  # a mistyped model or nucleus refused before torch loads
-    from enxs import leptonbins, neutrino, neutrinorequest
-
-    lepton_mass = neutrinorequest.flavor_current(flavor).lepton_mass  # GeV; any other flavour: one line naming them
+    chosen = choose_nucleus(model, nucleus)  # a mistyped model, nucleus, flavour, value or file: refused before torch
+    lepton_mass = leptonbins.lepton_mass(flavor)  # GeV; any other flavour: one line naming them
     if ratio_to is not None:
-        neutrinorequest.flavor_current(ratio_to, "--ratio-to")
+        leptonbins.lepton_mass(ratio_to, "--ratio-to")
         if not total or flux is not None:
             raise CLIError("--ratio-to: with --total at --energy values (σ(E_ν) of two flavours; a flux-averaged "
                            "ratio would depend on each flavour's flux)")
-    points = _lepton_points(input_, lepton_mass) if input_ is not None and not total else None
-    ensemble, target = load(model, nucleus, threads, chosen)
-    with warnings_on_screen():
-        if total:
-            table = _flux_table(energy, flux, flavor, emax,
-                                "--total needs --energy start:stop:count (or a list), or --flux FILE for ⟨σ⟩")
-            return total_or_ratio(ensemble, target, None if table else parse_values(energy, "--energy"), flavor,
-                                  ratio_to, flux=table, axial_mass=axial_mass, per=per, scaling=scaling, pauli=pauli,
-                                  axial_mass_std=axial_mass_std, coulomb=coulomb, transverse_enhancement=enhanced,
-                                  hydrogen=hydrogen)
+    if total:
+        table = _flux_table(energy, flux, flavor, emax,
+                            "--total needs --energy start:stop:count (or a list), or --flux FILE for ⟨σ⟩")
+        energies = None if table else parse_values(energy, "--energy")
+    else:
+        points = _lepton_points(input_, lepton_mass) if input_ is not None else None
         if points is None and (tmu is None or cos is None):
             raise CLIError("give --tmu and --cos (start:stop:count or lists), --input points.csv, or --total")
         table = _flux_table(energy, flux, flavor, emax)
@@ -100,13 +95,21 @@ def compute(model: str, nucleus: str | None, flavor: str, energy: str | None, fl
         t, c, cell, momentum = points or (*_grid(tmu, cos, bin_average), None)
         if cell is None and cell_points is not None:
             raise CLIError("--cell-points needs cells: --bin-average, or dT (dp) and dcos columns in --input")
+    ensemble, target = load(model, nucleus, threads, chosen)
+    from enxs import neutrino
+
+    with warnings_on_screen():
+        if total:
+            return total_or_ratio(ensemble, target, energies, flavor, ratio_to, flux=table, axial_mass=axial_mass,
+                                  per=per, scaling=scaling, pauli=pauli, axial_mass_std=axial_mass_std,
+                                  coulomb=coulomb, transverse_enhancement=enhanced, hydrogen=hydrogen)
         with progress_bar(f"d²σ/dT dcos θ of {target.name}", "pass", transient=True) as update:
             result = neutrino.double_differential(
                 ensemble, target, t, c, flavor=flavor, energy=e_nu, flux=table, axial_mass=axial_mass, per=per,
                 cell=cell, scaling=scaling, pauli=pauli, axial_mass_std=axial_mass_std, coulomb=coulomb,
                 transverse_enhancement=enhanced, hydrogen=hydrogen, on_pass=update,
                 cell_points=neutrino.CELL_POINTS if cell_points is None else cell_points)
-        lepton = neutrinorequest.FLAVORS[flavor][0]
+        lepton = leptonbins.FLAVORS[flavor][0]
         return result if momentum is None else leptonbins.in_momentum(result, *momentum, lepton)
 
 
@@ -122,8 +125,10 @@ def _flux_table(energy, flux: Path | None, flavor: str, emax: float | None,
 
 
 def _grid(tmu: str, cos: str, bin_average: bool) -> tuple:
-    """The points of the --tmu × --cos grid and, with --bin-average, its spacing as the cell."""
+    """The points of the --tmu × --cos grid, checked, and with --bin-average its spacing as the cell."""
     import numpy as np
+
+    from enxs import leptonbins
 
     t_axis, c_axis = parse_values(tmu, "--tmu"), parse_values(cos, "--cos")
     cell = None
@@ -138,6 +143,7 @@ def _grid(tmu: str, cos: str, bin_average: bool) -> tuple:
             raise CLIError(f"--bin-average: the bins ({cell[1]:g} wide, the --cos spacing) around the --cos values "
                            f"must lie within [-1, 1]; keep |cos θ| ≤ {1 - cell[1] / 2:g}")
     t, c = (a.ravel() for a in np.meshgrid(t_axis, c_axis, indexing="ij"))
+    leptonbins.check_points(t, c, cell)
     return t, c, cell
 
 
@@ -274,18 +280,31 @@ def plot_neutrino(model: str, nucleus: str | None, flavor: str, energy: float | 
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from enxs import neutrino, neutrinorequest, plots
+    from enxs import leptonbins
     from enxs.cli.plot import save_figure
-    from enxs.cli.use import load
+    from enxs.cli.use import choose_nucleus, load
 
-    lepton_mass = neutrinorequest.flavor_current(flavor, "--neutrino").lepton_mass  # GeV
-    symbol = neutrinorequest.FLAVOR_SYMBOLS
+    chosen = choose_nucleus(model, nucleus)  # a mistyped model, nucleus, flavour or value: refused before torch
+    lepton_mass = leptonbins.lepton_mass(flavor, "--neutrino")  # GeV
     low = 0.1 if ratio_to is None else 0.2  # E_ν [GeV] where σ(E_ν) (a ratio: above every muon threshold) starts
     if ratio_to is not None:
-        neutrinorequest.flavor_current(ratio_to, "--ratio-to")
+        leptonbins.lepton_mass(ratio_to, "--ratio-to")
     if emax is not None and not emax > low:
         raise CLIError(f"--emax {emax:g}: must be > {low:g} GeV")
-    ensemble, target = load(model, nucleus)
+    if not total:
+        table = _flux_table(energy, flux, flavor, emax)
+        slices = parse_values(cos or "0.95,0.8,0.6,0.3,0.0", "--cos")
+        top = energy if energy is not None else (emax or 2.0)  # E_ν [GeV]
+        t_max = 0.98 * (top - lepton_mass)
+        if t_max <= 0.02:
+            raise CLIError(f"E_nu = {top:g} GeV: too low to make the charged lepton of {flavor}")
+        t_values = np.linspace(0.02, t_max, 80)
+        t, c = np.meshgrid(t_values, slices, indexing="ij")
+        leptonbins.check_points(t.ravel(), c.ravel())
+    ensemble, target = load(model, nucleus, chosen=chosen)
+    from enxs import neutrino, neutrinorequest, plots
+
+    symbol = neutrinorequest.FLAVOR_SYMBOLS
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     with warnings_on_screen():
         if total:
@@ -308,14 +327,6 @@ def plot_neutrino(model: str, nucleus: str | None, flavor: str, energy: float | 
             ax.set_ylabel(f"σ({symbol[flavor]})/σ({symbol[ratio_to]}), member by member" if ratio_to
                           else "σ per active nucleon [10⁻³⁸ cm²]")
         else:
-            table = _flux_table(energy, flux, flavor, emax)
-            slices = parse_values(cos or "0.95,0.8,0.6,0.3,0.0", "--cos")
-            top = energy if energy is not None else (emax or 2.0)  # E_ν [GeV]
-            t_max = 0.98 * (top - lepton_mass)
-            if t_max <= 0.02:
-                raise CLIError(f"E_nu = {top:g} GeV: too low to make the charged lepton of {flavor}")
-            t_values = np.linspace(0.02, t_max, 80)
-            t, c = np.meshgrid(t_values, slices, indexing="ij")
             result = neutrino.double_differential(ensemble, target, t.ravel(), c.ravel(), flavor=flavor,
                                                   energy=energy, flux=table, transverse_enhancement=enhanced,
                                                   hydrogen=hydrogen)
