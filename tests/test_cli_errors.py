@@ -268,6 +268,16 @@ def test_an_existing_output_file_is_kept_unless_told(tmp_path):
     (("plot", "enxs-any-fast", "--nucleus", "12C", "--neutrino", "numu", "--total", "--emax", -1), ["--emax -1"]),
     (("reproduce", "--address", "auto", "--out", "study"), ["--address: not used without --executor ray"]),
     (("plot", SHIPPED, "--energy", 1, "--angle", 30, "--log-y", "--ylim", "0,10"), ["--ylim '0,10'", "LO > 0"]),
+    (("responses", "enxs-any-fast", "--nucleus", "12C", "--q", 0.5, "--omega", "0.1,nan"),
+     ["--omega '0.1,nan': every value must be finite (found nan)"]),
+    (("neutrino", "enxs-any-fast", "--nucleus", "12C", "--energy", 1, "--tmu", "inf", "--cos", 0.5),
+     ["--tmu 'inf': every value must be finite"]),
+    (("tabulate", "enxs-any-fast", "--nucleus", "12C", "--responses", "--q-max", "inf", "--out", "r.h5"),
+     ["--q-max inf: need 0 < q-min < q-max, finite"]),
+    (("plot", "enxs-any-fast", "--nucleus", "12C", "--neutrino", "numu", "--energy", "inf"),
+     ["--energy inf: a neutrino energy must be finite"]),
+    (("plot", "enxs-any-fast", "--nucleus", "12C", "--neutrino", "numu", "--total", "--emax", "inf"),
+     ["--emax inf: must be finite"]),
 ])
 def test_bad_lists_figure_formats_and_ignored_options_are_refused_before_any_work(tmp_path, args, fragments):
     one_line_error(enxs(*args, cwd=tmp_path), *fragments)

@@ -374,8 +374,9 @@ def test_points_beyond_the_neutrino_energy_are_zero_and_said_so_and_no_points_ar
         neutrino.total_cross_section(None, "12C", [])
     with pytest.raises(neutrino.NeutrinoError, match=r"^--cos 1.5: cos θ must lie in \[-1, 1\]$"):
         neutrino.double_differential(None, "12C", [0.5, 0.6], [0.5, 1.5], energy=1.0)
-    with pytest.raises(neutrino.NeutrinoError, match=r"^--tmu nan: T must be finite"):
-        neutrino.double_differential(None, "12C", [float("nan")], 0.5, energy=1.0)
+    for value in ("nan", "inf"):
+        with pytest.raises(neutrino.NeutrinoError, match=rf"^--tmu {value}: T must be finite"):
+            neutrino.double_differential(None, "12C", [float(value)], 0.5, energy=1.0)
     with pytest.raises(EnxsError, match="t_lepton \\(2,\\), cos_theta \\(3,\\)"):
         neutrino.double_differential(None, "12C", [0.5, 0.6], [0.1, 0.2, 0.3], energy=1.0)
 
@@ -760,7 +761,7 @@ def test_a_flavour_ratio_is_taken_member_by_member_so_that_what_they_share_cance
     assert "sigma(nuebar)/sigma(numubar)" in out.read_text()
     low = enxs("plot", "enxs-any-fast", "--neutrino", "nue", "--ratio-to", "numu", "--nucleus", "12C", "--total",
                "--emax", "0.15", "--output", tmp_path / "low.png")
-    assert low.returncode != 0 and "--emax 0.15: must be > 0.2 GeV" in low.stderr
+    assert low.returncode != 0 and "--emax 0.15: must be finite and > 0.2 GeV" in low.stderr
     assert not (tmp_path / "low.png").exists()
     for extra, message in ((["--tmu", "0.3", "--cos", "0.9", "--energy", "1"], "--ratio-to: with --total"),
                            (["--total", "--flux", tmp_path / "none.txt"], "--ratio-to: with --total"),

@@ -44,7 +44,8 @@ def check_points(t_lepton, cos_theta, cell: tuple | None = None, rows: list[str]
     (FILE:LINE)."""
     d_t, d_c = cell if cell is not None else (np.zeros_like(t_lepton),) * 2
     for option, column, values, bad, rule in (
-            ("--tmu", energy, t_lepton, ~(t_lepton >= 0), f"{energy} must be finite and ≥ 0 GeV"),
+            ("--tmu", energy, t_lepton, ~((t_lepton >= 0) & np.isfinite(t_lepton)), f"{energy} must be finite and "
+                                                                                     f"≥ 0 GeV"),
             ("--cos", "cos", cos_theta, ~(np.abs(cos_theta) <= 1), "cos θ must lie in [-1, 1]"),
             (f"Δ{energy}", f"d{energy}", d_t, ~((d_t >= 0) & (d_t <= 2 * t_lepton)),
              f"a cell's Δ{energy} must lie in [0, 2{energy}]: {energy} − Δ{energy}/2 ≥ 0"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -159,10 +160,10 @@ def tabulate(
                   "without --responses (they bound its q × ω grid)")
     e_min, e_max = 0.1 if e_min is None else e_min, 6.0 if e_max is None else e_max
     q_min, q_max = 0.1 if q_min is None else q_min, 2.0 if q_max is None else q_max
-    if responses and not 0 < q_min < q_max:
-        raise CLIError(f"--q-min {q_min:g} and --q-max {q_max:g}: need 0 < q-min < q-max (GeV)")
-    if not responses and not 0 < e_min < e_max:
-        raise CLIError(f"--e-min {e_min:g} and --e-max {e_max:g}: need 0 < e-min < e-max (GeV)")
+    if responses and not 0 < q_min < q_max < math.inf:
+        raise CLIError(f"--q-min {q_min:g} and --q-max {q_max:g}: need 0 < q-min < q-max, finite (GeV)")
+    if not responses and not 0 < e_min < e_max < math.inf:
+        raise CLIError(f"--e-min {e_min:g} and --e-max {e_max:g}: need 0 < e-min < e-max, finite (GeV)")
     ensemble, target = load(model, nucleus, threads)
     from enxs import grid
 

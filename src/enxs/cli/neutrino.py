@@ -289,8 +289,10 @@ def plot_neutrino(model: str, nucleus: str | None, flavor: str, energy: float | 
     low = 0.1 if ratio_to is None else 0.2  # E_ν [GeV] where σ(E_ν) (a ratio: above every muon threshold) starts
     if ratio_to is not None:
         leptonbins.lepton_mass(ratio_to, "--ratio-to")
-    if emax is not None and not emax > low:
-        raise CLIError(f"--emax {emax:g}: must be > {low:g} GeV")
+    if emax is not None and not low < emax < np.inf:
+        raise CLIError(f"--emax {emax:g}: must be finite and > {low:g} GeV")
+    if energy is not None and not 0 < energy < np.inf:
+        raise CLIError(f"--energy {energy:g}: a neutrino energy must be finite and > 0 GeV")
     if not total:
         table = _flux_table(energy, flux, flavor, emax)
         slices = parse_values(cos or "0.95,0.8,0.6,0.3,0.0", "--cos")

@@ -28,7 +28,7 @@ Angle = Annotated[float | None, typer.Option("--angle", "--theta", help="Scatter
 Omega = Annotated[str | None, typer.Option("--omega", help="ω [GeV]: start:stop:count or a comma list.")]
 
 def parse_values(text: str, what: str = "--omega", positive: bool = False) -> list[float]:
-    """'0.01:0.6:200' → 200 evenly spaced values; '0.1,0.2' → a list; at least one value, each > 0 if
+    """'0.01:0.6:200' → 200 evenly spaced values; '0.1,0.2' → a list; at least one value, each finite and > 0 if
     ``positive``."""
     import numpy as np
 
@@ -44,9 +44,10 @@ def parse_values(text: str, what: str = "--omega", positive: bool = False) -> li
             raise ValueError
     except ValueError:
         raise CLIError(f"{what} {text!r}: write start:stop:count (e.g. 0.01:0.6:200) or a list 0.1,0.2") from None
-    bad = [v for v in values if positive and not v > 0]
+    bad = [v for v in values if not np.isfinite(v) or (positive and not v > 0)]
     if bad:
-        raise CLIError(f"{what} {text!r}: every value must be > 0 (found {bad[0]:g})")
+        raise CLIError(f"{what} {text!r}: every value must be finite{' and > 0' if positive else ''} (found "
+                       f"{bad[0]:g})")
     return values
 
 
