@@ -12,7 +12,7 @@ import pytest
 from cli_runner import enxs, one_line_error
 from enxs import artifacts, runs
 from enxs.archive import parse_file
-from enxs.config import load_config
+from enxs.config import Scratch, build_config, preset_config
 
 SHIPPED = "enxs-12C-fast"
 
@@ -106,7 +106,8 @@ def test_hepdata_export_keeps_the_users_files(tmp_path):
 @pytest.fixture()
 def small_model(tmp_path, archive_dir):
     out = tmp_path / "model"
-    runs.execute(runs.RunSpec("12C", str(archive_dir / "12C.dat"), load_config("smoke", members=2, epochs=2)), out)
+    config = build_config(preset_config("smoke"), Scratch(), members=2, epochs=2)
+    runs.execute(runs.RunSpec("12C", str(archive_dir / "12C.dat"), config), out)
     return out
 
 
@@ -164,7 +165,8 @@ def test_finetune_refuses_a_norm_label_not_in_the_data_and_options_out_of_range(
 
 
 def test_resume_after_a_kill_before_the_first_checkpoint(tmp_path, archive_dir):
-    spec = runs.RunSpec("12C", str(archive_dir / "12C.dat"), load_config("smoke", members=2, epochs=4))
+    spec = runs.RunSpec("12C", str(archive_dir / "12C.dat"),
+                        build_config(preset_config("smoke"), Scratch(), members=2, epochs=4))
 
     def killed(report):
         raise KeyboardInterrupt
@@ -318,7 +320,8 @@ def test_training_progress_draws_a_bar_on_a_terminal_and_lines_in_a_log(tmp_path
 
     from enxs.cli import common, train
 
-    spec = runs.RunSpec("12C", str(archive_dir / "12C.dat"), load_config("smoke", members=2, epochs=4))
+    spec = runs.RunSpec("12C", str(archive_dir / "12C.dat"),
+                        build_config(preset_config("smoke"), Scratch(), members=2, epochs=4))
     screen = io.StringIO()
     monkeypatch.setattr(train, "console", Console(file=screen, force_terminal=True, force_interactive=True, width=200))
     train._progress_run(spec, tmp_path / "bar", False, "enxs pretrain")

@@ -17,7 +17,7 @@ import torch
 from safetensors.torch import load_file
 
 from enxs import archive, artifacts, executors, runs
-from enxs.config import load_config
+from enxs.config import Scratch, build_config, preset_config
 from enxs.toy import make_toy_table
 
 
@@ -29,7 +29,7 @@ def toy_file(tmp_path_factory):
 
 
 def _spec(path, *sets):
-    return runs.RunSpec("12C", str(path), load_config("fast", assignments=[
+    return runs.RunSpec("12C", str(path), build_config(preset_config("fast"), Scratch(), assignments=[
         "train.p2p_sys=0.0", "train.members=5", "train.epochs=12", "model.width=16", *sets]))
 
 

@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import torch
 from safetensors.torch import load_file
 
 from enxs import archive, artifacts, runs
-from enxs.config import load_config
+from enxs.config import Scratch, build_config, preset_config
 from enxs.evaluation import evaluate_model
 from enxs.predict import Ensemble, ExtrapolationWarning
 from enxs.toy import make_toy_table
@@ -26,7 +27,7 @@ def toy_file(tmp_path_factory):
 
 
 def _spec(path, *sets, preset="fast"):
-    cfg = load_config(preset, assignments=["train.p2p_sys=0.0", *sets])
+    cfg = build_config(preset_config(preset), Scratch(), assignments=["train.p2p_sys=0.0", *sets])
     return runs.RunSpec("12C", str(path), cfg)
 
 
@@ -169,12 +170,21 @@ def test_unknown_config_keys_are_errors():
     from enxs.config import ConfigError
 
     with pytest.raises(ConfigError, match="unknown key"):
-        load_config("fast", assignments=["train.learning_rate=1"])
-    with pytest.raises(ConfigError, match="must be a number"):
-        load_config("fast", assignments=["train.lr=fast"])
-    assert np.isclose(load_config("fast", assignments=["train.lr=0.01"]).train.lr, 0.01)
+        build_config(preset_config("fast"), Scratch(), assignments=["train.learning_rate=1"])
+    for item, message in (("train.lr=fast", "train.lr must be a finite number, got 'fast'"),
+                          ("train.lr=NaN", "train.lr must be a finite number, got nan"),
+                          ("train.members=2.5", "train.members must be a whole number, got 2.5"),
+                          ("train.weight_decay=-1", "train.weight_decay=-1: must be ≥ 0"),
+                          ("train.seed=-1", "train.seed=-1: must be ≥ 0"),
+                          ("selection.omega_min=-0.1", "selection.omega_min=-0.1: must be ≥ 0 GeV"),
+                          ("selection.exclude_datasets=\"Day\"", "selection.exclude_datasets must be a list of texts"),
+                          ("selection.physical=1", "selection.physical must be true or false, got 1")):
+        with pytest.raises(ConfigError, match=re.escape(message)):  # one line, never a traceback
+            build_config(preset_config("fast"), Scratch(), assignments=[item])
+    assert build_config(preset_config("fast"), Scratch(), assignments=["train.members=3.0"]).train.members == 3
+    assert np.isclose(build_config(preset_config("fast"), Scratch(), assignments=["train.lr=0.01"]).train.lr, 0.01)
     with pytest.raises(ConfigError, match=r"^train.batch_size=1: must be ≥ 2$"):  # the value that is wrong, named
-        load_config("fast", assignments=["train.batch_size=1"])
+        build_config(preset_config("fast"), Scratch(), assignments=["train.batch_size=1"])
 
 
 def test_model_b_mc_dropout_gives_a_spread_from_one_network(toy_file, tmp_path):
@@ -194,7 +204,7 @@ def test_mc_samples_need_dropout():
     from enxs.config import ConfigError
 
     with pytest.raises(ConfigError, match=r"needs model\.dropout"):
-        load_config("fast", assignments=["model.mc_samples=10"])
+        build_config(preset_config("fast"), Scratch(), assignments=["model.mc_samples=10"])
 
 
 def test_stored_lambda_is_each_members_fitted_one(toy_file, tmp_path):

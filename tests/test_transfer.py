@@ -5,7 +5,7 @@ from safetensors.torch import load_file
 
 from cli_runner import enxs
 from enxs import archive, artifacts, runs
-from enxs.config import Finetune, Scratch, build_config, finetune_base, load_config, scratch_baseline_base
+from enxs.config import Finetune, Scratch, build_config, finetune_base, preset_config, scratch_baseline_base
 from enxs.nuclei import UnknownNucleusError
 from enxs.predict import member_predictions
 from enxs.toy import make_toy_table
@@ -20,8 +20,9 @@ def toy(tmp_path_factory):
     archive.write_file(make_toy_table(seed=11, **TOY), root / "12C.dat")
     archive.write_file(make_toy_table(seed=12, nucleus="16O", strength=16 / 12 * 1.25, shift=0.4, **TOY),
                        root / "16O.dat")
-    cfg = load_config("fast", assignments=["train.p2p_sys=0.0", "train.members=4", "train.epochs=300",
-                                           "train.batch_size=64", "model.width=32", "model.norm=batch"])
+    cfg = build_config(preset_config("fast"), Scratch(), assignments=[
+        "train.p2p_sys=0.0", "train.members=4", "train.epochs=300", "train.batch_size=64", "model.width=32",
+        "model.norm=batch"])
     runs.execute(runs.RunSpec("12C", str(root / "12C.dat"), cfg), root / "c12")
     return root
 

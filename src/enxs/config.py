@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -133,8 +134,10 @@ class TrainConfig:
     def check(self) -> None:
         _choice("train.lr_schedule", self.lr_schedule, ("cosine", "constant"))
         _choice("train.loss", self.loss, ("chi2", "log_chi2"))
-        for key, least in (("members", 1), ("epochs", 1), ("batch_size", 2), ("first_member", 0)):
-            if getattr(self, key) < least:
+        for key, least in (("members", 1), ("epochs", 1), ("batch_size", 2), ("first_member", 0), ("seed", 0),
+                           ("warmup_epochs", 0), ("relative_warmup_epochs", 0), ("eval_every", 1), ("patience", 0),
+                           ("checkpoint_every", 1), ("weight_decay", 0), ("p2p_sys", 0)):
+            if getattr(self, key) is not None and getattr(self, key) < least:
                 raise ConfigError(f"train.{key}={getattr(self, key)}: must be ≥ {least}")
         if not 0 < self.val_fraction < 1:
             raise ConfigError("train.val_fraction must be in (0, 1)")
@@ -158,8 +161,8 @@ class SplitConfig:
     unit: str = "point"  # point | setting
 
     def check(self) -> None:
-        if not 0 < self.train_fraction < 1:
-            raise ConfigError("split.train_fraction must be in (0, 1)")
+        if not 0 < self.train_fraction < 1 or self.seed < 0:
+            raise ConfigError("split.train_fraction must be in (0, 1), split.seed ≥ 0")
         _choice("split.unit", self.unit, ("point", "setting"))
 
 
@@ -220,6 +223,8 @@ class Config:
     def check(self) -> Config:
         for part in (self.model, self.train, self.split, self.start):
             part.check()
+        if not self.selection.omega_min >= 0:
+            raise ConfigError(f"selection.omega_min={self.selection.omega_min}: must be ≥ 0 GeV")
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -240,7 +245,7 @@ class Config:
             return cls(
                 model=_build(ModelConfig, d.get("model", {}), "model"),
                 train=_build(TrainConfig, d.get("train", {}), "train"),
-                selection=Selection.from_dict(d.get("selection", {})),
+                selection=_build(Selection, d.get("selection", {}), "selection"),
                 split=_build(SplitConfig, d.get("split", {}), "split"),
                 start=_build(_STARTS[kind], start, "start"),
                 preset=d.get("preset", "custom"),
@@ -273,20 +278,23 @@ def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
 
 
 def _build(cls, values: dict[str, Any], section: str):
-    known = {f.name: f for f in fields(cls)}
-    unknown = set(values) - set(known)
-    if unknown:
+    """``cls`` from a section's values, each of its field's type: true or false, a finite number (whole for an
+    int), text, a list of texts, or None where the field allows it."""
+    known = {f.name: str(f.type) for f in fields(cls)}
+    if unknown := set(values) - set(known):
         raise ConfigError(f"unknown key(s) in [{section}]: {', '.join(sorted(unknown))}")
+    rules = {"bool": "true or false", "int": "a whole number", "float": "a finite number", "str": "text",
+             "tuple[str, ...]": "a list of texts"}
     for name, value in values.items():
-        default = getattr(cls(), name)
-        if isinstance(default, bool) and not isinstance(value, bool):
-            raise ConfigError(f"{section}.{name} must be true or false, got {value!r}")
-        if isinstance(default, int | float) and not isinstance(default, bool):
-            if not isinstance(value, int | float) or isinstance(value, bool):
-                raise ConfigError(f"{section}.{name} must be a number, got {value!r}")
-        if isinstance(default, str) and not isinstance(value, str):
-            raise ConfigError(f"{section}.{name} must be text, got {value!r}")
-    return cls(**values)
+        kind = known[name].removesuffix(" | None")
+        number = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        if not ((value is None and kind != known[name]) or {
+                "bool": isinstance(value, bool), "str": isinstance(value, str), "float": number,
+                "int": number and value == int(value),
+                "tuple[str, ...]": isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)}[kind]):
+            raise ConfigError(f"{section}.{name} must be {rules[kind]}, got {value!r}")
+    return cls(**{name: int(value) if known[name] == "int" else tuple(value) if known[name].startswith("tuple")
+                  else value for name, value in values.items()})
 
 
 PRESETS: dict[str, Config] = {
@@ -360,14 +368,6 @@ def preset_config(preset: str) -> Config:
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
     return PRESETS[preset]
-
-
-def load_config(preset: str = "paper", config_file: str | Path | None = None,
-                assignments: list[str] | None = None, **overrides: Any) -> Config:
-    """A pre-training configuration: the preset, then a config file, ``--set`` items and
-    keyword overrides (``members``, ``epochs``, ``seed``, ``train_fraction``)."""
-    return build_config(preset_config(preset), Scratch(), config_file=config_file, assignments=assignments,
-                        **overrides)
 
 
 #: Fine-tuning schedules per preset (Graczyk et al. 2025: "450–1200 epochs" vs > 40,000 to pre-train).

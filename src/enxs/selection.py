@@ -52,14 +52,3 @@ class Selection:
     def to_dict(self) -> dict:
         return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
                 for f in fields(self)}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Selection:
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown selection key(s): {', '.join(sorted(unknown))}")
-        d = dict(d)
-        if "exclude_datasets" in d:
-            d["exclude_datasets"] = tuple(d["exclude_datasets"])
-        return cls(**d)
