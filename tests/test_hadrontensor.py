@@ -155,8 +155,9 @@ def test_the_export_keeps_existing_files_and_refuses_what_it_cannot_make(tmp_pat
     (tmp_path / "full" / "x").write_text("mine")
     with pytest.raises(EnxsError, match="exists and is not empty"):
         hadrontensor.export("enxs-any-fast", "12C", tmp_path / "full")
-    with pytest.raises(EnxsError, match="need 0 < step < max"):
-        hadrontensor.export("enxs-any-fast", "12C", tmp_path / "new", step=0.0)
+    for step, highest in ((0.0, 2.0), (0.01, float("inf"))):
+        with pytest.raises(EnxsError, match="need 0 < step < max, finite"):
+            hadrontensor.export("enxs-any-fast", "12C", tmp_path / "new", step=step, highest=highest)
     with pytest.raises(EnxsError, match="cross sections only"):
         hadrontensor.export("enxs-12C-fast", None, tmp_path / "new")
     with pytest.raises(EnxsError, match="--axial-mass 0: must be > 0 GeV"):

@@ -64,8 +64,8 @@ CHUNK_POINTS = 2**15
 
 def grid(step: float, highest: float) -> np.ndarray:
     """step, 2·step, …, up to ``highest`` [GeV]: the ω and the |q| grid."""
-    if not (0 < step < highest):
-        raise neutrino.NeutrinoError(f"--step {step:g} and --max {highest:g}: need 0 < step < max (GeV)")
+    if not (0 < step < highest < np.inf):
+        raise neutrino.NeutrinoError(f"--step {step:g} and --max {highest:g}: need 0 < step < max, finite (GeV)")
     return step * np.arange(1, round(highest / step) + 1)
 
 
