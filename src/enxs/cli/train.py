@@ -29,7 +29,7 @@ from enxs.errors import Interrupted
 Members = Annotated[int | None, typer.Option(min=1, help="Ensemble members K (default: the preset's).")]
 Epochs = Annotated[int | None, typer.Option(min=1, help="Training epochs (default: the preset's).")]
 Seed = Annotated[int | None, typer.Option(
-    help="Seed of everything random: the test split, then each member's seed (its replica, validation "
+    min=0, help="Seed of everything random: the test split, then each member's seed (its replica, validation "
          "split, initial weights and batch order), derived from it.")]
 Device = Annotated[str, typer.Option(help="Torch device: cpu, or cuda where this machine and torch build have it.")]
 ConfigFile = Annotated[Path | None, typer.Option("--config", help="JSON config file (sections model/train/selection).")]
@@ -214,7 +214,7 @@ def finetune(
     train_fraction: Annotated[float, typer.Option(help="Fraction of the nucleus' points to train on.")] = 0.7,
     members: Members = None, epochs: Epochs = None,
     seed: Annotated[int, typer.Option(
-        help="Seed of everything random: the split of the target's points into train and test, then each "
+        min=0, help="Seed of everything random: the split of the target's points into train and test, then each "
              "member's seed (replica, validation split, batch order), derived from it.")] = 0,
     device: Device = "cpu", config: ConfigFile = None, set_: Sets = None, out: Out = None, resume: Resume = None,
     norm: Annotated[list[str] | None, typer.Option(help="Normalization uncertainty LABEL=0.03 (repeatable).")] = None,
@@ -307,7 +307,7 @@ def reproduce(
     out: Annotated[Path, typer.Option(help="Report directory (runs are kept under OUT/runs).")] = Path("report"),
     base: Annotated[str, typer.Option(help="Pre-trained carbon model (directory or shipped name).")] = "enxs-12C-fast",
     members: Members = None,
-    seed: Annotated[int, typer.Option(help="Seed of the splits and the training.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the splits and the training.")] = 0,
     nuclei: Annotated[list[str] | None,
                       typer.Option("--nucleus", help="Targets (default: 6Li 16O 27Al 40Ca 56Fe).")] = None,
     any_nucleus: Annotated[str, typer.Option(
