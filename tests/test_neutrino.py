@@ -372,6 +372,12 @@ def test_points_beyond_the_neutrino_energy_are_zero_and_said_so_and_no_points_ar
     assert result.mean[0] > 0 and result.mean[1] == 0.0
     with pytest.raises(neutrino.NeutrinoError, match="no neutrino energy"):
         neutrino.total_cross_section(None, "12C", [])
+    with pytest.raises(neutrino.NeutrinoError, match=r"^--energy \[1.0, 2.0\]: one neutrino energy"):
+        neutrino.double_differential(None, "12C", 0.3, 0.5, energy=[1.0, 2.0])  # was a TypeError
+    with pytest.raises(neutrino.NeutrinoError, match=r"^--energy: not numbers \(\['x'\]\)$"):
+        neutrino.total_cross_section(None, "12C", ["x"])
+    with pytest.raises(neutrino.NeutrinoError, match="two whole numbers ≥ 8"):  # was 8 points, silently
+        neutrino.total_cross_section(None, "12C", [1.0], nodes=(0, 4))
     with pytest.raises(neutrino.NeutrinoError, match=r"^--cos 1.5: cos θ must lie in \[-1, 1\]$"):
         neutrino.double_differential(None, "12C", [0.5, 0.6], [0.5, 1.5], energy=1.0)
     for value in ("nan", "inf"):

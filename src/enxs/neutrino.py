@@ -117,7 +117,10 @@ def _energies(energies, flux: Flux | None) -> tuple[np.ndarray, np.ndarray]:
         raise NeutrinoError("give neutrino energies or a flux, not both or neither")
     if flux is not None:
         return flux.energy, flux.weight
-    energies = np.ravel(np.asarray(energies, float))
+    try:
+        energies = np.ravel(np.asarray(energies, float))
+    except (TypeError, ValueError):
+        raise NeutrinoError(f"--energy: not numbers ({energies!r})") from None
     if energies.size == 0:
         raise NeutrinoError("--energy: no neutrino energy given")
     if not np.all(np.isfinite(energies)) or (energies <= 0).any():
@@ -151,7 +154,11 @@ def double_differential(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
     if cell is not None:
         cell = tuple(np.broadcast_to(np.asarray(v, float), t_lepton.shape) for v in cell)
     check_points(t_lepton, cos_theta, cell)
-    energies, weights = _energies(None if energy is None else float(energy), flux)
+    if energy is not None and np.ndim(energy) != 0:
+        raise NeutrinoError(f"--energy {energy!r}: one neutrino energy [GeV] for d²σ/dT dcos θ (several: "
+                            f"total_cross_section, or a flux)")
+    energies, weights = _energies(energy, flux)
+    energy = None if flux is not None else float(energies[0])  # GeV
     forbidden = t_lepton + r.current.lepton_mass >= energies.max()
     if forbidden.any():
         highest = " (the highest of the flux)" if flux else ""
@@ -218,6 +225,8 @@ def total_cross_section(ensemble: Ensemble | str | None, nucleus: str | Nucleus 
     ``double_differential``; ``on_energy`` (energies done, energies) after each energy."""
     r = setup(ensemble, nucleus, flavor, per, scaling, axial_mass, axial_mass_std, pauli, coulomb,
               transverse_enhancement, hydrogen)
+    if not (len(nodes) == 2 and all(isinstance(n, int | np.integer) and n >= 8 for n in nodes)):
+        raise NeutrinoError(f"nodes {nodes}: two whole numbers ≥ 8 (Gauss–Legendre points along q and ω)")
     energies = _energies(energies, flux)[0]
     if flux is not None:  # σ(E_ν) is smooth: on a grid, interpolated to the flux's energies below
         energies = _sigma_nodes(energies.min(), energies.max())
