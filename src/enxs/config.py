@@ -162,7 +162,8 @@ class SplitConfig:
 
     def check(self) -> None:
         if not 0 < self.train_fraction < 1 or self.seed < 0:
-            raise ConfigError("split.train_fraction must be in (0, 1), split.seed ≥ 0")
+            raise ConfigError(f"split.train_fraction={self.train_fraction:g}, split.seed={self.seed}: need 0 < "
+                              f"train_fraction < 1 and seed ≥ 0")
         _choice("split.unit", self.unit, ("point", "setting"))
 
 
@@ -278,8 +279,7 @@ def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
 
 
 def _build(cls, values: dict[str, Any], section: str):
-    """``cls`` from a section's values, each of its field's type: true or false, a finite number (whole for an
-    int), text, a list of texts, or None where the field allows it."""
+    """``cls`` from a section's values, each of its field's type (a finite number; whole for an int; or None)."""
     known = {f.name: str(f.type) for f in fields(cls)}
     if unknown := set(values) - set(known):
         raise ConfigError(f"unknown key(s) in [{section}]: {', '.join(sorted(unknown))}")
