@@ -89,6 +89,12 @@ def test_tabulate_checks_its_output_before_working(tmp_path):
     one_line_error(result, "nodir", "does not exist")
 
 
+def test_a_grid_larger_than_memory_is_one_line(tmp_path):
+    result = enxs("tabulate", SHIPPED, "--out", "g.h5", "--shape", "100000,100000,100000", cwd=tmp_path)
+    assert len(one_line_error(result, "not enough memory", "a smaller grid")) == 1  # was a numpy traceback
+    assert not (tmp_path / "g.h5").exists()
+
+
 def test_hepdata_export_keeps_the_users_files(tmp_path):
     pytest.importorskip("hepdata_lib")
     (tmp_path / "hep").mkdir()

@@ -107,6 +107,9 @@ def _exit_status(args: list[str]) -> int:
     except EnxsError as exc:
         error(str(exc))
         return exc.exit_code
+    except MemoryError as exc:  # a grid or a point set larger than this machine holds
+        error(f"not enough memory for what was asked ({exc or 'MemoryError'}): ask for fewer points or a smaller grid")
+        return 2
     except OSError as exc:  # a file the user named: unreadable, unwritable, disk full
         error(f"{exc.filename + ': ' if getattr(exc, 'filename', None) else ''}{exc.strerror or exc}")
         return 2
