@@ -276,6 +276,7 @@ def test_an_existing_output_file_is_kept_unless_told(tmp_path):
     (("plot", "enxs-any-fast", "--nucleus", "12C", "--neutrino", "numu", "--total", "--emax", -1), ["--emax -1"]),
     (("reproduce", "--address", "auto", "--out", "study"), ["--address: not used without --executor ray"]),
     (("plot", SHIPPED, "--energy", 1, "--angle", 30, "--log-y", "--ylim", "0,10"), ["--ylim '0,10'", "LO > 0"]),
+    (("plot", SHIPPED, "--energy", 1, "--angle", 30, "--ylim", "0,inf"), ["--ylim '0,inf'", "finite"]),
     (("responses", "enxs-any-fast", "--nucleus", "12C", "--q", 0.5, "--omega", "0.1,nan"),
      ["--omega '0.1,nan': every value must be finite (found nan)"]),
     (("neutrino", "enxs-any-fast", "--nucleus", "12C", "--energy", 1, "--tmu", "inf", "--cos", 0.5),

@@ -3,6 +3,7 @@ cross sections, with the ensemble's band."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -212,8 +213,8 @@ def _parse_ylim(text: str | None, log: bool) -> tuple[float, float] | None:
         low, high = (float(v) for v in text.split(","))
     except ValueError:
         low = high = float("nan")
-    if not low < high:
-        raise CLIError(f"--ylim {text!r}: write LO,HI with LO < HI, e.g. 0,1500")
+    if not -math.inf < low < high < math.inf:
+        raise CLIError(f"--ylim {text!r}: write LO,HI, finite, with LO < HI, e.g. 0,1500")
     if log and low <= 0:
         raise CLIError(f"--ylim {text!r}: a logarithmic y axis needs LO > 0")
     return low, high
