@@ -2,7 +2,7 @@ import subprocess
 import sys
 import time
 
-from cli_runner import enxs, enxs_process
+from cli_runner import enxs, enxs_process, one_line_error
 
 
 def test_summary_lists_every_nucleus_with_raw_counts(archive_dir):
@@ -49,6 +49,9 @@ def test_errors_are_one_line_and_nonzero(tmp_path):
     assert proc.stderr.strip().count("\n") == 0 and "Zz" in proc.stderr
     proc = enxs_process("data", "summary", "--data-dir", tmp_path / "nowhere")
     assert proc.returncode == 2 and "does not exist" in proc.stderr
+    (tmp_path / "afile").write_text("not a directory")
+    one_line_error(enxs("data", "summary", "--data-dir", tmp_path / "afile"), "afile (--data-dir) is a file, not a "
+                                                                           "directory")
 
 
 def test_version_is_fast_and_does_not_import_torch():

@@ -246,8 +246,9 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
     path = Path(chosen).expanduser()
     if not path.is_dir():
         how = "--data-dir" if data_dir else (ENV_DATA_DIR if os.environ.get(ENV_DATA_DIR) else "default")
-        raise ArchiveError(f"data directory {path} ({how}) does not exist; "
-                           f"point --data-dir or {ENV_DATA_DIR} at the QES archive")
+        what = "is a file, not a directory" if path.exists() else "does not exist"
+        raise ArchiveError(f"data directory {path} ({how}) {what}; point --data-dir or {ENV_DATA_DIR} at the QES "
+                           f"archive")
     return path
 
 
