@@ -115,3 +115,20 @@ def test_toy_truth_is_reproducible():
     assert (a.sigma_true > 0).all()
     ratio = (a.sigma / a.sigma_true).groupby(a.dataset).mean()
     assert np.allclose(ratio, a.groupby("dataset").lambda_true.first(), atol=0.02)
+
+
+def test_files_saved_with_a_byte_order_mark_read_as_without(tmp_path, archive_dir):
+    # Windows editors save UTF-8 with a BOM: the archive, point, flux and config files read the same
+    from enxs import flux, pointfiles
+    from enxs.config import read_config_file
+
+    bom = "\ufeff"
+    (tmp_path / "12C.dat").write_text(bom + (archive_dir / "12C.dat").read_text(encoding="utf-8"), encoding="utf-8")
+    table, report = archive.read_file(tmp_path / "12C.dat")
+    assert not report.errors and len(table) == len(archive.read_file(archive_dir / "12C.dat")[0])
+    (tmp_path / "points.csv").write_text(bom + "E,theta,omega\n1,30,0.1\n", encoding="utf-8")
+    assert pointfiles.read_points(tmp_path / "points.csv", ("E", "theta", "omega"))[0].tolist() == [1.0]
+    (tmp_path / "flux.txt").write_text(bom + "0.5 1\n1.0 2\n", encoding="utf-8")
+    assert flux.read_flux(tmp_path / "flux.txt").energy.min() >= 0.5
+    (tmp_path / "c.json").write_text(bom + '{"train": {"lr": 0.01}}', encoding="utf-8")
+    assert read_config_file(tmp_path / "c.json") == {"train": {"lr": 0.01}}

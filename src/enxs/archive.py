@@ -108,7 +108,7 @@ def parse_file(path: str | os.PathLike) -> tuple[pd.DataFrame, ReadReport]:
     path = Path(path)
     report = ReadReport(file=str(path))
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise ArchiveError(f"{path}: cannot read: {exc}") from exc
     rows, seen = [], set()
@@ -322,7 +322,7 @@ def read_citations(data_dir: str | os.PathLike | None = None) -> dict[str, str]:
     path = resolve_data_dir(data_dir) / "citations.bib"
     if not path.is_file():
         return {}
-    text = path.read_text(encoding="utf-8", errors="replace")
+    text = path.read_text(encoding="utf-8-sig", errors="replace")
     out = {}
     for match in re.finditer(r"@\w+\{([^,]+),(.*?)\n\}", text, flags=re.S):
         fields = {k.lower(): " ".join(v.split())

@@ -327,7 +327,7 @@ PRESETS: dict[str, Config] = {
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """The sections of a JSON config file (one object of sections)."""
     try:
-        user = json.loads(Path(path).read_text(encoding="utf-8"))
+        user = json.loads(Path(path).read_text(encoding="utf-8-sig"))
     except (OSError, json.JSONDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config: {exc}") from exc
     if not isinstance(user, dict):

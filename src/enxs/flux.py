@@ -68,7 +68,7 @@ def read_flux(path: str | Path, flavor: str = "numu", emax: float | None = None)
     if emax is not None and not emax > 0:
         raise FluxError(f"--emax {emax:g}: must be > 0 GeV")
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
     except OSError as exc:
         raise FluxError(f"--flux {path}: cannot read ({exc.strerror})") from None
     rows, line_numbers = [], []

@@ -59,7 +59,7 @@ def read_points(path: Path, names: tuple[str, ...] = ("E", "theta", "omega"),
     ``rows``, the ``FILE:LINE`` of each point, so that its error names the line.
     """
     try:  # as text: a bad cell is reported as the user wrote it
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
         kept = [n for n, line in enumerate(lines, 1) if line.strip() and not line.lstrip().startswith("#")]
         text = "\n".join(lines[n - 1] for n in kept)
         table = pd.read_csv(io.StringIO(text), comment="#", skipinitialspace=True, dtype=str, keep_default_na=False)
