@@ -217,6 +217,7 @@ def test_cli_bad_input(tmp_path, args, message):
     ("content", "message"),
     [("E,theta,omega\n1.0,30,0.1\n1.0,thirty,0.2\n", "p.csv:3: column 'theta' is not a finite number: 'thirty'"),
      ("E,angle\n1.0,30\n", "missing column 'omega'"),
+     ("E;theta;omega\n1.0;30;0.1\n", "the header is one column 'E;theta;omega': separate columns by commas"),
      ("# E GeV, theta deg\nE,theta,omega\n\n1.0,30,0.1\n# next\n1.0,30,x\n", "p.csv:6: column 'omega'"),
      ("E,theta,omega\n1.0,30,0.1\n  # a setting beyond the beam\n1.0,30,1.2\n",
       "p.csv:4: energy transfer ω must be < beam energy E (E=1 GeV, θ=30°, ω=1.2 GeV)")],

@@ -77,7 +77,9 @@ def read_points(path: Path, names: tuple[str, ...] = ("E", "theta", "omega"),
             out[name] = None
             continue
         if column is None:
-            raise PointFileError(f"{path}: missing column {name!r} (accepted names: {', '.join(aliases)})")
+            header = table.columns[0] if len(table.columns) == 1 else ""
+            hint = f"; the header is one column {header!r}: separate columns by commas" if header else ""
+            raise PointFileError(f"{path}: missing column {name!r} (accepted names: {', '.join(aliases)}){hint}")
         values = pd.to_numeric(table[column].str.strip(), errors="coerce").to_numpy(float)
         bad = ~np.isfinite(values)
         if bad.any():
