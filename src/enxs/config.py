@@ -279,7 +279,7 @@ def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
 
 
 def _build(cls, values: dict[str, Any], section: str):
-    """``cls`` from a section's values, each of its field's type (a finite number; whole for an int; or None)."""
+    """``cls`` from a section's values, each checked against its field's annotation (``rules``; None where allowed)."""
     known = {f.name: str(f.type) for f in fields(cls)}
     if unknown := set(values) - set(known):
         raise ConfigError(f"unknown key(s) in [{section}]: {', '.join(sorted(unknown))}")
