@@ -3,6 +3,7 @@ separation of a cross-section model, splits by setting, and their files."""
 
 import csv
 import warnings
+from unittest import mock
 
 import numpy as np
 import onnxruntime as ort
@@ -148,6 +149,29 @@ def test_passing_settings_are_found_as_by_brute_force(seed):
     brute = ((omega[:, None] >= table[:, 2]) & (omega[:, None] <= table[:, 3])
              & (omega[:, None] < table[:, 0]) & (np.abs(q_at / q[:, None] - 1) <= coverage.Q_TOLERANCE))
     assert brute.any() and np.array_equal(passing_settings(q, omega, table.tolist()), brute)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**31 - 1))
+def test_cross_section_coverage_is_found_as_by_brute_force(seed):
+    """``outside_coverage`` sorts the points by θ and tests blocks of them against the settings within reach;
+    against every (point, setting) pair tested directly, with blocks of 7 points: random settings and points,
+    points on settings' θ and ω edges, repeated θ."""
+    rng = np.random.default_rng(seed)
+    s = np.stack([rng.uniform(0.2, 4.0, 40), rng.choice(rng.uniform(5, 150, 12), 40), rng.uniform(0, 0.5, 40),
+                  rng.uniform(0.5, 2.0, 40)], axis=1)
+    pick = rng.integers(0, 40, 300)
+    energy = s[pick, 0] * np.exp(rng.uniform(-0.4, 0.4, 300))
+    theta = np.where(rng.random(300) < 0.3, s[pick, 1] + rng.choice([-10.0, 10.0, 0.0], 300),
+                     s[pick, 1] + rng.uniform(-15, 15, 300))
+    omega = np.where(rng.random(300) < 0.2, s[pick, 2], rng.uniform(0, 2.5, 300))
+    near = ((np.abs(np.log(energy[:, None] / s[:, 0])) <= coverage.E_TOLERANCE_LOG)
+            & (np.abs(theta[:, None] - s[:, 1]) <= coverage.THETA_TOLERANCE_DEG)
+            & (omega[:, None] >= s[:, 2]) & (omega[:, None] <= s[:, 3] + coverage.OMEGA_MARGIN_OF_E * energy[:, None]))
+    with mock.patch.object(coverage, "POINT_BLOCK", 7):
+        outside = coverage.outside_coverage(energy, theta, omega, s.tolist())
+    assert 0 < outside.sum() < len(outside)
+    assert np.array_equal(outside, ~near.any(axis=1))
 
 
 def test_rosenbluth_fit_recovers_known_responses():

@@ -40,6 +40,8 @@ THETA_TOLERANCE_DEG = 10.0
 OMEGA_MARGIN_OF_E = 0.10
 Q_TOLERANCE = 0.10
 EPSILON_LEVER = 0.2
+#: Points per block of ``outside_coverage`` (memory and speed only).
+POINT_BLOCK = 4096
 #: Width of the ω bins [GeV] in which ``passing_pairs`` looks for a setting's points (speed only).
 OMEGA_BIN = 0.01
 
@@ -52,16 +54,26 @@ def coverage_settings(table: pd.DataFrame) -> list[list[float]]:
 
 def outside_coverage(energy, theta, omega, settings: list[list[float]] | None) -> np.ndarray:
     """True where no training setting covers the point (module docstring); True everywhere
-    when the coverage is unknown (``settings`` None or empty)."""
+    when the coverage is unknown (``settings`` None or empty). The points go through sorted by θ, in blocks of
+    ``POINT_BLOCK``, each against the settings within reach of its θ: memory stays bounded for any number of
+    points."""
     energy, theta, omega = (np.atleast_1d(np.asarray(a, float)) for a in (energy, theta, omega))
+    outside = np.ones(len(energy), bool)
     if not settings:
-        return np.ones(len(energy), bool)
-    s = np.asarray(settings)
-    near = ((np.abs(np.log(energy[:, None] / s[None, :, 0])) <= E_TOLERANCE_LOG)
-            & (np.abs(theta[:, None] - s[None, :, 1]) <= THETA_TOLERANCE_DEG)
-            & (omega[:, None] >= s[None, :, 2])
-            & (omega[:, None] <= s[None, :, 3] + OMEGA_MARGIN_OF_E * energy[:, None]))
-    return ~near.any(axis=1)
+        return outside
+    s = np.asarray(settings, float)
+    s = s[np.argsort(s[:, 1], kind="stable")]
+    e_low, e_high = s[:, 0] * np.exp(-E_TOLERANCE_LOG), s[:, 0] * np.exp(E_TOLERANCE_LOG)
+    order = np.argsort(theta, kind="stable")
+    reach = THETA_TOLERANCE_DEG * (1 + 1e-9)  # a superset of the settings within the tolerance: the test is below
+    for start in range(0, len(order), POINT_BLOCK):
+        rows = order[start : start + POINT_BLOCK]
+        e, t, w = energy[rows, None], theta[rows, None], omega[rows, None]
+        k = slice(*np.searchsorted(s[:, 1], [t[0, 0] - reach, t[-1, 0] + reach], side="left"))
+        near = ((e >= e_low[k]) & (e <= e_high[k]) & (np.abs(t - s[k, 1]) <= THETA_TOLERANCE_DEG)
+                & (w >= s[k, 2]) & (w <= s[k, 3] + OMEGA_MARGIN_OF_E * e))
+        outside[rows] = ~near.any(axis=1)
+    return outside
 
 
 def coverage_points(settings: list[list[float]], n: int, seed: int = 0) -> tuple[np.ndarray, ...]:

@@ -82,13 +82,14 @@ def member_predictions(model: EnsembleNet, energy, theta, omega, nucleus: Nucleu
     samples = model.config.mc_samples
     if chunk is None:
         chunk = max(1, 2**22 // (model.members * max(samples, 1)))
-    out = []
+    sigma = np.empty((model.draws, len(features)))
     with sampling(model, seed):
         for start in range(0, len(features), chunk):
             x = torch.as_tensor(features[start : start + chunk], dtype=torch.float32)
-            draws = [model(x) for _ in range(max(samples, 1))]
-            out.append(torch.cat(draws).double().numpy())
-    return np.concatenate(out, axis=1) * scale * member_factors(model, nucleus)
+            sigma[:, start : start + chunk] = torch.cat([model(x) for _ in range(max(samples, 1))]).double().numpy()
+    sigma *= scale  # in place: the [K, N] result is the one large array
+    sigma *= member_factors(model, nucleus)
+    return sigma
 
 
 @contextmanager
