@@ -161,6 +161,18 @@ def test_predict_writes_files(tmp_path, suffix):
         assert np.allclose(frame[column].astype(float), expected[column].astype(float), rtol=1e-6), column
 
 
+def test_a_long_table_on_screen_shows_its_ends_and_points_to_output(monkeypatch):
+    from enxs.cli import common
+
+    monkeypatch.setattr(common, "SCREEN_ROWS", 6)
+    short = enxs("predict", SHIPPED, "--energy", 0.68, "--angle", 60, "--omega", "0.05:0.6:6").stdout
+    long = enxs("predict", SHIPPED, "--energy", 0.68, "--angle", 60, "--omega", "0.05:0.6:21").stdout
+    assert "not shown" not in short and "⋮" not in short and "0.6 │" in short
+    rows = [line for line in long.splitlines() if line.startswith("│")]
+    assert len(rows) == 7 and "⋮" in rows[3] and "0.05 │" in rows[0] and "0.6 │" in rows[-1]
+    assert "15 of 21 rows not shown: --output FILE writes every row" in long
+
+
 def test_each_members_prediction_is_written_for_correlations_between_points(tmp_path):
     out, members = tmp_path / "p.csv", tmp_path / "members.parquet"
     result = enxs("predict", SHIPPED, "--energy", 0.68, "--angle", 60, "--omega", "0.2:0.4:5", "--output", out,

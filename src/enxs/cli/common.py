@@ -83,6 +83,26 @@ def say(text: str) -> None:
     console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
+#: A table on screen shows at most this many rows: the first and the last half of them, the rest left to --output.
+SCREEN_ROWS = 500
+
+
+def print_rows(table, frame, cells) -> None:
+    """Print ``table`` (a rich Table with its columns) with a row of ``cells(row)`` for each row of ``frame`` (a
+    pandas DataFrame, rows as named tuples); beyond ``SCREEN_ROWS`` rows only the first and the last half of them,
+    a ⋮ row between, and a line saying how many are not shown and how to write them all."""
+    half = SCREEN_ROWS // 2
+    cut = len(frame) > SCREEN_ROWS
+    for i, row in enumerate((frame.iloc[:half], frame.iloc[-half:]) if cut else (frame,)):
+        if i:
+            table.add_row(*["⋮"] * len(table.columns))
+        for r in row.itertuples(index=False):
+            table.add_row(*cells(r))
+    console.print(table)
+    if cut:
+        say(f"{len(frame) - 2 * half} of {len(frame)} rows not shown: --output FILE writes every row")
+
+
 def warn(text: str) -> None:
     """A warning line on stderr, printed as written after a yellow 'warning:'."""
     err_console.print("[yellow]warning:[/yellow] ", end="", highlight=False)

@@ -14,7 +14,7 @@ from enxs.cli.common import (
     MembersOut,
     Overwrite,
     Threads,
-    console,
+    print_rows,
     progress_bar,
     refuse_unused,
     say,
@@ -245,9 +245,7 @@ def neutrino(
                                    f"({result.metadata['convention']})"))
         for column in frame.columns:
             table.add_column(escape(column), justify="right")
-        for row in frame.itertuples(index=False):
-            table.add_row(*(f"{v:.5g}" for v in row))
-        console.print(table)
+        print_rows(table, frame, lambda row: [f"{v:.5g}" for v in row])
         say(f"not included: {result.metadata['not_included']}")
         return
     pointfiles.write_table(frame, output, result.metadata)

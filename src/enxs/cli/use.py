@@ -14,8 +14,8 @@ from enxs.cli.common import (
     MembersOut,
     Overwrite,
     Threads,
-    console,
     job_context,
+    print_rows,
     say,
     warn,
     warnings_on_screen,
@@ -130,9 +130,7 @@ def predict(
         table = Table(title=escape(f"{name} — {model} — d²σ/dΩdω [nb/sr/GeV]{zero_shot}"))
         for col in ("E [GeV]", "θ [deg]", "ω [GeV]", "mean", "std", "16%", "84%", "outside"):
             table.add_column(escape(col), justify="right")
-        for r in prediction.to_frame().itertuples(index=False):
-            table.add_row(*(f"{v:.5g}" for v in r[:7]), "yes" if r[7] else "")
-        console.print(table)
+        print_rows(table, prediction.to_frame(), lambda r: [*(f"{v:.5g}" for v in r[:7]), "yes" if r[7] else ""])
         return
     pointfiles.write_prediction(prediction, output, ensemble.provenance(target))
     say(f"{len(e)} point(s) written to {output}")
@@ -186,9 +184,8 @@ def responses(
         shown = {title: column for title, column in shown.items() if column in frame}
         for col in (*shown, "outside"):
             table.add_column(escape(col), justify="right")
-        for _, r in frame.iterrows():
-            table.add_row(*(f"{r[column]:.5g}" for column in shown.values()), "yes" if r.outside_coverage else "")
-        console.print(table)
+        print_rows(table, frame, lambda r: [*(f"{getattr(r, column):.5g}" for column in shown.values()),
+                                            "yes" if r.outside_coverage else ""])
         return
     pointfiles.write_table(frame, output, {
         **ensemble.provenance(target), "method": result.method,
