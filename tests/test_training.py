@@ -13,6 +13,7 @@ import torch
 from safetensors.torch import load_file
 
 from enxs import archive, artifacts, runs
+from enxs.artifacts import DataChangedWarning
 from enxs.config import Scratch, build_config, preset_config
 from enxs.evaluation import evaluate_model
 from enxs.predict import Ensemble, ExtrapolationWarning
@@ -147,8 +148,14 @@ def test_evaluate_refuses_changed_data(toy_file, tmp_path):
     changed.mkdir()
     text = toy_file.read_text().splitlines()
     (changed / "12C.dat").write_text("\n".join(text[:-1]) + "\n")
-    with pytest.raises(archive.ArchiveError, match="not the data this model was trained on"):
+    with pytest.raises(archive.ArchiveError, match=r"not the data this model was trained on.*with --nucleus 12C"):
         evaluate_model(tmp_path / "m", data_dir=changed)
+    with pytest.warns(DataChangedWarning, match="metrics on all its points only"):
+        result = evaluate_model(tmp_path / "m", nucleus="12C", data_dir=changed)  # what the message points to
+    assert result["all"]["n"] > 0 and "test" not in result
+    assert "test" in evaluate_model(tmp_path / "m", nucleus="12C", data_dir=toy_file.parent)  # the same file: split
+    with pytest.raises(archive.ArchiveError, match="missing, the 12C data this model was trained on: give the data"):
+        evaluate_model(tmp_path / "m", data_dir=tmp_path)
 
 
 def test_existing_output_is_refused(toy_file, tmp_path):

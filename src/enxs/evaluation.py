@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from enxs import archive, metrics
-from enxs.artifacts import Manifest
+from enxs.artifacts import DataChangedWarning, Manifest
 from enxs.datasets import dataset_info, tag_nucleus, total_error
 from enxs.files import sha256
 from enxs.network import EnsembleNet
@@ -64,11 +64,14 @@ def stored_split(manifest: Manifest, data_dir: str | os.PathLike | None = None,
     for name in nuclei or list(manifest.split):
         record = records[name]
         path = archive.resolve_data_dir(data_dir) / record["name"]
-        if not path.is_file() or (found := sha256(path)) != record["sha256"]:
-            what = "missing" if not path.is_file() else f"a different file (sha256 {found[:12]}…)"
+        if not path.is_file():
+            raise archive.ArchiveError(f"{path}: missing, the {name} data this model was trained on: give the data "
+                                       f"directory that holds it (--data-dir or $ENXS_DATA_DIR)")
+        if (found := sha256(path)) != record["sha256"]:
             raise archive.ArchiveError(
-                f"{path}: {what}, not the data this model was trained on (sha256 {record['sha256'][:12]}…): "
-                f"the stored train/test split does not apply; evaluate with --nucleus or --data-file instead")
+                f"{path}: a different file (sha256 {found[:12]}…), not the data this model was trained on (sha256 "
+                f"{record['sha256'][:12]}…): the stored train/test split does not apply; evaluate on all its points "
+                f"with --nucleus {name}")
         table = manifest.config.selection.apply(archive.read_file(path)[0])
         if len(manifest.nuclei) > 1:
             table = tag_nucleus(table, name)
@@ -84,7 +87,8 @@ def evaluate_model(model_ref: str | os.PathLike | Ensemble, nucleus: str | None 
 
     Without ``nucleus``/``data_file``: on the model's stored train/test split (``stored_split``).
     Otherwise on every selected point of that nucleus or file (``all``; for a nucleus the
-    model was trained on, also its ``train`` and ``test`` points), optionally scaling the
+    model was trained on, also its ``train`` and ``test`` points where the data directory's file is the one it was
+    trained on, else a :class:`DataChangedWarning` says why they are absent), optionally scaling the
     prediction of a one-nucleus model by A_target/A_model (the A/12 baseline).
     """
     ensemble = Ensemble.of(model_ref)
@@ -115,6 +119,12 @@ def evaluate_model(model_ref: str | os.PathLike | Ensemble, nucleus: str | None 
     result |= {"nucleus": target.name, "zero_shot": ensemble.zero_shot(target), "scale_factor": factor,
                "all": metrics_on(model, table, manifest, factor)}
     if target.name in (manifest.split or {}) and data_file is None:
-        train, test = stored_split(manifest, data_dir, [target.name])
-        result |= {"train": metrics_on(model, train, manifest), "test": metrics_on(model, test, manifest)}
+        trained_on = {r["nucleus"]: r["sha256"] for r in manifest.data or []}.get(target.name)
+        if sha256(path) == trained_on:
+            train, test = stored_split(manifest, data_dir, [target.name])
+            result |= {"train": metrics_on(model, train, manifest), "test": metrics_on(model, test, manifest)}
+        else:
+            warnings.warn(f"{path} differs from the {target.name} data {ensemble.name} was trained on: metrics on "
+                          f"all its points only (the stored train/test split does not apply to it)",
+                          DataChangedWarning, stacklevel=2)
     return result
