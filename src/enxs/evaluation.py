@@ -19,6 +19,11 @@ from enxs.predict import Ensemble, member_predictions, member_spread
 from enxs.transfer import a_factor
 
 
+class ChangedDataError(archive.ArchiveError):
+    """The data directory's file of a nucleus the model was trained on holds other data: its stored split does not
+    apply (``stored_split``)."""
+
+
 def predict_table(model: EnsembleNet, table: pd.DataFrame) -> np.ndarray:
     """Member predictions σ [K, N] (nb/sr/GeV) at a table's points, each with its own nucleus."""
     sigma = np.zeros((model.draws, len(table)))
@@ -68,7 +73,7 @@ def stored_split(manifest: Manifest, data_dir: str | os.PathLike | None = None,
             raise archive.ArchiveError(f"{path}: missing, the {name} data this model was trained on: give the data "
                                        f"directory that holds it (--data-dir or $ENXS_DATA_DIR)")
         if (found := sha256(path)) != record["sha256"]:
-            raise archive.ArchiveError(
+            raise ChangedDataError(
                 f"{path}: a different file (sha256 {found[:12]}…), not the data this model was trained on (sha256 "
                 f"{record['sha256'][:12]}…): the stored train/test split does not apply; evaluate on all its points "
                 f"with --nucleus {name}")
@@ -119,12 +124,12 @@ def evaluate_model(model_ref: str | os.PathLike | Ensemble, nucleus: str | None 
     result |= {"nucleus": target.name, "zero_shot": ensemble.zero_shot(target), "scale_factor": factor,
                "all": metrics_on(model, table, manifest, factor)}
     if target.name in (manifest.split or {}) and data_file is None:
-        trained_on = {r["nucleus"]: r["sha256"] for r in manifest.data or []}.get(target.name)
-        if sha256(path) == trained_on:
+        try:
             train, test = stored_split(manifest, data_dir, [target.name])
-            result |= {"train": metrics_on(model, train, manifest), "test": metrics_on(model, test, manifest)}
-        else:
+        except ChangedDataError:
             warnings.warn(f"{path} differs from the {target.name} data {ensemble.name} was trained on: metrics on "
                           f"all its points only (the stored train/test split does not apply to it)",
                           DataChangedWarning, stacklevel=2)
+        else:
+            result |= {"train": metrics_on(model, train, manifest), "test": metrics_on(model, test, manifest)}
     return result

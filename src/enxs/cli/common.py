@@ -93,11 +93,11 @@ def print_rows(table, frame, cells) -> None:
     a ⋮ row between, and a line saying how many are not shown and how to write them all."""
     half = SCREEN_ROWS // 2
     cut = len(frame) > SCREEN_ROWS
-    for i, row in enumerate((frame.iloc[:half], frame.iloc[-half:]) if cut else (frame,)):
+    for i, part in enumerate((frame.iloc[:half], frame.iloc[-half:]) if cut else (frame,)):
         if i:
             table.add_row(*["⋮"] * len(table.columns))
-        for r in row.itertuples(index=False):
-            table.add_row(*cells(r))
+        for row in part.itertuples(index=False):
+            table.add_row(*cells(row))
     console.print(table)
     if cut:
         say(f"{len(frame) - 2 * half} of {len(frame)} rows not shown: --output FILE writes every row")
