@@ -17,7 +17,7 @@ from enxs.artifacts import NucleusChoiceError
 from enxs.context import Context
 from enxs.descriptors import describe, inputs, nucleus_factor, psi_prime
 from enxs.files import sha256
-from enxs.nuclei import Nucleus
+from enxs.nuclei import Nucleus, UnknownNucleusError
 from enxs.predict import Ensemble, ExtrapolationWarning, member_predictions
 from enxs.training import Trainer
 from enxs.transfer import without_own_parts
@@ -151,7 +151,7 @@ def test_exclude_and_unknown_nuclei(archive_dir):
     with pytest.raises(runs.RunError, match="--exclude 208Pb"):
         runs.choose_nuclei("12C,16O", "208Pb", Context(archive_dir))
     for nucleus, exclude, option in (("all", "99X", "--exclude"), ("12C,Xx12", None, "--nucleus")):
-        with pytest.raises(runs.RunError, match=f"^{option}: unknown nucleus"):
+        with pytest.raises(UnknownNucleusError, match=f"^{option}: unknown nucleus"):
             runs.choose_nuclei(nucleus, exclude, Context(archive_dir))
 
 

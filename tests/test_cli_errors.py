@@ -28,9 +28,9 @@ def test_errors_need_nothing_but_the_declared_dependencies(tmp_path):
 
 
 def test_bad_input_to_a_model_is_refused_before_torch_loads(tmp_path):
-    # what a user mistypes (a model, a nucleus, a flavour, a kinematic value, a missing file, an existing output) is
-    # checked against the options and the model's manifest first: one line in a fraction of the seconds torch takes
-    # to load
+    # what a user mistypes (a model, a nucleus, a preset, a flavour, a kinematic value, a missing file, an existing
+    # output) is checked against the options and the model's manifest first: one line in a fraction of the seconds
+    # torch takes to load
     (tmp_path / "exists.csv").write_text("keep")
     cases = [(["predict", "enxs-any-fst", "--nucleus", "12C", "--energy", "1", "--angle", "60", "--omega", "0.1"],
               "unknown model 'enxs-any-fst'"),
@@ -64,7 +64,15 @@ def test_bad_input_to_a_model_is_refused_before_torch_loads(tmp_path):
                "n.png"], "--neutrino 'nu_mu'"),
              (["export", "onnx", "enxs-any-fast", "--nucleus", "1H", "--out", "nuwro"], "free nucleon"),
              (["export", "hepdata", SHIPPED, "--energy", "1", "--angle", "60", "--omega", "0.5:1.5:3", "--out", "hep"],
-              "ω must be < beam energy E")]
+              "ω must be < beam energy E"),
+             (["pretrain", "--nucleus", "12X", "--out", "run"], "--nucleus: unknown nucleus '12X'"),
+             (["pretrain", "--nucleus", "all", "--exclude", "40Cx", "--out", "run"], "--exclude: unknown nucleus"),
+             (["pretrain", "--preset", "fsat", "--out", "run"], "unknown preset 'fsat'"),
+             (["finetune", "--from", "enxs-12C-fst", "--nucleus", "56Fe", "--out", "run"], "unknown model"),
+             (["finetune", "--from", SHIPPED, "--nucleus", "56Fx", "--out", "run"], "--nucleus: unknown nucleus"),
+             (["reproduce", "--studies", "any", "--any-nucleus", "16O,40Cx", "--out", "report"],
+              "--any-nucleus: unknown nucleus '40Cx'"),
+             (["reproduce", "--base", "enxs-12C-fst", "--out", "report"], "unknown model")]
     code = ("import json, sys\nfrom enxs.cli.main import invoke\nfor args, _ in json.loads(sys.argv[1]):\n"
             "    print(invoke(args), 'torch' in sys.modules, flush=True)\n")
     result = subprocess.run([sys.executable, "-c", code, json.dumps(cases)], capture_output=True, text=True,

@@ -72,6 +72,15 @@ class Nucleus:
         return cls.from_za(_Z_OF[sym], int(a))
 
 
+def parse_nuclei(option: str, names) -> list[str]:
+    """Nucleus names (comma-separated, or a sequence) normalized (``Fe56`` → ``56Fe``); an unknown one is an
+    :class:`UnknownNucleusError` naming ``option`` (``--nucleus``, ``--exclude``)."""
+    try:
+        return [Nucleus.parse(n).name for n in (names.split(",") if isinstance(names, str) else names) if n.strip()]
+    except UnknownNucleusError as exc:
+        raise UnknownNucleusError(f"{option}: {exc}") from None
+
+
 def is_free_nucleon(nucleus: str | Nucleus | None) -> bool:
     """Whether ``nucleus`` (a name or a Nucleus) is a free nucleon, A = 1; False for None and for a name that is
     no nucleus (its parsing, elsewhere, says why)."""

@@ -37,7 +37,7 @@ from enxs.errors import EnxsError
 from enxs.evaluation import evaluate_split
 from enxs.files import check_output_directory, write_json
 from enxs.network import EnsembleNet
-from enxs.nuclei import Nucleus, UnknownNucleusError
+from enxs.nuclei import Nucleus, parse_nuclei
 from enxs.predict import Ensemble
 from enxs.training import (
     RNG_SCHEME,
@@ -99,15 +99,6 @@ class RunSpec:
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> RunSpec:
         return cls(**{**d, "config": Config.from_dict(d["config"])})
-
-
-def parse_nuclei(option: str, names) -> list[str]:
-    """Nucleus names (comma-separated, or a sequence) normalized (``Fe56`` → ``56Fe``); an unknown
-    one is a :class:`RunError` naming ``option``."""
-    try:
-        return [Nucleus.parse(n).name for n in (names.split(",") if isinstance(names, str) else names) if n.strip()]
-    except UnknownNucleusError as exc:
-        raise RunError(f"{option}: {exc}") from None
 
 
 def choose_nuclei(nucleus: str, exclude: str | None = None, context: Context = DEFAULT_CONTEXT) -> list[str]:

@@ -26,7 +26,7 @@ from enxs.errors import EnxsError
 from enxs.evaluation import metrics_of_members
 from enxs.files import STUDY_MARKER, check_study_directory, write_json
 from enxs.metrics import REGIONS, median_by_region
-from enxs.nuclei import Nucleus
+from enxs.nuclei import Nucleus, parse_nuclei
 from enxs.predict import member_predictions
 from enxs.transfer import a_factor
 
@@ -212,7 +212,7 @@ def check_inputs(studies, context: Context, base: str, targets, any_targets, any
     named = [("--nucleus", targets)] * ("transfer" in studies) + [("--any-nucleus", any_targets)] * ("any" in studies)
     available = context.nucleus_names() if named else []
     for option, names in named:
-        missing = [name for name in runs.parse_nuclei(option, names) if name not in available]
+        missing = [name for name in parse_nuclei(option, names) if name not in available]
         if missing:
             raise StudyError(f"{option} {missing[0]}: no {missing[0]}.dat in {context.archive_dir} (nuclei found: "
                              f"{', '.join(available)})")

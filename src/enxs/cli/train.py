@@ -59,6 +59,25 @@ def check_executor(executor: str, address: str | None, workers: int | None) -> i
     return workers or 2
 
 
+def refuse_mistyped(nuclei: dict[str, str | None] | None = None, preset: str | None = None,
+                    models: tuple[str | None, ...] = ()) -> None:
+    """A mistyped nucleus (``{option: names}``; ``all`` is the data directory's, checked with it), preset or model
+    refused before torch loads: one line in about a second, not after torch's seconds. The run checks them again
+    with its data."""
+    from enxs import artifacts
+    from enxs.config import preset_config
+    from enxs.nuclei import parse_nuclei
+
+    for option, names in (nuclei or {}).items():
+        if names is not None and names.strip().lower() != "all":
+            parse_nuclei(option, names)
+    if preset is not None:
+        preset_config(preset)
+    for model in models:
+        if model is not None:
+            artifacts.resolve_model(model)
+
+
 def _progress_run(spec, out: Path, resume: bool, command: str) -> dict:
     """Run with a rich progress bar (epoch, train/validation χ²/N, ETA), shown from the first
     epoch on, so that an error found before any work prints no bar. Ctrl-C or SIGTERM: one
@@ -194,10 +213,12 @@ def pretrain(
     """Train an ensemble from scratch and write a model directory.
 
     The method of Kowal et al., Phys. Rev. C 110, 025501 (2024)."""
-    from enxs import runs
-
     if resume is not None:
         refuse_settings_on_resume(ctx)
+    else:
+        refuse_mistyped({"--nucleus": nucleus, "--exclude": exclude}, preset)
+    from enxs import runs
+
     context = job_context(data_dir, threads, device)
     _start_or_resume(out, resume, lambda: runs.pretrain_spec(
         nucleus, preset, exclude=exclude, data_file=data_file, context=context, config_file=config,
@@ -225,9 +246,6 @@ def finetune(
     """Fine-tune every member of a pre-trained ensemble to another nucleus.
 
     Transfer learning as in Graczyk et al., Phys. Rev. Lett. 135, 052502 (2025)."""
-    from enxs import runs
-    from enxs.datasets import parse_norm_overrides
-
     if resume is not None:
         refuse_settings_on_resume(ctx)
     if resume is None and (from_ is None or nucleus is None):
@@ -236,6 +254,11 @@ def finetune(
         raise CLIError(f"--train-fraction {train_fraction:g}: must be in (0, 1)")
     if scenario not in ("all", "last2"):
         raise CLIError(f"--scenario {scenario!r}: choose all or last2")
+    if resume is None:
+        refuse_mistyped({"--nucleus": nucleus}, models=(from_,))
+    from enxs import runs
+    from enxs.datasets import parse_norm_overrides
+
     context = job_context(data_dir, threads, device)
     _start_or_resume(out, resume, lambda: runs.finetune_spec(
         from_, nucleus, scenario, train_fraction, norm_overrides=parse_norm_overrides(norm), data_file=data_file,
@@ -336,6 +359,15 @@ def reproduce(
     """The transfer-learning study (targets × {all, last2} × {7:3, 1:9}) with baselines, the
     any-nucleus study (zero-shot, leave one nucleus out; fine-tuned from those bases) and the
     response study, as reports."""
+    any_targets = () if any_nucleus.strip().lower() == "none" else tuple(
+        n.strip() for n in any_nucleus.split(",") if n.strip())
+    chosen = tuple(s.strip() for s in studies.split(",") if s.strip())
+    unknown = set(chosen) - {"transfer", "any", "responses", "neutrino"}
+    if unknown or not chosen:
+        raise CLIError(f"--studies {studies!r}: choose among transfer, any, responses and neutrino (comma-separated)")
+    refuse_mistyped({"--nucleus": ",".join(nuclei or ()) if "transfer" in chosen else None,
+                     "--any-nucleus": ",".join(any_targets) if "any" in chosen else None},
+                    preset, (base if set(chosen) - {"neutrino"} else None, any_model))  # what the studies use
     from enxs import study
     from enxs.executors import RayExecutor
 
@@ -345,12 +377,6 @@ def reproduce(
         say(f"{title}: {spec.kind}, {spec.config.train.epochs} epochs")
         return None
 
-    any_targets = () if any_nucleus.strip().lower() == "none" else tuple(
-        n.strip() for n in any_nucleus.split(",") if n.strip())
-    chosen = tuple(s.strip() for s in studies.split(",") if s.strip())
-    unknown = set(chosen) - {"transfer", "any", "responses", "neutrino"}
-    if unknown or not chosen:
-        raise CLIError(f"--studies {studies!r}: choose among transfer, any, responses and neutrino (comma-separated)")
     workers = check_executor(executor, address, workers)
     try:
         with ray_progress() if executor == "ray" else nullcontext() as on_event:
