@@ -228,6 +228,8 @@ def test_cli_bad_input(tmp_path, args, message):
 @pytest.mark.parametrize(
     ("content", "message"),
     [("E,theta,omega\n1.0,30,0.1\n1.0,thirty,0.2\n", "p.csv:3: column 'theta' is not a finite number: 'thirty'"),
+     ("E,theta,omega\n1.0,30,0.1\n1e400,30,0.2\n", "p.csv:3: column 'E' is not a finite number: '1e400'"),
+     ("E,theta,omega\n1.0,30,True\n", "p.csv:2: column 'omega' is not a finite number: 'True'"),
      ("E,angle\n1.0,30\n", "missing column 'omega'"),
      ("E;theta;omega\n1.0;30;0.1\n", "the header is one column 'E;theta;omega': separate columns by commas"),
      ("# E GeV, theta deg\nE,theta,omega\n\n1.0,30,0.1\n# next\n1.0,30,x\n", "p.csv:6: column 'omega'"),
@@ -238,6 +240,15 @@ def test_cli_bad_csv(tmp_path, content, message):
     (tmp_path / "p.csv").write_text(content)
     result = enxs("predict", SHIPPED, "--input", tmp_path / "p.csv")
     assert result.returncode != 0 and message in result.stderr, result.stderr
+
+
+def test_a_points_file_reads_numbers_as_written_whatever_their_spacing(tmp_path):
+    from enxs import pointfiles
+
+    path = tmp_path / "p.csv"
+    path.write_text("E, theta ,omega\n1.0 ,30,0.1\n  2,45 , 0.25\n\n# a comment\n0.68,60,3e-1\n")
+    energy, theta, omega = pointfiles.read_points(path)
+    assert energy.tolist() == [1.0, 2.0, 0.68] and theta.tolist() == [30, 45, 60] and omega.tolist() == [0.1, 0.25, 0.3]
 
 
 def test_a_q_omega_file_names_the_line_of_a_point_outside_electron_scattering(tmp_path):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +49,20 @@ class PointFileError(EnxsError):
     """A points file that cannot be read: a missing column or a cell that is not a number."""
 
 
+class LineNames(Sequence[str]):
+    """``FILE:LINE`` of each point of a points file (``lines``: its line numbers), made only when one is asked for:
+    an error names one point, and a million names would cost more than the file's parsing."""
+
+    def __init__(self, path: Path, lines: list[int]):
+        self.path, self.lines = path, lines
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def __getitem__(self, i):
+        return f"{self.path}:{self.lines[i]}"
+
+
 def read_points(path: Path, names: tuple[str, ...] = ("E", "theta", "omega"),
                 check: Callable[..., None] | None = None, optional: tuple[str, ...] = ()) -> tuple:
     """The columns ``names`` (default E [GeV], θ [deg], ω [GeV]; or q, ω [GeV]; or a lepton's cos θ with its T or
@@ -58,16 +72,17 @@ def read_points(path: Path, names: tuple[str, ...] = ("E", "theta", "omega"),
     ``check`` (e.g. :func:`enxs.kinematics.check_kinematics`) is called with the columns and
     ``rows``, the ``FILE:LINE`` of each point, so that its error names the line.
     """
-    try:  # as text: a bad cell is reported as the user wrote it
+    try:  # numbers parsed as numbers; a column with any other cell kept as the text the user wrote
         lines = path.read_text(encoding="utf-8-sig").splitlines()
         kept = [n for n, line in enumerate(lines, 1) if line.strip() and not line.lstrip().startswith("#")]
         text = "\n".join(lines[n - 1] for n in kept)
-        table = pd.read_csv(io.StringIO(text), comment="#", skipinitialspace=True, dtype=str, keep_default_na=False)
+        table = pd.read_csv(io.StringIO(text), comment="#", skipinitialspace=True, keep_default_na=False,
+                            low_memory=False)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise PointFileError(f"{path}: cannot read CSV ({exc})") from exc
     if table.empty:
         raise PointFileError(f"{path}: no points (a header and no rows)")
-    rows = [f"{path}:{n}" for n in kept[1:]]
+    rows = LineNames(path, kept[1:])
     lower = {c.strip().lower(): c for c in table.columns}
     out = {}
     for name in names + optional:
@@ -80,11 +95,16 @@ def read_points(path: Path, names: tuple[str, ...] = ("E", "theta", "omega"),
             header = table.columns[0] if len(table.columns) == 1 else ""
             hint = f"; the header is one column {header!r}: separate columns by commas" if header else ""
             raise PointFileError(f"{path}: missing column {name!r} (accepted names: {', '.join(aliases)}){hint}")
-        values = pd.to_numeric(table[column].str.strip(), errors="coerce").to_numpy(float)
+        cells = table[column]
+        parsed = pd.api.types.is_float_dtype(cells) or pd.api.types.is_integer_dtype(cells)  # not bool: True ≠ 1
+        values = (cells.to_numpy(float) if parsed else
+                  pd.to_numeric(cells.astype(str).str.strip(), errors="coerce").to_numpy(float))
         bad = ~np.isfinite(values)
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise PointFileError(f"{rows[row]}: column {column!r} is not a finite number: '{table[column][row]}'")
+            written = pd.read_csv(io.StringIO(text), comment="#", skipinitialspace=True, dtype=str,
+                                  keep_default_na=False)[column][row]  # as written (1e400, not inf)
+            raise PointFileError(f"{rows[row]}: column {column!r} is not a finite number: '{written}'")
         out[name] = values
     points = tuple(out[name] for name in names + optional)
     if check is not None:
