@@ -16,7 +16,6 @@ from cli_runner import enxs
 from enxs import coverage, kinematics, onnx_io, rosenbluth, runs
 from enxs.config import ModelConfig
 from enxs.context import Context
-from enxs.coverage import passing_settings
 from enxs.descriptors import inputs
 from enxs.network import EnsembleNet
 from enxs.nuclei import Nucleus
@@ -117,6 +116,13 @@ def test_responses_cli_grid_and_errors(response_model, tmp_path):
     empty.write_text("q,omega\n")
     result = enxs("responses", response_model, "--input", empty)
     assert result.returncode == 2 and "no points" in result.stderr and "Traceback" not in result.stderr
+
+
+def passing_settings(q, omega, settings) -> np.ndarray:
+    """[N, S] mask: training setting s passes through point n (``coverage.passing_pairs``)."""
+    passing = np.zeros((np.size(q), len(settings)), bool)
+    passing[coverage.passing_pairs(q, omega, settings)] = True
+    return passing
 
 
 def test_coverage_needs_angles_with_a_lever_arm():

@@ -137,13 +137,6 @@ def passing_pairs(q, omega, settings) -> tuple[np.ndarray, np.ndarray]:
     return n[near], k[near]
 
 
-def passing_settings(q, omega, settings) -> np.ndarray:
-    """[N, S] mask: training setting s passes through point n (``passing_pairs``)."""
-    passing = np.zeros((np.size(q), len(settings or ())), bool)
-    passing[passing_pairs(q, omega, settings)] = True
-    return passing
-
-
 def epsilon_spread(q, omega, settings, pairs: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """Spread (max − min) of ε over the settings passing through each point (``pairs`` from
     ``passing_pairs``); 0 for fewer than two."""
