@@ -9,6 +9,7 @@ over the T bin. So a measurement binned in p (T2K, MicroBooNE) is computed as on
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -37,7 +38,7 @@ def lepton_mass(flavor: str, option: str = "--flavor") -> float:
     return FLAVORS[flavor][1]
 
 
-def check_points(t_lepton, cos_theta, cell: tuple | None = None, rows: list[str] | None = None,
+def check_points(t_lepton, cos_theta, cell: tuple | None = None, rows: Sequence[str] | None = None,
                  energy: str = "T") -> None:
     """T (or p, ``energy``) ≥ 0 [GeV] and cos θ in [−1, 1], finite, and cells (ΔT, Δcos θ) ≥ 0 within T ≥ 0 and
     |cos θ| ≤ 1; the first value that is not, named by its option or, from a file, by its ``rows`` entry
