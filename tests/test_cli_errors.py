@@ -46,6 +46,7 @@ def test_bad_input_to_a_model_is_refused_before_torch_loads(tmp_path):
              (["plot", SHIPPED, "--energy", "1", "--angle", "200", "--output", "p.png"], "θ must lie in (0, 180)"),
              (["tabulate", "enxs-any-fst", "--nucleus", "40Ar", "--out", "g.h5"], "unknown model"),
              (["evaluate", "enxs-12C-fst"], "unknown model"),
+             (["evaluate", "enxs-any-fast", "--nucleus", "40Cx"], "unknown nucleus '40Cx'"),
              (["neutrino", "enxs-any-fst", "--nucleus", "40Ar", "--energy", "1", "--tmu", "0.5", "--cos", "0.5"],
               "unknown model"),
              (["neutrino", SHIPPED, "--nucleus", "40Ar", "--energy", "1", "--tmu", "0.5", "--cos", "0.5"],

@@ -275,9 +275,7 @@ def evaluate(
     data_dir: DataDir = None, threads: Threads = None,
 ) -> None:
     """Accuracy and calibration per dataset and in total: stored train/test split, or a nucleus."""
-    from enxs import artifacts
-
-    artifacts.resolve_model(model)  # a mistyped model refused before torch loads
+    refuse_mistyped({"--nucleus": nucleus}, models=(model,))
     from enxs.evaluation import evaluate_model
 
     with warnings_on_screen():
