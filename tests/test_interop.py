@@ -512,3 +512,14 @@ def test_importing_from_a_missing_directory_says_so(tmp_path):
         onnx_import.member_files(tmp_path / "missing")
     with pytest.raises(EnxsError, match="no model_electron_"):
         onnx_import.member_files(tmp_path)
+
+
+def test_the_band_over_members_is_numpys_taken_a_block_of_points_at_a_time():
+    from enxs.predict import STATISTICS_BLOCK, member_quantiles, member_spread
+
+    members = np.random.default_rng(3).lognormal(size=(7, STATISTICS_BLOCK + 5, 2))  # a response model's [K, N, 2]
+    q16, q84 = member_quantiles(members)
+    assert np.array_equal(q16, np.quantile(members, 0.16, axis=0))
+    assert np.array_equal(q84, np.quantile(members, 0.84, axis=0))
+    assert np.array_equal(member_spread(members), members.std(0, ddof=1)) and q16.shape == members.shape[1:]
+    assert np.array_equal(member_spread(members[:1]), np.zeros(members.shape[1:]))  # one member: no spread

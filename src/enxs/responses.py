@@ -30,7 +30,15 @@ from enxs.coverage import EPSILON_LEVER, responses_unconstrained
 from enxs.descriptors import inputs, nucleus_factor
 from enxs.network import EnsembleNet
 from enxs.nuclei import Nucleus
-from enxs.predict import Ensemble, ExtrapolationWarning, MemberBand, NonFiniteError, member_spread, sampling
+from enxs.predict import (
+    Ensemble,
+    ExtrapolationWarning,
+    MemberBand,
+    NonFiniteError,
+    member_quantiles,
+    member_spread,
+    sampling,
+)
 from enxs.zeroshot import member_factors
 
 #: What a structured model's ``transverse_qe`` (R_T_QE in files) is, for files read without enxs.
@@ -64,7 +72,7 @@ class Responses(MemberBand):
         bands = {name: {"mean": self.mean[:, j], "std": self.std[:, j], "q16": q16[:, j], "q84": q84[:, j]}
                  for j, name in enumerate(("R_L", "R_T"))}
         if self.transverse_qe is not None:
-            qe16, qe84 = np.quantile(self.transverse_qe, [0.16, 0.84], axis=0)
+            qe16, qe84 = member_quantiles(self.transverse_qe)
             bands["R_T_QE"] = {"mean": self.transverse_qe.mean(0), "std": member_spread(self.transverse_qe),
                                "q16": qe16, "q84": qe84}
         return bands

@@ -27,7 +27,7 @@ from enxs.datasets import tag_nucleus
 from enxs.evaluation import metrics_of_members, metrics_on, predict_table, stored_split
 from enxs.metrics import score_cell
 from enxs.nuclei import Nucleus
-from enxs.predict import Ensemble
+from enxs.predict import Ensemble, member_quantiles
 from enxs.responses import member_responses
 
 LOSO_SEEDS = (1, 2)
@@ -215,7 +215,7 @@ def plot_scaling(result: dict[str, Any], path: Path) -> None:
     for ax, (q, by_nucleus) in zip(axes[0], curves.items(), strict=True):
         for name, members in by_nucleus.items():
             (line,) = ax.plot(psi, members.mean(0), lw=1.2, label=name)
-            lo, hi = np.quantile(members, [0.16, 0.84], axis=0)
+            lo, hi = member_quantiles(members)
             ax.fill_between(psi, lo, hi, color=line.get_color(), alpha=0.15, lw=0)
         ax.plot(psi, np.where(np.abs(psi) < 1, 0.75 * (1 - psi**2), 0), "k:", lw=1, label="Fermi gas")
         ax.set_title(f"q = {q:g} GeV", fontsize=10)

@@ -27,7 +27,7 @@ from enxs.evaluation import metrics_of_members
 from enxs.files import STUDY_MARKER, check_study_directory, write_json
 from enxs.metrics import REGIONS, median_by_region
 from enxs.nuclei import Nucleus, parse_nuclei
-from enxs.predict import member_predictions
+from enxs.predict import member_predictions, member_quantiles
 from enxs.transfer import a_factor
 
 ZERO_SHOT_TARGETS = anystudy.ZERO_SHOT_TARGETS
@@ -185,7 +185,7 @@ def _figure(cell: Cell, path: Path, panels: int = 3) -> None:
             if method == "A/12 carbon":
                 plots.curve(ax, omega, sigma.mean(0), "carbon × A/12")
             else:
-                plots.band(ax, omega, sigma.mean(0), *np.quantile(sigma, [0.16, 0.84], axis=0), method, colors[method])
+                plots.band(ax, omega, sigma.mean(0), *member_quantiles(sigma), method, colors[method])
         plots.data_points(ax, pts, total_error(pts), pts.line.isin(cell.train_lines).to_numpy())
         plots.label_spectrum(ax, cell.nucleus, energy, theta)
         ax.set_ylim(bottom=0)
