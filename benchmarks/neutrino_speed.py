@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from train_speed import matmul_peak
 
-from enxs import ccqe, hadrontensor, modelscaling, neutrino, structured, superscaling
+from enxs import ccqe, hadrontensor, modelscaling, neutrino, superscaling
 from enxs.context import DEFAULT_CONTEXT
 from enxs.descriptors import describe
 from enxs.neutrinostudy import default_directory, load_inputs
@@ -46,9 +46,10 @@ def best_time(fn, repeat: int) -> float:
 
 
 def network_flops(model) -> float:
-    """Multiply-add FLOPs of one forward pass of one member at one point (the layers of ``network.EnsembleNet``)."""
-    width, depth = model.config.width, model.config.depth
-    return 2 * (structured.N_INPUTS * width + (depth - 1) * width * width + width * structured.n_outputs(model.config))
+    """Multiply-add FLOPs of one forward pass of one member at one point: its layers' weight matrices [K, in, out]
+    (``network.EnsembleNet``'s blocks and head)."""
+    return sum(2 * w.shape[-2] * w.shape[-1] for name, w in model.named_parameters()
+               if name.endswith(".linear.weight") or name == "head.weight")
 
 
 def main() -> None:
