@@ -59,7 +59,7 @@ class LineNames(Sequence[str]):
     def __len__(self) -> int:
         return len(self.lines)
 
-    def __getitem__(self, i):
+    def __getitem__(self, i: int) -> str:
         return f"{self.path}:{self.lines[i]}"
 
 
